@@ -1,0 +1,62 @@
+"""pandera schemas for the typed sheet frames, generated from the catalogue.
+
+Each check is named by its rule code, so a pandera failure maps straight back to a catalogue rule and its
+Russian text. Frames arrive already typed by `pipeline.parsing` (which keeps every cell's address); pandera
+checks values, not spellings. Conditional and cross-sheet rules live in `pipeline.rules`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pandera.pandas as pa
+
+from contracts.catalogue import Column, load_catalogue
+
+DTYPES = {"int": "Int64", "decimal": "Float64", "date": "datetime64[ns]"}
+URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
+
+
+def _checks(column: Column) -> list[pa.Check]:
+    checks = []
+    if column.values and column.type == "enum":
+        checks.append(pa.Check.isin(column.values, name="C06"))
+    if column.values and column.type == "multi-enum":
+        allowed = set(column.values)
+        checks.append(
+            pa.Check(lambda v: all(x in allowed for x in v.split("; ")), element_wise=True, name="C06")
+        )
+    if column.min is not None or column.max is not None:
+        lo = column.min if column.min is not None else float("-inf")
+        hi = column.max if column.max is not None else float("inf")
+        checks.append(pa.Check.in_range(lo, hi, name="C07"))
+    if column.pattern:
+        checks.append(pa.Check.str_matches(column.pattern, name="C08"))
+    if column.type == "url":
+        checks.append(pa.Check.str_matches(URL_PATTERN, name="C09"))
+    if column.max_len:
+        checks.append(pa.Check.str_length(max_value=column.max_len, name="C10"))
+    return checks
+
+
+@cache
+def sheet_schema(sheet_code: str) -> pa.DataFrameSchema:
+    """The schema of one sheet's typed frame; index = the Excel row number of each record."""
+    sheet = load_catalogue().sheet(sheet_code)
+    return pa.DataFrameSchema(
+        {
+            c.code: pa.Column(
+                DTYPES.get(c.type, "object"),
+                checks=_checks(c),
+                nullable=c.required != "Y",
+                required=True,
+                title=c.label,
+                description=c.check_text or c.label,
+            )
+            for c in sheet.columns
+        },
+        name=sheet.code,
+        title=sheet.title,
+        strict=True,
+        ordered=False,
+    )

@@ -1,0 +1,274 @@
+"""From inbox to warehouse: receive files, archive them by content, check them, answer the school, load.
+
+`receive_inbox` moves settled inbox files into the content-addressed archive and identifies each return;
+`check_return` runs the pre-check, parser and checks on one file and writes the school's feedback;
+`process_pending` does that for one municipality and period and loads each result in its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from contracts.catalogue import load_catalogue
+from pipeline import warehouse
+from pipeline.checks import identify, run_checks
+from pipeline.config import Workspace
+from pipeline.feedback import annotate, write_receipt
+from pipeline.issues import Issue, issue, verdict
+from pipeline.parsing import ParsedBook, read_workbook
+from pipeline.precheck import precheck
+from pipeline.reference import load_reference
+from pipeline.workbook import IDENTITY_SHEET, Identity
+
+IGNORED_PREFIXES = ("~$", ".")
+PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
+
+
+@dataclass
+class CheckResult:
+    sha256: str
+    original_name: str
+    received_at: datetime
+    verdict: str
+    issues: list[Issue]
+    book: ParsedBook | None = None
+    municipality: str | None = None
+    period: str | None = None
+    school_id: str | None = None
+    feedback: list[Path] = field(default_factory=list)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        if self.book is None:
+            return {}
+        return {s.title: len(s.frame) for s in self.book.sheets.values() if len(s.frame)}
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def settled_files(inbox: Path, settle_seconds: float) -> list[Path]:
+    """Inbox files that are complete: not temporary, not lock files, unchanged for `settle_seconds`."""
+    now = time.time()
+    files = []
+    for path in sorted(inbox.iterdir()):
+        if not path.is_file() or path.name.startswith(IGNORED_PREFIXES) or path.suffix.lower() in PARTIAL_SUFFIXES:
+            continue
+        if now - path.stat().st_mtime >= settle_seconds:
+            files.append(path)
+    return files
+
+
+def archive_file(ws: Workspace, data: bytes, name: str) -> Path:
+    digest = sha256_of(data)
+    target = ws.archive / digest[:2] / f"{digest}{Path(name).suffix.lower() or '.bin'}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    return target
+
+
+def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
+                 previous_for=None) -> CheckResult:
+    """Pre-check, parse, identify and check one file. `previous_for(school_id, period_end)` gives last accepted data."""
+    data = path.read_bytes()
+    name = original_name or path.name
+    result = CheckResult(sha256_of(data), name, received_at, "rejected", [])
+    problem = precheck(data, name)
+    if problem:
+        result.issues = [problem]
+        return result
+    try:
+        book = read_workbook(path)
+    except Exception as exc:  # a file calamine cannot read is the sender's problem, not ours
+        result.issues = [_unreadable(name, exc)]
+        return result
+    result.book = book
+    m, period, problems = identify(book, ws.signing_key)
+    result.issues = problems
+    if m is None or period is None:
+        return result
+    result.municipality, result.period, result.school_id = m.code, period.code, book.identity["school_id"]
+    previous = previous_for(result.school_id, period.end) if previous_for else {}
+    result.issues = problems + book.issues + run_checks(book, m, period, received_at.date(), previous)
+    result.verdict = verdict(result.issues)
+    return result
+
+
+def _unreadable(name: str, exc: Exception) -> Issue:
+    return issue("F01", name=name, detail=f"книга повреждена ({type(exc).__name__})")
+
+
+def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: dict | None = None) -> list[Path]:
+    """Annotated copy (when the file could be parsed) and receipt, under outbox/<ОО>/."""
+    folder = out_dir / (result.school_id or "_не_опознаны")
+    stem = f"{Path(result.original_name).stem}_{result.sha256[:8]}"
+    ref = load_reference()
+    school = ref.school_home(result.school_id).school(result.school_id) if result.school_id else None
+    deadline = (ref.municipalities[result.municipality].period(result.period).deadline
+                if result.municipality and result.period else None)
+    timeliness = ("не определён" if deadline is None else
+                  f"в срок (до {deadline:%d.%m.%Y})" if result.received_at.date() <= deadline else
+                  f"просрочено (срок {deadline:%d.%m.%Y})")
+    info = {"original_name": result.original_name, "sha256": result.sha256, "received_at": result.received_at,
+            "school_id": result.school_id, "school_name": school.name if school else None, "period": result.period,
+            "template_version": result.book.identity.get("template_version") if result.book else None,
+            "timeliness": timeliness, "verdict": result.verdict, "rows": result.rows, **(extra or {})}
+    paths = [write_receipt(info, result.issues, folder / f"{stem}_квитанция.txt")]
+    if result.book is not None:
+        try:
+            paths.append(annotate(original, result.issues, folder / f"{stem}_проверка.xlsx"))
+        except Exception:  # openpyxl may refuse what calamine read; the receipt still carries every issue
+            pass
+    result.feedback = paths
+    return paths
+
+
+def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, now: datetime | None = None) -> list[dict]:
+    """Archive every settled inbox file and register it under the return it claims to be.
+
+    Files whose identity cannot be established are answered at once (rejected, with feedback); the others wait
+    as `pending` for their municipality and period to be processed.
+    """
+    taken = []
+    for path in settled_files(ws.inbox, settle_seconds):
+        data = path.read_bytes()
+        digest = sha256_of(data)
+        stored = archive_file(ws, data, path.name)
+        received_at = now or datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+        known = con.execute("SELECT 1 FROM received_file WHERE sha256 = ?", [digest]).fetchone()
+        if not known:
+            claimed = claimed_identity(stored, ws)
+            with warehouse.transaction(con):
+                con.execute("INSERT INTO received_file VALUES (?, ?, ?, ?, ?)",
+                            [digest, path.name, len(data), received_at, str(stored.relative_to(ws.home))])
+                con.execute("INSERT INTO submission (sha256, verdict, received_at, school_id, municipality, period) "
+                            "VALUES (?, 'pending', ?, ?, ?, ?)", [digest, received_at, *claimed])
+            if claimed[0] is None:
+                result = check_return(stored, ws, received_at, path.name)
+                write_feedback(result, stored, ws.outbox, load_result(con, result))
+        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known)})
+        path.unlink()
+    return taken
+
+
+def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None, str | None]:
+    """(school, municipality, period) from a valid signed identity sheet, or Nones; never raises."""
+    try:
+        if precheck(path.read_bytes(), path.name):
+            return None, None, None
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(IDENTITY_SHEET).to_python()
+        ident = Identity(**{str(r[0]): str(r[1]) for r in rows if len(r) > 1 and r[0] in Identity.model_fields})
+        if ident.verify(ws.signing_key):
+            return ident.school_id, ident.municipality, ident.period
+    except Exception:
+        pass
+    return None, None, None
+
+
+def pending(con, municipality: str, period: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
+        "WHERE s.verdict = 'pending' AND s.municipality = ? AND s.period = ? ORDER BY s.received_at, r.sha256",
+        [municipality, period]).df()
+
+
+def process_pending(ws: Workspace, con, municipality: str, period: str) -> list[CheckResult]:
+    """Check every pending return of one municipality and period, load each result, answer each school."""
+    results = []
+    for rec in pending(con, municipality, period).itertuples():
+        path = ws.home / rec.archive_path
+        result = check_return(path, ws, rec.received.to_pydatetime(), rec.original_name,
+                              previous_for=lambda school, end: warehouse.previous_facts(con, school, end))
+        write_feedback(result, path, ws.outbox, load_result(con, result))
+        results.append(result)
+    return results
+
+
+def load_result(con, result: CheckResult) -> dict:
+    """Store one checked return in one transaction; an accepted version supersedes the school's previous one."""
+    catalogue = load_catalogue()
+    errors = sum(i.severity == "error" for i in result.issues)
+    note = {}
+    with warehouse.transaction(con):
+        version = None
+        previous = None
+        if result.school_id:
+            version = con.execute("SELECT coalesce(max(version), 0) + 1 FROM submission WHERE school_id = ? AND period = ?",
+                                  [result.school_id, result.period]).fetchone()[0]
+            previous = con.execute("SELECT sha256 FROM current_submission WHERE school_id = ? AND period = ?",
+                                   [result.school_id, result.period]).fetchone()
+        deadline = (load_reference().municipalities[result.municipality].period(result.period).deadline
+                    if result.municipality else None)
+        rows_read = sum(len(s.frame) for s in result.book.sheets.values()) if result.book else 0
+        loaded = result.verdict != "rejected"
+        con.execute(
+            "UPDATE submission SET school_id = ?, municipality = ?, period = ?, version = ?, verdict = ?, on_time = ?, "
+            "template_version = ?, catalogue = ?, errors = ?, warnings = ?, rows_read = ?, rows_loaded = ?, normalised = ? "
+            "WHERE sha256 = ?",
+            [result.school_id, result.municipality, result.period, version, result.verdict,
+             None if deadline is None else result.received_at.date() <= deadline,
+             result.book.identity.get("template_version") if result.book else None, catalogue.fingerprint,
+             errors, len(result.issues) - errors, rows_read, rows_read if loaded else 0,
+             result.book.normalised if result.book else 0, result.sha256])
+        warehouse.insert_frame(con, "issue", pd.DataFrame([
+            {"sha256": result.sha256, "rule": i.rule, "severity": i.severity, "sheet": i.sheet, "src_row": i.row,
+             "code": i.column, "cell": i.cell, "value": i.value, "message": i.message, "fix": i.fix} for i in result.issues]))
+        if loaded:
+            for code, sheet in result.book.sheets.items():
+                frame = sheet.frame.copy()
+                for column in catalogue.sheet(code).columns:
+                    if column.type == "date":
+                        frame[column.code] = frame[column.code].dt.date
+                frame.insert(0, "src_row", frame.index.astype("int32"))
+                frame.insert(0, "sha256", result.sha256)
+                warehouse.insert_frame(con, warehouse.fact_table(code), frame.reset_index(drop=True))
+                warehouse.insert_frame(con, "src_column", pd.DataFrame(
+                    [{"sha256": result.sha256, "sheet": code, "code": k, "letter": v} for k, v in sheet.letters.items()]))
+            if previous:
+                con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [result.sha256, previous[0]])
+                note["changes"] = _changes(con, previous[0], result.sha256)
+    note["version"] = version
+    return note
+
+
+def _changes(con, old: str, new: str) -> str:
+    parts = []
+    for code, key in (("mentors", "mentor_id"), ("mentees", "mentee_id"), ("pairs", "pair_group_id"), ("programmes", "programme_id")):
+        table = warehouse.fact_table(code)
+        before = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall())
+        after = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [new]).fetchall())
+        changed = con.execute(
+            f"SELECT count(*) FROM (SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ? "
+            f"EXCEPT SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ?) WHERE {key} IN "
+            f"(SELECT {key} FROM {table} WHERE sha256 = ?)", [new, old, old]).fetchone()[0]
+        title = load_catalogue().sheet(code).title
+        parts.append(f"«{title}»: добавлено {len(after - before)}, удалено {len(before - after)}, изменено {changed}")
+    return "; ".join(parts)
+
+
+def dry_run(path: Path, ws: Workspace, out_dir: Path) -> CheckResult:
+    """`svod check`: the full check of one file and its feedback, without touching the warehouse."""
+    result = check_return(path, ws, datetime.now().replace(microsecond=0))
+    write_feedback(result, path, out_dir)
+    return result
+
+
+def copy_into_inbox(files: list[Path], ws: Workspace) -> None:
+    for f in files:
+        shutil.copy2(f, ws.inbox / f.name)

@@ -1,0 +1,181 @@
+"""Reference data: regions, municipalities, their calendars, roadmaps, targets and school registries.
+
+The YAML files beside this module are the data; this module only types and checks them (pydantic) and answers
+calendar questions such as «is this roadmap item due in that period?». Nothing here touches workbooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, model_validator
+
+HERE = Path(__file__).parent
+Level = Literal["ОО", "муниципалитет", "совместно"]
+_READING = re.compile(
+    r"^(?:continuous(?: from (?P<since>\d{4}-\d{2}-\d{2}))?"
+    r"|yearly (?P<y1>\d{2}-\d{2})\.\.(?P<y2>\d{2}-\d{2})"
+    r"|quarterly (?P<months>[\d,]+)"
+    r"|once (?P<o1>\d{4}-\d{2}-\d{2})\.\.(?P<o2>\d{4}-\d{2}-\d{2}))$"
+)
+
+
+class Period(BaseModel):
+    code: str
+    start: date
+    end: date
+    deadline: date
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.start <= self.end:
+            raise ValueError(f"period {self.code}: start after end")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "квартал" if "-Q" in self.code else "учебный год" if "/" in self.code else "календарный год"
+
+
+class RoadmapItem(BaseModel):
+    code: str
+    level: Level
+    deadline_text: str
+    reading: str
+    text: str
+    seed: str
+
+    @model_validator(mode="after")
+    def _reading_parses(self):
+        if not _READING.match(self.reading):
+            raise ValueError(f"{self.code}: unreadable deadline reading {self.reading!r}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return self.reading.split()[0]
+
+    def due_in(self, period: Period) -> bool:
+        """Whether a deadline of this item falls inside the period (continuous items always do)."""
+        m = _READING.match(self.reading)
+        if self.kind == "continuous":
+            return m["since"] is None or date.fromisoformat(m["since"]) <= period.end
+        if self.kind == "once":
+            return date.fromisoformat(m["o1"]) <= period.end and date.fromisoformat(m["o2"]) >= period.start
+        if self.kind == "quarterly":
+            months = {int(x) for x in m["months"].split(",")}
+            return any(period.start <= _month_end(y, mo) <= period.end
+                       for y in range(period.start.year, period.end.year + 1) for mo in months)
+        (m1, d1), (m2, d2) = (map(int, m["y1"].split("-")), map(int, m["y2"].split("-")))
+        for year in range(period.start.year - 1, period.end.year + 1):
+            begin = date(year, m1, d1)
+            finish = date(year + (1 if (m2, d2) < (m1, d1) else 0), m2, d2)
+            if begin <= period.end and finish >= period.start:
+                return True
+        return False
+
+
+def _month_end(year: int, month: int) -> date:
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return date.fromordinal(first_of_next.toordinal() - 1)
+
+
+class School(BaseModel):
+    id: str
+    name: str
+    type: Literal["общеобразовательная организация", "дошкольная образовательная организация",
+                  "организация дополнительного образования"]
+    size: Literal["small", "medium", "large"]
+
+
+class Target(BaseModel):
+    municipality: str
+    indicator: str
+    op: Literal[">=", "<="]
+    value: float
+    year: int | None = None
+    source: str
+
+    def applies(self, municipality: str, period: Period) -> bool:
+        return self.municipality in ("*", municipality) and self.year in (None, period.end.year)
+
+
+class Municipality(BaseModel):
+    code: str
+    name: str
+    region: str
+    seed: str
+    authority: str
+    contact: str
+    periods: list[Period]
+    roadmap: list[RoadmapItem]
+    schools: list[School]
+
+    def period(self, code: str) -> Period:
+        for p in self.periods:
+            if p.code == code:
+                return p
+        raise KeyError(f"period {code!r} is not in the calendar of {self.code}")
+
+    def school(self, school_id: str) -> School | None:
+        return next((s for s in self.schools if s.id == school_id), None)
+
+
+class Reference(BaseModel):
+    version: str
+    regions: dict[str, str]
+    municipalities: dict[str, Municipality]
+    targets: list[Target]
+    demo_periods: dict[str, str]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        for m in self.municipalities.values():
+            if m.region not in self.regions:
+                raise ValueError(f"{m.code}: unknown region {m.region}")
+            ids = [s.id for s in m.schools]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"{m.code}: duplicate school ids")
+        for code, period in self.demo_periods.items():
+            self.municipalities[code].period(period)
+        return self
+
+    def school_home(self, school_id: str) -> Municipality | None:
+        return next((m for m in self.municipalities.values() if m.school(school_id)), None)
+
+    def municipalities_of(self, region: str) -> list[Municipality]:
+        return [m for m in self.municipalities.values() if m.region == region]
+
+
+@cache
+def load_reference() -> Reference:
+    raw = {name: (HERE / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")}
+    territories = yaml.safe_load(raw["territories.yaml"])
+    roadmaps = yaml.safe_load(raw["roadmaps.yaml"])
+    schools = yaml.safe_load(raw["schools.yaml"])
+    municipalities = {
+        code: Municipality(
+            code=code,
+            **body,
+            roadmap=[
+                RoadmapItem(code=c, level=lv, deadline_text=dl, reading=rd, text=tx, seed=roadmaps[code]["seed"])
+                for c, lv, dl, rd, tx in roadmaps[code]["items"]
+            ],
+            schools=schools[code],
+        )
+        for code, body in territories["municipalities"].items()
+    }
+    return Reference(
+        version=hashlib.sha256(b"".join(raw.values())).hexdigest()[:16],
+        regions=territories["regions"],
+        municipalities=municipalities,
+        targets=territories["targets"],
+        demo_periods=territories["demo_periods"],
+    )

@@ -1,0 +1,141 @@
+"""The DuckDB warehouse: schema, reference dimensions, submission loading and reads of current facts.
+
+Every write happens inside one transaction, so a failed load leaves the warehouse as it was. DuckDB allows one
+writer process; `connect` retries briefly on the lock and then says so in Russian.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from contracts.catalogue import load_catalogue
+from pipeline.reference import load_reference
+
+SCHEMA = Path(__file__).resolve().parent.parent / "warehouse" / "schema.sql"
+SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
+LOCK_WAIT_SECONDS = 30
+
+
+class WarehouseBusy(RuntimeError):
+    pass
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseBusy(f"Хранилище {path} занято другим процессом svod; повторите позже.") from exc
+            time.sleep(0.5)
+    try:
+        if not read_only:
+            ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def fact_table(sheet: str) -> str:
+    return f"fact_{sheet}"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(SCHEMA.read_text())
+    for sheet in load_catalogue().sheets:
+        cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the reference dimensions with the bundled reference data."""
+    ref = load_reference()
+    tables = {
+        "region": pd.DataFrame([{"code": k, "name": v} for k, v in ref.regions.items()]),
+        "municipality": pd.DataFrame([{"code": m.code, "name": m.name, "region": m.region} for m in ref.municipalities.values()]),
+        "school": pd.DataFrame([{"id": s.id, "municipality": m.code, "name": s.name, "type": s.type}
+                                for m in ref.municipalities.values() for s in m.schools]),
+        "period": pd.DataFrame([{"municipality": m.code, "code": p.code, "start_date": p.start, "end_date": p.end,
+                                 "deadline": p.deadline} for m in ref.municipalities.values() for p in m.periods]),
+        "roadmap_item": pd.DataFrame([{"municipality": m.code, "code": i.code, "level": i.level, "deadline_text": i.deadline_text,
+                                       "reading": i.reading, "text": i.text, "seed": i.seed}
+                                      for m in ref.municipalities.values() for i in m.roadmap]),
+        "target": pd.DataFrame([t.model_dump() for t in ref.targets]),
+    }
+    with transaction(con):
+        for name, frame in tables.items():
+            con.execute(f"DELETE FROM {name}")
+            con.register("incoming", frame)
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("incoming", frame)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    con.unregister("incoming")
+
+
+def current_facts(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
+    """(current submissions, sheet -> facts of those submissions, source column letters)."""
+    subs = con.execute(
+        "SELECT * FROM current_submission WHERE municipality = ? AND period = ? ORDER BY school_id",
+        [municipality, period]).df()
+    facts = {}
+    for sheet in load_catalogue().sheets:
+        facts[sheet.code] = con.execute(
+            f"SELECT f.*, s.school_id FROM {fact_table(sheet.code)} f JOIN current_submission s USING (sha256) "
+            "WHERE s.municipality = ? AND s.period = ? ORDER BY s.school_id, f.src_row", [municipality, period]).df()
+    letters = con.execute(
+        "SELECT c.* FROM src_column c JOIN current_submission s USING (sha256) WHERE s.municipality = ? AND s.period = ?",
+        [municipality, period]).df()
+    return subs, facts, letters
+
+
+def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, pd.DataFrame]:
+    """Registries of the school's newest accepted return for an earlier period (for X15/P01 and carry-forward)."""
+    row = con.execute(
+        "SELECT s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality AND p.code = s.period "
+        "WHERE s.school_id = ? AND p.end_date < ? ORDER BY p.end_date DESC LIMIT 1", [school_id, before_end]).fetchone()
+    if row is None:
+        return {}
+    return {code: con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? ORDER BY src_row",
+                              [row[0]]).df()
+            for code in ("mentors", "mentees", "programmes", "pairs")}
+
+
+def content_hash(con: duckdb.DuckDBPyConnection) -> str:
+    """A hash of the warehouse's content (all tables, order-independent), for rebuild and replay checks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
+    for table in tables:
+        rows = con.execute(f"SELECT * FROM {table}").fetchall()
+        digest.update(table.encode())
+        for line in sorted(repr(r) for r in rows):
+            digest.update(line.encode())
+    return digest.hexdigest()

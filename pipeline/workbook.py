@@ -1,0 +1,54 @@
+"""Layout facts of the school workbook and its signed identity, shared by the template writer and the reader.
+
+Row 1 holds Russian labels, row 2 (hidden) the machine codes the reader keys on, data start at row 3. A very
+hidden sheet carries the identity of the issued template, signed with HMAC so that ingest can tell an edited,
+foreign or outdated file from the real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from pydantic import BaseModel
+
+LABEL_ROW, CODE_ROW, FIRST_DATA_ROW = 1, 2, 3
+IDENTITY_SHEET = "_svod"
+LISTS_SHEET = "Списки"
+GUIDE_SHEET = "Инструкция"
+TEMPLATE_VERSION = "2025.1"
+CAPACITY = {"mentors": 2000, "mentees": 5000, "pairs": 6000, "meta": 1, "school_profile": 1}
+DEFAULT_CAPACITY = 500
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> Excel letters."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+class Identity(BaseModel):
+    """What the template was issued for; signed, stored on the identity sheet as key/value rows."""
+
+    template_version: str
+    catalogue: str
+    school_id: str
+    municipality: str
+    period: str
+    issued: str
+    submission_id: str
+    signature: str = ""
+
+    def payload(self) -> bytes:
+        fields = self.model_dump(exclude={"signature"})
+        return "|".join(f"{k}={fields[k]}" for k in sorted(fields)).encode()
+
+    def signed(self, key: str) -> Identity:
+        return self.model_copy(update={"signature": hmac.new(key.encode(), self.payload(), hashlib.sha256).hexdigest()})
+
+    def verify(self, key: str) -> bool:
+        return hmac.compare_digest(self.signed(key).signature, self.signature)
