@@ -153,6 +153,8 @@ def check_rows(ctx: Context, code: str) -> list[Issue]:
             if cond:
                 source = cond.column.split(".", 1)
                 basis = meta.get(source[1]) if source[0] == "meta" else _val(rec.get(cond.column))
+                if source[0] != "meta" and not _valid_basis(ctx, code, cond.column, basis):
+                    continue  # the basis value is itself wrong and already reported
                 if cond.holds(basis) and _val(rec.get(col.code)) is None and col.code in s.letters:
                     label = ctx.catalogue.column(cond.column if "." in cond.column else f"{code}.{cond.column}").label
                     out.append(ctx.at("C02", code, row, col.code, severity=col.missing_severity,
@@ -163,6 +165,11 @@ def check_rows(ctx: Context, code: str) -> list[Issue]:
                     out.append(ctx.at("C11", code, row, col.code, op_text=OPS[op][0], other=_show(b),
                                       other_label=ctx.catalogue.sheet(code).column(other).label))
     return out
+
+
+def _valid_basis(ctx: Context, sheet: str, column: str, value) -> bool:
+    values = ctx.catalogue.sheet(sheet).column(column).values
+    return not values or value is None or value in values
 
 
 def drop_without_consent(ctx: Context) -> list[Issue]:

@@ -1,0 +1,233 @@
+"""The `svod` command line: a thin Russian-speaking shell over the same code the Dagster assets run.
+
+Commands that change the warehouse materialize the assets in-process, so a CLI run and a UI run are the same
+run and both show up in the Dagster UI's history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import typer
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from pipeline import demo as demo_data
+from pipeline import lineage, warehouse
+from pipeline.config import Workspace
+from pipeline.definitions import build_defs
+from pipeline.intake import dry_run
+from pipeline.issues import VERDICT_RU
+from pipeline.partitions import partition_key
+from pipeline.reference import load_reference
+from pipeline.resources import SvodWorkspace
+from pipeline.templates import write_template
+
+app = typer.Typer(help="svod — мониторинг наставничества в ОО через книги Excel.", no_args_is_help=True,
+                  add_completion=False)
+console = Console()
+HOME = typer.Option(None, "--home", help="Рабочая папка svod (по умолчанию $SVOD_HOME или ./svod_home).")
+DAGSTER_YAML = """telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _instance(ws: Workspace) -> dg.DagsterInstance:
+    dagster_home = ws.home / ".dagster"
+    dagster_home.mkdir(exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def _materialize(ws: Workspace, instance, names: list[str], partition: str | None = None, tags: dict | None = None):
+    defs = build_defs({"svod": SvodWorkspace(home=str(ws.home))})
+    assets = list(defs.assets)
+    result = dg.materialize(assets, selection=names, partition_key=partition, instance=instance,
+                            resources={"svod": SvodWorkspace(home=str(ws.home))}, tags=tags or {},
+                            raise_on_error=False, run_config=QUIET)
+    if not result.success:
+        console.print(f"[red]Ошибка при выполнении {', '.join(names)}[/red] (подробности — в журнале Dagster).")
+        raise typer.Exit(1)
+    return result
+
+
+def consolidate(ws: Workspace, targets: list[tuple[str, str]], settle: float = 2.0) -> None:
+    """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
+    instance = _instance(ws)
+    _materialize(ws, instance, ["received_files"], tags={"svod/settle": str(settle)})
+    for municipality, period in track(targets, description="Проверка и свод по муниципалитетам", console=console):
+        _materialize(ws, instance, ["checked_returns", "municipal_summary"], partition_key(municipality, period))
+    _materialize(ws, instance, ["regional_summary"])
+
+
+@app.command()
+def demo(home: Path = HOME) -> None:
+    """Весь путь на учебных данных: шаблоны → заполненные отчёты → приём → хранилище → сводки."""
+    ws = Workspace.resolve(home)
+    if ws.database.exists() or any(ws.outbox.iterdir()):
+        for folder in ("inbox", "archive", "outbox", "out", "templates", ".dagster"):
+            shutil.rmtree(ws.home / folder, ignore_errors=True)
+        ws.database.unlink(missing_ok=True)
+        ws = Workspace.resolve(ws.home)
+    ref = load_reference()
+    targets = list(ref.demo_periods.items())
+    instance = _instance(ws)
+    for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
+        _materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
+    story = demo_data.fill_inbox(ws, targets)
+    consolidate(ws, targets, settle=0)
+    resent = demo_data.send_corrections(ws, story)
+    if resent:
+        consolidate(ws, sorted({(m, p) for m, p, _ in resent}), settle=0)
+    _report(ws, targets, story)
+
+
+def _report(ws: Workspace, targets, story) -> None:
+    with warehouse.connect(ws.database, read_only=True) as con:
+        table = Table(title="Итоги приёма")
+        for col in ("Муниципалитет", "Период", "ОО", "Принято", "С предупр.", "Отклонено", "Не сдали"):
+            table.add_column(col)
+        for municipality, period in targets:
+            counts = dict(con.execute(
+                "SELECT verdict, count(*) FROM (SELECT school_id, arg_max(verdict, version) AS verdict FROM submission "
+                "WHERE municipality = ? AND period = ? GROUP BY 1) GROUP BY 1", [municipality, period]).fetchall())
+            n = len(load_reference().municipalities[municipality].schools)
+            sent = con.execute("SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
+                               [municipality, period]).fetchone()[0]
+            table.add_row(municipality, period, str(n), str(counts.get("accepted", 0)),
+                          str(counts.get("accepted_with_warnings", 0)), str(counts.get("rejected", 0)), str(n - sent))
+        console.print(table)
+    console.print(f"Сводки:          {ws.out}")
+    console.print(f"Ответы школам:   {ws.outbox}")
+    console.print(f"Хранилище:       {ws.database}")
+    console.print(f"Архив файлов:    {ws.archive}")
+    console.print(f"Пример проверки цифры: svod explain --home {ws.home} --workbook {next(ws.out.glob('*/*.xlsx'))} "
+                  "--cell 'Показатели по ОО!C2'")
+
+
+@app.command()
+def templates(period: str = typer.Option(..., help="Код периода, например 2025-Q4 или 2024/2025."),
+              municipality: list[str] = typer.Option(None, help="Код муниципалитета (можно несколько)."),
+              school: list[str] = typer.Option(None, help="Код ОО (можно несколько)."),
+              out: Path = typer.Option(Path("templates_out"), help="Папка для шаблонов."),
+              home: Path = HOME) -> None:
+    """Выпустить шаблоны отчёта для ОО."""
+    ws = Workspace.resolve(home)
+    ref = load_reference()
+    jobs = []
+    for m in ref.municipalities.values():
+        if municipality and m.code not in municipality:
+            continue
+        if period not in {p.code for p in m.periods}:
+            if municipality:
+                console.print(f"[red]Периода {period} нет в графике муниципалитета {m.code}.[/red]")
+                raise typer.Exit(2)
+            continue
+        jobs += [(m, s) for s in m.schools if not school or s.id in school]
+    if not jobs:
+        console.print("[red]Нет ОО для выпуска шаблонов: проверьте период, муниципалитет и код ОО.[/red]")
+        raise typer.Exit(2)
+    for m, s in track(jobs, description="Выпуск шаблонов", console=console):
+        write_template(out / m.code, m.code, period, s.id, ws.signing_key, date.today())
+    console.print(f"Выпущено шаблонов: {len(jobs)} → {out}")
+
+
+@app.command()
+def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Файл отчёта ОО (.xlsx)."),
+          out: Path = typer.Option(Path("."), help="Куда записать проверенную копию и квитанцию."),
+          home: Path = HOME) -> None:
+    """Проверить один файл без загрузки в хранилище. Код выхода 0 — принят, 2 — не принят."""
+    ws = Workspace.resolve(home)
+    result = dry_run(file, ws, out)
+    colour = "red" if result.verdict == "rejected" else "green"
+    console.print(f"[{colour}]Решение: {VERDICT_RU[result.verdict]}[/{colour}] — {file.name}")
+    for i in result.issues:
+        sev = "ошибка" if i.severity == "error" else "предупреждение"
+        console.print(f"  [{i.rule}, {sev}] {i.where}: {i.message} Как исправить: {i.fix}")
+    for p in result.feedback:
+        console.print(f"  → {p}")
+    raise typer.Exit(2 if result.verdict == "rejected" else 0)
+
+
+@app.command()
+def run(period: str = typer.Option(..., help="Код периода."),
+        municipality: list[str] = typer.Option(None, help="Код муниципалитета (по умолчанию все с этим периодом)."),
+        home: Path = HOME) -> None:
+    """Принять файлы из папки inbox, проверить, загрузить и выпустить сводки."""
+    ws = Workspace.resolve(home)
+    targets = [(m.code, period) for m in load_reference().municipalities.values()
+               if (not municipality or m.code in municipality) and period in {p.code for p in m.periods}]
+    if not targets:
+        console.print(f"[red]Период {period} не найден в графиках выбранных муниципалитетов.[/red]")
+        raise typer.Exit(2)
+    consolidate(ws, targets)
+    console.print(f"Готово. Сводки: {ws.out}; ответы школам: {ws.outbox}")
+
+
+@app.command()
+def status(period: str = typer.Option(..., help="Код периода."),
+           municipality: str = typer.Option(None, help="Код муниципалитета."), home: Path = HOME) -> None:
+    """Кто сдал, кто опоздал, кто не сдал."""
+    ws = Workspace.resolve(home)
+    ref = load_reference()
+    with warehouse.connect(ws.database) as con:
+        for m in ref.municipalities.values():
+            if (municipality and m.code != municipality) or period not in {p.code for p in m.periods}:
+                continue
+            deadline = m.period(period).deadline
+            table = Table(title=f"{m.name}, период {period}, срок {deadline:%d.%m.%Y}")
+            for col in ("Код ОО", "ОО", "Статус", "Версия", "Получен", "В срок"):
+                table.add_column(col)
+            for s in m.schools:
+                last = con.execute("SELECT verdict, version, received_at, on_time FROM submission WHERE school_id = ? "
+                                   "AND period = ? ORDER BY version DESC NULLS LAST LIMIT 1", [s.id, period]).fetchone()
+                if last is None:
+                    late = date.today() > deadline
+                    table.add_row(s.id, s.name, "[red]не сдан[/red]" if late else "ожидается", "", "", "срок прошёл" if late else "")
+                else:
+                    table.add_row(s.id, s.name, VERDICT_RU.get(last[0], "в очереди"), str(last[1] or ""),
+                                  f"{last[2]:%d.%m.%Y %H:%M}", "да" if last[3] else "нет")
+            console.print(table)
+
+
+@app.command()
+def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная книга."),
+            cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
+            as_json: bool = typer.Option(False, "--json", help="Вывести в JSON."), home: Path = HOME) -> None:
+    """Откуда взялась цифра: от ячейки сводки до файлов, листов и ячеек отчётов ОО."""
+    ws = Workspace.resolve(home)
+    try:
+        answer = lineage.explain(workbook, cell, ws.database if ws.database.exists() else None)
+    except lineage.NotAFigure as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+        return
+    console.print(f"[bold]{answer['indicator']}[/bold] — {answer['title']} ({answer['entity']}, период {answer['period']})")
+    console.print(f"Значение: {answer['value']}; числитель {answer['numerator']}, знаменатель {answer['denominator']}")
+    console.print(f"Формула: {answer['formula']}")
+    console.print(f"ID показателя: {answer['figure_id']}")
+    table = Table(title="Источники")
+    for col in ("Часть", "ОО", "Файл (SHA-256)", "Версия", "Лист", "Ячейка", "Значение"):
+        table.add_column(col)
+    for s in answer["sources"]:
+        table.add_row(s["part"], s["school_id"], s["sha256"][:16], str(s.get("version", "")), s["sheet"], s["cell"], s["value"])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,388 @@
+"""Publishing: compute figures for a municipality and period, store them with lineage, and write the
+municipal and regional summary workbooks.
+
+Output is safe and stable: strings are always written as strings (never formulas or links), text that starts
+with = + - @ gets a quote prefix, control characters are stripped, document dates are fixed, rows are sorted,
+and every file is written to a temp name and renamed. Regional workbooks carry aggregates only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from contracts.catalogue import load_catalogue
+from pipeline import warehouse
+from pipeline.indicators import (
+    BY_CODE,
+    INDICATORS,
+    Figure,
+    aggregate,
+    run_id_for,
+    school_facts,
+    school_figure,
+)
+from pipeline.issues import VERDICT_RU
+from pipeline.reference import load_reference
+
+FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
+SUPPRESS_BELOW = 5
+PERSON_SHEETS = {"mentors", "mentees"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MUNICIPAL_SHEETS = ("Титул", "Показатели по ОО", "Цели", "Дорожная карта", "Сдача отчётов", "Качество данных", "Происхождение")
+
+
+def safe_text(value) -> str:
+    text = _CONTROL.sub("", "" if value is None else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+class Book:
+    """A deterministic xlsxwriter workbook with a few shared formats."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_name(path.name + ".part")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.wb = xlsxwriter.Workbook(str(self.tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                                      "strings_to_numbers": False, "constant_memory": False})
+        self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
+        add = self.wb.add_format
+        self.head = add({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
+        self.bold = add({"bold": True})
+        self.title = add({"bold": True, "font_size": 14})
+        self.wrap = add({"text_wrap": True, "valign": "top"})
+        self.num = add({"num_format": "0.0"})
+        self.total = add({"bold": True, "num_format": "0.0", "top": 1})
+        self.good = add({"bg_color": "#C6EFCE", "num_format": "0.0"})
+        self.bad = add({"bg_color": "#FFC7CE", "num_format": "0.0"})
+        self.link = add({"font_color": "#0563C1", "underline": 1, "num_format": "0.0"})
+
+    def sheet(self, name: str, widths: list[int] | None = None):
+        ws = self.wb.add_worksheet(name)
+        for i, w in enumerate(widths or []):
+            ws.set_column(i, i, w)
+        return ws
+
+    def text(self, ws, r, c, value, fmt=None):
+        ws.write_string(r, c, safe_text(value), fmt)
+
+    def table(self, ws, r0: int, header: list[str], rows: list[list]):
+        for c, h in enumerate(header):
+            ws.write_string(r0, c, h, self.head)
+        for r, row in enumerate(rows, start=r0 + 1):
+            for c, v in enumerate(row):
+                if isinstance(v, int | float) and not isinstance(v, bool) and not pd.isna(v):
+                    ws.write_number(r, c, v)
+                else:
+                    self.text(ws, r, c, "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+        ws.freeze_panes(r0 + 1, 0)
+
+    def close(self) -> Path:
+        self.wb.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+
+def compute(con, municipality: str, period_code: str) -> tuple[str, list[Figure], pd.DataFrame, dict]:
+    """Figures per ОО and for the municipality, from the current accepted returns."""
+    ref = load_reference()
+    period = ref.municipalities[municipality].period(period_code)
+    subs, facts, letters = warehouse.current_facts(con, municipality, period_code)
+    run_id = run_id_for(municipality, period_code, list(subs["sha256"]), load_catalogue().fingerprint, ref.version)
+    schools = school_facts(subs, facts, letters, period.start, period.end)
+    figures = [school_figure(ind, s, period_code) for s in schools for ind in INDICATORS]
+    figures += [aggregate(figures, ind.code, "municipality", municipality, period_code) for ind in INDICATORS]
+    return run_id, figures, subs, facts
+
+
+def store(con, run_id: str, municipality: str, period: str, figures: list[Figure], subs: pd.DataFrame) -> None:
+    """Replace this run's figures and lineage in one transaction (idempotent)."""
+    ref = load_reference()
+    latest = subs["received_at"].max() if len(subs) else None
+    with warehouse.transaction(con):
+        con.execute("DELETE FROM figure_source WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, municipality, period, None if latest is None or pd.isna(latest) else latest,
+                     load_catalogue().fingerprint, ref.version, json.dumps(sorted(subs["sha256"]))])
+        warehouse.insert_frame(con, "figure", pd.DataFrame([
+            {"figure_id": f.figure_id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level,
+             "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
+            for f in figures]))
+        warehouse.insert_frame(con, "figure_source", pd.DataFrame([
+            {"figure_id": f.figure_id(run_id), "part": s.part, "sha256": s.sha256, "school_id": s.school_id,
+             "sheet": s.sheet, "cell": s.cell, "value": s.value} for f in figures for s in f.sources]))
+
+
+def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> str:
+    catalogue = load_catalogue()
+    groups: dict[tuple, list[str]] = {}
+    for s in f.sources:
+        groups.setdefault((s.school_id, s.sha256, s.part), []).append(f"{catalogue.sheet(s.sheet).title}!{s.cell}")
+    parts = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
+    text = "; ".join(f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {parts[p]}: {', '.join(cells)}"
+                     for (school, sha, p), cells in sorted(groups.items()))
+    return text if len(text) <= limit else text[:limit] + " … (полный список: svod explain)"
+
+
+def write_municipal(con, out_dir: Path, municipality: str, period_code: str) -> tuple[Path, str, int]:
+    """Compute, store and write one municipal summary; returns (path, run id, number of figures)."""
+    ref = load_reference()
+    m = ref.municipalities[municipality]
+    period = m.period(period_code)
+    run_id, figures, subs, facts = compute(con, municipality, period_code)
+    store(con, run_id, municipality, period_code, figures, subs)
+    versions = dict(zip(subs["sha256"], subs["version"], strict=False))
+    all_subs = con.execute("SELECT * FROM submission WHERE municipality = ? AND period = ? ORDER BY school_id, version",
+                           [municipality, period_code]).df()
+    book = Book(out_dir / municipality / f"svod_{municipality}_{period_code.replace('/', '-')}.xlsx")
+    sheets = {name: book.sheet(name) for name in MUNICIPAL_SHEETS}
+    # lineage first, so figure cells can link to their rows
+    lineage = sheets["Происхождение"]
+    lineage_header = ["ID показателя", "Показатель", "Уровень", "ОО / МО", "Формула", "Значение", "Числитель", "Знаменатель", "Источники (ОО, файл, версия, ячейки)"]
+    ordered = sorted(figures, key=lambda f: (f.level != "municipality", f.entity, f.indicator))
+    book.table(lineage, 0, lineage_header, [
+        [f.figure_id(run_id), BY_CODE[f.indicator].title, {"school": "ОО", "municipality": "МО"}[f.level], f.entity,
+         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, _sources_text(f, versions)] for f in ordered])
+    for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
+        lineage.set_column(i, i, w)
+    row_of = {(f.indicator, f.entity): n + 2 for n, f in enumerate(ordered)}
+    # indicators by school
+    ws = sheets["Показатели по ОО"]
+    school_names = {s.id: s.name for s in m.schools}
+    reported = list(subs["school_id"])
+    ws.write_string(0, 0, "Код ОО", book.head)
+    ws.write_string(0, 1, "Наименование ОО", book.head)
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 40)
+    for c, ind in enumerate(INDICATORS, start=2):
+        ws.write_string(0, c, f"{ind.code} {ind.title}", book.head)
+        ws.set_column(c, c, 14)
+    ws.set_row(0, 75)
+    by_key = {(f.indicator, f.entity): f for f in figures}
+    entities = [(sid, school_names.get(sid, sid)) for sid in reported] + [(municipality, f"ИТОГО по {m.name}")]
+    for r, (entity, name) in enumerate(entities, start=1):
+        book.text(ws, r, 0, entity if entity != municipality else "")
+        book.text(ws, r, 1, name, book.bold if entity == municipality else None)
+        for c, ind in enumerate(INDICATORS, start=2):
+            f = by_key[(ind.code, entity)]
+            ws.write_url(r, c, f"internal:'Происхождение'!A{row_of[(ind.code, entity)]}", book.link, string="—")
+            if f.value is None:
+                ws.write_string(r, c, "—", book.total if entity == municipality else None)
+            else:
+                ws.write_number(r, c, f.value, book.total if entity == municipality else book.link)
+    ws.freeze_panes(1, 2)
+    if reported:
+        chart = book.wb.add_chart({"type": "bar"})
+        col = 2 + [i.code for i in INDICATORS].index("I06")
+        chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 0, len(reported), 0],
+                          "values": ["Показатели по ОО", 1, col, len(reported), col], "fill": {"color": "#5B9BD5"}})
+        chart.set_title({"name": "Действующие пары и группы по ОО"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 720, "height": max(300, 22 * len(reported))})
+        ws.insert_chart(len(entities) + 3, 1, chart)
+    # title and coverage
+    _title_sheet(book, sheets["Титул"], m, period, run_id, all_subs)
+    _targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
+    _roadmap_sheet(book, sheets["Дорожная карта"], m, facts, subs)
+    _submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
+    _quality_sheet(con, book, sheets["Качество данных"], municipality, period_code)
+    data = book.sheet("_data")
+    book.table(data, 0, ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator", "value"],
+               [[f.figure_id(run_id), f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator, f.value] for f in ordered])
+    data.hide()
+    sheets["Титул"].activate()
+    return book.close(), run_id, len(figures)
+
+
+def _title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame):
+    ref = load_reference()
+    latest = all_subs.sort_values("version").groupby("school_id").tail(1).set_index("school_id") if len(all_subs) else pd.DataFrame()
+    accepted = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] != "rejected"]
+    rejected = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == "rejected"]
+    missing = [s for s in m.schools if s.id not in latest.index]
+    late = [s for s in accepted if latest.at[s.id, "on_time"] is False or latest.at[s.id, "on_time"] == False]  # noqa: E712
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 100)
+    book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
+    rows = [
+        ("Субъект РФ", ref.regions[m.region]),
+        ("Отчётный период", f"{period.code} ({period.start:%d.%m.%Y} – {period.end:%d.%m.%Y}), срок сдачи {period.deadline:%d.%m.%Y}"),
+        ("Охват", f"приняты отчёты {len(accepted)} из {len(m.schools)} ОО"),
+        ("Сданы с опозданием", ", ".join(s.name for s in late) or "нет"),
+        ("Отклонены (ждём исправления)", ", ".join(s.name for s in rejected) or "нет"),
+        ("Не сдали", ", ".join(s.name for s in missing) or "нет"),
+        ("Идентификатор расчёта", run_id),
+        ("Версия правил (каталог)", load_catalogue().fingerprint),
+        ("Версия справочников", ref.version),
+        ("Как проверить цифру", "Каждая цифра на листе «Показатели по ОО» — ссылка на строку листа «Происхождение»: "
+                                "формула словами и ячейки отчётов ОО, из которых она получена. Также: svod explain."),
+    ]
+    for r, (a, b) in enumerate(rows, start=2):
+        book.text(ws, r, 0, a, book.bold)
+        book.text(ws, r, 1, b, book.wrap)
+
+
+def _targets_sheet(book: Book, ws, m, period, by_key, row_of):
+    header = ["Показатель", "Цель", "Факт", "Отклонение", "Источник цели"]
+    book.table(ws, 0, header, [])
+    for i, w in enumerate([50, 10, 10, 12, 40]):
+        ws.set_column(i, i, w)
+    r = 1
+    for t in load_reference().targets:
+        if not t.applies(m.code, period) or t.indicator not in BY_CODE:
+            continue
+        f = by_key[(t.indicator, m.code)]
+        book.text(ws, r, 0, f"{t.indicator} {BY_CODE[t.indicator].title}")
+        book.text(ws, r, 1, f"{t.op} {t.value:g}")
+        if f.value is None:
+            book.text(ws, r, 2, "нет данных")
+        else:
+            met = f.value >= t.value if t.op == ">=" else f.value <= t.value
+            ws.write_url(r, 2, f"internal:'Происхождение'!A{row_of[(t.indicator, m.code)]}", book.good if met else book.bad,
+                         string="—")
+            ws.write_number(r, 2, f.value, book.good if met else book.bad)
+            ws.write_number(r, 3, round(f.value - t.value, 1), book.good if met else book.bad)
+        book.text(ws, r, 4, t.source)
+        r += 1
+
+
+def _roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
+    rs = facts["roadmap_status"]
+    schools = list(subs["school_id"])
+    header = ["Пункт", "Мероприятие", "Срок", "Уровень", *schools, "Выполнено", "Не выполнено при сроке в периоде"]
+    rows = []
+    for item in m.roadmap:
+        statuses = []
+        done = overdue = 0
+        for sid in schools:
+            rec = rs[(rs["school_id"] == sid) & (rs["activity_code"] == item.code)]
+            status = rec["status"].iloc[0] if len(rec) and rec["status"].iloc[0] is not None else ""
+            due = len(rec) and rec["due_in_period"].iloc[0] == "да"
+            done += str(status).startswith("выполнено")
+            overdue += bool(due and item.level != "муниципалитет" and not str(status).startswith("выполнено"))
+            statuses.append(status)
+        rows.append([item.code, item.text, item.deadline_text, item.level, *statuses, done, overdue])
+    book.table(ws, 0, header, rows)
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, 1, 60)
+    ws.set_column(2, 2, 24)
+    ws.set_column(4, 4 + len(schools), 14)
+
+
+def _submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
+    rows = []
+    for s in m.schools:
+        mine = all_subs[all_subs["school_id"] == s.id]
+        if mine.empty:
+            rows.append([s.id, s.name, "не сдан", "", "", "", "", ""])
+            continue
+        last = mine.iloc[-1]
+        rows.append([s.id, s.name, VERDICT_RU.get(last["verdict"], last["verdict"]), int(last["version"]),
+                     f"{last['received_at']:%d.%m.%Y %H:%M}", "да" if last["on_time"] else "нет (просрочено)",
+                     int(last["errors"]), int(last["warnings"])])
+    book.table(ws, 0, ["Код ОО", "ОО", "Статус приёма", "Версия", "Получен", "В срок", "Ошибок", "Предупреждений"], rows)
+    for i, w in enumerate([10, 50, 26, 8, 18, 18, 10, 16]):
+        ws.set_column(i, i, w)
+
+
+def _quality_sheet(con, book: Book, ws, municipality: str, period: str):
+    by_rule = con.execute(
+        "SELECT i.rule, any_value(i.severity), count(*) n, count(DISTINCT s.school_id) schools FROM issue i "
+        "JOIN submission s USING (sha256) WHERE s.municipality = ? AND s.period = ? GROUP BY i.rule ORDER BY n DESC, i.rule",
+        [municipality, period]).fetchall()
+    rules = load_catalogue().rules
+    book.table(ws, 0, ["Правило", "Описание", "Серьёзность", "Замечаний", "ОО"],
+               [[r, rules[r].title, {"error": "ошибка", "warning": "предупреждение"}[sev], n, k] for r, sev, n, k in by_rule])
+    by_school = con.execute(
+        "SELECT s.school_id, sum(CASE WHEN i.severity = 'error' THEN 1 ELSE 0 END), sum(CASE WHEN i.severity = 'warning' THEN 1 ELSE 0 END) "
+        "FROM issue i JOIN submission s USING (sha256) WHERE s.municipality = ? AND s.period = ? GROUP BY 1 ORDER BY 1",
+        [municipality, period]).fetchall()
+    start = len(by_rule) + 3
+    book.table(ws, start, ["ОО", "Ошибок", "Предупреждений"], [[a, int(b), int(c)] for a, b, c in by_school])
+    for i, w in enumerate([12, 50, 16, 12, 8]):
+        ws.set_column(i, i, w)
+
+
+def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> Path:
+    """One region's workbook: per-municipality aggregates with small-count suppression; no IDs, names or text."""
+    ref = load_reference()
+    munis = [m for m in ref.municipalities_of(region) if m.code in periods]
+    label = "_".join(sorted(p.replace("/", "-") for p in set(periods[m.code] for m in munis)))
+    book = Book(out_dir / "region" / f"svod_region_{region}_{label}.xlsx")
+    ws = book.sheet("Показатели по МО")
+    cov = book.sheet("Охват")
+    lin = book.sheet("Происхождение")
+    book.text(ws, 0, 0, f"Региональная сводка: {ref.regions[region]}", book.title)
+    header = ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in INDICATORS]]
+    cells: dict[tuple[str, str], tuple[Figure, str]] = {}
+    lineage_rows = []
+    for m in munis:
+        run = con.execute("SELECT run_id FROM run WHERE municipality = ? AND period = ? ORDER BY created_at DESC NULLS LAST LIMIT 1",
+                          [m.code, periods[m.code]]).fetchone()
+        for ind in INDICATORS:
+            row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? AND level = 'municipality'",
+                              [run[0], ind.code]).fetchone() if run else None
+            f = Figure(ind.code, "municipality", m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
+            cells[(m.code, ind.code)] = (f, row[2] if row else "")
+    suppressed = _suppress(cells, [m.code for m in munis])
+    rows = []
+    for m in munis:
+        values = []
+        for ind in INDICATORS:
+            f, fid = cells[(m.code, ind.code)]
+            shown = "< 5" if (m.code, ind.code) in suppressed else (f.value if f.value is not None else "—")
+            values.append(shown)
+            lineage_rows.append([f"{ind.code}|region|{m.code}|{periods[m.code]}", ind.title, m.name, shown,
+                                 f.numerator if (m.code, ind.code) not in suppressed else "скрыто",
+                                 (f.denominator if f.denominator is not None else "") if (m.code, ind.code) not in suppressed else "скрыто",
+                                 fid])
+        rows.append([m.name, periods[m.code], *values])
+    totals = []
+    for ind in INDICATORS:
+        figs = [cells[(m.code, ind.code)][0] for m in munis]
+        total = aggregate(figs, ind.code, "region", region, "")
+        hidden = ("__total__", ind.code) in suppressed
+        totals.append("< 5" if hidden else (total.value if total.value is not None else "—"))
+    rows.append(["ИТОГО по региону", "", *totals])
+    book.table(ws, 2, header, rows)
+    ws.set_column(0, 0, 40)
+    ws.set_column(2, 2 + len(INDICATORS), 14)
+    ws.set_row(2, 75)
+    cov_rows = []
+    for m in munis:
+        n = con.execute("SELECT count(*) FROM current_submission WHERE municipality = ? AND period = ?", [m.code, periods[m.code]]).fetchone()[0]
+        late = con.execute("SELECT count(*) FROM current_submission WHERE municipality = ? AND period = ? AND NOT on_time",
+                           [m.code, periods[m.code]]).fetchone()[0]
+        cov_rows.append([m.name, periods[m.code], len(m.schools), n, late, len(m.schools) - n])
+    book.table(cov, 0, ["Муниципалитет", "Период", "ОО в реестре", "Принято отчётов", "Из них с опозданием", "Нет принятого отчёта"], cov_rows)
+    cov.set_column(0, 0, 40)
+    book.table(lin, 0, ["ID показателя (регион)", "Показатель", "Муниципалитет", "Значение", "Числитель", "Знаменатель",
+                        "ID показателя муниципальной сводки"], lineage_rows)
+    lin.set_column(0, 6, 30)
+    ws.activate()
+    return book.close()
+
+
+def _suppress(cells: dict, munis: list[str]) -> set:
+    """Hide person counts below the threshold, plus complementary cells so none can be recovered from totals."""
+    hidden = set()
+    for ind in INDICATORS:
+        if ind.sheet not in PERSON_SHEETS:
+            continue
+        small = [m for m in munis if 0 < cells[(m, ind.code)][0].numerator < SUPPRESS_BELOW]
+        hidden.update((m, ind.code) for m in small)
+        if len(small) == 1:
+            others = sorted((cells[(m, ind.code)][0].numerator, m) for m in munis if m not in small and cells[(m, ind.code)][0].numerator > 0)
+            if others:
+                hidden.add((others[0][1], ind.code))
+            else:
+                hidden.add(("__total__", ind.code))
+    return hidden
