@@ -156,9 +156,9 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Ф
     console.print(f"[{colour}]Решение: {VERDICT_RU[result.verdict]}[/{colour}] — {file.name}")
     for i in result.issues:
         sev = "ошибка" if i.severity == "error" else "предупреждение"
-        console.print(f"  [{i.rule}, {sev}] {i.where}: {i.message} Как исправить: {i.fix}")
+        console.print(f"  \\[{i.rule}, {sev}] {i.where}: {i.message} Как исправить: {i.fix}", soft_wrap=True)
     for p in result.feedback:
-        console.print(f"  → {p}")
+        console.print(f"  → {p}", soft_wrap=True)
     raise typer.Exit(2 if result.verdict == "rejected" else 0)
 
 

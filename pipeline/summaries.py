@@ -54,7 +54,7 @@ class Book:
         self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
         add = self.wb.add_format
         self.head = add({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
-        self.bold = add({"bold": True})
+        self.bold = add({"bold": True, "valign": "top"})
         self.title = add({"bold": True, "font_size": 14})
         self.wrap = add({"text_wrap": True, "valign": "top"})
         self.num = add({"num_format": "0.0"})
@@ -65,6 +65,10 @@ class Book:
 
     def sheet(self, name: str, widths: list[int] | None = None):
         ws = self.wb.add_worksheet(name)
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(0.4, 0.4, 0.5, 0.5)
         for i, w in enumerate(widths or []):
             ws.set_column(i, i, w)
         return ws
@@ -228,6 +232,7 @@ def _title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame)
     for r, (a, b) in enumerate(rows, start=2):
         book.text(ws, r, 0, a, book.bold)
         book.text(ws, r, 1, b, book.wrap)
+        ws.set_row(r, 15 * (1 + len(b) // 95))
 
 
 def _targets_sheet(book: Book, ws, m, period, by_key, row_of):

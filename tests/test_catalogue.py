@@ -1,0 +1,87 @@
+"""The catalogue, the pandera schemas, the data dictionary and the code's rule references agree."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from contracts.catalogue import load_catalogue, normal_key
+from contracts.schemas import sheet_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DICTIONARY = ROOT.parent / "shared" / "domain" / "data_dictionary.csv"
+
+
+def dictionary_rows() -> list[dict]:
+    return list(csv.DictReader((ROOT / "contracts" / "data_dictionary.csv").read_text(encoding="utf-8").splitlines()))
+
+
+def test_bundled_dictionary_is_the_shared_one():
+    if not SHARED_DICTIONARY.exists():
+        pytest.skip("shared/ is not beside this checkout")
+    assert SHARED_DICTIONARY.read_bytes() == (ROOT / "contracts" / "data_dictionary.csv").read_bytes()
+
+
+def test_catalogue_covers_every_sheet_and_column_of_the_dictionary():
+    catalogue = load_catalogue()
+    rows = dictionary_rows()
+    assert {r["sheet"] for r in rows} == {s.code for s in catalogue.sheets}
+    assert len(catalogue.sheets) == 13
+    for r in rows:
+        column = catalogue.sheet(r["sheet"]).column(r["code"])
+        assert (column.label, column.type, column.required) == (r["label_ru"], r["type"], r["required"][0])
+        assert catalogue.sheet(r["sheet"]).title == r["sheet_ru"]
+
+
+def test_pandera_schemas_match_the_catalogue():
+    for sheet in load_catalogue().sheets:
+        schema = sheet_schema(sheet.code)
+        assert list(schema.columns) == [c.code for c in sheet.columns]
+        for c in sheet.columns:
+            col = schema.columns[c.code]
+            assert col.nullable == (c.required != "Y"), c.code
+            assert col.title == c.label
+            if c.type == "enum" and c.values:
+                assert any(str(ch).startswith("<Check isin") or "isin" in str(ch) for ch in col.checks), c.code
+
+
+def test_every_conditional_column_has_a_machine_condition():
+    for sheet in load_catalogue().sheets:
+        for c in sheet.columns:
+            if c.required == "C":
+                assert c.required_if is not None, f"{sheet.code}.{c.code}: {c.required_text}"
+
+
+def test_enum_lists_match_the_dictionary_text():
+    catalogue = load_catalogue()
+    for r in dictionary_rows():
+        column = catalogue.sheet(r["sheet"]).column(r["code"])
+        if r["type"] == "enum" and "справочник" not in r["allowed_values"] and column.reference is None and column.values:
+            text = r["allowed_values"]
+            assert all(v in text for v in column.values), r["code"]
+
+
+def test_synonyms_from_the_seeds_normalise_to_canonical_forms():
+    pairs_form = load_catalogue().sheet("pairs").column("form")
+    for spelling, canonical in [("Ученик-ученик", "ученик – ученик"), ("педагог-педагог", "педагог – педагог"),
+                                ("Учитель-учитель", "педагог – педагог"), ("«педагог – педагог»", "педагог – педагог"),
+                                ("РУКОВОДИТЕЛЬ – МОЛОДОЙ РУКОВОДИТЕЛЬ", "руководитель-наставник – молодой руководитель")]:
+        assert pairs_form.canonical(spelling) == canonical
+    assert normal_key("Ёлка — ель") == normal_key("елка-ель")
+    assert pairs_form.canonical("наставник – ученик") is None
+
+
+def test_every_rule_used_in_code_is_in_the_catalogue_with_russian_text():
+    rules = load_catalogue().rules
+    used = set()
+    for path in (ROOT / "pipeline").rglob("*.py"):
+        used |= set(re.findall(r'"([CFMPX]\d{2}a?)"', path.read_text(encoding="utf-8")))
+    assert used, "no rule codes found in the pipeline"
+    assert used == set(rules), f"unknown: {sorted(used - set(rules))}, never raised: {sorted(set(rules) - used)}"
+    for code in [f"X{n:02d}" for n in range(1, 16)]:
+        assert code in rules
+    for rule in rules.values():
+        assert re.search("[а-яА-Я]", rule.title) and re.search("[а-яА-Я]", rule.fix), rule.code
