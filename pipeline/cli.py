@@ -27,7 +27,7 @@ from pipeline.issues import VERDICT_RU
 from pipeline.partitions import partition_key
 from pipeline.reference import load_reference
 from pipeline.resources import SvodWorkspace
-from pipeline.templates import write_template
+from pipeline.templates import issue_templates
 
 app = typer.Typer(help="svod — мониторинг наставничества в ОО через книги Excel.", no_args_is_help=True,
                   add_completion=False)
@@ -127,22 +127,24 @@ def templates(period: str = typer.Option(..., help="Код периода, на�
     """Выпустить шаблоны отчёта для ОО."""
     ws = Workspace.resolve(home)
     ref = load_reference()
-    jobs = []
-    for m in ref.municipalities.values():
-        if municipality and m.code not in municipality:
-            continue
-        if period not in {p.code for p in m.periods}:
-            if municipality:
-                console.print(f"[red]Периода {period} нет в графике муниципалитета {m.code}.[/red]")
-                raise typer.Exit(2)
-            continue
-        jobs += [(m, s) for s in m.schools if not school or s.id in school]
-    if not jobs:
+    chosen = [m for m in ref.municipalities.values() if not municipality or m.code in municipality]
+    unknown = set(municipality or []) - {m.code for m in chosen}
+    without = [m.code for m in chosen if period not in {p.code for p in m.periods}]
+    if unknown or (municipality and without):
+        console.print(f"[red]Неизвестный муниципалитет или периода {period} нет в его графике: "
+                      f"{', '.join(sorted(unknown | set(without)))}.[/red]")
+        raise typer.Exit(2)
+    chosen = [m for m in chosen if m.code not in without]
+    total = carried = 0
+    with warehouse.connect(ws.database) as con:
+        for m in chosen:
+            paths, n = issue_templates(con, ws, out / m.code, m.code, period, school or None, date.today(),
+                                       progress=lambda items, m=m: track(items, description=f"Шаблоны: {m.name}", console=console))
+            total, carried = total + len(paths), carried + n
+    if not total:
         console.print("[red]Нет ОО для выпуска шаблонов: проверьте период, муниципалитет и код ОО.[/red]")
         raise typer.Exit(2)
-    for m, s in track(jobs, description="Выпуск шаблонов", console=console):
-        write_template(out / m.code, m.code, period, s.id, ws.signing_key, date.today())
-    console.print(f"Выпущено шаблонов: {len(jobs)} → {out}")
+    console.print(f"Выпущено шаблонов: {total} (с данными прошлого периода: {carried}) → {out}")
 
 
 @app.command()

@@ -7,6 +7,7 @@ Everything a curator sees here (sheets, labels, dropdowns, prompts, the instruct
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import re
 from datetime import date, datetime
@@ -240,7 +241,7 @@ def _write_value(ws, r: int, col: int, value, f: dict, fixed: bool):
     if isinstance(value, date):
         ws.write_datetime(r, col, datetime(value.year, value.month, value.day),
                           f["fixed_date"] if fixed else f["open_date"])
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         ws.write_number(r, col, value, f["fixed"] if fixed else f["open"])
     else:
         ws.write_string(r, col, str(value), f["fixed"] if fixed else f["open"])
@@ -267,3 +268,20 @@ def write_template(
     TemplateWriter(tmp, catalogue).write(identity, m, school, period, prefill)
     os.replace(tmp, path)
     return path
+
+
+def issue_templates(con, ws, out_dir: Path, municipality: str, period_code: str, schools: list[str] | None = None,
+                    issued: date | None = None, progress=iter) -> tuple[list[Path], int]:
+    """Templates for the municipality's ОО (or the listed ones), each prefilled with its carried-forward
+    registries; returns the paths and how many templates carried data forward."""
+    from pipeline.warehouse import carried_forward
+
+    m = load_reference().municipalities[municipality]
+    period = m.period(period_code)
+    paths, carried = [], 0
+    for school in progress([s for s in m.schools if not schools or s.id in schools]):
+        previous = carried_forward(con, school.id, period.start) if con is not None else {}
+        carried += bool(previous)
+        paths.append(write_template(out_dir, municipality, period_code, school.id, ws.signing_key,
+                                    issued or period.start, previous))
+    return paths, carried

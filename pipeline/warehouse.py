@@ -126,6 +126,29 @@ def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -
             for code in ("mentors", "mentees", "programmes", "pairs")}
 
 
+CARRIED = {"mentors": "status <> 'выбыл'", "mentees": "status <> 'выбыл'",
+           "programmes": "status <> 'завершена'", "pairs": "status = 'действует'"}
+
+
+def carried_forward(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, list[dict]]:
+    """Registries to prefill a new template with: the school's last accepted return before this period."""
+    row = con.execute(
+        "SELECT s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality AND p.code = s.period "
+        "WHERE s.school_id = ? AND p.end_date < ? ORDER BY p.end_date DESC LIMIT 1", [school_id, before_end]).fetchone()
+    if row is None:
+        return {}
+    out = {}
+    for code, keep in CARRIED.items():
+        frame = con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? AND {keep} "
+                            "ORDER BY src_row", [row[0]]).df()
+        out[code] = [{k: v for k, v in rec.items() if not _missing(v)} for rec in frame.to_dict("records")]
+    return out
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
 def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     """A hash of the warehouse's content (all tables, order-independent), for rebuild and replay checks."""
     import hashlib

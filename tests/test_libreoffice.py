@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from pipeline.workbook import LISTS_SHEET
 
 from .conftest import soffice
 
-pytestmark = pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
+# In CI (CI=true) LibreOffice is installed by .ci/run, so a missing soffice fails instead of skipping.
+pytestmark = pytest.mark.skipif(soffice() is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed")
 
 
 def resave(path: Path, out_dir: Path) -> Path:
@@ -53,3 +55,44 @@ def test_template_saved_by_libreoffice_keeps_every_dropdown(template, tmp_path):
         return [list(r) for r in openpyxl.load_workbook(path)[LISTS_SHEET].iter_rows(values_only=True)]
 
     assert lists(saved) == lists(template)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def has_uno() -> bool:
+    return Path(SYSTEM_PYTHON).exists() and subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not has_uno() and not os.environ.get("CI"), reason="python3-uno is not installed")
+def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template, ws, tmp_path):
+    import json
+    from datetime import date
+
+    from pipeline.fake_school import fill, school_data
+    from pipeline.workbook import CODE_ROW, FIRST_DATA_ROW, column_letter
+
+    data = school_data(template, 11, "small", date(2025, 12, 20))
+    by_openpyxl = fill(template, tmp_path / "openpyxl.xlsx", data)
+    wb = openpyxl.load_workbook(template)
+    values: dict[str, dict] = {}
+    for sheet in load_catalogue().sheets:
+        ws_ = wb[sheet.title]
+        where = {ws_.cell(CODE_ROW, c).value: column_letter(c - 1) for c in range(1, ws_.max_column + 1)}
+        for r, row in enumerate(data.get(sheet.code, []), start=FIRST_DATA_ROW):
+            for code, value in row.items():
+                if value is None:
+                    continue
+                if isinstance(value, date):
+                    value = (value - date(1899, 12, 30)).days
+                values.setdefault(sheet.title, {})[f"{where[code]}{r}"] = value
+    spec = tmp_path / "values.json"
+    spec.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+    by_calc = tmp_path / "calc.xlsx"
+    subprocess.run([SYSTEM_PYTHON, str(Path(__file__).with_name("lo_fill.py")), str(template), str(spec), str(by_calc)],
+                   check=True, timeout=300)
+    result = check_return(by_calc, ws, datetime(2025, 12, 21, 10))
+    assert result.verdict == "accepted", [(i.rule, i.where, i.message) for i in result.issues]
+    ours, theirs = read_workbook(by_openpyxl), read_workbook(by_calc)
+    for code in ours.sheets:
+        assert ours.sheets[code].frame.astype(str).equals(theirs.sheets[code].frame.astype(str)), code

@@ -17,7 +17,7 @@ from pipeline.issues import VERDICT_RU
 from pipeline.partitions import PARTITION_TARGETS, municipality_period
 from pipeline.reference import load_reference
 from pipeline.resources import SvodWorkspace
-from pipeline.templates import write_template
+from pipeline.templates import issue_templates
 
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks are in preview in 1.13
 
@@ -30,16 +30,17 @@ def _file_meta(path) -> dict:
     return {"path": dg.MetadataValue.path(str(path)), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-@dg.asset(partitions_def=municipality_period, group_name="schools", kinds={"excel"})
+@dg.asset(partitions_def=municipality_period, group_name="schools", pool="duckdb", kinds={"excel"})
 def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
-    """Prefilled, signed templates for every ОО of the municipality and period."""
+    """Prefilled, signed templates for every ОО, registries carried forward from its last accepted return."""
     municipality, period = _target(context)
     ws = svod.workspace()
-    m = load_reference().municipalities[municipality]
-    issued = m.period(period).start
     out = ws.templates / municipality / period.replace("/", "-")
-    paths = [write_template(out, municipality, period, s.id, ws.signing_key, issued) for s in m.schools]
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(paths), "folder": dg.MetadataValue.path(str(out))})
+    with svod.connection() as con:
+        warehouse.refresh_reference(con)
+        paths, carried = issue_templates(con, ws, out, municipality, period)
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(paths), "carried_forward": carried,
+                                          "folder": dg.MetadataValue.path(str(out))})
 
 
 @dg.asset(group_name="intake", pool="duckdb", kinds={"duckdb"})
