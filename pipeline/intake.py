@@ -173,7 +173,7 @@ def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None,
         if precheck(path.read_bytes(), path.name):
             return None, None, None
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(IDENTITY_SHEET).to_python()
-        ident = Identity(**{str(r[0]): str(r[1]) for r in rows if len(r) > 1 and r[0] in Identity.model_fields})
+        ident = Identity.from_rows(rows)
         if ident.verify(ws.signing_key):
             return ident.school_id, ident.municipality, ident.period
     except Exception:

@@ -8,6 +8,7 @@ and every file is written to a temp name and renamed. Regional workbooks carry a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import xlsxwriter
 
 from contracts.catalogue import load_catalogue
 from pipeline import warehouse
+from pipeline.config import DEV_SIGNING_KEY
 from pipeline.indicators import (
     BY_CODE,
     INDICATORS,
@@ -30,17 +32,38 @@ from pipeline.indicators import (
 )
 from pipeline.issues import VERDICT_RU
 from pipeline.reference import load_reference
+from pipeline.signing import SignedRecord
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
+DATA_SHEET, SEAL_SHEET = "_data", "_svod"
+DATA_HEADER = ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator"]
 SUPPRESS_BELOW = 5
 PERSON_SHEETS = {"mentors", "mentees"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MUNICIPAL_SHEETS = ("Титул", "Показатели по ОО", "Цели", "Дорожная карта", "Сдача отчётов", "Качество данных", "Происхождение")
 
 
+class SummarySeal(SignedRecord):
+    """Signed identity of a municipal summary's machine-readable figures, checked by the regional tier."""
+
+    kind: str = "municipal_summary"
+    municipality: str
+    region: str
+    period: str
+    run_id: str
+    figures_sha256: str
+
+
+def figures_digest(rows: list[list]) -> str:
+    """sha256 of the figure rows in a canonical text form (numbers as %.6g), as written and as read back."""
+    canon = [[f"{v:.6g}" if isinstance(v, int | float) and not isinstance(v, bool) else ("" if v is None else str(v))
+              for v in row] for row in rows]
+    return hashlib.sha256(json.dumps(canon, ensure_ascii=False).encode()).hexdigest()
+
+
 def safe_text(value) -> str:
-    text = _CONTROL.sub("", "" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """Text with control characters stripped; always written with write_string and a quote-prefix style."""
+    return _CONTROL.sub("", "" if value is None else str(value))
 
 
 class Book:
@@ -52,16 +75,18 @@ class Book:
         self.wb = xlsxwriter.Workbook(str(self.tmp), {"strings_to_formulas": False, "strings_to_urls": False,
                                                       "strings_to_numbers": False, "constant_memory": False})
         self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
-        add = self.wb.add_format
+        def add(props: dict):
+            return self.wb.add_format({"quote_prefix": True, **props})  # text stays text even when re-edited
+        self.plain = add({})
         self.head = add({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
         self.bold = add({"bold": True, "valign": "top"})
         self.title = add({"bold": True, "font_size": 14})
         self.wrap = add({"text_wrap": True, "valign": "top"})
-        self.num = add({"num_format": "0.0"})
-        self.total = add({"bold": True, "num_format": "0.0", "top": 1})
-        self.good = add({"bg_color": "#C6EFCE", "num_format": "0.0"})
-        self.bad = add({"bg_color": "#FFC7CE", "num_format": "0.0"})
-        self.link = add({"font_color": "#0563C1", "underline": 1, "num_format": "0.0"})
+        self.num = self.wb.add_format({"num_format": "0.0"})
+        self.total = self.wb.add_format({"bold": True, "num_format": "0.0", "top": 1})
+        self.good = self.wb.add_format({"bg_color": "#C6EFCE", "num_format": "0.0"})
+        self.bad = self.wb.add_format({"bg_color": "#FFC7CE", "num_format": "0.0"})
+        self.link = self.wb.add_format({"font_color": "#0563C1", "underline": 1, "num_format": "0.0"})
 
     def sheet(self, name: str, widths: list[int] | None = None):
         ws = self.wb.add_worksheet(name)
@@ -74,7 +99,7 @@ class Book:
         return ws
 
     def text(self, ws, r, c, value, fmt=None):
-        ws.write_string(r, c, safe_text(value), fmt)
+        ws.write_string(r, c, safe_text(value), fmt or self.plain)
 
     def table(self, ws, r0: int, header: list[str], rows: list[list]):
         for c, h in enumerate(header):
@@ -113,7 +138,7 @@ def store(con, run_id: str, municipality: str, period: str, figures: list[Figure
         con.execute("DELETE FROM figure_source WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                     [run_id, municipality, period, None if latest is None or pd.isna(latest) else latest,
                      load_catalogue().fingerprint, ref.version, json.dumps(sorted(subs["sha256"]))])
         warehouse.insert_frame(con, "figure", pd.DataFrame([
@@ -136,7 +161,8 @@ def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> st
     return text if len(text) <= limit else text[:limit] + " … (полный список: svod explain)"
 
 
-def write_municipal(con, out_dir: Path, municipality: str, period_code: str) -> tuple[Path, str, int]:
+def write_municipal(con, out_dir: Path, municipality: str, period_code: str,
+                    signing_key: str = DEV_SIGNING_KEY) -> tuple[Path, str, int]:
     """Compute, store and write one municipal summary; returns (path, run id, number of figures)."""
     ref = load_reference()
     m = ref.municipalities[municipality]
@@ -198,10 +224,18 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str) -> 
     _roadmap_sheet(book, sheets["Дорожная карта"], m, facts, subs)
     _submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     _quality_sheet(con, book, sheets["Качество данных"], municipality, period_code)
-    data = book.sheet("_data")
-    book.table(data, 0, ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator", "value"],
-               [[f.figure_id(run_id), f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator, f.value] for f in ordered])
+    data_rows = [[f.figure_id(run_id), f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator]
+                 for f in ordered if f.level == "municipality"]
+    data = book.sheet(DATA_SHEET)
+    book.table(data, 0, DATA_HEADER, data_rows)
     data.hide()
+    seal = SummarySeal(municipality=municipality, region=m.region, period=period_code, run_id=run_id,
+                       figures_sha256=figures_digest(data_rows)).signed(signing_key)
+    sealed = book.sheet(SEAL_SHEET)
+    for r, (key, value) in enumerate(seal.rows()):
+        sealed.write_string(r, 0, key)
+        sealed.write_string(r, 1, value)
+    sealed.very_hidden()
     sheets["Титул"].activate()
     return book.close(), run_id, len(figures)
 
@@ -330,25 +364,26 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
     cells: dict[tuple[str, str], tuple[Figure, str]] = {}
     lineage_rows = []
     for m in munis:
-        run = con.execute("SELECT run_id FROM run WHERE municipality = ? AND period = ? ORDER BY created_at DESC NULLS LAST LIMIT 1",
-                          [m.code, periods[m.code]]).fetchone()
+        run = con.execute("SELECT run_id, source_file FROM run WHERE municipality = ? AND period = ? "
+                          "ORDER BY source_file NULLS FIRST, created_at DESC NULLS LAST LIMIT 1", [m.code, periods[m.code]]).fetchone()
+        origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
         for ind in INDICATORS:
             row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? AND level = 'municipality'",
                               [run[0], ind.code]).fetchone() if run else None
             f = Figure(ind.code, "municipality", m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
-            cells[(m.code, ind.code)] = (f, row[2] if row else "")
+            cells[(m.code, ind.code)] = (f, row[2] if row else "", origin)
     suppressed = _suppress(cells, [m.code for m in munis])
     rows = []
     for m in munis:
         values = []
         for ind in INDICATORS:
-            f, fid = cells[(m.code, ind.code)]
+            f, fid, origin = cells[(m.code, ind.code)]
             shown = "< 5" if (m.code, ind.code) in suppressed else (f.value if f.value is not None else "—")
             values.append(shown)
             lineage_rows.append([f"{ind.code}|region|{m.code}|{periods[m.code]}", ind.title, m.name, shown,
                                  f.numerator if (m.code, ind.code) not in suppressed else "скрыто",
                                  (f.denominator if f.denominator is not None else "") if (m.code, ind.code) not in suppressed else "скрыто",
-                                 fid])
+                                 fid, origin])
         rows.append([m.name, periods[m.code], *values])
     totals = []
     for ind in INDICATORS:
@@ -370,7 +405,7 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
     book.table(cov, 0, ["Муниципалитет", "Период", "ОО в реестре", "Принято отчётов", "Из них с опозданием", "Нет принятого отчёта"], cov_rows)
     cov.set_column(0, 0, 40)
     book.table(lin, 0, ["ID показателя (регион)", "Показатель", "Муниципалитет", "Значение", "Числитель", "Знаменатель",
-                        "ID показателя муниципальной сводки"], lineage_rows)
+                        "ID показателя муниципальной сводки", "Источник"], lineage_rows)
     lin.set_column(0, 6, 30)
     ws.activate()
     return book.close()
@@ -379,8 +414,9 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
 def _suppress(cells: dict, munis: list[str]) -> set:
     """Hide person counts below the threshold, plus complementary cells so none can be recovered from totals."""
     hidden = set()
+    present = {code for _, code in cells}
     for ind in INDICATORS:
-        if ind.sheet not in PERSON_SHEETS:
+        if ind.sheet not in PERSON_SHEETS or ind.code not in present:
             continue
         small = [m for m in munis if 0 < cells[(m, ind.code)][0].numerator < SUPPRESS_BELOW]
         hidden.update((m, ind.code) for m in small)

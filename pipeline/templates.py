@@ -116,7 +116,7 @@ class TemplateWriter:
         for sheet in self.catalogue.sheets:
             self._sheet(sheet.code, prefill.get(sheet.code, []))
         ident = self.book.add_worksheet(IDENTITY_SHEET)
-        for r, (key, value) in enumerate(identity.model_dump().items()):
+        for r, (key, value) in enumerate(identity.rows()):
             ident.write_string(r, 0, key)
             ident.write_string(r, 1, value)
         ident.protect()

@@ -50,10 +50,14 @@ def fact_table(sheet: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing and load the bundled reference data if it changed since the last load."""
     con.execute(SCHEMA.read_text())
     for sheet in load_catalogue().sheets:
         cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
+    loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
+    if loaded is None or loaded[0] != load_reference().version:
+        refresh_reference(con)
 
 
 @contextmanager
@@ -85,9 +89,8 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
     with transaction(con):
         for name, frame in tables.items():
             con.execute(f"DELETE FROM {name}")
-            con.register("incoming", frame)
-            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
+            insert_frame(con, name, frame)
+        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [ref.version])
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

@@ -7,10 +7,7 @@ foreign or outdated file from the real one.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
-from pydantic import BaseModel
+from pipeline.signing import SignedRecord
 
 LABEL_ROW, CODE_ROW, FIRST_DATA_ROW = 1, 2, 3
 IDENTITY_SHEET = "_svod"
@@ -31,7 +28,7 @@ def column_letter(index: int) -> str:
     return letters
 
 
-class Identity(BaseModel):
+class Identity(SignedRecord):
     """What the template was issued for; signed, stored on the identity sheet as key/value rows."""
 
     template_version: str
@@ -41,14 +38,3 @@ class Identity(BaseModel):
     period: str
     issued: str
     submission_id: str
-    signature: str = ""
-
-    def payload(self) -> bytes:
-        fields = self.model_dump(exclude={"signature"})
-        return "|".join(f"{k}={fields[k]}" for k in sorted(fields)).encode()
-
-    def signed(self, key: str) -> Identity:
-        return self.model_copy(update={"signature": hmac.new(key.encode(), self.payload(), hashlib.sha256).hexdigest()})
-
-    def verify(self, key: str) -> bool:
-        return hmac.compare_digest(self.signed(key).signature, self.signature)

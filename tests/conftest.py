@@ -7,10 +7,15 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 
+from contracts.catalogue import load_catalogue
+from pipeline import demo
+from pipeline.cli import _instance, _materialize, consolidate
 from pipeline.config import DEV_SIGNING_KEY, Workspace
 from pipeline.fake_school import fill, school_data
+from pipeline.partitions import partition_key
 from pipeline.templates import write_template
 
 MUNICIPALITY, PERIOD, SCHOOL = "arkhangelsk", "2025-Q4", "ARH-001"
@@ -48,3 +53,26 @@ def make_return(template: Path, tmp_path: Path):
 
 def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+E2E_MUNICIPALITY, E2E_PERIOD = "kedrovy", "2025"
+CANARY = "Канареечкина Агата Петровна"
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory) -> Workspace:
+    ws = Workspace.resolve(tmp_path_factory.mktemp("e2e") / "home")
+    instance = _instance(ws)
+    _materialize(ws, instance, ["school_templates"], partition_key(E2E_MUNICIPALITY, E2E_PERIOD))
+    story = demo.fill_inbox(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)])
+    # a canary name in one school's mentor base must never reach the region
+    victim = next(r for r in story if r.mistake is None)
+    path = ws.inbox / f"{victim.school_id}_отчёт.xlsx"
+    wb = openpyxl.load_workbook(path)
+    wb[load_catalogue().sheet("mentors").title]["B3"] = CANARY
+    wb.save(path)
+    demo._drop(path, victim.received)
+    consolidate(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)], settle=0)
+    return ws
+
+

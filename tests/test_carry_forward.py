@@ -21,7 +21,6 @@ def test_next_template_carries_the_accepted_registries(make_return, ws, tmp_path
     stamp = datetime(2025, 12, 20, 10).timestamp()
     os.utime(dropped, (stamp, stamp))
     with warehouse.connect(ws.database) as con:
-        warehouse.refresh_reference(con)
         receive_inbox(ws, con, settle_seconds=0)
         [result] = process_pending(ws, con, MUNICIPALITY, "2025-Q4")
         assert result.verdict == "accepted"

@@ -15,15 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from contracts.catalogue import load_catalogue
-from pipeline import demo, lineage, warehouse
-from pipeline.cli import _instance, _materialize, app, consolidate
+from pipeline import lineage, warehouse
+from pipeline.cli import app
 from pipeline.config import Workspace
-from pipeline.partitions import partition_key
 from pipeline.reference import load_reference
 from pipeline.workbook import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET
 
-MUNI, PERIOD = "kedrovy", "2025"
-CANARY = "Канареечкина Агата Петровна"
+from .conftest import E2E_MUNICIPALITY as MUNI
+from .conftest import E2E_PERIOD as PERIOD
 
 
 def rows_of(path: Path, sheet_code: str) -> list[dict]:
@@ -35,23 +34,6 @@ def rows_of(path: Path, sheet_code: str) -> list[dict]:
         if any(v not in (None, "") for v in values.values()):
             out.append(values)
     return out
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory) -> Workspace:
-    ws = Workspace.resolve(tmp_path_factory.mktemp("e2e") / "home")
-    instance = _instance(ws)
-    _materialize(ws, instance, ["school_templates"], partition_key(MUNI, PERIOD))
-    story = demo.fill_inbox(ws, [(MUNI, PERIOD)])
-    # a canary name in one school's mentor base must never reach the region
-    victim = next(r for r in story if r.mistake is None)
-    path = ws.inbox / f"{victim.school_id}_отчёт.xlsx"
-    wb = openpyxl.load_workbook(path)
-    wb[load_catalogue().sheet("mentors").title]["B3"] = CANARY
-    wb.save(path)
-    demo._drop(path, victim.received)
-    consolidate(ws, [(MUNI, PERIOD)], settle=0)
-    return ws
 
 
 def archived(ws: Workspace, sha: str) -> Path:

@@ -2,6 +2,7 @@
 -- pipeline/warehouse.py: one column per catalogue column plus (sha256, src_row) pointing at the source row.
 -- The cell of a value is src_column.letter || src_row for its (sha256, sheet, code).
 
+CREATE TABLE IF NOT EXISTS svod_meta (key VARCHAR PRIMARY KEY, value VARCHAR);  -- e.g. the loaded reference version
 CREATE TABLE IF NOT EXISTS region (code VARCHAR PRIMARY KEY, name VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS municipality (code VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, region VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS school (id VARCHAR PRIMARY KEY, municipality VARCHAR NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL);
@@ -30,9 +31,10 @@ CREATE TABLE IF NOT EXISTS issue (
 CREATE TABLE IF NOT EXISTS src_column (sha256 VARCHAR, sheet VARCHAR, code VARCHAR, letter VARCHAR);
 
 -- published figures and the cells they were computed from
+-- a run computed here from school returns, or (source_file set) taken from a municipality's signed summary
 CREATE TABLE IF NOT EXISTS run (
     run_id VARCHAR PRIMARY KEY, municipality VARCHAR, period VARCHAR, created_at TIMESTAMP,
-    catalogue VARCHAR, reference VARCHAR, submissions VARCHAR);
+    catalogue VARCHAR, reference VARCHAR, submissions VARCHAR, source_file VARCHAR);
 CREATE TABLE IF NOT EXISTS figure (
     figure_id VARCHAR PRIMARY KEY, run_id VARCHAR, indicator VARCHAR, level VARCHAR, entity VARCHAR, period VARCHAR,
     numerator DOUBLE, denominator DOUBLE, value DOUBLE);

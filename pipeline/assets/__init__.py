@@ -18,6 +18,7 @@ from pipeline.partitions import PARTITION_TARGETS, municipality_period
 from pipeline.reference import load_reference
 from pipeline.resources import SvodWorkspace
 from pipeline.templates import issue_templates
+from pipeline.upstream import ingest_municipal_summaries
 
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks are in preview in 1.13
 
@@ -37,7 +38,6 @@ def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     ws = svod.workspace()
     out = ws.templates / municipality / period.replace("/", "-")
     with svod.connection() as con:
-        warehouse.refresh_reference(con)
         paths, carried = issue_templates(con, ws, out, municipality, period)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(paths), "carried_forward": carried,
                                           "folder": dg.MetadataValue.path(str(out))})
@@ -48,7 +48,6 @@ def received_files(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg
     """Inbox files moved byte for byte into the content-addressed archive and registered."""
     ws = svod.workspace()
     with svod.connection() as con:
-        warehouse.refresh_reference(con)
         taken = receive_inbox(ws, con, settle_seconds=float(context.run.tags.get("svod/settle", 2)))
     frame = pd.DataFrame(taken or [{"sha256": "", "name": "", "duplicate": False}])
     return dg.MaterializeResult(metadata={
@@ -95,7 +94,7 @@ def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
     municipality, period = _target(context)
     ws = svod.workspace()
     with svod.connection() as con:
-        path, run_id, n = summaries.write_municipal(con, ws.out, municipality, period)
+        path, run_id, n = summaries.write_municipal(con, ws.out, municipality, period, ws.signing_key)
     return dg.MaterializeResult(metadata={**_file_meta(path), "run_id": run_id, "dagster/row_count": n})
 
 
@@ -106,14 +105,17 @@ def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     ref = load_reference()
     written = []
     with svod.connection() as con:
+        upstream = ingest_municipal_summaries(ws, con)
         latest = dict(con.execute("SELECT r.municipality, arg_max(r.period, p.end_date) FROM run r "
                                   "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1").fetchall())
         for region in ref.regions:
             periods = {m.code: latest[m.code] for m in ref.municipalities_of(region) if m.code in latest}
             if periods:
                 written.append(summaries.write_regional(con, ws.out, region, periods))
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(written),
-                                          "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in written) or "нет")})
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(written),
+        "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in written) or "нет"),
+        "upstream": dg.MetadataValue.md("\n".join(f"- {u.message}" for u in upstream) or "сводок муниципалитетов нет")})
 
 
 ASSETS = [school_templates, received_files, checked_returns, municipal_summary, regional_summary]

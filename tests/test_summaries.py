@@ -1,0 +1,149 @@
+"""Summary workbooks: equal to the warehouse, safe, stable, free of personal data above the municipality,
+readable by LibreOffice, and consolidated across tiers."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+
+import openpyxl
+import pytest
+
+from pipeline import summaries, warehouse
+from pipeline.config import Workspace
+from pipeline.lineage import figure_id_at
+from pipeline.reference import load_reference
+from pipeline.resources import SvodWorkspace
+from pipeline.upstream import ingest_municipal_summaries
+
+from .conftest import E2E_MUNICIPALITY as MUNI
+from .conftest import E2E_PERIOD as PERIOD
+from .conftest import soffice
+
+
+def municipal(ws: Workspace):
+    return ws.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx"
+
+
+def regional(ws: Workspace):
+    region = load_reference().municipalities[MUNI].region
+    return next((ws.out / "region").glob(f"svod_region_{region}_*.xlsx"))
+
+
+def test_every_municipal_figure_equals_the_warehouse(published):
+    path = municipal(published)
+    ws = openpyxl.load_workbook(path)["Показатели по ОО"]
+    with warehouse.connect(published.database, read_only=True) as con:
+        values = dict(con.execute("SELECT figure_id, value FROM figure").fetchall())
+    seen = 0
+    for row in ws.iter_rows(min_row=2, min_col=3):
+        for cell in row:
+            figure = figure_id_at(path, f"Показатели по ОО!{cell.coordinate}")
+            expected = values[figure]
+            assert (cell.value == "—" and expected is None) or cell.value == pytest.approx(expected), figure
+            seen += 1
+    assert seen > 20
+
+
+def test_regional_equals_municipal_totals_unless_suppressed(published):
+    reg = openpyxl.load_workbook(regional(published))["Показатели по МО"]
+    header = [str(c.value or "").split(" ")[0] for c in reg[3]]
+    mrow = next(r for r in reg.iter_rows(min_row=4) if r[0].value == load_reference().municipalities[MUNI].name)
+    total = next(r for r in reg.iter_rows(min_row=4) if r[0].value == "ИТОГО по региону")
+    with warehouse.connect(published.database, read_only=True) as con:
+        muni = dict(con.execute("SELECT indicator, value FROM figure WHERE level = 'municipality' AND entity = ?", [MUNI]).fetchall())
+    for i, code in enumerate(header):
+        if code not in muni:
+            continue
+        shown, in_total = mrow[i].value, total[i].value
+        if shown == "< 5":
+            assert in_total == "< 5"  # a single municipality: the total would reveal the hidden cell
+            continue
+        expected = muni[code]
+        assert (shown == "—" and expected is None) or shown == pytest.approx(expected), code
+        assert in_total == shown  # Σ over one municipality
+
+
+def test_small_counts_and_their_complements_are_hidden():
+    from pipeline.indicators import Figure
+    cells = {(m, "I03"): (Figure("I03", "municipality", m, "p", n, 10), "", "") for m, n in (("a", 3), ("b", 40), ("c", 12))}
+    for m in ("a", "b", "c"):
+        cells[(m, "I06")] = (Figure("I06", "municipality", m, "p", 2, None), "", "")
+    hidden = summaries._suppress(cells, ["a", "b", "c"])
+    assert ("a", "I03") in hidden and ("c", "I03") in hidden and ("b", "I03") not in hidden
+    assert not any(k[1] == "I06" for k in hidden)  # pair counts are not counts of people
+
+
+def test_no_formulas_or_external_links_in_any_output(published):
+    books = [*published.out.rglob("*.xlsx"), *published.outbox.rglob("*_проверка.xlsx")][:30]
+    for path in books:
+        wb = openpyxl.load_workbook(path)
+        for ws in wb:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if path.is_relative_to(published.out):
+                        assert cell.data_type != "f", (path.name, ws.title, cell.coordinate)
+                    if cell.hyperlink is not None:
+                        target = cell.hyperlink.location or cell.hyperlink.target or ""
+                        assert "://" not in target, (path.name, cell.coordinate, target)
+
+
+def test_formula_looking_text_is_written_inert(tmp_path):
+    book = summaries.Book(tmp_path / "x.xlsx")
+    ws = book.sheet("Лист")
+    evil = '=HYPERLINK("http://example.com","жми")'
+    book.text(ws, 0, 0, evil + "\x07")
+    book.close()
+    cell = openpyxl.load_workbook(tmp_path / "x.xlsx")["Лист"]["A1"]
+    assert cell.data_type == "s" and cell.value == evil and cell.hyperlink is None
+    assert cell.quotePrefix
+
+
+def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):
+    with warehouse.connect(published.database) as con:
+        a, run_a, _ = summaries.write_municipal(con, tmp_path / "a", MUNI, PERIOD)
+        b, run_b, _ = summaries.write_municipal(con, tmp_path / "b", MUNI, PERIOD)
+    assert run_a == run_b
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    assert a.read_bytes() == municipal(published).read_bytes()
+
+
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
+def test_summaries_open_in_libreoffice_and_export_to_pdf(published, tmp_path):
+    for path in (municipal(published), regional(published)):
+        subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",
+                        "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180)
+        pdf = tmp_path / (path.stem + ".pdf")
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+
+
+def test_region_consolidates_signed_municipal_workbooks(published, tmp_path):
+    import dagster as dg
+
+    from pipeline.definitions import build_defs
+
+    region_ws = Workspace.resolve(tmp_path / "region_home")
+    upstream = region_ws.home / "upstream"
+    upstream.mkdir()
+    shutil.copy(municipal(published), upstream / "from_kedrovy.xlsx")
+    forged = upstream / "forged.xlsx"
+    shutil.copy(municipal(published), forged)
+    wb = openpyxl.load_workbook(forged)
+    wb["_data"]["F2"] = 999
+    wb.save(forged)
+    defs = build_defs({"svod": SvodWorkspace(home=str(region_ws.home))})
+    result = dg.materialize([defs.get_assets_def("regional_summary")],
+                            resources={"svod": SvodWorkspace(home=str(region_ws.home))})
+    assert result.success
+    with warehouse.connect(region_ws.database) as con:
+        messages = ingest_municipal_summaries(region_ws, con)
+        runs = con.execute("SELECT municipality, source_file FROM run").fetchall()
+    assert [m.accepted for m in messages] == [False, True]
+    assert "изменен" in messages[0].message
+    assert len(runs) == 1 and runs[0][0] == MUNI and runs[0][1] == hashlib.sha256((upstream / "from_kedrovy.xlsx").read_bytes()).hexdigest()
+    mine = openpyxl.load_workbook(regional(region_ws))["Показатели по МО"]
+    theirs = openpyxl.load_workbook(regional(published))["Показатели по МО"]
+    assert [[c.value for c in r] for r in mine.iter_rows(min_row=4)] == [[c.value for c in r] for r in theirs.iter_rows(min_row=4)]
+    lineage = openpyxl.load_workbook(regional(region_ws))["Происхождение"]
+    assert all(str(r[7]).startswith("сводка МО, файл") for r in lineage.iter_rows(min_row=2, values_only=True))
