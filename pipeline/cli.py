@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from rich.progress import track
 from rich.table import Table
 
 from pipeline import demo as demo_data
-from pipeline import lineage, warehouse
+from pipeline import intake, lineage, warehouse
+from pipeline.assets import SETTLE_TAG
 from pipeline.config import Workspace
-from pipeline.definitions import build_defs
+from pipeline.definitions import PARTITION_STAGES, build_defs
 from pipeline.intake import dry_run
 from pipeline.issues import VERDICT_RU
 from pipeline.partitions import partition_key
@@ -33,12 +35,10 @@ app = typer.Typer(help="svod — мониторинг наставничеств
                   add_completion=False)
 console = Console()
 HOME = typer.Option(None, "--home", help="Рабочая папка svod (по умолчанию $SVOD_HOME или ./svod_home).")
-DAGSTER_YAML = """telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-"""
+SCHOOL = typer.Option(..., help="Код ОО, например ARH-001.")
+PERIOD = typer.Option(..., help="Код периода, например 2025-Q4 или 2024/2025.")
+AS_JSON = typer.Option(False, "--json", help="Вывести в JSON.")
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -47,15 +47,14 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def _instance(ws: Workspace) -> dg.DagsterInstance:
     dagster_home = ws.home / ".dagster"
     dagster_home.mkdir(exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dg.DagsterInstance.get()
 
 
 def _materialize(ws: Workspace, instance, names: list[str], partition: str | None = None, tags: dict | None = None):
     defs = build_defs({"svod": SvodWorkspace(home=str(ws.home))})
-    assets = list(defs.assets)
-    result = dg.materialize(assets, selection=names, partition_key=partition, instance=instance,
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=names, partition_key=partition, instance=instance,
                             resources={"svod": SvodWorkspace(home=str(ws.home))}, tags=tags or {},
                             raise_on_error=False, run_config=QUIET)
     if not result.success:
@@ -67,9 +66,10 @@ def _materialize(ws: Workspace, instance, names: list[str], partition: str | Non
 def consolidate(ws: Workspace, targets: list[tuple[str, str]], settle: float = 2.0) -> None:
     """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
     instance = _instance(ws)
-    _materialize(ws, instance, ["received_files"], tags={"svod/settle": str(settle)})
+    tags = {SETTLE_TAG: str(settle)}
+    _materialize(ws, instance, ["unidentified_returns"], tags=tags)
     for municipality, period in track(targets, description="Проверка и свод по муниципалитетам", console=console):
-        _materialize(ws, instance, ["checked_returns", "municipal_summary"], partition_key(municipality, period))
+        _materialize(ws, instance, PARTITION_STAGES, partition_key(municipality, period), tags=tags)
     _materialize(ws, instance, ["regional_summary"])
 
 
@@ -119,7 +119,7 @@ def _report(ws: Workspace, targets, story) -> None:
 
 
 @app.command()
-def templates(period: str = typer.Option(..., help="Код периода, например 2025-Q4 или 2024/2025."),
+def templates(period: str = PERIOD,
               municipality: list[str] = typer.Option(None, help="Код муниципалитета (можно несколько)."),
               school: list[str] = typer.Option(None, help="Код ОО (можно несколько)."),
               out: Path = typer.Option(Path("templates_out"), help="Папка для шаблонов."),
@@ -165,7 +165,7 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Ф
 
 
 @app.command()
-def run(period: str = typer.Option(..., help="Код периода."),
+def run(period: str = PERIOD,
         municipality: list[str] = typer.Option(None, help="Код муниципалитета (по умолчанию все с этим периодом)."),
         home: Path = HOME) -> None:
     """Принять файлы из папки inbox, проверить, загрузить и выпустить сводки."""
@@ -180,7 +180,7 @@ def run(period: str = typer.Option(..., help="Код периода."),
 
 
 @app.command()
-def status(period: str = typer.Option(..., help="Код периода."),
+def status(period: str = PERIOD,
            municipality: str = typer.Option(None, help="Код муниципалитета."), home: Path = HOME) -> None:
     """Кто сдал, кто опоздал, кто не сдал."""
     ws = Workspace.resolve(home)
@@ -208,7 +208,7 @@ def status(period: str = typer.Option(..., help="Код периода."),
 @app.command()
 def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная книга."),
             cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
-            as_json: bool = typer.Option(False, "--json", help="Вывести в JSON."), home: Path = HOME) -> None:
+            as_json: bool = AS_JSON, home: Path = HOME) -> None:
     """Откуда взялась цифра: от ячейки сводки до файлов, листов и ячеек отчётов ОО."""
     ws = Workspace.resolve(home)
     try:
@@ -229,6 +229,65 @@ def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная
     for s in answer["sources"]:
         table.add_row(s["part"], s["school_id"], s["sha256"][:16], str(s.get("version", "")), s["sheet"], s["cell"], s["value"])
     console.print(table)
+
+
+@app.command()
+def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл отчёта ОО, как он был прислан."),
+           cell: str = typer.Option(..., help="Ячейка отчёта, например 'База наставляемых!A5'."),
+           as_json: bool = AS_JSON, home: Path = HOME) -> None:
+    """Какие опубликованные цифры зависят от ячейки отчёта ОО."""
+    ws = Workspace.resolve(home)
+    try:
+        answer = lineage.impact(ws.database, file, cell)
+    except lineage.NotAFigure as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+        return
+    console.print(f"Ячейка {answer['cell']} отчёта ОО {answer['school_id']} за {answer['period']} "
+                  f"(версия {answer['version']}, {VERDICT_RU.get(answer['verdict'], answer['verdict'])})")
+    if answer["superseded_by"]:
+        console.print("[yellow]Эта версия заменена более новой; цифры ниже относятся к прошлым расчётам.[/yellow]")
+    table = Table(title=f"Цифры, зависящие от ячейки: {len(answer['figures'])}")
+    for col in ("Показатель", "Уровень", "ОО / МО", "Значение", "Роль ячейки", "ID"):
+        table.add_column(col)
+    for f in answer["figures"]:
+        table.add_row(f"{f['indicator']} {f['title']}", {"school": "ОО", "municipality": "МО"}.get(f["level"], f["level"]),
+                      f["entity"], "—" if f["value"] is None else f"{f['value']:g}", f["part"], f["figure_id"])
+    console.print(table)
+
+
+@app.command()
+def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
+    """Утвердить принятый отчёт ОО: новые версии будут ждать разблокировки."""
+    ws = Workspace.resolve(home)
+    with warehouse.connect(ws.database) as con:
+        sha = intake.approve(con, school, period)
+    if sha is None:
+        console.print(f"[red]У ОО {school} нет принятого отчёта за период {period}: утверждать нечего.[/red]")
+        raise typer.Exit(2)
+    console.print(f"Отчёт ОО {school} за {period} утверждён (файл {sha[:16]}). Новые версии будут отложены.")
+
+
+@app.command()
+def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
+    """Снять утверждение: отложенные версии снова встанут в очередь на проверку (svod run)."""
+    ws = Workspace.resolve(home)
+    with warehouse.connect(ws.database) as con:
+        released = intake.unlock(con, school, period)
+    console.print(f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run.")
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="Порт веб-интерфейса."), home: Path = HOME) -> None:
+    """Открыть интерфейс Dagster (только на этом компьютере: 127.0.0.1)."""
+    ws = Workspace.resolve(home)
+    _instance(ws)
+    env = {**os.environ, "SVOD_HOME": str(ws.home), "DAGSTER_HOME": str(ws.home / ".dagster")}
+    console.print(f"Интерфейс: http://127.0.0.1:{port}  (остановить — Ctrl+C)")
+    os.execve(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions",
+                               "-h", "127.0.0.1", "-p", str(port)], env)
 
 
 if __name__ == "__main__":

@@ -139,21 +139,29 @@ def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: di
     return paths
 
 
-def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, now: datetime | None = None) -> list[dict]:
-    """Archive every settled inbox file and register it under the return it claims to be.
+UNIDENTIFIED = ("", "")  # `receive_inbox(only=UNIDENTIFIED)`: files that claim no known return
 
-    Files whose identity cannot be established are answered at once (rejected, with feedback); the others wait
-    as `pending` for their municipality and period to be processed.
+
+def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None) -> list[dict]:
+    """Archive settled inbox files and register each under the return it claims to be.
+
+    `only=(municipality, period)` takes just that partition's files; `only=UNIDENTIFIED` takes files whose identity
+    cannot be established and answers them at once (rejected, with feedback). The same bytes sent again are not
+    registered twice; the sender gets a receipt saying so. Files are removed from the inbox only once archived.
     """
     taken = []
     for path in settled_files(ws.inbox, settle_seconds):
+        claimed = claimed_identity(path, ws)
+        if only is not None and (claimed[1] or "", claimed[2] or "") != only:
+            continue
         data = path.read_bytes()
         digest = sha256_of(data)
         stored = archive_file(ws, data, path.name)
-        received_at = now or datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
-        known = con.execute("SELECT 1 FROM received_file WHERE sha256 = ?", [digest]).fetchone()
-        if not known:
-            claimed = claimed_identity(stored, ws)
+        received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+        known = con.execute("SELECT received_at FROM received_file WHERE sha256 = ?", [digest]).fetchone()
+        if known:
+            write_duplicate_receipt(ws, path.name, digest, claimed[0], known[0])
+        else:
             with warehouse.transaction(con):
                 con.execute("INSERT INTO received_file VALUES (?, ?, ?, ?, ?)",
                             [digest, path.name, len(data), received_at, str(stored.relative_to(ws.home))])
@@ -162,9 +170,19 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, now: datetime
             if claimed[0] is None:
                 result = check_return(stored, ws, received_at, path.name)
                 write_feedback(result, stored, ws.outbox, load_result(con, result))
-        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known)})
+        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known), "school_id": claimed[0]})
         path.unlink()
     return taken
+
+
+def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: str | None, first: datetime) -> Path:
+    text = (f"Файл «{name}» (SHA-256 {digest}) уже был получен {first:%d.%m.%Y %H:%M}.\n"
+            "Повторная отправка тех же данных ничего не меняет; если вы исправляли отчёт, сохраните файл заново и "
+            "отправьте исправленную версию.\n")
+    out = ws.outbox / (school_id or "_не_опознаны") / f"{Path(name).stem}_{digest[:8]}_повтор.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None, str | None]:
@@ -174,7 +192,9 @@ def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None,
             return None, None, None
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(IDENTITY_SHEET).to_python()
         ident = Identity.from_rows(rows)
-        if ident.verify(ws.signing_key):
+        m = load_reference().municipalities.get(ident.municipality)
+        known = m is not None and m.school(ident.school_id) and ident.period in {p.code for p in m.periods}
+        if ident.verify(ws.signing_key) and known:
             return ident.school_id, ident.municipality, ident.period
     except Exception:
         pass
@@ -183,7 +203,8 @@ def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None,
 
 def pending(con, municipality: str, period: str) -> pd.DataFrame:
     return con.execute(
-        "SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
+        "SELECT r.*, s.received_at AS received, s.school_id, a.sha256 AS locked_by FROM submission s "
+        "JOIN received_file r USING (sha256) LEFT JOIN approval a ON a.school_id = s.school_id AND a.period = s.period "
         "WHERE s.verdict = 'pending' AND s.municipality = ? AND s.period = ? ORDER BY s.received_at, r.sha256",
         [municipality, period]).df()
 
@@ -193,11 +214,45 @@ def process_pending(ws: Workspace, con, municipality: str, period: str) -> list[
     results = []
     for rec in pending(con, municipality, period).itertuples():
         path = ws.home / rec.archive_path
+        if isinstance(rec.locked_by, str):
+            hold(ws, con, rec, period)
+            continue
         result = check_return(path, ws, rec.received.to_pydatetime(), rec.original_name,
                               previous_for=lambda school, end: warehouse.previous_facts(con, school, end))
         write_feedback(result, path, ws.outbox, load_result(con, result))
         results.append(result)
     return results
+
+
+def hold(ws: Workspace, con, rec, period: str) -> Path:
+    """A new version of an approved return waits for staff to unlock it; the school is told so."""
+    con.execute("UPDATE submission SET verdict = 'held' WHERE sha256 = ?", [rec.sha256])
+    text = (f"Файл «{rec.original_name}» (SHA-256 {rec.sha256}) получен {rec.received:%d.%m.%Y %H:%M}.\n"
+            f"Отчёт ОО {rec.school_id} за период {period} уже утверждён муниципалитетом, поэтому новая версия "
+            "отложена и будет проверена после того, как методист снимет утверждение (svod unlock).\n")
+    out = ws.outbox / rec.school_id / f"{Path(rec.original_name).stem}_{rec.sha256[:8]}_отложен.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def approve(con, school_id: str, period: str) -> str | None:
+    """Lock the school's current accepted return for the period; returns its sha256, or None if there is none."""
+    row = con.execute("SELECT sha256 FROM current_submission WHERE school_id = ? AND period = ?", [school_id, period]).fetchone()
+    if row:
+        con.execute("INSERT OR REPLACE INTO approval VALUES (?, ?, ?, current_timestamp)", [school_id, period, row[0]])
+    return row[0] if row else None
+
+
+def unlock(con, school_id: str, period: str) -> int:
+    """Remove the approval; held versions go back to pending. Returns how many were released."""
+    with warehouse.transaction(con):
+        con.execute("DELETE FROM approval WHERE school_id = ? AND period = ?", [school_id, period])
+        released = con.execute("SELECT count(*) FROM submission WHERE school_id = ? AND period = ? AND verdict = 'held'",
+                               [school_id, period]).fetchone()[0]
+        con.execute("UPDATE submission SET verdict = 'pending' WHERE school_id = ? AND period = ? AND verdict = 'held'",
+                    [school_id, period])
+    return released
 
 
 def load_result(con, result: CheckResult) -> dict:

@@ -19,6 +19,11 @@ LINEAGE_SHEET = "Происхождение"
 _LINK = re.compile(r"'?([^'!]+)'?!A(\d+)$")
 
 
+PARTS = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено"}
+# the newest run of each municipality and period: the figures currently published
+PUBLISHED_RUNS = "SELECT arg_max(run_id, created_at) FROM run WHERE source_file IS NULL GROUP BY municipality, period"
+
+
 class NotAFigure(ValueError):
     pass
 
@@ -77,7 +82,31 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
                 "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
                 "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
                 [figure_id]).fetchall():
-            answer["sources"].append({"part": {"numerator": "числитель", "denominator": "знаменатель",
-                                               "examined": "проверено"}[part], "sha256": sha, "school_id": school,
+            answer["sources"].append({"part": PARTS[part], "sha256": sha, "school_id": school,
                                       "version": version, "sheet": titles[sheet], "cell": cell, "value": value})
     return answer
+
+
+def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
+    """Every published figure a school's cell feeds: from (file, sheet, cell) up to figure IDs and values."""
+    import hashlib
+
+    sheet_title, cell = _split(cell_ref)
+    codes = {s.title: s.code for s in load_catalogue().sheets}
+    if sheet_title not in codes:
+        raise NotAFigure(f"В отчёте ОО нет листа «{sheet_title}».")
+    digest = hashlib.sha256(school_file.read_bytes()).hexdigest()
+    with warehouse.connect(database, read_only=True) as con:
+        sub = con.execute("SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?",
+                          [digest]).fetchone()
+        if sub is None:
+            raise NotAFigure("Этот файл не поступал в svod (его контрольной суммы нет в хранилище).")
+        rows = con.execute(
+            "SELECT DISTINCT f.figure_id, f.indicator, f.level, f.entity, f.value, fs.part FROM figure_source fs "
+            "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
+            f"AND f.run_id IN ({PUBLISHED_RUNS}) ORDER BY f.level DESC, f.indicator",
+            [digest, codes[sheet_title], cell]).fetchall()
+    return {"sha256": digest, "school_id": sub[0], "period": sub[1], "version": sub[2], "verdict": sub[3],
+            "superseded_by": sub[4], "cell": f"{sheet_title}!{cell}",
+            "figures": [{"figure_id": r[0], "indicator": r[1], "title": BY_CODE[r[1]].title, "level": r[2],
+                         "entity": r[3], "value": r[4], "part": PARTS[r[5]]} for r in rows]}

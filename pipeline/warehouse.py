@@ -117,6 +117,41 @@ def current_facts(con: duckdb.DuckDBPyConnection, municipality: str, period: str
     return subs, facts, letters
 
 
+def fact_rows(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> int:
+    """Fact rows stored for all returns of a municipality and period."""
+    return sum(con.execute(f"SELECT count(*) FROM {fact_table(s.code)} f JOIN submission s USING (sha256) "
+                           "WHERE s.municipality = ? AND s.period = ?", [municipality, period]).fetchone()[0]
+               for s in load_catalogue().sheets)
+
+
+def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
+    """Re-validate the current returns' facts against the pandera contracts; one row per failing cell."""
+    import pandera.pandas as pa
+
+    from contracts.schemas import DTYPES, sheet_schema
+
+    failures = []
+    _, facts, _ = current_facts(con, municipality, period)
+    for sheet in load_catalogue().sheets:
+        frame = facts[sheet.code]
+        if frame.empty:
+            continue
+        typed = frame[[c.code for c in sheet.columns]].copy()
+        for c in sheet.columns:
+            dtype = DTYPES.get(c.type, "object")
+            typed[c.code] = pd.to_datetime(typed[c.code]) if dtype.startswith("datetime") else typed[c.code].astype(dtype)
+        try:
+            sheet_schema(sheet.code).validate(typed, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            for case in cases.itertuples():
+                row = frame.iloc[int(case.index)] if case.index is not None and not pd.isna(case.index) else None
+                failures.append({"sheet": sheet.code, "school_id": None if row is None else row["school_id"],
+                                 "src_row": None if row is None else int(row["src_row"]), "column": case.column,
+                                 "check": str(case.check), "value": str(case.failure_case)})
+    return pd.DataFrame(failures, columns=["sheet", "school_id", "src_row", "column", "check", "value"])
+
+
 def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, pd.DataFrame]:
     """Registries of the school's newest accepted return for an earlier period (for X15/P01 and carry-forward)."""
     row = con.execute(

@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS submission (
     template_version VARCHAR, catalogue VARCHAR, superseded_by VARCHAR,
     errors INTEGER, warnings INTEGER, rows_read INTEGER, rows_loaded INTEGER, normalised INTEGER);
 
+-- an approved return is locked: later versions of the same school and period wait (verdict 'held') for an unlock
+CREATE TABLE IF NOT EXISTS approval (school_id VARCHAR, period VARCHAR, sha256 VARCHAR, approved_at TIMESTAMP,
+                                     PRIMARY KEY (school_id, period));
+
 CREATE TABLE IF NOT EXISTS issue (
     sha256 VARCHAR, rule VARCHAR, severity VARCHAR, sheet VARCHAR, src_row INTEGER, code VARCHAR, cell VARCHAR,
     value VARCHAR, message VARCHAR, fix VARCHAR);

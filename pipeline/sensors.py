@@ -1,0 +1,47 @@
+"""Sensors: the inbox watcher and the regional follow-up. Decisions only; the work happens in the assets.
+
+The inbox sensor keys each run on the file's content hash and keeps a JSON cursor of the hashes it has seen, so
+a file is picked up once and a changed file (new bytes) again.
+"""
+
+import json
+
+import dagster as dg
+
+from pipeline.assets import SETTLE_TAG
+from pipeline.intake import claimed_identity, settled_files, sha256_of
+from pipeline.jobs import answer_unidentified, consolidate_partition, publish_regional
+from pipeline.partitions import partition_key
+from pipeline.resources import SvodWorkspace
+
+SETTLE_SECONDS = 2.0
+
+
+@dg.sensor(jobs=[consolidate_partition, answer_unidentified], minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.RUNNING, description="Новые файлы в папке inbox.")
+def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
+    ws = svod.workspace()
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    for path in settled_files(ws.inbox, SETTLE_SECONDS):
+        digest = sha256_of(path.read_bytes())
+        if digest in seen:
+            continue
+        seen[digest] = path.name
+        _, municipality, period = claimed_identity(path, ws)
+        if municipality:
+            requests.append(dg.RunRequest(run_key=digest, job_name=consolidate_partition.name,
+                                          partition_key=partition_key(municipality, period), tags={SETTLE_TAG: "0"}))
+        else:
+            requests.append(dg.RunRequest(run_key=digest, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"}))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, ensure_ascii=False, sort_keys=True))
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[consolidate_partition],
+                      request_job=publish_regional, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="После свода муниципалитета обновить региональную сводку.")
+def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
+SENSORS = [inbox_sensor, regional_after_consolidation]
