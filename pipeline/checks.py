@@ -42,6 +42,7 @@ class Context:
     def __init__(self, book: ParsedBook, municipality: Municipality, period: Period):
         self.book, self.m, self.period = book, municipality, period
         self.catalogue = load_catalogue()
+        self.refused: set[str] = set()  # IDs of people whose rows were dropped for lack of consent
 
     def sheet(self, code: str) -> ParsedSheet | None:
         return self.book.sheets.get(code)
@@ -182,6 +183,7 @@ def drop_without_consent(ctx: Context) -> list[Issue]:
         refused = s.frame.index[s.frame["pd_consent"].eq("нет").fillna(False)]
         for row in refused:
             out.append(ctx.at("C12", code, row, "pd_consent", value=s.frame.at[row, key]))
+        ctx.refused |= set(s.frame.loc[refused, key].dropna())
         s.frame = s.frame.drop(index=refused)
     return out
 
@@ -228,7 +230,7 @@ def cross_sheet(ctx: Context) -> list[Issue]:
             target_title = " / ".join(ctx.catalogue.sheet(t.split(".")[0]).title for t in targets)
             for row, value in frame[col.code].items():
                 for part in ([] if value is None else str(value).split("; ")):
-                    if part not in known:
+                    if part not in known and part not in ctx.refused:
                         out.append(ctx.at("X02", sheet.code, row, col.code, value=part, target=target_title))
     if pairs.empty:
         return out + _survey_and_texts(ctx)
@@ -315,7 +317,7 @@ def cross_sheet(ctx: Context) -> list[Issue]:
     for row, p in pairs.iterrows():
         for column in ("mentor_id", "mentee_id"):
             pid = p[column]
-            if pid in consent and consent[pid] != "да":
+            if pid in ctx.refused or (pid in consent and consent[pid] != "да"):
                 out.append(ctx.at("X08", "pairs", row, column, detail=f"У участника {pid} нет согласия на обработку ПДн."))
         if p["mentee_id"] in minors and by_rep.get(p["mentee_id"]) == "субъектом ПДн":
             out.append(ctx.at("X08", "pairs", row, "mentee_id",

@@ -42,6 +42,7 @@ def issue(rule: str, *, sheet=None, row=None, column=None, cell=None, severity=N
     r = load_catalogue().rules[rule]
     if column and sheet and "label" not in params:
         params["label"] = load_catalogue().sheet(sheet).column(column).label
+    params.setdefault("row", row)
     fill = _Blank(str, {k: "" if v is None else str(v) for k, v in params.items()})
     return Issue(
         rule=rule, severity=severity or r.severity, sheet=sheet, row=row, column=column, cell=cell,

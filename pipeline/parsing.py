@@ -8,7 +8,9 @@ and the catalogue's accepted spellings are normalised here and counted.
 
 from __future__ import annotations
 
+import html
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -128,6 +130,41 @@ def _next_is_codes(rows, r, codes) -> bool:
     return r + 1 < len(rows) and any(str(v).strip() in codes for v in rows[r + 1] if v is not None)
 
 
+@dataclass
+class SheetXmlFacts:
+    hidden_rows: set[int] = field(default_factory=set)
+    uncached_formulas: set[str] = field(default_factory=set)
+
+
+_SHEET_ENTRY = re.compile(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
+_REL = re.compile(r'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
+_HIDDEN_ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"')
+_CELL = re.compile(r'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+
+
+def sheet_xml_facts(path: Path) -> dict[str, SheetXmlFacts]:
+    """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report."""
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode("utf-8", "replace")
+        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+        targets = {}
+        for m in _REL.finditer(rels):
+            rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
+            targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        facts = {}
+        for m in _SHEET_ENTRY.finditer(book):
+            part = targets.get(m[2])
+            if not part or part not in z.namelist():
+                continue
+            xml = z.read(part).decode("utf-8", "replace")
+            f = SheetXmlFacts(hidden_rows={int(r) for r in _HIDDEN_ROW.findall(xml)})
+            for ref, inner in _CELL.findall(xml):
+                if inner and "<f" in inner and not re.search(r"<v>[^<]+</v>", inner):
+                    f.uncached_formulas.add(ref)
+            facts[html.unescape(m[1])] = f
+    return facts
+
+
 def read_workbook(path: Path) -> ParsedBook:
     """Parse every catalogue sheet of a return that has passed the file pre-check."""
     catalogue = load_catalogue()
@@ -137,11 +174,14 @@ def read_workbook(path: Path) -> ParsedBook:
     if IDENTITY_SHEET in names:
         identity = {_text(r[0]): _text(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
     parsed = ParsedBook(identity=identity, sheets={}, issues=[])
+    xml_facts = sheet_xml_facts(path)
     for sheet in catalogue.sheets:
         if sheet.title not in names:
             parsed.issues.append(issue("M07", sheet=sheet.code, sheet_title=sheet.title))
             continue
-        rows = book.get_sheet_by_name(sheet.title).to_python(skip_empty_area=False)
+        grid = book.get_sheet_by_name(sheet.title)
+        rows = grid.to_python(skip_empty_area=False)
+        facts = xml_facts.get(sheet.title, SheetXmlFacts())
         codes = {c.code for c in sheet.columns}
         header = _find_header(rows, codes, {normal_key(c.label): c.code for c in sheet.columns})
         if header is None:
@@ -152,6 +192,16 @@ def read_workbook(path: Path) -> ParsedBook:
             if c.code not in positions:
                 parsed.issues.append(issue("M08", sheet=sheet.code, column=c.code, sheet_title=sheet.title, label=c.label))
         letters = {code: column_letter(i) for code, i in positions.items()}
+        by_index = {i: code for code, i in positions.items()}
+        for (r0, c0), (r1, c1) in grid.merged_cell_ranges or []:
+            if r1 > r0 and r0 >= first and c0 in by_index and c0 == c1:  # one column merged down: fill it in
+                for r in range(r0 + 1, r1 + 1):
+                    while len(rows[r]) <= c0:
+                        rows[r].append("")
+                    rows[r][c0] = rows[r0][c0]
+                parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0],
+                                           cell=f"{letters[by_index[c0]]}{r0 + 1}",
+                                           value=f"{letters[by_index[c0]]}{r0 + 1}:{letters[by_index[c0]]}{r1 + 1}"))
         records, raw = {}, {}
         for r in range(first, len(rows)):
             row = rows[r]
@@ -160,10 +210,18 @@ def read_workbook(path: Path) -> ParsedBook:
             if not present:
                 continue
             excel_row = r + 1
-            first_text = _text(next(iter(present.values()))).lower()
-            if first_text.startswith(TOTALS):
+            first_text = _text(next(iter(present.values())))
+            if first_text.lower().startswith(TOTALS):
                 parsed.skipped_rows += 1
+                parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=first_text))
                 continue
+            if excel_row in facts.hidden_rows:
+                parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
+            for code, i in positions.items():
+                ref = f"{column_letter(i)}{excel_row}"
+                if ref in facts.uncached_formulas:
+                    parsed.issues.append(issue("C14", sheet=sheet.code, row=excel_row, column=code, cell=ref))
+                    present.pop(code, None)
             record = {}
             for code, value in present.items():
                 column = sheet.column(code)

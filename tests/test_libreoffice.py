@@ -96,3 +96,17 @@ def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template
     ours, theirs = read_workbook(by_openpyxl), read_workbook(by_calc)
     for code in ours.sheets:
         assert ours.sheets[code].frame.astype(str).equals(theirs.sheets[code].frame.astype(str)), code
+
+
+def test_annotated_copy_opens_in_libreoffice_with_its_notes(make_return, ws, tmp_path):
+    from pipeline.intake import dry_run
+
+    result = dry_run(make_return("bad_date"), ws, tmp_path / "feedback")
+    annotated = next(p for p in result.feedback if p.suffix == ".xlsx")
+    saved = resave(annotated, tmp_path / "lo")
+    wb = openpyxl.load_workbook(saved)
+    assert wb.sheetnames[0] == "Ошибки"
+    issue = next(i for i in result.issues if i.rule == "C05")
+    cell = wb[load_catalogue().sheet(issue.sheet).title][issue.cell]
+    assert cell.comment is not None and "C05" in cell.comment.text and "ДД.ММ.ГГГГ" in cell.comment.text
+    assert cell.value == "31.02.2025"
