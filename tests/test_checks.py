@@ -110,3 +110,47 @@ def test_foreign_signing_key_is_rejected(make_return, ws):
     ws.signing_key = "another-municipality-key"
     result = check_return(make_return(), ws, RECEIVED)
     assert [i.rule for i in result.issues] == ["M02"]
+
+
+def test_workbook_saved_with_the_1904_date_system(make_return, ws, tmp_path):
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    path = make_return()
+    wb = openpyxl.load_workbook(path)
+    wb.epoch = CALENDAR_MAC_1904
+    mac = tmp_path / "mac.xlsx"
+    wb.save(mac)
+    assert b'date1904="1"' in __import__("zipfile").ZipFile(mac).read("xl/workbook.xml")
+    ours = check_return(path, ws, RECEIVED).book.sheets["pairs"].frame["start_date"]
+    theirs = check_return(mac, ws, RECEIVED)
+    assert theirs.verdict == "accepted"
+    assert list(theirs.book.sheets["pairs"].frame["start_date"]) == list(ours)
+
+
+def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_path):
+    from datetime import date
+
+    from pipeline import warehouse
+    from pipeline.fake_school import fill, school_data
+    from pipeline.intake import UNIDENTIFIED, process_pending, receive_inbox
+
+    for seed in (1, 2, 3):
+        fill(template, ws.inbox / f"good_{seed}.xlsx", school_data(template, seed, "small", date(2025, 12, 20)))
+    good = (ws.inbox / "good_1.xlsx").read_bytes()
+    (ws.inbox / "cut.xlsx").write_bytes(good[: len(good) // 3])
+    (ws.inbox / "old.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000))
+    (ws.inbox / "noise.xlsx").write_bytes(bytes(range(256)) * 50)
+    (ws.inbox / "page.xlsx").write_text("<html><body>отчёт</body></html>", encoding="utf-8")
+    (ws.inbox / "~$good_1.xlsx").write_bytes(b"owner lock")
+    (ws.inbox / "upload.xlsx.part").write_bytes(good[:100])
+    with warehouse.connect(ws.database) as con:
+        broken = receive_inbox(ws, con, 0, only=UNIDENTIFIED)
+        taken = receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
+        results = process_pending(ws, con, "arkhangelsk", "2025-Q4")
+        verdicts = dict(con.execute("SELECT r.original_name, s.verdict FROM submission s JOIN received_file r USING (sha256)").fetchall())
+    assert {t["name"] for t in broken} == {"cut.xlsx", "old.xlsx", "noise.xlsx", "page.xlsx"}
+    assert len(taken) == 3 and len(results) == 3
+    assert all(verdicts[f"good_{s}.xlsx"] != "rejected" for s in (1, 2, 3))
+    assert all(verdicts[n] == "rejected" for n in ("cut.xlsx", "old.xlsx", "noise.xlsx", "page.xlsx"))
+    assert sorted(p.name for p in ws.inbox.iterdir()) == ["upload.xlsx.part", "~$good_1.xlsx"]
+    assert len(list((ws.outbox / "_не_опознаны").glob("*_квитанция.txt"))) == 4
