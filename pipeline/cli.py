@@ -20,13 +20,14 @@ from rich.progress import track
 from rich.table import Table
 
 from pipeline import demo as demo_data
-from pipeline import intake, lineage, warehouse
+from pipeline import intake, lineage, summaries, warehouse
 from pipeline.assets import SETTLE_TAG
 from pipeline.config import Workspace
 from pipeline.definitions import PARTITION_STAGES, build_defs
 from pipeline.intake import dry_run
 from pipeline.issues import VERDICT_RU
 from pipeline.partitions import partition_key
+from pipeline.rebuild import rebuild as rebuild_from_archive
 from pipeline.reference import load_reference
 from pipeline.resources import SvodWorkspace
 from pipeline.templates import issue_templates
@@ -256,6 +257,43 @@ def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл 
         table.add_row(f"{f['indicator']} {f['title']}", {"school": "ОО", "municipality": "МО"}.get(f["level"], f["level"]),
                       f["entity"], "—" if f["value"] is None else f"{f['value']:g}", f["part"], f["figure_id"])
     console.print(table)
+
+
+@app.command()
+def reissue(run_id: str = typer.Option(..., "--run", help="Идентификатор расчёта (лист «Титул» сводки)."),
+            out: Path = typer.Option(Path("reissued"), help="Куда записать книгу."), home: Path = HOME) -> None:
+    """Выпустить заново сводку прошлого расчёта — байт в байт такую же, как тогда."""
+    ws = Workspace.resolve(home)
+    record = ws.journal / f"{run_id}.json"
+    if not record.exists():
+        console.print(f"[red]Расчёт {run_id} не найден в журнале {ws.journal}.[/red]")
+        raise typer.Exit(2)
+    run = json.loads(record.read_text(encoding="utf-8"))
+    with warehouse.connect(ws.database) as con:
+        summaries.write_municipal(con, out, run["municipality"], run["period"], ws.signing_key, run["submissions"])
+    path = next((out / run["municipality"] / summaries.HISTORY).glob(f"*_{run_id}.xlsx"))
+    console.print(f"Сводка расчёта {run_id} выпущена заново: {path}")
+
+
+@app.command()
+def rebuild(replace: bool = typer.Option(False, "--replace", help="Заменить хранилище пересобранным."),
+            home: Path = HOME) -> None:
+    """Пересобрать хранилище из архива полученных файлов и сравнить с текущим."""
+    ws = Workspace.resolve(home)
+    target = ws.home / "svod.rebuilt.duckdb"
+    with console.status("Пересборка хранилища из архива…"):
+        rebuilt = rebuild_from_archive(ws, target)
+    current = None
+    if ws.database.exists():
+        with warehouse.connect(ws.database, read_only=True) as con:
+            current = warehouse.content_hash(con)
+    console.print(f"Пересобрано: {target} (контрольная сумма содержимого {rebuilt[:16]})")
+    if current is not None:
+        same = "совпадает" if current == rebuilt else "[red]НЕ совпадает[/red]"
+        console.print(f"Текущее хранилище: {current[:16]} — {same}")
+    if replace:
+        os.replace(target, ws.database)
+        console.print("Хранилище заменено пересобранным.")
 
 
 @app.command()

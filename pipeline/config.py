@@ -35,6 +35,11 @@ class Workspace(BaseModel):
         return self.home / "archive"
 
     @property
+    def journal(self) -> Path:
+        """Inputs of every published run (JSON per run id), kept with the archive for re-issue and rebuild."""
+        return self.archive / "runs"
+
+    @property
     def outbox(self) -> Path:
         return self.home / "outbox"
 

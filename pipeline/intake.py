@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -69,18 +70,27 @@ def settled_files(inbox: Path, settle_seconds: float) -> list[Path]:
     return files
 
 
-def archive_file(ws: Workspace, data: bytes, name: str) -> Path:
+def archive_file(ws: Workspace, data: bytes, name: str, received_at: datetime | None = None) -> Path:
+    """Store the bytes under their sha256, and beside them (once) when and under which name they first came."""
     digest = sha256_of(data)
     target = ws.archive / digest[:2] / f"{digest}{Path(name).suffix.lower() or '.bin'}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
+    for path, payload in ((target, data), (target.with_suffix(".json"), _receipt_record(name, received_at))):
+        if path.exists() or payload is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     return target
+
+
+def _receipt_record(name: str, received_at: datetime | None) -> bytes | None:
+    if received_at is None:
+        return None
+    return json.dumps({"original_name": name, "received_at": received_at.isoformat()}, ensure_ascii=False).encode()
 
 
 def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
@@ -156,23 +166,30 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
             continue
         data = path.read_bytes()
         digest = sha256_of(data)
-        stored = archive_file(ws, data, path.name)
         received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+        stored = archive_file(ws, data, path.name, received_at)
         known = con.execute("SELECT received_at FROM received_file WHERE sha256 = ?", [digest]).fetchone()
         if known:
             write_duplicate_receipt(ws, path.name, digest, claimed[0], known[0])
         else:
-            with warehouse.transaction(con):
-                con.execute("INSERT INTO received_file VALUES (?, ?, ?, ?, ?)",
-                            [digest, path.name, len(data), received_at, str(stored.relative_to(ws.home))])
-                con.execute("INSERT INTO submission (sha256, verdict, received_at, school_id, municipality, period) "
-                            "VALUES (?, 'pending', ?, ?, ?, ?)", [digest, received_at, *claimed])
-            if claimed[0] is None:
-                result = check_return(stored, ws, received_at, path.name)
-                write_feedback(result, stored, ws.outbox, load_result(con, result))
+            register(ws, con, stored, path.name, received_at, claimed)
         taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known), "school_id": claimed[0]})
         path.unlink()
     return taken
+
+
+def register(ws: Workspace, con, stored: Path, name: str, received_at: datetime, claimed: tuple, answer: bool = True) -> None:
+    """Record an archived file as received; a file that is no known return is checked and answered at once."""
+    with warehouse.transaction(con):
+        con.execute("INSERT INTO received_file VALUES (?, ?, ?, ?, ?)",
+                    [stored.stem, name, stored.stat().st_size, received_at, str(stored.relative_to(ws.home))])
+        con.execute("INSERT INTO submission (sha256, verdict, received_at, school_id, municipality, period) "
+                    "VALUES (?, 'pending', ?, ?, ?, ?)", [stored.stem, received_at, *claimed])
+    if claimed[0] is None:
+        result = check_return(stored, ws, received_at, name)
+        extra = load_result(con, result)
+        if answer:
+            write_feedback(result, stored, ws.outbox, extra)
 
 
 def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: str | None, first: datetime) -> Path:
@@ -209,7 +226,7 @@ def pending(con, municipality: str, period: str) -> pd.DataFrame:
         [municipality, period]).df()
 
 
-def process_pending(ws: Workspace, con, municipality: str, period: str) -> list[CheckResult]:
+def process_pending(ws: Workspace, con, municipality: str, period: str, answer: bool = True) -> list[CheckResult]:
     """Check every pending return of one municipality and period, load each result, answer each school."""
     results = []
     for rec in pending(con, municipality, period).itertuples():
@@ -219,7 +236,9 @@ def process_pending(ws: Workspace, con, municipality: str, period: str) -> list[
             continue
         result = check_return(path, ws, rec.received.to_pydatetime(), rec.original_name,
                               previous_for=lambda school, end: warehouse.previous_facts(con, school, end))
-        write_feedback(result, path, ws.outbox, load_result(con, result))
+        extra = load_result(con, result)
+        if answer:
+            write_feedback(result, path, ws.outbox, extra)
         results.append(result)
     return results
 

@@ -20,8 +20,7 @@ _LINK = re.compile(r"'?([^'!]+)'?!A(\d+)$")
 
 
 PARTS = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено"}
-# the newest run of each municipality and period: the figures currently published
-PUBLISHED_RUNS = "SELECT arg_max(run_id, created_at) FROM run WHERE source_file IS NULL GROUP BY municipality, period"
+PUBLISHED_RUNS = "SELECT run_id FROM published_run"
 
 
 class NotAFigure(ValueError):

@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from pipeline.signing import SignedRecord
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
 DATA_SHEET, SEAL_SHEET = "_data", "_svod"
+HISTORY = "история"  # every issued run is also kept under its run id
 DATA_HEADER = ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator"]
 SUPPRESS_BELOW = 5
 PERSON_SHEETS = {"mentors", "mentees"}
@@ -118,29 +121,39 @@ class Book:
         return self.path
 
 
-def compute(con, municipality: str, period_code: str) -> tuple[str, list[Figure], pd.DataFrame, dict]:
-    """Figures per ОО and for the municipality, from the current accepted returns."""
+@dataclass
+class Computed:
+    run_id: str
+    snapshot: list[str]         # every checked return the run saw
+    figures: list[Figure]
+    subs: pd.DataFrame          # the returns that count: each school's newest accepted one
+    facts: dict[str, pd.DataFrame]
+
+
+def compute(con, municipality: str, period_code: str, snapshot: list[str] | None = None) -> Computed:
+    """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now)."""
     ref = load_reference()
     period = ref.municipalities[municipality].period(period_code)
-    subs, facts, letters = warehouse.current_facts(con, municipality, period_code)
-    run_id = run_id_for(municipality, period_code, list(subs["sha256"]), load_catalogue().fingerprint, ref.version)
+    shas = sorted(warehouse.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
+    subs, facts, letters = warehouse.current_facts(con, shas)
+    run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
     schools = school_facts(subs, facts, letters, period.start, period.end)
     figures = [school_figure(ind, s, period_code) for s in schools for ind in INDICATORS]
     figures += [aggregate(figures, ind.code, "municipality", municipality, period_code) for ind in INDICATORS]
-    return run_id, figures, subs, facts
+    return Computed(run_id, shas, figures, subs, facts)
 
 
-def store(con, run_id: str, municipality: str, period: str, figures: list[Figure], subs: pd.DataFrame) -> None:
-    """Replace this run's figures and lineage in one transaction (idempotent)."""
+def store(con, municipality: str, period: str, run: Computed, journal: Path | None = None) -> None:
+    """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
     ref = load_reference()
-    latest = subs["received_at"].max() if len(subs) else None
+    run_id, figures = run.run_id, run.figures
+    latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
     with warehouse.transaction(con):
         con.execute("DELETE FROM figure_source WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [run_id, municipality, period, None if latest is None or pd.isna(latest) else latest,
-                     load_catalogue().fingerprint, ref.version, json.dumps(sorted(subs["sha256"]))])
+                    [run_id, municipality, period, latest, load_catalogue().fingerprint, ref.version, json.dumps(run.snapshot)])
         warehouse.insert_frame(con, "figure", pd.DataFrame([
             {"figure_id": f.figure_id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level,
              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
@@ -148,6 +161,11 @@ def store(con, run_id: str, municipality: str, period: str, figures: list[Figure
         warehouse.insert_frame(con, "figure_source", pd.DataFrame([
             {"figure_id": f.figure_id(run_id), "part": s.part, "sha256": s.sha256, "school_id": s.school_id,
              "sheet": s.sheet, "cell": s.cell, "value": s.value} for f in figures for s in f.sources]))
+    if journal is not None:
+        journal.mkdir(parents=True, exist_ok=True)
+        record = {"run_id": run_id, "municipality": municipality, "period": period, "submissions": run.snapshot,
+                  "catalogue": load_catalogue().fingerprint, "reference": ref.version}
+        (journal / f"{run_id}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> str:
@@ -161,18 +179,23 @@ def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> st
     return text if len(text) <= limit else text[:limit] + " … (полный список: svod explain)"
 
 
-def write_municipal(con, out_dir: Path, municipality: str, period_code: str,
-                    signing_key: str = DEV_SIGNING_KEY) -> tuple[Path, str, int]:
-    """Compute, store and write one municipal summary; returns (path, run id, number of figures)."""
+def write_municipal(con, out_dir: Path, municipality: str, period_code: str, signing_key: str = DEV_SIGNING_KEY,
+                    snapshot: list[str] | None = None, journal: Path | None = None) -> tuple[Path, str, int]:
+    """Compute, store and write one municipal summary, plus an immutable copy named by run id.
+
+    With `snapshot` (a past run's inputs) the same run is re-issued byte for byte.
+    Returns (path of the latest summary, run id, number of figures)."""
     ref = load_reference()
     m = ref.municipalities[municipality]
     period = m.period(period_code)
-    run_id, figures, subs, facts = compute(con, municipality, period_code)
-    store(con, run_id, municipality, period_code, figures, subs)
+    run = compute(con, municipality, period_code, snapshot)
+    store(con, municipality, period_code, run, journal)
+    run_id, figures, subs, facts = run.run_id, run.figures, run.subs, run.facts
     versions = dict(zip(subs["sha256"], subs["version"], strict=False))
-    all_subs = con.execute("SELECT * FROM submission WHERE municipality = ? AND period = ? ORDER BY school_id, version",
-                           [municipality, period_code]).df()
-    book = Book(out_dir / municipality / f"svod_{municipality}_{period_code.replace('/', '-')}.xlsx")
+    all_subs = con.execute("SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version",
+                           [run.snapshot]).df()
+    stem = f"svod_{municipality}_{period_code.replace('/', '-')}"
+    book = Book(out_dir / municipality / HISTORY / f"{stem}_{run_id}.xlsx")
     sheets = {name: book.sheet(name) for name in MUNICIPAL_SHEETS}
     # lineage first, so figure cells can link to their rows
     lineage = sheets["Происхождение"]
@@ -223,7 +246,7 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str,
     _targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
     _roadmap_sheet(book, sheets["Дорожная карта"], m, facts, subs)
     _submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
-    _quality_sheet(con, book, sheets["Качество данных"], municipality, period_code)
+    _quality_sheet(con, book, sheets["Качество данных"], run.snapshot)
     data_rows = [[f.figure_id(run_id), f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator]
                  for f in ordered if f.level == "municipality"]
     data = book.sheet(DATA_SHEET)
@@ -237,7 +260,12 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str,
         sealed.write_string(r, 1, value)
     sealed.very_hidden()
     sheets["Титул"].activate()
-    return book.close(), run_id, len(figures)
+    issued = book.close()
+    latest = out_dir / municipality / f"{stem}.xlsx"
+    tmp = latest.with_name(latest.name + ".part")
+    shutil.copyfile(issued, tmp)
+    os.replace(tmp, latest)
+    return latest, run_id, len(figures)
 
 
 def _title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame):
@@ -332,18 +360,18 @@ def _submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
         ws.set_column(i, i, w)
 
 
-def _quality_sheet(con, book: Book, ws, municipality: str, period: str):
+def _quality_sheet(con, book: Book, ws, shas: list[str]):
     by_rule = con.execute(
         "SELECT i.rule, any_value(i.severity), count(*) n, count(DISTINCT s.school_id) schools FROM issue i "
-        "JOIN submission s USING (sha256) WHERE s.municipality = ? AND s.period = ? GROUP BY i.rule ORDER BY n DESC, i.rule",
-        [municipality, period]).fetchall()
+        "JOIN submission s USING (sha256) WHERE list_contains(?, i.sha256) GROUP BY i.rule ORDER BY n DESC, i.rule",
+        [shas]).fetchall()
     rules = load_catalogue().rules
     book.table(ws, 0, ["Правило", "Описание", "Серьёзность", "Замечаний", "ОО"],
                [[r, rules[r].title, {"error": "ошибка", "warning": "предупреждение"}[sev], n, k] for r, sev, n, k in by_rule])
     by_school = con.execute(
         "SELECT s.school_id, sum(CASE WHEN i.severity = 'error' THEN 1 ELSE 0 END), sum(CASE WHEN i.severity = 'warning' THEN 1 ELSE 0 END) "
-        "FROM issue i JOIN submission s USING (sha256) WHERE s.municipality = ? AND s.period = ? GROUP BY 1 ORDER BY 1",
-        [municipality, period]).fetchall()
+        "FROM issue i JOIN submission s USING (sha256) WHERE list_contains(?, i.sha256) GROUP BY 1 ORDER BY 1",
+        [shas]).fetchall()
     start = len(by_rule) + 3
     book.table(ws, start, ["ОО", "Ошибок", "Предупреждений"], [[a, int(b), int(c)] for a, b, c in by_school])
     for i, w in enumerate([12, 50, 16, 12, 8]):
@@ -364,8 +392,8 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
     cells: dict[tuple[str, str], tuple[Figure, str]] = {}
     lineage_rows = []
     for m in munis:
-        run = con.execute("SELECT run_id, source_file FROM run WHERE municipality = ? AND period = ? "
-                          "ORDER BY source_file NULLS FIRST, created_at DESC NULLS LAST LIMIT 1", [m.code, periods[m.code]]).fetchone()
+        run = con.execute("SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
+                          [m.code, periods[m.code]]).fetchone()
         origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
         for ind in INDICATORS:
             row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? AND level = 'municipality'",

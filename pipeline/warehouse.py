@@ -101,19 +101,28 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
     con.unregister("incoming")
 
 
-def current_facts(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
-    """(current submissions, sheet -> facts of those submissions, source column letters)."""
+CHECKED = "('accepted', 'accepted_with_warnings', 'rejected')"
+ACCEPTED = "('accepted', 'accepted_with_warnings')"
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> list[str]:
+    """Every checked return of the partition now: the inputs a run is computed from (and re-issued from)."""
+    return [r[0] for r in con.execute(
+        f"SELECT sha256 FROM submission WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} ORDER BY sha256",
+        [municipality, period]).fetchall()]
+
+
+def current_facts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
+    """For a snapshot: (each school's newest accepted return, sheet -> its facts, source column letters)."""
     subs = con.execute(
-        "SELECT * FROM current_submission WHERE municipality = ? AND period = ? ORDER BY school_id",
-        [municipality, period]).df()
-    facts = {}
-    for sheet in load_catalogue().sheets:
-        facts[sheet.code] = con.execute(
-            f"SELECT f.*, s.school_id FROM {fact_table(sheet.code)} f JOIN current_submission s USING (sha256) "
-            "WHERE s.municipality = ? AND s.period = ? ORDER BY s.school_id, f.src_row", [municipality, period]).df()
-    letters = con.execute(
-        "SELECT c.* FROM src_column c JOIN current_submission s USING (sha256) WHERE s.municipality = ? AND s.period = ?",
-        [municipality, period]).df()
+        f"SELECT * FROM submission WHERE list_contains(?, sha256) AND verdict IN {ACCEPTED} "
+        "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY version DESC) = 1 ORDER BY school_id", [shas]).df()
+    chosen = list(subs["sha256"])
+    facts = {sheet.code: con.execute(
+        f"SELECT f.*, s.school_id FROM {fact_table(sheet.code)} f JOIN submission s USING (sha256) "
+        "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.src_row", [chosen]).df()
+        for sheet in load_catalogue().sheets}
+    letters = con.execute("SELECT * FROM src_column WHERE list_contains(?, sha256)", [chosen]).df()
     return subs, facts, letters
 
 
@@ -131,7 +140,7 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
     from contracts.schemas import DTYPES, sheet_schema
 
     failures = []
-    _, facts, _ = current_facts(con, municipality, period)
+    _, facts, _ = current_facts(con, snapshot(con, municipality, period))
     for sheet in load_catalogue().sheets:
         frame = facts[sheet.code]
         if frame.empty:

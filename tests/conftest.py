@@ -73,6 +73,8 @@ def published(tmp_path_factory) -> Workspace:
     wb.save(path)
     demo._drop(path, victim.received)
     consolidate(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)], settle=0)
+    assert demo.send_corrections(ws, story), "the sample must include a corrected resubmission"
+    consolidate(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)], settle=0)
     return ws
 
 

@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS figure (
 CREATE TABLE IF NOT EXISTS figure_source (
     figure_id VARCHAR, part VARCHAR, sha256 VARCHAR, school_id VARCHAR, sheet VARCHAR, cell VARCHAR, value VARCHAR);
 
+-- the run whose figures are published for each municipality and period: computed here rather than sent up, and
+-- of those the one that saw the most returns (a partition's set of checked returns only grows)
+CREATE OR REPLACE VIEW published_run AS
+SELECT * FROM run
+QUALIFY row_number() OVER (PARTITION BY municipality, period
+                           ORDER BY source_file IS NULL DESC, json_array_length(submissions) DESC, run_id) = 1;
+
 -- the version of each school's return that counts: its newest accepted one
 CREATE OR REPLACE VIEW current_submission AS
 SELECT * FROM submission

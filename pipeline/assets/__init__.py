@@ -93,12 +93,13 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
     """Indicators per ОО and for the municipality, stored with the source cells of every figure."""
     municipality, period = _target(context)
     with svod.connection() as con:
-        run_id, figures, subs, _ = summaries.compute(con, municipality, period)
-        summaries.store(con, run_id, municipality, period, figures, subs)
+        run = summaries.compute(con, municipality, period)
+        summaries.store(con, municipality, period, run, svod.workspace().journal)
     totals = pd.DataFrame([{"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
-                           for f in figures if f.level == "municipality"])
-    return dg.MaterializeResult(metadata={"run_id": run_id, "dagster/row_count": len(figures),
-                                          "schools": len(subs), "municipal_totals": _md(totals, "нет данных")})
+                           for f in run.figures if f.level == "municipality"])
+    return dg.MaterializeResult(metadata={"run_id": run.run_id, "dagster/row_count": len(run.figures),
+                                          "schools": len(run.subs), "returns_seen": len(run.snapshot),
+                                          "municipal_totals": _md(totals, "нет данных")})
 
 
 @dg.asset(partitions_def=municipality_period, deps=[indicators], group_name="publish", pool="duckdb", kinds={"excel"})
@@ -107,7 +108,8 @@ def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
     municipality, period = _target(context)
     ws = svod.workspace()
     with svod.connection() as con:
-        path, run_id, n = summaries.write_municipal(con, ws.out, municipality, period, ws.signing_key)
+        path, run_id, n = summaries.write_municipal(con, ws.out, municipality, period, ws.signing_key,
+                                                       journal=ws.journal)
     return dg.MaterializeResult(metadata={**_file_meta(path), "run_id": run_id, "dagster/row_count": n})
 
 
@@ -187,8 +189,8 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
             "max(numerator) FILTER (WHERE level = 'municipality') AS m_num, "
             "coalesce(sum(denominator) FILTER (WHERE level = 'school'), 0) AS s_den, "
             "coalesce(max(denominator) FILTER (WHERE level = 'municipality'), 0) AS m_den "
-            "FROM figure WHERE run_id = (SELECT run_id FROM run WHERE municipality = ? AND period = ? AND source_file IS NULL "
-            "ORDER BY created_at DESC NULLS LAST LIMIT 1) GROUP BY indicator", [municipality, period]).df()
+            "FROM figure WHERE run_id = (SELECT run_id FROM published_run WHERE municipality = ? AND period = ?) "
+            "GROUP BY indicator", [municipality, period]).df()
     bad = rows[(rows["s_num"].fillna(0) != rows["m_num"]) | (rows["s_den"] != rows["m_den"])]
     return dg.AssetCheckResult(passed=bad.empty and len(rows) == len(INDICATORS),
                                metadata={"indicators": len(rows), "mismatches": _md(bad, "нет")})

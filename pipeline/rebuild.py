@@ -1,0 +1,42 @@
+"""Rebuild the warehouse from the raw archive: every received file in the order it came, then every journaled
+run. The result must have the same content hash as the warehouse it replaces; approvals (staff decisions) and
+summaries sent up by municipalities are not in the archive and are not replayed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pipeline import summaries, warehouse
+from pipeline.config import Workspace
+from pipeline.intake import claimed_identity, process_pending, register
+
+
+def archived_files(ws: Workspace) -> list[tuple[datetime, str, Path, str]]:
+    """(received at, sha256, archived path, original name) for every archived return, oldest first."""
+    entries = []
+    for meta in ws.archive.glob("??/*.json"):
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        stored = next(p for p in meta.parent.glob(f"{meta.stem}.*") if p.suffix != ".json")
+        entries.append((datetime.fromisoformat(record["received_at"]), meta.stem, stored, record["original_name"]))
+    return sorted(entries)
+
+
+def rebuild(ws: Workspace, target: Path) -> str:
+    """Build a fresh warehouse at `target` from `ws.archive`; returns its content hash."""
+    target.unlink(missing_ok=True)
+    with warehouse.connect(target) as con:
+        partitions = []
+        for received_at, _, stored, name in archived_files(ws):
+            claimed = claimed_identity(stored, ws)
+            register(ws, con, stored, name, received_at, claimed, answer=False)
+            if claimed[1] and (claimed[1], claimed[2]) not in partitions:
+                partitions.append((claimed[1], claimed[2]))
+        for municipality, period in partitions:
+            process_pending(ws, con, municipality, period, answer=False)
+        for journal in sorted(ws.journal.glob("*.json")):
+            record = json.loads(journal.read_text(encoding="utf-8"))
+            run = summaries.compute(con, record["municipality"], record["period"], record["submissions"])
+            summaries.store(con, record["municipality"], record["period"], run)
+        return warehouse.content_hash(con)
