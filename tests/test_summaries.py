@@ -148,3 +148,25 @@ def test_region_consolidates_signed_municipal_workbooks(published, tmp_path):
     assert [[c.value for c in r] for r in mine.iter_rows(min_row=4)] == [[c.value for c in r] for r in theirs.iter_rows(min_row=4)]
     lineage = openpyxl.load_workbook(regional(region_ws))["Происхождение"]
     assert all(str(r[7]).startswith("сводка МО, файл") for r in lineage.iter_rows(min_row=2, values_only=True))
+
+
+def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
+    with warehouse.connect(published.database, read_only=True) as con:
+        schools = con.execute("SELECT indicator, sum(numerator), sum(denominator) FROM indicator_published "
+                              "WHERE level = 'school' AND municipality = ? GROUP BY 1", [MUNI]).fetchall()
+        muni = {r[0]: r[1:] for r in con.execute("SELECT indicator, numerator, denominator, value FROM indicator_published "
+                                                 "WHERE level = 'municipality' AND municipality = ?", [MUNI]).fetchall()}
+        region = {r[0]: r[1:] for r in con.execute("SELECT indicator, numerator, denominator, value FROM indicator_regional "
+                                                   "WHERE region = ?", [load_reference().municipalities[MUNI].region]).fetchall()}
+        coverage = con.execute("SELECT expected, accepted, missing FROM coverage WHERE municipality = ? AND period = ?",
+                               [MUNI, PERIOD]).fetchone()
+        targets = con.execute("SELECT indicator, target, actual, deviation FROM target_deviation WHERE municipality = ?",
+                              [MUNI]).fetchall()
+    for code, num, den in schools:
+        assert muni[code][0] == num and (muni[code][1] or 0) == (den or 0)  # ОО → МО
+        assert region[code] == muni[code]                                   # МО → регион (one МО)
+    share = region["I03"]
+    assert share[2] == pytest.approx(round(100 * share[0] / share[1], 1))
+    assert coverage == (6, 6, 0)
+    assert {t[0] for t in targets} >= {"I11c", "I11f", "I13legal", "I01"}
+    assert all(t[3] == pytest.approx(round(t[2] - t[1], 1)) for t in targets if t[2] is not None)

@@ -56,3 +56,41 @@ QUALIFY row_number() OVER (PARTITION BY municipality, period
 CREATE OR REPLACE VIEW current_submission AS
 SELECT * FROM submission
 WHERE verdict IN ('accepted', 'accepted_with_warnings') AND superseded_by IS NULL;
+
+-- published indicators at every level; shares are Σnumerator / Σdenominator, counts are Σnumerator
+CREATE OR REPLACE VIEW indicator_published AS
+SELECT f.figure_id, f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator, f.value,
+       r.municipality, m.region, r.run_id
+FROM figure f JOIN published_run r USING (run_id) JOIN municipality m ON m.code = r.municipality;
+
+CREATE OR REPLACE VIEW indicator_regional AS
+SELECT region, indicator, list(DISTINCT period ORDER BY period) AS periods, sum(numerator) AS numerator,
+       sum(denominator) AS denominator,
+       CASE WHEN count(denominator) = 0 THEN sum(numerator)
+            ELSE round(100 * sum(numerator) / nullif(sum(denominator), 0), 1) END AS value
+FROM indicator_published WHERE level = 'municipality' GROUP BY region, indicator;
+
+-- municipal figures against the seed targets (a target with a year applies to periods ending in that year)
+CREATE OR REPLACE VIEW target_deviation AS
+SELECT ip.municipality, ip.period, t.indicator, t.op, t.value AS target, ip.value AS actual,
+       round(ip.value - t.value, 1) AS deviation,
+       CASE WHEN ip.value IS NULL THEN NULL WHEN t.op = '>=' THEN ip.value >= t.value ELSE ip.value <= t.value END AS met,
+       t.source
+FROM indicator_published ip
+JOIN period p ON p.municipality = ip.municipality AND p.code = ip.period
+JOIN target t ON t.indicator = ip.indicator AND t.municipality IN (ip.municipality, '*')
+             AND (t.year IS NULL OR t.year = year(p.end_date))
+WHERE ip.level = 'municipality';
+
+-- coverage of every municipality and period: expected, accepted (late among them), only rejected, missing
+CREATE OR REPLACE VIEW coverage AS
+SELECT p.municipality, p.code AS period, count(DISTINCT sc.id) AS expected,
+       count(DISTINCT cs.school_id) AS accepted,
+       count(DISTINCT CASE WHEN cs.on_time = false THEN cs.school_id END) AS late,
+       count(DISTINCT CASE WHEN su.verdict = 'rejected' AND cs.school_id IS NULL THEN su.school_id END) AS rejected_only,
+       count(DISTINCT sc.id) - count(DISTINCT COALESCE(cs.school_id, su.school_id)) AS missing
+FROM period p
+JOIN school sc ON sc.municipality = p.municipality
+LEFT JOIN submission su ON su.school_id = sc.id AND su.period = p.code
+LEFT JOIN current_submission cs ON cs.school_id = sc.id AND cs.period = p.code
+GROUP BY p.municipality, p.code;
