@@ -142,35 +142,32 @@ def check_contract(ctx: Context, code: str, typed_failures: set[tuple[int, str]]
 
 
 def check_rows(ctx: Context, code: str) -> list[Issue]:
-    """Conditional requirements (C02) and same-row comparisons (C11) from the catalogue."""
+    """Conditional requirements (C02) and same-row comparisons (C11) from the catalogue, column by column."""
     s = ctx.sheet(code)
     if s is None or s.frame.empty:
         return []
-    out = []
-    meta = {c: ctx.meta(c) for c in ("school_type",)} | {"municipality_code": ctx.m.code}
+    frame, out = s.frame, []
+    meta = {"school_type": ctx.meta("school_type"), "municipality_code": ctx.m.code}
     for col in ctx.catalogue.sheet(code).columns:
         cond = col.required_if
-        for row, rec in s.frame.iterrows():
-            if cond:
-                source = cond.column.split(".", 1)
-                basis = meta.get(source[1]) if source[0] == "meta" else _val(rec.get(cond.column))
-                if source[0] != "meta" and not _valid_basis(ctx, code, cond.column, basis):
-                    continue  # the basis value is itself wrong and already reported
-                if cond.holds(basis) and _val(rec.get(col.code)) is None and col.code in s.letters:
-                    label = ctx.catalogue.column(cond.column if "." in cond.column else f"{code}.{cond.column}").label
-                    out.append(ctx.at("C02", code, row, col.code, severity=col.missing_severity,
-                                      condition=cond.describe(label)))
-            for op, other in col.compare:
-                a, b = _val(rec.get(col.code)), _val(rec.get(other))
-                if a is not None and b is not None and not OPS[op][1](a, b):
-                    out.append(ctx.at("C11", code, row, col.code, op_text=OPS[op][0], other=_show(b),
-                                      other_label=ctx.catalogue.sheet(code).column(other).label))
+        if cond and col.code in s.letters:
+            source, _, name = cond.column.rpartition(".")
+            if source == "meta":
+                holds = pd.Series(cond.holds(meta.get(name)), index=frame.index)
+            else:
+                basis = frame[cond.column].map(_val)
+                allowed = ctx.catalogue.sheet(code).column(cond.column).values
+                holds = basis.map(cond.holds) & (basis.isna() | basis.isin(allowed) if allowed else True)
+            label = ctx.catalogue.column(cond.column if source else f"{code}.{cond.column}").label
+            for row in frame.index[holds.astype(bool) & frame[col.code].isna()]:
+                out.append(ctx.at("C02", code, row, col.code, severity=col.missing_severity, condition=cond.describe(label)))
+        for op, other in col.compare:
+            a, b = frame[col.code], frame[other]
+            both = frame.index[(a.notna() & b.notna()).astype(bool)]
+            for row in both[~OPS[op][1](a[both], b[both]).astype(bool)]:
+                out.append(ctx.at("C11", code, row, col.code, op_text=OPS[op][0], other=_show(b[row]),
+                                  other_label=ctx.catalogue.sheet(code).column(other).label))
     return out
-
-
-def _valid_basis(ctx: Context, sheet: str, column: str, value) -> bool:
-    values = ctx.catalogue.sheet(sheet).column(column).values
-    return not values or value is None or value in values
 
 
 def drop_without_consent(ctx: Context) -> list[Issue]:

@@ -140,7 +140,7 @@ def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: di
             "template_version": result.book.identity.get("template_version") if result.book else None,
             "timeliness": timeliness, "verdict": result.verdict, "rows": result.rows, **(extra or {})}
     paths = [write_receipt(info, result.issues, folder / f"{stem}_квитанция.txt")]
-    if result.book is not None:
+    if result.book is not None and any(i.cell for i in result.issues):  # a clean file needs only its receipt
         try:
             paths.append(annotate(original, result.issues, folder / f"{stem}_проверка.xlsx"))
         except Exception:  # openpyxl may refuse what calamine read; the receipt still carries every issue

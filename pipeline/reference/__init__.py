@@ -7,6 +7,7 @@ calendar questions such as «is this roadmap item due in that period?». Nothing
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import date
 from functools import cache
@@ -156,7 +157,9 @@ class Reference(BaseModel):
 
 @cache
 def load_reference() -> Reference:
-    raw = {name: (HERE / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")}
+    """The bundled reference data, or a region's own copy of the three files in $SVOD_REFERENCE_DIR."""
+    folder = Path(os.environ.get("SVOD_REFERENCE_DIR") or HERE)
+    raw = {name: (folder / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")}
     territories = yaml.safe_load(raw["territories.yaml"])
     roadmaps = yaml.safe_load(raw["roadmaps.yaml"])
     schools = yaml.safe_load(raw["schools.yaml"])

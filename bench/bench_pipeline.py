@@ -1,0 +1,202 @@
+"""Benchmark: svod's intake (pre-check, parse, validate, load), consolidation and publishing on generated regions.
+
+Each scenario runs in its own process with a synthetic registry (SVOD_REFERENCE_DIR) of N ОО in one municipality,
+fills returns with the fake school (a spread of sizes, ~4 % broken files, ~3 % corrected resubmissions; not
+timed), then measures in the same run:
+  - svod: receive + check + load (+ feedback, + indicators and summary where stated);
+  - naive: pandas.read_excel(openpyxl) + pandera per sheet, per file (on a sample);
+  - floor: zip inflate + expat parse of every XML part, no per-cell objects.
+Prints one line per scenario. Run: `uv run python bench/bench_pipeline.py [municipality|region|resubmission|summary]`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.parsers.expat
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MUNICIPALITY, PERIOD = "arkhangelsk", "2025-Q4"
+SIZES = ["small"] * 6 + ["medium"] * 3 + ["large"]
+
+
+def synthetic_reference(folder: Path, n: int) -> None:
+    """The bundled reference data with Arkhangelsk's registry replaced by n generated ОО."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("territories.yaml", "roadmaps.yaml"):
+        shutil.copy(ROOT / "pipeline" / "reference" / name, folder / name)
+    schools = yaml.safe_load((ROOT / "pipeline" / "reference" / "schools.yaml").read_text(encoding="utf-8"))
+    rng = random.Random(n)
+    schools[MUNICIPALITY] = [{"id": f"ARH-{i:05d}", "name": f"МБОУ «Школа № {i}» городского округа «Город Архангельск»",
+                              "type": "общеобразовательная организация", "size": rng.choice(SIZES)} for i in range(1, n + 1)]
+    (folder / "schools.yaml").write_text(yaml.safe_dump(schools, allow_unicode=True), encoding="utf-8")
+
+
+def _make_return(args) -> str:
+    home, school, size, k = args
+    from pipeline.fake_school import fill, make_mistake, school_data
+    from pipeline.templates import write_template
+
+    out = Path(home) / "gen"
+    template = write_template(out, MUNICIPALITY, PERIOD, school, "svod-dev-signing-key", date(2025, 10, 1))
+    data = school_data(template, k, size, date(2025, 12, 20))
+    if k % 33 == 5:
+        make_mistake(data, "bad_date")
+    path = fill(template, Path(home) / "inbox" / f"{school}.xlsx", data)
+    if k % 25 == 7:  # a broken upload
+        path.write_bytes(path.read_bytes()[:5000])
+    stamp = datetime(2025, 12, 20, 10).timestamp() + k
+    os.utime(path, (stamp, stamp))
+    return str(path)
+
+
+def naive(files: list[Path]) -> float:
+    """pandas.read_excel with openpyxl plus pandera per sheet: seconds per workbook."""
+    import pandas as pd
+    import pandera.pandas as pa
+
+    from contracts.catalogue import load_catalogue
+    from contracts.schemas import sheet_schema
+
+    catalogue = load_catalogue()
+    started = time.perf_counter()
+    for path in files:
+        try:
+            frames = pd.read_excel(path, sheet_name=None, engine="openpyxl", header=1)
+        except Exception:
+            continue
+        for sheet in catalogue.sheets:
+            frame = frames.get(sheet.title)
+            if frame is None:
+                continue
+            try:
+                sheet_schema(sheet.code).validate(frame, lazy=True)
+            except (pa.errors.SchemaErrors, pa.errors.SchemaError, TypeError, ValueError):
+                pass
+    return (time.perf_counter() - started) / len(files)
+
+
+def floor(files: list[Path]) -> float:
+    started = time.perf_counter()
+    for path in files:
+        try:
+            with zipfile.ZipFile(path) as z:
+                for name in z.namelist():
+                    if name.endswith(".xml"):
+                        xml.parsers.expat.ParserCreate().Parse(z.read(name), True)
+        except zipfile.BadZipFile:
+            continue
+    return (time.perf_counter() - started) / len(files)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def line(**fields) -> None:
+    print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()), flush=True)
+
+
+def run_region(n: int, scenario: str, answer: bool) -> None:
+    """In a child process with SVOD_REFERENCE_DIR set: generate n returns, then time svod on them."""
+    from pipeline import summaries, warehouse
+    from pipeline.config import Workspace
+    from pipeline.intake import process_pending, receive_inbox
+    from pipeline.reference import load_reference
+
+    home = Path(os.environ["SVOD_HOME"])
+    ws = Workspace.resolve(home)
+    schools = load_reference().municipalities[MUNICIPALITY].schools
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_make_return, [(str(home), s.id, s.size, k) for k, s in enumerate(schools)], chunksize=8))
+    files = sorted(ws.inbox.glob("*.xlsx"))
+    sample = files[: min(40, len(files))]
+    naive_s, floor_s = naive(sample), floor(files)
+    started = time.perf_counter()
+    with warehouse.connect(ws.database) as con:
+        receive_inbox(ws, con, 0, only=None)
+        results = process_pending(ws, con, MUNICIPALITY, PERIOD, answer=answer)
+        checked = time.perf_counter()
+        summaries.write_municipal(con, ws.out, MUNICIPALITY, PERIOD, journal=ws.journal)
+    total = time.perf_counter() - started
+    per = (checked - started) / len(files)
+    line(scenario=scenario, n=len(files), wall_s=total, intake_s=checked - started, publish_s=total - (checked - started),
+         per_workbook_ms=1000 * per, ratio_vs_naive=naive_s / per, ratio_vs_floor=per / floor_s,
+         naive_ms=1000 * naive_s, floor_ms=1000 * floor_s, feedback=answer, accepted=sum(r.verdict != "rejected" for r in results),
+         peak_rss_mb=peak_rss_mb())
+    if scenario.startswith("region"):
+        resubmit(ws, files, naive_s, floor_s)
+
+
+def resubmit(ws, files: list[Path], naive_s: float, floor_s: float) -> None:
+    """One corrected return into the full region: receive, check, load, recompute, republish."""
+    from pipeline import summaries, warehouse
+    from pipeline.fake_school import fill, school_data
+    from pipeline.intake import process_pending, receive_inbox
+
+    template = next((ws.home / "gen").glob("*.xlsx"))
+    school = template.stem.rsplit("_", 1)[-1]
+    path = fill(template, ws.inbox / f"{school}_v2.xlsx", school_data(template, 424242, "medium", date(2025, 12, 20)))
+    stamp = datetime(2025, 12, 22, 10).timestamp()
+    os.utime(path, (stamp, stamp))
+    started = time.perf_counter()
+    with warehouse.connect(ws.database) as con:
+        receive_inbox(ws, con, 0, only=(MUNICIPALITY, PERIOD))
+        process_pending(ws, con, MUNICIPALITY, PERIOD)
+        summaries.write_municipal(con, ws.out, MUNICIPALITY, PERIOD, journal=ws.journal)
+    line(scenario="resubmission_into_region", n=len(files), wall_s=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
+
+
+def summary_rows(n: int) -> None:
+    """Writing a 40,000-row indicator table (ОО × I01–I21) with the summary writer."""
+    from pipeline.indicators import INDICATORS
+    from pipeline.summaries import Book
+
+    rng = random.Random(1)
+    rows = [[f"ARH-{i:05d}", f"МБОУ «Школа № {i}»", *[round(rng.uniform(0, 100), 1) for _ in INDICATORS]] for i in range(n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        book = Book(Path(tmp) / "big.xlsx")
+        book.table(book.sheet("Показатели по ОО"), 0, ["Код ОО", "ОО", *[i.code for i in INDICATORS]], rows)
+        path = book.close()
+        line(scenario="summary_40k_rows", n=n, wall_s=time.perf_counter() - started,
+             size_mb=path.stat().st_size / 1e6, peak_rss_mb=peak_rss_mb())
+
+
+def child(scenario: str, n: int, answer: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "reference"
+        synthetic_reference(reference, n)
+        env = {**os.environ, "SVOD_REFERENCE_DIR": str(reference), "SVOD_HOME": str(Path(tmp) / "home")}
+        subprocess.run([sys.executable, __file__, "--child", json.dumps([scenario, n, answer])], env=env, check=True)
+
+
+def main(args: list[str]) -> None:
+    if args[:1] == ["--child"]:
+        scenario, n, answer = json.loads(args[1])
+        run_region(n, scenario, answer)
+        return
+    wanted = set(args) or {"municipality", "region", "summary"}
+    if "municipality" in wanted:
+        child("one_municipality", 56, True)
+    if "region" in wanted:
+        child("region_1000", int(os.environ.get("SVOD_BENCH_REGION", 1000)), False)
+    if "summary" in wanted:
+        summary_rows(40_000)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
