@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import pandas as pd
 
@@ -37,7 +38,7 @@ class SchoolFacts:
     def cell(self, sheet: str, code: str, row: int) -> str:
         return f"{self.letters.get((sheet, code), '?')}{row}"
 
-    @property
+    @cached_property
     def active_pairs(self) -> F:
         p = self.frames["pairs"]
         if p.empty:
@@ -227,11 +228,12 @@ def school_facts(subs: F, facts: dict[str, F], letters: F, period_start: date, p
     letter_map: dict[str, dict] = {}
     for rec in letters.itertuples():
         letter_map.setdefault(rec.sha256, {})[(rec.sheet, rec.code)] = rec.letter
-    out = []
-    for sub in subs.itertuples():
-        frames = {code: f[f["sha256"] == sub.sha256].set_index("src_row") for code, f in facts.items()}
-        out.append(SchoolFacts(sub.school_id, sub.sha256, frames, letter_map.get(sub.sha256, {}), period_start, period_end))
-    return out
+    grouped = {code: {sha: part.set_index("src_row") for sha, part in f.groupby("sha256", sort=False)}
+               for code, f in facts.items()}
+    empty = {code: f.iloc[0:0].set_index("src_row") for code, f in facts.items()}
+    return [SchoolFacts(sub.school_id, sub.sha256, {code: grouped[code].get(sub.sha256, empty[code]) for code in facts},
+                        letter_map.get(sub.sha256, {}), period_start, period_end)
+            for sub in subs.itertuples()]
 
 
 def run_id_for(municipality: str, period: str, shas: list[str], catalogue: str, reference: str) -> str:

@@ -297,10 +297,13 @@ def _title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame)
         ws.set_row(r, 15 * (1 + len(b) // 95))
 
 
+OP_RU = {">=": "не менее", "<=": "не более"}
+
+
 def _targets_sheet(book: Book, ws, m, period, by_key, row_of):
-    header = ["Показатель", "Цель", "Факт", "Отклонение", "Источник цели"]
-    book.table(ws, 0, header, [])
-    for i, w in enumerate([50, 10, 10, 12, 40]):
+    """Actual against the seed targets, coloured by whether the target is met, with a chart."""
+    book.table(ws, 0, ["Показатель", "Условие", "Цель", "Факт", "Отклонение", "Источник цели"], [])
+    for i, w in enumerate([50, 10, 8, 10, 12, 40]):
         ws.set_column(i, i, w)
     r = 1
     for t in load_reference().targets:
@@ -308,36 +311,40 @@ def _targets_sheet(book: Book, ws, m, period, by_key, row_of):
             continue
         f = by_key[(t.indicator, m.code)]
         book.text(ws, r, 0, f"{t.indicator} {BY_CODE[t.indicator].title}")
-        book.text(ws, r, 1, f"{t.op} {t.value:g}")
+        book.text(ws, r, 1, OP_RU[t.op])
+        ws.write_number(r, 2, t.value)
         if f.value is None:
-            book.text(ws, r, 2, "нет данных")
+            book.text(ws, r, 3, "нет данных")
         else:
-            met = f.value >= t.value if t.op == ">=" else f.value <= t.value
-            ws.write_url(r, 2, f"internal:'Происхождение'!A{row_of[(t.indicator, m.code)]}", book.good if met else book.bad,
-                         string="—")
-            ws.write_number(r, 2, f.value, book.good if met else book.bad)
-            ws.write_number(r, 3, round(f.value - t.value, 1), book.good if met else book.bad)
-        book.text(ws, r, 4, t.source)
+            fmt = book.good if (f.value >= t.value if t.op == ">=" else f.value <= t.value) else book.bad
+            ws.write_url(r, 3, f"internal:'Происхождение'!A{row_of[(t.indicator, m.code)]}", fmt, string="—")
+            ws.write_number(r, 3, f.value, fmt)
+            ws.write_number(r, 4, round(f.value - t.value, 1), fmt)
+        book.text(ws, r, 5, t.source)
         r += 1
+    if r > 1:
+        chart = book.wb.add_chart({"type": "column"})
+        for col, name, color in ((2, "Цель", "#A5A5A5"), (3, "Факт", "#5B9BD5")):
+            chart.add_series({"name": name, "categories": ["Цели", 1, 0, r - 1, 0], "values": ["Цели", 1, col, r - 1, col],
+                              "fill": {"color": color}})
+        chart.set_title({"name": "Факт и цель по показателям"})
+        chart.set_size({"width": 720, "height": 320})
+        ws.insert_chart(r + 2, 0, chart)
 
 
 def _roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
+    """Roadmap items × ОО with each school's status, and per item how many did it and how many are overdue."""
     rs = facts["roadmap_status"]
     schools = list(subs["school_id"])
-    header = ["Пункт", "Мероприятие", "Срок", "Уровень", *schools, "Выполнено", "Не выполнено при сроке в периоде"]
+    reported = {(r.school_id, r.activity_code): (r.status, r.due_in_period) for r in rs.itertuples()}
     rows = []
     for item in m.roadmap:
-        statuses = []
-        done = overdue = 0
-        for sid in schools:
-            rec = rs[(rs["school_id"] == sid) & (rs["activity_code"] == item.code)]
-            status = rec["status"].iloc[0] if len(rec) and rec["status"].iloc[0] is not None else ""
-            due = len(rec) and rec["due_in_period"].iloc[0] == "да"
-            done += str(status).startswith("выполнено")
-            overdue += bool(due and item.level != "муниципалитет" and not str(status).startswith("выполнено"))
-            statuses.append(status)
-        rows.append([item.code, item.text, item.deadline_text, item.level, *statuses, done, overdue])
-    book.table(ws, 0, header, rows)
+        statuses = [reported.get((sid, item.code), (None, None)) for sid in schools]
+        done = sum(str(status).startswith("выполнено") for status, _ in statuses)
+        overdue = sum(due == "да" and item.level != "муниципалитет" and not str(status).startswith("выполнено")
+                      for status, due in statuses)
+        rows.append([item.code, item.text, item.deadline_text, item.level, *[status or "" for status, _ in statuses], done, overdue])
+    book.table(ws, 0, ["Пункт", "Мероприятие", "Срок", "Уровень", *schools, "Выполнено", "Не выполнено при сроке в периоде"], rows)
     ws.set_column(0, 0, 12)
     ws.set_column(1, 1, 60)
     ws.set_column(2, 2, 24)

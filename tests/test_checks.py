@@ -154,3 +154,22 @@ def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_pa
     assert all(verdicts[n] == "rejected" for n in ("cut.xlsx", "old.xlsx", "noise.xlsx", "page.xlsx"))
     assert sorted(p.name for p in ws.inbox.iterdir()) == ["upload.xlsx.part", "~$good_1.xlsx"]
     assert len(list((ws.outbox / "_не_опознаны").glob("*_квитанция.txt"))) == 4
+
+
+def test_moved_header_and_reordered_columns_still_read(make_return, ws, tmp_path):
+    from contracts.catalogue import load_catalogue
+
+    path = make_return()
+    wb = openpyxl.load_workbook(path)
+    mentors = wb[load_catalogue().sheet("mentors").title]
+    mentors.insert_rows(1, amount=2)              # a curator added a heading above the table
+    mentors.move_range("B1:B40", cols=20)          # and dragged «ФИО» to the far right
+    moved = tmp_path / "moved.xlsx"
+    wb.save(moved)
+    before = check_return(path, ws, RECEIVED).book.sheets["mentors"]
+    after = check_return(moved, ws, RECEIVED)
+    frame = after.book.sheets["mentors"].frame
+    assert after.verdict == "accepted", [(i.rule, i.where) for i in after.issues]
+    assert list(frame["full_name"]) == list(before.frame["full_name"])
+    assert list(frame.index) == [r + 2 for r in before.frame.index]
+    assert after.book.sheets["mentors"].letters["full_name"] == "V"
