@@ -24,12 +24,14 @@ from pipeline import warehouse
 from pipeline.checks import identify, run_checks
 from pipeline.config import Workspace
 from pipeline.feedback import annotate, write_receipt
+from pipeline.isolation import PARSE_MEMORY_MB, PARSE_TIMEOUT_SECONDS, Outcome, check_guards, run_isolated
 from pipeline.issues import Issue, issue, verdict
 from pipeline.parsing import ParsedBook, read_workbook
 from pipeline.precheck import precheck
 from pipeline.reference import load_reference
 from pipeline.workbook import IDENTITY_SHEET, Identity
 
+check_guards()
 IGNORED_PREFIXES = ("~$", ".")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 
@@ -103,12 +105,11 @@ def check_return(path: Path, ws: Workspace, received_at: datetime, original_name
     if problem:
         result.issues = [problem]
         return result
-    try:
-        book = read_workbook(path)
-    except Exception as exc:  # a file calamine cannot read is the sender's problem, not ours
-        result.issues = [_unreadable(name, exc)]
+    parsed = run_isolated(read_workbook, path)
+    if parsed.failure:
+        result.issues = [_unparseable(name, parsed)]
         return result
-    result.book = book
+    book = result.book = parsed.value
     m, period, problems = identify(book, ws.signing_key)
     result.issues = problems
     if m is None or period is None:
@@ -120,8 +121,12 @@ def check_return(path: Path, ws: Workspace, received_at: datetime, original_name
     return result
 
 
-def _unreadable(name: str, exc: Exception) -> Issue:
-    return issue("F01", name=name, detail=f"книга повреждена ({type(exc).__name__})")
+def _unparseable(name: str, outcome: Outcome) -> Issue:
+    if outcome.failure == "timeout":
+        return issue("F07", detail=f"разбор занял больше {PARSE_TIMEOUT_SECONDS} с")
+    if outcome.failure == "memory":
+        return issue("F07", detail=f"разбор требует больше {PARSE_MEMORY_MB} МБ памяти")
+    return issue("F01", name=name, detail="книга повреждена")
 
 
 def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: dict | None = None) -> list[Path]:

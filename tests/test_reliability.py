@@ -1,0 +1,137 @@
+"""Faults: parser bombs and hangs cost one file, a killed load leaves nothing half-written, two writers take
+turns, and the XML stack is the hardened one."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import shutil
+import signal
+import time
+from datetime import datetime
+
+import pytest
+
+from pipeline import intake, warehouse
+from pipeline.isolation import check_guards, run_isolated
+
+RECEIVED = datetime(2025, 12, 21, 10)
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+    return "woke"
+
+
+def _hog(mb):
+    return len(bytearray(mb * 1024 * 1024))
+
+
+def _boom():
+    raise ValueError("сломано")
+
+
+def test_isolation_turns_hangs_bombs_and_crashes_into_outcomes():
+    assert run_isolated(_sleep, 0, timeout=10).value == "woke"
+    started = time.monotonic()
+    assert run_isolated(_sleep, 30, timeout=1).failure == "timeout"
+    assert time.monotonic() - started < 10
+    assert run_isolated(_hog, 600, memory_mb=300).failure == "memory"
+    crash = run_isolated(_boom)
+    assert crash.failure == "crash" and "сломано" in crash.detail
+
+
+def test_a_hanging_parse_rejects_only_that_file(make_return, ws, monkeypatch):
+    good, slow = make_return(seed=1), make_return(seed=2)
+    real = intake.read_workbook
+
+    def maybe_hang(path):
+        if path == slow:
+            time.sleep(60)
+        return real(path)
+
+    monkeypatch.setattr(intake, "read_workbook", maybe_hang)
+    monkeypatch.setattr(intake, "run_isolated", functools.partial(run_isolated, timeout=2))
+    hung = intake.check_return(slow, ws, RECEIVED)
+    assert hung.verdict == "rejected" and [i.rule for i in hung.issues] == ["F07"]
+    assert intake.check_return(good, ws, RECEIVED).verdict == "accepted"
+
+
+def test_guards_pass_on_this_stack():
+    check_guards()
+
+
+def _load_then_die(home, path, started):
+    from pipeline import warehouse as wh
+    from pipeline.config import Workspace
+
+    ws = Workspace.resolve(home)
+    original = wh.insert_frame
+    calls = {"n": 0}
+
+    def slow_insert(con, table, frame):
+        original(con, table, frame)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            started.set()
+            time.sleep(60)  # killed here, in the middle of the submission's transaction
+
+    wh.insert_frame = slow_insert
+    with wh.connect(ws.database) as con:
+        intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")
+
+
+def test_a_load_killed_midway_leaves_no_partial_submission(make_return, ws):
+    shutil.copy(make_return(), ws.inbox / "ARH-001.xlsx")
+    os.utime(ws.inbox / "ARH-001.xlsx", (RECEIVED.timestamp(), RECEIVED.timestamp()))
+    with warehouse.connect(ws.database) as con:
+        intake.receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
+        before = warehouse.content_hash(con)
+    started = multiprocessing.get_context("fork").Event()
+    child = multiprocessing.get_context("fork").Process(target=_load_then_die, args=(str(ws.home), None, started))
+    child.start()
+    assert started.wait(60)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    with warehouse.connect(ws.database) as con:
+        assert warehouse.content_hash(con) == before  # nothing of the killed transaction survived
+        assert con.execute("SELECT verdict FROM submission").fetchone()[0] == "pending"
+        [result] = intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")  # a restart converges
+        assert result.verdict == "accepted"
+        assert con.execute("SELECT count(*) FROM fact_mentors").fetchone()[0] == len(result.book.sheets["mentors"].frame)
+
+
+def _hold_writer(path, held, seconds):
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    held.set()
+    time.sleep(seconds)
+    con.close()
+
+
+def test_a_second_writer_waits_for_the_first(ws, monkeypatch):
+    with warehouse.connect(ws.database):
+        pass
+    ctx = multiprocessing.get_context("fork")
+    held = ctx.Event()
+    holder = ctx.Process(target=_hold_writer, args=(ws.database, held, 3))
+    holder.start()
+    assert held.wait(30)
+    started = time.monotonic()
+    with warehouse.connect(ws.database) as con:
+        waited = time.monotonic() - started
+        assert con.execute("SELECT 1").fetchone() == (1,)
+    holder.join(10)
+    assert waited > 1  # it waited for the lock instead of failing
+
+    holder = ctx.Process(target=_hold_writer, args=(ws.database, held := ctx.Event(), 10))
+    holder.start()
+    assert held.wait(30)
+    monkeypatch.setattr(warehouse, "LOCK_WAIT_SECONDS", 1)
+    with pytest.raises(warehouse.WarehouseBusy, match="занято"):
+        with warehouse.connect(ws.database):
+            pass
+    holder.kill()
+    holder.join(10)
