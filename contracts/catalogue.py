@@ -24,11 +24,14 @@ Severity = Literal["error", "warning"]
 _DASHES = re.compile(r"\s*[-‐‑‒–—−]\s*")
 _QUOTES = re.compile(r"[«»\"“”„'`]")
 _SPACES = re.compile(r"[\s\u00a0\u200b\u2009\u202f]+")
+_LOOKALIKES = str.maketrans("aceopxyk", "асеорхук")  # Latin letters typed inside Cyrillic words
 
 
 def normal_key(text: str) -> str:
     """The form in which two spellings of one value compare equal (case, ё/е, dashes, quotes, spaces)."""
     text = _QUOTES.sub("", text.replace("\u200b", "")).lower().replace("ё", "е")
+    if re.search("[а-я]", text):
+        text = text.translate(_LOOKALIKES)
     return _SPACES.sub(" ", _DASHES.sub("-", text)).strip()
 
 

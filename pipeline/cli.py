@@ -29,6 +29,7 @@ from pipeline.issues import VERDICT_RU
 from pipeline.partitions import partition_key
 from pipeline.rebuild import rebuild as rebuild_from_archive
 from pipeline.reference import load_reference
+from pipeline.reliability import run_report as run_reliability_report
 from pipeline.resources import SvodWorkspace
 from pipeline.templates import issue_templates
 
@@ -294,6 +295,16 @@ def rebuild(replace: bool = typer.Option(False, "--replace", help="Замени�
     if replace:
         os.replace(target, ws.database)
         console.print("Хранилище заменено пересобранным.")
+
+
+@app.command()
+def reliability(fuzz: int = typer.Option(1000, help="Сколько искажённых копий корректного отчёта проверить.")) -> None:
+    """Отчёт о надёжности: испорченные и враждебные файлы, мутации, повторный приём, утечки ПДн."""
+    with console.status("Проверка корпуса файлов…"):
+        report = run_reliability_report(fuzz)
+    for line in report.lines():
+        console.print(line, soft_wrap=True)
+    raise typer.Exit(0 if report.clean else 1)
 
 
 @app.command()

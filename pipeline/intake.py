@@ -61,15 +61,15 @@ def sha256_of(data: bytes) -> str:
 
 
 def settled_files(inbox: Path, settle_seconds: float) -> list[Path]:
-    """Inbox files that are complete: not temporary, not lock files, unchanged for `settle_seconds`."""
+    """Inbox files that are complete (not temporary, not lock files, unchanged for `settle_seconds`), oldest first."""
     now = time.time()
     files = []
-    for path in sorted(inbox.iterdir()):
+    for path in inbox.iterdir():
         if not path.is_file() or path.name.startswith(IGNORED_PREFIXES) or path.suffix.lower() in PARTIAL_SUFFIXES:
             continue
         if now - path.stat().st_mtime >= settle_seconds:
             files.append(path)
-    return files
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))  # in order of arrival
 
 
 def archive_file(ws: Workspace, data: bytes, name: str, received_at: datetime | None = None) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from pipeline.issues import Issue, issue
 
@@ -35,10 +36,14 @@ def precheck(data: bytes, name: str) -> Issue | None:
             return issue("F08", name=name, detail="текстовый файл (CSV или TXT)")
         return issue("F01", name=name, detail="содержимое не распознано")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+        return _check_archive(data, name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError):
         return issue("F01", name=name, detail="архив повреждён или обрезан")
+
+
+def _check_archive(data: bytes, name: str) -> Issue | None:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    infos = archive.infolist()
     names = {i.filename for i in infos}
     if "mimetype" in names and b"opendocument" in archive.read("mimetype"):
         return issue("F03")
@@ -62,7 +67,7 @@ def precheck(data: bytes, name: str) -> Issue | None:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         with archive.open(info) as part:
-            head = part.read(2048)
+            head = part.read(65536)  # a DOCTYPE must come before the root element
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             return issue("F06", detail=f"объявления DTD/ENTITY в части {info.filename}")
         if info.filename == "xl/workbook.xml" and STRICT_NS in head:

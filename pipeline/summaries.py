@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from contracts.catalogue import load_catalogue
 from pipeline import warehouse
@@ -116,7 +117,13 @@ class Book:
         ws.freeze_panes(r0 + 1, 0)
 
     def close(self) -> Path:
-        self.wb.close()
+        """Finish the temp file and rename it into place; on a write error the old file stays and the temp goes."""
+        try:
+            self.wb.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:
+            self.tmp.unlink(missing_ok=True)
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from exc
         os.replace(self.tmp, self.path)
         return self.path
 

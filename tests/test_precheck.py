@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 
 from pipeline.precheck import OLE_MAGIC, precheck
-
-
-def zipped(parts: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
+from pipeline.reliability import zipped
 
 BASE = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}
 

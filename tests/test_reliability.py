@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import subprocess
 import time
 from datetime import datetime
 
@@ -135,3 +136,115 @@ def test_a_second_writer_waits_for_the_first(ws, monkeypatch):
             pass
     holder.kill()
     holder.join(10)
+
+
+def test_reliability_report_on_a_reduced_corpus():
+    from pipeline.reliability import run_report
+
+    report = run_report(n_fuzz=40)
+    hand_made = sum(n for kind, n in report.tried.items() if kind != "mutation")
+    assert hand_made >= 60 and report.tried["mutation"] == 40
+    assert set(report.tried) == {"not a workbook", "wrong workbook kind", "hostile", "wrong template",
+                                 "messy but honest values", "mutation"}
+    assert report.clean, "\n".join(report.lines())
+    assert report.rows_loaded > 0 and report.rows_rejected > 0
+
+
+def test_canary_name_is_not_in_dagster_events_or_logs(published):
+    from .conftest import CANARY
+
+    needle = CANARY.encode()
+    for path in (published.home / ".dagster").rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
+
+
+def _publish_then_die(home, started):
+    from pipeline import summaries as sm
+    from pipeline.config import Workspace
+
+    ws = Workspace.resolve(home)
+    real_replace = os.replace
+
+    def slow_replace(src, dst):
+        started.set()
+        time.sleep(60)  # killed between writing the new file and renaming it into place
+        real_replace(src, dst)
+
+    sm.os.replace = slow_replace
+    with warehouse.connect(ws.database) as con:
+        sm.write_municipal(con, ws.out, "kedrovy", "2025")
+
+
+def test_a_publish_killed_midway_leaves_the_previous_summary_intact(published, tmp_path):
+    import openpyxl
+
+    home = tmp_path / "home"
+    shutil.copytree(published.home, home, ignore=shutil.ignore_patterns(".dagster"))
+    latest = home / "out" / "kedrovy" / "svod_kedrovy_2025.xlsx"
+    before = latest.read_bytes()
+    # a new accepted return makes the next summary differ from the published one
+    with warehouse.connect(home / "svod.duckdb") as con:
+        con.execute("UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)")
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Event()
+    child = ctx.Process(target=_publish_then_die, args=(str(home), started))
+    child.start()
+    assert started.wait(120)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    assert latest.read_bytes() == before
+    openpyxl.load_workbook(latest)  # still a valid workbook
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _fill_up(mount):
+    with open(mount / "ballast", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp_path, tiny_disk, make_return):
+    import errno
+
+    from pipeline import summaries
+    from pipeline.config import Workspace
+
+    home = tmp_path / "home"
+    shutil.copytree(published.home, home, ignore=shutil.ignore_patterns(".dagster", "out", "archive"))
+    ws = Workspace.resolve(home)
+    shutil.rmtree(ws.out)
+    ws.out.symlink_to(tiny_disk)
+    with warehouse.connect(ws.database) as con:
+        summaries.write_municipal(con, ws.out, "kedrovy", "2025")
+        latest = ws.out / "kedrovy" / "svod_kedrovy_2025.xlsx"
+        before = latest.read_bytes()
+        _fill_up(tiny_disk)
+        with pytest.raises(OSError) as full:
+            con.execute("UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)")
+            summaries.write_municipal(con, ws.out, "kedrovy", "2025")
+        assert full.value.errno == errno.ENOSPC
+        assert latest.read_bytes() == before
+        # the archive is full too: a new return stays in the inbox and nothing is registered
+        shutil.rmtree(ws.archive)
+        ws.archive.symlink_to(tiny_disk)
+        shutil.copy(make_return(), ws.inbox / "ARH-001.xlsx")
+        os.utime(ws.inbox / "ARH-001.xlsx", (RECEIVED.timestamp(), RECEIVED.timestamp()))
+        count = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
+        with pytest.raises(OSError):
+            intake.receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
+        assert (ws.inbox / "ARH-001.xlsx").exists()
+        assert con.execute("SELECT count(*) FROM received_file").fetchone()[0] == count
