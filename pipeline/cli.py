@@ -207,19 +207,27 @@ def status(period: str = PERIOD,
             console.print(table)
 
 
+def _lineage_answer(query, as_json: bool) -> dict | None:
+    """Run a lineage query; a wrong cell exits with 2 and a Russian message; with --json print and return None."""
+    try:
+        answer = query()
+    except lineage.NotAFigure as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+        return None
+    return answer
+
+
 @app.command()
 def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная книга."),
             cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
             as_json: bool = AS_JSON, home: Path = HOME) -> None:
     """Откуда взялась цифра: от ячейки сводки до файлов, листов и ячеек отчётов ОО."""
     ws = Workspace.resolve(home)
-    try:
-        answer = lineage.explain(workbook, cell, ws.database if ws.database.exists() else None)
-    except lineage.NotAFigure as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    if as_json:
-        print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+    answer = _lineage_answer(lambda: lineage.explain(workbook, cell, ws.database if ws.database.exists() else None), as_json)
+    if answer is None:
         return
     console.print(f"[bold]{answer['indicator']}[/bold] — {answer['title']} ({answer['entity']}, период {answer['period']})")
     console.print(f"Значение: {answer['value']}; числитель {answer['numerator']}, знаменатель {answer['denominator']}")
@@ -239,13 +247,8 @@ def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл 
            as_json: bool = AS_JSON, home: Path = HOME) -> None:
     """Какие опубликованные цифры зависят от ячейки отчёта ОО."""
     ws = Workspace.resolve(home)
-    try:
-        answer = lineage.impact(ws.database, file, cell)
-    except lineage.NotAFigure as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    if as_json:
-        print(json.dumps(answer, ensure_ascii=False, indent=2, default=str))
+    answer = _lineage_answer(lambda: lineage.impact(ws.database, file, cell), as_json)
+    if answer is None:
         return
     console.print(f"Ячейка {answer['cell']} отчёта ОО {answer['school_id']} за {answer['period']} "
                   f"(версия {answer['version']}, {VERDICT_RU.get(answer['verdict'], answer['verdict'])})")
