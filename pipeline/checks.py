@@ -7,7 +7,6 @@ writes anywhere; `pipeline.intake` runs the checks and keeps the results.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 
 import pandas as pd
@@ -432,10 +431,8 @@ def run_checks(book: ParsedBook, m: Municipality, period: Period, received: date
 
 
 def _dedupe(found: list[Issue]) -> list[Issue]:
-    seen, out = Counter(), []
+    """The same rule, place and message reported twice (e.g. by two paths) is said once, in first-seen order."""
+    unique: dict[tuple, Issue] = {}
     for i in found:
-        key = (i.rule, i.sheet, i.cell, i.message)
-        if not seen[key]:
-            out.append(i)
-        seen[key] += 1
-    return out
+        unique.setdefault((i.rule, i.sheet, i.cell, i.message), i)
+    return list(unique.values())

@@ -281,7 +281,7 @@ def _title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame)
     accepted = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] != "rejected"]
     rejected = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == "rejected"]
     missing = [s for s in m.schools if s.id not in latest.index]
-    late = [s for s in accepted if latest.at[s.id, "on_time"] is False or latest.at[s.id, "on_time"] == False]  # noqa: E712
+    late = [s for s in accepted if not bool(latest.at[s.id, "on_time"])]
     ws.set_column(0, 0, 34)
     ws.set_column(1, 1, 100)
     book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
