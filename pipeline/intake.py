@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -231,21 +233,44 @@ def pending(con, municipality: str, period: str) -> pd.DataFrame:
         [municipality, period]).df()
 
 
+CHECK_WORKERS = min(2, os.cpu_count() or 1)  # returns are checked in parallel; loading stays single-writer
+
+
 def process_pending(ws: Workspace, con, municipality: str, period: str, answer: bool = True) -> list[CheckResult]:
-    """Check every pending return of one municipality and period, load each result, answer each school."""
-    results = []
+    """Check every pending return of one municipality and period, load each result, answer each school.
+
+    Checks run in worker processes, in arrival order; each result is loaded (one transaction) as soon as it is
+    ready, so loading overlaps with the checking of later files.
+    """
+    period_end = load_reference().municipalities[municipality].period(period).end
+    jobs = []
     for rec in pending(con, municipality, period).itertuples():
-        path = ws.home / rec.archive_path
         if isinstance(rec.locked_by, str):
             hold(ws, con, rec, period)
             continue
-        result = check_return(path, ws, rec.received.to_pydatetime(), rec.original_name,
-                              previous_for=lambda school, end: warehouse.previous_facts(con, school, end))
+        previous = warehouse.previous_facts(con, rec.school_id, period_end) if isinstance(rec.school_id, str) else {}
+        jobs.append((ws.home / rec.archive_path, ws, rec.received.to_pydatetime(), rec.original_name, previous))
+    results = []
+    for job, result in zip(jobs, _checked(jobs), strict=True):
         extra = load_result(con, result)
         if answer:
-            write_feedback(result, path, ws.outbox, extra)
+            write_feedback(result, job[0], ws.outbox, extra)
         results.append(result)
     return results
+
+
+def _check_job(job) -> CheckResult:
+    path, ws, received_at, name, previous = job
+    return check_return(path, ws, received_at, name, previous_for=lambda school, end: previous)
+
+
+def _checked(jobs: list):
+    """Results of `_check_job` for each job, in order; in worker processes when there is more than one file."""
+    if len(jobs) < 2 or CHECK_WORKERS < 2:
+        yield from map(_check_job, jobs)
+        return
+    with ProcessPoolExecutor(CHECK_WORKERS, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_check_job, jobs, chunksize=1)
 
 
 def hold(ws: Workspace, con, rec, period: str) -> Path:
