@@ -409,7 +409,7 @@ def against_previous(ctx: Context, previous: dict[str, pd.DataFrame]) -> list[Is
         a, b = len(before), len(now)
         if max(a, b) >= t["plausibility_min_base"] and (b > a * t["plausibility_ratio"] or a > b * t["plausibility_ratio"]):
             title = ctx.catalogue.sheet(code).title
-            out.append(issue("P01", sheet=code, detail=f"«{title}»: было {a} записей, стало {b} — подтвердите или исправьте."))
+            out.append(issue("P01", sheet=code, detail=f"«{title}»: число записей было {a}, стало {b} — подтвердите или исправьте."))
     before, now = previous.get("programmes"), ctx.frame("programmes")
     if before is not None and len(now) < len(before):
         out.append(issue("X15", sheet="programmes", detail=f"Число программ уменьшилось: было {len(before)}, стало {len(now)}."))
