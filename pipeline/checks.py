@@ -62,12 +62,12 @@ class Context:
 
 # --- identity -----------------------------------------------------------------------------------------------
 
-def identify(book: ParsedBook, signing_key: str) -> tuple[Municipality | None, Period | None, list[Issue]]:
+def identify(identity: dict[str, str], signing_key: str) -> tuple[Municipality | None, Period | None, list[Issue]]:
     """Whose return this is, from the signed identity sheet, checked against registry and calendar."""
-    if not book.identity:
+    if not identity:
         return None, None, [issue("M01", detail="служебный лист отсутствует")]
     try:
-        ident = Identity(**{k: book.identity.get(k, "") for k in Identity.model_fields})
+        ident = Identity(**{k: identity.get(k, "") for k in Identity.model_fields})
     except ValueError:
         return None, None, [issue("M01", detail="служебный лист повреждён")]
     if not ident.verify(signing_key):

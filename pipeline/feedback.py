@@ -29,6 +29,16 @@ def _atomic_save(write, path: Path) -> Path:
     return path
 
 
+def feedback_path(outbox: Path, school_id: str | None, original_name: str, sha256: str, suffix: str) -> Path:
+    """outbox/<ОО or _не_опознаны>/<name>_<sha8>_<suffix>: every answer about one file sits together."""
+    return outbox / (school_id or "_не_опознаны") / f"{Path(original_name).stem}_{sha256[:8]}_{suffix}"
+
+
+def write_notice(path: Path, text: str) -> Path:
+    """A short plain-text answer to a school (duplicate file, version held for approval)."""
+    return _atomic_save(lambda tmp: tmp.write_text(text, encoding="utf-8"), path)
+
+
 def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
     """Copy of the school's workbook with flagged cells coloured and noted, plus an «Ошибки» sheet."""
     wb = openpyxl.load_workbook(original, keep_links=False)

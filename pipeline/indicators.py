@@ -145,6 +145,9 @@ INDICATORS: list[Indicator] = [
 BY_CODE = {i.code: i for i in INDICATORS}
 
 
+PART_RU = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
+
+
 @dataclass
 class Source:
     part: str        # numerator / denominator / examined

@@ -19,19 +19,17 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
 from contracts.catalogue import load_catalogue
 from pipeline import warehouse
 from pipeline.checks import identify, run_checks
 from pipeline.config import Workspace
-from pipeline.feedback import annotate, write_receipt
+from pipeline.feedback import annotate, feedback_path, write_notice, write_receipt
 from pipeline.isolation import PARSE_MEMORY_MB, PARSE_TIMEOUT_SECONDS, Outcome, check_guards, run_isolated
 from pipeline.issues import Issue, issue, verdict
-from pipeline.parsing import ParsedBook, read_workbook
+from pipeline.parsing import ParsedBook, read_identity, read_workbook
 from pipeline.precheck import precheck
 from pipeline.reference import load_reference
-from pipeline.workbook import IDENTITY_SHEET, Identity
 
 check_guards()
 IGNORED_PREFIXES = ("~$", ".")
@@ -112,7 +110,7 @@ def check_return(path: Path, ws: Workspace, received_at: datetime, original_name
         result.issues = [_unparseable(name, parsed)]
         return result
     book = result.book = parsed.value
-    m, period, problems = identify(book, ws.signing_key)
+    m, period, problems = identify(book.identity, ws.signing_key)
     result.issues = problems
     if m is None or period is None:
         return result
@@ -133,8 +131,9 @@ def _unparseable(name: str, outcome: Outcome) -> Issue:
 
 def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: dict | None = None) -> list[Path]:
     """Annotated copy (when the file could be parsed) and receipt, under outbox/<ОО>/."""
-    folder = out_dir / (result.school_id or "_не_опознаны")
-    stem = f"{Path(result.original_name).stem}_{result.sha256[:8]}"
+    def place(suffix: str) -> Path:
+        return feedback_path(out_dir, result.school_id, result.original_name, result.sha256, suffix)
+
     ref = load_reference()
     school = ref.school_home(result.school_id).school(result.school_id) if result.school_id else None
     deadline = (ref.municipalities[result.municipality].period(result.period).deadline
@@ -146,10 +145,10 @@ def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: di
             "school_id": result.school_id, "school_name": school.name if school else None, "period": result.period,
             "template_version": result.book.identity.get("template_version") if result.book else None,
             "timeliness": timeliness, "verdict": result.verdict, "rows": result.rows, **(extra or {})}
-    paths = [write_receipt(info, result.issues, folder / f"{stem}_квитанция.txt")]
+    paths = [write_receipt(info, result.issues, place("квитанция.txt"))]
     if result.book is not None and any(i.cell for i in result.issues):  # a clean file needs only its receipt
         try:
-            paths.append(annotate(original, result.issues, folder / f"{stem}_проверка.xlsx"))
+            paths.append(annotate(original, result.issues, place("проверка.xlsx")))
         except Exception:  # openpyxl may refuse what calamine read; the receipt still carries every issue
             pass
     result.feedback = paths
@@ -203,23 +202,19 @@ def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: st
     text = (f"Файл «{name}» (SHA-256 {digest}) уже был получен {first:%d.%m.%Y %H:%M}.\n"
             "Повторная отправка тех же данных ничего не меняет; если вы исправляли отчёт, сохраните файл заново и "
             "отправьте исправленную версию.\n")
-    out = ws.outbox / (school_id or "_не_опознаны") / f"{Path(name).stem}_{digest[:8]}_повтор.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
+    return write_notice(feedback_path(ws.outbox, school_id, name, digest, "повтор.txt"), text)
 
 
 def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None, str | None]:
-    """(school, municipality, period) from a valid signed identity sheet, or Nones; never raises."""
+    """(school, municipality, period) a file's signed identity names, if registry and calendar know them; else
+    Nones. Never raises: routing must not fail on a broken file, the full check will say what is wrong."""
     try:
         if precheck(path.read_bytes(), path.name):
             return None, None, None
-        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(IDENTITY_SHEET).to_python()
-        ident = Identity.from_rows(rows)
-        m = load_reference().municipalities.get(ident.municipality)
-        known = m is not None and m.school(ident.school_id) and ident.period in {p.code for p in m.periods}
-        if ident.verify(ws.signing_key) and known:
-            return ident.school_id, ident.municipality, ident.period
+        identity = read_identity(path)
+        m, period, _ = identify(identity, ws.signing_key)
+        if m is not None and period is not None:
+            return identity["school_id"], m.code, period.code
     except Exception:
         pass
     return None, None, None
@@ -279,10 +274,7 @@ def hold(ws: Workspace, con, rec, period: str) -> Path:
     text = (f"Файл «{rec.original_name}» (SHA-256 {rec.sha256}) получен {rec.received:%d.%m.%Y %H:%M}.\n"
             f"Отчёт ОО {rec.school_id} за период {period} уже утверждён муниципалитетом, поэтому новая версия "
             "отложена и будет проверена после того, как методист снимет утверждение (svod unlock).\n")
-    out = ws.outbox / rec.school_id / f"{Path(rec.original_name).stem}_{rec.sha256[:8]}_отложен.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
+    return write_notice(feedback_path(ws.outbox, rec.school_id, rec.original_name, rec.sha256, "отложен.txt"), text)
 
 
 def approve(con, school_id: str, period: str) -> str | None:

@@ -13,13 +13,12 @@ import openpyxl
 
 from contracts.catalogue import load_catalogue
 from pipeline import warehouse
-from pipeline.indicators import BY_CODE
+from pipeline.indicators import BY_CODE, PART_RU
 
 LINEAGE_SHEET = "Происхождение"
 _LINK = re.compile(r"'?([^'!]+)'?!A(\d+)$")
 
 
-PARTS = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено"}
 PUBLISHED_RUNS = "SELECT run_id FROM published_run"
 
 
@@ -81,7 +80,7 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
                 "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
                 "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
                 [figure_id]).fetchall():
-            answer["sources"].append({"part": PARTS[part], "sha256": sha, "school_id": school,
+            answer["sources"].append({"part": PART_RU[part], "sha256": sha, "school_id": school,
                                       "version": version, "sheet": titles[sheet], "cell": cell, "value": value})
     return answer
 
@@ -108,4 +107,4 @@ def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
     return {"sha256": digest, "school_id": sub[0], "period": sub[1], "version": sub[2], "verdict": sub[3],
             "superseded_by": sub[4], "cell": f"{sheet_title}!{cell}",
             "figures": [{"figure_id": r[0], "indicator": r[1], "title": BY_CODE[r[1]].title, "level": r[2],
-                         "entity": r[3], "value": r[4], "part": PARTS[r[5]]} for r in rows]}
+                         "entity": r[3], "value": r[4], "part": PART_RU[r[5]]} for r in rows]}

@@ -165,14 +165,23 @@ def sheet_xml_facts(path: Path) -> dict[str, SheetXmlFacts]:
     return facts
 
 
+def _identity(book: CalamineWorkbook) -> dict[str, str]:
+    if IDENTITY_SHEET not in book.sheet_names:
+        return {}
+    return {_text(r[0]): _text(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
+
+
+def read_identity(path: Path) -> dict[str, str]:
+    """Only the key/value rows of the identity sheet (empty if there is none): cheap, for routing a file."""
+    return _identity(CalamineWorkbook.from_path(str(path)))
+
+
 def read_workbook(path: Path) -> ParsedBook:
     """Parse every catalogue sheet of a return that has passed the file pre-check."""
     catalogue = load_catalogue()
     book = CalamineWorkbook.from_path(str(path))
     names = set(book.sheet_names)
-    identity = {}
-    if IDENTITY_SHEET in names:
-        identity = {_text(r[0]): _text(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
+    identity = _identity(book)
     parsed = ParsedBook(identity=identity, sheets={}, issues=[])
     xml_facts = sheet_xml_facts(path)
     for sheet in catalogue.sheets:

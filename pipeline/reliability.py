@@ -103,7 +103,9 @@ def _edit(data: bytes, change) -> bytes:
     return out.getvalue()
 
 
-def _resign(**fields):
+def resigned(**fields):
+    """An openpyxl edit that changes identity fields and signs them again with the dev key (a well-formed forgery
+    of an old, foreign or unknown template)."""
     def change(wb):
         sheet = wb[IDENTITY_SHEET]
         ident = Identity(**{r[0]: r[1] for r in sheet.iter_rows(values_only=True)}).model_copy(update=fields)
@@ -153,11 +155,11 @@ def corpus(good: bytes, messy: dict[str, bytes]) -> list[Case]:
         ("dde.xlsx", zipped({**parts, "xl/externalLinks/externalLink1.xml": b'<externalLink><ddeLink ddeService="cmd"/></externalLink>'})),
         ("oversized.xlsx", good + rng.randbytes(51 * 1024 * 1024))]]
     cases += [Case("wrong template", n, _edit(good, change)) for n, change in [
-        ("old_version.xlsx", _resign(template_version="2024.1")),
+        ("old_version.xlsx", resigned(template_version="2024.1")),
         ("edited_meta.xlsx", lambda wb: wb[IDENTITY_SHEET].cell(3, 2).__setattr__("value", "ARH-002")),
-        ("unknown_school.xlsx", _resign(school_id="ARH-999")),
-        ("foreign_key.xlsx", lambda wb: [_resign()(wb), wb[IDENTITY_SHEET].cell(8, 2).__setattr__("value", "0" * 64)]),
-        ("other_period.xlsx", _resign(period="2031-Q1")),
+        ("unknown_school.xlsx", resigned(school_id="ARH-999")),
+        ("foreign_key.xlsx", lambda wb: [resigned()(wb), wb[IDENTITY_SHEET].cell(8, 2).__setattr__("value", "0" * 64)]),
+        ("other_period.xlsx", resigned(period="2031-Q1")),
         ("other_school_title.xlsx", lambda wb: wb[_title("meta")]["D3"].__setattr__("value", "ARH-007")),
         ("no_identity.xlsx", lambda wb: wb.remove(wb[IDENTITY_SHEET])),
         ("sheet_renamed.xlsx", lambda wb: setattr(wb[_title("awards")], "title", "Награды")),

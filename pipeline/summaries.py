@@ -27,6 +27,7 @@ from pipeline.config import DEV_SIGNING_KEY
 from pipeline.indicators import (
     BY_CODE,
     INDICATORS,
+    PART_RU,
     Figure,
     aggregate,
     run_id_for,
@@ -180,8 +181,7 @@ def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> st
     groups: dict[tuple, list[str]] = {}
     for s in f.sources:
         groups.setdefault((s.school_id, s.sha256, s.part), []).append(f"{catalogue.sheet(s.sheet).title}!{s.cell}")
-    parts = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
-    text = "; ".join(f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {parts[p]}: {', '.join(cells)}"
+    text = "; ".join(f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[p]}: {', '.join(cells)}"
                      for (school, sha, p), cells in sorted(groups.items()))
     return text if len(text) <= limit else text[:limit] + " … (полный список: svod explain)"
 

@@ -161,15 +161,21 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
     return pd.DataFrame(failures, columns=["sheet", "school_id", "src_row", "column", "check", "value"])
 
 
-def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, pd.DataFrame]:
-    """Registries of the school's newest accepted return for an earlier period (for X15/P01 and carry-forward)."""
+def previous_return(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> str | None:
+    """sha256 of the school's current accepted return for the latest period ending before `before_end`."""
     row = con.execute(
         "SELECT s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality AND p.code = s.period "
         "WHERE s.school_id = ? AND p.end_date < ? ORDER BY p.end_date DESC LIMIT 1", [school_id, before_end]).fetchone()
-    if row is None:
+    return row[0] if row else None
+
+
+def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, pd.DataFrame]:
+    """Registries of the school's newest accepted return for an earlier period (for X15/P01 and carry-forward)."""
+    sha = previous_return(con, school_id, before_end)
+    if sha is None:
         return {}
     return {code: con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? ORDER BY src_row",
-                              [row[0]]).df()
+                              [sha]).df()
             for code in ("mentors", "mentees", "programmes", "pairs")}
 
 
@@ -179,15 +185,13 @@ CARRIED = {"mentors": "status <> 'выбыл'", "mentees": "status <> 'выбы�
 
 def carried_forward(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, list[dict]]:
     """Registries to prefill a new template with: the school's last accepted return before this period."""
-    row = con.execute(
-        "SELECT s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality AND p.code = s.period "
-        "WHERE s.school_id = ? AND p.end_date < ? ORDER BY p.end_date DESC LIMIT 1", [school_id, before_end]).fetchone()
-    if row is None:
+    sha = previous_return(con, school_id, before_end)
+    if sha is None:
         return {}
     out = {}
     for code, keep in CARRIED.items():
         frame = con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? AND {keep} "
-                            "ORDER BY src_row", [row[0]]).df()
+                            "ORDER BY src_row", [sha]).df()
         out[code] = [{k: v for k, v in rec.items() if not _missing(v)} for rec in frame.to_dict("records")]
     return out
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from contracts.catalogue import load_catalogue
-from pipeline.config import DEV_SIGNING_KEY
 from pipeline.intake import check_return
-from pipeline.workbook import CODE_ROW, IDENTITY_SHEET, Identity
+from pipeline.reliability import resigned
+from pipeline.workbook import CODE_ROW, IDENTITY_SHEET
 
 RECEIVED = datetime(2025, 12, 21, 10, 0)
 
@@ -171,11 +171,7 @@ def _strict(name, payload):
 
 def _resign(path, **changes):
     wb = openpyxl.load_workbook(path)
-    sheet = wb[IDENTITY_SHEET]
-    ident = Identity(**{r[0]: r[1] for r in sheet.iter_rows(values_only=True)})
-    ident = ident.model_copy(update=changes).signed(DEV_SIGNING_KEY)
-    for r, (key, value) in enumerate(ident.rows(), start=1):
-        sheet.cell(r, 1).value, sheet.cell(r, 2).value = key, value
+    resigned(**changes)(wb)
     wb.save(path)
 
 
