@@ -2,13 +2,15 @@
 
 Each check is named by its rule code, so a pandera failure maps straight back to a catalogue rule and its
 Russian text. Frames arrive already typed by `pipeline.parsing` (which keeps every cell's address); pandera
-checks values, not spellings. Conditional and cross-sheet rules live in `pipeline.rules`.
+checks values, not spellings. Conditional and cross-sheet rules live in `pipeline.checks`.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
+import pandas as pd
 import pandera.pandas as pa
 
 from contracts.catalogue import Column, load_catalogue
@@ -60,3 +62,20 @@ def sheet_schema(sheet_code: str) -> pa.DataFrameSchema:
         strict=True,
         ordered=False,
     )
+
+
+def typed_frame(sheet_code: str, values: dict[str, list], index: list | None = None) -> pd.DataFrame:
+    """The DataFrame pandera validates, from column lists of typed Python values (None = blank)."""
+    sheet = load_catalogue().sheet(sheet_code)
+    n = len(next(iter(values.values()), []))
+    columns = {}
+    for c in sheet.columns:
+        data = values.get(c.code, [None] * n)
+        dtype = DTYPES.get(c.type, "object")
+        if dtype.startswith("datetime"):
+            columns[c.code] = pd.to_datetime(pd.Series(data, dtype=object), errors="coerce").astype(dtype).array
+        elif dtype == "object":
+            columns[c.code] = np.array(data, dtype=object) if n else np.empty(0, dtype=object)
+        else:
+            columns[c.code] = pd.array(data, dtype=dtype)
+    return pd.DataFrame(columns, index=pd.Index(index if index is not None else range(n), dtype="int64"))

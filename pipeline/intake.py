@@ -1,31 +1,41 @@
 """From inbox to warehouse: receive files, archive them by content, check them, answer the school, load.
 
-`receive_inbox` moves settled inbox files into the content-addressed archive and identifies each return;
-`check_return` runs the pre-check, parser and checks on one file and writes the school's feedback;
-`process_pending` does that for one municipality and period and loads each result in its own transaction.
+`receive_inbox` moves settled inbox files into the content-addressed archive and registers each under the
+return it claims to be; `process_pending` checks one municipality's and period's pending returns and loads them.
+Work is split where it is cheapest: each file is read and checked against its own rules in an isolated worker
+process (both cores); the pandera contracts run once per sheet per batch of returns; each batch is loaded
+through Arrow in one transaction, then every school gets its answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline import warehouse
-from pipeline.checks import identify, run_checks
+from pipeline.checks import Checked, against_previous, check_book, contract_issues, identify
 from pipeline.config import Workspace
 from pipeline.feedback import annotate, feedback_path, write_notice, write_receipt
-from pipeline.isolation import PARSE_MEMORY_MB, PARSE_TIMEOUT_SECONDS, Outcome, check_guards, run_isolated
+from pipeline.isolation import (
+    PARSE_MEMORY_MB,
+    PARSE_TIMEOUT_SECONDS,
+    WORKERS,
+    IsolatedPool,
+    Outcome,
+    check_guards,
+)
 from pipeline.issues import Issue, issue, verdict
 from pipeline.parsing import ParsedBook, read_identity, read_workbook
 from pipeline.precheck import precheck
@@ -34,6 +44,7 @@ from pipeline.reference import load_reference
 check_guards()
 IGNORED_PREFIXES = ("~$", ".")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
+BATCH_SIZE = 250  # returns validated and loaded together; one transaction each
 
 
 @dataclass
@@ -43,17 +54,29 @@ class CheckResult:
     received_at: datetime
     verdict: str
     issues: list[Issue]
+    source: Path | None = None          # the checked file (in the archive, or as given to `svod check`)
     book: ParsedBook | None = None
     municipality: str | None = None
     period: str | None = None
     school_id: str | None = None
     feedback: list[Path] = field(default_factory=list)
+    checked: Checked | None = None      # the return's own issues, until the batch's contracts are added
 
     @property
     def rows(self) -> dict[str, int]:
         if self.book is None:
             return {}
-        return {s.title: len(s.frame) for s in self.book.sheets.values() if len(s.frame)}
+        return {s.title: len(s) for s in self.book.sheets.values() if len(s)}
+
+
+@dataclass
+class Received:
+    """An archived file on its way into the warehouse."""
+
+    stored: Path
+    name: str
+    received_at: datetime
+    claimed: tuple[str | None, str | None, str | None]   # (school, municipality, period)
 
 
 def sha256_of(data: bytes) -> str:
@@ -95,42 +118,73 @@ def _receipt_record(name: str, received_at: datetime | None) -> bytes | None:
     return json.dumps({"original_name": name, "received_at": received_at.isoformat()}, ensure_ascii=False).encode()
 
 
-def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
-                 previous_for=None) -> CheckResult:
-    """Pre-check, parse, identify and check one file. `previous_for(school_id, period_end)` gives last accepted data."""
+# --- checking ------------------------------------------------------------------------------------------------
+
+def examine(path: Path, signing_key: str, received_at: datetime, name: str) -> CheckResult:
+    """In a worker: pre-check, parse, identify and run the return's own rules (all but contracts and history)."""
     data = path.read_bytes()
-    name = original_name or path.name
-    result = CheckResult(sha256_of(data), name, received_at, "rejected", [])
+    result = CheckResult(sha256_of(data), name, received_at, "rejected", [], source=path)
     problem = precheck(data, name)
     if problem:
         result.issues = [problem]
         return result
-    parsed = run_isolated(read_workbook, path)
-    if parsed.failure:
-        result.issues = [_unparseable(name, parsed)]
-        return result
-    book = result.book = parsed.value
-    m, period, problems = identify(book.identity, ws.signing_key)
+    book = result.book = read_workbook(path)
+    m, period, problems = identify(book.identity, signing_key)
     result.issues = problems
     if m is None or period is None:
         return result
     result.municipality, result.period, result.school_id = m.code, period.code, book.identity["school_id"]
-    previous = previous_for(result.school_id, period.end) if previous_for else {}
-    result.issues = problems + book.issues + run_checks(book, m, period, received_at.date(), previous)
-    result.verdict = verdict(result.issues)
+    result.checked = check_book(book, m, period, received_at.date())
+    result.checked.head[:0] = problems
     return result
 
 
-def _unparseable(name: str, outcome: Outcome) -> Issue:
+def _unparseable(path: Path, received_at: datetime, name: str, outcome: Outcome) -> CheckResult:
     if outcome.failure == "timeout":
-        return issue("F07", detail=f"разбор занял больше {PARSE_TIMEOUT_SECONDS} с")
-    if outcome.failure == "memory":
-        return issue("F07", detail=f"разбор требует больше {PARSE_MEMORY_MB} МБ памяти")
-    return issue("F01", name=name, detail="книга повреждена")
+        problem = issue("F07", detail=f"разбор занял больше {PARSE_TIMEOUT_SECONDS} с")
+    elif outcome.failure == "memory":
+        problem = issue("F07", detail=f"разбор требует больше {PARSE_MEMORY_MB} МБ памяти")
+    else:
+        problem = issue("F01", name=name, detail="книга повреждена")
+    return CheckResult(sha256_of(path.read_bytes()), name, received_at, "rejected", [problem], source=path)
 
 
-def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: dict | None = None) -> list[Path]:
-    """Annotated copy (when the file could be parsed) and receipt, under outbox/<ОО>/."""
+Previous = Callable[[str, object], dict[str, pd.DataFrame]]  # (school, period end) -> its previous registries
+
+
+def finish(results: list[CheckResult], previous_for: Previous | None = None) -> None:
+    """Add the batch's contract issues and each school's history checks; settle every verdict."""
+    ref = load_reference()
+    own = [r for r in results if r.checked is not None]
+    for r, contracts in zip(own, contract_issues([r.book for r in own]), strict=True):
+        if previous_for is not None:
+            end = ref.municipalities[r.municipality].period(r.period).end
+            r.checked.tail += against_previous(r.book, previous_for(r.school_id, end) or {})
+        r.issues, r.checked = r.checked.assemble(contracts), None
+        r.verdict = verdict(r.issues)
+
+
+def checked_batches(files: list[tuple[Path, datetime, str]], signing_key: str,
+                    previous_for: Previous | None = None) -> Iterator[list[CheckResult]]:
+    """Check (path, received at, name) files in arrival order, a batch at a time; workers keep reading ahead."""
+    tasks = [(path, signing_key, received_at, name) for path, received_at, name in files]
+    with IsolatedPool(examine, workers=min(WORKERS, len(tasks)) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool:
+        outcomes = zip(files, pool.map(tasks), strict=True)
+        while batch := list(islice(outcomes, BATCH_SIZE)):
+            results = [outcome.value if outcome.failure is None else _unparseable(*file, outcome) for file, outcome in batch]
+            finish(results, previous_for)
+            yield results
+
+
+def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
+                 previous_for: Previous | None = None) -> CheckResult:
+    """Every check of one file. `previous_for(school_id, period_end)` gives the school's last accepted registries."""
+    [[result]] = checked_batches([(path, received_at, original_name or path.name)], ws.signing_key, previous_for)
+    return result
+
+
+def write_feedback(result: CheckResult, out_dir: Path, extra: dict | None = None) -> list[Path]:
+    """Annotated copy (when the file could be parsed and a cell is flagged) and receipt, under outbox/<ОО>/."""
     def place(suffix: str) -> Path:
         return feedback_path(out_dir, result.school_id, result.original_name, result.sha256, suffix)
 
@@ -148,12 +202,14 @@ def write_feedback(result: CheckResult, original: Path, out_dir: Path, extra: di
     paths = [write_receipt(info, result.issues, place("квитанция.txt"))]
     if result.book is not None and any(i.cell for i in result.issues):  # a clean file needs only its receipt
         try:
-            paths.append(annotate(original, result.issues, place("проверка.xlsx")))
+            paths.append(annotate(result.source, result.issues, place("проверка.xlsx")))
         except Exception:  # openpyxl may refuse what calamine read; the receipt still carries every issue
             pass
     result.feedback = paths
     return paths
 
+
+# --- receiving -----------------------------------------------------------------------------------------------
 
 UNIDENTIFIED = ("", "")  # `receive_inbox(only=UNIDENTIFIED)`: files that claim no known return
 
@@ -163,39 +219,49 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
 
     `only=(municipality, period)` takes just that partition's files; `only=UNIDENTIFIED` takes files whose identity
     cannot be established and answers them at once (rejected, with feedback). The same bytes sent again are not
-    registered twice; the sender gets a receipt saying so. Files are removed from the inbox only once archived.
+    registered twice; the sender gets a receipt saying so. Files leave the inbox only once archived and registered.
     """
-    taken = []
-    for path in settled_files(ws.inbox, settle_seconds):
-        claimed = claimed_identity(path, ws)
+    files = settled_files(ws.inbox, settle_seconds)
+    claims = claimed_identities(files, ws.signing_key)
+    taken, fresh, first_seen = [], [], {}
+    for path, claimed in zip(files, claims, strict=True):
         if only is not None and (claimed[1] or "", claimed[2] or "") != only:
             continue
         data = path.read_bytes()
         digest = sha256_of(data)
         received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
         stored = archive_file(ws, data, path.name, received_at)
-        known = con.execute("SELECT received_at FROM received_file WHERE sha256 = ?", [digest]).fetchone()
+        known = first_seen.get(digest) or con.execute("SELECT received_at FROM received_file WHERE sha256 = ?", [digest]).fetchone()
         if known:
             write_duplicate_receipt(ws, path.name, digest, claimed[0], known[0])
         else:
-            register(ws, con, stored, path.name, received_at, claimed)
-        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known), "school_id": claimed[0]})
-        path.unlink()
+            first_seen[digest] = (received_at,)
+            fresh.append(Received(stored, path.name, received_at, claimed))
+        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known), "school_id": claimed[0], "path": path})
+    register(ws, con, fresh)
+    for entry in taken:
+        entry.pop("path").unlink()
     return taken
 
 
-def register(ws: Workspace, con, stored: Path, name: str, received_at: datetime, claimed: tuple, answer: bool = True) -> None:
-    """Record an archived file as received; a file that is no known return is checked and answered at once."""
+def register(ws: Workspace, con, received: list[Received], answer: bool = True) -> None:
+    """Record archived files as received (one transaction); files that are no known return are checked and
+    answered at once."""
+    if not received:
+        return
     with warehouse.transaction(con):
-        con.execute("INSERT INTO received_file VALUES (?, ?, ?, ?, ?)",
-                    [stored.stem, name, stored.stat().st_size, received_at, str(stored.relative_to(ws.home))])
-        con.execute("INSERT INTO submission (sha256, verdict, received_at, school_id, municipality, period) "
-                    "VALUES (?, 'pending', ?, ?, ?, ?)", [stored.stem, received_at, *claimed])
-    if claimed[0] is None:
-        result = check_return(stored, ws, received_at, name)
-        extra = load_result(con, result)
+        warehouse.insert_frame(con, "received_file", pd.DataFrame(
+            [{"sha256": r.stored.stem, "original_name": r.name, "size": r.stored.stat().st_size, "received_at": r.received_at,
+              "archive_path": str(r.stored.relative_to(ws.home))} for r in received]))
+        warehouse.insert_frame(con, "submission", pd.DataFrame(
+            [{"sha256": r.stored.stem, "verdict": "pending", "received_at": r.received_at, "school_id": r.claimed[0],
+              "municipality": r.claimed[1], "period": r.claimed[2]} for r in received]))
+    unknown = [(r.stored, r.received_at, r.name) for r in received if r.claimed[0] is None]
+    for batch in checked_batches(unknown, ws.signing_key) if unknown else []:
+        notes = load_results(con, batch)
         if answer:
-            write_feedback(result, stored, ws.outbox, extra)
+            for result, note in zip(batch, notes, strict=True):
+                write_feedback(result, ws.outbox, note)
 
 
 def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: str | None, first: datetime) -> Path:
@@ -205,20 +271,33 @@ def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: st
     return write_notice(feedback_path(ws.outbox, school_id, name, digest, "повтор.txt"), text)
 
 
-def claimed_identity(path: Path, ws: Workspace) -> tuple[str | None, str | None, str | None]:
+NOT_CLAIMED = (None, None, None)
+
+
+def claimed_identity(path: Path, signing_key: str) -> tuple[str | None, str | None, str | None]:
     """(school, municipality, period) a file's signed identity names, if registry and calendar know them; else
     Nones. Never raises: routing must not fail on a broken file, the full check will say what is wrong."""
     try:
         if precheck(path.read_bytes(), path.name):
-            return None, None, None
+            return NOT_CLAIMED
         identity = read_identity(path)
-        m, period, _ = identify(identity, ws.signing_key)
+        m, period, _ = identify(identity, signing_key)
         if m is not None and period is not None:
             return identity["school_id"], m.code, period.code
     except Exception:
         pass
-    return None, None, None
+    return NOT_CLAIMED
 
+
+def claimed_identities(files: list[Path], signing_key: str) -> list[tuple]:
+    """`claimed_identity` of each file, read in the isolated workers (a file that kills its reader claims nothing)."""
+    if not files:
+        return []
+    with IsolatedPool(claimed_identity, workers=min(WORKERS, len(files))) as pool:
+        return [NOT_CLAIMED if o.failure else o.value for o in pool.map([(f, signing_key) for f in files])]
+
+
+# --- loading -------------------------------------------------------------------------------------------------
 
 def pending(con, municipality: str, period: str) -> pd.DataFrame:
     return con.execute(
@@ -228,44 +307,28 @@ def pending(con, municipality: str, period: str) -> pd.DataFrame:
         [municipality, period]).df()
 
 
-CHECK_WORKERS = min(2, os.cpu_count() or 1)  # returns are checked in parallel; loading stays single-writer
-
-
 def process_pending(ws: Workspace, con, municipality: str, period: str, answer: bool = True) -> list[CheckResult]:
-    """Check every pending return of one municipality and period, load each result, answer each school.
-
-    Checks run in worker processes, in arrival order; each result is loaded (one transaction) as soon as it is
-    ready, so loading overlaps with the checking of later files.
-    """
+    """Check every pending return of one municipality and period in arrival order, load them a batch at a time
+    (one transaction each), and answer each school once its batch is stored."""
     period_end = load_reference().municipalities[municipality].period(period).end
-    jobs = []
+    files, schools = [], set()
     for rec in pending(con, municipality, period).itertuples():
         if isinstance(rec.locked_by, str):
             hold(ws, con, rec, period)
-            continue
-        previous = warehouse.previous_facts(con, rec.school_id, period_end) if isinstance(rec.school_id, str) else {}
-        jobs.append((ws.home / rec.archive_path, ws, rec.received.to_pydatetime(), rec.original_name, previous))
+        else:
+            files.append((ws.home / rec.archive_path, rec.received.to_pydatetime(), rec.original_name))
+            schools.add(rec.school_id)
+    if not files:
+        return []
+    previous = warehouse.previous_facts(con, sorted(s for s in schools if isinstance(s, str)), period_end)
     results = []
-    for job, result in zip(jobs, _checked(jobs), strict=True):
-        extra = load_result(con, result)
+    for batch in checked_batches(files, ws.signing_key, lambda school, end: previous.get(school, {})):
+        notes = load_results(con, batch)
         if answer:
-            write_feedback(result, job[0], ws.outbox, extra)
-        results.append(result)
+            for result, note in zip(batch, notes, strict=True):
+                write_feedback(result, ws.outbox, note)
+        results += batch
     return results
-
-
-def _check_job(job) -> CheckResult:
-    path, ws, received_at, name, previous = job
-    return check_return(path, ws, received_at, name, previous_for=lambda school, end: previous)
-
-
-def _checked(jobs: list):
-    """Results of `_check_job` for each job, in order; in worker processes when there is more than one file."""
-    if len(jobs) < 2 or CHECK_WORKERS < 2:
-        yield from map(_check_job, jobs)
-        return
-    with ProcessPoolExecutor(CHECK_WORKERS, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(_check_job, jobs, chunksize=1)
 
 
 def hold(ws: Workspace, con, rec, period: str) -> Path:
@@ -296,51 +359,71 @@ def unlock(con, school_id: str, period: str) -> int:
     return released
 
 
-def load_result(con, result: CheckResult) -> dict:
-    """Store one checked return in one transaction; an accepted version supersedes the school's previous one."""
+SUBMISSION_TYPES = {"sha256": pa.string(), "school_id": pa.string(), "municipality": pa.string(), "period": pa.string(),
+                    "version": pa.int32(), "verdict": pa.string(), "on_time": pa.bool_(), "template_version": pa.string(),
+                    "catalogue": pa.string(), "errors": pa.int32(), "warnings": pa.int32(), "rows_read": pa.int32(),
+                    "rows_loaded": pa.int32(), "normalised": pa.int32()}
+ISSUE_TYPES = {"sha256": pa.string(), "rule": pa.string(), "severity": pa.string(), "sheet": pa.string(),
+               "src_row": pa.int32(), "code": pa.string(), "cell": pa.string(), "value": pa.string(),
+               "message": pa.string(), "fix": pa.string()}
+
+
+def _table(types: dict[str, pa.DataType], rows: list[dict]) -> pa.Table:
+    return pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in types.items()})
+
+
+def load_results(con, results: list[CheckResult]) -> list[dict]:
+    """Store a batch of checked returns in one transaction, in arrival order: versions per school and period,
+    verdicts, issues, and the facts of every accepted return (through Arrow). An accepted version supersedes the
+    school's previous one. Returns, per result, what its receipt should add (version, changes)."""
     catalogue = load_catalogue()
-    errors = sum(i.severity == "error" for i in result.issues)
-    note = {}
+    ref = load_reference()
+    schools = sorted({r.school_id for r in results if r.school_id})
+    versions = {(s, p): v for s, p, v in con.execute(
+        "SELECT school_id, period, max(version) FROM submission WHERE list_contains(?, school_id) GROUP BY ALL", [schools]).fetchall()}
+    current = {(s, p): sha for s, p, sha in con.execute(
+        "SELECT school_id, period, sha256 FROM current_submission WHERE list_contains(?, school_id)", [schools]).fetchall()}
+    notes, updates, superseded = [], [], []
+    for r in results:
+        key, version = (r.school_id, r.period), None
+        if r.school_id:
+            version = versions[key] = (versions.get(key) or 0) + 1
+        errors = sum(i.severity == "error" for i in r.issues)
+        rows_read = sum(len(s) for s in r.book.sheets.values()) if r.book else 0
+        loaded = r.verdict != "rejected"
+        deadline = ref.municipalities[r.municipality].period(r.period).deadline if r.municipality else None
+        updates.append({"sha256": r.sha256, "school_id": r.school_id, "municipality": r.municipality, "period": r.period,
+                        "version": version, "verdict": r.verdict,
+                        "on_time": None if deadline is None else r.received_at.date() <= deadline,
+                        "template_version": r.book.identity.get("template_version") if r.book else None,
+                        "catalogue": catalogue.fingerprint, "errors": errors, "warnings": len(r.issues) - errors,
+                        "rows_read": rows_read, "rows_loaded": rows_read if loaded else 0,
+                        "normalised": r.book.normalised if r.book else 0})
+        if loaded and r.school_id:
+            if key in current:
+                superseded.append((len(notes), current[key], r.sha256))
+            current[key] = r.sha256
+        notes.append({"version": version})
+    stored = [r for r in results if r.verdict != "rejected"]
     with warehouse.transaction(con):
-        version = None
-        previous = None
-        if result.school_id:
-            version = con.execute("SELECT coalesce(max(version), 0) + 1 FROM submission WHERE school_id = ? AND period = ?",
-                                  [result.school_id, result.period]).fetchone()[0]
-            previous = con.execute("SELECT sha256 FROM current_submission WHERE school_id = ? AND period = ?",
-                                   [result.school_id, result.period]).fetchone()
-        deadline = (load_reference().municipalities[result.municipality].period(result.period).deadline
-                    if result.municipality else None)
-        rows_read = sum(len(s.frame) for s in result.book.sheets.values()) if result.book else 0
-        loaded = result.verdict != "rejected"
-        con.execute(
-            "UPDATE submission SET school_id = ?, municipality = ?, period = ?, version = ?, verdict = ?, on_time = ?, "
-            "template_version = ?, catalogue = ?, errors = ?, warnings = ?, rows_read = ?, rows_loaded = ?, normalised = ? "
-            "WHERE sha256 = ?",
-            [result.school_id, result.municipality, result.period, version, result.verdict,
-             None if deadline is None else result.received_at.date() <= deadline,
-             result.book.identity.get("template_version") if result.book else None, catalogue.fingerprint,
-             errors, len(result.issues) - errors, rows_read, rows_read if loaded else 0,
-             result.book.normalised if result.book else 0, result.sha256])
-        warehouse.insert_frame(con, "issue", pd.DataFrame([
-            {"sha256": result.sha256, "rule": i.rule, "severity": i.severity, "sheet": i.sheet, "src_row": i.row,
-             "code": i.column, "cell": i.cell, "value": i.value, "message": i.message, "fix": i.fix} for i in result.issues]))
-        if loaded:
-            for code, sheet in result.book.sheets.items():
-                frame = sheet.frame.copy()
-                for column in catalogue.sheet(code).columns:
-                    if column.type == "date":
-                        frame[column.code] = frame[column.code].dt.date
-                frame.insert(0, "src_row", frame.index.astype("int32"))
-                frame.insert(0, "sha256", result.sha256)
-                warehouse.insert_frame(con, warehouse.fact_table(code), frame.reset_index(drop=True))
-                warehouse.insert_frame(con, "src_column", pd.DataFrame(
-                    [{"sha256": result.sha256, "sheet": code, "code": k, "letter": v} for k, v in sheet.letters.items()]))
-            if previous:
-                con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [result.sha256, previous[0]])
-                note["changes"] = _changes(con, previous[0], result.sha256)
-    note["version"] = version
-    return note
+        con.register("updates", _table(SUBMISSION_TYPES, updates))
+        con.execute("UPDATE submission SET " + ", ".join(f"{k} = u.{k}" for k in SUBMISSION_TYPES if k != "sha256")
+                    + " FROM updates u WHERE submission.sha256 = u.sha256")
+        con.unregister("updates")
+        warehouse.insert_frame(con, "issue", _table(ISSUE_TYPES, [
+            {"sha256": r.sha256, "rule": i.rule, "severity": i.severity, "sheet": i.sheet, "src_row": i.row, "code": i.column,
+             "cell": i.cell, "value": i.value, "message": i.message, "fix": i.fix} for r in results for i in r.issues]))
+        for sheet in catalogue.sheets:
+            warehouse.insert_frame(con, warehouse.fact_table(sheet.code), warehouse.fact_arrow(
+                sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
+        warehouse.insert_frame(con, "src_column", pd.DataFrame(
+            [{"sha256": r.sha256, "sheet": code, "code": k, "letter": v}
+             for r in stored for code, s in r.book.sheets.items() for k, v in s.letters.items()],
+            columns=["sha256", "sheet", "code", "letter"]))
+        for n, old, new in superseded:
+            con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
+            notes[n]["changes"] = _changes(con, old, new)
+    return notes
 
 
 def _changes(con, old: str, new: str) -> str:
@@ -361,7 +444,7 @@ def _changes(con, old: str, new: str) -> str:
 def dry_run(path: Path, ws: Workspace, out_dir: Path) -> CheckResult:
     """`svod check`: the full check of one file and its feedback, without touching the warehouse."""
     result = check_return(path, ws, datetime.now().replace(microsecond=0))
-    write_feedback(result, path, out_dir)
+    write_feedback(result, out_dir)
     return result
 
 

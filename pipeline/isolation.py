@@ -1,19 +1,27 @@
 """Start-up guards and per-file isolation for parsing untrusted workbooks.
 
-Every return is parsed in a forked child with a memory cap and a timeout, so a decompression bomb or a parser
-hang costs that one file, not the run. The guards refuse to start when the XML stack lacks the protections the
-pre-check relies on (defusedxml for openpyxl, an Expat with billion-laughs protection).
+Returns are parsed in long-lived worker processes, one file at a time per worker, each under a memory cap and
+a per-file timeout: a decompression bomb, a parser hang or a crash costs that one file (and a worker restart),
+not the run. The guards refuse to start when the XML stack lacks the protections the pre-check relies on
+(defusedxml for openpyxl, an Expat with billion-laughs protection).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import queue
 import resource
+import threading
+import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 
 PARSE_TIMEOUT_SECONDS = 60
-PARSE_MEMORY_MB = 1536
+PARSE_MEMORY_MB = 1536     # how much a worker may grow beyond what it inherited
+WORKERS = min(2, os.cpu_count() or 1)
 MIN_EXPAT = (2, 4, 1)  # first Expat with protection against entity amplification
 
 
@@ -40,37 +48,145 @@ class Outcome:
     detail: str = ""
 
 
-def _child(conn, fn, args, memory_mb):
-    try:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        conn.send(Outcome(value=fn(*args)))
-    except MemoryError:
-        conn.send(Outcome(failure="memory"))
-    except BaseException as exc:  # the parent decides what a crash means for the file
-        conn.send(Outcome(failure="crash", detail=f"{type(exc).__name__}: {exc}"[:300] or traceback.format_exc(limit=1)))
-    finally:
-        conn.close()
+def _cap_memory(memory_mb: int) -> None:
+    with open("/proc/self/statm") as fh:
+        inherited = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = inherited + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(conn, fn: Callable, memory_mb: int) -> None:
+    """A worker: apply fn to each task until the pipe closes or the parent dies; a MemoryError ends the worker."""
+    _cap_memory(memory_mb)
+    parent = os.getppid()
+    while True:
+        try:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:  # orphaned: the parent was killed
+                    return
+                continue
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send(Outcome(value=fn(*args)))
+        except MemoryError:
+            conn.send(Outcome(failure="memory"))
+            return
+        except BaseException as exc:  # the parent decides what a crash means for the file
+            conn.send(Outcome(failure="crash", detail=f"{type(exc).__name__}: {exc}"[:300] or traceback.format_exc(limit=1)))
+
+
+class _Worker:
+    def __init__(self, fn: Callable, memory_mb: int):
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, fn, memory_mb), daemon=True)
+        self.process.start()
+        child.close()
+        self.task: tuple[int, float] | None = None   # (index, started)
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        if not self.conn.closed:
+            self.conn.close()
+
+
+class IsolatedPool:
+    """fn applied to many argument tuples in worker processes; results (`Outcome`s) come back in input order.
+
+    Workers are forked when the pool opens, so they share the parent's loaded catalogue and reference data. A
+    dispatcher thread keeps them busy while the caller consumes results; a worker that hangs past `timeout`,
+    dies, or runs out of memory is replaced and only its file fails.
+    """
+
+    def __init__(self, fn: Callable, workers: int = WORKERS, timeout: float = PARSE_TIMEOUT_SECONDS,
+                 memory_mb: int = PARSE_MEMORY_MB):
+        self.fn, self.timeout, self.memory_mb = fn, timeout, memory_mb
+        self.workers = [_Worker(fn, memory_mb) for _ in range(max(1, workers))]
+        self._wake, self._waker = multiprocessing.get_context("fork").Pipe(duplex=False)
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> IsolatedPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._waker.send(None)
+        if self._thread is not None:
+            self._thread.join()
+        for w in self.workers:
+            w.stop()
+        self._wake.close()
+        self._waker.close()
+
+    def map(self, tasks: Iterable[tuple]) -> Iterator[Outcome]:
+        tasks = list(tasks)
+        done: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._dispatch, args=(tasks, done), daemon=True)
+        self._thread.start()
+        ready: dict[int, Outcome] = {}
+        for i in range(len(tasks)):
+            while i not in ready:
+                index, outcome = done.get()
+                if index is None:  # the dispatcher itself failed
+                    raise outcome
+                ready[index] = outcome
+            yield ready.pop(i)
+
+    def _replace(self, w: _Worker) -> _Worker:
+        w.stop()
+        fresh = _Worker(self.fn, self.memory_mb)
+        self.workers[self.workers.index(w)] = fresh
+        return fresh
+
+    def _dispatch(self, tasks: list[tuple], done: queue.Queue) -> None:
+        try:
+            self._run(tasks, done)
+        except BaseException as exc:
+            done.put((None, exc))
+
+    def _run(self, tasks: list[tuple], done: queue.Queue) -> None:
+        todo = list(enumerate(tasks))[::-1]
+        busy: dict = {}  # connection -> worker
+        idle = list(self.workers)
+        while todo or busy:
+            while idle and todo:
+                w = idle.pop()
+                index, args = todo.pop()
+                try:
+                    w.conn.send(args)
+                except (BrokenPipeError, OSError):
+                    todo.append((index, args))
+                    idle.append(self._replace(w))
+                    continue
+                w.task = (index, time.monotonic())
+                busy[w.conn] = w
+            deadline = min(w.task[1] for w in busy.values()) + self.timeout
+            ready = wait([*busy, self._wake], timeout=max(0.0, deadline - time.monotonic()))
+            if self._wake in ready:  # the pool is closing
+                return
+            for conn in ready:
+                w = busy.pop(conn)
+                try:
+                    outcome = conn.recv()
+                except (EOFError, OSError):
+                    w.process.join(5)
+                    code = w.process.exitcode
+                    outcome = Outcome(failure="memory" if code is not None and code < 0 else "crash")
+                done.put((w.task[0], outcome))
+                healthy = outcome.failure != "memory" and w.process.is_alive()
+                idle.append(w if healthy else self._replace(w))
+            now = time.monotonic()
+            for conn, w in list(busy.items()):
+                if now - w.task[1] > self.timeout:
+                    del busy[conn]
+                    done.put((w.task[0], Outcome(failure="timeout")))
+                    idle.append(self._replace(w))
 
 
 def run_isolated(fn, *args, timeout: float = PARSE_TIMEOUT_SECONDS, memory_mb: int = PARSE_MEMORY_MB) -> Outcome:
-    """Run fn(*args) in a forked child under a memory cap; never raises for what happens inside."""
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(child, fn, args, memory_mb), daemon=True)
-    process.start()
-    child.close()
-    try:
-        if parent.poll(timeout):
-            try:
-                return parent.recv()
-            except EOFError:
-                pass
-        else:
-            return Outcome(failure="timeout")
-        return Outcome(failure="memory" if process.exitcode and process.exitcode < 0 else "crash")
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        parent.close()
+    """Run fn(*args) in a fresh worker under a memory cap; never raises for what happens inside."""
+    with IsolatedPool(fn, workers=1, timeout=timeout, memory_mb=memory_mb) as pool:
+        return next(pool.map([args]))

@@ -4,6 +4,9 @@ Columns are found by the hidden machine-code row (or, failing that, by their Rus
 still reads. Every value keeps its sheet, row and column letter; a value that cannot be typed becomes an issue
 with that address instead of a silent NaN. Russian conventions (comma decimals, NBSP separators, dd.mm.yyyy)
 and the catalogue's accepted spellings are normalised here and counted.
+
+A sheet is kept column by column as plain Python lists (no DataFrame per file): returns are small and many, so
+per-file work stays in plain Python and pandas is used once per batch (`contracts.schemas.typed_frame`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import html
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from contracts.catalogue import Column, load_catalogue, normal_key
-from contracts.schemas import DTYPES
+from contracts.schemas import typed_frame
 from pipeline.issues import Issue, issue
 from pipeline.workbook import IDENTITY_SHEET, column_letter
 
@@ -29,18 +34,60 @@ _DATE_TEXT = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})(?:\s.*)?$")
 _ISO_TEXT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _EXCEL_EPOCH = date(1899, 12, 30)
 TOTALS = ("итого", "всего")
+TYPING_RULE = {"int": "C03", "decimal": "C04", "date": "C05"}
+
+
+def show(value) -> str:
+    """A typed value as a curator would type it (for messages)."""
+    if isinstance(value, date):
+        return f"{value:%d.%m.%Y}"
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass
 class ParsedSheet:
     code: str
     title: str
-    letters: dict[str, str]          # column code -> Excel column letter
-    frame: pd.DataFrame              # typed values; index = Excel row number
-    raw: dict[tuple[int, str], object] = field(default_factory=dict)
+    letters: dict[str, str]                  # column code -> Excel column letter
+    rows: list[int]                          # Excel row number of each record
+    values: dict[str, list]                  # column code -> typed value per record (None = blank)
 
     def cell(self, row: int, code: str) -> str:
         return f"{self.letters.get(code, 'A')}{row}"
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @cached_property
+    def records(self) -> list[dict]:
+        """One dict per record, with its Excel row under "_row"."""
+        codes = list(self.values)
+        return [{"_row": row, **dict(zip(codes, vals, strict=True))}
+                for row, *vals in zip(self.rows, *self.values.values(), strict=True)]
+
+    @cached_property
+    def by_row(self) -> dict[int, dict]:
+        return {rec["_row"]: rec for rec in self.records}
+
+    def value(self, row: int, code: str):
+        return self.by_row[row].get(code)
+
+    def at(self, rule: str, row: int, column: str, **params) -> Issue:
+        """The rule applied at one cell; `value` defaults to what the cell holds."""
+        value = params.pop("value", show(self.value(row, column)) if column in self.values else None)
+        return issue(rule, sheet=self.code, row=row, column=column, cell=self.cell(row, column), value=value, **params)
+
+    def drop(self, rows: set[int]) -> None:
+        keep = [i for i, r in enumerate(self.rows) if r not in rows]
+        self.rows = [self.rows[i] for i in keep]
+        self.values = {code: [vals[i] for i in keep] for code, vals in self.values.items()}
+        for cached in ("records", "by_row", "frame"):
+            self.__dict__.pop(cached, None)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The typed DataFrame (index = Excel row), for callers that want pandas."""
+        return typed_frame(self.code, self.values, self.rows)
 
 
 @dataclass
@@ -56,6 +103,10 @@ def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).replace("\u200b", "").replace("\u00a0", " ").strip()
+
+
+def _blank(value) -> bool:
+    return value is None or value == "" or (isinstance(value, str) and not value.replace("\u200b", "").strip())
 
 
 def _number(value, integer: bool):
@@ -110,6 +161,34 @@ def convert(column: Column, value) -> tuple[object, bool]:
     return text, text != value
 
 
+MEMO_LIMIT = 4096  # distinct spellings remembered per column
+
+
+def converter(column: Column) -> Callable[[object], tuple[object, bool]]:
+    """`convert` for one column, with the common cases short-cut and text conversions remembered."""
+    if column.type == "int":
+        def to_int(value):
+            if type(value) is float and value.is_integer():
+                return int(value), False
+            return convert(column, value)
+        return to_int
+    if column.type == "decimal":
+        return lambda value: (value, False) if type(value) is float else convert(column, value)
+    if column.type == "date":
+        return lambda value: (value.date(), False) if type(value) is datetime else convert(column, value)
+    memo: dict = {}
+
+    def to_text(value):
+        key = (type(value), value)  # 1, 1.0 and True are equal dict keys but read differently
+        found = memo.get(key)
+        if found is None:
+            found = convert(column, value)
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = found
+        return found
+    return to_text
+
+
 def _find_header(rows: list[list], codes: set[str], labels: dict[str, str]) -> tuple[int, dict[str, int]] | None:
     """(0-based row index of the first data row, code -> column index), by code row or else by labels."""
     for by_code in (True, False):
@@ -138,30 +217,36 @@ class SheetXmlFacts:
 
 _SHEET_ENTRY = re.compile(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
 _REL = re.compile(r'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
-_HIDDEN_ROW = re.compile(r'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"')
-_CELL = re.compile(r'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"')
+_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_CACHED_VALUE = re.compile(rb"<v>[^<]+</v>")
 
 
-def sheet_xml_facts(path: Path) -> dict[str, SheetXmlFacts]:
-    """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report."""
+def sheet_xml_facts(path: Path, titles: set[str] | None = None) -> dict[str, SheetXmlFacts]:
+    """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report.
+
+    Only the sheets named in `titles` (default: all) are inflated, and a sheet without the markers is not scanned."""
     with zipfile.ZipFile(path) as z:
         book = z.read("xl/workbook.xml").decode("utf-8", "replace")
         rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+        names = set(z.namelist())
         targets = {}
         for m in _REL.finditer(rels):
             rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
             targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
         facts = {}
         for m in _SHEET_ENTRY.finditer(book):
-            part = targets.get(m[2])
-            if not part or part not in z.namelist():
+            title, part = html.unescape(m[1]), targets.get(m[2])
+            if not part or part not in names or (titles is not None and title not in titles):
                 continue
-            xml = z.read(part).decode("utf-8", "replace")
-            f = SheetXmlFacts(hidden_rows={int(r) for r in _HIDDEN_ROW.findall(xml)})
-            for ref, inner in _CELL.findall(xml):
-                if inner and "<f" in inner and not re.search(r"<v>[^<]+</v>", inner):
-                    f.uncached_formulas.add(ref)
-            facts[html.unescape(m[1])] = f
+            xml = z.read(part)
+            f = facts[title] = SheetXmlFacts()
+            if b"hidden=" in xml:
+                f.hidden_rows = {int(r) for r in _HIDDEN_ROW.findall(xml)}
+            if b"<f" in xml:
+                for ref, inner in _CELL.findall(xml):
+                    if inner and b"<f" in inner and not _CACHED_VALUE.search(inner):
+                        f.uncached_formulas.add(ref.decode())
     return facts
 
 
@@ -181,80 +266,74 @@ def read_workbook(path: Path) -> ParsedBook:
     catalogue = load_catalogue()
     book = CalamineWorkbook.from_path(str(path))
     names = set(book.sheet_names)
-    identity = _identity(book)
-    parsed = ParsedBook(identity=identity, sheets={}, issues=[])
-    xml_facts = sheet_xml_facts(path)
+    parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
+    xml_facts = sheet_xml_facts(path, {s.title for s in catalogue.sheets})
     for sheet in catalogue.sheets:
         if sheet.title not in names:
             parsed.issues.append(issue("M07", sheet=sheet.code, sheet_title=sheet.title))
             continue
         grid = book.get_sheet_by_name(sheet.title)
-        rows = grid.to_python(skip_empty_area=False)
-        facts = xml_facts.get(sheet.title, SheetXmlFacts())
-        codes = {c.code for c in sheet.columns}
-        header = _find_header(rows, codes, {normal_key(c.label): c.code for c in sheet.columns})
-        if header is None:
-            parsed.issues.append(issue("M08", sheet=sheet.code, sheet_title=sheet.title, label="строка заголовков"))
-            continue
-        first, positions = header
-        for c in sheet.columns:
-            if c.code not in positions:
-                parsed.issues.append(issue("M08", sheet=sheet.code, column=c.code, sheet_title=sheet.title, label=c.label))
-        letters = {code: column_letter(i) for code, i in positions.items()}
-        by_index = {i: code for code, i in positions.items()}
-        for (r0, c0), (r1, c1) in grid.merged_cell_ranges or []:
-            if r1 > r0 and r0 >= first and c0 in by_index and c0 == c1:  # one column merged down: fill it in
-                for r in range(r0 + 1, r1 + 1):
-                    while len(rows[r]) <= c0:
-                        rows[r].append("")
-                    rows[r][c0] = rows[r0][c0]
-                parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0],
-                                           cell=f"{letters[by_index[c0]]}{r0 + 1}",
-                                           value=f"{letters[by_index[c0]]}{r0 + 1}:{letters[by_index[c0]]}{r1 + 1}"))
-        records, raw = {}, {}
-        for r in range(first, len(rows)):
-            row = rows[r]
-            values = {code: row[i] if i < len(row) else None for code, i in positions.items()}
-            present = {k: v for k, v in values.items() if v not in (None, "") and _text(v) != ""}
-            if not present:
-                continue
-            excel_row = r + 1
-            first_text = _text(next(iter(present.values())))
-            if first_text.lower().startswith(TOTALS):
-                parsed.skipped_rows += 1
-                parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=first_text))
-                continue
-            if excel_row in facts.hidden_rows:
-                parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
-            for code, i in positions.items():
-                ref = f"{column_letter(i)}{excel_row}"
-                if ref in facts.uncached_formulas:
-                    parsed.issues.append(issue("C14", sheet=sheet.code, row=excel_row, column=code, cell=ref))
-                    present.pop(code, None)
-            record = {}
-            for code, value in present.items():
-                column = sheet.column(code)
-                raw[(excel_row, code)] = value
-                try:
-                    record[code], changed = convert(column, value)
-                    parsed.normalised += changed and column.type in ("enum", "multi-enum", "int", "decimal", "date")
-                except (ValueError, OverflowError):
-                    rule = {"int": "C03", "decimal": "C04", "date": "C05"}[column.type]
-                    parsed.issues.append(issue(rule, sheet=sheet.code, row=excel_row, column=code,
-                                               cell=f"{letters[code]}{excel_row}", value=_text(value)))
-            records[excel_row] = record
-        frame = pd.DataFrame.from_dict(records, orient="index")
-        frame = frame.reindex(columns=[c.code for c in sheet.columns])
-        for c in sheet.columns:
-            frame[c.code] = _typed(frame[c.code], c)
-        parsed.sheets[sheet.code] = ParsedSheet(sheet.code, sheet.title, letters, frame, raw)
+        read = _read_sheet(sheet, grid, xml_facts.get(sheet.title, SheetXmlFacts()), parsed)
+        if read is not None:
+            parsed.sheets[sheet.code] = read
     return parsed
 
 
-def _typed(series: pd.Series, column: Column) -> pd.Series:
-    dtype = DTYPES.get(column.type, "object")
-    if dtype == "datetime64[ns]":
-        return pd.to_datetime(series, errors="coerce").astype(dtype)
-    if dtype == "object":
-        return series.astype(object).where(series.notna(), None)
-    return pd.array(series.where(series.notna(), None).tolist(), dtype=dtype) if len(series) else series.astype(dtype)
+def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> ParsedSheet | None:
+    rows = grid.to_python(skip_empty_area=False)
+    codes = {c.code for c in sheet.columns}
+    header = _find_header(rows, codes, {normal_key(c.label): c.code for c in sheet.columns})
+    if header is None:
+        parsed.issues.append(issue("M08", sheet=sheet.code, sheet_title=sheet.title, label="строка заголовков"))
+        return None
+    first, positions = header
+    for c in sheet.columns:
+        if c.code not in positions:
+            parsed.issues.append(issue("M08", sheet=sheet.code, column=c.code, sheet_title=sheet.title, label=c.label))
+    letters = {code: column_letter(i) for code, i in positions.items()}
+    by_index = {i: code for code, i in positions.items()}
+    for (r0, c0), (r1, c1) in grid.merged_cell_ranges or []:
+        if r1 > r0 and r0 >= first and c0 in by_index and c0 == c1:  # one column merged down: fill it in
+            for r in range(r0 + 1, r1 + 1):
+                while len(rows[r]) <= c0:
+                    rows[r].append("")
+                rows[r][c0] = rows[r0][c0]
+            letter = letters[by_index[c0]]
+            parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0], cell=f"{letter}{r0 + 1}",
+                                       value=f"{letter}{r0 + 1}:{letter}{r1 + 1}"))
+    columns = [(c.code, positions[c.code], converter(c), c.type) for c in sheet.columns if c.code in positions]
+    rows_out: list[int] = []
+    values: dict[str, list] = {c.code: [] for c in sheet.columns}
+    counted = ("enum", "multi-enum", "int", "decimal", "date")
+    for r in range(first, len(rows)):
+        row = rows[r]
+        width = len(row)
+        present = [(code, row[i], to, kind) for code, i, to, kind in columns if i < width and not _blank(row[i])]
+        if not present:
+            continue
+        excel_row = r + 1
+        first_text = _text(present[0][1])
+        if first_text.lower().startswith(TOTALS):
+            parsed.skipped_rows += 1
+            parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=first_text))
+            continue
+        if excel_row in facts.hidden_rows:
+            parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
+        record = dict.fromkeys(values)
+        formulas = ({code for code, letter in letters.items() if f"{letter}{excel_row}" in facts.uncached_formulas}
+                    if facts.uncached_formulas else ())
+        for code in formulas:
+            parsed.issues.append(issue("C14", sheet=sheet.code, row=excel_row, column=code, cell=f"{letters[code]}{excel_row}"))
+        for code, value, to, kind in present:
+            if code in formulas:
+                continue
+            try:
+                record[code], changed = to(value)
+                parsed.normalised += changed and kind in counted
+            except (ValueError, OverflowError):
+                parsed.issues.append(issue(TYPING_RULE[kind], sheet=sheet.code, row=excel_row, column=code,
+                                           cell=f"{letters[code]}{excel_row}", value=_text(value)))
+        rows_out.append(excel_row)
+        for code, value in record.items():
+            values[code].append(value)
+    return ParsedSheet(sheet.code, sheet.title, letters, rows_out, values)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline import summaries, warehouse
 from pipeline.config import Workspace
-from pipeline.intake import claimed_identity, process_pending, register
+from pipeline.intake import Received, claimed_identities, process_pending, register
 
 
 def archived_files(ws: Workspace) -> list[tuple[datetime, str, Path, str]]:
@@ -27,12 +27,11 @@ def rebuild(ws: Workspace, target: Path) -> str:
     """Build a fresh warehouse at `target` from `ws.archive`; returns its content hash."""
     target.unlink(missing_ok=True)
     with warehouse.connect(target) as con:
-        partitions = []
-        for received_at, _, stored, name in archived_files(ws):
-            claimed = claimed_identity(stored, ws)
-            register(ws, con, stored, name, received_at, claimed, answer=False)
-            if claimed[1] and (claimed[1], claimed[2]) not in partitions:
-                partitions.append((claimed[1], claimed[2]))
+        files = archived_files(ws)
+        claims = claimed_identities([stored for _, _, stored, _ in files], ws.signing_key)
+        register(ws, con, [Received(stored, name, received_at, claimed)
+                           for (received_at, _, stored, name), claimed in zip(files, claims, strict=True)], answer=False)
+        partitions = list(dict.fromkeys((claimed[1], claimed[2]) for claimed in claims if claimed[1]))
         for municipality, period in partitions:
             process_pending(ws, con, municipality, period, answer=False)
         for journal in sorted(ws.journal.glob("*.json")):

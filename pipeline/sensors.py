@@ -9,7 +9,7 @@ import json
 import dagster as dg
 
 from pipeline.assets import SETTLE_TAG
-from pipeline.intake import claimed_identity, settled_files, sha256_of
+from pipeline.intake import claimed_identities, settled_files, sha256_of
 from pipeline.jobs import answer_unidentified, consolidate_partition, publish_regional
 from pipeline.partitions import partition_key
 from pipeline.resources import SvodWorkspace
@@ -22,13 +22,14 @@ SETTLE_SECONDS = 2.0
 def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
     ws = svod.workspace()
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    requests = []
+    requests, new = [], {}
     for path in settled_files(ws.inbox, SETTLE_SECONDS):
         digest = sha256_of(path.read_bytes())
-        if digest in seen:
-            continue
+        if digest not in seen and digest not in new:
+            new[digest] = path
+    for (digest, path), (_, municipality, period) in zip(new.items(), claimed_identities(list(new.values()), ws.signing_key),
+                                                         strict=True):
         seen[digest] = path.name
-        _, municipality, period = claimed_identity(path, ws)
         if municipality:
             requests.append(dg.RunRequest(run_key=digest, job_name=consolidate_partition.name,
                                           partition_key=partition_key(municipality, period), tags={SETTLE_TAG: "0"}))

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.reference import load_reference
 
 SCHEMA = Path(__file__).resolve().parent.parent / "warehouse" / "schema.sql"
 SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
+ARROW_TYPES = {"int": pa.int64(), "decimal": pa.float64(), "date": pa.date32()}
 LOCK_WAIT_SECONDS = 30
 
 
@@ -93,12 +95,22 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [ref.version])
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    if frame.empty:
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table) -> None:
+    """Append a DataFrame or an Arrow table to `table`, matching columns by name."""
+    if not len(frame):
         return
     con.register("incoming", frame)
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
     con.unregister("incoming")
+
+
+def fact_arrow(sheet, parts: list[tuple[str, object]]) -> pa.Table:
+    """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs."""
+    columns = {"sha256": pa.array([sha for sha, s in parts for _ in s.rows], pa.string()),
+               "src_row": pa.array([row for _, s in parts for row in s.rows], pa.int32())}
+    for c in sheet.columns:
+        columns[c.code] = pa.array([v for _, s in parts for v in s.values[c.code]], ARROW_TYPES.get(c.type, pa.string()))
+    return pa.table(columns)
 
 
 CHECKED = "('accepted', 'accepted_with_warnings', 'rejected')"
@@ -161,22 +173,31 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
     return pd.DataFrame(failures, columns=["sheet", "school_id", "src_row", "column", "check", "value"])
 
 
+def previous_returns(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, str]:
+    """school -> sha256 of its current accepted return for the latest period ending before `before_end`."""
+    return dict(con.execute(
+        "SELECT s.school_id, s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality "
+        "AND p.code = s.period WHERE list_contains(?, s.school_id) AND p.end_date < ? "
+        "QUALIFY row_number() OVER (PARTITION BY s.school_id ORDER BY p.end_date DESC) = 1", [school_ids, before_end]).fetchall())
+
+
 def previous_return(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> str | None:
-    """sha256 of the school's current accepted return for the latest period ending before `before_end`."""
-    row = con.execute(
-        "SELECT s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality AND p.code = s.period "
-        "WHERE s.school_id = ? AND p.end_date < ? ORDER BY p.end_date DESC LIMIT 1", [school_id, before_end]).fetchone()
-    return row[0] if row else None
+    return previous_returns(con, [school_id], before_end).get(school_id)
 
 
-def previous_facts(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, pd.DataFrame]:
-    """Registries of the school's newest accepted return for an earlier period (for X15/P01 and carry-forward)."""
-    sha = previous_return(con, school_id, before_end)
-    if sha is None:
-        return {}
-    return {code: con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? ORDER BY src_row",
-                              [sha]).df()
-            for code in ("mentors", "mentees", "programmes", "pairs")}
+def previous_facts(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, dict[str, pd.DataFrame]]:
+    """school -> registries of its newest accepted return for an earlier period (for X15 and P01)."""
+    shas = previous_returns(con, school_ids, before_end)
+    out: dict[str, dict[str, pd.DataFrame]] = {school: {} for school in shas}
+    school_of = {sha: school for school, sha in shas.items()}
+    for code in ("mentors", "mentees", "programmes", "pairs") if shas else ():
+        frame = con.execute(f"SELECT * FROM {fact_table(code)} WHERE list_contains(?, sha256) ORDER BY sha256, src_row",
+                            [list(school_of)]).df()
+        parts = dict(tuple(frame.groupby("sha256", sort=False)))
+        for sha, school in school_of.items():
+            part = parts.get(sha, frame.iloc[0:0])
+            out[school][code] = part.drop(columns=["sha256", "src_row"]).reset_index(drop=True)
+    return out
 
 
 CARRIED = {"mentors": "status <> 'выбыл'", "mentees": "status <> 'выбыл'",

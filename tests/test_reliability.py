@@ -3,7 +3,6 @@ turns, and the XML stack is the hardened one."""
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import shutil
@@ -53,7 +52,7 @@ def test_a_hanging_parse_rejects_only_that_file(make_return, ws, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(intake, "read_workbook", maybe_hang)
-    monkeypatch.setattr(intake, "run_isolated", functools.partial(run_isolated, timeout=2))
+    monkeypatch.setattr(intake, "PARSE_TIMEOUT_SECONDS", 2)
     hung = intake.check_return(slow, ws, RECEIVED)
     assert hung.verdict == "rejected" and [i.rule for i in hung.issues] == ["F07"]
     assert intake.check_return(good, ws, RECEIVED).verdict == "accepted"
