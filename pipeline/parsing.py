@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -164,8 +164,10 @@ def convert(column: Column, value) -> tuple[object, bool]:
 MEMO_LIMIT = 4096  # distinct spellings remembered per column
 
 
-def converter(column: Column) -> Callable[[object], tuple[object, bool]]:
-    """`convert` for one column, with the common cases short-cut and text conversions remembered."""
+@cache
+def converter(sheet: str, code: str) -> Callable[[object], tuple[object, bool]]:
+    """`convert` for one catalogue column, with the common cases short-cut and text conversions remembered."""
+    column = load_catalogue().sheet(sheet).column(code)
     if column.type == "int":
         def to_int(value):
             if type(value) is float and value.is_integer():
@@ -217,15 +219,27 @@ class SheetXmlFacts:
 
 _SHEET_ENTRY = re.compile(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
 _REL = re.compile(r'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
-_HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_FORMULA = re.compile(rb"<f[\s>/]")
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
 _CACHED_VALUE = re.compile(rb"<v>[^<]+</v>")
+
+
+def _hidden_rows(xml: bytes) -> set[int]:
+    """Rows marked hidden: found from each `hidden="` back to its tag, not by scanning every row."""
+    rows, at = set(), xml.find(b'hidden="')
+    while at != -1:
+        tag = xml[xml.rfind(b"<", 0, at):xml.find(b">", at)]
+        if tag.startswith(b"<row") and (b'hidden="1"' in tag or b'hidden="true"' in tag) and (m := _ROW_NUMBER.search(tag)):
+            rows.add(int(m[1]))
+        at = xml.find(b'hidden="', at + 1)
+    return rows
 
 
 def sheet_xml_facts(path: Path, titles: set[str] | None = None) -> dict[str, SheetXmlFacts]:
     """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report.
 
-    Only the sheets named in `titles` (default: all) are inflated, and a sheet without the markers is not scanned."""
+    Only the sheets named in `titles` (default: all) are inflated; cells are scanned only in a sheet with formulas."""
     with zipfile.ZipFile(path) as z:
         book = z.read("xl/workbook.xml").decode("utf-8", "replace")
         rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
@@ -240,12 +254,10 @@ def sheet_xml_facts(path: Path, titles: set[str] | None = None) -> dict[str, She
             if not part or part not in names or (titles is not None and title not in titles):
                 continue
             xml = z.read(part)
-            f = facts[title] = SheetXmlFacts()
-            if b"hidden=" in xml:
-                f.hidden_rows = {int(r) for r in _HIDDEN_ROW.findall(xml)}
-            if b"<f" in xml:
+            f = facts[title] = SheetXmlFacts(hidden_rows=_hidden_rows(xml))
+            if _FORMULA.search(xml):
                 for ref, inner in _CELL.findall(xml):
-                    if inner and b"<f" in inner and not _CACHED_VALUE.search(inner):
+                    if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
                         f.uncached_formulas.add(ref.decode())
     return facts
 
@@ -279,10 +291,16 @@ def read_workbook(path: Path) -> ParsedBook:
     return parsed
 
 
+@cache
+def _labels(sheet: str) -> dict[str, str]:
+    """Normalised Russian label -> column code, for finding a header that lost its code row."""
+    return {normal_key(c.label): c.code for c in load_catalogue().sheet(sheet).columns}
+
+
 def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> ParsedSheet | None:
     rows = grid.to_python(skip_empty_area=False)
     codes = {c.code for c in sheet.columns}
-    header = _find_header(rows, codes, {normal_key(c.label): c.code for c in sheet.columns})
+    header = _find_header(rows, codes, _labels(sheet.code))
     if header is None:
         parsed.issues.append(issue("M08", sheet=sheet.code, sheet_title=sheet.title, label="строка заголовков"))
         return None
@@ -301,7 +319,7 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
             letter = letters[by_index[c0]]
             parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0], cell=f"{letter}{r0 + 1}",
                                        value=f"{letter}{r0 + 1}:{letter}{r1 + 1}"))
-    columns = [(c.code, positions[c.code], converter(c), c.type) for c in sheet.columns if c.code in positions]
+    columns = [(c.code, positions[c.code], converter(sheet.code, c.code), c.type) for c in sheet.columns if c.code in positions]
     rows_out: list[int] = []
     values: dict[str, list] = {c.code: [] for c in sheet.columns}
     counted = ("enum", "multi-enum", "int", "decimal", "date")
