@@ -1,23 +1,27 @@
-"""Indicators I01–I21 (domain.md §3) per ОО, with the exact cells each numerator and denominator came from.
+"""Indicators I01–I21 (domain.md §3): per return (ОО), with the exact cells each numerator and denominator came
+from, and summed upwards.
 
 An indicator is data: the sheet and key it counts distinct values of, the row filter, and its denominator (a
-profile cell, or a row filter on the same sheet). Shares travel upwards as numerator and denominator and are
-aggregated as Σnumerator / Σdenominator, never as an average of percentages. A zero numerator records the cells
-that were examined, so «nothing» has lineage too.
+profile cell, or a row filter on the same sheet). All returns of a run are evaluated together: each filter is one
+vectorised mask over the stacked facts of every return, and counts come from one group-by. A return's figures and
+source cells depend only on the return and the period, so they are computed once per return and reused by every
+later run (`pipeline.summaries`). Shares travel upwards as numerator and denominator and are aggregated as
+Σnumerator / Σdenominator, never as an average of percentages. A zero numerator records the cells that were
+examined, so «nothing» has lineage too.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
 import pandas as pd
 
 F = pd.DataFrame
-Filter = Callable[[F, "SchoolFacts"], pd.Series]
+Filter = Callable[[F, "Scope"], pd.Series]
 STAFF = {"педагогический работник ОО", "руководитель/заместитель руководителя ОО"}
 EXTERNAL = {"студент (вуз/ПОО)", "представитель предприятия (работодателя)", "представитель организации культуры/спорта/НКО"}
 SEMINARS = {"семинар", "вебинар", "совещание", "круглый стол"}
@@ -25,18 +29,13 @@ MANAGER_FORM = "руководитель-наставник – молодой �
 
 
 @dataclass
-class SchoolFacts:
-    """One current return: its frames (index = source row) and where each column sits."""
+class Scope:
+    """The facts of many returns, stacked per sheet (columns sha256, school_id, src_row and the sheet's own), and
+    the period they report on."""
 
-    school_id: str
-    sha256: str
     frames: dict[str, F]
-    letters: dict[tuple[str, str], str]
     period_start: date
     period_end: date
-
-    def cell(self, sheet: str, code: str, row: int) -> str:
-        return f"{self.letters.get((sheet, code), '?')}{row}"
 
     @cached_property
     def active_pairs(self) -> F:
@@ -49,8 +48,13 @@ class SchoolFacts:
         return p[started & (ended.isna() | ended.ge(start))]
 
 
+def _per_return(frame: F, column: str) -> pd.Series:
+    """A column's values qualified by their return, so that IDs of different schools never match."""
+    return frame["sha256"] + "\x1f" + frame[column].astype(str)
+
+
 def _in_active(column: str) -> Filter:
-    return lambda f, s: f[column].isin(s.active_pairs[column])
+    return lambda f, s: _per_return(f, column).isin(_per_return(s.active_pairs, column))
 
 
 def _eq(column: str, *values) -> Filter:
@@ -58,7 +62,7 @@ def _eq(column: str, *values) -> Filter:
 
 
 def _all(*filters: Filter) -> Filter:
-    def combined(f: F, s: SchoolFacts) -> pd.Series:
+    def combined(f: F, s: Scope) -> pd.Series:
         mask = pd.Series(True, index=f.index)
         for flt in filters:
             mask &= _mask(flt, f, s)
@@ -70,7 +74,7 @@ def _filled(column: str) -> Filter:
     return lambda f, s: f[column].notna() & f[column].astype(str).str.strip().ne("")
 
 
-def _programme_in_period(f: F, s: SchoolFacts) -> pd.Series:
+def _programme_in_period(f: F, s: Scope) -> pd.Series:
     start, end = pd.to_datetime(f["start_date"]), pd.to_datetime(f["end_date"])
     return f["status"].isin(["реализуется", "завершена"]) & start.le(pd.Timestamp(s.period_end)) & end.ge(pd.Timestamp(s.period_start))
 
@@ -144,18 +148,16 @@ INDICATORS: list[Indicator] = [
 ]
 BY_CODE = {i.code: i for i in INDICATORS}
 
-
 PART_RU = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
+SOURCE_COLUMNS = ["indicator", "sha256", "school_id", "part", "sheet", "cell", "value"]
 
 
-@dataclass
-class Source:
-    part: str        # numerator / denominator / examined
-    sha256: str
-    school_id: str
-    sheet: str
-    cell: str
-    value: str
+def share_value(indicator: str, numerator: float, denominator: float | None) -> float | None:
+    if not BY_CODE[indicator].is_share:
+        return numerator
+    if not denominator:
+        return None
+    return round(100 * numerator / denominator, 1)
 
 
 @dataclass
@@ -166,77 +168,80 @@ class Figure:
     period: str
     numerator: float
     denominator: float | None
-    sources: list[Source] = field(default_factory=list)
 
     @property
     def value(self) -> float | None:
-        if not BY_CODE[self.indicator].is_share:
-            return self.numerator
-        if not self.denominator:
-            return None
-        return round(100 * self.numerator / self.denominator, 1)
+        return share_value(self.indicator, self.numerator, self.denominator)
 
     def figure_id(self, run_id: str) -> str:
         return f"{self.indicator}|{self.level}|{self.entity}|{self.period}|{run_id}"
 
 
-def _mask(flt: Filter, frame: F, s: SchoolFacts) -> pd.Series:
+def _mask(flt: Filter, frame: F, s: Scope) -> pd.Series:
     return pd.Series(flt(frame, s), index=frame.index).fillna(False).astype(bool)
 
 
-def school_figure(ind: Indicator, s: SchoolFacts, period: str) -> Figure:
-    frame = s.frames[ind.sheet]
-    fig = Figure(ind.code, "school", s.school_id, period, 0, None)
-    matched = frame[_mask(ind.where, frame, s)] if len(frame) else frame
-    keys = matched.drop_duplicates(ind.key) if len(matched) else matched
-    fig.numerator = float(len(keys))
-    part = "numerator" if len(keys) else "examined"
-    shown = keys if len(keys) else frame
-    fig.sources += [Source(part, s.sha256, s.school_id, ind.sheet, s.cell(ind.sheet, ind.key, int(row)), str(rec[ind.key]))
-                    for row, rec in shown.iterrows()]
-    if not len(shown):  # an empty sheet: point at its code header to show there was nothing
-        fig.sources.append(Source("examined", s.sha256, s.school_id, ind.sheet, s.cell(ind.sheet, ind.key, 2), "(лист пуст)"))
-    if ind.profile_denominator:
-        profile = s.frames["school_profile"]
-        if len(profile):
-            row = int(profile.index[0])
-            value = profile.at[profile.index[0], ind.profile_denominator]
-            fig.denominator = None if pd.isna(value) else float(value)
-            fig.sources.append(Source("denominator", s.sha256, s.school_id, "school_profile",
-                                      s.cell("school_profile", ind.profile_denominator, row), "" if pd.isna(value) else str(value)))
-    elif ind.row_denominator:
-        base = frame[_mask(ind.row_denominator, frame, s)] if len(frame) else frame
-        base = base.drop_duplicates(ind.key) if len(base) else base
-        fig.denominator = float(len(base))
-        fig.sources += [Source("denominator", s.sha256, s.school_id, ind.sheet, s.cell(ind.sheet, ind.key, int(row)), str(rec[ind.key]))
-                        for row, rec in base.iterrows()]
-    elif ind.per_school:
-        fig.numerator = min(fig.numerator, 1.0)
-        fig.denominator = 1.0
-    return fig
+def _cells(frame: F, sheet: str, code: str, letters: F) -> pd.Series:
+    """Excel address of `code` in each row, from each return's own column letters."""
+    where = letters[(letters["sheet"] == sheet) & (letters["code"] == code)].drop_duplicates("sha256").set_index("sha256")["letter"]
+    return frame["sha256"].map(where).fillna("?") + frame["src_row"].astype(int).astype(str)
+
+
+def _sources(frame: F, ind: Indicator, part: str, code: str, letters: F, sheet: str | None = None) -> F:
+    sheet = sheet or ind.sheet
+    return pd.DataFrame({"indicator": ind.code, "sha256": frame["sha256"], "school_id": frame["school_id"], "part": part,
+                         "sheet": sheet, "cell": _cells(frame, sheet, code, letters),
+                         "value": frame[code].astype(object).map(str)}, columns=SOURCE_COLUMNS)
+
+
+def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
+    """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells.
+
+    Returns (figures: indicator, sha256, school_id, numerator, denominator; sources: SOURCE_COLUMNS)."""
+    figures, sources = [], []
+    for ind in INDICATORS:
+        frame = scope.frames[ind.sheet]
+        keys = frame[_mask(ind.where, frame, scope)].drop_duplicates(["sha256", ind.key])
+        counts = keys.groupby("sha256").size()
+        fig = returns[["sha256", "school_id"]].assign(indicator=ind.code)
+        fig["numerator"] = fig["sha256"].map(counts).fillna(0).astype(float)
+        fig["denominator"] = None
+        sources.append(_sources(keys, ind, "numerator", ind.key, letters))
+        none = frame[~frame["sha256"].isin(counts.index)]
+        sources.append(_sources(none, ind, "examined", ind.key, letters))
+        blank = returns[~returns["sha256"].isin(frame["sha256"])]
+        if len(blank):  # an empty sheet: point at its code header to show there was nothing
+            where = _cells(blank.assign(src_row=2), ind.sheet, ind.key, letters)
+            sources.append(pd.DataFrame({"indicator": ind.code, "sha256": blank["sha256"], "school_id": blank["school_id"],
+                                         "part": "examined", "sheet": ind.sheet, "cell": where, "value": "(лист пуст)"}))
+        if ind.profile_denominator:
+            profile = scope.frames["school_profile"].drop_duplicates("sha256")
+            value = profile.set_index("sha256")[ind.profile_denominator]
+            fig["denominator"] = fig["sha256"].map(value.dropna().astype(float)).astype(object)
+            shown = profile.assign(**{ind.profile_denominator: profile[ind.profile_denominator].astype(object)
+                                      .where(profile[ind.profile_denominator].notna(), "")})
+            sources.append(_sources(shown, ind, "denominator", ind.profile_denominator, letters, "school_profile"))
+        elif ind.row_denominator:
+            base = frame[_mask(ind.row_denominator, frame, scope)].drop_duplicates(["sha256", ind.key])
+            fig["denominator"] = fig["sha256"].map(base.groupby("sha256").size()).fillna(0).astype(float)
+            sources.append(_sources(base, ind, "denominator", ind.key, letters))
+        elif ind.per_school:
+            fig["numerator"] = fig["numerator"].clip(upper=1.0)
+            fig["denominator"] = 1.0
+        figures.append(fig)
+    figures = pd.concat(figures, ignore_index=True)
+    figures["denominator"] = figures["denominator"].astype(object).where(figures["denominator"].notna(), None)
+    sources = pd.concat([s for s in sources if len(s)], ignore_index=True) if any(len(s) for s in sources) \
+        else pd.DataFrame(columns=SOURCE_COLUMNS)
+    return figures, sources[sources["sha256"].isin(returns["sha256"])]
 
 
 def aggregate(figures: list[Figure], indicator: str, level: str, entity: str, period: str) -> Figure:
-    """Σnumerator / Σdenominator over lower-level figures; sources are the union of theirs."""
+    """Σnumerator / Σdenominator over lower-level figures."""
     parts = [f for f in figures if f.indicator == indicator]
     dens = [f.denominator for f in parts if f.denominator is not None]
-    total = Figure(indicator, level, entity, period, sum(f.numerator for f in parts),
-                   sum(dens) if BY_CODE[indicator].is_share else None)
-    for f in parts:
-        total.sources += f.sources
-    return total
-
-
-def school_facts(subs: F, facts: dict[str, F], letters: F, period_start: date, period_end: date) -> list[SchoolFacts]:
-    letter_map: dict[str, dict] = {}
-    for rec in letters.itertuples():
-        letter_map.setdefault(rec.sha256, {})[(rec.sheet, rec.code)] = rec.letter
-    grouped = {code: {sha: part.set_index("src_row") for sha, part in f.groupby("sha256", sort=False)}
-               for code, f in facts.items()}
-    empty = {code: f.iloc[0:0].set_index("src_row") for code, f in facts.items()}
-    return [SchoolFacts(sub.school_id, sub.sha256, {code: grouped[code].get(sub.sha256, empty[code]) for code in facts},
-                        letter_map.get(sub.sha256, {}), period_start, period_end)
-            for sub in subs.itertuples()]
+    return Figure(indicator, level, entity, period, sum(f.numerator for f in parts),
+                  sum(dens) if BY_CODE[indicator].is_share else None)
 
 
 def run_id_for(municipality: str, period: str, shas: list[str], catalogue: str, reference: str) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import xlsxwriter
 import xlsxwriter.exceptions
 
@@ -29,10 +30,10 @@ from pipeline.indicators import (
     INDICATORS,
     PART_RU,
     Figure,
+    Scope,
     aggregate,
+    return_figures,
     run_id_for,
-    school_facts,
-    school_figure,
 )
 from pipeline.issues import VERDICT_RU
 from pipeline.reference import load_reference
@@ -135,20 +136,73 @@ class Computed:
     snapshot: list[str]         # every checked return the run saw
     figures: list[Figure]
     subs: pd.DataFrame          # the returns that count: each school's newest accepted one
-    facts: dict[str, pd.DataFrame]
+    texts: dict[tuple[str, str], str]   # (indicator, entity) -> where its figure came from, in words
+    new_figures: pd.DataFrame   # per-return figures first computed by this run (stored with it)
+    new_sources: pd.DataFrame
+
+
+TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
+
+
+def _limited(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " … (полный список: svod explain)"
+
+
+def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> pd.Series:
+    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3, …; …», parts in a fixed order."""
+    if sources.empty:
+        return pd.Series(dtype=object)
+    titles = {sh.code: sh.title for sh in load_catalogue().sheets}
+    refs = sources.assign(ref=sources["sheet"].map(titles) + "!" + sources["cell"])
+    cells = refs.groupby(["indicator", "sha256", "school_id", "part"], sort=True)["ref"].agg(", ".join).reset_index()
+    cells["text"] = [f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs_}"
+                     for sha, school, part, refs_ in zip(cells["sha256"], cells["school_id"], cells["part"], cells["ref"], strict=True)]
+    return cells.groupby(["indicator", "sha256"], sort=False)["text"].agg("; ".join)
+
+
+def _returns_figures(con, returns: pd.DataFrame, period, period_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figures and source cells of returns not computed before: their facts only, evaluated together."""
+    if returns.empty:
+        return pd.DataFrame(columns=[*RETURN_FIGURE_COLUMNS]), pd.DataFrame(columns=[*RETURN_SOURCE_COLUMNS])
+    shas = list(returns["sha256"])
+    frames, letters = warehouse.facts_of(con, shas), warehouse.letters_of(con, shas)
+    figures, sources = return_figures(returns, Scope(frames, period.start, period.end), letters)
+    texts = _sources_texts(sources, dict(zip(returns["sha256"], returns["version"], strict=True)))
+    figures["period"], sources["period"] = period_code, period_code
+    figures["sources_text"] = [texts.get((i, sha), "") for i, sha in zip(figures["indicator"], figures["sha256"], strict=True)]
+    return figures[RETURN_FIGURE_COLUMNS], sources[RETURN_SOURCE_COLUMNS]
+
+
+RETURN_FIGURE_COLUMNS = ["indicator", "period", "sha256", "school_id", "numerator", "denominator", "sources_text"]
+RETURN_SOURCE_COLUMNS = ["indicator", "period", "sha256", "school_id", "part", "sheet", "cell", "value"]
 
 
 def compute(con, municipality: str, period_code: str, snapshot: list[str] | None = None) -> Computed:
-    """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now)."""
+    """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now).
+
+    Only returns never computed before for this period are evaluated; the others' figures are read back."""
     ref = load_reference()
     period = ref.municipalities[municipality].period(period_code)
     shas = sorted(warehouse.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
-    subs, facts, letters = warehouse.current_facts(con, shas)
+    subs = warehouse.current_returns(con, shas)
     run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
-    schools = school_facts(subs, facts, letters, period.start, period.end)
-    figures = [school_figure(ind, s, period_code) for s in schools for ind in INDICATORS]
-    figures += [aggregate(figures, ind.code, "municipality", municipality, period_code) for ind in INDICATORS]
-    return Computed(run_id, shas, figures, subs, facts)
+    known = con.execute("SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)",
+                        [period_code, list(subs["sha256"])]).df()
+    new_figures, new_sources = _returns_figures(con, subs[~subs["sha256"].isin(known["sha256"])], period, period_code)
+    per_return = pd.concat([f for f in (known, new_figures) if len(f)]) if len(known) or len(new_figures) else new_figures
+    by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
+        per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
+        per_return["sources_text"], strict=True)}
+    figures, texts = [], {}
+    for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
+        for ind in INDICATORS:
+            num, den, text = by_key[(ind.code, sha)]
+            figures.append(Figure(ind.code, "school", school, period_code, float(num), None if pd.isna(den) else float(den)))
+            texts[(ind.code, school)] = _limited(text)
+    for ind in INDICATORS:
+        figures.append(aggregate(figures, ind.code, "municipality", municipality, period_code))
+        texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in subs["sha256"]))
+    return Computed(run_id, shas, figures, subs, texts, new_figures, new_sources)
 
 
 def store(con, municipality: str, period: str, run: Computed, journal: Path | None = None) -> None:
@@ -156,34 +210,32 @@ def store(con, municipality: str, period: str, run: Computed, journal: Path | No
     ref = load_reference()
     run_id, figures = run.run_id, run.figures
     latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
+    sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
+    inputs = pd.DataFrame(
+        [(f.figure_id(run_id), sha_of[f.entity]) for f in figures if f.level == "school"]
+        + [(f.figure_id(run_id), sha) for f in figures if f.level == "municipality" for sha in run.subs["sha256"]],
+        columns=["figure_id", "sha256"])
     with warehouse.transaction(con):
-        con.execute("DELETE FROM figure_source WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute("DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                     [run_id, municipality, period, latest, load_catalogue().fingerprint, ref.version, json.dumps(run.snapshot)])
-        warehouse.insert_frame(con, "figure", pd.DataFrame([
-            {"figure_id": f.figure_id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level,
-             "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
-            for f in figures]))
-        warehouse.insert_frame(con, "figure_source", pd.DataFrame([
-            {"figure_id": f.figure_id(run_id), "part": s.part, "sha256": s.sha256, "school_id": s.school_id,
-             "sheet": s.sheet, "cell": s.cell, "value": s.value} for f in figures for s in f.sources]))
+        fresh = list(run.new_figures["sha256"].unique())
+        for table in ("return_figure", "return_source"):
+            con.execute(f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256)", [period, fresh])
+        warehouse.insert_frame(con, "return_figure", run.new_figures)
+        warehouse.insert_frame(con, "return_source", pa.Table.from_pandas(run.new_sources, preserve_index=False))
+        warehouse.insert_frame(con, "figure", pd.DataFrame(
+            [{"figure_id": f.figure_id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level,
+              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
+             for f in figures]))
+        warehouse.insert_frame(con, "figure_input", inputs)
     if journal is not None:
         journal.mkdir(parents=True, exist_ok=True)
         record = {"run_id": run_id, "municipality": municipality, "period": period, "submissions": run.snapshot,
                   "catalogue": load_catalogue().fingerprint, "reference": ref.version}
         (journal / f"{run_id}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def _sources_text(f: Figure, versions: dict[str, int], limit: int = 30000) -> str:
-    catalogue = load_catalogue()
-    groups: dict[tuple, list[str]] = {}
-    for s in f.sources:
-        groups.setdefault((s.school_id, s.sha256, s.part), []).append(f"{catalogue.sheet(s.sheet).title}!{s.cell}")
-    text = "; ".join(f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[p]}: {', '.join(cells)}"
-                     for (school, sha, p), cells in sorted(groups.items()))
-    return text if len(text) <= limit else text[:limit] + " … (полный список: svod explain)"
 
 
 def write_municipal(con, out_dir: Path, municipality: str, period_code: str, signing_key: str = DEV_SIGNING_KEY,
@@ -197,8 +249,7 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str, sig
     period = m.period(period_code)
     run = compute(con, municipality, period_code, snapshot)
     store(con, municipality, period_code, run, journal)
-    run_id, figures, subs, facts = run.run_id, run.figures, run.subs, run.facts
-    versions = dict(zip(subs["sha256"], subs["version"], strict=False))
+    run_id, figures, subs = run.run_id, run.figures, run.subs
     all_subs = con.execute("SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version",
                            [run.snapshot]).df()
     stem = f"svod_{municipality}_{period_code.replace('/', '-')}"
@@ -210,7 +261,7 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str, sig
     ordered = sorted(figures, key=lambda f: (f.level != "municipality", f.entity, f.indicator))
     book.table(lineage, 0, lineage_header, [
         [f.figure_id(run_id), BY_CODE[f.indicator].title, {"school": "ОО", "municipality": "МО"}[f.level], f.entity,
-         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, _sources_text(f, versions)] for f in ordered])
+         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered])
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
     row_of = {(f.indicator, f.entity): n + 2 for n, f in enumerate(ordered)}
@@ -251,7 +302,7 @@ def write_municipal(con, out_dir: Path, municipality: str, period_code: str, sig
     # title and coverage
     _title_sheet(book, sheets["Титул"], m, period, run_id, all_subs)
     _targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
-    _roadmap_sheet(book, sheets["Дорожная карта"], m, facts, subs)
+    _roadmap_sheet(book, sheets["Дорожная карта"], m, warehouse.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
     _submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     _quality_sheet(con, book, sheets["Качество данных"], run.snapshot)
     data_rows = [[f.figure_id(run_id), f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator]
@@ -360,12 +411,12 @@ def _roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
 
 def _submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
     rows = []
+    last_of = {rec["school_id"]: rec for rec in all_subs.to_dict("records")}  # ordered by version: the last wins
     for s in m.schools:
-        mine = all_subs[all_subs["school_id"] == s.id]
-        if mine.empty:
+        last = last_of.get(s.id)
+        if last is None:
             rows.append([s.id, s.name, "не сдан", "", "", "", "", ""])
             continue
-        last = mine.iloc[-1]
         rows.append([s.id, s.name, VERDICT_RU.get(last["verdict"], last["verdict"]), int(last["version"]),
                      f"{last['received_at']:%d.%m.%Y %H:%M}", "да" if last["on_time"] else "нет (просрочено)",
                      int(last["errors"]), int(last["warnings"])])

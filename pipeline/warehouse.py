@@ -53,6 +53,7 @@ def fact_table(sheet: str) -> str:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create what is missing and load the bundled reference data if it changed since the last load."""
+    _split_lineage(con)
     con.execute(SCHEMA.read_text())
     for sheet in load_catalogue().sheets:
         cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
@@ -60,6 +61,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
     if loaded is None or loaded[0] != load_reference().version:
         refresh_reference(con)
+
+
+def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses from before per-return lineage kept a figure_source table: move it into return_source and
+    figure_input (the view of the same name replaces it)."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()
+    if not kind or kind[0] != "BASE TABLE":
+        return
+    with transaction(con):
+        con.execute("ALTER TABLE figure_source RENAME TO figure_source_old")
+        con.execute(SCHEMA.read_text())
+        con.execute("INSERT INTO return_source SELECT DISTINCT split_part(figure_id, '|', 1), split_part(figure_id, '|', 4), "
+                    "sha256, school_id, part, sheet, cell, value FROM figure_source_old WHERE split_part(figure_id, '|', 2) = 'school'")
+        con.execute("INSERT INTO figure_input SELECT DISTINCT figure_id, sha256 FROM figure_source_old")
+        con.execute("DROP TABLE figure_source_old")
 
 
 @contextmanager
@@ -124,18 +140,24 @@ def snapshot(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> 
         [municipality, period]).fetchall()]
 
 
-def current_facts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
-    """For a snapshot: (each school's newest accepted return, sheet -> its facts, source column letters)."""
-    subs = con.execute(
+def current_returns(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """Of a snapshot, each school's newest accepted return (ordered by school)."""
+    return con.execute(
         f"SELECT * FROM submission WHERE list_contains(?, sha256) AND verdict IN {ACCEPTED} "
         "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY version DESC) = 1 ORDER BY school_id", [shas]).df()
-    chosen = list(subs["sha256"])
-    facts = {sheet.code: con.execute(
-        f"SELECT f.*, s.school_id FROM {fact_table(sheet.code)} f JOIN submission s USING (sha256) "
-        "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.src_row", [chosen]).df()
-        for sheet in load_catalogue().sheets}
-    letters = con.execute("SELECT * FROM src_column WHERE list_contains(?, sha256)", [chosen]).df()
-    return subs, facts, letters
+
+
+def facts_of(con: duckdb.DuckDBPyConnection, shas: list[str], sheets: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """sheet -> the facts of these returns, with each row's school, ordered by school and source row."""
+    return {code: con.execute(
+        f"SELECT f.*, s.school_id FROM {fact_table(code)} f JOIN submission s USING (sha256) "
+        "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.sha256, f.src_row", [shas]).df()
+        for code in sheets or [sheet.code for sheet in load_catalogue().sheets]}
+
+
+def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """The column letter of every (sheet, code) in each of these returns."""
+    return con.execute("SELECT * FROM src_column WHERE list_contains(?, sha256)", [shas]).df()
 
 
 def fact_rows(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> int:
@@ -152,7 +174,7 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
     from contracts.schemas import DTYPES, sheet_schema
 
     failures = []
-    _, facts, _ = current_facts(con, snapshot(con, municipality, period))
+    facts = facts_of(con, list(current_returns(con, snapshot(con, municipality, period))["sha256"]))
     for sheet in load_catalogue().sheets:
         frame = facts[sheet.code]
         if frame.empty:

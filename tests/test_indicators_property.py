@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.fake_school import fill, school_data
-from pipeline.indicators import INDICATORS, SchoolFacts, school_figure
+from pipeline.indicators import Scope, return_figures, share_value
 from pipeline.intake import check_return
 
 PERIOD_START, PERIOD_END = date(2025, 10, 1), date(2025, 12, 31)
@@ -101,8 +102,11 @@ def test_indicators_equal_a_plain_recomputation(template, roadmap_template, ws, 
     result = check_return(path, ws, datetime(2025, 12, 21, 10))
     assert result.verdict != "rejected", [(i.rule, i.where, i.message) for i in result.issues if i.severity == "error"]
     sheets = result.book.sheets
-    facts = SchoolFacts("ARH-001", "sha", {k: v.frame for k, v in sheets.items()},
-                        {(k, c): letter for k, v in sheets.items() for c, letter in v.letters.items()}, PERIOD_START, PERIOD_END)
+    frames = {k: v.frame.rename_axis("src_row").reset_index().assign(sha256="sha", school_id="ARH-001") for k, v in sheets.items()}
+    letters = pd.DataFrame([{"sha256": "sha", "sheet": k, "code": c, "letter": letter}
+                            for k, v in sheets.items() for c, letter in v.letters.items()])
+    figures, _ = return_figures(pd.DataFrame({"sha256": ["sha"], "school_id": ["ARH-001"]}),
+                                Scope(frames, PERIOD_START, PERIOD_END), letters)
     expected = plain({**data, "_roadmap": roadmap_template})
-    for ind in INDICATORS:
-        assert school_figure(ind, facts, "2025-Q4").value == expected[ind.code], ind.code
+    for code, numerator, denominator in zip(figures["indicator"], figures["numerator"], figures["denominator"], strict=True):
+        assert share_value(code, numerator, denominator) == expected[code], code

@@ -42,8 +42,19 @@ CREATE TABLE IF NOT EXISTS run (
 CREATE TABLE IF NOT EXISTS figure (
     figure_id VARCHAR PRIMARY KEY, run_id VARCHAR, indicator VARCHAR, level VARCHAR, entity VARCHAR, period VARCHAR,
     numerator DOUBLE, denominator DOUBLE, value DOUBLE);
-CREATE TABLE IF NOT EXISTS figure_source (
-    figure_id VARCHAR, part VARCHAR, sha256 VARCHAR, school_id VARCHAR, sheet VARCHAR, cell VARCHAR, value VARCHAR);
+-- what one return contributes to one indicator: computed once per return and period, reused by every run
+CREATE TABLE IF NOT EXISTS return_figure (
+    indicator VARCHAR, period VARCHAR, sha256 VARCHAR, school_id VARCHAR, numerator DOUBLE, denominator DOUBLE,
+    sources_text VARCHAR);
+CREATE TABLE IF NOT EXISTS return_source (
+    indicator VARCHAR, period VARCHAR, sha256 VARCHAR, school_id VARCHAR, part VARCHAR, sheet VARCHAR, cell VARCHAR,
+    value VARCHAR);
+-- the returns each figure was computed from (one for an ОО's figure, every counted return for a municipality's)
+CREATE TABLE IF NOT EXISTS figure_input (figure_id VARCHAR, sha256 VARCHAR);
+CREATE OR REPLACE VIEW figure_source AS
+SELECT fi.figure_id, rs.part, rs.sha256, rs.school_id, rs.sheet, rs.cell, rs.value
+FROM figure_input fi JOIN figure f USING (figure_id)
+JOIN return_source rs ON rs.sha256 = fi.sha256 AND rs.indicator = f.indicator AND rs.period = f.period;
 
 -- the run whose figures are published for each municipality and period: computed here rather than sent up, and
 -- of those the one that saw the most returns (a partition's set of checked returns only grows)
