@@ -6,7 +6,9 @@ timed), then measures in the same run:
   - svod: receive + check + load (+ feedback, + indicators and summary where stated);
   - naive: pandas.read_excel(openpyxl) + pandera per sheet, per file (on a sample);
   - floor: zip inflate + expat parse of every XML part, no per-cell objects.
-Prints one line per scenario. Run: `uv run python bench/bench_pipeline.py [municipality|region|resubmission|summary]`.
+Prints one line per scenario. Run: `uv run python bench/bench_pipeline.py [municipality] [region] [summary] [country]`.
+The country scenario (SVOD_BENCH_COUNTRY ОО, default 40,000, in municipalities of 1,000) clones 200 generated
+returns to every ОО with a re-signed identity, since generating 40,000 returns would take most of an hour.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 MUNICIPALITY, PERIOD = "arkhangelsk", "2025-Q4"
 SIZES = ["small"] * 6 + ["medium"] * 3 + ["large"]
+DONORS = 200  # distinct generated returns the country scenario clones
 
 
 def synthetic_reference(folder: Path, n: int) -> None:
@@ -43,6 +46,98 @@ def synthetic_reference(folder: Path, n: int) -> None:
     schools[MUNICIPALITY] = [{"id": f"ARH-{i:05d}", "name": f"МБОУ «Школа № {i}» городского округа «Город Архангельск»",
                               "type": "общеобразовательная организация", "size": rng.choice(SIZES)} for i in range(1, n + 1)]
     (folder / "schools.yaml").write_text(yaml.safe_dump(schools, allow_unicode=True), encoding="utf-8")
+
+
+def synthetic_country(folder: Path, municipalities: int, per: int) -> list[str]:
+    """The bundled reference data plus `municipalities` copies of Arkhangelsk (own codes, roadmap item codes and
+    registry of `per` ОО each); returns their codes."""
+    synthetic_reference(folder, DONORS)
+    territories = yaml.safe_load((folder / "territories.yaml").read_text(encoding="utf-8"))
+    roadmaps = yaml.safe_load((folder / "roadmaps.yaml").read_text(encoding="utf-8"))
+    schools = yaml.safe_load((folder / "schools.yaml").read_text(encoding="utf-8"))
+    rng = random.Random(per)
+    codes = [f"c{i:03d}" for i in range(municipalities)]
+    for code in codes:
+        territories["municipalities"][code] = territories["municipalities"][MUNICIPALITY]
+        roadmaps[code] = {**roadmaps[MUNICIPALITY], "items": [[f"{code}:{it[0]}", *it[1:]] for it in roadmaps[MUNICIPALITY]["items"]]}
+        schools[code] = [{"id": f"{code.upper()}-{i:05d}", "name": f"МБОУ «Школа № {i}»", "type": "общеобразовательная организация",
+                          "size": rng.choice(SIZES)} for i in range(1, per + 1)]
+    for name, data in (("territories.yaml", territories), ("roadmaps.yaml", roadmaps), ("schools.yaml", schools)):
+        (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return codes
+
+
+def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -> None:
+    """The donor's return re-addressed to another ОО: school ID, municipality and a freshly signed identity."""
+    from pipeline.parsing import read_identity
+    from pipeline.templates import submission_id
+    from pipeline.workbook import Identity
+
+    old = read_identity(donor)
+    new = Identity(**{**{k: old[k] for k in Identity.model_fields if k != "signature"}, "school_id": school_id,
+                      "municipality": municipality,
+                      "submission_id": submission_id(school_id, old["period"], date.fromisoformat(old["issued"]))}
+                   ).signed("svod-dev-signing-key")
+    swaps = [(old[k].encode(), getattr(new, k).encode()) for k in ("school_id", "submission_id", "signature")]
+    swaps.append((f">{old['municipality']}<".encode(), f">{municipality}<".encode()))
+    with zipfile.ZipFile(donor) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                for a, b in swaps:
+                    data = data.replace(a, b)
+            out.writestr(info, data)
+    stamp = donor.stat().st_mtime
+    os.utime(target, (stamp, stamp))
+
+
+def _clone(args) -> None:
+    donors, start, schools = args
+    for n, (school, municipality) in enumerate(schools, start):
+        target = Path(os.environ["SVOD_HOME"]) / "inbox" / f"{school}.xlsx"
+        clone_return(Path(donors[n % len(donors)]), target, school, municipality)
+        if n % 25 == 7:  # a broken upload
+            target.write_bytes(target.read_bytes()[:5000])
+
+
+def run_country(municipalities: int, per: int) -> None:
+    """In a child process: donors from the fake school, cloned to every ОО of the country, then intake and one
+    summary per municipality."""
+    from pipeline import summaries, warehouse
+    from pipeline.config import Workspace
+    from pipeline.intake import process_pending, receive_inbox
+    from pipeline.reference import load_reference
+
+    home = Path(os.environ["SVOD_HOME"])
+    ws = Workspace.resolve(home)
+    donors_home = home / "donors"
+    (donors_home / "inbox").mkdir(parents=True)
+    ark = load_reference().municipalities[MUNICIPALITY].schools
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_make_return, [(str(donors_home), s.id, s.size, k) for k, s in enumerate(ark)], chunksize=8))
+    donors = sorted(str(p) for p in (donors_home / "inbox").glob("*.xlsx") if p.stat().st_size > 6000)  # not the truncated
+    codes = [m for m in load_reference().municipalities if m.startswith("c")]
+    schools = [(s.id, m) for m in codes for s in load_reference().municipalities[m].schools]
+    chunks = [schools[i:i + 500] for i in range(0, len(schools), 500)]
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_clone, [(donors, i * 500, chunk) for i, chunk in enumerate(chunks)]))
+    files = sorted(ws.inbox.glob("*.xlsx"))
+    naive_s, floor_s = naive(files[:40]), floor(files[:2000])
+    started = time.perf_counter()
+    with warehouse.connect(ws.database) as con:
+        receive_inbox(ws, con, 0, only=None)
+        accepted = 0
+        for m in codes:
+            accepted += sum(r.verdict != "rejected" for r in process_pending(ws, con, m, PERIOD, answer=False))
+        checked = time.perf_counter()
+        for m in codes:
+            summaries.write_municipal(con, ws.out, m, PERIOD, journal=ws.journal)
+    total = time.perf_counter() - started
+    per_wb = (checked - started) / len(files)
+    line(scenario=f"country_{len(files)}", n=len(files), wall_s=total, intake_s=checked - started,
+         publish_s=total - (checked - started), per_workbook_ms=1000 * per_wb, ratio_vs_naive=naive_s / per_wb,
+         ratio_vs_floor=per_wb / floor_s, naive_ms=1000 * naive_s, floor_ms=1000 * floor_s, accepted=accepted,
+         peak_rss_mb=peak_rss_mb())
 
 
 def _make_return(args) -> str:
@@ -179,7 +274,10 @@ def summary_rows(n: int) -> None:
 def child(scenario: str, n: int, answer: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference"
-        synthetic_reference(reference, n)
+        if scenario == "country":
+            synthetic_country(reference, n // 1000, 1000)
+        else:
+            synthetic_reference(reference, n)
         env = {**os.environ, "SVOD_REFERENCE_DIR": str(reference), "SVOD_HOME": str(Path(tmp) / "home")}
         subprocess.run([sys.executable, __file__, "--child", json.dumps([scenario, n, answer])], env=env, check=True)
 
@@ -187,7 +285,10 @@ def child(scenario: str, n: int, answer: bool) -> None:
 def main(args: list[str]) -> None:
     if args[:1] == ["--child"]:
         scenario, n, answer = json.loads(args[1])
-        run_region(n, scenario, answer)
+        if scenario == "country":
+            run_country(n // 1000, 1000)
+        else:
+            run_region(n, scenario, answer)
         return
     wanted = set(args) or {"municipality", "region", "summary"}
     if "municipality" in wanted:
@@ -196,6 +297,8 @@ def main(args: list[str]) -> None:
         child("region_1000", int(os.environ.get("SVOD_BENCH_REGION", 1000)), False)
     if "summary" in wanted:
         summary_rows(40_000)
+    if "country" in wanted:  # not in the default set: tens of minutes
+        child("country", int(os.environ.get("SVOD_BENCH_COUNTRY", 40_000)), False)
 
 
 if __name__ == "__main__":

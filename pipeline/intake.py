@@ -214,6 +214,25 @@ def write_feedback(result: CheckResult, out_dir: Path, extra: dict | None = None
 UNIDENTIFIED = ("", "")  # `receive_inbox(only=UNIDENTIFIED)`: files that claim no known return
 
 
+@dataclass
+class Arrival:
+    """An inbox file once archived: its content hash, arrival time and the return it claims to be."""
+
+    path: Path
+    sha256: str
+    received_at: datetime
+    stored: Path
+    claimed: tuple[str | None, str | None, str | None]   # (school, municipality, period)
+
+
+def arrive(path: Path, ws: Workspace) -> Arrival:
+    """In a worker: archive one inbox file (fsynced) and read the identity it claims."""
+    data = path.read_bytes()
+    received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+    stored = archive_file(ws, data, path.name, received_at)
+    return Arrival(path, sha256_of(data), received_at, stored, claimed_identity(path, ws.signing_key))
+
+
 def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None) -> list[dict]:
     """Archive settled inbox files and register each under the return it claims to be.
 
@@ -222,26 +241,29 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
     registered twice; the sender gets a receipt saying so. Files leave the inbox only once archived and registered.
     """
     files = settled_files(ws.inbox, settle_seconds)
-    claims = claimed_identities(files, ws.signing_key)
-    taken, fresh, first_seen = [], [], {}
-    for path, claimed in zip(files, claims, strict=True):
-        if only is not None and (claimed[1] or "", claimed[2] or "") != only:
-            continue
-        data = path.read_bytes()
-        digest = sha256_of(data)
-        received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
-        stored = archive_file(ws, data, path.name, received_at)
-        known = first_seen.get(digest) or con.execute("SELECT received_at FROM received_file WHERE sha256 = ?", [digest]).fetchone()
-        if known:
-            write_duplicate_receipt(ws, path.name, digest, claimed[0], known[0])
+    if not files:
+        return []
+    with IsolatedPool(arrive, workers=min(WORKERS, len(files))) as pool:
+        outcomes = list(pool.map([(f, ws) for f in files]))
+    failed = [o.detail for o in outcomes if o.failure]
+    if failed:  # archiving itself failed (disk full, permissions): take nothing, register nothing
+        raise OSError(f"Не удалось сохранить полученные файлы в архив: {failed[0]}")
+    taken = [o.value for o in outcomes if only is None or (o.value.claimed[1] or "", o.value.claimed[2] or "") == only]
+    first_seen = dict(con.execute("SELECT sha256, received_at FROM received_file WHERE list_contains(?, sha256)",
+                                  [[a.sha256 for a in taken]]).fetchall())
+    fresh, answers = [], []
+    for a in taken:
+        duplicate = a.sha256 in first_seen
+        if duplicate:
+            write_duplicate_receipt(ws, a.path.name, a.sha256, a.claimed[0], first_seen[a.sha256])
         else:
-            first_seen[digest] = (received_at,)
-            fresh.append(Received(stored, path.name, received_at, claimed))
-        taken.append({"sha256": digest, "name": path.name, "duplicate": bool(known), "school_id": claimed[0], "path": path})
+            first_seen[a.sha256] = a.received_at
+            fresh.append(Received(a.stored, a.path.name, a.received_at, a.claimed))
+        answers.append({"sha256": a.sha256, "name": a.path.name, "duplicate": duplicate, "school_id": a.claimed[0]})
     register(ws, con, fresh)
-    for entry in taken:
-        entry.pop("path").unlink()
-    return taken
+    for a in taken:
+        a.path.unlink()
+    return answers
 
 
 def register(ws: Workspace, con, received: list[Received], answer: bool = True) -> None:
