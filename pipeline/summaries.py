@@ -79,7 +79,7 @@ class Book:
         self.path, self.tmp = path, path.with_name(path.name + ".part")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.wb = xlsxwriter.Workbook(str(self.tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                      "strings_to_numbers": False, "constant_memory": False})
+                                                      "strings_to_numbers": False, "constant_memory": True})
         self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
         def add(props: dict):
             return self.wb.add_format({"quote_prefix": True, **props})  # text stays text even when re-edited
