@@ -120,11 +120,12 @@ def _receipt_record(name: str, received_at: datetime | None) -> bytes | None:
 
 # --- checking ------------------------------------------------------------------------------------------------
 
-def examine(path: Path, signing_key: str, received_at: datetime, name: str) -> CheckResult:
-    """In a worker: pre-check, parse, identify and run the return's own rules (all but contracts and history)."""
+def examine(path: Path, signing_key: str, received_at: datetime, name: str, prechecked: bool = False) -> CheckResult:
+    """In a worker: pre-check (unless these bytes passed it on arrival), parse, identify and run the return's own
+    rules (all but contracts and history)."""
     data = path.read_bytes()
     result = CheckResult(sha256_of(data), name, received_at, "rejected", [], source=path)
-    problem = precheck(data, name)
+    problem = None if prechecked else precheck(data, name)
     if problem:
         result.issues = [problem]
         return result
@@ -164,10 +165,10 @@ def finish(results: list[CheckResult], previous_for: Previous | None = None) -> 
         r.verdict = verdict(r.issues)
 
 
-def checked_batches(files: list[tuple[Path, datetime, str]], signing_key: str,
-                    previous_for: Previous | None = None) -> Iterator[list[CheckResult]]:
+def checked_batches(files: list[tuple[Path, datetime, str]], signing_key: str, previous_for: Previous | None = None,
+                    prechecked: bool = False) -> Iterator[list[CheckResult]]:
     """Check (path, received at, name) files in arrival order, a batch at a time; workers keep reading ahead."""
-    tasks = [(path, signing_key, received_at, name) for path, received_at, name in files]
+    tasks = [(path, signing_key, received_at, name, prechecked) for path, received_at, name in files]
     with IsolatedPool(examine, workers=min(WORKERS, len(tasks)) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool:
         outcomes = zip(files, pool.map(tasks), strict=True)
         while batch := list(islice(outcomes, BATCH_SIZE)):
@@ -344,7 +345,8 @@ def process_pending(ws: Workspace, con, municipality: str, period: str, answer: 
         return []
     previous = warehouse.previous_facts(con, sorted(s for s in schools if isinstance(s, str)), period_end)
     results = []
-    for batch in checked_batches(files, ws.signing_key, lambda school, end: previous.get(school, {})):
+    # a pending return claimed its identity on arrival, which it can only do after passing the pre-check
+    for batch in checked_batches(files, ws.signing_key, lambda school, end: previous.get(school, {}), prechecked=True):
         notes = load_results(con, batch)
         if answer:
             for result, note in zip(batch, notes, strict=True):
