@@ -6,6 +6,7 @@ writer process; `connect` retries briefly on the lock and then says so in Russia
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ SCHEMA = Path(__file__).resolve().parent.parent / "warehouse" / "schema.sql"
 SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
 ARROW_TYPES = {"int": pa.int64(), "decimal": pa.float64(), "date": pa.date32()}
 LOCK_WAIT_SECONDS = 30
+MEMORY_LIMIT = os.environ.get("SVOD_DUCKDB_MEMORY", "1GB")  # DuckDB's buffer pool; it spills to disk beyond this
 
 
 class WarehouseBusy(RuntimeError):
@@ -33,7 +35,7 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
