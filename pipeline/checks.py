@@ -459,14 +459,6 @@ def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
     return found
 
 
-def run_checks(book: ParsedBook, m: Municipality, period: Period, received: date,
-               previous: dict[str, pd.DataFrame] | None = None) -> list[Issue]:
-    """All content checks of one identified return (a batch of one)."""
-    checked = check_book(book, m, period, received)
-    checked.tail += against_previous(book, previous or {})
-    return checked.assemble(contract_issues([book])[0])
-
-
 def dedupe(found: list[Issue]) -> list[Issue]:
     """The same rule, place and message reported twice (e.g. by two paths) is said once, in first-seen order."""
     unique: dict[tuple, Issue] = {}

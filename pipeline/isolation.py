@@ -185,8 +185,3 @@ class IsolatedPool:
                     done.put((w.task[0], Outcome(failure="timeout")))
                     idle.append(self._replace(w))
 
-
-def run_isolated(fn, *args, timeout: float = PARSE_TIMEOUT_SECONDS, memory_mb: int = PARSE_MEMORY_MB) -> Outcome:
-    """Run fn(*args) in a fresh worker under a memory cap; never raises for what happens inside."""
-    with IsolatedPool(fn, workers=1, timeout=timeout, memory_mb=memory_mb) as pool:
-        return next(pool.map([args]))

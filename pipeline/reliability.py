@@ -65,7 +65,7 @@ class Report:
         out += [f"files tried, total: {sum(self.tried.values())}",
                 f"uncaught exceptions: {self.uncaught}", f"hangs: {self.hangs}",
                 f"worst time per file: {self.worst_seconds:.2f} s ({self.worst_file})",
-                f"worst memory per file (peak RSS of the parsing child): {self.worst_parse_mb:.0f} MB",
+                f"worst memory per file (peak RSS of a parsing worker): {self.worst_parse_mb:.0f} MB",
                 f"rows read = loaded + rejected: {self.rows_read} = {self.rows_loaded} + {self.rows_rejected}"
                 f" ({'ok' if self.rows_read == self.rows_loaded + self.rows_rejected else 'MISMATCH'})",
                 f"shuffled, duplicated replay gives an identical warehouse: {'yes' if self.replay_identical else 'NO'}",

@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 
 from pipeline import intake, warehouse
-from pipeline.isolation import check_guards, run_isolated
+from pipeline.isolation import IsolatedPool, check_guards
 
 RECEIVED = datetime(2025, 12, 21, 10)
 
@@ -32,6 +32,11 @@ def _boom():
     raise ValueError("сломано")
 
 
+def run_isolated(fn, *args, **limits):
+    with IsolatedPool(fn, workers=1, **limits) as pool:
+        return next(pool.map([args]))
+
+
 def test_isolation_turns_hangs_bombs_and_crashes_into_outcomes():
     assert run_isolated(_sleep, 0, timeout=10).value == "woke"
     started = time.monotonic()
@@ -40,6 +45,26 @@ def test_isolation_turns_hangs_bombs_and_crashes_into_outcomes():
     assert run_isolated(_hog, 600, memory_mb=300).failure == "memory"
     crash = run_isolated(_boom)
     assert crash.failure == "crash" and "сломано" in crash.detail
+
+
+def _task(kind):
+    if kind == "die":
+        os._exit(3)  # the worker process vanishes mid-task
+    if kind == "hang":
+        return _sleep(30)
+    if kind == "hog":
+        return _hog(600)
+    if kind == "boom":
+        return _boom()
+    return kind
+
+
+def test_a_pool_replaces_failed_workers_and_keeps_order():
+    kinds = ["a", "hang", "b", "die", "c", "hog", "d", "boom", "e"]
+    with IsolatedPool(_task, workers=2, timeout=2, memory_mb=300) as pool:
+        outcomes = list(pool.map([(k,) for k in kinds]))
+    assert [o.value for o in outcomes if o.failure is None] == ["a", "b", "c", "d", "e"]
+    assert [o.failure for o in outcomes if o.failure] == ["timeout", "crash", "memory", "crash"]
 
 
 def test_a_hanging_parse_rejects_only_that_file(make_return, ws, monkeypatch):
