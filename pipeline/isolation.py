@@ -15,6 +15,7 @@ import resource
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -22,6 +23,7 @@ from multiprocessing.connection import wait
 PARSE_TIMEOUT_SECONDS = 60
 PARSE_MEMORY_MB = 1536     # how much a worker may grow beyond what it inherited
 WORKERS = min(2, os.cpu_count() or 1)
+PREFETCH = 2  # files sent ahead to each worker, so it never waits for the parent to hand it the next one
 MIN_EXPAT = (2, 4, 1)  # first Expat with protection against entity amplification
 
 
@@ -84,7 +86,7 @@ class _Worker:
         self.process = ctx.Process(target=_serve, args=(child, fn, memory_mb), daemon=True)
         self.process.start()
         child.close()
-        self.task: tuple[int, float] | None = None   # (index, started)
+        self.started = 0.0   # when its current file began
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -148,40 +150,53 @@ class IsolatedPool:
             done.put((None, exc))
 
     def _run(self, tasks: list[tuple], done: queue.Queue) -> None:
-        todo = list(enumerate(tasks))[::-1]
-        busy: dict = {}  # connection -> worker
-        idle = list(self.workers)
-        while todo or busy:
-            while idle and todo:
-                w = idle.pop()
-                index, args = todo.pop()
+        todo = deque(enumerate(tasks))
+        sent: dict[_Worker, deque] = {w: deque() for w in self.workers}  # per worker, oldest (running) first
+
+        def feed(w: _Worker) -> None:
+            while todo and len(sent[w]) < PREFETCH:
                 try:
-                    w.conn.send(args)
-                except (BrokenPipeError, OSError):
-                    todo.append((index, args))
-                    idle.append(self._replace(w))
-                    continue
-                w.task = (index, time.monotonic())
-                busy[w.conn] = w
-            deadline = min(w.task[1] for w in busy.values()) + self.timeout
+                    w.conn.send(todo[0][1])
+                except (BrokenPipeError, OSError):  # died idle: replace it; died busy: its pipe reports EOF below
+                    if not sent[w]:
+                        retire(w)
+                    return
+                if not sent[w]:
+                    w.started = time.monotonic()
+                sent[w].append(todo.popleft())
+
+        def retire(w: _Worker) -> None:
+            """Replace the worker; what it was sent but never started goes back to the front of the queue."""
+            todo.extendleft(reversed(sent.pop(w)))
+            sent[self._replace(w)] = deque()
+
+        def settle(w: _Worker, outcome: Outcome) -> None:
+            index, _ = sent[w].popleft()
+            done.put((index, outcome))
+            w.started = time.monotonic()
+            if outcome.failure is not None and (outcome.failure != "crash" or not w.process.is_alive()):
+                retire(w)
+
+        while todo or any(sent.values()):
+            for w in list(sent):
+                feed(w)
+            busy = {w.conn: w for w, queued in sent.items() if queued}
+            if not busy:
+                continue
+            deadline = min(w.started for w in busy.values()) + self.timeout
             ready = wait([*busy, self._wake], timeout=max(0.0, deadline - time.monotonic()))
             if self._wake in ready:  # the pool is closing
                 return
             for conn in ready:
-                w = busy.pop(conn)
+                w = busy[conn]
                 try:
                     outcome = conn.recv()
                 except (EOFError, OSError):
                     w.process.join(5)
                     code = w.process.exitcode
                     outcome = Outcome(failure="memory" if code is not None and code < 0 else "crash")
-                done.put((w.task[0], outcome))
-                healthy = outcome.failure != "memory" and w.process.is_alive()
-                idle.append(w if healthy else self._replace(w))
+                settle(w, outcome)
             now = time.monotonic()
-            for conn, w in list(busy.items()):
-                if now - w.task[1] > self.timeout:
-                    del busy[conn]
-                    done.put((w.task[0], Outcome(failure="timeout")))
-                    idle.append(self._replace(w))
-
+            for w in list(busy.values()):
+                if w in sent and sent[w] and now - w.started > self.timeout:
+                    settle(w, Outcome(failure="timeout"))
