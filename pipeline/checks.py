@@ -58,10 +58,6 @@ class Context:
         s = self.book.sheets.get(code)
         return s.records if s is not None else []
 
-    def ids(self, code: str, key: str) -> list:
-        s = self.book.sheets.get(code)
-        return s.values.get(key, []) if s is not None else []
-
     def at(self, rule: str, sheet: str, row: int, column: str, **params) -> Issue:
         return self.book.sheets[sheet].at(rule, row, column, **params)
 
@@ -210,9 +206,9 @@ def cross_sheet(ctx: Context) -> list[Issue]:
             out.append(ctx.at("X01", "pairs", rec["_row"], "pair_group_id", other_row="выше"))
         seen_pairs.add(unit)
     # X02 references
-    ids = {"mentors.mentor_id": set(ctx.ids("mentors", "mentor_id")), "mentees.mentee_id": set(ctx.ids("mentees", "mentee_id")),
-           "programmes.programme_id": set(ctx.ids("programmes", "programme_id")),
-           "best_practices.practice_id": set(ctx.ids("best_practices", "practice_id"))}
+    ids = {"mentors.mentor_id": set(ctx.book.column("mentors", "mentor_id")), "mentees.mentee_id": set(ctx.book.column("mentees", "mentee_id")),
+           "programmes.programme_id": set(ctx.book.column("programmes", "programme_id")),
+           "best_practices.practice_id": set(ctx.book.column("best_practices", "practice_id"))}
     for sheet in ctx.catalogue.sheets:
         s = ctx.book.sheets.get(sheet.code)
         for col in sheet.columns:
@@ -391,23 +387,19 @@ def against_previous(book: ParsedBook, previous: dict[str, pd.DataFrame]) -> lis
     out = []
     catalogue = load_catalogue()
     t = catalogue.thresholds
-
-    def now(code: str, key: str) -> list:
-        s = book.sheets.get(code)
-        return s.values[key] if s is not None else []
     for code, key in (("mentors", "mentor_id"), ("mentees", "mentee_id")):
         before = previous.get(code)
         if before is None or before.empty:
             continue
-        gone = sorted(set(before[key]) - set(now(code, key)))
+        gone = sorted(set(before[key]) - set(book.column(code, key)))
         if gone:
             out.append(issue("X15", sheet=code, detail=f"Из базы пропали без статуса «выбыл»: {', '.join(gone[:10])}"
                              + (" и др." if len(gone) > 10 else "") + "."))
-        a, b = len(before), len(now(code, key))
+        a, b = len(before), len(book.column(code, key))
         if max(a, b) >= t["plausibility_min_base"] and (b > a * t["plausibility_ratio"] or a > b * t["plausibility_ratio"]):
             title = catalogue.sheet(code).title
             out.append(issue("P01", sheet=code, detail=f"«{title}»: число записей было {a}, стало {b} — подтвердите или исправьте."))
-    before, count = previous.get("programmes"), len(now("programmes", "programme_id"))
+    before, count = previous.get("programmes"), len(book.column("programmes", "programme_id"))
     if before is not None and count < len(before):
         out.append(issue("X15", sheet="programmes", detail=f"Число программ уменьшилось: было {len(before)}, стало {count}."))
     return out

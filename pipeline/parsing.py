@@ -98,6 +98,11 @@ class ParsedBook:
     normalised: int = 0
     skipped_rows: int = 0
 
+    def column(self, sheet: str, code: str) -> list:
+        """One column's typed values (empty if the sheet is missing)."""
+        s = self.sheets.get(sheet)
+        return s.values.get(code, []) if s is not None else []
+
 
 def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():

@@ -173,7 +173,7 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
     """Re-validate the current returns' facts against the pandera contracts; one row per failing cell."""
     import pandera.pandas as pa
 
-    from contracts.schemas import DTYPES, sheet_schema
+    from contracts.schemas import sheet_schema, typed_frame
 
     failures = []
     facts = facts_of(con, list(current_returns(con, snapshot(con, municipality, period))["sha256"]))
@@ -181,10 +181,8 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
         frame = facts[sheet.code]
         if frame.empty:
             continue
-        typed = frame[[c.code for c in sheet.columns]].copy()
-        for c in sheet.columns:
-            dtype = DTYPES.get(c.type, "object")
-            typed[c.code] = pd.to_datetime(typed[c.code]) if dtype.startswith("datetime") else typed[c.code].astype(dtype)
+        typed = typed_frame(sheet.code, {c.code: frame[c.code].astype(object).where(frame[c.code].notna(), None).tolist()
+                                         for c in sheet.columns})
         try:
             sheet_schema(sheet.code).validate(typed, lazy=True)
         except pa.errors.SchemaErrors as exc:
