@@ -170,3 +170,25 @@ def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
     assert coverage == (6, 6, 0)
     assert {t[0] for t in targets} >= {"I11c", "I11f", "I13legal", "I01"}
     assert all(t[3] == pytest.approx(round(t[2] - t[1], 1)) for t in targets if t[2] is not None)
+
+
+def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp_path):
+    """Warehouses from before per-return lineage kept figure_source as a table; opening one converts it."""
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(published.database, old)
+    with warehouse.connect(old) as con:
+        before = sorted(con.execute("SELECT * FROM figure_source").fetchall())
+    con = duckdb.connect(str(old))  # back to the old layout: a plain table, no per-return tables
+    con.execute("CREATE TABLE figure_source_copy AS SELECT * FROM figure_source")
+    con.execute("DROP VIEW figure_source")
+    con.execute("DROP TABLE return_source")
+    con.execute("DROP TABLE figure_input")
+    con.execute("DROP TABLE return_figure")
+    con.execute("ALTER TABLE figure_source_copy RENAME TO figure_source")
+    con.close()
+    with warehouse.connect(old) as con:
+        kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()[0]
+        assert kind == "VIEW"
+        assert sorted(con.execute("SELECT * FROM figure_source").fetchall()) == before
