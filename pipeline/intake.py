@@ -231,7 +231,7 @@ def arrive(path: Path, ws: Workspace) -> Arrival:
     data = path.read_bytes()
     received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
     stored = archive_file(ws, data, path.name, received_at)
-    return Arrival(path, sha256_of(data), received_at, stored, claimed_identity(path, ws.signing_key))
+    return Arrival(path, sha256_of(data), received_at, stored, claimed_identity(path, ws.signing_key, data))
 
 
 def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None) -> list[dict]:
@@ -280,11 +280,8 @@ def register(ws: Workspace, con, received: list[Received], answer: bool = True) 
             [{"sha256": r.stored.stem, "verdict": "pending", "received_at": r.received_at, "school_id": r.claimed[0],
               "municipality": r.claimed[1], "period": r.claimed[2]} for r in received]))
     unknown = [(r.stored, r.received_at, r.name) for r in received if r.claimed[0] is None]
-    for batch in checked_batches(unknown, ws.signing_key) if unknown else []:
-        notes = load_results(con, batch)
-        if answer:
-            for result, note in zip(batch, notes, strict=True):
-                write_feedback(result, ws.outbox, note)
+    if unknown:
+        check_and_load(ws, con, unknown, answer)
 
 
 def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: str | None, first: datetime) -> Path:
@@ -297,11 +294,12 @@ def write_duplicate_receipt(ws: Workspace, name: str, digest: str, school_id: st
 NOT_CLAIMED = (None, None, None)
 
 
-def claimed_identity(path: Path, signing_key: str) -> tuple[str | None, str | None, str | None]:
+def claimed_identity(path: Path, signing_key: str, data: bytes | None = None) -> tuple[str | None, str | None, str | None]:
     """(school, municipality, period) a file's signed identity names, if registry and calendar know them; else
-    Nones. Never raises: routing must not fail on a broken file, the full check will say what is wrong."""
+    Nones. Never raises: routing must not fail on a broken file, the full check will say what is wrong.
+    `data` is the file's bytes when the caller has already read them."""
     try:
-        if precheck(path.read_bytes(), path.name):
+        if precheck(path.read_bytes() if data is None else data, path.name):
             return NOT_CLAIMED
         identity = read_identity(path)
         m, period, _ = identify(identity, signing_key)
@@ -344,9 +342,15 @@ def process_pending(ws: Workspace, con, municipality: str, period: str, answer: 
     if not files:
         return []
     previous = warehouse.previous_facts(con, sorted(s for s in schools if isinstance(s, str)), period_end)
-    results = []
     # a pending return claimed its identity on arrival, which it can only do after passing the pre-check
-    for batch in checked_batches(files, ws.signing_key, lambda school, end: previous.get(school, {}), prechecked=True):
+    return check_and_load(ws, con, files, answer, lambda school, end: previous.get(school, {}), prechecked=True)
+
+
+def check_and_load(ws: Workspace, con, files: list[tuple[Path, datetime, str]], answer: bool,
+                   previous_for: Previous | None = None, prechecked: bool = False) -> list[CheckResult]:
+    """Check files a batch at a time, load each batch, then answer its schools (when `answer`)."""
+    results = []
+    for batch in checked_batches(files, ws.signing_key, previous_for, prechecked):
         notes = load_results(con, batch)
         if answer:
             for result, note in zip(batch, notes, strict=True):
