@@ -79,3 +79,10 @@ def typed_frame(sheet_code: str, values: dict[str, list], index: list | None = N
         else:
             columns[c.code] = pd.array(data, dtype=dtype)
     return pd.DataFrame(columns, index=pd.Index(index if index is not None else range(n), dtype="int64"))
+
+
+def prepare() -> None:
+    """Build every sheet's schema and validate it once on an empty frame: pandera loads its backends on first use,
+    which belongs to start-up rather than to the first batch of returns."""
+    for sheet in load_catalogue().sheets:
+        sheet_schema(sheet.code).validate(typed_frame(sheet.code, {c.code: [] for c in sheet.columns}), lazy=True)

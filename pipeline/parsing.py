@@ -12,6 +12,7 @@ per-file work stays in plain Python and pandas is used once per batch (`contract
 from __future__ import annotations
 
 import html
+import io
 import re
 import zipfile
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from python_calamine import CalamineWorkbook
 from contracts.catalogue import Column, load_catalogue, normal_key
 from contracts.schemas import typed_frame
 from pipeline.issues import Issue, issue
+from pipeline.precheck import member
 from pipeline.workbook import IDENTITY_SHEET, column_letter
 
 HEADER_SCAN_ROWS = 12
@@ -35,6 +37,7 @@ _ISO_TEXT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _EXCEL_EPOCH = date(1899, 12, 30)
 TOTALS = ("итого", "всего")
 TYPING_RULE = {"int": "C03", "decimal": "C04", "date": "C05"}
+NORMALISED_KINDS = {"enum", "multi-enum", "int", "decimal", "date"}  # spellings counted as normalised
 
 
 def show(value) -> str:
@@ -81,13 +84,20 @@ class ParsedSheet:
         keep = [i for i, r in enumerate(self.rows) if r not in rows]
         self.rows = [self.rows[i] for i in keep]
         self.values = {code: [vals[i] for i in keep] for code, vals in self.values.items()}
-        for cached in ("records", "by_row", "frame"):
+        for cached in _VIEWS:
             self.__dict__.pop(cached, None)
+
+    def __getstate__(self) -> dict:
+        """Sent between processes without its derived views (they are rebuilt on demand, and cost more to ship)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _VIEWS}
 
     @cached_property
     def frame(self) -> pd.DataFrame:
         """The typed DataFrame (index = Excel row), for callers that want pandas."""
         return typed_frame(self.code, self.values, self.rows)
+
+
+_VIEWS = ("records", "by_row", "frame")  # ParsedSheet's cached views of its columns
 
 
 @dataclass
@@ -108,10 +118,6 @@ def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).replace("\u200b", "").replace("\u00a0", " ").strip()
-
-
-def _blank(value) -> bool:
-    return value is None or value == "" or (isinstance(value, str) and not value.replace("\u200b", "").strip())
 
 
 def _number(value, integer: bool):
@@ -183,15 +189,16 @@ def converter(sheet: str, code: str) -> Callable[[object], tuple[object, bool]]:
         return lambda value: (value, False) if type(value) is float else convert(column, value)
     if column.type == "date":
         return lambda value: (value.date(), False) if type(value) is datetime else convert(column, value)
-    memo: dict = {}
+    memo: dict[str, tuple[object, bool]] = {}
 
     def to_text(value):
-        key = (type(value), value)  # 1, 1.0 and True are equal dict keys but read differently
-        found = memo.get(key)
+        if type(value) is not str:  # a number or date in a text column: rare, not remembered
+            return convert(column, value)
+        found = memo.get(value)
         if found is None:
             found = convert(column, value)
             if len(memo) < MEMO_LIMIT:
-                memo[key] = found
+                memo[value] = found
         return found
     return to_text
 
@@ -241,29 +248,31 @@ def _hidden_rows(xml: bytes) -> set[int]:
     return rows
 
 
-def sheet_xml_facts(path: Path, titles: set[str] | None = None) -> dict[str, SheetXmlFacts]:
+def sheet_xml_facts(data: bytes, titles: set[str] | None = None) -> dict[str, SheetXmlFacts]:
     """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report.
 
-    Only the sheets named in `titles` (default: all) are inflated; cells are scanned only in a sheet with formulas."""
-    with zipfile.ZipFile(path) as z:
-        book = z.read("xl/workbook.xml").decode("utf-8", "replace")
-        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-        names = set(z.namelist())
-        targets = {}
-        for m in _REL.finditer(rels):
-            rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
-            targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        facts = {}
-        for m in _SHEET_ENTRY.finditer(book):
-            title, part = html.unescape(m[1]), targets.get(m[2])
-            if not part or part not in names or (titles is not None and title not in titles):
-                continue
-            xml = z.read(part)
-            f = facts[title] = SheetXmlFacts(hidden_rows=_hidden_rows(xml))
-            if _FORMULA.search(xml):
-                for ref, inner in _CELL.findall(xml):
-                    if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
-                        f.uncached_formulas.add(ref.decode())
+    Every XML part is inflated once here and checked against its CRC (calamine does not check); a damaged part
+    raises zipfile.BadZipFile. Facts are gathered for the sheets named in `titles` (default: all); cells are
+    scanned only in a sheet with formulas."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {i.filename: member(data, i, z) for i in z.infolist() if i.filename.endswith((".xml", ".rels"))}
+    book = parts["xl/workbook.xml"].decode("utf-8", "replace")
+    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8", "replace")
+    targets = {}
+    for m in _REL.finditer(rels):
+        rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
+        targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    facts = {}
+    for m in _SHEET_ENTRY.finditer(book):
+        title, part = html.unescape(m[1]), targets.get(m[2])
+        if part not in parts or (titles is not None and title not in titles):
+            continue
+        xml = parts[part]
+        f = facts[title] = SheetXmlFacts(hidden_rows=_hidden_rows(xml))
+        if _FORMULA.search(xml):
+            for ref, inner in _CELL.findall(xml):
+                if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
+                    f.uncached_formulas.add(ref.decode())
     return facts
 
 
@@ -278,13 +287,14 @@ def read_identity(path: Path) -> dict[str, str]:
     return _identity(CalamineWorkbook.from_path(str(path)))
 
 
-def read_workbook(path: Path) -> ParsedBook:
-    """Parse every catalogue sheet of a return that has passed the file pre-check."""
+def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
+    """Parse every catalogue sheet of a return that has passed the file pre-check (`data`: its bytes, if read)."""
     catalogue = load_catalogue()
-    book = CalamineWorkbook.from_path(str(path))
+    data = path.read_bytes() if data is None else data
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     names = set(book.sheet_names)
     parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
-    xml_facts = sheet_xml_facts(path, {s.title for s in catalogue.sheets})
+    xml_facts = sheet_xml_facts(data, {s.title for s in catalogue.sheets})
     for sheet in catalogue.sheets:
         if sheet.title not in names:
             parsed.issues.append(issue("M07", sheet=sheet.code, sheet_title=sheet.title))
@@ -324,14 +334,19 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
             letter = letters[by_index[c0]]
             parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0], cell=f"{letter}{r0 + 1}",
                                        value=f"{letter}{r0 + 1}:{letter}{r1 + 1}"))
-    columns = [(c.code, positions[c.code], converter(sheet.code, c.code), c.type) for c in sheet.columns if c.code in positions]
+    codes = [c.code for c in sheet.columns]
+    columns = [(k, positions[c.code], converter(sheet.code, c.code), c.type in NORMALISED_KINDS, TYPING_RULE.get(c.type))
+               for k, c in enumerate(sheet.columns) if c.code in positions]
+    reach = max((i for _, i, *_ in columns), default=-1) + 1
     rows_out: list[int] = []
-    values: dict[str, list] = {c.code: [] for c in sheet.columns}
-    counted = ("enum", "multi-enum", "int", "decimal", "date")
+    records: list[list] = []
     for r in range(first, len(rows)):
         row = rows[r]
-        width = len(row)
-        present = [(code, row[i], to, kind) for code, i, to, kind in columns if i < width and not _blank(row[i])]
+        if len(row) < reach:
+            row = row + [""] * (reach - len(row))
+        # the filled cells: not empty, not only spaces or zero-width spaces
+        present = [(k, v, to, counted, rule) for k, i, to, counted, rule in columns
+                   if (v := row[i]) != "" and v is not None and (type(v) is not str or v.replace("\u200b", "").strip())]
         if not present:
             continue
         excel_row = r + 1
@@ -342,21 +357,26 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
             continue
         if excel_row in facts.hidden_rows:
             parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
-        record = dict.fromkeys(values)
-        formulas = ({code for code, letter in letters.items() if f"{letter}{excel_row}" in facts.uncached_formulas}
-                    if facts.uncached_formulas else ())
-        for code in formulas:
-            parsed.issues.append(issue("C14", sheet=sheet.code, row=excel_row, column=code, cell=f"{letters[code]}{excel_row}"))
-        for code, value, to, kind in present:
-            if code in formulas:
-                continue
+        if facts.uncached_formulas:
+            present = _drop_uncached_formulas(present, codes, letters, excel_row, facts, sheet.code, parsed)
+        record = [None] * len(codes)
+        for k, value, to, counted, rule in present:
             try:
-                record[code], changed = to(value)
-                parsed.normalised += changed and kind in counted
+                record[k], changed = to(value)
+                parsed.normalised += changed and counted
             except (ValueError, OverflowError):
-                parsed.issues.append(issue(TYPING_RULE[kind], sheet=sheet.code, row=excel_row, column=code,
-                                           cell=f"{letters[code]}{excel_row}", value=_text(value)))
+                parsed.issues.append(issue(rule, sheet=sheet.code, row=excel_row, column=codes[k],
+                                           cell=f"{letters[codes[k]]}{excel_row}", value=_text(value)))
         rows_out.append(excel_row)
-        for code, value in record.items():
-            values[code].append(value)
+        records.append(record)
+    values = dict(zip(codes, map(list, zip(*records, strict=True)), strict=True)) if records else {code: [] for code in codes}
     return ParsedSheet(sheet.code, sheet.title, letters, rows_out, values)
+
+
+def _drop_uncached_formulas(present: list[tuple], codes: list[str], letters: dict[str, str], excel_row: int,
+                            facts: SheetXmlFacts, sheet: str, parsed: ParsedBook) -> list[tuple]:
+    """A formula saved without its value is reported (C14) and read as blank."""
+    formulas = {code for code, letter in letters.items() if f"{letter}{excel_row}" in facts.uncached_formulas}
+    for code in formulas:
+        parsed.issues.append(issue("C14", sheet=sheet, row=excel_row, column=code, cell=f"{letters[code]}{excel_row}"))
+    return [cell for cell in present if codes[cell[0]] not in formulas] if formulas else present

@@ -7,6 +7,7 @@ Runs before calamine or openpyxl see the file (shared/reliability.md): legacy an
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 import zlib
 
@@ -18,6 +19,9 @@ MAX_PART_BYTES = 100 * 1024 * 1024
 MAX_RATIO = 200
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+PROLOG_BYTES = 65536  # read of each XML part at most, looking for its root element
+PROLOG_CHUNK = 2048  # first try; most parts' root tag ends well within it
+LOCAL_HEADER = b"PK\x03\x04"
 
 
 def precheck(data: bytes, name: str) -> Issue | None:
@@ -37,8 +41,13 @@ def precheck(data: bytes, name: str) -> Issue | None:
         return issue("F01", name=name, detail="содержимое не распознано")
     try:
         return _check_archive(data, name)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError):
-        return issue("F01", name=name, detail="архив повреждён или обрезан")
+    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError):
+        return damaged(name)
+
+
+def damaged(name: str) -> Issue:
+    """A container that cannot be read back whole: broken, cut short, or a part failing its CRC."""
+    return issue("F01", name=name, detail="архив повреждён или обрезан")
 
 
 def _check_archive(data: bytes, name: str) -> Issue | None:
@@ -66,12 +75,66 @@ def _check_archive(data: bytes, name: str) -> Issue | None:
     for info in infos:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
-        with archive.open(info) as part:
-            head = part.read(65536)  # a DOCTYPE must come before the root element
+        head = _prolog(data, info, archive)
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             return issue("F06", detail=f"объявления DTD/ENTITY в части {info.filename}")
         if info.filename == "xl/workbook.xml" and STRICT_NS in head:
             return issue("F05")
+    return None
+
+
+def member(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile, limit: int = 0) -> bytes:
+    """A member's inflated bytes (the first `limit` of them, if given; a whole member is checked against its
+    CRC), straight from the archive's bytes.
+
+    Stored and deflated members (what spreadsheet programs write) are inflated here without a file object per
+    member; anything else goes through zipfile, which knows the other methods and refuses encryption."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+        with archive.open(info) as part:
+            return part.read(limit or -1)
+    at = info.header_offset
+    if data[at:at + 4] != LOCAL_HEADER:
+        raise zipfile.BadZipFile(f"no local header for {info.filename}")
+    name_length, extra_length = struct.unpack_from("<HH", data, at + 26)
+    start = at + 30 + name_length + extra_length
+    raw = data[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        inflated = raw[:limit] if limit else raw
+    else:
+        inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+    if not limit and zlib.crc32(inflated) != info.CRC:  # whole member: check it as zipfile would
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+    return inflated
+
+
+def _prolog(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile) -> bytes:
+    """A part's bytes up to the end of its root element's start tag (at most PROLOG_BYTES): where a DOCTYPE or
+    ENTITY must stand and the root's namespace is declared. Only that much is inflated."""
+    for limit in (PROLOG_CHUNK, PROLOG_BYTES):
+        head = member(data, info, archive, limit)
+        end = _root_tag_end(head)
+        if end is not None:
+            return head[:end]
+    return head
+
+
+def _root_tag_end(head: bytes) -> int | None:
+    """Index just past the root element's start tag, or None if `head` does not reach it yet. Comments and
+    processing instructions are skipped; a declaration (`<!DOCTYPE`…) ends the prolog early, as it is refused."""
+    at = 0
+    while (at := head.find(b"<", at)) != -1:
+        for opening, closing in ((b"<!--", b"-->"), (b"<?", b"?>")):
+            if head.startswith(opening, at):
+                close = head.find(closing, at + len(opening))
+                if close == -1:
+                    return None
+                at = close + len(closing)
+                break
+        else:
+            if head.startswith(b"<!", at):
+                return len(head)
+            close = head.find(b">", at)
+            return None if close == -1 else close + 1
     return None
 
 

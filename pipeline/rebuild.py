@@ -10,17 +10,25 @@ from pathlib import Path
 
 from pipeline import summaries, warehouse
 from pipeline.config import Workspace
-from pipeline.intake import Received, claimed_identities, process_pending, register
+from pipeline.intake import ARRIVALS_LOG, Received, claimed_identities, process_pending, register
 
 
 def archived_files(ws: Workspace) -> list[tuple[datetime, str, Path, str]]:
-    """(received at, sha256, archived path, original name) for every archived return, oldest first."""
-    entries = []
-    for meta in ws.archive.glob("??/*.json"):
-        record = json.loads(meta.read_text(encoding="utf-8"))
-        stored = next(p for p in meta.parent.glob(f"{meta.stem}.*") if p.suffix != ".json")
-        entries.append((datetime.fromisoformat(record["received_at"]), meta.stem, stored, record["original_name"]))
-    return sorted(entries)
+    """(received at, sha256, archived path, original name) for every registered file, oldest first, from the
+    archive's arrivals log (and the per-file records archives kept before it)."""
+    log = ws.archive / ARRIVALS_LOG
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line] if log.exists() else []
+    records += [{**json.loads(meta.read_text(encoding="utf-8")), "sha256": meta.stem} for meta in ws.archive.glob("??/*.json")]
+    first: dict[str, tuple[datetime, str]] = {}
+    for r in records:
+        received_at = datetime.fromisoformat(r["received_at"])
+        if r["sha256"] not in first or received_at < first[r["sha256"]][0]:
+            first[r["sha256"]] = (received_at, r["original_name"])
+    return sorted((received_at, sha, _stored(ws, sha), name) for sha, (received_at, name) in first.items())
+
+
+def _stored(ws: Workspace, sha: str) -> Path:
+    return next(p for p in (ws.archive / sha[:2]).glob(f"{sha}.*") if p.suffix != ".json")
 
 
 def rebuild(ws: Workspace, target: Path) -> str:

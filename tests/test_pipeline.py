@@ -6,6 +6,7 @@ parser), and every lineage cell is re-read from the archive.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -63,11 +64,16 @@ def test_every_returned_file_gets_feedback(published):
 def test_archive_keeps_every_file_byte_for_byte(published):
     import hashlib
 
-    stored = [p for p in published.archive.glob("??/*") if p.suffix != ".json"]
+    from pipeline.intake import ARRIVALS_LOG
+
+    stored = list(published.archive.glob("??/*"))
     assert stored
+    lines = (published.archive / ARRIVALS_LOG).read_text(encoding="utf-8").splitlines()
+    arrivals = {record["sha256"]: record for record in map(json.loads, lines)}
     for path in stored:
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name.split(".")[0]
-        assert path.with_suffix(".json").exists()  # when and under which name it came
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert sha == path.name.split(".")[0]
+        assert arrivals[sha]["original_name"] and arrivals[sha]["received_at"]  # when and under which name it came
 
 
 def test_school_figures_equal_a_plain_recomputation(published):
@@ -194,8 +200,6 @@ def test_rebuild_from_the_archive_gives_the_same_warehouse(published):
 
 
 def test_a_past_run_is_reissued_byte_for_byte(published, tmp_path):
-    import json
-
     from pipeline import summaries
 
     history = sorted((published.out / MUNI / summaries.HISTORY).glob("*.xlsx"))

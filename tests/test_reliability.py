@@ -71,10 +71,10 @@ def test_a_hanging_parse_rejects_only_that_file(make_return, ws, monkeypatch):
     good, slow = make_return(seed=1), make_return(seed=2)
     real = intake.read_workbook
 
-    def maybe_hang(path):
+    def maybe_hang(path, *args):
         if path == slow:
             time.sleep(60)
-        return real(path)
+        return real(path, *args)
 
     monkeypatch.setattr(intake, "read_workbook", maybe_hang)
     monkeypatch.setattr(intake, "PARSE_TIMEOUT_SECONDS", 2)
