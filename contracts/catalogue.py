@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -102,7 +102,11 @@ class Sheet(BaseModel):
     columns: list[Column]
 
     def column(self, code: str) -> Column:
-        return next(c for c in self.columns if c.code == code)
+        return self._by_code[code]
+
+    @cached_property
+    def _by_code(self) -> dict[str, Column]:
+        return {c.code: c for c in self.columns}
 
 
 class Rule(BaseModel):
@@ -129,7 +133,11 @@ class Catalogue(BaseModel):
     thresholds: dict[str, float]
 
     def sheet(self, code: str) -> Sheet:
-        return next(s for s in self.sheets if s.code == code)
+        return self._by_code[code]
+
+    @cached_property
+    def _by_code(self) -> dict[str, Sheet]:
+        return {s.code: s for s in self.sheets}
 
     def column(self, dotted: str) -> Column:
         sheet, code = dotted.split(".")

@@ -7,6 +7,8 @@ checks values, not spellings. Conditional and cross-sheet rules live in `pipelin
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from functools import cache
 
 import numpy as np
@@ -84,5 +86,7 @@ def typed_frame(sheet_code: str, values: dict[str, list], index: list | None = N
 def prepare() -> None:
     """Build every sheet's schema and validate it once on an empty frame: pandera loads its backends on first use,
     which belongs to start-up rather than to the first batch of returns."""
+    if importlib.util.find_spec("geopandas") is None:  # pandera tries to import it on every dtype check
+        sys.modules.setdefault("geopandas", None)
     for sheet in load_catalogue().sheets:
         sheet_schema(sheet.code).validate(typed_frame(sheet.code, {c.code: [] for c in sheet.columns}), lazy=True)

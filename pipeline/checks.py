@@ -21,7 +21,7 @@ import pandera.pandas as pa
 from contracts.catalogue import load_catalogue
 from contracts.schemas import sheet_schema, typed_frame
 from pipeline.issues import Issue, issue
-from pipeline.parsing import ParsedBook, show
+from pipeline.parsing import ParsedBook, show, stacked
 from pipeline.reference import Municipality, Period, load_reference
 from pipeline.workbook import TEMPLATE_VERSION, Identity
 
@@ -134,15 +134,14 @@ def check_rows(ctx: Context, code: str) -> list[Issue]:
         if cond and col.code in s.letters:
             source, _, name = cond.column.rpartition(".")
             label = ctx.catalogue.column(cond.column if source else f"{code}.{cond.column}").label
+            blank = [rec for rec in s.records if rec[col.code] is None]
             if source == "meta":
-                holds = cond.holds(meta.get(name))
-                rows = [rec for rec in s.records if holds]
+                rows = blank if cond.holds(meta.get(name)) else []
             else:
                 allowed = spec.column(cond.column).values
-                rows = [rec for rec in s.records
-                        if cond.holds(rec[cond.column]) and (not allowed or rec[cond.column] in allowed)]
+                rows = [rec for rec in blank if cond.holds(rec[cond.column]) and (not allowed or rec[cond.column] in allowed)]
             out += [ctx.at("C02", code, rec["_row"], col.code, severity=col.missing_severity, condition=cond.describe(label))
-                    for rec in rows if rec[col.code] is None]
+                    for rec in rows]
         for op, other in col.compare:
             text, holds = OPS[op]
             other_label = spec.column(other).label
@@ -427,7 +426,7 @@ def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
         owners = [(b, s) for b, book in enumerate(books) if (s := book.sheets.get(sheet.code)) is not None and len(s)]
         if not owners:
             continue
-        values = {c.code: [v for _, s in owners for v in s.values[c.code]] for c in sheet.columns}
+        values = {c.code: stacked([s for _, s in owners], c.code) for c in sheet.columns}
         at = [(b, row) for b, s in owners for row in s.rows]
         try:
             sheet_schema(sheet.code).validate(typed_frame(sheet.code, values), lazy=True)

@@ -453,7 +453,6 @@ ISSUE_TYPES = {"sha256": pa.string(), "rule": pa.string(), "severity": pa.string
                "src_row": pa.int32(), "code": pa.string(), "cell": pa.string(), "value": pa.string(),
                "message": pa.string(), "fix": pa.string()}
 
-
 def _table(types: dict[str, pa.DataType], rows: list[dict]) -> pa.Table:
     return pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in types.items()})
 
@@ -502,10 +501,7 @@ def load_results(con, results: list[CheckResult]) -> list[dict]:
         for sheet in catalogue.sheets:
             warehouse.insert_frame(con, warehouse.fact_table(sheet.code), warehouse.fact_arrow(
                 sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
-        warehouse.insert_frame(con, "src_column", pd.DataFrame(
-            [{"sha256": r.sha256, "sheet": code, "code": k, "letter": v}
-             for r in stored for code, s in r.book.sheets.items() for k, v in s.letters.items()],
-            columns=["sha256", "sheet", "code", "letter"]))
+        warehouse.insert_frame(con, "src_column", warehouse.letters_arrow([(r.sha256, r.book.sheets) for r in stored]))
         for n, old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
             notes[n]["changes"] = _changes(con, old, new)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, cached_property
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
@@ -64,9 +65,8 @@ class ParsedSheet:
     @cached_property
     def records(self) -> list[dict]:
         """One dict per record, with its Excel row under "_row"."""
-        codes = list(self.values)
-        return [{"_row": row, **dict(zip(codes, vals, strict=True))}
-                for row, *vals in zip(self.rows, *self.values.values(), strict=True)]
+        keys = ["_row", *self.values]
+        return [dict(zip(keys, vals, strict=True)) for vals in zip(self.rows, *self.values.values(), strict=True)]
 
     @cached_property
     def by_row(self) -> dict[int, dict]:
@@ -98,6 +98,11 @@ class ParsedSheet:
 
 
 _VIEWS = ("records", "by_row", "frame")  # ParsedSheet's cached views of its columns
+
+
+def stacked(sheets: list[ParsedSheet], code: str) -> list:
+    """One column of many parsed sheets, end to end (for batch validation and loading)."""
+    return list(chain.from_iterable(s.values[code] for s in sheets))
 
 
 @dataclass
@@ -231,6 +236,8 @@ class SheetXmlFacts:
 
 _SHEET_ENTRY = re.compile(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
 _REL = re.compile(r'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
+WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+SHARED_PARTS = ("xl/sharedStrings.xml", "xl/styles.xml")  # text and number formats of every sheet
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _FORMULA = re.compile(rb"<f[\s>/]")
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
@@ -248,31 +255,37 @@ def _hidden_rows(xml: bytes) -> set[int]:
     return rows
 
 
-def sheet_xml_facts(data: bytes, titles: set[str] | None = None) -> dict[str, SheetXmlFacts]:
+def sheet_xml_facts(data: bytes, titles: set[str]) -> dict[str, SheetXmlFacts]:
     """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report.
 
-    Every XML part is inflated once here and checked against its CRC (calamine does not check); a damaged part
-    raises zipfile.BadZipFile. Facts are gathered for the sheets named in `titles` (default: all); cells are
-    scanned only in a sheet with formulas."""
+    The parts values are read from (workbook, shared strings, styles and the sheets named in `titles`) are
+    inflated once here and checked against their CRC, which calamine does not do: a damaged part raises
+    zipfile.BadZipFile. Cells are scanned only in a sheet with formulas."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        parts = {i.filename: member(data, i, z) for i in z.infolist() if i.filename.endswith((".xml", ".rels"))}
-    book = parts["xl/workbook.xml"].decode("utf-8", "replace")
-    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8", "replace")
-    targets = {}
-    for m in _REL.finditer(rels):
-        rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
-        targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    facts = {}
-    for m in _SHEET_ENTRY.finditer(book):
-        title, part = html.unescape(m[1]), targets.get(m[2])
-        if part not in parts or (titles is not None and title not in titles):
-            continue
-        xml = parts[part]
-        f = facts[title] = SheetXmlFacts(hidden_rows=_hidden_rows(xml))
-        if _FORMULA.search(xml):
-            for ref, inner in _CELL.findall(xml):
-                if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
-                    f.uncached_formulas.add(ref.decode())
+        infos = {i.filename: i for i in z.infolist()}
+
+        def part(name: str) -> bytes:
+            return member(data, infos[name], z)
+
+        book, rels = part("xl/workbook.xml").decode("utf-8", "replace"), part(WORKBOOK_RELS).decode("utf-8", "replace")
+        for shared in SHARED_PARTS:
+            if shared in infos:
+                part(shared)
+        targets = {}
+        for m in _REL.finditer(rels):
+            rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
+            targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        facts = {}
+        for m in _SHEET_ENTRY.finditer(book):
+            title, name = html.unescape(m[1]), targets.get(m[2])
+            if name not in infos or title not in titles:
+                continue
+            xml = part(name)
+            f = facts[title] = SheetXmlFacts(hidden_rows=_hidden_rows(xml))
+            if _FORMULA.search(xml):
+                for ref, inner in _CELL.findall(xml):
+                    if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
+                        f.uncached_formulas.add(ref.decode())
     return facts
 
 
@@ -291,10 +304,10 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     """Parse every catalogue sheet of a return that has passed the file pre-check (`data`: its bytes, if read)."""
     catalogue = load_catalogue()
     data = path.read_bytes() if data is None else data
+    xml_facts = sheet_xml_facts(data, {IDENTITY_SHEET, *(s.title for s in catalogue.sheets)})  # before calamine reads
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     names = set(book.sheet_names)
     parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
-    xml_facts = sheet_xml_facts(data, {s.title for s in catalogue.sheets})
     for sheet in catalogue.sheets:
         if sheet.title not in names:
             parsed.issues.append(issue("M07", sheet=sheet.code, sheet_title=sheet.title))

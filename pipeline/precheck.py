@@ -85,7 +85,7 @@ def _check_archive(data: bytes, name: str) -> Issue | None:
 
 def member(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile, limit: int = 0) -> bytes:
     """A member's inflated bytes (the first `limit` of them, if given; a whole member is checked against its
-    CRC), straight from the archive's bytes.
+    CRC; damage raises zipfile.BadZipFile), straight from the archive's bytes.
 
     Stored and deflated members (what spreadsheet programs write) are inflated here without a file object per
     member; anything else goes through zipfile, which knows the other methods and refuses encryption."""
@@ -101,7 +101,10 @@ def member(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile, limit: 
     if info.compress_type == zipfile.ZIP_STORED:
         inflated = raw[:limit] if limit else raw
     else:
-        inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+        try:
+            inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"{info.filename}: {exc}") from exc
     if not limit and zlib.crc32(inflated) != info.CRC:  # whole member: check it as zipfile would
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return inflated

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain, repeat
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
+from pipeline.parsing import stacked
 from pipeline.reference import load_reference
 
 SCHEMA = Path(__file__).resolve().parent.parent / "warehouse" / "schema.sql"
@@ -124,11 +126,25 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
 
 def fact_arrow(sheet, parts: list[tuple[str, object]]) -> pa.Table:
     """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs."""
-    columns = {"sha256": pa.array([sha for sha, s in parts for _ in s.rows], pa.string()),
-               "src_row": pa.array([row for _, s in parts for row in s.rows], pa.int32())}
+    sheets = [s for _, s in parts]
+    columns = {"sha256": pa.array(list(chain.from_iterable(repeat(sha, len(s)) for sha, s in parts)), pa.string()),
+               "src_row": pa.array(list(chain.from_iterable(s.rows for s in sheets)), pa.int32())}
     for c in sheet.columns:
-        columns[c.code] = pa.array([v for _, s in parts for v in s.values[c.code]], ARROW_TYPES.get(c.type, pa.string()))
+        columns[c.code] = pa.array(stacked(sheets, c.code), ARROW_TYPES.get(c.type, pa.string()))
     return pa.table(columns)
+
+
+def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
+    """The column letter of every column of every sheet of many returns, for src_column: (sha256, sheets) pairs."""
+    shas, sheets, codes, letters = [], [], [], []
+    for sha, parsed in parts:
+        for code, s in parsed.items():
+            shas += repeat(sha, len(s.letters))
+            sheets += repeat(code, len(s.letters))
+            codes += s.letters.keys()
+            letters += s.letters.values()
+    return pa.table({"sha256": shas, "sheet": sheets, "code": codes, "letter": letters},
+                    schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]))
 
 
 CHECKED = "('accepted', 'accepted_with_warnings', 'rejected')"

@@ -7,6 +7,8 @@ foreign or outdated file from the real one.
 
 from __future__ import annotations
 
+from functools import cache
+
 from pipeline.signing import SignedRecord
 
 LABEL_ROW, CODE_ROW, FIRST_DATA_ROW = 1, 2, 3
@@ -18,6 +20,7 @@ CAPACITY = {"mentors": 2000, "mentees": 5000, "pairs": 6000, "meta": 1, "school_
 DEFAULT_CAPACITY = 500
 
 
+@cache
 def column_letter(index: int) -> str:
     """0-based column index -> Excel letters."""
     letters = ""

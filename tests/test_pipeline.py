@@ -199,6 +199,22 @@ def test_rebuild_from_the_archive_gives_the_same_warehouse(published):
     assert rebuild(published, published.home / "rebuilt.duckdb") == live
 
 
+def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
+    """Archives from before the arrivals log kept a JSON beside each file; both are read, earliest arrival wins."""
+    from datetime import datetime
+
+    from pipeline.intake import ARRIVALS_LOG, Received, archive_file, log_arrivals
+    from pipeline.rebuild import archived_files
+
+    old, new = archive_file(ws, b"old bytes", "old.xlsx"), archive_file(ws, b"new bytes", "new.xlsx")
+    old.with_suffix(".json").write_text(json.dumps({"original_name": "old.xlsx", "received_at": "2025-12-01T09:00:00"}))
+    log_arrivals(ws, [Received(new, "new.xlsx", datetime(2025, 12, 2, 9), (None, None, None)),
+                      Received(new, "new (копия).xlsx", datetime(2025, 12, 3, 9), (None, None, None))])
+    assert (ws.archive / ARRIVALS_LOG).read_text(encoding="utf-8").count("\n") == 2
+    assert [(at, path, name) for at, _, path, name in archived_files(ws)] == [
+        (datetime(2025, 12, 1, 9), old, "old.xlsx"), (datetime(2025, 12, 2, 9), new, "new.xlsx")]
+
+
 def test_a_past_run_is_reissued_byte_for_byte(published, tmp_path):
     from pipeline import summaries
 

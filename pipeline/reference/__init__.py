@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -126,7 +126,11 @@ class Municipality(BaseModel):
         raise KeyError(f"period {code!r} is not in the calendar of {self.code}")
 
     def school(self, school_id: str) -> School | None:
-        return next((s for s in self.schools if s.id == school_id), None)
+        return self._schools_by_id.get(school_id)
+
+    @cached_property
+    def _schools_by_id(self) -> dict[str, School]:
+        return {s.id: s for s in self.schools}
 
 
 class Reference(BaseModel):
