@@ -50,7 +50,8 @@ check_guards()
 prepare_contracts()
 IGNORED_PREFIXES = ("~$", ".")
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
-BATCH_SIZE = 250  # returns validated and loaded together; one transaction each
+BATCH_SIZE = 500  # returns validated and loaded together; one transaction each
+LAST_BATCH_SIZE = 60  # the batch still to validate and load once the workers are done
 BULK_GC_THRESHOLD = 50_000  # allocations between collections while returns are read (default 700)
 ARRIVALS_LOG = "arrivals.jsonl"  # in the archive: one line per registered file (sha256, name, received at)
 _LIBC = ctypes.CDLL(None, use_errno=True)  # the C library this process already has loaded (for syncfs)
@@ -226,10 +227,20 @@ def checked_batches(files: list[tuple[Path, datetime, str]], signing_key: str, p
     tasks = [(path, signing_key, received_at, name, prechecked) for path, received_at, name in files]
     with _readers(examine, len(tasks)) as pool:
         outcomes = zip(files, pool.map(tasks), strict=True)
-        while batch := list(islice(outcomes, BATCH_SIZE)):
+        for size in batch_sizes(len(tasks)):
+            batch = list(islice(outcomes, size))
             results = [outcome.value if outcome.failure is None else _unparseable(*file, outcome) for file, outcome in batch]
             finish(results, previous_for)
             yield results
+
+
+def batch_sizes(n: int) -> list[int]:
+    """Batches of BATCH_SIZE, the last one small (under twice LAST_BATCH_SIZE): the parent validates and loads a
+    batch while the workers read the next, so only the last one is waited for once every file is read."""
+    sizes = [BATCH_SIZE] * ((n - 1) // BATCH_SIZE) + [(n - 1) % BATCH_SIZE + 1] if n else []
+    if sizes and sizes[-1] >= 2 * LAST_BATCH_SIZE:
+        sizes[-1:] = [sizes[-1] - LAST_BATCH_SIZE, LAST_BATCH_SIZE]
+    return sizes
 
 
 def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
@@ -359,7 +370,7 @@ def claimed_identity(path: Path, signing_key: str, data: bytes | None = None) ->
     try:
         if precheck(path.read_bytes() if data is None else data, path.name):
             return NOT_CLAIMED
-        identity = read_identity(path)
+        identity = read_identity(path, data)
         m, period, _ = identify(identity, signing_key)
         if m is not None and period is not None:
             return identity["school_id"], m.code, period.code
@@ -408,12 +419,13 @@ def check_and_load(ws: Workspace, con, files: list[tuple[Path, datetime, str]], 
                    previous_for: Previous | None = None, prechecked: bool = False) -> list[CheckResult]:
     """Check files a batch at a time, load each batch, then answer its schools (when `answer`)."""
     results = []
-    for batch in checked_batches(files, ws.signing_key, previous_for, prechecked):
-        notes = load_results(con, batch)
-        if answer:
-            for result, note in zip(batch, notes, strict=True):
-                write_feedback(result, ws.outbox, note)
-        results += batch
+    with warehouse.single_threaded(con):
+        for batch in checked_batches(files, ws.signing_key, previous_for, prechecked):
+            notes = load_results(con, batch)
+            if answer:
+                for result, note in zip(batch, notes, strict=True):
+                    write_feedback(result, ws.outbox, note)
+            results += batch
     return results
 
 

@@ -295,9 +295,10 @@ def _identity(book: CalamineWorkbook) -> dict[str, str]:
     return {_text(r[0]): _text(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
 
 
-def read_identity(path: Path) -> dict[str, str]:
-    """Only the key/value rows of the identity sheet (empty if there is none): cheap, for routing a file."""
-    return _identity(CalamineWorkbook.from_path(str(path)))
+def read_identity(path: Path, data: bytes | None = None) -> dict[str, str]:
+    """Only the key/value rows of the identity sheet (empty if there is none): cheap, for routing a file.
+    `data`: its bytes, if read."""
+    return _identity(CalamineWorkbook.from_path(str(path)) if data is None else CalamineWorkbook.from_filelike(io.BytesIO(data)))
 
 
 def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:

@@ -93,6 +93,17 @@ def transaction(con: duckdb.DuckDBPyConnection):
         raise
 
 
+@contextmanager
+def single_threaded(con: duckdb.DuckDBPyConnection):
+    """DuckDB on one thread, while worker processes keep both cores busy (its own threads would only compete)."""
+    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        yield con
+    finally:
+        con.execute(f"SET threads = {int(before)}")
+
+
 def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
     """Replace the reference dimensions with the bundled reference data."""
     ref = load_reference()
