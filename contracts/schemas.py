@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from functools import cache
 
 import numpy as np
@@ -88,5 +89,7 @@ def prepare() -> None:
     which belongs to start-up rather than to the first batch of returns."""
     if importlib.util.find_spec("geopandas") is None:  # pandera tries to import it on every dtype check
         sys.modules.setdefault("geopandas", None)
+    # pandera's own notice about a pandas concat it does when collecting failure cases: nothing for us to act on
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pandera.backends.pandas.error_formatters")
     for sheet in load_catalogue().sheets:
         sheet_schema(sheet.code).validate(typed_frame(sheet.code, {c.code: [] for c in sheet.columns}), lazy=True)
