@@ -298,7 +298,7 @@ def arrive(path: Path, ws: Workspace) -> Arrival:
     data = path.read_bytes()
     received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
     stored = archive_file(ws, data, path.name, sync=False)
-    return Arrival(path, sha256_of(data), received_at, stored, claimed_identity(path, ws.signing_key, data))
+    return Arrival(path, stored.stem, received_at, stored, claimed_identity(path, ws.signing_key, data))  # named by its sha256
 
 
 def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None) -> list[dict]:
@@ -464,6 +464,7 @@ SUBMISSION_TYPES = {"sha256": pa.string(), "school_id": pa.string(), "municipali
 ISSUE_TYPES = {"sha256": pa.string(), "rule": pa.string(), "severity": pa.string(), "sheet": pa.string(),
                "src_row": pa.int32(), "code": pa.string(), "cell": pa.string(), "value": pa.string(),
                "message": pa.string(), "fix": pa.string()}
+
 
 def _table(types: dict[str, pa.DataType], rows: list[dict]) -> pa.Table:
     return pa.table({k: pa.array([r[k] for r in rows], type=t) for k, t in types.items()})
