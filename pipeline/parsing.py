@@ -14,8 +14,9 @@ from __future__ import annotations
 import html
 import io
 import re
+import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, cached_property
@@ -234,10 +235,9 @@ class SheetXmlFacts:
     uncached_formulas: set[str] = field(default_factory=set)
 
 
-_SHEET_ENTRY = re.compile(r'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
-_REL = re.compile(r'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
+_ATTRIBUTE = re.compile(r"""([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
-SHARED_PARTS = ("xl/sharedStrings.xml", "xl/styles.xml")  # text and number formats of every sheet
+SHARED_PARTS = ("_rels/.rels", "xl/sharedStrings.xml", "xl/styles.xml")  # where the workbook is; every sheet's text and formats
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _FORMULA = re.compile(rb"<f[\s>/]")
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
@@ -255,29 +255,34 @@ def _hidden_rows(xml: bytes) -> set[int]:
     return rows
 
 
-def sheet_xml_facts(data: bytes, titles: set[str]) -> dict[str, SheetXmlFacts]:
-    """Hidden rows and formulas saved without a value, per sheet title: what calamine does not report.
+def value_parts(data: bytes, titles: set[str]) -> tuple[bytes, dict[str, SheetXmlFacts]]:
+    """The parts values are read from (package and workbook relationships, workbook, shared strings, styles and
+    the sheets named in `titles`),
+    inflated once and re-packed uncompressed for calamine, and what calamine does not report of each sheet
+    (hidden rows, formulas saved without a value), by title.
 
-    The parts values are read from (workbook, shared strings, styles and the sheets named in `titles`) are
-    inflated once here and checked against their CRC, which calamine does not do: a damaged part raises
+    Each part is checked against its CRC here, which calamine does not do: a damaged part raises
     zipfile.BadZipFile. Cells are scanned only in a sheet with formulas."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         infos = {i.filename: i for i in z.infolist()}
+        parts: dict[str, tuple[bytes, int]] = {}
 
         def part(name: str) -> bytes:
-            return member(data, infos[name], z)
+            inflated = member(data, infos[name], z)
+            parts[name] = (inflated, infos[name].CRC)
+            return inflated
 
         book, rels = part("xl/workbook.xml").decode("utf-8", "replace"), part(WORKBOOK_RELS).decode("utf-8", "replace")
         for shared in SHARED_PARTS:
             if shared in infos:
                 part(shared)
         targets = {}
-        for m in _REL.finditer(rels):
-            rid, target = (m[1], m[2]) if m[1] else (m[4], m[3])
-            targets[rid] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        for rel in _elements(rels, "Relationship"):
+            target = rel.get("Target", "")
+            targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
         facts = {}
-        for m in _SHEET_ENTRY.finditer(book):
-            title, name = html.unescape(m[1]), targets.get(m[2])
+        for entry in _elements(book, "sheet"):
+            title, name = entry.get("name"), targets.get(entry.get("id"))  # r:id, whatever its prefix
             if name not in infos or title not in titles:
                 continue
             xml = part(name)
@@ -286,7 +291,32 @@ def sheet_xml_facts(data: bytes, titles: set[str]) -> dict[str, SheetXmlFacts]:
                 for ref, inner in _CELL.findall(xml):
                     if inner and _FORMULA.search(inner) and not _CACHED_VALUE.search(inner):
                         f.uncached_formulas.add(ref.decode())
-    return facts
+    return stored_zip(parts), facts
+
+
+def _elements(xml: str, tag: str) -> Iterator[dict[str, str]]:
+    """Each `tag` element's attributes by local name, unescaped, whatever the prefixes and attribute order."""
+    for m in re.finditer(rf"<(?:[\w.-]+:)?{tag}\b([^>]*)>", xml):
+        yield {key.rpartition(":")[2]: html.unescape(a or b) for key, a, b in _ATTRIBUTE.findall(m[1])}
+
+
+def stored_zip(parts: dict[str, tuple[bytes, int]]) -> bytes:
+    """A zip archive of (inflated bytes, CRC-32) by name, stored without compression."""
+    chunks, directory, offset = [], [], 0
+    for name, (payload, crc) in parts.items():
+        encoded, size = name.encode(), len(payload)
+        chunks += [struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, 0, 0, _JAN_1_1980, crc, size, size,
+                               len(encoded), 0), encoded, payload]
+        directory += [struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, _UTF8_NAMES, 0, 0, _JAN_1_1980, crc, size,
+                                  size, len(encoded), 0, 0, 0, 0, 0, offset), encoded]
+        offset += 30 + len(encoded) + size
+    listing = b"".join(directory)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(listing), offset, 0)
+    return b"".join([*chunks, listing, end])
+
+
+_UTF8_NAMES = 0x800  # zip flag: names are UTF-8
+_JAN_1_1980 = 0x21  # the earliest DOS date a zip entry can carry
 
 
 def _identity(book: CalamineWorkbook) -> dict[str, str]:
@@ -305,9 +335,12 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     """Parse every catalogue sheet of a return that has passed the file pre-check (`data`: its bytes, if read)."""
     catalogue = load_catalogue()
     data = path.read_bytes() if data is None else data
-    xml_facts = sheet_xml_facts(data, {IDENTITY_SHEET, *(s.title for s in catalogue.sheets)})  # before calamine reads
-    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    titles = {IDENTITY_SHEET, *(s.title for s in catalogue.sheets)}
+    archive, xml_facts = value_parts(data, titles)
+    book = CalamineWorkbook.from_filelike(io.BytesIO(archive))
     names = set(book.sheet_names)
+    if names & titles - xml_facts.keys():  # a sheet's part named in a way not followed here: read the original
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
     for sheet in catalogue.sheets:
         if sheet.title not in names:

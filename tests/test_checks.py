@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zipfile
 from datetime import datetime
 
 import openpyxl
@@ -173,3 +175,50 @@ def test_moved_header_and_reordered_columns_still_read(make_return, ws, tmp_path
     assert list(frame["full_name"]) == list(before.frame["full_name"])
     assert list(frame.index) == [r + 2 for r in before.frame.index]
     assert after.book.sheets["mentors"].letters["full_name"] == "V"
+
+
+def _rewritten(path, tmp_path, edit):
+    """A copy of the workbook with `edit(name, xml)` applied to every part."""
+    out = tmp_path / f"rewritten_{path.name}"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, edit(info.filename, src.read(info)))
+    return out
+
+
+def _values(book) -> dict:
+    return {code: (s.letters, s.rows, s.values) for code, s in book.sheets.items()}
+
+
+def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp_path):
+    """Other writers order attributes and quote them differently; the sheet parts are found all the same."""
+    from pipeline.parsing import read_workbook
+
+    path = make_return()
+
+    def reorder(name: str, xml: bytes) -> bytes:
+        if name == "xl/workbook.xml":
+            return re.sub(rb'<sheet name="([^"]*)" sheetId="(\d+)" state="(\w+)" r:id="(\w+)" */>',
+                          rb"<sheet r:id='\4' state='\3' sheetId='\2'\n name='\1'/>", xml)
+        if name == "xl/_rels/workbook.xml.rels":
+            return re.sub(rb'Target="([^"]*)" Id="(\w+)"', rb"Id='\2' Target='\1'", xml)
+        return xml
+
+    rewritten = _rewritten(path, tmp_path, reorder)
+    with zipfile.ZipFile(rewritten) as z:
+        assert b"<sheet r:id='rId5'" in z.read("xl/workbook.xml")
+    assert _values(read_workbook(rewritten)) == _values(read_workbook(path))
+
+
+def test_a_sheet_part_not_repacked_is_read_from_the_original(make_return, monkeypatch):
+    """Values are read from the parts re-packed after their CRC check; a sheet whose part was not found that way
+    is still read, from the file as received."""
+    from pipeline import parsing
+
+    path = make_return()
+    whole = _values(parsing.read_workbook(path))
+    mentors = load_catalogue().sheet("mentors").title
+    value_parts = parsing.value_parts
+    monkeypatch.setattr(parsing, "value_parts", lambda data, titles: value_parts(data, titles - {mentors}))
+    assert _values(parsing.read_workbook(path)) == whole
+
