@@ -132,22 +132,23 @@ def check_rows(ctx: Context, code: str) -> list[Issue]:
     for col in spec.columns:
         cond = col.required_if
         if cond and col.code in s.letters:
+            blank = [j for j, value in enumerate(s.values[col.code]) if value is None]
             source, _, name = cond.column.rpartition(".")
-            label = ctx.catalogue.column(cond.column if source else f"{code}.{cond.column}").label
-            blank = [rec for rec in s.records if rec[col.code] is None]
             if source == "meta":
-                rows = blank if cond.holds(meta.get(name)) else []
+                rows = blank if blank and cond.holds(meta.get(name)) else []
             else:
-                allowed = spec.column(cond.column).values
-                rows = [rec for rec in blank if cond.holds(rec[cond.column]) and (not allowed or rec[cond.column] in allowed)]
-            out += [ctx.at("C02", code, rec["_row"], col.code, severity=col.missing_severity, condition=cond.describe(label))
-                    for rec in rows]
+                allowed, other = spec.column(cond.column).values, s.values[cond.column]
+                rows = [j for j in blank if cond.holds(other[j]) and (not allowed or other[j] in allowed)]
+            if rows:
+                label = ctx.catalogue.column(cond.column if source else f"{code}.{cond.column}").label
+                out += [ctx.at("C02", code, s.rows[j], col.code, severity=col.missing_severity,
+                               condition=cond.describe(label)) for j in rows]
         for op, other in col.compare:
             text, holds = OPS[op]
             other_label = spec.column(other).label
-            out += [ctx.at("C11", code, rec["_row"], col.code, op_text=text, other=show(rec[other]), other_label=other_label)
-                    for rec in s.records
-                    if rec[col.code] is not None and rec[other] is not None and not holds(rec[col.code], rec[other])]
+            out += [ctx.at("C11", code, row, col.code, op_text=text, other=show(b), other_label=other_label)
+                    for row, a, b in zip(s.rows, s.values[col.code], s.values[other], strict=True)
+                    if a is not None and b is not None and not holds(a, b)]
     return out
 
 

@@ -382,9 +382,10 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
             parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0], cell=f"{letter}{r0 + 1}",
                                        value=f"{letter}{r0 + 1}:{letter}{r1 + 1}"))
     codes = [c.code for c in sheet.columns]
-    columns = [(k, positions[c.code], converter(sheet.code, c.code), c.type in NORMALISED_KINDS, TYPING_RULE.get(c.type))
-               for k, c in enumerate(sheet.columns) if c.code in positions]
-    reach = max((i for _, i, *_ in columns), default=-1) + 1
+    found = [(k, positions[c.code]) for k, c in enumerate(sheet.columns) if c.code in positions]
+    convert_to = [converter(sheet.code, code) for code in codes]
+    counted = [c.type in NORMALISED_KINDS for c in sheet.columns]
+    reach = max((i for _, i in found), default=-1) + 1
     rows_out: list[int] = []
     records: list[list] = []
     for r in range(first, len(rows)):
@@ -392,28 +393,29 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
         if len(row) < reach:
             row = row + [""] * (reach - len(row))
         # the filled cells: not empty, not only spaces or zero-width spaces
-        present = [(k, v, to, counted, rule) for k, i, to, counted, rule in columns
-                   if (v := row[i]) != "" and v is not None and (type(v) is not str or v.replace("\u200b", "").strip())]
+        present = [(k, v) for k, i in found if (v := row[i]) != "" and v is not None and (
+            type(v) is not str or not v.isspace() and ("\u200b" not in v or v.replace("\u200b", "").strip()))]
         if not present:
             continue
         excel_row = r + 1
-        first_text = _text(present[0][1])
-        if first_text.lower().startswith(TOTALS):
+        if type(lead := present[0][1]) is str and (lead_text := _text(lead)).lower().startswith(TOTALS):
             parsed.skipped_rows += 1
-            parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=first_text))
+            parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=lead_text))
             continue
         if excel_row in facts.hidden_rows:
             parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
         if facts.uncached_formulas:
             present = _drop_uncached_formulas(present, codes, letters, excel_row, facts, sheet.code, parsed)
         record = [None] * len(codes)
-        for k, value, to, counted, rule in present:
+        for k, value in present:
             try:
-                record[k], changed = to(value)
-                parsed.normalised += changed and counted
+                record[k], changed = convert_to[k](value)
             except (ValueError, OverflowError):
-                parsed.issues.append(issue(rule, sheet=sheet.code, row=excel_row, column=codes[k],
-                                           cell=f"{letters[codes[k]]}{excel_row}", value=_text(value)))
+                parsed.issues.append(issue(TYPING_RULE.get(sheet.columns[k].type), sheet=sheet.code, row=excel_row,
+                                           column=codes[k], cell=f"{letters[codes[k]]}{excel_row}", value=_text(value)))
+                continue
+            if changed and counted[k]:
+                parsed.normalised += 1
         rows_out.append(excel_row)
         records.append(record)
     values = dict(zip(codes, map(list, zip(*records, strict=True)), strict=True)) if records else {code: [] for code in codes}

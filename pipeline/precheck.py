@@ -11,6 +11,8 @@ import struct
 import zipfile
 import zlib
 
+from zlib_ng import zlib_ng as fast_zlib  # zlib's API, inflating about twice as fast
+
 from pipeline.issues import Issue, issue
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -102,10 +104,10 @@ def member(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile, limit: 
         inflated = raw[:limit] if limit else raw
     else:
         try:
-            inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
-        except zlib.error as exc:
+            inflated = fast_zlib.decompressobj(-fast_zlib.MAX_WBITS).decompress(raw, limit)
+        except fast_zlib.error as exc:
             raise zipfile.BadZipFile(f"{info.filename}: {exc}") from exc
-    if not limit and zlib.crc32(inflated) != info.CRC:  # whole member: check it as zipfile would
+    if not limit and fast_zlib.crc32(inflated) != info.CRC:  # whole member: check it as zipfile would
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
     return inflated
 
