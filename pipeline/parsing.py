@@ -103,7 +103,7 @@ _VIEWS = ("records", "by_row", "frame")  # ParsedSheet's cached views of its col
 
 def stacked(sheets: list[ParsedSheet], code: str) -> list:
     """One column of many parsed sheets, end to end (for batch validation and loading)."""
-    return list(chain.from_iterable(s.values[code] for s in sheets))
+    return list(chain.from_iterable([s.values[code] for s in sheets]))
 
 
 @dataclass
