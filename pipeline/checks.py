@@ -430,7 +430,8 @@ def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
         values = {c.code: stacked([s for _, s in owners], c.code) for c in sheet.columns}
         at = [(b, row) for b, s in owners for row in s.rows]
         try:
-            sheet_schema(sheet.code).validate(typed_frame(sheet.code, values), lazy=True)
+            frame = typed_frame(sheet.code, values)  # built to be validated: checked in place, not copied
+            sheet_schema(sheet.code).validate(frame, lazy=True, inplace=True)
             continue
         except pa.errors.SchemaErrors as errors:
             cases = errors.failure_cases

@@ -211,7 +211,7 @@ def contract_failures(con: duckdb.DuckDBPyConnection, municipality: str, period:
         typed = typed_frame(sheet.code, {c.code: frame[c.code].astype(object).where(frame[c.code].notna(), None).tolist()
                                          for c in sheet.columns})
         try:
-            sheet_schema(sheet.code).validate(typed, lazy=True)
+            sheet_schema(sheet.code).validate(typed, lazy=True, inplace=True)
         except pa.errors.SchemaErrors as exc:
             cases = exc.failure_cases
             for case in cases.itertuples():
