@@ -54,7 +54,7 @@ PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 BATCH_SIZE = 500  # returns validated and loaded together; one transaction each
 LAST_BATCH_SIZE = 60  # the batch still to validate and load once the workers are done
 BULK_GC_THRESHOLD = 50_000  # allocations between collections while returns are read (default 700)
-UNLINK_THREADS = 4
+UNLINK_THREADS = 4  # inbox files removed at once after registering (each unlink waits on the journal)
 ARRIVALS_LOG = "arrivals.jsonl"  # in the archive: one line per registered file (sha256, name, received at)
 _LIBC = ctypes.CDLL(None, use_errno=True)  # the C library this process already has loaded (for syncfs)
 

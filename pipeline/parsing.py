@@ -257,9 +257,8 @@ def _hidden_rows(xml: bytes) -> set[int]:
 
 def value_parts(data: bytes, titles: set[str]) -> tuple[bytes, dict[str, SheetXmlFacts]]:
     """The parts values are read from (package and workbook relationships, workbook, shared strings, styles and
-    the sheets named in `titles`),
-    inflated once and re-packed uncompressed for calamine, and what calamine does not report of each sheet
-    (hidden rows, formulas saved without a value), by title.
+    the sheets named in `titles`), inflated once and re-packed uncompressed for calamine; and, by sheet title,
+    what calamine does not report (hidden rows, formulas saved without a value).
 
     Each part is checked against its CRC here, which calamine does not do: a damaged part raises
     zipfile.BadZipFile. Cells are scanned only in a sheet with formulas."""
@@ -300,6 +299,10 @@ def _elements(xml: str, tag: str) -> Iterator[dict[str, str]]:
         yield {key.rpartition(":")[2]: html.unescape(a or b) for key, a, b in _ATTRIBUTE.findall(m[1])}
 
 
+_UTF8_NAMES = 0x800  # zip flag: names are UTF-8
+_JAN_1_1980 = 0x21  # the earliest DOS date a zip entry can carry
+
+
 def stored_zip(parts: dict[str, tuple[bytes, int]]) -> bytes:
     """A zip archive of (inflated bytes, CRC-32) by name, stored without compression."""
     chunks, directory, offset = [], [], 0
@@ -313,10 +316,6 @@ def stored_zip(parts: dict[str, tuple[bytes, int]]) -> bytes:
     listing = b"".join(directory)
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(listing), offset, 0)
     return b"".join([*chunks, listing, end])
-
-
-_UTF8_NAMES = 0x800  # zip flag: names are UTF-8
-_JAN_1_1980 = 0x21  # the earliest DOS date a zip entry can carry
 
 
 def _identity(book: CalamineWorkbook) -> dict[str, str]:
@@ -339,7 +338,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     archive, xml_facts = value_parts(data, titles)
     book = CalamineWorkbook.from_filelike(io.BytesIO(archive))
     names = set(book.sheet_names)
-    if names & titles - xml_facts.keys():  # a sheet's part named in a way not followed here: read the original
+    if names & (titles - xml_facts.keys()):  # a sheet's part named in a way not followed here: read the original
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
     for sheet in catalogue.sheets:
