@@ -177,8 +177,7 @@ def baselines(sample: list[Path], files: list[Path]) -> tuple[float, float]:
     """(naive on `sample`, floor on `files`), seconds per workbook, measured in a child process so that what they
     import and leave behind does not weigh on the pipeline measured after them."""
     with ProcessPoolExecutor(1) as pool:
-        naive_s = pool.submit(naive, sample)
-        return naive_s.result(), pool.submit(floor, files).result()
+        return pool.submit(naive, sample).result(), pool.submit(floor, files).result()
 
 
 def naive(files: list[Path]) -> float:

@@ -192,7 +192,7 @@ def _values(book) -> dict:
 
 def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp_path):
     """Other writers order attributes and quote them differently; the sheet parts are found all the same."""
-    from pipeline.parsing import read_workbook
+    from pipeline.parsing import read_workbook, value_parts
 
     path = make_return()
 
@@ -207,6 +207,9 @@ def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp
     rewritten = _rewritten(path, tmp_path, reorder)
     with zipfile.ZipFile(rewritten) as z:
         assert b"<sheet r:id='rId5'" in z.read("xl/workbook.xml")
+    titles = {s.title for s in load_catalogue().sheets}
+    _, facts = value_parts(rewritten.read_bytes(), titles)
+    assert set(facts) == titles  # found and re-packed, not left to the fallback that reads the original
     assert _values(read_workbook(rewritten)) == _values(read_workbook(path))
 
 
