@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.config import DEMO_SIGNING_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 MUNICIPALITY, PERIOD = "arkhangelsk", "2025-Q4"
 SIZES = ["small"] * 6 + ["medium"] * 3 + ["large"]
@@ -73,15 +75,15 @@ def synthetic_country(folder: Path, municipalities: int, per: int) -> list[str]:
 
 def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -> None:
     """The donor's return re-addressed to another ОО: school ID, municipality and a freshly signed identity."""
-    from pipeline.parsing import read_identity
-    from pipeline.templates import submission_id
-    from pipeline.workbook import Identity
+    from pipeline.xlsx.reader import read_identity
+    from pipeline.xlsx.school_layout import Identity
+    from pipeline.xlsx.templates import submission_id
 
     old = read_identity(donor)
     new = Identity(**{**{k: old[k] for k in Identity.model_fields if k != "signature"}, "school_id": school_id,
                       "municipality": municipality,
                       "submission_id": submission_id(school_id, old["period"], date.fromisoformat(old["issued"]))}
-                   ).signed("svod-dev-signing-key")
+                   ).signed(DEMO_SIGNING_KEY)
     swaps = [(old[k].encode(), getattr(new, k).encode()) for k in ("school_id", "submission_id", "signature")]
     swaps.append((f">{old['municipality']}<".encode(), f">{municipality}<".encode()))
     with zipfile.ZipFile(donor) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -107,13 +109,13 @@ def _clone(args) -> None:
 def run_country(municipalities: int, per: int) -> None:
     """In a child process: donors from the fake school, cloned to every ОО of the country, then intake and one
     summary per municipality."""
-    from pipeline import summaries, warehouse
     from pipeline.config import Workspace
-    from pipeline.intake import process_pending, receive_inbox
+    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.publish.municipal import publish
     from pipeline.reference import load_reference
 
     home = Path(os.environ["SVOD_HOME"])
-    ws = Workspace.resolve(home)
+    ws = Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
     donors_home = home / "donors"
     (donors_home / "inbox").mkdir(parents=True)
     ark = load_reference().municipalities[MUNICIPALITY].schools
@@ -129,14 +131,14 @@ def run_country(municipalities: int, per: int) -> None:
     naive_s, floor_s = baselines(files[:40], files[:2000])
     ready_for_intake(ws)
     started = time.perf_counter()
-    with warehouse.connect(ws.database) as con:
+    with ws.connect() as con:
         receive_inbox(ws, con, 0, only=None)
         accepted = 0
         for m in codes:
             accepted += sum(r.verdict != "rejected" for r in process_pending(ws, con, m, PERIOD, answer=False))
         checked = time.perf_counter()
         for m in codes:
-            summaries.write_municipal(con, ws.out, m, PERIOD, journal=ws.journal)
+            publish(con, ws.out, m, PERIOD, ws.key, ws.journal)
     total = time.perf_counter() - started
     per_wb = (checked - started) / len(files)
     line(scenario=f"country_{len(files)}", n=len(files), wall_s=total, intake_s=checked - started,
@@ -147,11 +149,11 @@ def run_country(municipalities: int, per: int) -> None:
 
 def _make_return(args) -> str:
     home, school, size, k = args
-    from pipeline.fake_school import fill, make_mistake, school_data
-    from pipeline.templates import write_template
+    from pipeline.xlsx.templates import write_template
+    from samples.fake_school import fill, make_mistake, school_data
 
     out = Path(home) / "gen"
-    template = write_template(out, MUNICIPALITY, PERIOD, school, "svod-dev-signing-key", date(2025, 10, 1))
+    template = write_template(out, MUNICIPALITY, PERIOD, school, DEMO_SIGNING_KEY, date(2025, 10, 1))
     data = school_data(template, k, size, date(2025, 12, 20))
     if k % 33 == 5:
         make_mistake(data, "bad_date")
@@ -166,9 +168,7 @@ def _make_return(args) -> str:
 def ready_for_intake(ws) -> None:
     """The state returns arrive in: the warehouse exists (templates were issued from it) and the inbox files are
     on disk (schools sent them days before)."""
-    from pipeline import warehouse
-
-    with warehouse.connect(ws.database):
+    with ws.connect():
         pass
     os.sync()
 
@@ -231,9 +231,9 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
     """In a child process with SVOD_REFERENCE_DIR set: generate n returns, then time svod's intake on them
     REPEATS times (each into a fresh workspace, with the baselines measured just before it) and report medians;
     the last workspace is published and takes one resubmission."""
-    from pipeline import summaries, warehouse
     from pipeline.config import Workspace
-    from pipeline.intake import process_pending, receive_inbox
+    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.publish.municipal import publish
     from pipeline.reference import load_reference
 
     generated = Path(os.environ["SVOD_HOME"]) / "generated"
@@ -247,17 +247,17 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
     for repeat in range(REPEATS):
         if ws is not None:  # each repeat starts from the same state: no earlier workspace on disk
             shutil.rmtree(ws.home)
-        ws = Workspace.resolve(Path(os.environ["SVOD_HOME"]) / f"run{repeat}")
+        ws = Workspace.resolve(Path(os.environ["SVOD_HOME"]) / f"run{repeat}", signing_key=DEMO_SIGNING_KEY)
         for f in files:
             shutil.copy2(f, ws.inbox / f.name)
         naive_s, floor_s = baselines(sample, files)
         ready_for_intake(ws)
         started = time.perf_counter()
-        with warehouse.connect(ws.database) as con:
+        with ws.connect() as con:
             receive_inbox(ws, con, 0, only=None)
             accepted = sum(r.verdict != "rejected" for r in process_pending(ws, con, MUNICIPALITY, PERIOD, answer=answer))
             checked = time.perf_counter()
-            summaries.write_municipal(con, ws.out, MUNICIPALITY, PERIOD, journal=ws.journal)
+            publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
         per = (checked - started) / len(files)
         runs.append({"wall_s": time.perf_counter() - started, "intake_s": checked - started, "per": per,
                      "naive_s": naive_s, "floor_s": floor_s, "vs_naive": naive_s / per, "vs_floor": per / floor_s})
@@ -274,9 +274,9 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
 
 def resubmit(ws, templates: Path, n: int) -> None:
     """One corrected return into the full region: receive, check, load, recompute, republish."""
-    from pipeline import summaries, warehouse
-    from pipeline.fake_school import fill, school_data
-    from pipeline.intake import process_pending, receive_inbox
+    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.publish.municipal import publish
+    from samples.fake_school import fill, school_data
 
     template = next(templates.glob("*.xlsx"))
     school = template.stem.rsplit("_", 1)[-1]
@@ -284,17 +284,18 @@ def resubmit(ws, templates: Path, n: int) -> None:
     stamp = datetime(2025, 12, 22, 10).timestamp()
     os.utime(path, (stamp, stamp))
     started = time.perf_counter()
-    with warehouse.connect(ws.database) as con:
+    with ws.connect() as con:
         receive_inbox(ws, con, 0, only=(MUNICIPALITY, PERIOD))
         process_pending(ws, con, MUNICIPALITY, PERIOD)
-        summaries.write_municipal(con, ws.out, MUNICIPALITY, PERIOD, journal=ws.journal)
+        publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
     line(scenario="resubmission_into_region", n=n, wall_s=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
 
 
 def summary_rows(n: int) -> None:
     """Writing a 40,000-row indicator table (ОО × I01–I21) with the summary writer."""
-    from pipeline.indicators import INDICATORS
-    from pipeline.summaries import Book
+    from pipeline.xlsx.book import Book
+
+    from pipeline.domain.indicators import INDICATORS
 
     rng = random.Random(1)
     rows = [[f"ARH-{i:05d}", f"МБОУ «Школа № {i}»", *[round(rng.uniform(0, 100), 1) for _ in INDICATORS]] for i in range(n)]

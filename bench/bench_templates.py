@@ -17,9 +17,9 @@ from pathlib import Path
 import xlsxwriter
 
 from contracts.catalogue import load_catalogue
-from pipeline.config import DEV_SIGNING_KEY
+from pipeline.config import DEMO_SIGNING_KEY
 from pipeline.reference import load_reference
-from pipeline.templates import write_template
+from pipeline.xlsx.templates import write_template
 
 
 def jobs(n: int) -> list[tuple[str, str, str]]:
@@ -42,7 +42,7 @@ def floor(out: Path, n: int) -> None:
 
 def one(args) -> int:
     out, (municipality, period, school), k = args
-    path = write_template(Path(out) / str(k), municipality, period, school, DEV_SIGNING_KEY, date(2025, 9, 1))
+    path = write_template(Path(out) / str(k), municipality, period, school, DEMO_SIGNING_KEY, date(2025, 9, 1))
     return path.stat().st_size
 
 

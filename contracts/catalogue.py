@@ -17,9 +17,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel
 
+from pipeline.domain.vocabulary import Severity
+
 HERE = Path(__file__).parent
 ColumnType = Literal["string", "text", "int", "decimal", "date", "enum", "multi-enum", "ref", "multi-ref", "id", "url"]
-Severity = Literal["error", "warning"]
 
 _DASHES = re.compile(r"\s*[-‐‑‒–—−]\s*")
 _QUOTES = re.compile(r"[«»\"“”„'`]")
@@ -68,7 +69,7 @@ class Column(BaseModel):
     required: Literal["Y", "N", "C"]
     required_text: str
     required_if: Condition | None = None
-    missing_severity: Severity = "error"
+    missing_severity: Severity = Severity.ERROR
     values: list[str] = []
     synonyms: dict[str, str] = {}
     reference: str | None = None
@@ -131,6 +132,15 @@ class Catalogue(BaseModel):
     rules: dict[str, Rule]
     form_matrix: dict[str, FormRule]
     thresholds: dict[str, float]
+    keys: dict[str, str]                    # sheet -> its key column
+    statuses: dict[str, str]                # name -> the list value the pipeline's logic turns on
+    groups: dict[str, tuple[str, ...]]      # name -> list values counted together
+
+    def status(self, name: str) -> str:
+        return self.statuses[name]
+
+    def group(self, name: str) -> tuple[str, ...]:
+        return self.groups[name]
 
     def sheet(self, code: str) -> Sheet:
         return self._by_code[code]
@@ -204,6 +214,15 @@ def load_catalogue() -> Catalogue:
     if unknown:
         raise ValueError(f"catalogue.yaml names columns missing from the dictionary: {sorted(unknown)}")
     rules = {code: Rule(code=code, **body) for code, body in yaml.safe_load(raw["rules.yaml"]).items()}
+    columns = {f"{s.code}.{c.code}": c for s in sheets.values() for c in s.columns}
+    named = {**{name: (where, [value]) for name, (where, value) in overlay["statuses"].items()},
+             **{name: (where, values) for name, (where, values) in overlay["groups"].items()}}
+    for name, (where, values) in named.items():
+        if where not in columns or not set(values) <= set(columns[where].values):
+            raise ValueError(f"catalogue.yaml: {name} names values that {where} does not have: {values}")
+    for sheet, key in overlay["keys"].items():
+        if f"{sheet}.{key}" not in columns:
+            raise ValueError(f"catalogue.yaml: key {sheet}.{key} is not a dictionary column")
     return Catalogue(
         version=overlay["version"],
         fingerprint=hashlib.sha256(b"".join(raw.values())).hexdigest()[:16],
@@ -211,4 +230,7 @@ def load_catalogue() -> Catalogue:
         rules=rules,
         form_matrix={k: FormRule(**v) for k, v in overlay["form_matrix"].items()},
         thresholds=overlay["thresholds"],
+        keys=overlay["keys"],
+        statuses={name: value for name, (_, value) in overlay["statuses"].items()},
+        groups={name: tuple(values) for name, (_, values) in overlay["groups"].items()},
     )

@@ -1,8 +1,9 @@
 """pandera schemas for the typed sheet frames, generated from the catalogue.
 
 Each check is named by its rule code, so a pandera failure maps straight back to a catalogue rule and its
-Russian text. Frames arrive already typed by `pipeline.parsing` (which keeps every cell's address); pandera
-checks values, not spellings. Conditional and cross-sheet rules live in `pipeline.checks`.
+Russian text (`rule_of`, which also maps pandera's own not-null check). Frames arrive already typed by
+`pipeline.xlsx.reader` (which keeps every cell's address); pandera checks values, not spellings. Conditional and
+cross-sheet rules live in `pipeline.rules`.
 """
 
 from __future__ import annotations
@@ -23,25 +24,36 @@ URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
 
 
 def _checks(column: Column) -> list[pa.Check]:
+    """Vectorised checks, each named by the rule code it enforces (pandera reports a failure under that name)."""
     checks = []
     if column.values and column.type == "enum":
-        checks.append(pa.Check.isin(column.values, name="C06"))
+        allowed = column.values
+        checks.append(pa.Check(lambda s: s.isin(allowed), name="C06"))
     if column.values and column.type == "multi-enum":
-        allowed = set(column.values)
-        checks.append(
-            pa.Check(lambda v: all(x in allowed for x in v.split("; ")), element_wise=True, name="C06")
-        )
+        members = set(column.values)
+        checks.append(pa.Check(lambda v: all(x in members for x in v.split("; ")), element_wise=True, name="C06"))
     if column.min is not None or column.max is not None:
         lo = column.min if column.min is not None else float("-inf")
         hi = column.max if column.max is not None else float("inf")
-        checks.append(pa.Check.in_range(lo, hi, name="C07"))
+        checks.append(pa.Check(lambda s: s.between(lo, hi), name="C07"))
     if column.pattern:
-        checks.append(pa.Check.str_matches(column.pattern, name="C08"))
+        pattern = column.pattern
+        checks.append(pa.Check(lambda s: s.astype(str).str.match(pattern), name="C08"))
     if column.type == "url":
-        checks.append(pa.Check.str_matches(URL_PATTERN, name="C09"))
+        checks.append(pa.Check(lambda s: s.astype(str).str.match(URL_PATTERN), name="C09"))
     if column.max_len:
-        checks.append(pa.Check.str_length(max_value=column.max_len, name="C10"))
+        limit = column.max_len
+        checks.append(pa.Check(lambda s: s.astype(str).str.len() <= limit, name="C10"))
     return checks
+
+
+CORE_CHECKS = {"not_nullable": "C01"}  # pandera's own checks (not ours, so not named by us) -> rule code
+
+
+def rule_of(check: str) -> str | None:
+    """The rule code a pandera failure case reports: our checks carry it as their name."""
+    name = str(check)
+    return name if name in load_catalogue().rules else CORE_CHECKS.get(name)
 
 
 @cache
@@ -84,6 +96,7 @@ def typed_frame(sheet_code: str, values: dict[str, list], index: list | None = N
     return pd.DataFrame(columns, index=pd.Index(index if index is not None else range(n), dtype="int64"))
 
 
+@cache
 def prepare() -> None:
     """Build every sheet's schema and validate it once on an empty frame: pandera loads its backends on first use,
     which belongs to start-up rather than to the first batch of returns."""

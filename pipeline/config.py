@@ -1,7 +1,11 @@
-"""Where svod keeps its files and which secrets it uses; nothing else.
+"""svod's settings: where a workspace keeps its files, the key it signs with, the reference data it uses and how
+much memory DuckDB may take. The one place that reads svod's environment variables.
 
-A workspace (`--home DIR`, else `SVOD_HOME`, else `./svod_home`) holds the inbox staff drop returns into, the
-content-addressed archive, the outbox of feedback to schools, published summaries and the DuckDB warehouse.
+A workspace (`--home DIR`, else SVOD_HOME, else ./svod_home) holds the inbox staff drop returns into, the
+content-addressed archive, the outbox of answers to schools, published summaries and the DuckDB warehouse.
+Templates and summaries are signed with SVOD_SIGNING_KEY; there is no default key, except in a workspace made
+by `svod demo` (marked by a file), which uses the published demo key. (The reference folder's variable is also read
+by `pipeline.reference` itself: the Dagster partitions need it before any workspace exists.)
 """
 
 from __future__ import annotations
@@ -11,20 +15,54 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-DEV_SIGNING_KEY = "svod-dev-signing-key"  # for demos and tests only; set SVOD_SIGNING_KEY in production
+from pipeline import reference
+from pipeline.store.warehouse import DEFAULT_MEMORY, connect
+
+DEMO_SIGNING_KEY = "svod-demo-signing-key"  # only for workspaces made by `svod demo`, and for tests
+DEMO_MARKER = ".svod-demo"
+ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY", "reference_dir": reference.REFERENCE_DIR_VARIABLE,
+               "duckdb_memory": "SVOD_DUCKDB_MEMORY"}
+
+
+class NoSigningKey(RuntimeError):
+    """Raised where a key is needed and none is set; the message is for staff."""
+
+
+def from_environment(name: str) -> str | None:
+    """A setting's value from its environment variable (see ENVIRONMENT), or None."""
+    return os.environ.get(ENVIRONMENT[name]) or None
 
 
 class Workspace(BaseModel):
     home: Path
-    signing_key: str = DEV_SIGNING_KEY
+    signing_key: str | None = None
+    reference_dir: Path | None = None
+    duckdb_memory: str = DEFAULT_MEMORY
 
     @classmethod
-    def resolve(cls, home: str | Path | None = None) -> Workspace:
-        root = Path(home or os.environ.get("SVOD_HOME") or "svod_home").resolve()
-        workspace = cls(home=root, signing_key=os.environ.get("SVOD_SIGNING_KEY", DEV_SIGNING_KEY))
-        for folder in (workspace.inbox, workspace.archive, workspace.outbox, workspace.out, workspace.templates):
+    def resolve(cls, home: str | Path | None = None, signing_key: str | None = None,
+                reference_dir: str | Path | None = None, duckdb_memory: str | None = None) -> Workspace:
+        """The workspace at `home` with its folders made; unset settings come from the environment."""
+        root = Path(home or from_environment("home") or "svod_home").resolve()
+        demo_key = DEMO_SIGNING_KEY if (root / DEMO_MARKER).exists() else None
+        ws = cls(home=root, signing_key=signing_key or from_environment("signing_key") or demo_key,
+                 reference_dir=reference_dir or from_environment("reference_dir"),
+                 duckdb_memory=duckdb_memory or from_environment("duckdb_memory") or DEFAULT_MEMORY)
+        reference.select(ws.reference_dir)
+        for folder in (ws.inbox, ws.archive, ws.outbox, ws.out, ws.templates):
             folder.mkdir(parents=True, exist_ok=True)
-        return workspace
+        return ws
+
+    @property
+    def key(self) -> str:
+        """The signing key; stops with a message for staff when none is set."""
+        if not self.signing_key:
+            raise NoSigningKey("Не задан ключ подписи шаблонов и сводок. Укажите его в переменной окружения "
+                               "SVOD_SIGNING_KEY (один и тот же ключ для выпуска шаблонов и приёма отчётов).")
+        return self.signing_key
+
+    def connect(self, read_only: bool = False):
+        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory)
 
     @property
     def inbox(self) -> Path:

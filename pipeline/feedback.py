@@ -1,42 +1,54 @@
-"""What a school gets back: an annotated copy of its own workbook and a receipt (квитанция), both in Russian.
+"""What a school gets back: an annotated copy of its own workbook and a receipt (квитанция), both in Russian,
+and the short notices for a file sent twice or held behind an approval.
 
 The annotated copy keeps every value as sent; flagged cells are coloured by severity and carry a note, and an
-«Ошибки» sheet lists every problem with a link to its cell. Files are written atomically.
+«Ошибки» sheet lists every problem with a link to its cell. Every answer about one file sits together under
+`outbox/<ОО>/`. A copy that cannot be made is named on the receipt, never silently left out.
 """
 
 from __future__ import annotations
 
-import os
+import logging
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 
 from contracts.catalogue import load_catalogue
-from pipeline.issues import VERDICT_RU, Issue
+from pipeline.domain.issues import Issue, counts
+from pipeline.domain.vocabulary import Severity, Verdict
+from pipeline.files import atomic_path, atomic_write
+from pipeline.reference import load_reference
 
-FILL = {"error": PatternFill("solid", fgColor="FFC7CE"), "warning": PatternFill("solid", fgColor="FFEB9C")}
-SEVERITY_RU = {"error": "ошибка", "warning": "предупреждение"}
+if TYPE_CHECKING:
+    from pipeline.intake.records import CheckResult
+
+FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
 ISSUES_SHEET = "Ошибки"
-
-
-def _atomic_save(write, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    write(tmp)
-    os.replace(tmp, path)
-    return path
+UNIDENTIFIED_FOLDER = "_не_опознаны"
+log = logging.getLogger(__name__)
 
 
 def feedback_path(outbox: Path, school_id: str | None, original_name: str, sha256: str, suffix: str) -> Path:
     """outbox/<ОО or _не_опознаны>/<name>_<sha8>_<suffix>: every answer about one file sits together."""
-    return outbox / (school_id or "_не_опознаны") / f"{Path(original_name).stem}_{sha256[:8]}_{suffix}"
+    return outbox / (school_id or UNIDENTIFIED_FOLDER) / f"{Path(original_name).stem}_{sha256[:8]}_{suffix}"
 
 
-def write_notice(path: Path, text: str) -> Path:
-    """A short plain-text answer to a school (duplicate file, version held for approval)."""
-    return _atomic_save(lambda tmp: tmp.write_text(text, encoding="utf-8"), path)
+def write_duplicate_receipt(outbox: Path, name: str, digest: str, school_id: str | None, first: datetime) -> Path:
+    text = (f"Файл «{name}» (SHA-256 {digest}) уже был получен {first:%d.%m.%Y %H:%M}.\n"
+            "Повторная отправка тех же данных ничего не меняет; если вы исправляли отчёт, сохраните файл заново и "
+            "отправьте исправленную версию.\n")
+    return atomic_write(feedback_path(outbox, school_id, name, digest, "повтор.txt"), text)
+
+
+def write_held_notice(outbox: Path, school_id: str, name: str, digest: str, received: datetime, period: str) -> Path:
+    text = (f"Файл «{name}» (SHA-256 {digest}) получен {received:%d.%m.%Y %H:%M}.\n"
+            f"Отчёт ОО {school_id} за период {period} уже утверждён муниципалитетом, поэтому новая версия "
+            "отложена и будет проверена после того, как методист снимет утверждение (svod unlock).\n")
+    return atomic_write(feedback_path(outbox, school_id, name, digest, "отложен.txt"), text)
 
 
 def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
@@ -51,9 +63,9 @@ def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
         if title not in wb.sheetnames:
             continue
         target = wb[title][cell]
-        worst = "error" if any(i.severity == "error" for i in found) else "warning"
+        worst = Severity.ERROR if any(i.severity is Severity.ERROR for i in found) else Severity.WARNING
         target.fill = FILL[worst]
-        text = "\n".join(f"[{i.rule}, {SEVERITY_RU[i.severity]}] {i.message} {i.fix}" for i in found)
+        text = "\n".join(f"[{i.rule}, {i.severity.ru}] {i.message} {i.fix}" for i in found)
         target.comment = Comment(text[:2000], "svod", width=360, height=160)
     if ISSUES_SHEET in wb.sheetnames:
         del wb[ISSUES_SHEET]
@@ -62,7 +74,7 @@ def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for i in issues:
-        ws.append([i.rule, SEVERITY_RU[i.severity], i.where, i.message, i.fix])
+        ws.append([i.rule, i.severity.ru, i.where, i.message, i.fix])
         if i.sheet and i.cell:
             link = ws.cell(ws.max_row, 3)
             link.hyperlink = f"#'{catalogue.sheet(i.sheet).title}'!{i.cell}"
@@ -72,7 +84,9 @@ def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A2"
     wb.active = 0
-    return _atomic_save(wb.save, out)
+    with atomic_path(out) as tmp:
+        wb.save(tmp)
+    return out
 
 
 def receipt_text(r: dict, issues: list[Issue]) -> str:
@@ -88,8 +102,8 @@ def receipt_text(r: dict, issues: list[Issue]) -> str:
         f"Версия шаблона: {r.get('template_version') or '—'}",
         f"Версия отчёта: {r.get('version') or '—'}",
         f"Срок: {r['timeliness']}",
-        f"Решение: {VERDICT_RU[r['verdict']].upper()}",
-        f"Ошибок: {sum(i.severity == 'error' for i in issues)}, предупреждений: {sum(i.severity == 'warning' for i in issues)}",
+        f"Решение: {Verdict(r['verdict']).ru.upper()}",
+        "Ошибок: {}, предупреждений: {}".format(*counts(issues)),
     ]
     if r.get("rows"):
         lines += ["", "Строк по листам: " + ", ".join(f"{k} — {v}" for k, v in r["rows"].items())]
@@ -97,12 +111,38 @@ def receipt_text(r: dict, issues: list[Issue]) -> str:
         lines += ["", "Изменения по сравнению с предыдущей версией: " + r["changes"]]
     if r.get("note"):
         lines += ["", r["note"]]
+    if r.get("annotation_failure"):
+        lines += ["", "Копию файла с пометками в ячейках подготовить не удалось; все замечания перечислены ниже."]
     if issues:
         lines += ["", "ЗАМЕЧАНИЯ"]
-        lines += [f"{n}. [{i.rule}, {SEVERITY_RU[i.severity]}] {i.where}: {i.message} Как исправить: {i.fix}"
+        lines += [f"{n}. [{i.rule}, {i.severity.ru}] {i.where}: {i.message} Как исправить: {i.fix}"
                   for n, i in enumerate(issues, 1)]
     return "\n".join(lines) + "\n"
 
 
-def write_receipt(r: dict, issues: list[Issue], out: Path) -> Path:
-    return _atomic_save(lambda tmp: tmp.write_text(receipt_text(r, issues), encoding="utf-8"), out)
+def write_feedback(result: CheckResult, out_dir: Path, extra: dict | None = None) -> list[Path]:
+    """Annotated copy (when the file could be parsed and a cell is flagged) and receipt, under outbox/<ОО>/."""
+    def place(suffix: str) -> Path:
+        return feedback_path(out_dir, result.school_id, result.original_name, result.sha256, suffix)
+
+    ref = load_reference()
+    school = ref.school_home(result.school_id).school(result.school_id) if result.school_id else None
+    deadline = (ref.municipalities[result.municipality].period(result.period).deadline
+                if result.municipality and result.period else None)
+    timeliness = ("не определён" if deadline is None else
+                  f"в срок (до {deadline:%d.%m.%Y})" if result.received_at.date() <= deadline else
+                  f"просрочено (срок {deadline:%d.%m.%Y})")
+    paths = []
+    if result.book is not None and any(i.cell for i in result.issues):  # a clean file needs only its receipt
+        try:
+            paths.append(annotate(result.source, result.issues, place("проверка.xlsx")))
+        except Exception as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
+            result.annotation_failure = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("annotated copy of %s failed: %s", result.sha256, result.annotation_failure)
+    info = {"original_name": result.original_name, "sha256": result.sha256, "received_at": result.received_at,
+            "school_id": result.school_id, "school_name": school.name if school else None, "period": result.period,
+            "template_version": result.book.identity.get("template_version") if result.book else None,
+            "timeliness": timeliness, "verdict": result.verdict, "rows": result.rows,
+            "annotation_failure": result.annotation_failure, **(extra or {})}
+    result.feedback = [atomic_write(place("квитанция.txt"), receipt_text(info, result.issues)), *paths]
+    return result.feedback

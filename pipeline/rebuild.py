@@ -8,9 +8,14 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import summaries, warehouse
 from pipeline.config import Workspace
-from pipeline.intake import ARRIVALS_LOG, Received, claimed_identities, process_pending, register
+from pipeline.intake.inbox import ARRIVALS_LOG
+from pipeline.intake.records import Received
+from pipeline.intake.routing import claimed_identities
+from pipeline.intake.run import process_pending, take_in
+from pipeline.publish import compute
+from pipeline.store.queries import content_hash
+from pipeline.store.warehouse import connect
 
 
 def archived_files(ws: Workspace) -> list[tuple[datetime, str, Path, str]]:
@@ -34,16 +39,16 @@ def _stored(ws: Workspace, sha: str) -> Path:
 def rebuild(ws: Workspace, target: Path) -> str:
     """Build a fresh warehouse at `target` from `ws.archive`; returns its content hash."""
     target.unlink(missing_ok=True)
-    with warehouse.connect(target) as con:
+    with connect(target, memory_limit=ws.duckdb_memory) as con:
         files = archived_files(ws)
-        claims = claimed_identities([stored for _, _, stored, _ in files], ws.signing_key)
-        register(ws, con, [Received(stored, name, received_at, claimed)
-                           for (received_at, _, stored, name), claimed in zip(files, claims, strict=True)], answer=False)
+        claims = claimed_identities([stored for _, _, stored, _ in files], ws.key)
+        take_in(ws, con, [Received(stored, name, received_at, claimed)
+                          for (received_at, _, stored, name), claimed in zip(files, claims, strict=True)], answer=False)
         partitions = list(dict.fromkeys((claimed[1], claimed[2]) for claimed in claims if claimed[1]))
         for municipality, period in partitions:
             process_pending(ws, con, municipality, period, answer=False)
         for journal in sorted(ws.journal.glob("*.json")):
             record = json.loads(journal.read_text(encoding="utf-8"))
-            run = summaries.compute(con, record["municipality"], record["period"], record["submissions"])
-            summaries.store(con, record["municipality"], record["period"], run)
-        return warehouse.content_hash(con)
+            run = compute.compute(con, record["municipality"], record["period"], record["submissions"])
+            compute.store(con, record["municipality"], record["period"], run)
+        return content_hash(con)

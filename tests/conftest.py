@@ -3,6 +3,7 @@ fake school (never hand-made expectations of our own output)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -11,12 +12,14 @@ import openpyxl
 import pytest
 
 from contracts.catalogue import load_catalogue
-from pipeline import demo
-from pipeline.cli import _instance, _materialize, consolidate
-from pipeline.config import DEV_SIGNING_KEY, Workspace
-from pipeline.fake_school import fill, school_data
-from pipeline.partitions import partition_key
-from pipeline.templates import write_template
+from pipeline.config import DEMO_SIGNING_KEY, Workspace
+from pipeline.defs.partitions import partition_key
+from pipeline.runner import consolidate, instance, materialize
+from pipeline.xlsx.templates import write_template
+from samples import demo
+from samples.fake_school import fill, school_data
+
+os.environ.setdefault("SVOD_SIGNING_KEY", DEMO_SIGNING_KEY)  # tests sign as the demo does; production has no default
 
 MUNICIPALITY, PERIOD, SCHOOL = "arkhangelsk", "2025-Q4", "ARH-001"
 SUBMITTED = date(2025, 12, 20)
@@ -30,7 +33,7 @@ def ws(tmp_path: Path) -> Workspace:
 @pytest.fixture(scope="session")
 def template(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("templates")
-    return write_template(out, MUNICIPALITY, PERIOD, SCHOOL, DEV_SIGNING_KEY, date(2025, 10, 1))
+    return write_template(out, MUNICIPALITY, PERIOD, SCHOOL, DEMO_SIGNING_KEY, date(2025, 10, 1))
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def make_return(template: Path, tmp_path: Path):
     counter = iter(range(10**6))
 
     def build(mistake: str | None = None, edit=None, seed: int = 7, size: str = "medium") -> Path:
-        from pipeline.fake_school import make_mistake
+        from samples.fake_school import make_mistake
 
         data = school_data(template, seed, size, SUBMITTED)
         if mistake:
@@ -62,8 +65,7 @@ CANARY = "Канареечкина Агата Петровна"
 @pytest.fixture(scope="session")
 def published(tmp_path_factory) -> Workspace:
     ws = Workspace.resolve(tmp_path_factory.mktemp("e2e") / "home")
-    instance = _instance(ws)
-    _materialize(ws, instance, ["school_templates"], partition_key(E2E_MUNICIPALITY, E2E_PERIOD))
+    materialize(ws, instance(ws), ["school_templates"], partition_key(E2E_MUNICIPALITY, E2E_PERIOD))
     story = demo.fill_inbox(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)])
     # a canary name in one school's mentor base must never reach the region
     victim = next(r for r in story if r.mistake is None)

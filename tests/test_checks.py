@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 
 from contracts.catalogue import load_catalogue
-from pipeline.fake_school import MISTAKES
-from pipeline.intake import check_return
-from pipeline.workbook import CODE_ROW, IDENTITY_SHEET
+from pipeline.xlsx.school_layout import CODE_ROW, IDENTITY_SHEET
+from samples.fake_school import MISTAKES
+from tests.support import check_return
 
 RECEIVED = datetime(2025, 12, 21, 10, 0)
 
@@ -132,9 +132,10 @@ def test_workbook_saved_with_the_1904_date_system(make_return, ws, tmp_path):
 def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_path):
     from datetime import date
 
-    from pipeline import warehouse
-    from pipeline.fake_school import fill, school_data
-    from pipeline.intake import UNIDENTIFIED, process_pending, receive_inbox
+    from pipeline.intake.routing import UNIDENTIFIED
+    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.store import warehouse
+    from samples.fake_school import fill, school_data
 
     for seed in (1, 2, 3):
         fill(template, ws.inbox / f"good_{seed}.xlsx", school_data(template, seed, "small", date(2025, 12, 20)))
@@ -192,7 +193,8 @@ def _values(book) -> dict:
 
 def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp_path):
     """Other writers order attributes and quote them differently; the sheet parts are found all the same."""
-    from pipeline.parsing import read_workbook, value_parts
+    from pipeline.xlsx.container import value_parts
+    from pipeline.xlsx.reader import read_workbook
 
     path = make_return()
 
@@ -216,12 +218,12 @@ def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp
 def test_a_sheet_part_not_repacked_is_read_from_the_original(make_return, monkeypatch):
     """Values are read from the parts re-packed after their CRC check; a sheet whose part was not found that way
     is still read, from the file as received."""
-    from pipeline import parsing
+    from pipeline.xlsx import container, reader
 
     path = make_return()
-    whole = _values(parsing.read_workbook(path))
+    whole = _values(reader.read_workbook(path))
     mentors = load_catalogue().sheet("mentors").title
-    value_parts = parsing.value_parts
-    monkeypatch.setattr(parsing, "value_parts", lambda data, titles: value_parts(data, titles - {mentors}))
-    assert _values(parsing.read_workbook(path)) == whole
+    value_parts = container.value_parts
+    monkeypatch.setattr(reader, "value_parts", lambda data, titles: value_parts(data, titles - {mentors}))
+    assert _values(reader.read_workbook(path)) == whole
 

@@ -18,13 +18,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline import intake, lineage, warehouse
 from pipeline.definitions import build_defs
-from pipeline.partitions import partition_key
+from pipeline.defs.partitions import partition_key
+from pipeline.defs.resources import SvodWorkspace
+from pipeline.defs.schedules import REMIND_DAYS_BEFORE, SCHEDULES
+from pipeline.defs.sensors import inbox_sensor
+from pipeline.intake import approvals
+from pipeline.intake import run as intake
+from pipeline.publish import lineage
 from pipeline.reference import load_reference
-from pipeline.resources import SvodWorkspace
-from pipeline.schedules import REMIND_DAYS_BEFORE, SCHEDULES
-from pipeline.sensors import inbox_sensor
+from pipeline.store import warehouse
 
 from .conftest import E2E_MUNICIPALITY, E2E_PERIOD
 
@@ -143,13 +146,13 @@ def test_approved_return_holds_later_versions_until_unlocked(make_return, ws):
             return intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")
 
         [first] = drop(make_return(seed=1), "v1.xlsx", 9)
-        assert intake.approve(con, "ARH-001", "2025-Q4") == first.sha256
+        assert approvals.approve(con, "ARH-001", "2025-Q4") == first.sha256
         assert drop(make_return(seed=2), "v2.xlsx", 10) == []
         held = con.execute("SELECT verdict FROM submission WHERE verdict = 'held'").fetchall()
         assert len(held) == 1 and list((ws.outbox / "ARH-001").glob("v2_*_отложен.txt"))
         current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[0]
         assert current == first.sha256
-        assert intake.unlock(con, "ARH-001", "2025-Q4") == 1
+        assert approvals.unlock(con, "ARH-001", "2025-Q4") == 1
         [second] = intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")
         assert second.verdict == "accepted"
         current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[0]

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.fake_school import fill, school_data
-from pipeline.indicators import Scope, return_figures, share_value
-from pipeline.intake import check_return
+from pipeline.domain.indicators import BY_CODE, Scope, return_figures
+from pipeline.domain.vocabulary import Level
+from samples.fake_school import fill, school_data
+from tests.support import check_return
 
 PERIOD_START, PERIOD_END = date(2025, 10, 1), date(2025, 12, 31)
 FATES = st.sampled_from(["действует", "завершена", "прекращена досрочно"])
@@ -76,7 +77,7 @@ def roadmap_template(template):
     import openpyxl
 
     from contracts.catalogue import load_catalogue
-    from pipeline.workbook import CODE_ROW
+    from pipeline.xlsx.school_layout import CODE_ROW
 
     ws = openpyxl.load_workbook(template)[load_catalogue().sheet("roadmap_status").title]
     codes = [ws.cell(CODE_ROW, c).value for c in range(1, ws.max_column + 1)]
@@ -109,4 +110,5 @@ def test_indicators_equal_a_plain_recomputation(template, roadmap_template, ws, 
                                 Scope(frames, PERIOD_START, PERIOD_END), letters)
     expected = plain({**data, "_roadmap": roadmap_template})
     for code, numerator, denominator in zip(figures["indicator"], figures["numerator"], figures["denominator"], strict=True):
-        assert share_value(code, numerator, denominator) == expected[code], code
+        figure = BY_CODE[code].figure(Level.SCHOOL, "ARH-001", "2025-Q4", numerator, denominator)
+        assert figure.value == expected[code], code

@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 
 from contracts.catalogue import load_catalogue
-from pipeline.intake import check_return
-from pipeline.parsing import read_workbook
-from pipeline.workbook import LISTS_SHEET
+from pipeline.xlsx.reader import read_workbook
+from pipeline.xlsx.school_layout import LISTS_SHEET
+from tests.support import check_return
 
 from .conftest import soffice
 
@@ -69,8 +69,8 @@ def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template
     import json
     from datetime import date
 
-    from pipeline.fake_school import fill, school_data
-    from pipeline.workbook import CODE_ROW, FIRST_DATA_ROW, column_letter
+    from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, column_letter
+    from samples.fake_school import fill, school_data
 
     data = school_data(template, 11, "small", date(2025, 12, 20))
     by_openpyxl = fill(template, tmp_path / "openpyxl.xlsx", data)
@@ -99,7 +99,7 @@ def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template
 
 
 def test_annotated_copy_opens_in_libreoffice_with_its_notes(make_return, ws, tmp_path):
-    from pipeline.intake import dry_run
+    from pipeline.intake.run import dry_run
 
     result = dry_run(make_return("bad_date"), ws, tmp_path / "feedback")
     annotated = next(p for p in result.feedback if p.suffix == ".xlsx")

@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from contracts.catalogue import load_catalogue
-from pipeline import warehouse
 from pipeline.cli import app
 from pipeline.config import Workspace
 from pipeline.reference import load_reference
-from pipeline.workbook import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET
+from pipeline.store import queries, warehouse
+from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET
 
 from .conftest import E2E_MUNICIPALITY as MUNI
 from .conftest import E2E_PERIOD as PERIOD
@@ -64,7 +64,7 @@ def test_every_returned_file_gets_feedback(published):
 def test_archive_keeps_every_file_byte_for_byte(published):
     import hashlib
 
-    from pipeline.intake import ARRIVALS_LOG
+    from pipeline.intake.inbox import ARRIVALS_LOG
 
     stored = list(published.archive.glob("??/*"))
     assert stored
@@ -105,7 +105,7 @@ def test_school_figures_equal_a_plain_recomputation(published):
 
 def test_every_published_figure_is_reproduced_from_its_lineage(published):
     """Re-read each figure's source cells from the archived files and recompute numerator and denominator."""
-    from pipeline.indicators import BY_CODE
+    from pipeline.domain.indicators import BY_CODE
 
     books: dict[str, openpyxl.Workbook] = {}
     titles = {sh.code: sh.title for sh in load_catalogue().sheets}
@@ -162,7 +162,7 @@ def test_same_bytes_again_is_a_no_op(published):
     shutil.copy(src, published.inbox / "повтор.xlsx")
     with warehouse.connect(published.database) as con:
         before = con.execute("SELECT count(*) FROM submission").fetchone()[0]
-        from pipeline.intake import receive_inbox
+        from pipeline.intake.run import receive_inbox
         taken = receive_inbox(published, con, settle_seconds=0)
         after = con.execute("SELECT count(*) FROM submission").fetchone()[0]
     assert taken[0]["duplicate"] and before == after
@@ -170,7 +170,7 @@ def test_same_bytes_again_is_a_no_op(published):
 
 def test_svod_check_exit_codes_and_russian_messages(published, tmp_path):
     template = next((published.templates / MUNI / PERIOD).glob("*.xlsx"))
-    from pipeline.fake_school import fill, make_mistake, school_data
+    from samples.fake_school import fill, make_mistake, school_data
     data = school_data(template, 3, "small", date(2025, 11, 1))
     good = fill(template, tmp_path / "good.xlsx", data)
     make_mistake(data, "bad_date")
@@ -195,7 +195,7 @@ def test_rebuild_from_the_archive_gives_the_same_warehouse(published):
     from pipeline.rebuild import rebuild
 
     with warehouse.connect(published.database, read_only=True) as con:
-        live = warehouse.content_hash(con)
+        live = queries.content_hash(con)
     assert rebuild(published, published.home / "rebuilt.duckdb") == live
 
 
@@ -203,7 +203,8 @@ def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
     """Archives from before the arrivals log kept a JSON beside each file; both are read, earliest arrival wins."""
     from datetime import datetime
 
-    from pipeline.intake import ARRIVALS_LOG, Received, archive_file, log_arrivals
+    from pipeline.intake.inbox import ARRIVALS_LOG, archive_file, log_arrivals
+    from pipeline.intake.records import Received
     from pipeline.rebuild import archived_files
 
     old, new = archive_file(ws, b"old bytes", "old.xlsx"), archive_file(ws, b"new bytes", "new.xlsx")
@@ -216,14 +217,14 @@ def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
 
 
 def test_a_past_run_is_reissued_byte_for_byte(published, tmp_path):
-    from pipeline import summaries
+    from pipeline.xlsx.summary_layout import HISTORY
 
-    history = sorted((published.out / MUNI / summaries.HISTORY).glob("*.xlsx"))
+    history = sorted((published.out / MUNI / HISTORY).glob("*.xlsx"))
     assert len(history) >= 2  # the first consolidation and the one after corrected returns came in
     first = history[0] if history[0].stat().st_mtime <= history[-1].stat().st_mtime else history[-1]
     run_id = first.stem.rsplit("_", 1)[1]
-    record = json.loads((published.journal / f"{run_id}.json").read_text(encoding="utf-8"))
-    with warehouse.connect(published.database) as con:
-        summaries.write_municipal(con, tmp_path, MUNI, PERIOD, published.signing_key, record["submissions"])
-    again = next((tmp_path / MUNI / summaries.HISTORY).glob(f"*_{run_id}.xlsx"))
+    assert (published.journal / f"{run_id}.json").exists()
+    result = CliRunner().invoke(app, ["reissue", "--run", run_id, "--out", str(tmp_path), "--home", str(published.home)])
+    assert result.exit_code == 0, result.output
+    again = next((tmp_path / MUNI / HISTORY).glob(f"*_{run_id}.xlsx"))
     assert again.read_bytes() == first.read_bytes()

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from pipeline.precheck import OLE_MAGIC, precheck
-from pipeline.precheck import damaged as precheck_damaged
-from pipeline.reliability import zipped
+from pipeline.xlsx.container import OLE_MAGIC, precheck
+from pipeline.xlsx.container import damaged as precheck_damaged
+from samples.reliability import zipped
 
 BASE = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}
 
@@ -54,7 +54,7 @@ def test_a_damaged_part_is_refused_when_read(template, tmp_path):
     its CRC, so a flipped bit inside a sheet is answered as a damaged file, not read as data."""
     from datetime import datetime
 
-    from pipeline.intake import examine
+    from pipeline.intake.examine import examine
 
     data = bytearray(template.read_bytes())
     with zipfile.ZipFile(template) as z:

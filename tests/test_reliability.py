@@ -13,8 +13,11 @@ from datetime import datetime
 
 import pytest
 
-from pipeline import intake, warehouse
-from pipeline.isolation import IsolatedPool, check_guards
+from pipeline.intake import examine, workers
+from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.isolation import IsolatedPool
+from pipeline.store import queries, warehouse
+from tests.support import check_return
 
 RECEIVED = datetime(2025, 12, 21, 10)
 
@@ -69,30 +72,26 @@ def test_a_pool_replaces_failed_workers_and_keeps_order():
 
 def test_a_hanging_parse_rejects_only_that_file(make_return, ws, monkeypatch):
     good, slow = make_return(seed=1), make_return(seed=2)
-    real = intake.read_workbook
+    real = examine.read_workbook
 
     def maybe_hang(path, *args):
         if path == slow:
             time.sleep(60)
         return real(path, *args)
 
-    monkeypatch.setattr(intake, "read_workbook", maybe_hang)
-    monkeypatch.setattr(intake, "PARSE_TIMEOUT_SECONDS", 2)
-    hung = intake.check_return(slow, ws, RECEIVED)
+    monkeypatch.setattr(examine, "read_workbook", maybe_hang)
+    monkeypatch.setattr(workers, "PARSE_TIMEOUT_SECONDS", 2)
+    hung = check_return(slow, ws, RECEIVED)
     assert hung.verdict == "rejected" and [i.rule for i in hung.issues] == ["F07"]
-    assert intake.check_return(good, ws, RECEIVED).verdict == "accepted"
-
-
-def test_guards_pass_on_this_stack():
-    check_guards()
+    assert check_return(good, ws, RECEIVED).verdict == "accepted"
 
 
 def _load_then_die(home, path, started):
-    from pipeline import warehouse as wh
     from pipeline.config import Workspace
+    from pipeline.store import loads
 
     ws = Workspace.resolve(home)
-    original = wh.insert_frame
+    original = loads.insert_frame
     calls = {"n": 0}
 
     def slow_insert(con, table, frame):
@@ -102,17 +101,17 @@ def _load_then_die(home, path, started):
             started.set()
             time.sleep(60)  # killed here, in the middle of the submission's transaction
 
-    wh.insert_frame = slow_insert
-    with wh.connect(ws.database) as con:
-        intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")
+    loads.insert_frame = slow_insert
+    with ws.connect() as con:
+        process_pending(ws, con, "arkhangelsk", "2025-Q4")
 
 
 def test_a_load_killed_midway_leaves_no_partial_submission(make_return, ws):
     shutil.copy(make_return(), ws.inbox / "ARH-001.xlsx")
     os.utime(ws.inbox / "ARH-001.xlsx", (RECEIVED.timestamp(), RECEIVED.timestamp()))
     with warehouse.connect(ws.database) as con:
-        intake.receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
-        before = warehouse.content_hash(con)
+        receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
+        before = queries.content_hash(con)
     started = multiprocessing.get_context("fork").Event()
     child = multiprocessing.get_context("fork").Process(target=_load_then_die, args=(str(ws.home), None, started))
     child.start()
@@ -120,9 +119,9 @@ def test_a_load_killed_midway_leaves_no_partial_submission(make_return, ws):
     os.kill(child.pid, signal.SIGKILL)
     child.join(10)
     with warehouse.connect(ws.database) as con:
-        assert warehouse.content_hash(con) == before  # nothing of the killed transaction survived
+        assert queries.content_hash(con) == before  # nothing of the killed transaction survived
         assert con.execute("SELECT verdict FROM submission").fetchone()[0] == "pending"
-        [result] = intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")  # a restart converges
+        [result] = process_pending(ws, con, "arkhangelsk", "2025-Q4")  # a restart converges
         assert result.verdict == "accepted"
         assert con.execute("SELECT count(*) FROM fact_mentors").fetchone()[0] == len(result.book.sheets["mentors"].frame)
 
@@ -163,7 +162,7 @@ def test_a_second_writer_waits_for_the_first(ws, monkeypatch):
 
 
 def test_reliability_report_on_a_reduced_corpus():
-    from pipeline.reliability import run_report
+    from samples.reliability import run_report
 
     report = run_report(n_fuzz=40)
     hand_made = sum(n for kind, n in report.tried.items() if kind != "mutation")
@@ -184,8 +183,8 @@ def test_canary_name_is_not_in_dagster_events_or_logs(published):
 
 
 def _publish_then_die(home, started):
-    from pipeline import summaries as sm
     from pipeline.config import Workspace
+    from pipeline.publish.municipal import publish
 
     ws = Workspace.resolve(home)
     real_replace = os.replace
@@ -195,9 +194,9 @@ def _publish_then_die(home, started):
         time.sleep(60)  # killed between writing the new file and renaming it into place
         real_replace(src, dst)
 
-    sm.os.replace = slow_replace
-    with warehouse.connect(ws.database) as con:
-        sm.write_municipal(con, ws.out, "kedrovy", "2025")
+    os.replace = slow_replace
+    with ws.connect() as con:
+        publish(con, ws.out, "kedrovy", "2025", ws.key)
 
 
 def test_a_publish_killed_midway_leaves_the_previous_summary_intact(published, tmp_path):
@@ -244,8 +243,8 @@ def _fill_up(mount):
 def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp_path, tiny_disk, make_return):
     import errno
 
-    from pipeline import summaries
     from pipeline.config import Workspace
+    from pipeline.publish.municipal import publish
 
     home = tmp_path / "home"
     shutil.copytree(published.home, home, ignore=shutil.ignore_patterns(".dagster", "out", "archive"))
@@ -253,13 +252,13 @@ def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp
     shutil.rmtree(ws.out)
     ws.out.symlink_to(tiny_disk)
     with warehouse.connect(ws.database) as con:
-        summaries.write_municipal(con, ws.out, "kedrovy", "2025")
+        publish(con, ws.out, "kedrovy", "2025", ws.key)
         latest = ws.out / "kedrovy" / "svod_kedrovy_2025.xlsx"
         before = latest.read_bytes()
         _fill_up(tiny_disk)
         with pytest.raises(OSError) as full:
             con.execute("UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)")
-            summaries.write_municipal(con, ws.out, "kedrovy", "2025")
+            publish(con, ws.out, "kedrovy", "2025", ws.key)
         assert full.value.errno == errno.ENOSPC
         assert latest.read_bytes() == before
         # the archive is full too: a new return stays in the inbox and nothing is registered
@@ -269,6 +268,6 @@ def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp
         os.utime(ws.inbox / "ARH-001.xlsx", (RECEIVED.timestamp(), RECEIVED.timestamp()))
         count = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
         with pytest.raises(OSError):
-            intake.receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
+            receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
         assert (ws.inbox / "ARH-001.xlsx").exists()
         assert con.execute("SELECT count(*) FROM received_file").fetchone()[0] == count

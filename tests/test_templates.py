@@ -5,9 +5,9 @@ from __future__ import annotations
 import openpyxl
 
 from contracts.catalogue import load_catalogue
-from pipeline.config import DEV_SIGNING_KEY
+from pipeline.config import DEMO_SIGNING_KEY
 from pipeline.reference import load_reference
-from pipeline.workbook import CODE_ROW, GUIDE_SHEET, IDENTITY_SHEET, LISTS_SHEET, Identity
+from pipeline.xlsx.school_layout import CODE_ROW, GUIDE_SHEET, IDENTITY_SHEET, LISTS_SHEET, Identity
 
 from .conftest import MUNICIPALITY, PERIOD, SCHOOL
 
@@ -42,6 +42,6 @@ def test_template_is_prefilled_and_signed(template):
     codes = [roadmap.cell(r, 1).value for r in range(3, roadmap.max_row + 1) if roadmap.cell(r, 1).value]
     assert codes == [i.code for i in m.roadmap]
     ident = Identity(**{r[0]: r[1] for r in wb[IDENTITY_SHEET].iter_rows(values_only=True)})
-    assert ident.verify(DEV_SIGNING_KEY)
+    assert ident.verify(DEMO_SIGNING_KEY)
     assert not ident.verify("wrong key")
     assert meta.cell(3, 1).protection.locked

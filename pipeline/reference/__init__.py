@@ -159,10 +159,23 @@ class Reference(BaseModel):
         return [m for m in self.municipalities.values() if m.region == region]
 
 
-@cache
+REFERENCE_DIR_VARIABLE = "SVOD_REFERENCE_DIR"
+_selected: list[Path] = []  # a region's own reference folder, chosen by the workspace settings (`select`)
+
+
+def select(folder: Path | None) -> None:
+    """Use a region's own copy of the three reference files instead of the bundled sample."""
+    _selected[:] = [Path(folder)] if folder else []
+
+
 def load_reference() -> Reference:
-    """The bundled reference data, or a region's own copy of the three files in $SVOD_REFERENCE_DIR."""
-    folder = Path(os.environ.get("SVOD_REFERENCE_DIR") or HERE)
+    """The reference data of the folder the workspace selected, else of $SVOD_REFERENCE_DIR (which the Dagster
+    definitions need before any workspace exists), else the bundled sample."""
+    return _load(_selected[0] if _selected else Path(os.environ.get(REFERENCE_DIR_VARIABLE) or HERE))
+
+
+@cache
+def _load(folder: Path) -> Reference:
     raw = {name: (folder / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")}
     territories = yaml.safe_load(raw["territories.yaml"])
     roadmaps = yaml.safe_load(raw["roadmaps.yaml"])

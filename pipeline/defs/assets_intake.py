@@ -1,0 +1,53 @@
+"""Intake assets: files that are no known return, a partition's received files, and its checked returns."""
+
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.defs.common import md, settle_seconds, target
+from pipeline.defs.partitions import municipality_period
+from pipeline.defs.resources import SvodWorkspace
+from pipeline.domain.issues import counts
+from pipeline.intake.routing import UNIDENTIFIED
+from pipeline.intake.run import process_pending, receive_inbox
+
+
+@dg.asset(group_name="intake", pool="duckdb", kinds={"duckdb"})
+def unidentified_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
+    """Inbox files that are not a return we issued (broken, foreign, edited): archived, rejected, answered."""
+    ws = svod.workspace()
+    with ws.connect() as con:
+        taken = receive_inbox(ws, con, settle_seconds(context), only=UNIDENTIFIED)
+    frame = pd.DataFrame(taken, columns=["name", "sha256", "duplicate", "school_id"])
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken),
+                                          "files": md(frame.drop(columns="school_id"), "нет")})
+
+
+@dg.asset(partitions_def=municipality_period, group_name="intake", pool="duckdb", kinds={"duckdb"})
+def received_files(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
+    """This partition's inbox files, moved byte for byte into the content-addressed archive and registered."""
+    ws = svod.workspace()
+    with ws.connect() as con:
+        taken = receive_inbox(ws, con, settle_seconds(context), only=target(context))
+    frame = pd.DataFrame(taken, columns=["school_id", "name", "sha256", "duplicate"])
+    frame["sha256"] = frame["sha256"].str[:12]
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken), "duplicates": int(frame["duplicate"].sum()),
+                                          "files": md(frame, "новых файлов нет")})
+
+
+@dg.asset(partitions_def=municipality_period, deps=[received_files], group_name="intake", pool="duckdb", kinds={"duckdb"})
+def checked_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
+    """Pending returns checked, answered (annotated copy and receipt in the outbox) and loaded by verdict."""
+    municipality, period = target(context)
+    ws = svod.workspace()
+    with ws.connect() as con:
+        results = process_pending(ws, con, municipality, period)
+        verdicts = con.execute("SELECT verdict, count(*) FROM submission WHERE municipality = ? AND period = ? "
+                               "GROUP BY 1 ORDER BY 1", [municipality, period]).fetchall()
+    table = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "решение": r.verdict.ru,
+                           **dict(zip(("ошибок", "предупреждений"), counts(r.issues), strict=True))} for r in results])
+    failed = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "причина": r.annotation_failure}
+                           for r in results if r.annotation_failure])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(results), **{f"verdict/{v}": n for v, n in verdicts}, "verdicts": md(table, "новых файлов нет"),
+        "annotation_failures": len(failed), "annotated_copies_failed": md(failed, "нет")})

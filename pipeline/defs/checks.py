@@ -1,0 +1,61 @@
+"""Blocking asset checks: the load matches the files (`rows_reconcile`), loaded facts keep their contracts
+(`contracts_hold`), and municipal totals are the sums over ОО (`totals_reconcile`). A failed check stops the
+partition's later stages, so a bad load is never published."""
+
+
+import warnings
+
+import dagster as dg
+
+from pipeline.defs.assets_intake import checked_returns
+from pipeline.defs.assets_publish import indicators
+from pipeline.defs.common import md, target
+from pipeline.defs.partitions import municipality_period
+from pipeline.defs.resources import SvodWorkspace
+from pipeline.domain.indicators import INDICATORS
+from pipeline.domain.vocabulary import Level
+from pipeline.intake.verify import load_mismatches
+from pipeline.rules.contracts import loaded_failures
+from pipeline.store import queries
+
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks are in preview in 1.13
+
+
+@dg.asset_check(asset=checked_returns, blocking=True, partitions_def=municipality_period)
+def rows_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) -> dg.AssetCheckResult:
+    """Fact rows of every current return equal the rows it was loaded with, and, for the newest returns, the
+    rows read again from their archived files."""
+    municipality, period = target(context)
+    ws = svod.workspace()
+    with ws.connect() as con:
+        bad = load_mismatches(con, ws.home, municipality, period)
+    return dg.AssetCheckResult(passed=bad.empty, metadata={"mismatches": len(bad), "details": md(bad.head(20), "нет")})
+
+
+@dg.asset_check(asset=checked_returns, blocking=True, partitions_def=municipality_period)
+def contracts_hold(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) -> dg.AssetCheckResult:
+    """Every loaded fact row of the current returns still satisfies its sheet's pandera contract."""
+    municipality, period = target(context)
+    with svod.connection() as con:
+        shas = list(queries.current_returns(con, queries.snapshot(con, municipality, period))["sha256"])
+        failures = loaded_failures(queries.facts_of(con, shas))
+    return dg.AssetCheckResult(passed=failures.empty, metadata={
+        "num_failures": len(failures), "failures": md(failures.head(20), "нарушений нет")})
+
+
+@dg.asset_check(asset=indicators, blocking=True, partitions_def=municipality_period)
+def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) -> dg.AssetCheckResult:
+    """For every indicator of the published run, the municipal numerator and denominator equal the sums over ОО."""
+    municipality, period = target(context)
+    with svod.connection() as con:
+        run_id = queries.published_run(con, municipality, period)
+        rows = con.execute(
+            "SELECT indicator, sum(numerator) FILTER (WHERE level = $school) AS s_num, "
+            "max(numerator) FILTER (WHERE level = $municipality) AS m_num, "
+            "coalesce(sum(denominator) FILTER (WHERE level = $school), 0) AS s_den, "
+            "coalesce(max(denominator) FILTER (WHERE level = $municipality), 0) AS m_den "
+            "FROM figure WHERE run_id = $run GROUP BY indicator",
+            {"school": Level.SCHOOL.value, "municipality": Level.MUNICIPALITY.value, "run": run_id}).df()
+    bad = rows[(rows["s_num"].fillna(0) != rows["m_num"]) | (rows["s_den"] != rows["m_den"])]
+    return dg.AssetCheckResult(passed=bad.empty and len(rows) == len(INDICATORS),
+                               metadata={"run_id": run_id or "", "indicators": len(rows), "mismatches": md(bad, "нет")})

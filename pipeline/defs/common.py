@@ -1,0 +1,30 @@
+"""What the Dagster shells share: the partition a run works on, the settle tag, and metadata formatting."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.defs.partitions import PARTITION_TARGETS
+
+SETTLE_TAG = "svod/settle"  # seconds an inbox file must be unchanged before it is taken (the sensor sets 0)
+
+
+def target(context) -> tuple[str, str]:
+    """(municipality, period) of the run's partition."""
+    return PARTITION_TARGETS[context.partition_key]
+
+
+def settle_seconds(context) -> float:
+    return float(context.run.tags.get(SETTLE_TAG, 2))
+
+
+def md(frame: pd.DataFrame, empty: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else empty)
+
+
+def file_meta(path: Path) -> dict:
+    return {"path": dg.MetadataValue.path(str(path)), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

@@ -1,0 +1,49 @@
+"""Sensors: the inbox watcher and the regional follow-up. Decisions only; the work happens in the assets.
+
+The inbox sensor keys each run on the file's content hash and keeps a JSON cursor of the hashes it has seen, so
+a file is picked up once and a changed file (new bytes) again.
+"""
+
+import json
+
+import dagster as dg
+
+from pipeline.defs.common import SETTLE_TAG
+from pipeline.defs.jobs import answer_unidentified, consolidate_partition, publish_regional
+from pipeline.defs.partitions import partition_key
+from pipeline.defs.resources import SvodWorkspace
+from pipeline.intake.inbox import settled_files, sha256_of
+from pipeline.intake.routing import claimed_identities
+
+SETTLE_SECONDS = 2.0
+
+
+@dg.sensor(jobs=[consolidate_partition, answer_unidentified], minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.RUNNING, description="Новые файлы в папке inbox.")
+def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
+    ws = svod.workspace()
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests, new = [], {}
+    for path in settled_files(ws.inbox, SETTLE_SECONDS):
+        digest = sha256_of(path.read_bytes())
+        if digest not in seen and digest not in new:
+            new[digest] = path
+    for (digest, path), (_, municipality, period) in zip(new.items(), claimed_identities(list(new.values()), ws.key),
+                                                         strict=True):
+        seen[digest] = path.name
+        if municipality:
+            requests.append(dg.RunRequest(run_key=digest, job_name=consolidate_partition.name,
+                                          partition_key=partition_key(municipality, period), tags={SETTLE_TAG: "0"}))
+        else:
+            requests.append(dg.RunRequest(run_key=digest, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"}))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, ensure_ascii=False, sort_keys=True))
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[consolidate_partition],
+                      request_job=publish_regional, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="После свода муниципалитета обновить региональную сводку.")
+def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
+SENSORS = [inbox_sensor, regional_after_consolidation]

@@ -1,0 +1,3 @@
+"""Publishing: compute a run's figures with lineage and store it (`compute`), render the municipal workbook from
+a stored run (`municipal`, `municipal_sheets`), the regional workbook with suppression (`regional`), take in
+municipal summaries sent up (`upstream`), and answer lineage questions about any published cell (`lineage`)."""

@@ -1,0 +1,164 @@
+"""Computing a run and storing it: the figures of every ОО and of the municipality from a snapshot of checked
+returns, with the cells each came from, stored in one transaction and journaled so it can be re-issued.
+
+Only returns never computed before for the period are evaluated; the others' per-return figures are read back.
+Rendering a workbook reads a stored run (`stored_run`) and never recomputes it, so the workbook shows exactly
+the run the asset checks verified.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from contracts.catalogue import load_catalogue
+from pipeline.domain.figures import Figure, aggregate, run_id_for
+from pipeline.domain.indicators import BY_CODE, INDICATORS, PART_RU, Scope, return_figures
+from pipeline.domain.vocabulary import Level
+from pipeline.files import atomic_write
+from pipeline.reference import load_reference
+from pipeline.store import queries
+from pipeline.store.warehouse import insert_frame, transaction
+
+
+@dataclass
+class Computed:
+    run_id: str
+    snapshot: list[str]         # every checked return the run saw
+    figures: list[Figure]
+    subs: pd.DataFrame          # the returns that count: each school's newest accepted one
+    texts: dict[tuple[str, str], str]   # (indicator, entity) -> where its figure came from, in words
+    new_figures: pd.DataFrame | None = None   # per-return figures first computed by this run (stored with it)
+    new_sources: pd.DataFrame | None = None
+
+
+TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
+
+
+def _limited(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " … (полный список: svod explain)"
+
+
+def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> pd.Series:
+    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3, …; …», parts in a fixed order."""
+    if sources.empty:
+        return pd.Series(dtype=object)
+    titles = {sh.code: sh.title for sh in load_catalogue().sheets}
+    refs = sources.assign(ref=sources["sheet"].map(titles) + "!" + sources["cell"])
+    cells = refs.groupby(["indicator", "sha256", "school_id", "part"], sort=True)["ref"].agg(", ".join).reset_index()
+    cells["text"] = [f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs_}"
+                     for sha, school, part, refs_ in zip(cells["sha256"], cells["school_id"], cells["part"], cells["ref"], strict=True)]
+    return cells.groupby(["indicator", "sha256"], sort=False)["text"].agg("; ".join)
+
+
+def _returns_figures(con, returns: pd.DataFrame, period, period_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figures and source cells of returns not computed before: their facts only, evaluated together."""
+    if returns.empty:
+        return pd.DataFrame(columns=[*RETURN_FIGURE_COLUMNS]), pd.DataFrame(columns=[*RETURN_SOURCE_COLUMNS])
+    shas = list(returns["sha256"])
+    frames, letters = queries.facts_of(con, shas), queries.letters_of(con, shas)
+    figures, sources = return_figures(returns, Scope(frames, period.start, period.end), letters)
+    texts = _sources_texts(sources, dict(zip(returns["sha256"], returns["version"], strict=True)))
+    figures["period"], sources["period"] = period_code, period_code
+    figures["sources_text"] = [texts.get((i, sha), "") for i, sha in zip(figures["indicator"], figures["sha256"], strict=True)]
+    return figures[RETURN_FIGURE_COLUMNS], sources[RETURN_SOURCE_COLUMNS]
+
+
+RETURN_FIGURE_COLUMNS = ["indicator", "period", "sha256", "school_id", "numerator", "denominator", "sources_text"]
+RETURN_SOURCE_COLUMNS = ["indicator", "period", "sha256", "school_id", "part", "sheet", "cell", "value"]
+
+
+def compute(con, municipality: str, period_code: str, snapshot: list[str] | None = None) -> Computed:
+    """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now).
+
+    Only returns never computed before for this period are evaluated; the others' figures are read back."""
+    ref = load_reference()
+    period = ref.municipalities[municipality].period(period_code)
+    shas = sorted(queries.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
+    subs = queries.current_returns(con, shas)
+    run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
+    known = con.execute("SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)",
+                        [period_code, list(subs["sha256"])]).df()
+    new_figures, new_sources = _returns_figures(con, subs[~subs["sha256"].isin(known["sha256"])], period, period_code)
+    per_return = pd.concat([f for f in (known, new_figures) if len(f)]) if len(known) or len(new_figures) else new_figures
+    by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
+        per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
+        per_return["sources_text"], strict=True)}
+    figures, texts = _assemble(municipality, period_code, subs, by_key)
+    return Computed(run_id, shas, figures, subs, texts, new_figures, new_sources)
+
+
+def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict) -> tuple[list[Figure], dict]:
+    """Figures per ОО and for the municipality, from per-return (numerator, denominator, sources text) by
+    (indicator, sha256); and the words on where each came from."""
+    figures = []
+    for ind in INDICATORS:
+        schools = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
+                   for school, sha in zip(subs["school_id"], subs["sha256"], strict=True)
+                   for num, den, _ in [by_key[(ind.code, sha)]]]
+        figures += schools
+        figures.append(aggregate(schools, Level.MUNICIPALITY, municipality, period) if schools
+                       else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None))
+    return figures, _texts(municipality, subs, by_key)
+
+
+def _texts(municipality: str, subs: pd.DataFrame, by_key: dict) -> dict[tuple[str, str], str]:
+    """(indicator, ОО or municipality) -> where its figure came from, in words."""
+    texts = {}
+    for ind in INDICATORS:
+        for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
+            texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
+        texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in subs["sha256"]))
+    return texts
+
+
+def stored_run(con, run_id: str) -> Computed:
+    """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
+    municipality, period, snapshot = con.execute("SELECT municipality, period, submissions FROM run WHERE run_id = ?",
+                                                 [run_id]).fetchone()
+    shas = json.loads(snapshot)
+    subs = queries.current_returns(con, shas)
+    figures = [BY_CODE[i].figure(Level(level), entity, p, num, den) for i, level, entity, p, num, den in con.execute(
+        "SELECT indicator, level, entity, period, numerator, denominator FROM figure WHERE run_id = ?", [run_id]).fetchall()]
+    sources = con.execute("SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
+                          "WHERE period = ? AND list_contains(?, sha256)", [period, list(subs["sha256"])]).fetchall()
+    texts = _texts(municipality, subs, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
+    return Computed(run_id, shas, figures, subs, texts)
+
+
+def store(con, municipality: str, period: str, run: Computed, journal: Path | None = None) -> None:
+    """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
+    ref = load_reference()
+    run_id, figures = run.run_id, run.figures
+    latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
+    sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
+    inputs = pd.DataFrame(
+        [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
+        + [(f.id(run_id), sha) for f in figures if f.level is Level.MUNICIPALITY for sha in run.subs["sha256"]],
+        columns=["figure_id", "sha256"])
+    with transaction(con):
+        con.execute("DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [run_id, municipality, period, latest, load_catalogue().fingerprint, ref.version, json.dumps(run.snapshot)])
+        fresh = list(run.new_figures["sha256"].unique())
+        for table in ("return_figure", "return_source"):
+            con.execute(f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256)", [period, fresh])
+        insert_frame(con, "return_figure", run.new_figures)
+        insert_frame(con, "return_source", pa.Table.from_pandas(run.new_sources, preserve_index=False))
+        insert_frame(con, "figure", pd.DataFrame(
+            [{"figure_id": f.id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level.value,
+              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
+             for f in figures]))
+        insert_frame(con, "figure_input", inputs)
+    if journal is not None:
+        record = {"run_id": run_id, "municipality": municipality, "period": period, "submissions": run.snapshot,
+                  "catalogue": load_catalogue().fingerprint, "reference": ref.version}
+        atomic_write(journal / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
+
+

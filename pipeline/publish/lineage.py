@@ -1,0 +1,101 @@
+"""Lineage queries: from a cell of a summary workbook down to the school files, sheets and cells it came from.
+
+The workbook itself says which figure a cell shows: a link to its row on the lineage sheet, whose first column
+is the figure id (`pipeline.xlsx.summary_layout`), the same in municipal and regional workbooks. The warehouse's
+figure_source view gives the exact source cells with file hash and version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import openpyxl
+
+from contracts.catalogue import load_catalogue
+from pipeline.domain.figures import FigureId
+from pipeline.domain.indicators import BY_CODE, PART_RU
+from pipeline.store.warehouse import connect
+from pipeline.xlsx.summary_layout import FIRST_LINEAGE_ROW, LINEAGE_SHEET, linked_row
+
+PUBLISHED_RUNS = "SELECT run_id FROM published_run"
+
+
+class NotAFigure(ValueError):
+    pass
+
+
+def _split(cell_ref: str) -> tuple[str, str]:
+    if "!" not in cell_ref:
+        raise NotAFigure(f"Укажите ячейку вместе с листом, например «Показатели по ОО!C7», а не «{cell_ref}».")
+    sheet, cell = cell_ref.rsplit("!", 1)
+    return sheet.strip("'"), cell.replace("$", "").upper()
+
+
+def figure_id_at(workbook: Path, cell_ref: str) -> FigureId:
+    """The figure behind a summary cell: a row of the lineage sheet, or a cell linked to one."""
+    sheet, cell = _split(cell_ref)
+    wb = openpyxl.load_workbook(workbook, keep_links=False)
+    if sheet not in wb.sheetnames or LINEAGE_SHEET not in wb.sheetnames:
+        raise NotAFigure(f"В книге нет листа «{sheet}»." if sheet not in wb.sheetnames
+                         else "Эта книга не является сводкой svod: в ней нет листа «Происхождение».")
+    try:
+        target = wb[sheet][cell]
+    except ValueError as exc:
+        raise NotAFigure(f"«{cell}» не является адресом ячейки.") from exc
+    link = target.hyperlink
+    row = target.row if sheet == LINEAGE_SHEET else linked_row(link.location or link.target) if link else None
+    try:
+        if row is None or row < FIRST_LINEAGE_ROW:
+            raise ValueError(row)
+        return FigureId.parse(wb[LINEAGE_SHEET].cell(row, 1).value)
+    except ValueError as exc:
+        raise NotAFigure(f"Ячейка {sheet}!{cell} не содержит показателя сводки.") from exc
+
+
+def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
+    fid = figure_id_at(workbook, cell_ref)
+    figure_id, indicator = fid.format(), fid.indicator
+    if indicator not in BY_CODE:
+        raise NotAFigure(f"Показатель {indicator} неизвестен этой версии svod.")
+    answer = {"figure_id": figure_id, "indicator": indicator, "title": BY_CODE[indicator].title,
+              "formula": BY_CODE[indicator].words, "level": fid.level.value, "entity": fid.entity, "period": fid.period,
+              "run_id": fid.run_id,
+              "value": None, "numerator": None, "denominator": None, "sources": []}
+    if database is None:
+        return answer
+    titles = {s.code: s.title for s in load_catalogue().sheets}
+    with connect(database, read_only=True) as con:
+        row = con.execute("SELECT value, numerator, denominator FROM figure WHERE figure_id = ?", [figure_id]).fetchone()
+        if row:
+            answer.update(value=row[0], numerator=row[1], denominator=row[2])
+        for part, sha, school, sheet, cell, value, version in con.execute(
+                "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
+                "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
+                [figure_id]).fetchall():
+            answer["sources"].append({"part": PART_RU[part], "sha256": sha, "school_id": school,
+                                      "version": version, "sheet": titles[sheet], "cell": cell, "value": value})
+    return answer
+
+
+def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
+    """Every published figure a school's cell feeds: from (file, sheet, cell) up to figure IDs and values."""
+    sheet_title, cell = _split(cell_ref)
+    codes = {s.title: s.code for s in load_catalogue().sheets}
+    if sheet_title not in codes:
+        raise NotAFigure(f"В отчёте ОО нет листа «{sheet_title}».")
+    digest = hashlib.sha256(school_file.read_bytes()).hexdigest()
+    with connect(database, read_only=True) as con:
+        sub = con.execute("SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?",
+                          [digest]).fetchone()
+        if sub is None:
+            raise NotAFigure("Этот файл не поступал в svod (его контрольной суммы нет в хранилище).")
+        rows = con.execute(
+            "SELECT DISTINCT f.figure_id, f.indicator, f.level, f.entity, f.value, fs.part FROM figure_source fs "
+            "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
+            f"AND f.run_id IN ({PUBLISHED_RUNS}) ORDER BY f.level DESC, f.indicator",
+            [digest, codes[sheet_title], cell]).fetchall()
+    return {"sha256": digest, "school_id": sub[0], "period": sub[1], "version": sub[2], "verdict": sub[3],
+            "superseded_by": sub[4], "cell": f"{sheet_title}!{cell}",
+            "figures": [{"figure_id": r[0], "indicator": r[1], "title": BY_CODE[r[1]].title, "level": r[2],
+                         "entity": r[3], "value": r[4], "part": PART_RU[r[5]]} for r in rows]}

@@ -1,0 +1,121 @@
+"""The municipal summary workbook, rendered from a stored run (`pipeline.publish.compute.stored_run`): indicators
+by ОО with the municipal total, every figure linked to its lineage row, the machine-readable figures and the
+signed seal the regional tier verifies. The other sheets are drawn by `municipal_sheets`.
+
+Rendering never computes a figure, so the workbook shows exactly the run the asset checks verified, and the
+same run renders to the same bytes (`svod reissue`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.domain.indicators import BY_CODE, INDICATORS
+from pipeline.domain.vocabulary import Level
+from pipeline.files import atomic_copy
+from pipeline.publish import municipal_sheets as parts
+from pipeline.publish.compute import compute, store, stored_run
+from pipeline.reference import load_reference
+from pipeline.store import queries
+from pipeline.xlsx.book import Book
+from pipeline.xlsx.summary_layout import (
+    DATA_HEADER,
+    DATA_SHEET,
+    FIGURE_ID_HEADER,
+    FIRST_LINEAGE_ROW,
+    LINEAGE_SHEET,
+    MUNICIPAL_SHEETS,
+    SEAL_SHEET,
+    SummarySeal,
+    figures_digest,
+    lineage_link,
+    municipal_paths,
+)
+
+
+def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
+    """Render a stored run as the latest municipal summary, plus an immutable copy named by its run id."""
+    run = stored_run(con, run_id)
+    municipality, period_code = con.execute("SELECT municipality, period FROM run WHERE run_id = ?", [run_id]).fetchone()
+    m = load_reference().municipalities[municipality]
+    period = m.period(period_code)
+    all_subs = con.execute("SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version",
+                           [run.snapshot]).df()
+    figures, subs = run.figures, run.subs
+    latest, kept = municipal_paths(out_dir, municipality, period_code, run_id)
+    book = Book(kept)
+    sheets = {name: book.sheet(name) for name in MUNICIPAL_SHEETS}
+    # lineage first, so figure cells can link to their rows
+    lineage = sheets[LINEAGE_SHEET]
+    lineage_header = [FIGURE_ID_HEADER, "Показатель", "Уровень", "ОО / МО", "Формула", "Значение", "Числитель", "Знаменатель", "Источники (ОО, файл, версия, ячейки)"]
+    ordered = sorted(figures, key=lambda f: (f.level is not Level.MUNICIPALITY, f.entity, f.indicator))
+    book.table(lineage, 0, lineage_header, [
+        [f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity,
+         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered])
+    for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
+        lineage.set_column(i, i, w)
+    row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW for n, f in enumerate(ordered)}
+    # indicators by school
+    ws = sheets["Показатели по ОО"]
+    school_names = {s.id: s.name for s in m.schools}
+    reported = list(subs["school_id"])
+    ws.write_string(0, 0, "Код ОО", book.head)
+    ws.write_string(0, 1, "Наименование ОО", book.head)
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 40)
+    for c, ind in enumerate(INDICATORS, start=2):
+        ws.write_string(0, c, f"{ind.code} {ind.title}", book.head)
+        ws.set_column(c, c, 14)
+    ws.set_row(0, 75)
+    by_key = {(f.indicator, f.entity): f for f in figures}
+    entities = [(sid, school_names.get(sid, sid)) for sid in reported] + [(municipality, f"ИТОГО по {m.name}")]
+    for r, (entity, name) in enumerate(entities, start=1):
+        book.text(ws, r, 0, entity if entity != municipality else "")
+        book.text(ws, r, 1, name, book.bold if entity == municipality else None)
+        for c, ind in enumerate(INDICATORS, start=2):
+            f = by_key[(ind.code, entity)]
+            ws.write_url(r, c, lineage_link(row_of[(ind.code, entity)]), book.link, string="—")
+            if f.value is None:
+                ws.write_string(r, c, "—", book.total if entity == municipality else None)
+            else:
+                ws.write_number(r, c, f.value, book.total if entity == municipality else book.link)
+    ws.freeze_panes(1, 2)
+    if reported:
+        chart = book.wb.add_chart({"type": "bar"})
+        col = 2 + [i.code for i in INDICATORS].index("I06")
+        chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 0, len(reported), 0],
+                          "values": ["Показатели по ОО", 1, col, len(reported), col], "fill": {"color": "#5B9BD5"}})
+        chart.set_title({"name": "Действующие пары и группы по ОО"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 720, "height": max(300, 22 * len(reported))})
+        ws.insert_chart(len(entities) + 3, 1, chart)
+    # title and coverage
+    parts.title_sheet(book, sheets["Титул"], m, period, run_id, all_subs)
+    parts.targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
+    parts.roadmap_sheet(book, sheets["Дорожная карта"], m, queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
+    parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
+    parts.quality_sheet(con, book, sheets["Качество данных"], run.snapshot)
+    data_rows = [[f.id(run_id), f.indicator, f.level.value, f.entity, f.period, f.numerator, f.denominator]
+                 for f in ordered if f.level is Level.MUNICIPALITY]
+    data = book.sheet(DATA_SHEET)
+    book.table(data, 0, DATA_HEADER, data_rows)
+    data.hide()
+    seal = SummarySeal(municipality=municipality, region=m.region, period=period_code, run_id=run_id,
+                       figures_sha256=figures_digest(data_rows)).signed(signing_key)
+    sealed = book.sheet(SEAL_SHEET)
+    for r, (key, value) in enumerate(seal.rows()):
+        sealed.write_string(r, 0, key)
+        sealed.write_string(r, 1, value)
+    sealed.very_hidden()
+    sheets["Титул"].activate()
+    atomic_copy(book.close(), latest)
+    return latest
+
+
+def publish(con, out_dir: Path, municipality: str, period: str, signing_key: str,
+            journal: Path | None = None) -> tuple[Path, str]:
+    """The two publishing steps outside Dagster (samples, benchmarks): compute and store the run of what is checked
+    now, then render that stored run. Returns (the latest summary, run id)."""
+    run = compute(con, municipality, period)
+    store(con, municipality, period, run, journal)
+    return write_municipal(con, out_dir, run.run_id, signing_key), run.run_id

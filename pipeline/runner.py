@@ -1,0 +1,61 @@
+"""Running the Dagster assets in-process for the CLI, the demo and the tests, on a workspace's own Dagster
+instance (`<home>/.dagster`), so a CLI run and a UI run are the same run and both show in the UI's history."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.config import Workspace
+from pipeline.definitions import build_defs
+from pipeline.defs.common import SETTLE_TAG
+from pipeline.defs.jobs import PARTITION_STAGES
+from pipeline.defs.partitions import partition_key
+from pipeline.defs.resources import SvodWorkspace
+
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class RunFailed(RuntimeError):
+    """A materialization did not succeed; details are in the Dagster run's log."""
+
+
+def instance(ws: Workspace) -> dg.DagsterInstance:
+    """The workspace's Dagster instance, with svod's instance settings (pools, telemetry off)."""
+    dagster_home = ws.home / ".dagster"
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def resource(ws: Workspace) -> SvodWorkspace:
+    return SvodWorkspace(home=str(ws.home), signing_key=ws.signing_key or "",
+                         reference_dir=str(ws.reference_dir or ""), duckdb_memory=ws.duckdb_memory)
+
+
+def materialize(ws: Workspace, inst: dg.DagsterInstance, names: list[str], partition: str | None = None,
+                tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    svod = resource(ws)
+    defs = build_defs({"svod": svod})
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=names, partition_key=partition, instance=inst,
+                            resources={"svod": svod}, tags=tags or {}, raise_on_error=False, run_config=QUIET)
+    if not result.success:
+        raise RunFailed(f"Ошибка при выполнении {', '.join(names)} (подробности — в журнале Dagster, svod ui).")
+    return result
+
+
+def consolidate(ws: Workspace, targets: list[tuple[str, str]], settle: float = 2.0,
+                progress: Callable[[Iterable], Iterable] = iter) -> None:
+    """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
+    inst = instance(ws)
+    tags = {SETTLE_TAG: str(settle)}
+    materialize(ws, inst, ["unidentified_returns"], tags=tags)
+    for municipality, period in progress(targets):
+        materialize(ws, inst, PARTITION_STAGES, partition_key(municipality, period), tags=tags)
+    materialize(ws, inst, ["regional_summary"])

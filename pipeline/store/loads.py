@@ -1,0 +1,135 @@
+"""Writing what intake found into the warehouse: files as received, and batches of checked returns with their
+verdicts, versions, issues and facts (through Arrow, typed as `schema.sql` declares), one transaction each.
+
+Versions and supersession follow arrival order: an accepted version supersedes the school's previous one for
+the period. Reads are in `queries`; figures are stored by `pipeline.publish.compute`.
+"""
+
+from __future__ import annotations
+
+from itertools import chain, repeat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+
+from contracts.catalogue import load_catalogue
+from pipeline.domain.issues import counts
+from pipeline.domain.vocabulary import Verdict
+from pipeline.reference import load_reference
+from pipeline.store.warehouse import arrow_table, fact_table, insert_frame, transaction
+from pipeline.xlsx.reader import stacked
+
+if TYPE_CHECKING:
+    from pipeline.intake.records import CheckResult, Received
+
+ARROW_TYPES = {"int": pa.int64(), "decimal": pa.float64(), "date": pa.date32()}
+SUBMISSION_COLUMNS = ["sha256", "school_id", "municipality", "period", "version", "verdict", "on_time",
+                      "template_version", "catalogue", "errors", "warnings", "rows_read", "rows_loaded", "normalised"]
+ISSUE_COLUMNS = ["sha256", "rule", "severity", "sheet", "src_row", "code", "cell", "value", "message", "fix"]
+CHANGED_SHEETS = ("mentors", "mentees", "pairs", "programmes")  # what the receipt compares between versions
+
+
+def register_received(con, home: Path, received: list[Received]) -> None:
+    """Record archived files as received and pending under the return each claims to be (one transaction)."""
+    if not received:
+        return
+    with transaction(con):
+        insert_frame(con, "received_file", pd.DataFrame(
+            [{"sha256": r.stored.stem, "original_name": r.name, "size": r.stored.stat().st_size,
+              "received_at": r.received_at, "archive_path": str(r.stored.relative_to(home))} for r in received]))
+        insert_frame(con, "submission", pd.DataFrame(
+            [{"sha256": r.stored.stem, "verdict": Verdict.PENDING.value, "received_at": r.received_at,
+              "school_id": r.claimed[0], "municipality": r.claimed[1], "period": r.claimed[2]} for r in received]))
+
+
+def fact_arrow(sheet, parts: list[tuple[str, object]]) -> pa.Table:
+    """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs."""
+    sheets = [s for _, s in parts]
+    columns = {"sha256": pa.array(list(chain.from_iterable(repeat(sha, len(s)) for sha, s in parts)), pa.string()),
+               "src_row": pa.array(list(chain.from_iterable(s.rows for s in sheets)), pa.int32())}
+    for c in sheet.columns:
+        columns[c.code] = pa.array(stacked(sheets, c.code), ARROW_TYPES.get(c.type, pa.string()))
+    return pa.table(columns)
+
+
+def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
+    """The column letter of every column of every sheet of many returns, for src_column: (sha256, sheets) pairs."""
+    shas, sheets, codes, letters = [], [], [], []
+    for sha, parsed in parts:
+        for code, s in parsed.items():
+            shas += repeat(sha, len(s.letters))
+            sheets += repeat(code, len(s.letters))
+            codes += s.letters.keys()
+            letters += s.letters.values()
+    return pa.table({"sha256": shas, "sheet": sheets, "code": codes, "letter": letters},
+                    schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]))
+
+
+def load_results(con, results: list[CheckResult]) -> list[dict]:
+    """Store a batch of checked returns in one transaction, in arrival order: versions per school and period,
+    verdicts, issues, and the facts of every accepted return (through Arrow). An accepted version supersedes the
+    school's previous one. Returns, per result, what its receipt should add (version, changes)."""
+    catalogue = load_catalogue()
+    ref = load_reference()
+    schools = sorted({r.school_id for r in results if r.school_id})
+    versions = {(s, p): v for s, p, v in con.execute(
+        "SELECT school_id, period, max(version) FROM submission WHERE list_contains(?, school_id) GROUP BY ALL", [schools]).fetchall()}
+    current = {(s, p): sha for s, p, sha in con.execute(
+        "SELECT school_id, period, sha256 FROM current_submission WHERE list_contains(?, school_id)", [schools]).fetchall()}
+    notes, updates, superseded = [], [], []
+    for r in results:
+        key, version = (r.school_id, r.period), None
+        if r.school_id:
+            version = versions[key] = (versions.get(key) or 0) + 1
+        errors, warnings = counts(r.issues)
+        rows_read = sum(len(s) for s in r.book.sheets.values()) if r.book else 0
+        loaded = r.verdict.loads
+        deadline = ref.municipalities[r.municipality].period(r.period).deadline if r.municipality else None
+        updates.append({"sha256": r.sha256, "school_id": r.school_id, "municipality": r.municipality, "period": r.period,
+                        "version": version, "verdict": r.verdict.value,
+                        "on_time": None if deadline is None else r.received_at.date() <= deadline,
+                        "template_version": r.book.identity.get("template_version") if r.book else None,
+                        "catalogue": catalogue.fingerprint, "errors": errors, "warnings": warnings,
+                        "rows_read": rows_read, "rows_loaded": rows_read if loaded else 0,
+                        "normalised": r.book.normalised if r.book else 0})
+        if loaded and r.school_id:
+            if key in current:
+                superseded.append((len(notes), current[key], r.sha256))
+            current[key] = r.sha256
+        notes.append({"version": version})
+    stored = [r for r in results if r.verdict.loads]
+    with transaction(con):
+        con.register("updates", arrow_table(con, "submission", updates, SUBMISSION_COLUMNS))
+        con.execute("UPDATE submission SET " + ", ".join(f"{k} = u.{k}" for k in SUBMISSION_COLUMNS if k != "sha256")
+                    + " FROM updates u WHERE submission.sha256 = u.sha256")
+        con.unregister("updates")
+        insert_frame(con, "issue", arrow_table(con, "issue", [
+            {"sha256": r.sha256, "rule": i.rule, "severity": i.severity.value, "sheet": i.sheet, "src_row": i.row,
+             "code": i.column, "cell": i.cell, "value": i.value, "message": i.message, "fix": i.fix}
+            for r in results for i in r.issues], ISSUE_COLUMNS))
+        for sheet in catalogue.sheets:
+            insert_frame(con, fact_table(sheet.code), fact_arrow(
+                sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
+        insert_frame(con, "src_column", letters_arrow([(r.sha256, r.book.sheets) for r in stored]))
+        for n, old, new in superseded:
+            con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
+            notes[n]["changes"] = _changes(con, old, new)
+    return notes
+
+
+def _changes(con, old: str, new: str) -> str:
+    """What a new version changed in the registries, in words for the receipt."""
+    parts = []
+    for code in CHANGED_SHEETS:
+        key, table = load_catalogue().keys[code], fact_table(code)
+        before = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall())
+        after = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [new]).fetchall())
+        changed = con.execute(
+            f"SELECT count(*) FROM (SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ? "
+            f"EXCEPT SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ?) WHERE {key} IN "
+            f"(SELECT {key} FROM {table} WHERE sha256 = ?)", [new, old, old]).fetchone()[0]
+        title = load_catalogue().sheet(code).title
+        parts.append(f"«{title}»: добавлено {len(after - before)}, удалено {len(before - after)}, изменено {changed}")
+    return "; ".join(parts)

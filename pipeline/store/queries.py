@@ -1,0 +1,127 @@
+"""Named reads of the warehouse: which returns a run sees, their facts and column letters, pending files, the
+previous period's registries (for history checks and carrying forward), and a content hash for rebuild checks.
+Reads only; writes are in `loads` and `pipeline.publish.compute`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import pandas as pd
+
+from contracts.catalogue import load_catalogue
+from pipeline.domain.vocabulary import ACCEPTED_VERDICTS, CHECKED_VERDICTS, Verdict, sql_list
+from pipeline.store.warehouse import fact_table
+
+CHECKED, ACCEPTED = sql_list(CHECKED_VERDICTS), sql_list(ACCEPTED_VERDICTS)
+HISTORY_SHEETS = ("mentors", "mentees", "programmes", "pairs")
+# what a new template carries forward from the last accepted return: sheet -> (comparison, status name)
+CARRIED = {"mentors": ("<>", "mentor_left"), "mentees": ("<>", "mentee_left"),
+           "programmes": ("<>", "programme_finished"), "pairs": ("=", "pair_active")}
+
+
+def pending(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
+    """Received files of a partition waiting to be checked, in arrival order, with the approval that holds them."""
+    return con.execute(
+        "SELECT r.*, s.received_at AS received, s.school_id, a.sha256 AS locked_by FROM submission s "
+        "JOIN received_file r USING (sha256) LEFT JOIN approval a ON a.school_id = s.school_id AND a.period = s.period "
+        "WHERE s.verdict = ? AND s.municipality = ? AND s.period = ? ORDER BY s.received_at, r.sha256",
+        [Verdict.PENDING.value, municipality, period]).df()
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> list[str]:
+    """Every checked return of the partition now: the inputs a run is computed from (and re-issued from)."""
+    return [r[0] for r in con.execute(
+        f"SELECT sha256 FROM submission WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} ORDER BY sha256",
+        [municipality, period]).fetchall()]
+
+
+def current_returns(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """Of a snapshot, each school's newest accepted return (ordered by school)."""
+    return con.execute(
+        f"SELECT * FROM submission WHERE list_contains(?, sha256) AND verdict IN {ACCEPTED} "
+        "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY version DESC) = 1 ORDER BY school_id", [shas]).df()
+
+
+def facts_of(con: duckdb.DuckDBPyConnection, shas: list[str], sheets: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """sheet -> the facts of these returns, with each row's school, ordered by school and source row."""
+    return {code: con.execute(
+        f"SELECT f.*, s.school_id FROM {fact_table(code)} f JOIN submission s USING (sha256) "
+        "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.sha256, f.src_row", [shas]).df()
+        for code in sheets or [sheet.code for sheet in load_catalogue().sheets]}
+
+
+def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """The column letter of every (sheet, code) in each of these returns."""
+    return con.execute("SELECT * FROM src_column WHERE list_contains(?, sha256)", [shas]).df()
+
+
+def fact_rows(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> int:
+    """Fact rows stored for all returns of a municipality and period."""
+    return sum(con.execute(f"SELECT count(*) FROM {fact_table(s.code)} f JOIN submission s USING (sha256) "
+                           "WHERE s.municipality = ? AND s.period = ?", [municipality, period]).fetchone()[0]
+               for s in load_catalogue().sheets)
+
+
+def previous_returns(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, str]:
+    """school -> sha256 of its current accepted return for the latest period ending before `before_end`."""
+    return dict(con.execute(
+        "SELECT s.school_id, s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality "
+        "AND p.code = s.period WHERE list_contains(?, s.school_id) AND p.end_date < ? "
+        "QUALIFY row_number() OVER (PARTITION BY s.school_id ORDER BY p.end_date DESC) = 1", [school_ids, before_end]).fetchall())
+
+
+def previous_return(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> str | None:
+    return previous_returns(con, [school_id], before_end).get(school_id)
+
+
+def previous_facts(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, dict[str, pd.DataFrame]]:
+    """school -> registries of its newest accepted return for an earlier period (for X15 and P01)."""
+    shas = previous_returns(con, school_ids, before_end)
+    out: dict[str, dict[str, pd.DataFrame]] = {school: {} for school in shas}
+    school_of = {sha: school for school, sha in shas.items()}
+    for code in HISTORY_SHEETS if shas else ():
+        frame = con.execute(f"SELECT * FROM {fact_table(code)} WHERE list_contains(?, sha256) ORDER BY sha256, src_row",
+                            [list(school_of)]).df()
+        parts = dict(tuple(frame.groupby("sha256", sort=False)))
+        for sha, school in school_of.items():
+            part = parts.get(sha, frame.iloc[0:0])
+            out[school][code] = part.drop(columns=["sha256", "src_row"]).reset_index(drop=True)
+    return out
+
+
+def carried_forward(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> dict[str, list[dict]]:
+    """Registries to prefill a new template with: the school's last accepted return before this period."""
+    sha = previous_return(con, school_id, before_end)
+    if sha is None:
+        return {}
+    out = {}
+    for code, (op, status) in CARRIED.items():
+        frame = con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? "
+                            f"AND status {op} ? ORDER BY src_row", [sha, load_catalogue().status(status)]).df()
+        out[code] = [{k: v for k, v in rec.items() if not _missing(v)} for rec in frame.to_dict("records")]
+    return out
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def content_hash(con: duckdb.DuckDBPyConnection) -> str:
+    """A hash of the warehouse's content (all tables, order-independent), for rebuild and replay checks."""
+    digest = hashlib.sha256()
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
+    for table in tables:
+        rows = con.execute(f"SELECT * FROM {table}").fetchall()
+        digest.update(table.encode())
+        for line in sorted(repr(r) for r in rows):
+            digest.update(line.encode())
+    return digest.hexdigest()
+
+
+def published_run(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> str | None:
+    """The run whose figures are published for a municipality and period (view `published_run`)."""
+    row = con.execute("SELECT run_id FROM published_run WHERE municipality = ? AND period = ?", [municipality, period]).fetchone()
+    return row[0] if row else None

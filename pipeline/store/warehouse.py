@@ -1,0 +1,141 @@
+"""The DuckDB warehouse itself: connecting (one writer process at a time), migrating its schema, transactions,
+and appending frames. What is stored is `schema.sql` beside this module plus one fact table per catalogue sheet;
+named reads are in `queries`, loads of checked returns in `loads`.
+
+Every write happens inside one transaction, so a failed load leaves the warehouse as it was. DuckDB allows one
+writer process; `connect` retries briefly on the lock and then says so in Russian.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from contracts.catalogue import load_catalogue
+from pipeline.reference import load_reference
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
+LOCK_WAIT_SECONDS = 30
+DEFAULT_MEMORY = "1GB"  # DuckDB's buffer pool; it spills to disk beyond this (SVOD_DUCKDB_MEMORY)
+
+
+class WarehouseBusy(RuntimeError):
+    pass
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file, its schema brought up to date (unless read-only). Waits a while for
+    another svod process that holds the file, then says so in Russian."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseBusy(f"Хранилище {path} занято другим процессом svod; повторите позже.") from exc
+            time.sleep(0.5)
+    try:
+        if not read_only:
+            ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def fact_table(sheet: str) -> str:
+    return f"fact_{sheet}"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Migrate: create what is missing, convert older layouts, and load the reference data if it changed."""
+    _split_lineage(con)
+    con.execute(SCHEMA.read_text())
+    for sheet in load_catalogue().sheets:
+        cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
+    loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
+    if loaded is None or loaded[0] != load_reference().version:
+        refresh_reference(con)
+
+
+def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses from before per-return lineage kept a figure_source table: move it into return_source and
+    figure_input (the view of the same name replaces it)."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()
+    if not kind or kind[0] != "BASE TABLE":
+        return
+    with transaction(con):
+        con.execute("ALTER TABLE figure_source RENAME TO figure_source_old")
+        con.execute(SCHEMA.read_text())
+        con.execute("INSERT INTO return_source SELECT DISTINCT split_part(figure_id, '|', 1), split_part(figure_id, '|', 4), "
+                    "sha256, school_id, part, sheet, cell, value FROM figure_source_old WHERE split_part(figure_id, '|', 2) = 'school'")
+        con.execute("INSERT INTO figure_input SELECT DISTINCT figure_id, sha256 FROM figure_source_old")
+        con.execute("DROP TABLE figure_source_old")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def single_threaded(con: duckdb.DuckDBPyConnection):
+    """DuckDB on one thread, while worker processes keep both cores busy (its own threads would only compete)."""
+    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        yield con
+    finally:
+        con.execute(f"SET threads = {int(before)}")
+
+
+def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the reference dimensions with the bundled reference data."""
+    ref = load_reference()
+    tables = {
+        "region": pd.DataFrame([{"code": k, "name": v} for k, v in ref.regions.items()]),
+        "municipality": pd.DataFrame([{"code": m.code, "name": m.name, "region": m.region} for m in ref.municipalities.values()]),
+        "school": pd.DataFrame([{"id": s.id, "municipality": m.code, "name": s.name, "type": s.type}
+                                for m in ref.municipalities.values() for s in m.schools]),
+        "period": pd.DataFrame([{"municipality": m.code, "code": p.code, "start_date": p.start, "end_date": p.end,
+                                 "deadline": p.deadline} for m in ref.municipalities.values() for p in m.periods]),
+        "roadmap_item": pd.DataFrame([{"municipality": m.code, "code": i.code, "level": i.level, "deadline_text": i.deadline_text,
+                                       "reading": i.reading, "text": i.text, "seed": i.seed}
+                                      for m in ref.municipalities.values() for i in m.roadmap]),
+        "target": pd.DataFrame([t.model_dump() for t in ref.targets]),
+    }
+    with transaction(con):
+        for name, frame in tables.items():
+            con.execute(f"DELETE FROM {name}")
+            insert_frame(con, name, frame)
+        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [ref.version])
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table) -> None:
+    """Append a DataFrame or an Arrow table to `table`, matching columns by name."""
+    if not len(frame):
+        return
+    con.register("incoming", frame)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    con.unregister("incoming")
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], columns: list[str]) -> pa.Table:
+    """Rows for some of a table's columns as Arrow, typed as the table declares them (schema.sql is the one copy)."""
+    schema = con.sql(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").to_arrow_table().schema
+    return pa.table({c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in columns}, schema=schema)

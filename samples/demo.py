@@ -1,0 +1,154 @@
+"""The bundled sample and `svod demo`: fake curators fill the issued templates and drop them into the inbox,
+and the whole path runs on them through the same Dagster assets staff use.
+
+A deterministic story per municipality: most schools send on time, some late, some with typical mistakes
+(later corrected), one or two never send, and one sends a CSV renamed to .xlsx. A demo workspace is marked as
+such and signs with the published demo key; nothing here is used by the pipeline itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from pipeline import runner
+from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
+from pipeline.defs.partitions import partition_key
+from pipeline.domain.vocabulary import Verdict
+from pipeline.reference import load_reference
+from pipeline.xlsx.templates import template_name
+from samples.fake_school import MISTAKES, fill, make_mistake, school_data
+
+NEVER_SEND = {"arkhangelsk": 2, "levokumsky": 1, "nazarovo": 1}
+CORRECTED = ("bad_date", "enum_typo", "unknown_mentor")
+
+
+@dataclass
+class Return:
+    municipality: str
+    period: str
+    school_id: str
+    mistake: str | None
+    late: bool
+    received: datetime
+
+
+def _seed(*parts: str) -> int:
+    return int(hashlib.sha256("|".join(parts).encode()).hexdigest()[:8], 16)
+
+
+def _drop(path, when: datetime) -> None:
+    stamp = when.timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def _write(ws: Workspace, r: Return, seed: int, size: str, mistake: str | None, suffix: str = "") -> None:
+    template = ws.templates / r.municipality / r.period.replace("/", "-") / template_name(r.municipality, r.period, r.school_id)
+    data = school_data(template, seed, size, r.received.date())
+    if mistake:
+        make_mistake(data, mistake)
+    out = fill(template, ws.inbox / f"{r.school_id}_отчёт{suffix}.xlsx", data)
+    _drop(out, r.received)
+
+
+def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
+    ref = load_reference()
+    story = []
+    mistakes = list(MISTAKES)
+    k = 0
+    for municipality, period_code in targets:
+        m = ref.municipalities[municipality]
+        period = m.period(period_code)
+        rng = random.Random(municipality)
+        silent = set(rng.sample([s.id for s in m.schools], NEVER_SEND.get(municipality, 0)))
+        for n, school in enumerate(m.schools):
+            if school.id in silent:
+                continue
+            late = n % 7 == 3
+            mistake = mistakes[k % len(mistakes)] if n % 5 == 1 else None
+            k += mistake is not None
+            day = period.deadline + timedelta(days=4) if late else period.deadline - timedelta(days=rng.randint(1, 20))
+            r = Return(municipality, period_code, school.id, mistake, late, datetime.combine(day, time(10, rng.randint(0, 59))))
+            _write(ws, r, seed=_seed(school.id, period_code), size=school.size, mistake=mistake)
+            story.append(r)
+    junk = ws.inbox / "Отчёт_школа.xlsx"
+    junk.write_text("ОО;наставники;наставляемые\nШкола;5;7\n", encoding="cp1251")
+    _drop(junk, datetime.combine(date(2025, 12, 1), time(9)))
+    return story
+
+
+def send_corrections(ws: Workspace, story: list[Return]) -> list[tuple[str, str, str]]:
+    """Schools whose return was rejected for a correctable mistake send a fixed version two days later."""
+    ref = load_reference()
+    sent = []
+    for r in story:
+        if r.mistake in CORRECTED:
+            school = ref.municipalities[r.municipality].school(r.school_id)
+            fixed = Return(r.municipality, r.period, r.school_id, None, r.late, r.received + timedelta(days=2))
+            _write(ws, fixed, seed=_seed(r.school_id, r.period), size=school.size, mistake=None, suffix="_исправлен")
+            sent.append((r.municipality, r.period, r.school_id))
+    return sent
+
+
+def demo_workspace(home: Path | None) -> Workspace:
+    """A fresh demo workspace at `home` (an earlier demo's files removed), marked to sign with the demo key."""
+    ws = Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
+    for folder in ("inbox", "archive", "outbox", "out", "templates", ".dagster"):
+        shutil.rmtree(ws.home / folder, ignore_errors=True)
+    ws.database.unlink(missing_ok=True)
+    (ws.home / DEMO_MARKER).write_text("Рабочая папка svod demo: подписи учебным ключом.\n", encoding="utf-8")
+    return Workspace.resolve(ws.home)
+
+
+def run_demo(home: Path | None, console: Console) -> Workspace:
+    """Templates → filled returns → intake → warehouse → summaries, on the bundled sample; prints the results."""
+    ws = demo_workspace(home)
+    targets = list(load_reference().demo_periods.items())
+    instance = runner.instance(ws)
+    for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
+        runner.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
+    story = fill_inbox(ws, targets)
+    progress = lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console)  # noqa: E731
+    runner.consolidate(ws, targets, settle=0, progress=progress)
+    resent = send_corrections(ws, story)
+    if resent:
+        runner.consolidate(ws, sorted({(m, p) for m, p, _ in resent}), settle=0, progress=progress)
+    report(ws, targets, console)
+    return ws
+
+
+def report(ws: Workspace, targets: list[tuple[str, str]], console: Console) -> None:
+    with ws.connect(read_only=True) as con:
+        table = Table(title="Итоги приёма")
+        for col in ("Муниципалитет", "Период", "ОО", "Принято", "С предупр.", "Отклонено", "Не сдали"):
+            table.add_column(col)
+        for municipality, period in targets:
+            counts = dict(con.execute(
+                "SELECT verdict, count(*) FROM (SELECT school_id, arg_max(verdict, version) AS verdict FROM submission "
+                "WHERE municipality = ? AND period = ? GROUP BY 1) GROUP BY 1", [municipality, period]).fetchall())
+            n = len(load_reference().municipalities[municipality].schools)
+            sent = con.execute("SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
+                               [municipality, period]).fetchone()[0]
+            table.add_row(municipality, period, str(n), *(str(counts.get(v.value, 0)) for v in
+                          (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS, Verdict.REJECTED)), str(n - sent))
+        console.print(table)
+    console.print(f"Сводки:          {ws.out}")
+    console.print(f"Ответы школам:   {ws.outbox}")
+    console.print(f"Хранилище:       {ws.database}")
+    console.print(f"Архив файлов:    {ws.archive}")
+    console.print(f"Пример проверки цифры: svod explain --home {ws.home} --workbook {next(ws.out.glob('*/*.xlsx'))} "
+                  "--cell 'Показатели по ОО!C2'")
+
+
+def copy_into_inbox(files: list[Path], ws: Workspace) -> None:
+    for f in files:
+        shutil.copy2(f, ws.inbox / f.name)
