@@ -293,9 +293,8 @@ def resubmit(ws, templates: Path, n: int) -> None:
 
 def summary_rows(n: int) -> None:
     """Writing a 40,000-row indicator table (ОО × I01–I21) with the summary writer."""
-    from pipeline.xlsx.book import Book
-
     from pipeline.domain.indicators import INDICATORS
+    from pipeline.xlsx.book import Book
 
     rng = random.Random(1)
     rows = [[f"ARH-{i:05d}", f"МБОУ «Школа № {i}»", *[round(rng.uniform(0, 100), 1) for _ in INDICATORS]] for i in range(n)]

@@ -24,7 +24,7 @@ import openpyxl
 
 from contracts.catalogue import load_catalogue
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
-from pipeline.domain.vocabulary import Severity, Verdict
+from pipeline.domain.vocabulary import WAITING_VERDICTS, Severity, Verdict
 from pipeline.intake.routing import UNIDENTIFIED
 from pipeline.intake.run import process_pending, receive_inbox
 from pipeline.publish.municipal import publish
@@ -284,9 +284,8 @@ def run_report(n_fuzz: int = 1000, workdir: Path | None = None) -> Report:
         with ws.connect() as con:
             read, loaded, rejected = con.execute(
                 "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
-                "coalesce(sum(rows_read) FILTER (WHERE verdict = $rejected), 0) FROM submission "
-                "WHERE verdict NOT IN ($pending, $held)",
-                {"rejected": Verdict.REJECTED.value, "pending": Verdict.PENDING.value, "held": Verdict.HELD.value}).fetchone()
+                "coalesce(sum(rows_read) FILTER (WHERE verdict = ?), 0) FROM submission WHERE verdict NOT IN ?",
+                [Verdict.REJECTED.value, [v.value for v in WAITING_VERDICTS]]).fetchone()
             report.rows_read, report.rows_loaded, report.rows_rejected = int(read), int(loaded), int(rejected)
             per_submission = con.execute(
                 "SELECT s.sha256, bool_or(regexp_matches(i.message, '[а-яА-Я]') AND regexp_matches(i.fix, '[а-яА-Я]')) "

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.common import md, settle_seconds, target
+from pipeline.defs.common import md, partition_work, settle_seconds, target
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.issues import counts
@@ -38,8 +38,7 @@ def received_files(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg
 @dg.asset(partitions_def=municipality_period, deps=[received_files], group_name="intake", pool="duckdb", kinds={"duckdb"})
 def checked_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Pending returns checked, answered (annotated copy and receipt in the outbox) and loaded by verdict."""
-    municipality, period = target(context)
-    ws = svod.workspace()
+    municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         results = process_pending(ws, con, municipality, period)
         verdicts = con.execute("SELECT verdict, count(*) FROM submission WHERE municipality = ? AND period = ? "

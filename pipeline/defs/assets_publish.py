@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline.defs.assets_intake import checked_returns
-from pipeline.defs.common import file_meta, md, target
+from pipeline.defs.common import file_meta, md, partition_work
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.vocabulary import Level
@@ -19,8 +19,7 @@ from pipeline.store import queries
 @dg.asset(partitions_def=municipality_period, deps=[checked_returns], group_name="publish", pool="duckdb", kinds={"duckdb"})
 def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Indicators per ОО and for the municipality, stored with the source cells of every figure."""
-    municipality, period = target(context)
-    ws = svod.workspace()
+    municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run = compute.compute(con, municipality, period)
         compute.store(con, municipality, period, run, ws.journal)
@@ -34,8 +33,7 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
 @dg.asset(partitions_def=municipality_period, deps=[indicators], group_name="publish", pool="duckdb", kinds={"excel"})
 def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """The municipal summary workbook of the partition's published run (the one the indicator checks verified)."""
-    municipality, period = target(context)
-    ws = svod.workspace()
+    municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run_id = queries.published_run(con, municipality, period)
         path = municipal.write_municipal(con, ws.out, run_id, ws.key)

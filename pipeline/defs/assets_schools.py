@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.common import file_meta, md, target
+from pipeline.defs.common import file_meta, md, partition_work
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.files import atomic_write
@@ -15,8 +15,7 @@ from pipeline.schools import issue_templates
 @dg.asset(partitions_def=municipality_period, group_name="schools", pool="duckdb", kinds={"excel"})
 def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Prefilled, signed templates for every ОО, registries carried forward from its last accepted return."""
-    municipality, period = target(context)
-    ws = svod.workspace()
+    municipality, period, ws = partition_work(context, svod)
     out = ws.templates / municipality / period.replace("/", "-")
     with ws.connect() as con:
         paths, carried = issue_templates(con, ws.key, out, municipality, period)
@@ -27,8 +26,7 @@ def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
 @dg.asset(partitions_def=municipality_period, group_name="schools", pool="duckdb", kinds={"duckdb"})
 def missing_reminders(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """The list of ОО without an accepted return, with the deadline, for the department to remind."""
-    municipality, period = target(context)
-    ws = svod.workspace()
+    municipality, period, ws = partition_work(context, svod)
     m = load_reference().municipalities[municipality]
     with ws.connect() as con:
         done = {r[0] for r in con.execute("SELECT school_id FROM current_submission WHERE municipality = ? AND period = ?",

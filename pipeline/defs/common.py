@@ -8,7 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from pipeline.config import Workspace
 from pipeline.defs.partitions import PARTITION_TARGETS
+from pipeline.defs.resources import SvodWorkspace
 
 SETTLE_TAG = "svod/settle"  # seconds an inbox file must be unchanged before it is taken (the sensor sets 0)
 
@@ -16,6 +18,11 @@ SETTLE_TAG = "svod/settle"  # seconds an inbox file must be unchanged before it 
 def target(context) -> tuple[str, str]:
     """(municipality, period) of the run's partition."""
     return PARTITION_TARGETS[context.partition_key]
+
+
+def partition_work(context, svod: SvodWorkspace) -> tuple[str, str, Workspace]:
+    """(municipality, period, workspace) a partitioned asset works on."""
+    return (*target(context), svod.workspace())
 
 
 def settle_seconds(context) -> float:

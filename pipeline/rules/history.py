@@ -22,7 +22,7 @@ def nothing_vanished(book: ParsedBook, previous: dict[str, pd.DataFrame]) -> lis
             continue
         gone = sorted(set(before[key]) - set(book.column(code, key)))
         if gone:
-            out.append(issue("X15", sheet=code, detail=f"Из базы пропали без статуса «выбыл»: {', '.join(gone[:MAX_LISTED])}"
+            out.append(issue("X15", sheet=code, detail=f"Из базы пропали без статуса «{load_catalogue().status('mentor_left')}»: {', '.join(gone[:MAX_LISTED])}"
                              + (" и др." if len(gone) > MAX_LISTED else "") + "."))
     before, count = previous.get("programmes"), len(book.column("programmes", load_catalogue().keys["programmes"]))
     if before is not None and count < len(before):

@@ -15,13 +15,17 @@ OPS = {"<=": ("не больше", lambda a, b: a <= b), ">=": ("не меньш
 PEOPLE = ("mentors", "mentees")
 
 
+def _filled_sheet(ctx: Context, code: str):
+    """The parsed sheet and its catalogue entry, or None when the sheet has no rows."""
+    s = ctx.book.sheets.get(code)
+    return (s, ctx.catalogue.sheet(code)) if s is not None and len(s) else None
+
+
 def required_if(ctx: Context, code: str) -> list[Issue]:
     """C02: a column the catalogue makes required under a condition (on this row or on the title sheet)."""
-    s = ctx.book.sheets.get(code)
-    if s is None or not len(s):
+    if not (found := _filled_sheet(ctx, code)):
         return []
-    out = []
-    spec = ctx.catalogue.sheet(code)
+    (s, spec), out = found, []
     meta = {"school_type": ctx.meta("school_type"), "municipality_code": ctx.m.code}
     for col in spec.columns:
         cond = col.required_if
@@ -43,11 +47,9 @@ def required_if(ctx: Context, code: str) -> list[Issue]:
 
 def same_row_comparisons(ctx: Context, code: str) -> list[Issue]:
     """C11: one column compared with another of the same row (e.g. end date not before start date)."""
-    s = ctx.book.sheets.get(code)
-    if s is None or not len(s):
+    if not (found := _filled_sheet(ctx, code)):
         return []
-    out = []
-    spec = ctx.catalogue.sheet(code)
+    (s, spec), out = found, []
     for col in spec.columns:
         for op, other in col.compare:
             text, holds = OPS[op]

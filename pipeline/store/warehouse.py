@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
+from pipeline.domain.figures import FigureId
+from pipeline.domain.vocabulary import Level
 from pipeline.reference import load_reference
 
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -76,8 +78,12 @@ def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
     with transaction(con):
         con.execute("ALTER TABLE figure_source RENAME TO figure_source_old")
         con.execute(SCHEMA.read_text())
-        con.execute("INSERT INTO return_source SELECT DISTINCT split_part(figure_id, '|', 1), split_part(figure_id, '|', 4), "
-                    "sha256, school_id, part, sheet, cell, value FROM figure_source_old WHERE split_part(figure_id, '|', 2) = 'school'")
+        ids = [FigureId.parse(f) for (f,) in con.execute("SELECT DISTINCT figure_id FROM figure_source_old").fetchall()]
+        con.register("ids", pd.DataFrame([(f.format(), f.indicator, f.period) for f in ids if f.level is Level.SCHOOL],
+                                         columns=["figure_id", "indicator", "period"]))
+        con.execute("INSERT INTO return_source SELECT DISTINCT i.indicator, i.period, o.sha256, o.school_id, o.part, "
+                    "o.sheet, o.cell, o.value FROM figure_source_old o JOIN ids i USING (figure_id)")
+        con.unregister("ids")
         con.execute("INSERT INTO figure_input SELECT DISTINCT figure_id, sha256 FROM figure_source_old")
         con.execute("DROP TABLE figure_source_old")
 
