@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from pipeline import runner
 from pipeline.config import NoSigningKey, Workspace
+from pipeline.defs.stale_runs import PoolBusy, unfinished_runs
 from pipeline.domain.vocabulary import Level, Verdict
 from pipeline.intake import approvals
 from pipeline.intake.run import dry_run
@@ -48,7 +49,7 @@ def command(fn):
     def run(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (NoSigningKey, WarehouseBusy) as exc:
+        except (NoSigningKey, WarehouseBusy, PoolBusy) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
         except runner.RunFailed as exc:
@@ -123,7 +124,7 @@ def run(period: str = PERIOD,
         console.print(f"[red]Период {period} не найден в графиках выбранных муниципалитетов.[/red]")
         raise typer.Exit(2)
     runner.consolidate(ws, targets, progress=lambda items: track(items, description="Проверка и свод по муниципалитетам",
-                                                                 console=console))
+                                                                 console=console), notify=console.print)
     console.print(f"Готово. Сводки: {ws.out}; ответы школам: {ws.outbox}")
 
 
@@ -151,6 +152,23 @@ def status(period: str = PERIOD,
                     table.add_row(s.id, s.name, Verdict(last[0]).ru, str(last[1] or ""),
                                   f"{last[2]:%d.%m.%Y %H:%M}", "да" if last[3] else "нет")
             console.print(table)
+    _unfinished_runs(ws)
+
+
+def _unfinished_runs(ws: Workspace) -> None:
+    """Runs still marked as running in the workspace's Dagster instance, and whether their process is alive."""
+    if not (ws.home / ".dagster").exists():
+        return
+    stuck = unfinished_runs(runner.instance(ws))
+    if not stuck:
+        return
+    table = Table(title="Незавершённые запуски")
+    for col in ("Запуск", "Задание", "Начат", "Процесс", "Состояние"):
+        table.add_column(col)
+    for s in stuck:
+        table.add_row(s.run_id, s.job, f"{datetime.fromtimestamp(s.started):%d.%m.%Y %H:%M}" if s.started else "",
+                      str(s.pid or ""), "выполняется" if s.alive else "[red]прерван[/red] (будет закрыт следующим запуском)")
+    console.print(table)
 
 
 def _lineage_answer(query, as_json: bool) -> dict | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import openpyxl
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
+from pydantic import BaseModel
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, counts
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
 ISSUES_SHEET = "Ошибки"
+RECEIPT, HELD = "receipt", "held"  # kinds of answer
 UNIDENTIFIED_FOLDER = "_не_опознаны"
 log = logging.getLogger(__name__)
 
@@ -120,11 +122,30 @@ def receipt_text(r: dict, issues: list[Issue]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_feedback(result: CheckResult, out_dir: Path, extra: dict | None = None) -> list[Path]:
-    """Annotated copy (when the file could be parsed and a cell is flagged) and receipt, under outbox/<ОО>/."""
-    def place(suffix: str) -> Path:
-        return feedback_path(out_dir, result.school_id, result.original_name, result.sha256, suffix)
+class Answer(BaseModel):
+    """What a school is told about one received file, recorded in the warehouse in the same transaction as its
+    verdict (or hold) and written from that record, so a crash between the two loses no answer."""
 
+    kind: str = RECEIPT                     # RECEIPT after a check, HELD for a version waiting behind an approval
+    sha256: str
+    original_name: str
+    received_at: datetime
+    verdict: Verdict
+    issues: list[Issue] = []
+    school_id: str | None = None
+    school_name: str | None = None
+    period: str | None = None
+    template_version: str | None = None
+    timeliness: str = "не определён"
+    rows: dict[str, int] = {}
+    version: int | None = None
+    changes: str | None = None
+    source: str | None = None               # the checked file (archive path relative to the workspace, or absolute)
+    parsed: bool = False                    # the workbook could be read, so its cells can be annotated
+
+
+def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer:
+    """The answer to a checked file; `extra` adds what the load found (version, changes)."""
     ref = load_reference()
     school = ref.school_home(result.school_id).school(result.school_id) if result.school_id else None
     deadline = (ref.municipalities[result.municipality].period(result.period).deadline
@@ -132,17 +153,29 @@ def write_feedback(result: CheckResult, out_dir: Path, extra: dict | None = None
     timeliness = ("не определён" if deadline is None else
                   f"в срок (до {deadline:%d.%m.%Y})" if result.received_at.date() <= deadline else
                   f"просрочено (срок {deadline:%d.%m.%Y})")
-    paths = []
-    if result.book is not None and any(i.cell for i in result.issues):  # a clean file needs only its receipt
+    return Answer(sha256=result.sha256, original_name=result.original_name, received_at=result.received_at,
+                  verdict=result.verdict, issues=result.issues, school_id=result.school_id,
+                  school_name=school.name if school else None, period=result.period,
+                  template_version=result.book.identity.get("template_version") if result.book else None,
+                  timeliness=timeliness, rows=result.rows, source=source or str(result.source),
+                  parsed=result.book is not None, **extra)
+
+
+def write_answer(answer: Answer, out_dir: Path, home: Path | None = None) -> tuple[list[Path], str | None]:
+    """Write an answer under outbox/<ОО>/: the receipt, and the annotated copy when the file could be read and a
+    cell is flagged. Returns the paths and, if the annotated copy failed, why (the receipt says so too)."""
+    def place(suffix: str) -> Path:
+        return feedback_path(out_dir, answer.school_id, answer.original_name, answer.sha256, suffix)
+
+    if answer.kind == HELD:
+        return [write_held_notice(out_dir, answer.school_id, answer.original_name, answer.sha256, answer.received_at,
+                                  answer.period)], None
+    paths, failure = [], None
+    if answer.parsed and any(i.cell for i in answer.issues):  # a clean file needs only its receipt
         try:
-            paths.append(annotate(result.source, result.issues, place("проверка.xlsx")))
+            paths.append(annotate((home or Path()) / answer.source, answer.issues, place("проверка.xlsx")))
         except Exception as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
-            result.annotation_failure = f"{type(exc).__name__}: {exc}"[:300]
-            log.warning("annotated copy of %s failed: %s", result.sha256, result.annotation_failure)
-    info = {"original_name": result.original_name, "sha256": result.sha256, "received_at": result.received_at,
-            "school_id": result.school_id, "school_name": school.name if school else None, "period": result.period,
-            "template_version": result.book.identity.get("template_version") if result.book else None,
-            "timeliness": timeliness, "verdict": result.verdict, "rows": result.rows,
-            "annotation_failure": result.annotation_failure, **(extra or {})}
-    result.feedback = [atomic_write(place("квитанция.txt"), receipt_text(info, result.issues)), *paths]
-    return result.feedback
+            failure = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("annotated copy of %s failed: %s", answer.sha256, failure)
+    info = {**answer.model_dump(exclude={"issues"}), "annotation_failure": failure}
+    return [atomic_write(place("квитанция.txt"), receipt_text(info, answer.issues)), *paths], failure

@@ -1,5 +1,6 @@
 """Running the Dagster assets in-process for the CLI, the demo and the tests, on a workspace's own Dagster
-instance (`<home>/.dagster`), so a CLI run and a UI run are the same run and both show in the UI's history."""
+instance (`<home>/.dagster`), so a CLI run and a UI run are the same run and both show in the UI's history.
+Before each run, runs left dead by a killed process are marked failed and release the warehouse pool."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pipeline.defs.common import SETTLE_TAG
 from pipeline.defs.jobs import PARTITION_STAGES
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
+from pipeline.defs.stale_runs import wait_for_pool
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
+POOL_WAIT_SECONDS = 600  # how long a run waits for another live run to release the warehouse
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -40,7 +43,9 @@ def resource(ws: Workspace) -> SvodWorkspace:
 
 
 def materialize(ws: Workspace, inst: dg.DagsterInstance, names: list[str], partition: str | None = None,
-                tags: dict | None = None) -> dg.ExecuteInProcessResult:
+                tags: dict | None = None, notify: Callable[[str], None] = print) -> dg.ExecuteInProcessResult:
+    """Run the named assets (and their checks) in this process, once the warehouse pool is free."""
+    wait_for_pool(inst, POOL_WAIT_SECONDS, notify)
     svod = resource(ws)
     defs = build_defs({"svod": svod})
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=names, partition_key=partition, instance=inst,
@@ -51,11 +56,11 @@ def materialize(ws: Workspace, inst: dg.DagsterInstance, names: list[str], parti
 
 
 def consolidate(ws: Workspace, targets: list[tuple[str, str]], settle: float = 2.0,
-                progress: Callable[[Iterable], Iterable] = iter) -> None:
+                progress: Callable[[Iterable], Iterable] = iter, notify: Callable[[str], None] = print) -> None:
     """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
     inst = instance(ws)
     tags = {SETTLE_TAG: str(settle)}
-    materialize(ws, inst, ["unidentified_returns"], tags=tags)
+    materialize(ws, inst, ["unidentified_returns"], tags=tags, notify=notify)
     for municipality, period in progress(targets):
-        materialize(ws, inst, PARTITION_STAGES, partition_key(municipality, period), tags=tags)
-    materialize(ws, inst, ["regional_summary"])
+        materialize(ws, inst, PARTITION_STAGES, partition_key(municipality, period), tags=tags, notify=notify)
+    materialize(ws, inst, ["regional_summary"], notify=notify)

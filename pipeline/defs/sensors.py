@@ -1,5 +1,6 @@
 """Sensors: the inbox watcher and the regional follow-up. Decisions only; the work happens in the assets.
 
+Before requesting runs, the inbox sensor marks runs left dead by a killed process as failed, freeing the pool.
 The inbox sensor keys each run on the file's content hash and keeps a JSON cursor of the hashes it has seen, so
 a file is picked up once and a changed file (new bytes) again.
 """
@@ -12,6 +13,7 @@ from pipeline.defs.common import SETTLE_TAG
 from pipeline.defs.jobs import answer_unidentified, consolidate_partition, publish_regional
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
+from pipeline.defs.stale_runs import reap_dead_runs
 from pipeline.intake.inbox import settled_files, sha256_of
 from pipeline.intake.routing import claimed_identities
 
@@ -21,6 +23,7 @@ SETTLE_SECONDS = 2.0
 @dg.sensor(jobs=[consolidate_partition, answer_unidentified], minimum_interval_seconds=30,
            default_status=dg.DefaultSensorStatus.RUNNING, description="Новые файлы в папке inbox.")
 def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
+    reap_dead_runs(context.instance)  # a killed run must not hold the warehouse pool the new runs will wait on
     ws = svod.workspace()
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests, new = [], {}

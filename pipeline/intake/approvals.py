@@ -1,20 +1,22 @@
 """A methodist's approval locks a school's accepted return for the period: later versions wait ('held') until
-the approval is removed. Warehouse writes and the school's notice; nothing else."""
+the approval is removed. Warehouse writes, with the school's notice recorded as due; nothing else."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.config import Workspace
 from pipeline.domain.vocabulary import Verdict
-from pipeline.feedback import write_held_notice
+from pipeline.feedback import HELD, Answer
+from pipeline.store.loads import record_answers
 from pipeline.store.warehouse import transaction
 
 
-def hold(ws: Workspace, con, rec, period: str) -> Path:
-    """A new version of an approved return waits for staff to unlock it; the school is told so."""
-    con.execute("UPDATE submission SET verdict = ? WHERE sha256 = ?", [Verdict.HELD.value, rec.sha256])
-    return write_held_notice(ws.outbox, rec.school_id, rec.original_name, rec.sha256, rec.received, period)
+def hold(con, rec, period: str) -> Answer:
+    """A new version of an approved return waits for staff to unlock it; the school's notice is due with it."""
+    answer = Answer(kind=HELD, sha256=rec.sha256, original_name=rec.original_name, received_at=rec.received,
+                    verdict=Verdict.HELD, school_id=rec.school_id, period=period)
+    with transaction(con):
+        con.execute("UPDATE submission SET verdict = ? WHERE sha256 = ?", [Verdict.HELD.value, rec.sha256])
+        record_answers(con, [answer])
+    return answer
 
 
 def approve(con, school_id: str, period: str) -> str | None:

@@ -5,6 +5,10 @@ load them and answer each school. It calls the stages in the data's order and no
 claim none are checked and answered at once); `process_pending` checks one municipality's and period's pending
 returns a batch at a time, loads each batch in one transaction and answers its schools; `dry_run` is
 `svod check`: every check of one file and its answer, without the warehouse.
+
+An answer is recorded as due in the transaction that settles its file, then written and stamped (`deliver`).
+Each intake starts by finishing what a killed one left (`recover`): dead writers' `.part` files go, due answers
+are written, and files registered but never checked are checked.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Workspace
-from pipeline.feedback import write_duplicate_receipt, write_feedback
+from pipeline.feedback import Answer, answer_of, write_answer, write_duplicate_receipt
+from pipeline.files import remove_stale_parts
 from pipeline.intake.approvals import hold
 from pipeline.intake.examine import FileToCheck, Previous, check_file, checked_batches
 from pipeline.intake.inbox import arrive, log_arrivals, remove_from_inbox, settled_files, sync_archive
@@ -22,7 +27,7 @@ from pipeline.intake.routing import partition_of
 from pipeline.intake.workers import readers
 from pipeline.reference import load_reference
 from pipeline.store import queries
-from pipeline.store.loads import load_results, register_received
+from pipeline.store.loads import load_results, mark_answered, register_received
 from pipeline.store.warehouse import single_threaded
 
 
@@ -33,6 +38,7 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
     cannot be established and answers them at once (rejected, with feedback). The same bytes sent again are not
     registered twice; the sender gets a receipt saying so. Files leave the inbox only once archived and registered.
     """
+    recover(ws, con)
     files = settled_files(ws.inbox, settle_seconds)
     if not files:
         return []
@@ -72,10 +78,12 @@ def process_pending(ws: Workspace, con, municipality: str, period: str, answer: 
     """Check every pending return of one municipality and period in arrival order, load them a batch at a time
     (one transaction each), and answer each school once its batch is stored."""
     period_end = load_reference().municipalities[municipality].period(period).end
+    deliver(ws, con)
     files, schools = [], set()
     for rec in queries.pending(con, municipality, period).itertuples():
         if isinstance(rec.locked_by, str):
-            hold(ws, con, rec, period)
+            hold(con, rec, period)
+            deliver(ws, con, [rec.sha256])
         else:
             files.append((ws.home / rec.archive_path, rec.received.to_pydatetime(), rec.original_name))
             schools.add(rec.school_id)
@@ -92,16 +100,36 @@ def check_and_load(ws: Workspace, con, files: list[FileToCheck], answer: bool, p
     results = []
     with single_threaded(con):
         for batch in checked_batches(files, ws.key, previous_for, prechecked):
-            notes = load_results(con, batch)
+            load_results(con, batch, ws.home)
             if answer:
-                for result, note in zip(batch, notes, strict=True):
-                    write_feedback(result, ws.outbox, note)
+                written = deliver(ws, con, [r.sha256 for r in batch])
+                for r in batch:
+                    r.feedback, r.annotation_failure = written.get(r.sha256, ([], None))
             results += batch
     return results
+
+
+def deliver(ws: Workspace, con, shas: list[str] | None = None) -> dict[str, tuple[list[Path], str | None]]:
+    """Write the answers that are due (of these files, or all) and stamp them; sha256 -> (paths, annotation failure)."""
+    answers = [Answer.model_validate_json(payload) for payload in queries.due_answers(con, shas)]
+    written = {a.sha256: write_answer(a, ws.outbox, ws.home) for a in answers}
+    mark_answered(con, answers)
+    return written
+
+
+def recover(ws: Workspace, con) -> None:
+    """Finish what a killed intake left: dead writers' temp files, due answers, registered but unchecked files."""
+    for folder in (ws.outbox, ws.out, ws.archive, ws.templates):
+        remove_stale_parts(folder)
+    deliver(ws, con)
+    stranded = queries.unidentified_pending(con)
+    if len(stranded):
+        check_and_load(ws, con, [(ws.home / r.archive_path, r.received.to_pydatetime(), r.original_name)
+                                 for r in stranded.itertuples()], answer=True)
 
 
 def dry_run(path: Path, ws: Workspace, out_dir: Path) -> CheckResult:
     """`svod check`: the full check of one file and its feedback, without touching the warehouse."""
     result = check_file(path, ws.key, datetime.now().replace(microsecond=0))
-    write_feedback(result, out_dir)
+    result.feedback, result.annotation_failure = write_answer(answer_of(result), out_dir)
     return result

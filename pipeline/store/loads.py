@@ -7,6 +7,7 @@ the period. Reads are in `queries`; figures are stored by `pipeline.publish.comp
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ import pyarrow as pa
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import Verdict
+from pipeline.feedback import Answer, answer_of
 from pipeline.reference import load_reference
 from pipeline.store.warehouse import arrow_table, fact_table, insert_frame, transaction
 from pipeline.xlsx.reader import stacked
@@ -67,10 +69,10 @@ def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
                     schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]))
 
 
-def load_results(con, results: list[CheckResult]) -> list[dict]:
+def load_results(con, results: list[CheckResult], home: Path) -> list[Answer]:
     """Store a batch of checked returns in one transaction, in arrival order: versions per school and period,
-    verdicts, issues, and the facts of every accepted return (through Arrow). An accepted version supersedes the
-    school's previous one. Returns, per result, what its receipt should add (version, changes)."""
+    verdicts, issues, the facts of every accepted return (through Arrow) and the answer due to each school. An
+    accepted version supersedes the school's previous one. Returns the answers, in the order of `results`."""
     catalogue = load_catalogue()
     ref = load_reference()
     schools = sorted({r.school_id for r in results if r.school_id})
@@ -116,7 +118,31 @@ def load_results(con, results: list[CheckResult]) -> list[dict]:
         for n, old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
             notes[n]["changes"] = _changes(con, old, new)
-    return notes
+        answers = [answer_of(r, _relative(r.source, home), **note) for r, note in zip(results, notes, strict=True)]
+        record_answers(con, answers)
+    return answers
+
+
+def record_answers(con, answers: list[Answer]) -> None:
+    """Record answers as due (within the caller's transaction); replaces an earlier answer of the same kind."""
+    if not answers:
+        return
+    con.execute("DELETE FROM answer WHERE list_contains(?, sha256 || '|' || kind)", [[f"{a.sha256}|{a.kind}" for a in answers]])
+    insert_frame(con, "answer", pd.DataFrame([{"sha256": a.sha256, "kind": a.kind, "school_id": a.school_id,
+                                               "period": a.period, "version": a.version, "payload": a.model_dump_json(),
+                                               "due_at": datetime.now()} for a in answers]))
+
+
+def mark_answered(con, answers: list[Answer]) -> None:
+    con.execute("UPDATE answer SET written_at = current_localtimestamp() WHERE list_contains(?, sha256 || '|' || kind)",
+                [[f"{a.sha256}|{a.kind}" for a in answers]])
+
+
+def _relative(path: Path | None, home: Path) -> str | None:
+    """The checked file's path as stored with its answer: relative to the workspace when it is inside it."""
+    if path is None:
+        return None
+    return str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
 
 
 def _changes(con, old: str, new: str) -> str:

@@ -108,13 +108,16 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
+DELIVERY_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)"}  # when an answer fell due and was written: not content
+
+
 def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     """A hash of the warehouse's content (all tables, order-independent), for rebuild and replay checks."""
     digest = hashlib.sha256()
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
     for table in tables:
-        rows = con.execute(f"SELECT * FROM {table}").fetchall()
+        rows = con.execute(f"SELECT * {DELIVERY_COLUMNS.get(table, '')} FROM {table}").fetchall()
         digest.update(table.encode())
         for line in sorted(repr(r) for r in rows):
             digest.update(line.encode())
@@ -125,3 +128,17 @@ def published_run(con: duckdb.DuckDBPyConnection, municipality: str, period: str
     """The run whose figures are published for a municipality and period (view `published_run`)."""
     row = con.execute("SELECT run_id FROM published_run WHERE municipality = ? AND period = ?", [municipality, period]).fetchone()
     return row[0] if row else None
+
+
+def due_answers(con: duckdb.DuckDBPyConnection, shas: list[str] | None = None) -> list[str]:
+    """Payloads of answers recorded but not yet written (of these files, or of all), in the order they fell due."""
+    where = "AND list_contains(?, sha256)" if shas is not None else ""
+    return [r[0] for r in con.execute(f"SELECT payload FROM answer WHERE written_at IS NULL {where} ORDER BY due_at, sha256",
+                                      [shas] if shas is not None else []).fetchall()]
+
+
+def unidentified_pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Registered files that claim no known return and were never checked (their check was interrupted)."""
+    return con.execute("SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
+                       "WHERE s.verdict = ? AND s.municipality IS NULL ORDER BY s.received_at, r.sha256",
+                       [Verdict.PENDING.value]).df()

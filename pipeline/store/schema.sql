@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS submission (
 CREATE TABLE IF NOT EXISTS approval (school_id VARCHAR, period VARCHAR, sha256 VARCHAR, approved_at TIMESTAMP,
                                      PRIMARY KEY (school_id, period));
 
+-- what each school is to be told about each received file: recorded in the same transaction as the verdict (or the
+-- hold), written to outbox/ from this record, then stamped; anything unstamped is written by the next run
+CREATE TABLE IF NOT EXISTS answer (
+    sha256 VARCHAR, kind VARCHAR, school_id VARCHAR, period VARCHAR, version INTEGER, payload VARCHAR,
+    due_at TIMESTAMP, written_at TIMESTAMP, PRIMARY KEY (sha256, kind));
+
 CREATE TABLE IF NOT EXISTS issue (
     sha256 VARCHAR, rule VARCHAR, severity VARCHAR, sheet VARCHAR, src_row INTEGER, code VARCHAR, cell VARCHAR,
     value VARCHAR, message VARCHAR, fix VARCHAR);
