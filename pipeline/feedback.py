@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
 ISSUES_SHEET = "Ошибки"
-RECEIPT, HELD = "receipt", "held"  # kinds of answer
+RECEIPT, HELD = "receipt", Verdict.HELD.value  # kinds of answer: after a check, or for a version held back
 UNIDENTIFIED_FOLDER = "_не_опознаны"
 log = logging.getLogger(__name__)
 

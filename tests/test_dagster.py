@@ -56,20 +56,21 @@ def test_inbox_sensor_picks_up_a_file_once_and_a_changed_file_again(make_return,
     old = time.time() - 60
     os.utime(dropped, (old, old))
     resources = {"svod": SvodWorkspace(home=str(ws.home))}
-    first = inbox_sensor(dg.build_sensor_context(cursor=None, resources=resources))
+    instance = dg.DagsterInstance.ephemeral()
+    first = inbox_sensor(dg.build_sensor_context(cursor=None, resources=resources, instance=instance))
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.partition_key == partition_key("arkhangelsk", "2025-Q4") and request.job_name == "consolidate_partition"
-    again = inbox_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
+    again = inbox_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources, instance=instance))
     assert again.run_requests == []
     shutil.copy(make_return(seed=2), dropped)
     os.utime(dropped, (old, old))
-    changed = inbox_sensor(dg.build_sensor_context(cursor=again.cursor, resources=resources))
+    changed = inbox_sensor(dg.build_sensor_context(cursor=again.cursor, resources=resources, instance=instance))
     assert len(changed.run_requests) == 1 and changed.run_requests[0].run_key != request.run_key
     (ws.inbox / "note.xlsx").write_text("не книга", encoding="utf-8")
     os.utime(ws.inbox / "note.xlsx", (old, old))
     (ws.inbox / "~$ARH-001.xlsx").write_bytes(b"lock")
-    junk = inbox_sensor(dg.build_sensor_context(cursor=changed.cursor, resources=resources))
+    junk = inbox_sensor(dg.build_sensor_context(cursor=changed.cursor, resources=resources, instance=instance))
     assert [r.job_name for r in junk.run_requests] == ["answer_unidentified"]
 
 
