@@ -178,6 +178,7 @@ def load_catalogue() -> Catalogue:
         values, syn = [], {}
         if "values_from" in spec:
             values, syn = lists[spec["values_from"]]
+            values = values + spec.get("also", [])
         elif "values" in spec:
             values = spec["values"]
         elif row["type"] in ("enum", "multi-enum") and "reference" not in spec:

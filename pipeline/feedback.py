@@ -9,26 +9,22 @@ The annotated copy keeps every value as sent; flagged cells are coloured by seve
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import openpyxl
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
 from pydantic import BaseModel
 
-from contracts.catalogue import load_catalogue
-from pipeline.domain.issues import Issue, counts
-from pipeline.domain.vocabulary import Severity, Verdict
-from pipeline.files import atomic_path, atomic_write
+from pipeline.domain.issues import Issue, by_sheet, counts
+from pipeline.domain.vocabulary import Verdict
+from pipeline.files import atomic_write
 from pipeline.reference import load_reference
+from pipeline.xlsx.annotated import annotate
+from pipeline.xlsx.book import Book
 
 if TYPE_CHECKING:
     from pipeline.intake.records import CheckResult
 
-FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
-ISSUES_SHEET = "Ошибки"
 RECEIPT, HELD = "receipt", Verdict.HELD.value  # kinds of answer: after a check, or for a version held back
 UNIDENTIFIED_FOLDER = "_не_опознаны"
 log = logging.getLogger(__name__)
@@ -53,73 +49,62 @@ def write_held_notice(outbox: Path, school_id: str, name: str, digest: str, rece
     return atomic_write(feedback_path(outbox, school_id, name, digest, "отложен.txt"), text)
 
 
-def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
-    """Copy of the school's workbook with flagged cells coloured and noted, plus an «Ошибки» sheet."""
-    wb = openpyxl.load_workbook(original, keep_links=False)
-    catalogue = load_catalogue()
-    notes: dict[tuple[str, str], list[Issue]] = {}
-    for i in issues:
-        if i.sheet and i.cell:
-            notes.setdefault((catalogue.sheet(i.sheet).title, i.cell), []).append(i)
-    for (title, cell), found in notes.items():
-        if title not in wb.sheetnames:
-            continue
-        target = wb[title][cell]
-        worst = Severity.ERROR if any(i.severity is Severity.ERROR for i in found) else Severity.WARNING
-        target.fill = FILL[worst]
-        text = "\n".join(f"[{i.rule}, {i.severity.ru}] {i.message} {i.fix}" for i in found)
-        target.comment = Comment(text[:2000], "svod", width=360, height=160)
-    if ISSUES_SHEET in wb.sheetnames:
-        del wb[ISSUES_SHEET]
-    ws = wb.create_sheet(ISSUES_SHEET, 0)
-    ws.append(["Код правила", "Серьёзность", "Где", "Что не так", "Как исправить"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for i in issues:
-        ws.append([i.rule, i.severity.ru, i.where, i.message, i.fix])
-        if i.sheet and i.cell:
-            link = ws.cell(ws.max_row, 3)
-            link.hyperlink = f"#'{catalogue.sheet(i.sheet).title}'!{i.cell}"
-            link.font = Font(color="0563C1", underline="single")
-        ws.cell(ws.max_row, 2).fill = FILL[i.severity]
-    for letter, width in zip("ABCDE", (12, 16, 34, 80, 70), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
-    wb.active = 0
-    with atomic_path(out) as tmp:
-        wb.save(tmp)
-    return out
+def receipt_lines(r: dict, issues: list[Issue]) -> list[tuple[str, str]]:
+    """The receipt's heading as (field, value) pairs: identity, timing, verdict, counts, what to do next."""
+    errors, warnings = counts(issues)
+    verdict = Verdict(r["verdict"])
+    lines = [("Файл", r["original_name"]), ("Контрольная сумма (SHA-256)", r["sha256"]),
+             ("Получен", f"{r['received_at']:%d.%m.%Y %H:%M}"),
+             ("ОО", f"{r.get('school_id') or 'не определена'} {r.get('school_name') or ''}".rstrip()),
+             ("Период", r.get("period") or "не определён"), ("Версия шаблона", r.get("template_version") or "—"),
+             ("Версия отчёта", str(r.get("version") or "—")), ("Срок", r["timeliness"]),
+             ("Решение", verdict.ru.upper()), ("Ошибок / предупреждений", f"{errors} / {warnings}")]
+    if r.get("rows"):
+        lines.append(("Строк по листам", ", ".join(f"{k} — {v}" for k, v in r["rows"].items())))
+    if r.get("changes"):
+        lines.append(("Изменения по сравнению с предыдущей версией", r["changes"]))
+    if r.get("annotated"):
+        lines.append(("Копия файла с пометками", f"{r['annotated']}: ошибочные ячейки выделены цветом, у каждой — "
+                                                 "примечание; список всех замечаний — на первом листе «Ошибки»."))
+    if r.get("annotation_failure"):
+        lines.append(("Копия файла с пометками", "подготовить не удалось; все замечания перечислены ниже."))
+    if verdict is Verdict.REJECTED:
+        deadline = r.get("deadline")
+        when = (f"до {deadline:%d.%m.%Y}" if deadline and deadline >= r["received_at"].date() else
+                f"как можно скорее (срок сдачи {deadline:%d.%m.%Y} прошёл)" if deadline else "заново")
+        lines.append(("Что сделать", f"Исправьте ошибки в своём файле и отправьте исправленный файл {when}."))
+    elif warnings:
+        lines.append(("Что сделать", "Отчёт принят. Проверьте предупреждения: если данные верны, ничего делать не нужно."))
+    return lines
 
 
 def receipt_text(r: dict, issues: list[Issue]) -> str:
-    """The receipt: identity, timing, counts and verdict, then every problem with its place."""
-    lines = [
-        "КВИТАНЦИЯ О ПРИЁМЕ ОТЧЁТА О НАСТАВНИЧЕСТВЕ",
-        "",
-        f"Файл: {r['original_name']}",
-        f"Контрольная сумма (SHA-256): {r['sha256']}",
-        f"Получен: {r['received_at']:%d.%m.%Y %H:%M}",
-        f"ОО: {r.get('school_id') or 'не определена'} {r.get('school_name') or ''}".rstrip(),
-        f"Период: {r.get('period') or 'не определён'}",
-        f"Версия шаблона: {r.get('template_version') or '—'}",
-        f"Версия отчёта: {r.get('version') or '—'}",
-        f"Срок: {r['timeliness']}",
-        f"Решение: {Verdict(r['verdict']).ru.upper()}",
-        "Ошибок: {}, предупреждений: {}".format(*counts(issues)),
-    ]
-    if r.get("rows"):
-        lines += ["", "Строк по листам: " + ", ".join(f"{k} — {v}" for k, v in r["rows"].items())]
-    if r.get("changes"):
-        lines += ["", "Изменения по сравнению с предыдущей версией: " + r["changes"]]
-    if r.get("note"):
-        lines += ["", r["note"]]
-    if r.get("annotation_failure"):
-        lines += ["", "Копию файла с пометками в ячейках подготовить не удалось; все замечания перечислены ниже."]
-    if issues:
-        lines += ["", "ЗАМЕЧАНИЯ"]
-        lines += [f"{n}. [{i.rule}, {i.severity.ru}] {i.where}: {i.message} Как исправить: {i.fix}"
-                  for n, i in enumerate(issues, 1)]
+    """The receipt: its heading, then every problem grouped by sheet with its cell and how to fix it."""
+    lines = ["КВИТАНЦИЯ О ПРИЁМЕ ОТЧЁТА О НАСТАВНИЧЕСТВЕ", "", *(f"{k}: {v}" for k, v in receipt_lines(r, issues))]
+    n = 0
+    for title, found in by_sheet(issues):
+        lines += ["", f"ЗАМЕЧАНИЯ — {title}"]
+        for i in found:
+            n += 1
+            where = f"ячейка {i.cell}, " if i.cell else ""
+            lines.append(f"{n}. {where}{i.severity.ru}: {i.message} Как исправить: {i.fix}")
     return "\n".join(lines) + "\n"
+
+
+def write_receipt_book(r: dict, issues: list[Issue], path: Path) -> Path:
+    """The receipt as a workbook: the heading, then the problems grouped by sheet."""
+    book = Book(path)
+    ws = book.sheet("Квитанция")
+    book.text(ws, 0, 0, "Квитанция о приёме отчёта о наставничестве", book.title)
+    heading = receipt_lines(r, issues)
+    for row, (k, v) in enumerate(heading, start=2):
+        book.text(ws, row, 0, k, book.bold)
+        book.text(ws, row, 1, v, book.wrap)
+    book.table(ws, len(heading) + 3, ["Лист", "Ячейка", "Серьёзность", "Что не так", "Как исправить"],
+               [[title, i.cell or "", i.severity.ru, i.message, i.fix] for title, found in by_sheet(issues) for i in found])
+    for col, width in enumerate((30, 60, 15, 60, 55)):
+        ws.set_column(col, col, width)
+    return book.close()
 
 
 class Answer(BaseModel):
@@ -137,6 +122,7 @@ class Answer(BaseModel):
     period: str | None = None
     template_version: str | None = None
     timeliness: str = "не определён"
+    deadline: date | None = None
     rows: dict[str, int] = {}
     version: int | None = None
     changes: str | None = None
@@ -157,7 +143,7 @@ def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer
                   verdict=result.verdict, issues=result.issues, school_id=result.school_id,
                   school_name=school.name if school else None, period=result.period,
                   template_version=result.book.identity.get("template_version") if result.book else None,
-                  timeliness=timeliness, rows=result.rows, source=source or str(result.source),
+                  timeliness=timeliness, deadline=deadline, rows=result.rows, source=source or str(result.source),
                   parsed=result.book is not None, **extra)
 
 
@@ -177,5 +163,8 @@ def write_answer(answer: Answer, out_dir: Path, home: Path | None = None) -> tup
         except Exception as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
             failure = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("annotated copy of %s failed: %s", answer.sha256, failure)
-    info = {**answer.model_dump(exclude={"issues"}), "annotation_failure": failure}
-    return [atomic_write(place("квитанция.txt"), receipt_text(info, answer.issues)), *paths], failure
+    info = {**answer.model_dump(exclude={"issues"}), "annotation_failure": failure,
+            "annotated": paths[0].name if paths else None}
+    receipts = [atomic_write(place("квитанция.txt"), receipt_text(info, answer.issues)),
+                write_receipt_book(info, answer.issues, place("квитанция.xlsx"))]
+    return [*receipts, *paths], failure

@@ -59,7 +59,7 @@ def test_a_failed_annotated_copy_is_named_on_the_receipt(make_return, ws, monkey
     result = dry_run(make_return(mistake="enum_typo"), ws, tmp_path)
     receipt = next(p for p in result.feedback if p.name.endswith("квитанция.txt")).read_text(encoding="utf-8")
     assert result.annotation_failure.startswith("ValueError")
-    assert "Копию файла с пометками в ячейках подготовить не удалось" in receipt
+    assert "Копия файла с пометками: подготовить не удалось" in receipt
     assert not any(p.name.endswith("проверка.xlsx") for p in result.feedback)
 
 

@@ -102,11 +102,11 @@ def test_annotated_copy_opens_in_libreoffice_with_its_notes(make_return, ws, tmp
     from pipeline.intake.run import dry_run
 
     result = dry_run(make_return("bad_date"), ws, tmp_path / "feedback")
-    annotated = next(p for p in result.feedback if p.suffix == ".xlsx")
+    annotated = next(p for p in result.feedback if p.name.endswith("проверка.xlsx"))
     saved = resave(annotated, tmp_path / "lo")
     wb = openpyxl.load_workbook(saved)
     assert wb.sheetnames[0] == "Ошибки"
     issue = next(i for i in result.issues if i.rule == "C05")
     cell = wb[load_catalogue().sheet(issue.sheet).title][issue.cell]
-    assert cell.comment is not None and "C05" in cell.comment.text and "ДД.ММ.ГГГГ" in cell.comment.text
+    assert cell.comment is not None and "ДД.ММ.ГГГГ" in cell.comment.text and "C05" not in cell.comment.text
     assert cell.value == "31.02.2025"

@@ -70,7 +70,7 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Ф
     colour = "red" if result.verdict is Verdict.REJECTED else "green"
     console.print(f"[{colour}]Решение: {result.verdict.ru}[/{colour}] — {file.name}")
     for i in result.issues:
-        console.print(f"  \\[{i.rule}, {i.severity.ru}] {i.where}: {i.message} Как исправить: {i.fix}", soft_wrap=True)
+        console.print(f"  {i.where} — {i.severity.ru}: {i.message} Как исправить: {i.fix}", soft_wrap=True)
     for p in result.feedback:
         console.print(f"  → {p}", soft_wrap=True)
     raise typer.Exit(2 if result.verdict is Verdict.REJECTED else 0)

@@ -63,3 +63,15 @@ def counts(issues: list[Issue]) -> tuple[int, int]:
     """(errors, warnings)."""
     errors = sum(i.severity is Severity.ERROR for i in issues)
     return errors, len(issues) - errors
+
+
+WHOLE_FILE = "Файл целиком"
+
+
+def by_sheet(issues: list[Issue]) -> list[tuple[str, list[Issue]]]:
+    """Issues grouped by sheet in the workbook's order (problems of the whole file first), rows in order."""
+    order = {s.code: n for n, s in enumerate(load_catalogue().sheets)}
+    groups: dict[str | None, list[Issue]] = {}
+    for i in sorted(issues, key=lambda i: (order.get(i.sheet, -1), i.row or 0, i.cell or "")):
+        groups.setdefault(i.sheet, []).append(i)
+    return [(load_catalogue().sheet(code).title if code else WHOLE_FILE, found) for code, found in groups.items()]

@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, model_validator
 
 HERE = Path(__file__).parent
+EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+PHONE = re.compile(r"^\+7 \(\d{3,5}\) [\d-]{5,9}$")
 Level = Literal["ОО", "муниципалитет", "совместно"]
 _READING = re.compile(
     r"^(?:continuous(?: from (?P<since>\d{4}-\d{2}-\d{2}))?"
@@ -108,13 +110,31 @@ class Target(BaseModel):
         return self.municipality in ("*", municipality) and self.year in (None, period.end.year)
 
 
+class Contact(BaseModel):
+    """Whom schools turn to about the report: an office or person, a phone and an e-mail."""
+
+    name: str
+    phone: str
+    email: str
+
+    @model_validator(mode="after")
+    def _plausible(self):
+        if not EMAIL.match(self.email) or not PHONE.match(self.phone):
+            raise ValueError(f"contact {self.name!r}: e-mail {self.email!r} or phone {self.phone!r} is malformed")
+        return self
+
+    def text(self, authority: str) -> str:
+        """In words, for the template and notices."""
+        return f"{authority}, {self.name}; тел. {self.phone}; эл. почта {self.email}"
+
+
 class Municipality(BaseModel):
     code: str
     name: str
     region: str
     seed: str
     authority: str
-    contact: str
+    contact: Contact
     periods: list[Period]
     roadmap: list[RoadmapItem]
     schools: list[School]

@@ -52,7 +52,7 @@ class Checked:
         found = list(self.head)
         for sheet in load_catalogue().sheets:
             found += (contracts or {}).get(sheet.code, []) + self.by_sheet.get(sheet.code, [])
-        return dedupe(found + self.tail)
+        return without_follow_ons(dedupe(found + self.tail))
 
 
 def check_book(book: ParsedBook, m: Municipality, period: Period, received: date) -> Checked:
@@ -70,6 +70,17 @@ def check_book(book: ParsedBook, m: Municipality, period: Period, received: date
 def against_previous(book: ParsedBook, previous: dict[str, pd.DataFrame]) -> list[Issue]:
     """X15 and P01 against the school's last accepted registries of an earlier period."""
     return [i for rule in HISTORY.values() for i in rule(book, previous)]
+
+
+EXPLAINING = {"C03", "C04", "C05", "C06"}  # a value that could not be typed, or is not on its list
+
+
+def without_follow_ons(found: list[Issue]) -> list[Issue]:
+    """One mistake, one message: a cell whose value could not be typed or is off its list (C03–C06) is not also
+    reported as empty (C02). The other follow-ons are avoided by the rules themselves: X05 leaves people of a pair
+    row with an unreadable date to the typing error, X03 leaves a form that is off the list to C06."""
+    explained = {(i.sheet, i.row, i.column) for i in found if i.rule in EXPLAINING}
+    return [i for i in found if not (i.rule == "C02" and (i.sheet, i.row, i.column) in explained)]
 
 
 def dedupe(found: list[Issue]) -> list[Issue]:

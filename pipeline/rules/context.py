@@ -15,7 +15,9 @@ from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import is_active
 from pipeline.domain.issues import Issue
 from pipeline.reference import Municipality, Period
-from pipeline.xlsx.reader import ParsedBook
+from pipeline.xlsx.reader import TYPING_RULE, ParsedBook
+
+TYPING_RULES = set(TYPING_RULE.values())
 
 
 class Context:
@@ -43,6 +45,10 @@ class Context:
     def active_pairs(self) -> list[dict]:
         return [p for p in self.rows("pairs")
                 if is_active(p["start_date"], p["actual_end_date"], self.period.start, self.period.end)]
+
+    def unreadable_rows(self, sheet: str, columns: tuple[str, ...]) -> set[int]:
+        """Rows of a sheet where one of these cells held a value that could not be typed (a C03–C05 error)."""
+        return {i.row for i in self.book.issues if i.sheet == sheet and i.column in columns and i.rule in TYPING_RULES}
 
     def ids(self, sheet: str) -> set:
         """The key values of a sheet (its key column from the catalogue)."""

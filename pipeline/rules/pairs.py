@@ -6,6 +6,7 @@ A pair «works in the period» by `pipeline.domain.figures.is_active`, the same 
 
 from __future__ import annotations
 
+from pipeline.domain.figures import is_active
 from pipeline.domain.issues import Issue
 from pipeline.domain.vocabulary import Severity
 from pipeline.rules.context import Context, distinct, groups
@@ -19,6 +20,7 @@ def form_fits(ctx: Context) -> list[Issue]:
     mentor_cat = {r["mentor_id"]: r["mentor_category"] for r in ctx.rows("mentors")}
     mentee_cat = {r["mentee_id"]: r["mentee_category"] for r in ctx.rows("mentees")}
     prog_forms = {r["programme_id"]: r["forms"] for r in ctx.rows("programmes")}
+    known = set(ctx.catalogue.sheet("pairs").column("form").values)
     for p in ctx.rows("pairs"):
         rule = ctx.catalogue.form_matrix.get(p["form"])
         if rule is None:
@@ -35,24 +37,36 @@ def form_fits(ctx: Context) -> list[Issue]:
                               severity=Severity.WARNING if guess and len(problems) == 1 else None,
                               detail=f"Форма «{p['form']}» не подходит: {', '.join(problems)}."))
         forms = prog_forms.get(p["programme_id"])
-        if forms and p["form"] not in forms.split("; "):
+        listed = forms and p["form"] in known and all(f in known for f in forms.split("; "))  # else C06 says it
+        if listed and p["form"] not in forms.split("; "):
             out.append(ctx.at("X03", "pairs", p["_row"], "form",
                               detail=f"Форма «{p['form']}» не входит в формы программы {p['programme_id']} ({forms})."))
     return out
 
 
 def statuses_agree(ctx: Context) -> list[Issue]:
-    """X05: «active» mentors and mentees «in a pair» are exactly those with a pair working in the period."""
-    out = []
-    active = ctx.active_pairs()
+    """X05: a mentor «active» (a mentee «in a pair») has a pair working in the period (§2.0); one with another
+    status has no pair still going at the period's end. A pair that ended inside the period fits either status.
+    People in a pair row whose dates could not be read are left to the typing error (it wins)."""
+    out, end = [], ctx.period.end
+    unreadable = ctx.unreadable_rows("pairs", ("start_date", "actual_end_date"))
+    pairs = [p for p in ctx.rows("pairs") if p["_row"] not in unreadable]
+    doubtful = {p[c] for p in ctx.rows("pairs") if p["_row"] in unreadable for c in ("mentor_id", "mentee_id")}
     for code, status_name, left in (("mentors", "mentor_active", "mentor_left"), ("mentees", "mentee_in_pair", "mentee_left")):
-        key = ctx.catalogue.keys[code]
-        working, status = {p[key] for p in active}, ctx.status(status_name)
+        key, status = ctx.catalogue.keys[code], ctx.status(status_name)
+        working = {p[key] for p in pairs if is_active(p["start_date"], p["actual_end_date"], ctx.period.start, end)}
+        going_on = {p[key] for p in pairs if p["start_date"] and p["start_date"] <= end
+                    and (p["actual_end_date"] is None or p["actual_end_date"] > end)}
         for rec in ctx.rows(code):
-            if (rec["status"] == status) != (rec[key] in working) and rec["status"] != ctx.status(left):
-                detail = (f"{rec[key]}: статус «{rec['status']}», но действующих пар нет" if rec["status"] == status
-                          else f"{rec[key]}: есть действующая пара, а статус «{rec['status']}»")
-                out.append(ctx.at("X05", code, rec["_row"], "status", detail=detail))
+            if rec[key] in doubtful or rec["status"] == ctx.status(left):
+                continue
+            if rec["status"] == status and rec[key] not in working:
+                detail = f"{rec[key]}: статус «{rec['status']}», но действующих в периоде пар нет."
+            elif rec["status"] != status and rec[key] in going_on:
+                detail = f"{rec[key]}: есть пара, которая продолжается, а статус «{rec['status']}»."
+            else:
+                continue
+            out.append(ctx.at("X05", code, rec["_row"], "status", detail=detail))
     return out
 
 

@@ -98,6 +98,7 @@ class TemplateWriter:
         self.fmt = {
             "label": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7", "border": 1}),
             "required": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FCE4D6", "border": 1}),
+            "conditional": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FFF2CC", "border": 1}),
             "code": b.add_format({"font_color": "#808080", "font_size": 8}),
             "open": b.add_format({"locked": False}),
             "open_date": b.add_format({"locked": False, "num_format": "dd.mm.yyyy"}),
@@ -110,6 +111,7 @@ class TemplateWriter:
         self.list_ranges: dict[tuple[str, str], str] = {}
 
     def write(self, identity: Identity, m: Municipality, school: School, period: Period, prefill: dict[str, list[dict]]):
+        self.title = {"school_type": school.type, "municipality_code": m.code}
         self._guide(m, school, period)
         lists = self.book.add_worksheet(LISTS_SHEET)
         self._lists(lists)
@@ -148,11 +150,12 @@ class TemplateWriter:
             ("Организация", f"{school.name} (код {school.id})"),
             ("Муниципалитет", m.name),
             ("Отчётный период", f"{period.code}: {period.start:%d.%m.%Y} – {period.end:%d.%m.%Y} ({period.kind})"),
-            ("Срок сдачи", f"{period.deadline:%d.%m.%Y}" + (f" ({period.note})" if period.note else "")),
-            ("Куда обращаться", f"{m.authority}: {m.contact}"),
+            ("Срок сдачи", f"{period.deadline:%d.%m.%Y}"),
+            ("Куда обращаться", m.contact.text(m.authority)),
             ("", ""),
             ("Как заполнять", "Заполняйте только белые ячейки. Серые ячейки предзаполнены и защищены. "
-             "Заголовки с оранжевой заливкой — обязательные столбцы. Для перечней используйте выпадающие списки; "
+             "Заголовки с оранжевой заливкой — обязательные столбцы, с жёлтой — обязательные при условии (условие "
+             "показано в подсказке к ячейке), с голубой — необязательные. Для перечней используйте выпадающие списки; "
              "несколько значений вводите через «;». Даты — в формате ДД.ММ.ГГГГ. Не переименовывайте листы и "
              "не удаляйте столбцы. Сохраните файл как «Книга Excel (.xlsx)» и отправьте его в муниципалитет."),
             ("Персональные данные", "ФИО обучающихся не выходят за пределы муниципалитета; в регион уходят только "
@@ -177,8 +180,9 @@ class TemplateWriter:
         for col, c in enumerate(sheet.columns):
             width = min(max(len(c.label) * 0.55 + 4, 12), 42)
             ws.set_column(col, col, width, f["fixed"] if c.code in prefilled else _open_format(f, c))
-            label = c.label + (" *" if c.required == "Y" else "")
-            ws.write_string(0, col, label, f["required"] if c.required == "Y" else f["label"])
+            required = requirement(c, self.title)
+            label = c.label + {"Y": " *", "C": " (*)"}.get(required, "")
+            ws.write_string(0, col, label, f[{"Y": "required", "C": "conditional"}.get(required, "label")])
             ws.write_string(CODE_ROW - 1, col, c.code, f["code"])
             if c.code not in prefilled:
                 self._validation(ws, col, c, code, last)
@@ -197,9 +201,8 @@ class TemplateWriter:
 
     def _validation(self, ws, col: int, c: Column, sheet_code: str, last: int):
         first = FIRST_DATA_ROW - 1
-        title = c.label[:31]
-        hint = (c.check_text or c.allowed_text or c.label)[:250]
-        common = {"input_title": title, "input_message": hint, "error_title": "Недопустимое значение"}
+        common = {"input_title": c.label[:31], "input_message": prompt(c, self.catalogue, self.title)[:255],
+                  "error_title": "Недопустимое значение"}
         if (sheet_code, c.code) in self.list_ranges:
             opts = {"validate": "list", "source": self.list_ranges[(sheet_code, c.code)],
                     "error_message": "Выберите значение из списка."}
@@ -231,6 +234,40 @@ class TemplateWriter:
 
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)  # stable bytes for the same inputs
+KIND_PROMPT = {"int": "Целое число", "decimal": "Число (дробную часть — через запятую)", "date": "Дата ДД.ММ.ГГГГ",
+               "enum": "Выберите значение из списка", "multi-enum": "Одно или несколько значений из списка через «;»",
+               "url": "Ссылка, начинается с http:// или https://", "id": "Номер по образцу {example}",
+               "ref": "Номер с листа «{target}»", "multi-ref": "Номера с листа «{target}» через «;»"}
+
+
+def requirement(c: Column, title: dict) -> str:
+    """Y, C or N for this school: a condition on the title sheet (school type, municipality) is decided here."""
+    source, _, name = (c.required_if.column if c.required_if else "").rpartition(".")
+    if c.required == "C" and source == "meta":
+        return "Y" if c.required_if.holds(title.get(name)) else "N"
+    return c.required
+
+
+def prompt(c: Column, catalogue: Catalogue, title: dict) -> str:
+    """The input prompt of a column, in words a curator reads: what to enter, whether it is required and when.
+    `title` holds the school's title facts (school type, municipality) that decide some requirements."""
+    target = " / ".join(catalogue.sheet(t.split(".")[0]).title for t in (c.ref or "").split("|") if t)
+    what = KIND_PROMPT.get(c.type, "Текст").format(example=c.example, target=target)
+    if c.min is not None and c.type in ("int", "decimal"):
+        what += f" не меньше {c.min:g}" + (f" и не больше {c.max:g}" if c.max is not None else "")
+    if c.max_len:
+        what += f", не длиннее {c.max_len} символов"
+    for op, other in c.compare:
+        what += f"; {'не больше' if op == '<=' else 'не меньше'} «{catalogue.sheet(c.sheet).column(other).label}»"
+    required = requirement(c, title)
+    if required == "Y":
+        need = "Обязательно."
+    elif required == "C":
+        other = catalogue.sheet(c.sheet).column(c.required_if.column)
+        need = f"Обязательно, если {c.required_if.describe(other.label)}."
+    else:
+        need = "Можно оставить пустым."
+    return f"{what}. {need}"
 
 
 def _open_format(f: dict, c: Column):
