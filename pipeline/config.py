@@ -20,6 +20,7 @@ from pipeline.store.warehouse import DEFAULT_MEMORY, connect
 
 DEMO_SIGNING_KEY = "svod-demo-signing-key"  # only for workspaces made by `svod demo`, and for tests
 DEMO_MARKER = ".svod-demo"
+DATABASE = "svod.duckdb"
 ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY", "reference_dir": reference.REFERENCE_DIR_VARIABLE,
                "duckdb_memory": "SVOD_DUCKDB_MEMORY"}
 
@@ -39,17 +40,24 @@ class Workspace(BaseModel):
     reference_dir: Path | None = None
     duckdb_memory: str = DEFAULT_MEMORY
 
+    @staticmethod
+    def locate(home: str | Path | None = None) -> Path:
+        """The workspace folder `home` names (else SVOD_HOME, else ./svod_home), without creating anything."""
+        return Path(home or from_environment("home") or "svod_home").resolve()
+
     @classmethod
     def resolve(cls, home: str | Path | None = None, signing_key: str | None = None,
-                reference_dir: str | Path | None = None, duckdb_memory: str | None = None) -> Workspace:
-        """The workspace at `home` with its folders made; unset settings come from the environment."""
-        root = Path(home or from_environment("home") or "svod_home").resolve()
+                reference_dir: str | Path | None = None, duckdb_memory: str | None = None,
+                create: bool = True) -> Workspace:
+        """The workspace at `home` (its folders made, unless `create` is false); unset settings come from the
+        environment."""
+        root = cls.locate(home)
         demo_key = DEMO_SIGNING_KEY if (root / DEMO_MARKER).exists() else None
         ws = cls(home=root, signing_key=signing_key or from_environment("signing_key") or demo_key,
                  reference_dir=reference_dir or from_environment("reference_dir"),
                  duckdb_memory=duckdb_memory or from_environment("duckdb_memory") or DEFAULT_MEMORY)
         reference.select(ws.reference_dir)
-        for folder in (ws.inbox, ws.archive, ws.outbox, ws.out, ws.templates):
+        for folder in (ws.inbox, ws.archive, ws.outbox, ws.out, ws.templates) if create else ():
             folder.mkdir(parents=True, exist_ok=True)
         return ws
 
@@ -91,4 +99,4 @@ class Workspace(BaseModel):
 
     @property
     def database(self) -> Path:
-        return self.home / "svod.duckdb"
+        return self.home / DATABASE

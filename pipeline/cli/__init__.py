@@ -10,13 +10,15 @@ warehouse, a failed run) end with a Russian message and a non-zero exit, never a
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from pipeline import runner
-from pipeline.config import NoSigningKey
+from pipeline.config import DATABASE, NoSigningKey, Workspace
 from pipeline.defs.stale_runs import PoolBusy
+from pipeline.reference import Municipality, load_reference
 from pipeline.store.warehouse import WarehouseBusy
 
 app = typer.Typer(help="svod — мониторинг наставничества в ОО через книги Excel.", no_args_is_help=True,
@@ -28,13 +30,50 @@ PERIOD = typer.Option(..., help="Код периода, например 2025-Q4
 AS_JSON = typer.Option(False, "--json", help="Вывести в JSON.")
 
 
+class WrongInput(ValueError):
+    """A period, municipality, school or folder the command cannot work with; the message is for staff."""
+
+
+def existing(home: Path | None) -> Workspace:
+    """The workspace at `home`, refused when it holds no warehouse (a forgotten --home must not look empty)."""
+    if not Workspace.locate(home).joinpath(DATABASE).exists():
+        raise WrongInput(f"В рабочей папке {Workspace.locate(home)} нет хранилища svod. Укажите рабочую папку через "
+                         "--home или SVOD_HOME; новую рабочую папку создают svod templates и svod demo.")
+    return Workspace.resolve(home)
+
+
+def targets(period: str, municipalities: list[str] | None) -> list[Municipality]:
+    """The named municipalities (default: all) that collect `period`; a wrong code or period is refused with the
+    valid ones."""
+    known = load_reference().municipalities
+    unknown = sorted(set(municipalities or []) - set(known))
+    if unknown:
+        raise WrongInput(f"Неизвестный муниципалитет: {', '.join(unknown)}. Есть: {', '.join(known)}.")
+    chosen = [known[c] for c in municipalities] if municipalities else list(known.values())
+    found = [m for m in chosen if period in {p.code for p in m.periods}]
+    if not found or (municipalities and len(found) < len(chosen)):
+        valid = sorted({p.code for m in chosen for p in m.periods})
+        raise WrongInput(f"Периода «{period}» нет в графике отчётности {'выбранных муниципалитетов' if municipalities else 'ни одного муниципалитета'}. "
+                         f"Коды периодов: {', '.join(valid)}.")
+    return found
+
+
+def school_of(code: str) -> Municipality:
+    """The municipality of an ОО of the registry; an unknown code is refused."""
+    home = next((m for m in load_reference().municipalities.values() if m.school(code)), None)
+    if home is None:
+        raise WrongInput(f"ОО с кодом «{code}» нет в реестре. Коды выглядят как ARH-001 или KED-001; "
+                         "список ОО муниципалитета показывает svod status --period …")
+    return home
+
+
 def command(fn):
     """A CLI command whose staff errors end with a Russian message: exit 2 for wrong input, 1 for a failed run."""
     @functools.wraps(fn)
     def run(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (NoSigningKey, WarehouseBusy, PoolBusy) as exc:
+        except (NoSigningKey, WarehouseBusy, PoolBusy, WrongInput) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
         except runner.RunFailed as exc:

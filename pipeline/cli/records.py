@@ -10,8 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.cli import AS_JSON, HOME, command, console
-from pipeline.config import Workspace
+from pipeline.cli import AS_JSON, HOME, command, console, existing
 from pipeline.domain.vocabulary import Level, Verdict
 from pipeline.publish import lineage, municipal
 from pipeline.publish.compute import compute, store
@@ -38,7 +37,7 @@ def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная
             cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
             as_json: bool = AS_JSON, home: Path = HOME) -> None:
     """Откуда взялась цифра: от ячейки сводки до файлов, листов и ячеек отчётов ОО."""
-    ws = Workspace.resolve(home)
+    ws = existing(home)
     answer = _lineage_answer(lambda: lineage.explain(workbook, cell, ws.database if ws.database.exists() else None), as_json)
     if answer is None:
         return
@@ -59,7 +58,7 @@ def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл 
            cell: str = typer.Option(..., help="Ячейка отчёта, например 'База наставляемых!A5'."),
            as_json: bool = AS_JSON, home: Path = HOME) -> None:
     """Какие опубликованные цифры зависят от ячейки отчёта ОО."""
-    ws = Workspace.resolve(home)
+    ws = existing(home)
     answer = _lineage_answer(lambda: lineage.impact(ws.database, file, cell), as_json)
     if answer is None:
         return
@@ -80,7 +79,7 @@ def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл 
 def reissue(run_id: str = typer.Option(..., "--run", help="Идентификатор расчёта (лист «Титул» сводки)."),
             out: Path = typer.Option(Path("reissued"), help="Куда записать книгу."), home: Path = HOME) -> None:
     """Выпустить заново сводку прошлого расчёта — байт в байт такую же, как тогда."""
-    ws = Workspace.resolve(home)
+    ws = existing(home)
     record = ws.journal / f"{run_id}.json"
     if not record.exists():
         console.print(f"[red]Расчёт {run_id} не найден в журнале {ws.journal}.[/red]")
@@ -98,7 +97,7 @@ def reissue(run_id: str = typer.Option(..., "--run", help="Идентифика�
 def rebuild(replace: bool = typer.Option(False, "--replace", help="Заменить хранилище пересобранным."),
             home: Path = HOME) -> None:
     """Пересобрать хранилище из архива полученных файлов и сравнить с текущим."""
-    ws = Workspace.resolve(home)
+    ws = existing(home)
     target = ws.home / "svod.rebuilt.duckdb"
     with console.status("Пересборка хранилища из архива…"):
         rebuilt = rebuild_from_archive(ws, target)

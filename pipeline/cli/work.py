@@ -8,19 +8,21 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.progress import track
 from rich.table import Table
 
 from pipeline import runner
-from pipeline.cli import HOME, PERIOD, SCHOOL, command, console
+from pipeline.cli import HOME, PERIOD, SCHOOL, WrongInput, command, console, existing, school_of, targets
 from pipeline.config import Workspace
 from pipeline.defs.stale_runs import unfinished_runs
-from pipeline.domain.vocabulary import Verdict
+from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake import approvals
 from pipeline.intake.run import dry_run
-from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
+from pipeline.store import queries
+from pipeline.xlsx.summary_layout import municipal_paths
 
 
 @command
@@ -37,26 +39,18 @@ def templates(period: str = PERIOD,
               school: list[str] = typer.Option(None, help="Код ОО (можно несколько)."),
               out: Path = typer.Option(Path("templates_out"), help="Папка для шаблонов."),
               home: Path = HOME) -> None:
-    """Выпустить шаблоны отчёта для ОО."""
+    """Выпустить шаблоны отчёта для ОО (создаёт рабочую папку, если её ещё нет)."""
+    chosen = targets(period, municipality)
+    for code in school or []:
+        if school_of(code) not in chosen:
+            raise WrongInput(f"ОО «{code}» не относится к выбранным муниципалитетам.")
     ws = Workspace.resolve(home)
-    ref = load_reference()
-    chosen = [m for m in ref.municipalities.values() if not municipality or m.code in municipality]
-    unknown = set(municipality or []) - {m.code for m in chosen}
-    without = [m.code for m in chosen if period not in {p.code for p in m.periods}]
-    if unknown or (municipality and without):
-        console.print(f"[red]Неизвестный муниципалитет или периода {period} нет в его графике: "
-                      f"{', '.join(sorted(unknown | set(without)))}.[/red]")
-        raise typer.Exit(2)
-    chosen = [m for m in chosen if m.code not in without]
     total = carried = 0
     with ws.connect() as con:
         for m in chosen:
             paths, n = issue_templates(con, ws.key, out / m.code, m.code, period, school or None, date.today(),
                                        progress=lambda items, m=m: track(items, description=f"Шаблоны: {m.name}", console=console))
             total, carried = total + len(paths), carried + n
-    if not total:
-        console.print("[red]Нет ОО для выпуска шаблонов: проверьте период, муниципалитет и код ОО.[/red]")
-        raise typer.Exit(2)
     console.print(f"Выпущено шаблонов: {total} (с данными прошлого периода: {carried}) → {out}")
 
 
@@ -65,7 +59,7 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Ф
           out: Path = typer.Option(Path("."), help="Куда записать проверенную копию и квитанцию."),
           home: Path = HOME) -> None:
     """Проверить один файл без загрузки в хранилище. Код выхода 0 — принят, 2 — не принят."""
-    ws = Workspace.resolve(home)
+    ws = Workspace.resolve(home, create=False)
     result = dry_run(file, ws, out)
     colour = "red" if result.verdict is Verdict.REJECTED else "green"
     console.print(f"[{colour}]Решение: {result.verdict.ru}[/{colour}] — {file.name}")
@@ -81,42 +75,67 @@ def run(period: str = PERIOD,
         municipality: list[str] = typer.Option(None, help="Код муниципалитета (по умолчанию все с этим периодом)."),
         home: Path = HOME) -> None:
     """Принять файлы из папки inbox, проверить, загрузить и выпустить сводки."""
-    ws = Workspace.resolve(home)
+    chosen = targets(period, municipality)
+    ws = existing(home)
     ws.key  # noqa: B018 — stop before any run when there is no key to check signatures with
-    targets = [(m.code, period) for m in load_reference().municipalities.values()
-               if (not municipality or m.code in municipality) and period in {p.code for p in m.periods}]
-    if not targets:
-        console.print(f"[red]Период {period} не найден в графиках выбранных муниципалитетов.[/red]")
-        raise typer.Exit(2)
-    runner.consolidate(ws, targets, progress=lambda items: track(items, description="Проверка и свод по муниципалитетам",
-                                                                 console=console), notify=console.print)
-    console.print(f"Готово. Сводки: {ws.out}; ответы школам: {ws.outbox}")
+    with ws.connect(read_only=True) as con:
+        before = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
+    runner.consolidate(ws, [(m.code, period) for m in chosen], notify=console.print,
+                       progress=lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console))
+    table = Table(title=f"Итоги свода за период {period}")
+    for col in ("Муниципалитет", "ОО", "Принято", "С предупр.", "Не принято", "В очереди", "Не сдали", "Сводка"):
+        table.add_column(col)
+    unpublished = []
+    with ws.connect(read_only=True) as con:
+        received = con.execute("SELECT count(*) FROM received_file").fetchone()[0] - before
+        for m in chosen:
+            n = tally(queries.school_states(con, m.code, period))
+            published = municipal_paths(ws.out, m.code, period, "")[0].exists()
+            unpublished += [] if published else [m.name]
+            table.add_row(m.name, str(len(m.schools)), *(str(n[k]) for k in TALLY[:-1]), "есть" if published else "нет")
+    console.print(table)
+    console.print(f"Получено новых файлов: {received}. Сводки: {ws.out}. Ответы школам: {ws.outbox}", soft_wrap=True)
+    if unpublished:
+        console.print(f"Сводка не выпущена (нет принятых отчётов): {', '.join(unpublished)}.", soft_wrap=True)
+
+
+TALLY = (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS, Verdict.REJECTED, Verdict.PENDING, NOT_SENT, "итого")
+
+
+def tally(states) -> dict:
+    """How many ОО stand where: by the verdict of their latest return (pending and held together), or not sent."""
+    verdicts = [Verdict.PENDING if v == Verdict.HELD else v if isinstance(v, str) else NOT_SENT for v in states["verdict"]]
+    return {k: verdicts.count(k) for k in TALLY[:-1]} | {"итого": len(verdicts)}
 
 
 @command
 def status(period: str = PERIOD,
            municipality: str = typer.Option(None, help="Код муниципалитета."), home: Path = HOME) -> None:
-    """Кто сдал, кто опоздал, кто не сдал."""
-    ws = Workspace.resolve(home)
-    ref = load_reference()
-    with ws.connect() as con:
-        for m in ref.municipalities.values():
-            if (municipality and m.code != municipality) or period not in {p.code for p in m.periods}:
-                continue
+    """Кто сдал, кто опоздал, кто не сдал, и почему отчёт не принят."""
+    chosen = targets(period, [municipality] if municipality else None)
+    ws = existing(home)
+    with ws.connect(read_only=True) as con:
+        for m in chosen:
             deadline = m.period(period).deadline
+            states = queries.school_states(con, m.code, period)
             table = Table(title=f"{m.name}, период {period}, срок {deadline:%d.%m.%Y}")
-            for col in ("Код ОО", "ОО", "Статус", "Версия", "Получен", "В срок"):
+            for col in ("Код ОО", "ОО", "Статус", "Версия", "Получен", "В срок", "Причина"):
                 table.add_column(col)
-            for s in m.schools:
-                last = con.execute("SELECT verdict, version, received_at, on_time FROM submission WHERE school_id = ? "
-                                   "AND period = ? ORDER BY version DESC NULLS LAST LIMIT 1", [s.id, period]).fetchone()
-                if last is None:
+            for s in states.itertuples():
+                if not isinstance(s.verdict, str):
                     late = date.today() > deadline
-                    table.add_row(s.id, s.name, "[red]не сдан[/red]" if late else "ожидается", "", "", "срок прошёл" if late else "")
-                else:
-                    table.add_row(s.id, s.name, Verdict(last[0]).ru, str(last[1] or ""),
-                                  f"{last[2]:%d.%m.%Y %H:%M}", "да" if last[3] else "нет")
+                    table.add_row(s.school_id, s.name, f"[red]{NOT_SENT}[/red]" if late else "ожидается", "", "",
+                                  "срок прошёл" if late else "", "")
+                    continue
+                counted = Verdict(s.verdict).loads
+                table.add_row(s.school_id, s.name, Verdict(s.verdict).ru, "" if pd.isna(s.version) else str(int(s.version)),
+                              f"{s.received_at:%d.%m.%Y %H:%M}", ("да" if s.on_time else "нет") if counted else "—",
+                              s.reason if isinstance(s.reason, str) and not counted else "")
             console.print(table)
+            n = tally(states)
+            console.print(f"Всего ОО: {n['итого']}; принято: {n[Verdict.ACCEPTED]}, с предупреждениями: "
+                          f"{n[Verdict.ACCEPTED_WITH_WARNINGS]}, не принято: {n[Verdict.REJECTED]}, в очереди: "
+                          f"{n[Verdict.PENDING]}, не сдали: {n[NOT_SENT]}.")
     _unfinished_runs(ws)
 
 
@@ -139,7 +158,8 @@ def _unfinished_runs(ws: Workspace) -> None:
 @command
 def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
     """Утвердить принятый отчёт ОО: новые версии будут ждать разблокировки."""
-    ws = Workspace.resolve(home)
+    targets(period, [school_of(school).code])
+    ws = existing(home)
     with ws.connect() as con:
         sha = approvals.approve(con, school, period)
     if sha is None:
@@ -151,7 +171,8 @@ def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> No
 @command
 def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
     """Снять утверждение: отложенные версии снова встанут в очередь на проверку (svod run)."""
-    ws = Workspace.resolve(home)
+    targets(period, [school_of(school).code])
+    ws = existing(home)
     with ws.connect() as con:
         released = approvals.unlock(con, school, period)
     console.print(f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run.")
@@ -160,7 +181,7 @@ def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> Non
 @command
 def ui(port: int = typer.Option(3000, help="Порт веб-интерфейса."), home: Path = HOME) -> None:
     """Открыть интерфейс Dagster (только на этом компьютере: 127.0.0.1)."""
-    ws = Workspace.resolve(home)
+    ws = existing(home)
     runner.instance(ws)
     env = {**os.environ, "SVOD_HOME": str(ws.home), "SVOD_SIGNING_KEY": ws.key, "DAGSTER_HOME": str(ws.home / ".dagster")}
     console.print(f"Интерфейс: http://127.0.0.1:{port}  (остановить — Ctrl+C)")

@@ -8,8 +8,10 @@ from pipeline.defs.common import md, partition_work, settle_seconds, target
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.issues import counts
+from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake.routing import UNIDENTIFIED
 from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.store import queries
 
 
 @dg.asset(group_name="intake", pool="duckdb", kinds={"duckdb"})
@@ -18,9 +20,10 @@ def unidentified_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace)
     ws = svod.workspace()
     with ws.connect() as con:
         taken = receive_inbox(ws, con, settle_seconds(context), only=UNIDENTIFIED)
+        every = queries.unidentified(con)
     frame = pd.DataFrame(taken, columns=["name", "sha256", "duplicate", "school_id"])
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken),
-                                          "files": md(frame.drop(columns="school_id"), "нет")})
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken), "files_now": md(frame.drop(columns="school_id"), "нет"),
+                                          "unidentified_total": len(every), "unidentified": md(every.head(50), "нет")})
 
 
 @dg.asset(partitions_def=municipality_period, group_name="intake", pool="duckdb", kinds={"duckdb"})
@@ -41,12 +44,16 @@ def checked_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> d
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         results = process_pending(ws, con, municipality, period)
-        verdicts = con.execute("SELECT verdict, count(*) FROM submission WHERE municipality = ? AND period = ? "
-                               "GROUP BY 1 ORDER BY 1", [municipality, period]).fetchall()
-    table = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "решение": r.verdict.ru,
-                           **dict(zip(("ошибок", "предупреждений"), counts(r.issues), strict=True))} for r in results])
+        states = queries.school_states(con, municipality, period)
+    now = pd.DataFrame({"ОО": states["school_id"], "наименование": states["name"],
+                        "состояние": [Verdict(v).ru if isinstance(v, str) else NOT_SENT for v in states["verdict"]],
+                        "версия": states["version"], "причина": states["reason"].fillna("")})
+    checked = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "решение": r.verdict.ru,
+                             **dict(zip(("ошибок", "предупреждений"), counts(r.issues), strict=True))} for r in results])
     failed = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "причина": r.annotation_failure}
                            for r in results if r.annotation_failure])
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(results), **{f"verdict/{v}": n for v, n in verdicts}, "verdicts": md(table, "новых файлов нет"),
+        "dagster/row_count": len(results), **{f"schools/{k}": int(n) for k, n in now["состояние"].value_counts().items()},
+        "schools": md(now, "реестр пуст"), "checked_now": md(checked, "новых файлов нет"),
+        "missing": md(now[now["состояние"] == NOT_SENT][["ОО", "наименование"]], "все ОО сдали"),
         "annotation_failures": len(failed), "annotated_copies_failed": md(failed, "нет")})

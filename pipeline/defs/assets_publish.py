@@ -22,6 +22,9 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run = compute.compute(con, municipality, period)
+        if run.subs.empty:  # no accepted return yet: a summary of zeros is no document
+            return dg.MaterializeResult(metadata={"run_id": "", "schools": 0, "returns_seen": len(run.snapshot),
+                                                  "note": "нет принятых отчётов: показатели не рассчитаны"})
         compute.store(con, municipality, period, run, ws.journal)
     totals = pd.DataFrame([{"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
                            for f in run.figures if f.level is Level.MUNICIPALITY])
@@ -36,6 +39,8 @@ def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run_id = queries.published_run(con, municipality, period)
+        if run_id is None:
+            return dg.MaterializeResult(metadata={"run_id": "", "note": "сводка не выпущена: нет принятых отчётов"})
         path = municipal.write_municipal(con, ws.out, run_id, ws.key)
     return dg.MaterializeResult(metadata={**file_meta(path), "run_id": run_id})
 

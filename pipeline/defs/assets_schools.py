@@ -7,9 +7,11 @@ import pandas as pd
 from pipeline.defs.common import file_meta, md, partition_work
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
+from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
+from pipeline.store import queries
 
 
 @dg.asset(partitions_def=municipality_period, group_name="schools", pool="duckdb", kinds={"excel"})
@@ -29,13 +31,18 @@ def missing_reminders(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
     municipality, period, ws = partition_work(context, svod)
     m = load_reference().municipalities[municipality]
     with ws.connect() as con:
-        done = {r[0] for r in con.execute("SELECT school_id FROM current_submission WHERE municipality = ? AND period = ?",
-                                          [municipality, period]).fetchall()}
-    missing = [s for s in m.schools if s.id not in done]
+        states = queries.school_states(con, municipality, period)
+    rejected = states[(states["verdict"] == Verdict.REJECTED) & ~states["has_accepted"]]
+    never = states[states["verdict"].isna()]
+    missing = pd.concat([rejected, never])
     deadline = m.period(period).deadline
     path = atomic_write(ws.outbox / "_напоминания" / f"{context.partition_key}.txt",
                         f"{m.name}, период {period}: срок сдачи {deadline:%d.%m.%Y}.\n"
-                        f"Нет принятого отчёта у {len(missing)} из {len(m.schools)} ОО:\n"
-                        + "".join(f"- {s.id} {s.name}\n" for s in missing))
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(missing), **file_meta(path), "missing": md(
-        pd.DataFrame([{"ОО": s.id, "наименование": s.name} for s in missing]), "все сдали")})
+                        f"Нет принятого отчёта у {len(missing)} из {len(states)} ОО.\n"
+                        f"\nОтчёт отклонён, ждём исправленную версию ({len(rejected)}):\n"
+                        + "".join(f"- {s.school_id} {s.name}: {s.reason or 'есть ошибки'}\n" for s in rejected.itertuples())
+                        + f"\nОтчёт не поступал ({len(never)}):\n"
+                        + "".join(f"- {s.school_id} {s.name}\n" for s in never.itertuples()))
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(missing), **file_meta(path),
+                                          "rejected": md(rejected[["school_id", "name", "reason"]], "нет"),
+                                          "never_sent": md(never[["school_id", "name"]], "все сдали")})

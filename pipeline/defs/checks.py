@@ -49,6 +49,8 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
     municipality, period = target(context)
     with svod.connection() as con:
         run_id = queries.published_run(con, municipality, period)
+        if run_id is None:
+            return dg.AssetCheckResult(passed=True, metadata={"run_id": "", "note": "нет расчёта: нет принятых отчётов"})
         rows = con.execute(
             "SELECT indicator, sum(numerator) FILTER (WHERE level = $school) AS s_num, "
             "max(numerator) FILTER (WHERE level = $municipality) AS m_num, "

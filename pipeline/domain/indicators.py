@@ -103,6 +103,11 @@ class Indicator:
     def is_share(self) -> bool:
         return bool(self.profile_denominator or self.row_denominator or self.per_school)
 
+    @property
+    def counts_people(self) -> bool:
+        """Whether the numerator is a number of people (mentors or mentees), which §4 suppresses when small."""
+        return self.key in {_catalogue.keys["mentors"], _catalogue.keys["mentees"]}
+
     def figure(self, level: Level, entity: str, period: str, numerator: float, denominator: float | None) -> Figure:
         return Figure(self.code, level, entity, period, numerator, denominator, self.is_share)
 
@@ -159,6 +164,7 @@ INDICATORS: list[Indicator] = [
 ]
 BY_CODE = {i.code: i for i in INDICATORS}
 
+EMPTY_SHEET = "(на листе нет строк)"
 PART_RU = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
 SOURCE_COLUMNS = ["indicator", "sha256", "school_id", "part", "sheet", "cell", "value"]
 
@@ -196,10 +202,9 @@ def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
         none = frame[~frame["sha256"].isin(counts.index)]
         sources.append(_sources(none, ind, "examined", ind.key, letters))
         blank = returns[~returns["sha256"].isin(frame["sha256"])]
-        if len(blank):  # an empty sheet: point at its code header to show there was nothing
-            where = _cells(blank.assign(src_row=2), ind.sheet, ind.key, letters)
+        if len(blank):  # an empty sheet: the sheet itself was examined and had no rows
             sources.append(pd.DataFrame({"indicator": ind.code, "sha256": blank["sha256"], "school_id": blank["school_id"],
-                                         "part": "examined", "sheet": ind.sheet, "cell": where, "value": "(лист пуст)"}))
+                                         "part": "examined", "sheet": ind.sheet, "cell": "", "value": EMPTY_SHEET}))
         if ind.profile_denominator:
             profile = scope.frames["school_profile"].drop_duplicates("sha256")
             value = profile.set_index("sha256")[ind.profile_denominator]

@@ -36,6 +36,7 @@ _VERDICT_RU = {Verdict.PENDING: "в очереди на проверку", Verdi
 ACCEPTED_VERDICTS = (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS)
 CHECKED_VERDICTS = (*ACCEPTED_VERDICTS, Verdict.REJECTED)
 WAITING_VERDICTS = (Verdict.PENDING, Verdict.HELD)
+NOT_SENT = "не сдан"  # an ОО of the registry with no file for the period
 
 
 def sql_list(verdicts) -> str:

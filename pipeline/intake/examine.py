@@ -5,6 +5,8 @@ every verdict is settled (`checked_batches`). Nothing here writes the warehouse 
 
 from __future__ import annotations
 
+import io
+import logging
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -12,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+from python_calamine import CalamineWorkbook
 
 from pipeline.domain.issues import issue, verdict
 from pipeline.domain.vocabulary import Verdict
@@ -24,12 +27,14 @@ from pipeline.rules import against_previous, check_book
 from pipeline.rules.contracts import contract_issues
 from pipeline.rules.identity import identify
 from pipeline.xlsx.container import damaged, precheck
-from pipeline.xlsx.reader import read_workbook
+from pipeline.xlsx.reader import identity_of, read_workbook
 
 BATCH_SIZE = 500  # returns validated and loaded together; one transaction each
 LAST_BATCH_SIZE = 60  # the batch still to validate and load once the workers are done
 Previous = Callable[[str, object], dict[str, pd.DataFrame]]  # (school, period end) -> its previous registries
 FileToCheck = tuple[Path, datetime, str]  # (path, received at, original name)
+OPENDOCUMENT = "F03"  # the pre-check's rule for an .ods file
+log = logging.getLogger(__name__)
 
 
 def examine(path: Path, signing_key: str, received_at: datetime, name: str, prechecked: bool = False) -> CheckResult:
@@ -40,6 +45,8 @@ def examine(path: Path, signing_key: str, received_at: datetime, name: str, prec
     problem = None if prechecked else precheck(data, name)
     if problem:
         result.issues = [problem]
+        if problem.rule == OPENDOCUMENT:  # our template re-saved as .ods still says whose it is: answer that school
+            claim_opendocument(result, data, signing_key)
         return result
     try:
         book = result.book = read_workbook(path, data)
@@ -54,6 +61,19 @@ def examine(path: Path, signing_key: str, received_at: datetime, name: str, prec
     result.checked = check_book(book, m, period, received_at.date())
     result.checked.head[:0] = problems
     return result
+
+
+def claim_opendocument(result: CheckResult, data: bytes, signing_key: str) -> None:
+    """Name the school of an .ods re-save of an issued template (its signed identity survives the re-save), so
+    the refusal reaches that school; the file stays refused."""
+    try:
+        identity = identity_of(CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    except Exception as exc:  # an .ods calamine cannot read names no school; the refusal goes to the unidentified
+        log.info("%s: no identity in the OpenDocument file: %s", result.original_name, exc)
+        return
+    m, period, _ = identify(identity, signing_key)
+    if m is not None and period is not None:
+        result.municipality, result.period, result.school_id = m.code, period.code, identity["school_id"]
 
 
 def unparseable(file: FileToCheck, outcome: Outcome) -> CheckResult:

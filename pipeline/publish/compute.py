@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import Figure, aggregate, run_id_for
-from pipeline.domain.indicators import BY_CODE, INDICATORS, PART_RU, Scope, return_figures
+from pipeline.domain.indicators import BY_CODE, EMPTY_SHEET, INDICATORS, PART_RU, Scope, return_figures
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
@@ -48,7 +48,8 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> pd.Series
     if sources.empty:
         return pd.Series(dtype=object)
     titles = {sh.code: sh.title for sh in load_catalogue().sheets}
-    refs = sources.assign(ref=sources["sheet"].map(titles) + "!" + sources["cell"])
+    refs = sources.assign(ref=sources["sheet"].map(titles)
+                          + sources["cell"].map(lambda cell: f"!{cell}" if cell else f" {EMPTY_SHEET}"))
     cells = refs.groupby(["indicator", "sha256", "school_id", "part"], sort=True)["ref"].agg(", ".join).reset_index()
     cells["text"] = [f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs_}"
                      for sha, school, part, refs_ in zip(cells["sha256"], cells["school_id"], cells["part"], cells["ref"], strict=True)]

@@ -23,7 +23,6 @@ from pipeline.xlsx.summary_layout import (
 )
 
 SUPPRESS_BELOW = 5   # people counts under this are not shown above the municipality (guess, §4)
-PERSON_SHEETS = {"mentors", "mentees"}
 SUPPRESSED = "< 5"
 TOTAL = "__total__"
 
@@ -96,7 +95,7 @@ def _suppress(cells: dict, munis: list[str]) -> set:
     hidden = set()
     present = {code for _, code in cells}
     for code in present:
-        if BY_CODE[code].sheet not in PERSON_SHEETS:
+        if not BY_CODE[code].counts_people:
             continue
         small = [m for m in munis if 0 < cells[(m, code)][0].numerator < SUPPRESS_BELOW]
         hidden.update((m, code) for m in small)

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
-from pipeline.domain.vocabulary import ACCEPTED_VERDICTS, CHECKED_VERDICTS, Verdict, sql_list
+from pipeline.domain.vocabulary import ACCEPTED_VERDICTS, CHECKED_VERDICTS, Severity, Verdict, sql_list
 from pipeline.store.warehouse import fact_table
 
 CHECKED, ACCEPTED = sql_list(CHECKED_VERDICTS), sql_list(ACCEPTED_VERDICTS)
@@ -142,3 +142,23 @@ def unidentified_pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
                        "WHERE s.verdict = ? AND s.municipality IS NULL ORDER BY s.received_at, r.sha256",
                        [Verdict.PENDING.value]).df()
+
+
+def school_states(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
+    """Every ОО of the registry with its latest return for the period (verdict None: nothing handed in), the first
+    error of that return (why it was not accepted) and whether an earlier version stands accepted."""
+    return con.execute(
+        "SELECT sc.id AS school_id, sc.name, s.sha256, s.verdict, s.version, s.received_at, s.on_time, s.errors, "
+        "s.warnings, (SELECT min_by(message, src_row) FROM issue i WHERE i.sha256 = s.sha256 AND i.severity = $error) "
+        "AS reason, cs.sha256 IS NOT NULL AS has_accepted FROM school sc "
+        "LEFT JOIN (SELECT * FROM submission WHERE municipality = $m AND period = $p QUALIFY row_number() OVER "
+        "(PARTITION BY school_id ORDER BY received_at DESC, sha256) = 1) s ON s.school_id = sc.id "
+        "LEFT JOIN current_submission cs ON cs.school_id = sc.id AND cs.period = $p "
+        "WHERE sc.municipality = $m ORDER BY sc.id",
+        {"m": municipality, "p": period, "error": Severity.ERROR.value}).df()
+
+
+def unidentified(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every received file that is no known return, newest first."""
+    return con.execute("SELECT r.original_name AS name, r.received_at, s.sha256 FROM submission s JOIN received_file r "
+                       "USING (sha256) WHERE s.municipality IS NULL ORDER BY r.received_at DESC, s.sha256").df()

@@ -122,7 +122,7 @@ def _find_header(rows: list[list], codes: set[str], labels: dict[str, str]) -> t
 def _next_is_codes(rows, r, codes) -> bool:
     return r + 1 < len(rows) and any(str(v).strip() in codes for v in rows[r + 1] if v is not None)
 
-def _identity(book: CalamineWorkbook) -> dict[str, str]:
+def identity_of(book: CalamineWorkbook) -> dict[str, str]:
     if IDENTITY_SHEET not in book.sheet_names:
         return {}
     return {text_of(r[0]): text_of(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
@@ -131,7 +131,7 @@ def _identity(book: CalamineWorkbook) -> dict[str, str]:
 def read_identity(path: Path, data: bytes | None = None) -> dict[str, str]:
     """Only the key/value rows of the identity sheet (empty if there is none): cheap, for routing a file.
     `data`: its bytes, if read."""
-    return _identity(CalamineWorkbook.from_path(str(path)) if data is None else CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    return identity_of(CalamineWorkbook.from_path(str(path)) if data is None else CalamineWorkbook.from_filelike(io.BytesIO(data)))
 
 
 def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
@@ -144,7 +144,7 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     names = set(book.sheet_names)
     if names & (titles - xml_facts.keys()):  # a sheet's part named in a way not followed here: read the original
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    parsed = ParsedBook(identity=_identity(book), sheets={}, issues=[])
+    parsed = ParsedBook(identity=identity_of(book), sheets={}, issues=[])
     for sheet in catalogue.sheets:
         if sheet.title not in names:
             parsed.issues.append(issue("M07", sheet=sheet.code, sheet_title=sheet.title))
