@@ -19,7 +19,7 @@ from pipeline.domain.issues import Issue, by_sheet, counts
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
-from pipeline.xlsx.annotated import annotate
+from pipeline.xlsx.annotated import REWRITTEN, annotate
 from pipeline.xlsx.book import Book
 
 if TYPE_CHECKING:
@@ -66,6 +66,9 @@ def receipt_lines(r: dict, issues: list[Issue]) -> list[tuple[str, str]]:
     if r.get("annotated"):
         lines.append(("Копия файла с пометками", f"{r['annotated']}: ошибочные ячейки выделены цветом, у каждой — "
                                                  "примечание; список всех замечаний — на первом листе «Ошибки»."))
+    if r.get("rewritten"):
+        lines.append(("Как сделана копия", "ваш файл не удалось дополнить пометками напрямую, поэтому копия пересохранена "
+                                           "заново: оформление в ней может отличаться от вашего файла, значения — те же."))
     if r.get("annotation_failure"):
         lines.append(("Копия файла с пометками", "подготовить не удалось; все замечания перечислены ниже."))
     if verdict is Verdict.REJECTED:
@@ -156,15 +159,16 @@ def write_answer(answer: Answer, out_dir: Path, home: Path | None = None) -> tup
     if answer.kind == HELD:
         return [write_held_notice(out_dir, answer.school_id, answer.original_name, answer.sha256, answer.received_at,
                                   answer.period)], None
-    paths, failure = [], None
+    paths, failure, method = [], None, None
     if answer.parsed and any(i.cell for i in answer.issues):  # a clean file needs only its receipt
         try:
-            paths.append(annotate((home or Path()) / answer.source, answer.issues, place("проверка.xlsx")))
+            copy, method = annotate((home or Path()) / answer.source, answer.issues, place("проверка.xlsx"))
+            paths.append(copy)
         except Exception as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
             failure = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("annotated copy of %s failed: %s", answer.sha256, failure)
     info = {**answer.model_dump(exclude={"issues"}), "annotation_failure": failure,
-            "annotated": paths[0].name if paths else None}
+            "annotated": paths[0].name if paths else None, "rewritten": method == REWRITTEN}
     receipts = [atomic_write(place("квитанция.txt"), receipt_text(info, answer.issues)),
                 write_receipt_book(info, answer.issues, place("квитанция.xlsx"))]
     return [*receipts, *paths], failure

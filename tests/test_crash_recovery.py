@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 from dagster._core.events import DagsterEventType
 
-from pipeline.config import DEMO_SIGNING_KEY
+from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from pipeline.store import queries, warehouse
 from pipeline.xlsx.templates import write_template
 from samples.fake_school import fill, make_mistake, school_data
@@ -59,8 +59,10 @@ def svod(home: Path, point: str = "none", timeout: float = 300) -> int:
 
 
 def workspace(tmp_path: Path, returns: Path) -> Path:
+    """A workspace with its warehouse (as issuing templates leaves it) and the returns in its inbox."""
     home = tmp_path / "home"
-    (home / "inbox").mkdir(parents=True)
+    with Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY).connect():
+        pass
     for path in returns.iterdir():
         shutil.copy2(path, home / "inbox" / path.name)
     return home

@@ -1,10 +1,16 @@
 """The annotated copy of a school's own workbook: flagged cells coloured by severity with a note saying what is
 wrong and how to fix it, and an «Ошибки» sheet listing every problem grouped by sheet, linked to its cell.
-Values are never changed. (openpyxl re-writes the whole file; see issue notes on patching it instead.)
+Values are never changed.
+
+The copy is made by patching the school's file (`pipeline.xlsx.patch`: only the annotated parts change). A file
+the patcher cannot edit safely is re-written with openpyxl instead, which may drop parts of the school's file
+it does not model; the receipt then says so (`REWRITTEN`).
 """
 
 from __future__ import annotations
 
+import logging
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -15,14 +21,32 @@ from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet
 from pipeline.domain.vocabulary import Severity
 from pipeline.files import atomic_path
+from pipeline.xlsx.patch import CannotPatch, patch
 
 FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
 ISSUES_SHEET = "Ошибки"
+log = logging.getLogger(__name__)
 
 
-def annotate(original: Path, issues: list[Issue], out: Path) -> Path:
-    """Copy of the school's workbook with flagged cells coloured and noted, plus an «Ошибки» sheet grouped by
-    sheet, each problem linked to its cell, laid out to print on landscape pages one page wide."""
+PATCHED, REWRITTEN = "patched", "rewritten"  # how a copy was made
+
+
+def annotate(original: Path, issues: list[Issue], out: Path) -> tuple[Path, str]:
+    """Write the annotated copy of `original` to `out`; returns it and how it was made (PATCHED or REWRITTEN)."""
+    data = original.read_bytes()
+    try:
+        patched = patch(data, issues)
+    except (CannotPatch, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        log.info("%s: patching refused (%s), re-writing with openpyxl", original.name, exc)
+        return rewrite(original, issues, out), REWRITTEN
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(patched)
+    return out, PATCHED
+
+
+def rewrite(original: Path, issues: list[Issue], out: Path) -> Path:
+    """The fallback: the workbook re-written by openpyxl with flagged cells coloured and noted, plus an «Ошибки»
+    sheet grouped by sheet, each problem linked to its cell, laid out to print on landscape pages one page wide."""
     wb = openpyxl.load_workbook(original, keep_links=False)
     catalogue = load_catalogue()
     notes: dict[tuple[str, str], list[Issue]] = {}
