@@ -20,7 +20,7 @@ from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
 from pipeline.xlsx.annotated import REWRITTEN, annotate
-from pipeline.xlsx.book import Book
+from pipeline.xlsx.plain_book import write_plain_book
 
 if TYPE_CHECKING:
     from pipeline.intake.records import CheckResult
@@ -96,18 +96,11 @@ def receipt_text(r: dict, issues: list[Issue]) -> str:
 
 def write_receipt_book(r: dict, issues: list[Issue], path: Path) -> Path:
     """The receipt as a workbook: the heading, then the problems grouped by sheet."""
-    book = Book(path)
-    ws = book.sheet("Квитанция")
-    book.text(ws, 0, 0, "Квитанция о приёме отчёта о наставничестве", book.title)
-    heading = receipt_lines(r, issues)
-    for row, (k, v) in enumerate(heading, start=2):
-        book.text(ws, row, 0, k, book.bold)
-        book.text(ws, row, 1, v, book.wrap)
-    book.table(ws, len(heading) + 3, ["Лист", "Ячейка", "Серьёзность", "Что не так", "Как исправить"],
-               [[title, i.cell or "", i.severity.ru, i.message, i.fix] for title, found in by_sheet(issues) for i in found])
-    for col, width in enumerate((30, 60, 15, 60, 55)):
-        ws.set_column(col, col, width)
-    return book.close()
+    rows = [("title", ["Квитанция о приёме отчёта о наставничестве"]), ("plain", [])]
+    rows += [("plain", [k, v]) for k, v in receipt_lines(r, issues)]
+    rows += [("plain", []), ("head", ["Лист", "Ячейка", "Серьёзность", "Что не так", "Как исправить"])]
+    rows += [("plain", [title, i.cell or "", i.severity.ru, i.message, i.fix]) for title, found in by_sheet(issues) for i in found]
+    return write_plain_book(path, "Квитанция", rows, [30, 60, 15, 60, 55])
 
 
 class Answer(BaseModel):

@@ -12,6 +12,7 @@ import html
 import io
 import re
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -237,12 +238,50 @@ def stored_zip(parts: dict[str, tuple[bytes, int]]) -> bytes:
     """A zip archive of (inflated bytes, CRC-32) by name, stored without compression."""
     chunks, directory, offset = [], [], 0
     for name, (payload, crc) in parts.items():
-        encoded, size = name.encode(), len(payload)
-        chunks += [struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, 0, 0, _JAN_1_1980, crc, size, size,
-                               len(encoded), 0), encoded, payload]
-        directory += [struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, _UTF8_NAMES, 0, 0, _JAN_1_1980, crc, size,
-                                  size, len(encoded), 0, 0, 0, 0, 0, offset), encoded]
-        offset += 30 + len(encoded) + size
+        local, central = _entry(name, payload, len(payload), crc, 0, offset, 0, _JAN_1_1980)
+        chunks.append(local)
+        directory.append(central)
+        offset += len(local)
+    return b"".join([*chunks, zip_end(directory, offset)])
+
+
+def dos_now() -> tuple[int, int]:
+    """The current time and date in a zip entry's DOS form."""
+    y, mo, d, h, mi, s = time.localtime()[:6]
+    return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
+
+
+def _entry(name: str, packed: bytes, size: int, crc: int, method: int, offset: int, clock: int, day: int
+           ) -> tuple[bytes, bytes]:
+    """(local entry, central directory record) of one member whose (packed) bytes are written at `offset`."""
+    encoded = name.encode("utf-8")
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, method, clock, day, crc, len(packed), size,
+                        len(encoded), 0) + encoded + packed
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, _UTF8_NAMES, method, clock, day, crc, len(packed),
+                          size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+    return local, central
+
+
+def deflated_entry(name: str, payload: bytes, offset: int, clock: int, day: int) -> tuple[bytes, bytes]:
+    """(local entry, central directory record) of one deflated member written at `offset`."""
+    packer = fast_zlib.compressobj(6, fast_zlib.DEFLATED, -fast_zlib.MAX_WBITS)
+    return _entry(name, packer.compress(payload) + packer.flush(), len(payload), fast_zlib.crc32(payload), 8, offset,
+                  clock, day)
+
+
+def zip_end(directory: list[bytes], offset: int) -> bytes:
+    """The central directory and its end record, for entries whose local parts end at `offset`."""
     listing = b"".join(directory)
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(listing), offset, 0)
-    return b"".join([*chunks, listing, end])
+    return listing + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(directory), len(directory), len(listing), offset, 0)
+
+
+def deflated_zip(parts: dict[str, bytes]) -> bytes:
+    """A new zip archive of these parts, deflated."""
+    chunks, directory, offset = [], [], 0
+    clock, day = dos_now()
+    for name, payload in parts.items():
+        local, central = deflated_entry(name, payload, offset, clock, day)
+        chunks.append(local)
+        directory.append(central)
+        offset += len(local)
+    return b"".join([*chunks, zip_end(directory, offset)])

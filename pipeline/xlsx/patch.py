@@ -15,17 +15,14 @@ import html
 import io
 import re
 import struct
-import time
 import xml.parsers.expat
 import zipfile
 from dataclasses import dataclass, field
 
-from zlib_ng import zlib_ng as fast_zlib
-
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet
 from pipeline.domain.vocabulary import Severity
-from pipeline.xlsx.container import LOCAL_HEADER, member
+from pipeline.xlsx.container import LOCAL_HEADER, deflated_entry, dos_now, member, zip_end
 from pipeline.xlsx.school_layout import column_letter
 
 ISSUES_SHEET = "Ошибки"
@@ -402,24 +399,11 @@ def _rezip(pkg: Package) -> bytes:
     """The archive with changed parts deflated anew and every other part's local entry copied byte for byte."""
     chunks, directory, offset = [], [], 0
     data = pkg.data
-    now = time.localtime()[:6]
     entries = [(info.filename, info) for info in pkg.infos]
     entries += [(name, None) for name in pkg.changed if name not in {i.filename for i in pkg.infos}]
     for name, info in entries:
-        encoded = name.encode("utf-8")
         if name in pkg.changed or info is None:
-            payload = pkg.changed[name]
-            packer = fast_zlib.compressobj(6, fast_zlib.DEFLATED, -fast_zlib.MAX_WBITS)
-            packed = packer.compress(payload) + packer.flush()
-            crc, size = fast_zlib.crc32(payload), len(payload)
-            if info is not None:
-                clock, day = _dos_time(info)
-            else:
-                clock, day = (now[3] << 11) | (now[4] << 5) | (now[5] // 2), ((now[0] - 1980) << 9) | (now[1] << 5) | now[2]
-            local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x800, 8, clock, day, crc, len(packed), size,
-                                len(encoded), 0) + encoded + packed
-            central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x800, 8, clock, day, crc, len(packed),
-                                  size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+            local, central = deflated_entry(name, pkg.changed[name], offset, *(_dos_time(info) if info else dos_now()))
         else:
             at = info.header_offset
             if data[at:at + 4] != LOCAL_HEADER:
@@ -438,6 +422,4 @@ def _rezip(pkg: Package) -> bytes:
         chunks.append(local)
         directory.append(central)
         offset += len(local)
-    listing = b"".join(directory)
-    end_record = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(listing), offset, 0)
-    return b"".join([*chunks, listing, end_record])
+    return b"".join([*chunks, zip_end(directory, offset)])

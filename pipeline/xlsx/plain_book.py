@@ -1,0 +1,70 @@
+"""A workbook of one sheet of text written directly as its few XML parts, for receipts: xlsxwriter's fixed cost
+per file (about 14 ms) would double what each school's answer costs, and a receipt needs only text in rows.
+Every cell is an inline string (never a formula or a link); headings are bold, text wraps, pages are landscape.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from pipeline.files import atomic_path
+from pipeline.xlsx.container import deflated_zip
+from pipeline.xlsx.school_layout import column_letter
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+STYLE = {"plain": 1, "bold": 2, "head": 3, "title": 4}  # cell format index by name (see STYLES)
+_CONTROL = str.maketrans({c: None for c in range(32) if c not in (9, 10, 13)})
+STYLES = (f'<styleSheet xmlns="{MAIN_NS}"><fonts count="3"><font><sz val="11"/><name val="Calibri"/></font>'
+          '<font><b/><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="14"/><name val="Calibri"/></font></fonts>'
+          '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+          '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/></patternFill></fill></fills>'
+          '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+          '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="5">'
+          '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+          '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+          '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+          '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+          '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+          '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+
+
+def inline(ref: str, text: str, style: int | None = None) -> str:
+    """One cell holding `text` as an inline string (control characters dropped)."""
+    s = f' s="{style}"' if style is not None else ""
+    clean = html.escape(str(text).translate(_CONTROL), quote=False)
+    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{clean}</t></is></c>'
+
+
+def write_plain_book(path: Path, title: str, rows: list[tuple[str, list[str]]], widths: list[float]) -> Path:
+    """A one-sheet workbook `title` of (style name, cells) rows, written atomically to `path`."""
+    body = "".join(f'<row r="{r}">' + "".join(inline(f"{column_letter(c)}{r}", v, STYLE[style]) for c, v in enumerate(cells)
+                                              if v not in (None, "")) + "</row>"
+                   for r, (style, cells) in enumerate(rows, start=1))
+    cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>' for c, w in enumerate(widths, start=1))
+    sheet = (f'<worksheet xmlns="{MAIN_NS}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><sheetViews><sheetView '
+             f'tabSelected="1" workbookViewId="0"/></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols>'
+             f'<sheetData>{body}</sheetData><pageMargins left="0.4" right="0.4" top="0.5" bottom="0.5" header="0.3" '
+             'footer="0.3"/><pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>')
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{PACKAGE_RELS_NS}"><Relationship Id="rId1" '
+        f'Type="{REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><sheets><sheet name="{html.escape(title)}" '
+        'sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{PACKAGE_RELS_NS}"><Relationship Id="rId1" '
+        f'Type="{REL_NS}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL_NS}/styles" '
+        'Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": STYLES,
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(deflated_zip({k: v.encode("utf-8") for k, v in parts.items()}))
+    return path
