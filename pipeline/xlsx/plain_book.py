@@ -38,11 +38,16 @@ def inline(ref: str, text: str, style: int | None = None) -> str:
     return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{clean}</t></is></c>'
 
 
+def _lines(cells: list[str], widths: list[float]) -> int:
+    """How many text lines the row's wrapped cells need (about 1.1 characters per unit of column width)."""
+    return max([1, *(-(-len(str(v)) // int(w * 1.1)) for v, w in zip(cells, widths, strict=False) if v)])
+
+
 def write_plain_book(path: Path, title: str, rows: list[tuple[str, list[str]]], widths: list[float]) -> Path:
     """A one-sheet workbook `title` of (style name, cells) rows, written atomically to `path`."""
-    body = "".join(f'<row r="{r}">' + "".join(inline(f"{column_letter(c)}{r}", v, STYLE[style]) for c, v in enumerate(cells)
-                                              if v not in (None, "")) + "</row>"
-                   for r, (style, cells) in enumerate(rows, start=1))
+    body = "".join(f'<row r="{r}" ht="{15 * _lines(cells, widths)}" customHeight="1">'
+                   + "".join(inline(f"{column_letter(c)}{r}", v, STYLE[style]) for c, v in enumerate(cells) if v not in (None, ""))
+                   + "</row>" for r, (style, cells) in enumerate(rows, start=1))
     cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>' for c, w in enumerate(widths, start=1))
     sheet = (f'<worksheet xmlns="{MAIN_NS}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><sheetViews><sheetView '
              f'tabSelected="1" workbookViewId="0"/></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols>'
