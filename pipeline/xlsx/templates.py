@@ -167,6 +167,10 @@ class TemplateWriter:
         for r, (a, b) in enumerate(rows):
             ws.write_string(r, 0, a, f["title"] if r == 0 else f["bold"])
             ws.write_string(r, 1, b, f["wrap"])
+            ws.set_row(r, 15 * max(1, -(-len(b) // 115)))  # wrapped text gets the height it needs
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
         ws.protect()
         ws.activate()
 
