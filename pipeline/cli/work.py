@@ -155,12 +155,16 @@ def _unfinished_runs(ws: Workspace) -> None:
     console.print(table)
 
 
+def _school_period(school: str, period: str, home: Path | None) -> Workspace:
+    """The workspace for a decision on one school's return: the school, its period and the warehouse must exist."""
+    targets(period, [school_of(school).code])
+    return existing(home)
+
+
 @command
 def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
     """Утвердить принятый отчёт ОО: новые версии будут ждать разблокировки."""
-    targets(period, [school_of(school).code])
-    ws = existing(home)
-    with ws.connect() as con:
+    with _school_period(school, period, home).connect() as con:
         sha = approvals.approve(con, school, period)
     if sha is None:
         console.print(f"[red]У ОО {school} нет принятого отчёта за период {period}: утверждать нечего.[/red]")
@@ -171,9 +175,7 @@ def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> No
 @command
 def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
     """Снять утверждение: отложенные версии снова встанут в очередь на проверку (svod run)."""
-    targets(period, [school_of(school).code])
-    ws = existing(home)
-    with ws.connect() as con:
+    with _school_period(school, period, home).connect() as con:
         released = approvals.unlock(con, school, period)
     console.print(f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run.")
 

@@ -12,7 +12,6 @@ import html
 import io
 import re
 import struct
-import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from zlib_ng import zlib_ng as fast_zlib  # zlib's API, inflating about twice as fast
 
 from pipeline.domain.issues import Issue, issue
+from pipeline.xlsx.zipwrite import LOCAL_HEADER, stored_zip
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
@@ -30,7 +30,6 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 PROLOG_BYTES = 65536  # read of each XML part at most, looking for its root element
 PROLOG_CHUNK = 2048  # first try; most parts' root tag ends well within it
-LOCAL_HEADER = b"PK\x03\x04"
 
 
 def precheck(data: bytes, name: str) -> Issue | None:
@@ -228,60 +227,3 @@ def _elements(xml: str, tag: str) -> Iterator[dict[str, str]]:
     """Each `tag` element's attributes by local name, unescaped, whatever the prefixes and attribute order."""
     for m in re.finditer(rf"<(?:[\w.-]+:)?{tag}\b([^>]*)>", xml):
         yield {key.rpartition(":")[2]: html.unescape(a or b) for key, a, b in _ATTRIBUTE.findall(m[1])}
-
-
-_UTF8_NAMES = 0x800  # zip flag: names are UTF-8
-_JAN_1_1980 = 0x21  # the earliest DOS date a zip entry can carry
-
-
-def stored_zip(parts: dict[str, tuple[bytes, int]]) -> bytes:
-    """A zip archive of (inflated bytes, CRC-32) by name, stored without compression."""
-    chunks, directory, offset = [], [], 0
-    for name, (payload, crc) in parts.items():
-        local, central = _entry(name, payload, len(payload), crc, 0, offset, 0, _JAN_1_1980)
-        chunks.append(local)
-        directory.append(central)
-        offset += len(local)
-    return b"".join([*chunks, zip_end(directory, offset)])
-
-
-def dos_now() -> tuple[int, int]:
-    """The current time and date in a zip entry's DOS form."""
-    y, mo, d, h, mi, s = time.localtime()[:6]
-    return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
-
-
-def _entry(name: str, packed: bytes, size: int, crc: int, method: int, offset: int, clock: int, day: int
-           ) -> tuple[bytes, bytes]:
-    """(local entry, central directory record) of one member whose (packed) bytes are written at `offset`."""
-    encoded = name.encode("utf-8")
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, method, clock, day, crc, len(packed), size,
-                        len(encoded), 0) + encoded + packed
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, _UTF8_NAMES, method, clock, day, crc, len(packed),
-                          size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
-    return local, central
-
-
-def deflated_entry(name: str, payload: bytes, offset: int, clock: int, day: int) -> tuple[bytes, bytes]:
-    """(local entry, central directory record) of one deflated member written at `offset`."""
-    packer = fast_zlib.compressobj(6, fast_zlib.DEFLATED, -fast_zlib.MAX_WBITS)
-    return _entry(name, packer.compress(payload) + packer.flush(), len(payload), fast_zlib.crc32(payload), 8, offset,
-                  clock, day)
-
-
-def zip_end(directory: list[bytes], offset: int) -> bytes:
-    """The central directory and its end record, for entries whose local parts end at `offset`."""
-    listing = b"".join(directory)
-    return listing + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(directory), len(directory), len(listing), offset, 0)
-
-
-def deflated_zip(parts: dict[str, bytes]) -> bytes:
-    """A new zip archive of these parts, deflated."""
-    chunks, directory, offset = [], [], 0
-    clock, day = dos_now()
-    for name, payload in parts.items():
-        local, central = deflated_entry(name, payload, offset, clock, day)
-        chunks.append(local)
-        directory.append(central)
-        offset += len(local)
-    return b"".join([*chunks, zip_end(directory, offset)])

@@ -14,22 +14,31 @@ from __future__ import annotations
 import html
 import io
 import re
-import struct
-import xml.parsers.expat
 import zipfile
-from dataclasses import dataclass, field
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet
 from pipeline.domain.vocabulary import Severity
-from pipeline.xlsx.container import LOCAL_HEADER, deflated_entry, dos_now, member, zip_end
+from pipeline.xlsx.package import (
+    MAIN_NS,
+    PACKAGE_RELS_NS,
+    REL_NS,
+    CannotPatch,
+    Package,
+    add_content_types,
+    attrs,
+    check_well_formed,
+    free_id,
+    free_name,
+    rels_part,
+    sheet_parts,
+)
+from pipeline.xlsx.plain_book import inline
 from pipeline.xlsx.school_layout import column_letter
+from pipeline.xlsx.zipwrite import repack
 
 ISSUES_SHEET = "Ошибки"
 FILL_RGB = {Severity.ERROR: "FFFFC7CE", Severity.WARNING: "FFFFEB9C"}
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PACKAGE_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 COMMENTS_TYPE = REL_NS + "/comments"
 VML_TYPE = REL_NS + "/vmlDrawing"
 SHEET_TYPE = REL_NS + "/worksheet"
@@ -42,32 +51,6 @@ AFTER_LEGACY_DRAWING = ("legacyDrawingHF", "drawingHF", "picture", "oleObjects",
 _CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
 
 
-class CannotPatch(ValueError):
-    """This file's parts are not in a shape the patcher edits safely; re-write it instead."""
-
-
-@dataclass
-class Package:
-    data: bytes
-    infos: list[zipfile.ZipInfo]
-    archive: zipfile.ZipFile
-    changed: dict[str, bytes] = field(default_factory=dict)
-
-    def names(self) -> set[str]:
-        return {i.filename for i in self.infos} | set(self.changed)
-
-    def read(self, name: str) -> str:
-        if name in self.changed:
-            return self.changed[name].decode("utf-8")
-        info = next((i for i in self.infos if i.filename == name), None)
-        if info is None:
-            raise CannotPatch(f"no part {name}")
-        return member(self.data, info, self.archive).decode("utf-8")
-
-    def write(self, name: str, text: str) -> None:
-        self.changed[name] = text.encode("utf-8")
-
-
 def patch(data: bytes, issues: list[Issue]) -> bytes:
     """The school's workbook with its flagged cells marked and an «Ошибки» sheet; raises CannotPatch."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -75,7 +58,7 @@ def patch(data: bytes, issues: list[Issue]) -> bytes:
         if any(i.file_size > 0xFFFFFFFF or i.compress_size > 0xFFFFFFFF or i.header_offset > 0xFFFFFFFF for i in infos):
             raise CannotPatch("zip64")
         pkg = Package(data, infos, archive)
-        sheets = _sheet_parts(pkg)
+        sheets = sheet_parts(pkg)
         if ISSUES_SHEET in sheets:
             raise CannotPatch("the file already has an «Ошибки» sheet")
         flagged = _flagged(issues, sheets)
@@ -86,37 +69,14 @@ def patch(data: bytes, issues: list[Issue]) -> bytes:
         pkg.write("xl/styles.xml", styles.xml())
         _add_issues_sheet(pkg, issues)
         for name, payload in pkg.changed.items():
-            _well_formed(name, payload)
-        return _rezip(pkg)
-
-
-def _well_formed(name: str, payload: bytes) -> None:
-    if name.endswith((".xml", ".rels", ".vml")):
+            check_well_formed(name, payload)
         try:
-            xml.parsers.expat.ParserCreate().Parse(payload, True)
-        except xml.parsers.expat.ExpatError as exc:
-            raise CannotPatch(f"{name} would not be well-formed: {exc}") from exc
+            return repack(pkg.data, pkg.infos, pkg.changed)
+        except ValueError as exc:
+            raise CannotPatch(str(exc)) from exc
 
 
 # --- where things are ------------------------------------------------------------------------------------------
-
-def _attrs(tag: str) -> dict[str, str]:
-    return {k: html.unescape(v) for k, v in re.findall(r'([\w:]+)="([^"]*)"', tag)}
-
-
-def _sheet_parts(pkg: Package) -> dict[str, str]:
-    """Sheet title -> its part name, from the workbook and its relationships (unprefixed XML only)."""
-    book = pkg.read("xl/workbook.xml")
-    if not re.search(rf'<workbook\b[^>]*\sxmlns="{MAIN_NS}"', book):
-        raise CannotPatch("the workbook part is prefixed or not SpreadsheetML")
-    rels = {a["Id"]: a["Target"] for a in map(_attrs, re.findall(r"<Relationship\b[^>]*>", pkg.read("xl/_rels/workbook.xml.rels")))}
-    sheets = {}
-    for tag in re.findall(r"<sheet\b[^>]*>", book):
-        a = _attrs(tag)
-        target = rels.get(a.get("r:id", ""), "")
-        sheets[a.get("name", "")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    return sheets
-
 
 def _flagged(issues: list[Issue], sheets: dict[str, str]) -> dict[str, dict[str, list[Issue]]]:
     """Sheet title -> cell -> its issues, for issues at a cell of a sheet the file has."""
@@ -194,7 +154,7 @@ def _base_format(sheet: str, row_tag: str | None, column: int) -> int:
     if row_tag and 'customFormat="1"' in row_tag and (m := re.search(r'\ss="(\d+)"', row_tag)):
         return int(m.group(1))
     for tag in re.findall(r"<col\b[^>]*>", sheet):
-        a = _attrs(tag)
+        a = attrs(tag)
         if int(a.get("min", 0)) <= column <= int(a.get("max", 0)) and "style" in a:
             return int(a["style"])
     return 0
@@ -247,18 +207,6 @@ def _mark_row(sheet: str, row: int, wanted: list, styles: Styles) -> str:
 
 # --- notes -----------------------------------------------------------------------------------------------------
 
-def _free(pkg: Package, pattern: str) -> str:
-    n = 1
-    while pattern.format(n) in pkg.names():
-        n += 1
-    return pattern.format(n)
-
-
-def _rels_part(part: str) -> str:
-    folder, name = part.rsplit("/", 1)
-    return f"{folder}/_rels/{name}.rels"
-
-
 def _note(found: list[Issue]) -> str:
     return "\n".join(f"{i.severity.ru.capitalize()}: {i.message} Как исправить: {i.fix}" for i in found)[:2000]
 
@@ -267,7 +215,7 @@ def _add_comments(pkg: Package, part: str, cells: dict[str, list[Issue]]) -> Non
     sheet = pkg.read(part)
     if "<legacyDrawing" in sheet:
         raise CannotPatch(f"{part} already has notes or controls")
-    comments, vml = _free(pkg, "xl/comments{}.xml"), _free(pkg, "xl/drawings/vmlDrawing{}.vml")
+    comments, vml = free_name(pkg, "xl/comments{}.xml"), free_name(pkg, "xl/drawings/vmlDrawing{}.vml")
     number = int(re.search(r"(\d+)\.vml$", vml).group(1))
     body = "".join(f'<comment ref="{ref}" authorId="0"><text><r><t xml:space="preserve">{html.escape(_note(found), quote=False)}'
                    "</t></r></text></comment>" for ref, found in cells.items())
@@ -289,12 +237,12 @@ def _add_comments(pkg: Package, part: str, cells: dict[str, list[Issue]]) -> Non
                    f'<o:idmap v:ext="edit" data="{number}"/></o:shapelayout><v:shapetype id="_x0000_t202" '
                    'coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
                    '<v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>' + "".join(shapes) + "</xml>")
-    rels_name = _rels_part(part)
+    rels_name = rels_part(part)
     rels = pkg.read(rels_name) if rels_name in pkg.names() else f'<Relationships xmlns="{PACKAGE_RELS_NS}"></Relationships>'
     taken = set(re.findall(r'\sId="([^"]+)"', rels))
-    vml_id, comments_id = (_free_id(taken), None)
+    vml_id, comments_id = (free_id(taken), None)
     taken.add(vml_id)
-    comments_id = _free_id(taken)
+    comments_id = free_id(taken)
     depth = "../" * (part.count("/") - 1)
     rels = rels.replace("</Relationships>",
                         f'<Relationship Id="{vml_id}" Type="{VML_TYPE}" Target="{depth}{vml.removeprefix("xl/")}"/>'
@@ -305,14 +253,7 @@ def _add_comments(pkg: Package, part: str, cells: dict[str, list[Issue]]) -> Non
     pkg.write(rels_name, rels)
     sheet = _with_legacy_drawing(sheet, vml_id)
     pkg.write(part, sheet)
-    _content_types(pkg, overrides={f"/{comments}": CT_COMMENTS}, defaults={"vml": CT_VML})
-
-
-def _free_id(taken: set[str]) -> str:
-    n = 1
-    while f"rIdSvod{n}" in taken:
-        n += 1
-    return f"rIdSvod{n}"
+    add_content_types(pkg, overrides={f"/{comments}": CT_COMMENTS}, defaults={"vml": CT_VML})
 
 
 def _with_legacy_drawing(sheet: str, rel_id: str) -> str:
@@ -325,37 +266,22 @@ def _with_legacy_drawing(sheet: str, rel_id: str) -> str:
     return sheet.replace("</worksheet>", element + "</worksheet>", 1)
 
 
-def _content_types(pkg: Package, overrides: dict[str, str], defaults: dict[str, str] | None = None) -> None:
-    types = pkg.read("[Content_Types].xml")
-    added = "".join(f'<Default Extension="{ext}" ContentType="{ct}"/>' for ext, ct in (defaults or {}).items()
-                    if not re.search(rf'<Default\b[^>]*Extension="{ext}"', types, re.I))
-    added += "".join(f'<Override PartName="{name}" ContentType="{ct}"/>' for name, ct in overrides.items())
-    if "</Types>" not in types:
-        raise CannotPatch("content types part")
-    pkg.write("[Content_Types].xml", types.replace("</Types>", added + "</Types>", 1))
-
-
 # --- the «Ошибки» sheet -----------------------------------------------------------------------------------------
-
-def _inline(ref: str, text: str, style: int | None = None) -> str:
-    s = f' s="{style}"' if style is not None else ""
-    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{html.escape(text, quote=False)}</t></is></c>'
-
 
 def _add_issues_sheet(pkg: Package, issues: list[Issue]) -> None:
     header = ("Лист", "Ячейка", "Серьёзность", "Что не так", "Как исправить")
-    rows = [f'<row r="1">{"".join(_inline(f"{column_letter(c)}1", h) for c, h in enumerate(header))}</row>']
+    rows = [f'<row r="1">{"".join(inline(f"{column_letter(c)}1", h) for c, h in enumerate(header))}</row>']
     links, n = [], 1
     for title, found in by_sheet(issues):
         for i in found:
             n += 1
             values = (title, i.cell or "", i.severity.ru, i.message, i.fix)
-            rows.append(f'<row r="{n}">{"".join(_inline(f"{column_letter(c)}{n}", v) for c, v in enumerate(values))}</row>')
+            rows.append(f'<row r="{n}">{"".join(inline(f"{column_letter(c)}{n}", v) for c, v in enumerate(values))}</row>')
             if i.sheet and i.cell:
                 location = html.escape(f"'{title}'!{i.cell}")
                 links.append(f'<hyperlink ref="B{n}" location="{location}" display="{i.cell}"/>')
     hyperlinks = f"<hyperlinks>{''.join(links)}</hyperlinks>" if links else ""
-    part = _free(pkg, "xl/worksheets/sheet{}.xml")
+    part = free_name(pkg, "xl/worksheets/sheet{}.xml")
     pkg.write(part, f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN_NS}" '
                     f'xmlns:r="{REL_NS}"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><sheetViews>'
                     '<sheetView tabSelected="1" workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
@@ -366,7 +292,7 @@ def _add_issues_sheet(pkg: Package, issues: list[Issue]) -> None:
                     'top="0.5" bottom="0.5" header="0.3" footer="0.3"/><pageSetup paperSize="9" orientation="landscape" '
                     'fitToWidth="1" fitToHeight="0"/></worksheet>')
     book_rels = pkg.read("xl/_rels/workbook.xml.rels")
-    rel_id = _free_id(set(re.findall(r'\sId="([^"]+)"', book_rels)))
+    rel_id = free_id(set(re.findall(r'\sId="([^"]+)"', book_rels)))
     pkg.write("xl/_rels/workbook.xml.rels", book_rels.replace(
         "</Relationships>", f'<Relationship Id="{rel_id}" Type="{SHEET_TYPE}" Target="{part.removeprefix("xl/")}"/></Relationships>', 1))
     book = pkg.read("xl/workbook.xml")
@@ -377,49 +303,12 @@ def _add_issues_sheet(pkg: Package, issues: list[Issue]) -> None:
                   .replace("<workbookView", '<workbookView activeTab="0" firstSheet="0"', 1), book, count=1)
     pkg.write("xl/workbook.xml", book)
     _unselect(pkg)
-    _content_types(pkg, overrides={f"/{part}": CT_SHEET})
+    add_content_types(pkg, overrides={f"/{part}": CT_SHEET})
 
 
 def _unselect(pkg: Package) -> None:
     """Clear the tab selection of the sheet that was active, so only «Ошибки» is selected when the file opens."""
-    for _, part in list(_sheet_parts(pkg).items())[1:]:  # the new sheet is first
+    for _, part in list(sheet_parts(pkg).items())[1:]:  # the new sheet is first
         sheet = pkg.read(part)
         if 'tabSelected="1"' in sheet:
             pkg.write(part, sheet.replace(' tabSelected="1"', "", 1))
-
-
-# --- the zip ---------------------------------------------------------------------------------------------------
-
-def _dos_time(info: zipfile.ZipInfo) -> tuple[int, int]:
-    y, mo, d, h, mi, s = info.date_time
-    return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
-
-
-def _rezip(pkg: Package) -> bytes:
-    """The archive with changed parts deflated anew and every other part's local entry copied byte for byte."""
-    chunks, directory, offset = [], [], 0
-    data = pkg.data
-    entries = [(info.filename, info) for info in pkg.infos]
-    entries += [(name, None) for name in pkg.changed if name not in {i.filename for i in pkg.infos}]
-    for name, info in entries:
-        if name in pkg.changed or info is None:
-            local, central = deflated_entry(name, pkg.changed[name], offset, *(_dos_time(info) if info else dos_now()))
-        else:
-            at = info.header_offset
-            if data[at:at + 4] != LOCAL_HEADER:
-                raise CannotPatch(f"no local header for {name}")
-            name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
-            end = at + 30 + name_len + extra_len + info.compress_size
-            if info.flag_bits & 0x08:  # a data descriptor follows the data, with or without its signature
-                end += 16 if data[end:end + 4] == b"PK\x07\x08" else 12
-            local = data[at:end]
-            clock, day = _dos_time(info)
-            raw_name = data[at + 30:at + 30 + name_len]
-            central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, info.create_version | (info.create_system << 8),
-                                  info.extract_version, info.flag_bits, info.compress_type, clock, day, info.CRC,
-                                  info.compress_size, info.file_size, len(raw_name), 0, 0, 0, info.internal_attr,
-                                  info.external_attr, offset) + raw_name
-        chunks.append(local)
-        directory.append(central)
-        offset += len(local)
-    return b"".join([*chunks, zip_end(directory, offset)])

@@ -9,8 +9,8 @@ import html
 from pathlib import Path
 
 from pipeline.files import atomic_path
-from pipeline.xlsx.container import deflated_zip
 from pipeline.xlsx.school_layout import column_letter
+from pipeline.xlsx.zipwrite import deflated_zip
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
