@@ -61,6 +61,9 @@ class Report:
     replay_identical: bool = False
     formula_elements: int = 0
     canaries_above_municipality: int = 0
+    annotated_copies: int = 0
+    rewritten_copies: int = 0    # made by the openpyxl fallback, not by patching
+    broken_copies: int = 0       # annotated copies that do not open
     rejections: int = 0
     rejections_in_russian: int = 0
 
@@ -75,14 +78,16 @@ class Report:
                 f"shuffled, duplicated replay gives an identical warehouse: {'yes' if self.replay_identical else 'NO'}",
                 f"formula or external-link elements from data in outputs: {self.formula_elements}",
                 f"canaries above the municipality: {self.canaries_above_municipality}",
-                f"rejections with a Russian message: {self.rejections_in_russian} of {self.rejections}"]
+                f"rejections with a Russian message: {self.rejections_in_russian} of {self.rejections}",
+                f"annotated copies: {self.annotated_copies} (re-written by the fallback: {self.rewritten_copies}), "
+                f"broken: {self.broken_copies}"]
         return out
 
     @property
     def clean(self) -> bool:
         return (not self.uncaught and not self.hangs and self.rows_read == self.rows_loaded + self.rows_rejected
                 and self.replay_identical and not self.formula_elements and not self.canaries_above_municipality
-                and self.rejections == self.rejections_in_russian)
+                and self.rejections == self.rejections_in_russian and not self.broken_copies)
 
 
 def zipped(parts: dict[str, bytes]) -> bytes:
@@ -299,6 +304,14 @@ def run_report(n_fuzz: int = 1000, workdir: Path | None = None) -> Report:
             with zipfile.ZipFile(path) as z:
                 report.formula_elements += sum(len(_FORMULA_OR_LINK.findall(z.read(n))) for n in z.namelist()
                                                if n.startswith("xl/worksheets/sheet"))
+        for path in ws.outbox.rglob("*_проверка.xlsx"):
+            report.annotated_copies += 1
+            receipt = path.with_name(path.name.replace("проверка.xlsx", "квитанция.txt"))
+            report.rewritten_copies += "пересохранена заново" in receipt.read_text(encoding="utf-8")
+            try:
+                openpyxl.load_workbook(path)
+            except Exception:
+                report.broken_copies += 1
         for path in (ws.out / "region").rglob("*.xlsx"):
             with zipfile.ZipFile(path) as z:
                 report.canaries_above_municipality += sum(CANARY.encode() in z.read(n) for n in z.namelist())
