@@ -76,14 +76,17 @@ def take_in(ws: Workspace, con, received: list[Received], answer: bool = True) -
 
 def process_pending(ws: Workspace, con, municipality: str, period: str, answer: bool = True) -> list[CheckResult]:
     """Check every pending return of one municipality and period in arrival order, load them a batch at a time
-    (one transaction each), and answer each school once its batch is stored."""
+    (one transaction each), and answer each school once its batch is stored. With `answer` false (a rebuild)
+    answers are recorded as due but nothing is written to the outbox."""
     period_end = load_reference().municipalities[municipality].period(period).end
-    deliver(ws, con)
+    if answer:
+        deliver(ws, con)
     files, schools = [], set()
     for rec in queries.pending(con, municipality, period).itertuples():
         if isinstance(rec.locked_by, str):
             hold(con, rec, period)
-            deliver(ws, con, [rec.sha256])
+            if answer:
+                deliver(ws, con, [rec.sha256])
         else:
             files.append((ws.home / rec.archive_path, rec.received.to_pydatetime(), rec.original_name))
             schools.add(rec.school_id)
