@@ -198,7 +198,9 @@ def test_rebuild_from_the_archive_gives_the_same_warehouse(published):
 
     with warehouse.connect(published.database, read_only=True) as con:
         live = queries.content_hash(con)
+    answers = {p: p.stat().st_mtime_ns for p in published.outbox.rglob("*") if p.is_file()}
     assert rebuild(published, published.home / "rebuilt.duckdb") == live
+    assert {p: p.stat().st_mtime_ns for p in published.outbox.rglob("*") if p.is_file()} == answers  # schools untouched
 
 
 def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
