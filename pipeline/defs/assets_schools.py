@@ -40,7 +40,7 @@ def missing_reminders(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
                         f"{m.name}, период {period}: срок сдачи {deadline:%d.%m.%Y}.\n"
                         f"Нет принятого отчёта у {len(missing)} из {len(states)} ОО.\n"
                         f"\nОтчёт отклонён, ждём исправленную версию ({len(rejected)}):\n"
-                        + "".join(f"- {s.school_id} {s.name}: {s.reason or 'есть ошибки'}\n" for s in rejected.itertuples())
+                        + "".join(f"- {s.school_id} {s.name}: {s.reason}\n" for s in rejected.itertuples())
                         + f"\nОтчёт не поступал ({len(never)}):\n"
                         + "".join(f"- {s.school_id} {s.name}\n" for s in never.itertuples()))
     return dg.MaterializeResult(metadata={"dagster/row_count": len(missing), **file_meta(path),

@@ -149,7 +149,7 @@ def school_states(con: duckdb.DuckDBPyConnection, municipality: str, period: str
     error of that return (why it was not accepted) and whether an earlier version stands accepted."""
     return con.execute(
         "SELECT sc.id AS school_id, sc.name, s.sha256, s.verdict, s.version, s.received_at, s.on_time, s.errors, "
-        "s.warnings, (SELECT min_by(message, src_row) FROM issue i WHERE i.sha256 = s.sha256 AND i.severity = $error) "
+        "s.warnings, (SELECT min_by(message, coalesce(src_row, 0)) FROM issue i WHERE i.sha256 = s.sha256 AND i.severity = $error) "
         "AS reason, cs.sha256 IS NOT NULL AS has_accepted FROM school sc "
         "LEFT JOIN (SELECT * FROM submission WHERE municipality = $m AND period = $p QUALIFY row_number() OVER "
         "(PARTITION BY school_id ORDER BY received_at DESC, sha256) = 1) s ON s.school_id = sc.id "
