@@ -50,5 +50,5 @@ def rebuild(ws: Workspace, target: Path) -> str:
         for journal in sorted(ws.journal.glob("*.json")):
             record = json.loads(journal.read_text(encoding="utf-8"))
             run = compute.compute(con, record["municipality"], record["period"], record["submissions"])
-            compute.store(con, record["municipality"], record["period"], run)
+            compute.store(con, run)
         return content_hash(con)

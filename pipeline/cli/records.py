@@ -87,7 +87,7 @@ def reissue(run_id: str = typer.Option(..., "--run", help="Идентифика�
     run = json.loads(record.read_text(encoding="utf-8"))
     with ws.connect() as con:
         if not con.execute("SELECT 1 FROM run WHERE run_id = ?", [run_id]).fetchone():  # not stored here: compute it
-            store(con, run["municipality"], run["period"], compute(con, run["municipality"], run["period"], run["submissions"]))
+            store(con, compute(con, run["municipality"], run["period"], run["submissions"]))
         municipal.write_municipal(con, out, run_id, ws.key)
     path = municipal_paths(out, run["municipality"], run["period"], run_id)[1]
     console.print(f"Сводка расчёта {run_id} выпущена заново: {path}")

@@ -25,7 +25,7 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
         if run.subs.empty:  # no accepted return yet: a summary of zeros is no document
             return dg.MaterializeResult(metadata={"run_id": "", "schools": 0, "returns_seen": len(run.snapshot),
                                                   "note": "нет принятых отчётов: показатели не рассчитаны"})
-        compute.store(con, municipality, period, run, ws.journal)
+        compute.store(con, run, ws.journal)
     totals = pd.DataFrame([{"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
                            for f in run.figures if f.level is Level.MUNICIPALITY])
     return dg.MaterializeResult(metadata={"run_id": run.run_id, "dagster/row_count": len(run.figures),

@@ -9,7 +9,7 @@ the run the asset checks verified.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,12 +28,15 @@ from pipeline.store.warehouse import insert_frame, transaction
 @dataclass
 class Computed:
     run_id: str
+    municipality: str
+    period: str
     snapshot: list[str]         # every checked return the run saw
     figures: list[Figure]
     subs: pd.DataFrame          # the returns that count: each school's newest accepted one
-    texts: dict[tuple[str, str], str]   # (indicator, entity) -> where its figure came from, in words
     new_figures: pd.DataFrame | None = None   # per-return figures first computed by this run (stored with it)
     new_sources: pd.DataFrame | None = None
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)  # (indicator, entity) -> its sources in words;
+                                                                    # read back with a stored run, for rendering
 
 
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
@@ -89,13 +92,12 @@ def compute(con, municipality: str, period_code: str, snapshot: list[str] | None
     by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
         per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
         per_return["sources_text"], strict=True)}
-    figures, texts = _assemble(municipality, period_code, subs, by_key)
-    return Computed(run_id, shas, figures, subs, texts, new_figures, new_sources)
+    figures = _assemble(municipality, period_code, subs, by_key)
+    return Computed(run_id, municipality, period_code, shas, figures, subs, new_figures, new_sources)
 
 
-def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict) -> tuple[list[Figure], dict]:
-    """Figures per ОО and for the municipality, from per-return (numerator, denominator, sources text) by
-    (indicator, sha256); and the words on where each came from."""
+def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict) -> list[Figure]:
+    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256)."""
     figures = []
     for ind in INDICATORS:
         schools = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
@@ -104,7 +106,7 @@ def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict) 
         figures += schools
         figures.append(aggregate(schools, Level.MUNICIPALITY, municipality, period) if schools
                        else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None))
-    return figures, _texts(municipality, subs, by_key)
+    return figures
 
 
 def _texts(municipality: str, subs: pd.DataFrame, by_key: dict) -> dict[tuple[str, str], str]:
@@ -128,13 +130,13 @@ def stored_run(con, run_id: str) -> Computed:
     sources = con.execute("SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
                           "WHERE period = ? AND list_contains(?, sha256)", [period, list(subs["sha256"])]).fetchall()
     texts = _texts(municipality, subs, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
-    return Computed(run_id, shas, figures, subs, texts)
+    return Computed(run_id, municipality, period, shas, figures, subs, texts=texts)
 
 
-def store(con, municipality: str, period: str, run: Computed, journal: Path | None = None) -> None:
+def store(con, run: Computed, journal: Path | None = None) -> None:
     """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
     ref = load_reference()
-    run_id, figures = run.run_id, run.figures
+    run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
     latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
     inputs = pd.DataFrame(

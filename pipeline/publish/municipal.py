@@ -36,7 +36,7 @@ from pipeline.xlsx.summary_layout import (
 def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     """Render a stored run as the latest municipal summary, plus an immutable copy named by its run id."""
     run = stored_run(con, run_id)
-    municipality, period_code = con.execute("SELECT municipality, period FROM run WHERE run_id = ?", [run_id]).fetchone()
+    municipality, period_code = run.municipality, run.period
     m = load_reference().municipalities[municipality]
     period = m.period(period_code)
     all_subs = con.execute("SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version",
@@ -117,5 +117,5 @@ def publish(con, out_dir: Path, municipality: str, period: str, signing_key: str
     """The two publishing steps outside Dagster (samples, benchmarks): compute and store the run of what is checked
     now, then render that stored run. Returns (the latest summary, run id)."""
     run = compute(con, municipality, period)
-    store(con, municipality, period, run, journal)
+    store(con, run, journal)
     return write_municipal(con, out_dir, run.run_id, signing_key), run.run_id
