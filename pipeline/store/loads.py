@@ -20,13 +20,12 @@ from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import Verdict
 from pipeline.feedback import Answer, answer_of
 from pipeline.reference import load_reference
-from pipeline.store.warehouse import arrow_table, fact_table, insert_frame, transaction
+from pipeline.store.warehouse import arrow_schema, arrow_table, fact_table, insert_frame, transaction
 from pipeline.xlsx.reader import stacked
 
 if TYPE_CHECKING:
     from pipeline.intake.records import CheckResult, Received
 
-ARROW_TYPES = {"int": pa.int64(), "decimal": pa.float64(), "date": pa.date32()}
 SUBMISSION_COLUMNS = ["sha256", "school_id", "municipality", "period", "version", "verdict", "on_time",
                       "template_version", "catalogue", "errors", "warnings", "rows_read", "rows_loaded", "normalised"]
 ISSUE_COLUMNS = ["sha256", "rule", "severity", "sheet", "src_row", "code", "cell", "value", "message", "fix"]
@@ -46,13 +45,14 @@ def register_received(con, home: Path, received: list[Received]) -> None:
               "school_id": r.claimed[0], "municipality": r.claimed[1], "period": r.claimed[2]} for r in received]))
 
 
-def fact_arrow(sheet, parts: list[tuple[str, object]]) -> pa.Table:
-    """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs."""
-    sheets = [s for _, s in parts]
+def fact_arrow(con, sheet, parts: list[tuple[str, object]]) -> pa.Table:
+    """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs, typed as
+    the fact table's columns are."""
+    sheets, types = [s for _, s in parts], arrow_schema(con, fact_table(sheet.code))
     columns = {"sha256": pa.array(list(chain.from_iterable(repeat(sha, len(s)) for sha, s in parts)), pa.string()),
                "src_row": pa.array(list(chain.from_iterable(s.rows for s in sheets)), pa.int32())}
     for c in sheet.columns:
-        columns[c.code] = pa.array(stacked(sheets, c.code), ARROW_TYPES.get(c.type, pa.string()))
+        columns[c.code] = pa.array(stacked(sheets, c.code), types.field(c.code).type)
     return pa.table(columns)
 
 
@@ -113,7 +113,7 @@ def load_results(con, results: list[CheckResult], home: Path) -> list[Answer]:
             for r in results for i in r.issues], ISSUE_COLUMNS))
         for sheet in catalogue.sheets:
             insert_frame(con, fact_table(sheet.code), fact_arrow(
-                sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
+                con, sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
         insert_frame(con, "src_column", letters_arrow([(r.sha256, r.book.sheets) for r in stored]))
         for n, old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])

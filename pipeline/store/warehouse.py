@@ -141,7 +141,12 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
     con.unregister("incoming")
 
 
+def arrow_schema(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> pa.Schema:
+    """The Arrow types of a table's columns as the warehouse declares them (schema.sql, or the catalogue for facts)."""
+    return con.sql(f"SELECT {', '.join(columns) if columns else '*'} FROM {table} LIMIT 0").to_arrow_table().schema
+
+
 def arrow_table(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], columns: list[str]) -> pa.Table:
-    """Rows for some of a table's columns as Arrow, typed as the table declares them (schema.sql is the one copy)."""
-    schema = con.sql(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").to_arrow_table().schema
+    """Rows for some of a table's columns as Arrow, typed as the table declares them."""
+    schema = arrow_schema(con, table, columns)
     return pa.table({c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in columns}, schema=schema)
