@@ -11,18 +11,25 @@ by `pipeline.reference` itself: the Dagster partitions need it before any worksp
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from pipeline import reference
 from pipeline.store.warehouse import DEFAULT_MEMORY, connect
+from pipeline.xlsx.container import MAX_FILE_BYTES
 
 DEMO_SIGNING_KEY = "svod-demo-signing-key"  # only for workspaces made by `svod demo`, and for tests
 DEMO_MARKER = ".svod-demo"
 DATABASE = "svod.duckdb"
 ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY", "reference_dir": reference.REFERENCE_DIR_VARIABLE,
-               "duckdb_memory": "SVOD_DUCKDB_MEMORY"}
+               "duckdb_memory": "SVOD_DUCKDB_MEMORY",
+               # the cabinet (`svod serve`)
+               "secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVOD_CABINET_DATABASE",
+               "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
+               "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "mail_from": "SVOD_MAIL_FROM"}
 
 
 class NoSigningKey(RuntimeError):
@@ -69,8 +76,10 @@ class Workspace(BaseModel):
                                "SVOD_SIGNING_KEY (один и тот же ключ для выпуска шаблонов и приёма отчётов).")
         return self.signing_key
 
-    def connect(self, read_only: bool = False):
-        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory)
+    def connect(self, read_only: bool = False, wait: float | None = None):
+        """The warehouse; `wait` seconds for another process holding it (default: the warehouse's own wait)."""
+        waiting = {} if wait is None else {"wait": wait}
+        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory, **waiting)
 
     @property
     def inbox(self) -> Path:
@@ -100,3 +109,63 @@ class Workspace(BaseModel):
     @property
     def database(self) -> Path:
         return self.home / DATABASE
+
+
+CABINET_SECRET = ".cabinet-secret"  # in the workspace: the cabinet's generated secret key, when none is set
+
+
+class CabinetSettings(BaseModel):
+    """What the cabinet's Django settings take from the environment, with embedded defaults: SQLite in the
+    workspace, a generated secret key kept there, mail written to files, answering on the loopback only."""
+
+    secret_key: str
+    database: dict
+    allowed_hosts: list[str]
+    trusted_origins: list[str]
+    public_url: str
+    secure_cookies: bool
+    time_zone: str
+    email_backend: str
+    smtp_host: str
+    smtp_port: int
+    mail_from: str
+    upload_limit_bytes: int = MAX_FILE_BYTES
+
+
+def cabinet_settings(home: Path) -> CabinetSettings:
+    """The cabinet's settings for the workspace at `home`."""
+    secret = from_environment("secret_key")
+    if secret is None:
+        home.mkdir(parents=True, exist_ok=True)
+        stored = home / CABINET_SECRET
+        if not stored.exists():
+            stored.write_text(secrets.token_urlsafe(48))
+            stored.chmod(0o600)
+        secret = stored.read_text().strip()
+    public_url = (from_environment("public_url") or "http://127.0.0.1:8000").rstrip("/")
+    hosts = (from_environment("allowed_hosts") or f"127.0.0.1,localhost,{urlsplit(public_url).hostname}").split(",")
+    smtp_host = from_environment("smtp_host")
+    return CabinetSettings(
+        secret_key=secret, database=database_settings(from_environment("cabinet_database"), home),
+        allowed_hosts=sorted({h.strip() for h in hosts if h.strip()}), trusted_origins=[public_url],
+        public_url=public_url, secure_cookies=public_url.startswith("https://"),
+        time_zone=from_environment("time_zone") or "Europe/Moscow",
+        email_backend="django.core.mail.backends.smtp.EmailBackend" if smtp_host else
+        "django.core.mail.backends.filebased.EmailBackend",
+        smtp_host=smtp_host or "localhost", smtp_port=int(from_environment("smtp_port") or 25),
+        mail_from=from_environment("mail_from") or "svod@localhost")
+
+
+def database_settings(url: str | None, home: Path) -> dict:
+    """Django's database entry: `postgresql://user:password@host:port/name`, else SQLite in the workspace."""
+    if not url:
+        (home / "cabinet").mkdir(parents=True, exist_ok=True)
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": home / "cabinet" / "cabinet.sqlite3",
+                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"SVOD_CABINET_DATABASE: ожидается адрес вида postgresql://пользователь:пароль@сервер/база, а не «{parts.scheme}://…»")
+    return {"ENGINE": "django.db.backends.postgresql", "NAME": parts.path.lstrip("/"), "USER": parts.username or "",
+            "PASSWORD": parts.password or "", "HOST": parts.hostname or "", "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60}

@@ -143,11 +143,14 @@ def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer
                   parsed=result.book is not None, **extra)
 
 
-def write_answer(answer: Answer, out_dir: Path, home: Path | None = None) -> tuple[list[Path], str | None]:
+def write_answer(answer: Answer, out_dir: Path, home: Path | None = None, stem: str | None = None
+                 ) -> tuple[list[Path], str | None]:
     """Write an answer under outbox/<ОО>/: the receipt, and the annotated copy when the file could be read and a
-    cell is flagged. Returns the paths and, if the annotated copy failed, why (the receipt says so too)."""
+    cell is flagged. Files are named after the file sent (or `stem`). Returns the paths and, if the annotated
+    copy failed, why (the receipt says so too)."""
     def place(suffix: str) -> Path:
-        return feedback_path(out_dir, answer.school_id, answer.original_name, answer.sha256, suffix)
+        return feedback_path(out_dir, answer.school_id, f"{stem}.xlsx" if stem else answer.original_name,
+                             answer.sha256, suffix)
 
     if answer.kind == HELD:
         return [write_held_notice(out_dir, answer.school_id, answer.original_name, answer.sha256, answer.received_at,

@@ -1,7 +1,8 @@
 """The `svod` command line: a thin Russian-speaking shell over the same code the Dagster assets run.
 
 This module holds what every command shares (the app, options, the staff-error handling); the commands are in
-`work` (issuing, checking, consolidating, approving) and `records` (lineage, re-issue, rebuild, reliability).
+`work` (issuing, checking, consolidating, approving), `records` (lineage, re-issue, rebuild, reliability) and
+`cabinet` (the web cabinet and its accounts).
 Commands that change the warehouse materialize the assets in-process (`pipeline.runner`), so a CLI run and a UI
 run are the same run and both show up in the Dagster UI's history. Staff errors (no signing key, a busy
 warehouse, a failed run) end with a Russian message and a non-zero exit, never a traceback.
@@ -67,8 +68,12 @@ def school_of(code: str) -> Municipality:
     return home
 
 
-def command(fn):
-    """A CLI command whose staff errors end with a Russian message: exit 2 for wrong input, 1 for a failed run."""
+def command(fn=None, *, on: typer.Typer = app):
+    """A CLI command (of `on`) whose staff errors end with a Russian message: exit 2 for wrong input, 1 for a
+    failed run."""
+    if fn is None:
+        return functools.partial(command, on=on)
+
     @functools.wraps(fn)
     def run(*args, **kwargs):
         try:
@@ -79,7 +84,7 @@ def command(fn):
         except runner.RunFailed as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
-    return app.command()(run)
+    return on.command()(run)
 
 
-from pipeline.cli import records, work  # noqa: E402,F401 — the commands register themselves on `app`
+from pipeline.cli import cabinet, records, work  # noqa: E402,F401 — the commands register themselves on `app`

@@ -30,7 +30,23 @@ def demo(home: Path = HOME) -> None:
     """Весь путь на учебных данных: шаблоны → заполненные отчёты → приём → хранилище → сводки."""
     from samples.demo import run_demo
 
-    run_demo(home, console)
+    ws = run_demo(home, console)
+    _demo_cabinet(ws)
+
+
+def _demo_cabinet(ws: Workspace) -> None:
+    """The demo's cabinet accounts, and the cabinet's state brought up to what the demo recorded."""
+    from cabinet.setup import start
+
+    start(ws.home)
+    from cabinet.accounts import DEMO_PASSWORD, demo_accounts
+    from cabinet.worker import sync_all
+
+    accounts = demo_accounts()
+    sync_all()
+    console.print(f"Кабинет: svod serve --home {ws.home}  → http://127.0.0.1:8000/ (пароль у всех учётных записей "
+                  f"демо: {DEMO_PASSWORD})", soft_wrap=True)
+    console.print("; ".join(f"{who} — {username}" for who, username in accounts), soft_wrap=True)
 
 
 @command

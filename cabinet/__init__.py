@@ -1,0 +1,1 @@
+"""svod cabinet: the web application where schools hand in and staff review (see docs/cabinet.md)."""

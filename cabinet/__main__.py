@@ -1,0 +1,17 @@
+"""`python -m cabinet worker --home DIR`: the cabinet's worker process, as `svod serve` starts it."""
+
+import argparse
+import logging
+
+from cabinet.setup import start
+
+parser = argparse.ArgumentParser(prog="python -m cabinet", description="svod cabinet worker")
+parser.add_argument("process", choices=["worker"])
+parser.add_argument("--home")
+args = parser.parse_args()
+start(args.home)
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+from cabinet.worker import run_forever  # noqa: E402 — models load once Django is set up
+
+run_forever()

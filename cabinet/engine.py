@@ -1,0 +1,138 @@
+"""The cabinet's one door into the pipeline, for what a page does at once: give a school its template, and take
+a workbook in the way an inbox file is taken (archive byte for byte, isolated pre-check and parse, every rule,
+history against the warehouse) and answer it. Nothing here writes the warehouse: an accepted identity is handed
+to the pipeline by putting the file into the inbox under an internal name, and consolidation registers it there.
+
+The warehouse is read only for a moment and never waited for: while a pipeline run writes it (DuckDB lets no
+other process read then), the check goes on without the previous period's registries and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from pipeline.config import Workspace
+from pipeline.domain.issues import Issue, issue, verdict
+from pipeline.feedback import answer_of, write_answer
+from pipeline.files import atomic_path
+from pipeline.intake.examine import check_file
+from pipeline.intake.inbox import archive_file
+from pipeline.reference import load_reference
+from pipeline.schools import issue_templates
+from pipeline.store import queries
+from pipeline.store.warehouse import WarehouseBusy
+from pipeline.xlsx.templates import template_name
+
+READ_WAIT_SECONDS = 1.0  # how long a page waits for the warehouse to be readable before going on without it
+ANSWERS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "проверка.xlsx"}
+ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
+CHECKS_AT_ONCE = threading.BoundedSemaphore(2)  # uploads checked at the same time by one server process
+
+
+class WarehouseInUse(RuntimeError):
+    """The warehouse is being written by a run and a page needs it now; the message is for people."""
+
+
+def workspace() -> Workspace:
+    return settings.WORKSPACE
+
+
+def display_name(client_name: str) -> str:
+    """The name a client gave its file, fit to show (no folders, no control characters, not too long)."""
+    base = client_name.replace("\\", "/").rsplit("/", 1)[-1]
+    clean = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return clean[:120] or "файл"
+
+
+def template_path(municipality: str, period: str, school_id: str) -> Path:
+    """The school's prefilled template: the one issued to it, else issued now (carrying its registries forward
+    from the warehouse, which must be readable for that)."""
+    ws = workspace()
+    folder = ws.templates / municipality / period.replace("/", "-")
+    path = folder / template_name(municipality, period, school_id)
+    if path.exists():
+        return path
+    if not ws.database.exists():
+        return issue_templates(None, ws.key, folder, municipality, period, [school_id])[0][0]
+    try:
+        with ws.connect(read_only=True, wait=READ_WAIT_SECONDS) as con:
+            return issue_templates(con, ws.key, folder, municipality, period, [school_id])[0][0]
+    except WarehouseBusy as exc:
+        raise WarehouseInUse("Сейчас идёт свод отчётов, шаблон с вашими данными прошлого периода можно будет "
+                             "скачать через несколько минут.") from exc
+
+
+def previous_registries(ws: Workspace, school_id: str, period_end) -> tuple[dict, bool]:
+    """The school's registries of its previous accepted period, and whether the warehouse could be read."""
+    if not ws.database.exists():
+        return {}, True
+    try:
+        with ws.connect(read_only=True, wait=READ_WAIT_SECONDS) as con:
+            return queries.previous_facts(con, [school_id], period_end).get(school_id, {}), True
+    except WarehouseBusy:
+        return {}, False
+
+
+@dataclass
+class HandedIn:
+    sha256: str
+    verdict: str
+    issues: list[Issue]
+    rows: dict[str, int]
+    history_checked: bool
+    forwarded: bool
+
+
+def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: str, received_at: datetime,
+            changes: Callable[[list[dict], dict], str | None] = lambda issues, rows: None) -> HandedIn:
+    """Archive, check and answer one workbook a school hands in for a period; forward it to the pipeline when it
+    is that school's return for that period. The answer (with `changes(issues, rows)` against the previous
+    version) is written under `cabinet/answers/<upload id>/`."""
+    ws = workspace()
+    suffix = Path(client_name).suffix.lower()
+    internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
+    stored = archive_file(ws, data, internal)
+    m = load_reference().school_home(school_id)
+    previous, history_checked = previous_registries(ws, school_id, m.period(period).end)
+    with CHECKS_AT_ONCE:
+        result = check_file(stored, ws.key, received_at.replace(microsecond=0), internal, lambda school, end: previous)
+    result.original_name = display_name(client_name)
+    if result.school_id is not None and result.school_id != school_id:
+        result.issues = [issue("U01", claimed=result.school_id, school=school_id), *result.issues]
+    elif result.period is not None and result.period != period:
+        result.issues = [issue("U02", claimed=result.period, period=period), *result.issues]
+    result.verdict = verdict(result.issues)
+    forwarded = result.school_id == school_id and result.period == period
+    if forwarded:
+        with atomic_path(ws.inbox / internal) as tmp:
+            tmp.write_bytes(data)
+            stamp = received_at.timestamp()
+            os.utime(tmp, (stamp, stamp))  # the pipeline takes the arrival time, and the order, from the file's time
+    answer = answer_of(result, source=str(stored.relative_to(ws.home)),
+                       changes=changes([i.model_dump(mode="json") for i in result.issues], result.rows))
+    write_answer(answer, answers_folder(upload_id), ws.home, stem="ответ")
+    return HandedIn(result.sha256, result.verdict.value, result.issues, result.rows, history_checked, forwarded)
+
+
+def answers_folder(upload_id) -> Path:
+    return workspace().home / "cabinet" / "answers" / str(upload_id)
+
+
+def answer_file(upload_id, kind: str) -> Path | None:
+    """A written answer to an upload (a key of ANSWERS), if it exists."""
+    found = sorted(answers_folder(upload_id).rglob(f"*_{ANSWERS[kind]}"))
+    return found[0] if found else None
+
+
+def archived(sha256: str) -> Path | None:
+    """The archived bytes of a file, by its hash."""
+    found = sorted((workspace().archive / sha256[:2]).glob(f"{sha256}.*"))
+    return found[0] if found else None

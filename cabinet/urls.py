@@ -1,0 +1,58 @@
+"""The cabinet's addresses. Every object in an address (school, period, upload, municipality, region, run) is
+checked against the logged-in account by the view (`cabinet.access`)."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth
+from django.shortcuts import redirect
+from django.urls import path
+
+from cabinet.access import account_of
+from cabinet.models import Role
+from cabinet.views import school, staff
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return redirect("school_home" if account_of(request.user).role == Role.SCHOOL else "staff_home")
+
+
+RESET = {"template_name": "registration/set_password.html", "success_url": "/login/?password=set"}
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("password/", auth.PasswordResetView.as_view(success_url="/password/sent/",
+                                                     email_template_name="registration/reset_email.txt",
+                                                     subject_template_name="registration/reset_subject.txt"),
+         name="password_reset"),
+    path("password/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(**RESET), name="password_reset_confirm"),
+    path("invite/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(**RESET), name="invite"),
+    path("school/", school.school_home, name="school_home"),
+    path("o/<str:school_id>/<str:slug>/", school.return_page, name="return"),
+    path("o/<str:school_id>/<str:slug>/template/", school.template, name="template"),
+    path("o/<str:school_id>/<str:slug>/upload/", school.hand_in, name="hand_in"),
+    path("o/<str:school_id>/<str:slug>/decide/", staff.decide, name="decide"),
+    path("upload/<uuid:upload_id>/", school.upload_page, name="upload"),
+    path("upload/<uuid:upload_id>/justify/", school.justify, name="justify"),
+    path("upload/<uuid:upload_id>/<str:kind>/", school.upload_file, name="upload_file"),
+    path("staff/", staff.staff_home, name="staff_home"),
+    path("m/<str:code>/<str:slug>/", staff.board_page, name="board"),
+    path("m/<str:code>/<str:slug>/export/", staff.board_export, name="board_export"),
+    path("m/<str:code>/<str:slug>/consolidate/", staff.consolidate, name="consolidate"),
+    path("m/<str:code>/<str:slug>/summary/", staff.summary_download, name="summary"),
+    path("audit/<str:code>/", staff.audit_page, name="audit"),
+    path("users/<str:code>/", staff.users_page, name="users"),
+    path("job/<int:job_id>/", staff.job_status, name="job"),
+    path("region/<str:region>/", staff.region_page, name="region"),
+    path("region/<str:region>/consolidate/", staff.regional_consolidate, name="regional_consolidate"),
+    path("region/<str:region>/file/<str:name>/", staff.regional_download, name="regional_file"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "cabinet.errors.not_found"
+handler403 = "cabinet.errors.forbidden"
+handler500 = "cabinet.errors.server_error"
+handler400 = "cabinet.errors.bad_request"

@@ -1,0 +1,150 @@
+"""Pages about one school's return: its periods, the return's page (versions, decisions, handing in), the
+verdict of an upload with its problems by sheet, justifications, and the downloads. A school opens only its
+own; its methodist and administrators open the same pages (`cabinet.access`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cabinet import engine
+from cabinet.access import period_of, period_slug, roles, school_for, upload_for
+from cabinet.forms import DecisionForm, JustificationForm, UploadForm
+from cabinet.models import AuditEvent, DecisionKind, Justification, Role, Upload
+from cabinet.uploads import too_large_message
+from cabinet.workflow import changes_since, changes_text, issue_key, school_state
+from pipeline.domain.issues import Issue, by_sheet
+
+READERS = (Role.SCHOOL, Role.METHODIST, Role.ADMIN)
+
+
+def open_periods(m):
+    """The municipality's periods whose reporting has begun, newest first."""
+    today = timezone.localdate()
+    return sorted((p for p in m.periods if p.start <= today), key=lambda p: p.start, reverse=True)
+
+
+@roles(Role.SCHOOL)
+def school_home(request, account):
+    m, school = school_for(account, account.organisation)
+    states = [school_state(m, school, p) for p in open_periods(m)]
+    return render(request, "cabinet/school_home.html", {"m": m, "school": school, "states": states})
+
+
+def page_context(account, school_id: str, slug: str) -> dict:
+    m, school = school_for(account, school_id)
+    period = period_of(m, slug)
+    state = school_state(m, school, period)
+    uploads = list(Upload.objects.filter(school_id=school.id, period=period.code).select_related("uploaded_by"))
+    timeline = sorted([("upload", u.uploaded_at, u) for u in uploads] + [("decision", d.made_at, d) for d in state.decisions],
+                      key=lambda item: item[1], reverse=True)
+    return {"m": m, "school": school, "period": period, "slug": period_slug(period.code), "state": state,
+            "uploads": uploads, "timeline": timeline, "kinds": DecisionKind}
+
+
+@roles(*READERS)
+def return_page(request, account, school_id, slug, upload_form=None, status=200):
+    context = page_context(account, school_id, slug)
+    context["upload_form"] = upload_form or UploadForm()
+    context["decision_forms"] = {k: DecisionForm(initial={"kind": k}) for k in DecisionKind.values}
+    return render(request, "cabinet/return_page.html", context, status=status)
+
+
+@roles(*READERS)
+def template(request, account, school_id, slug):
+    m, school = school_for(account, school_id)
+    period = period_of(m, slug)
+    try:
+        path = engine.template_path(m.code, period.code, school.id)
+    except engine.WarehouseInUse as exc:
+        return render(request, "cabinet/message.html", {"title": "Шаблон пока недоступен", "text": str(exc)}, status=503)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@require_POST
+@roles(Role.SCHOOL)
+def hand_in(request, account, school_id, slug):
+    m, school = school_for(account, school_id)
+    period = period_of(m, slug)
+    form = UploadForm(request.POST, request.FILES)
+    if getattr(request, "upload_too_large", False):
+        form.errors["file"] = form.error_class([too_large_message()])
+    if form.errors or not form.is_valid():
+        return return_page(request, school_id, slug, upload_form=form, status=400)
+    file = form.cleaned_data["file"]
+    data = file.read()
+    previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
+    upload_id, now = uuid.uuid4(), timezone.now()
+    result = engine.hand_in(upload_id, data, file.name, school.id, period.code, timezone.localtime(now).replace(tzinfo=None),
+                            lambda issues, rows: changes_text(changes_since(previous, issues, rows)))
+    errors = sum(i.severity == "error" for i in result.issues)
+    upload = Upload.objects.create(
+        id=upload_id, school_id=school.id, municipality=m.code, period=period.code, uploaded_by=request.user,
+        uploaded_at=now, client_name=engine.display_name(file.name), size=len(data),
+        sha256=result.sha256, verdict=result.verdict, errors=errors, warnings=len(result.issues) - errors,
+        issues=[i.model_dump(mode="json") for i in result.issues], rows=result.rows,
+        history_checked=result.history_checked, forwarded=result.forwarded)
+    AuditEvent.record(account, f"сдан отчёт: {upload.get_verdict_display()}", municipality=m.code,
+                      school_id=school.id, period=period.code)
+    target = reverse("upload", args=[upload.pk])
+    if request.htmx:
+        response = HttpResponseRedirect(target)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@roles(*READERS)
+def upload_page(request, account, upload_id):
+    upload = upload_for(account, upload_id)
+    m, school = school_for(account, upload.school_id)
+    issues = [Issue.model_validate(i) for i in upload.issues]
+    justified = {j.issue_key: j for j in upload.justifications.select_related("written_by")}
+    groups = [(title, [(i, issue_key(i.model_dump()), justified.get(issue_key(i.model_dump()))) for i in found])
+              for title, found in by_sheet(issues)]
+    previous = Upload.objects.filter(school_id=upload.school_id, period=upload.period,
+                                     uploaded_at__lt=upload.uploaded_at).first()
+    latest = Upload.objects.filter(school_id=upload.school_id, period=upload.period).first()
+    return render(request, "cabinet/upload_page.html", {
+        "upload": upload, "m": m, "school": school, "groups": groups, "slug": period_slug(upload.period),
+        "changes": changes_since(previous, upload.issues, upload.rows), "is_latest": latest == upload,
+        "annotated": engine.answer_file(upload.pk, "annotated") is not None,
+        "state": school_state(m, school, period_of(m, upload.period)), "justify_form": JustificationForm()})
+
+
+DOWNLOADS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "с_пометками.xlsx",
+             "original": "как_сдан"}
+
+
+@roles(*READERS)
+def upload_file(request, account, upload_id, kind):
+    upload = upload_for(account, upload_id)
+    if kind not in DOWNLOADS:
+        raise Http404("нет такого файла")
+    path = engine.archived(upload.sha256) if kind == "original" else engine.answer_file(upload.pk, kind)
+    if path is None:
+        raise Http404("нет такого файла")
+    number = Upload.objects.filter(school_id=upload.school_id, period=upload.period, uploaded_at__lte=upload.uploaded_at).count()
+    name = f"{upload.school_id}_{period_slug(upload.period)}_версия{number}_{DOWNLOADS[kind]}"
+    if kind == "original":
+        name += path.suffix
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+
+
+@require_POST
+@roles(Role.SCHOOL)
+def justify(request, account, upload_id):
+    upload = upload_for(account, upload_id)
+    form = JustificationForm(request.POST)
+    warnings = {issue_key(i) for i in upload.issues if i["severity"] == "warning"}
+    if form.is_valid() and form.cleaned_data["issue_key"] in warnings:
+        Justification.objects.update_or_create(upload=upload, issue_key=form.cleaned_data["issue_key"],
+                                               defaults={"text": form.cleaned_data["text"], "written_by": request.user})
+        AuditEvent.record(account, "пояснение к предупреждению", municipality=upload.municipality,
+                          school_id=upload.school_id, period=upload.period, reason=form.cleaned_data["text"])
+    return redirect(reverse("upload", args=[upload.pk]) + "#problems")

@@ -1,0 +1,259 @@
+"""Staff pages: the methodist's completeness board and decisions, consolidation and its progress, the summary,
+the audit log and the schools' accounts; the region's coverage of its municipalities and its summary. A
+methodist works only with its municipality, a region sees aggregates of its municipalities only."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.mail import send_mail
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cabinet import engine
+from cabinet.access import (
+    municipalities_for,
+    period_of,
+    period_slug,
+    roles,
+    school_for,
+    staff_municipality,
+)
+from cabinet.accounts import create_account, invitation_link, schools_with_accounts
+from cabinet.forms import DecisionForm, InviteForm
+from cabinet.models import AuditEvent, Decision, DecisionKind, Job, JobKind, Role
+from cabinet.workflow import Status, board, current_period, problems_first, school_state, totals
+from pipeline.reference import load_reference
+from pipeline.xlsx.plain_book import write_plain_book
+from pipeline.xlsx.summary_layout import municipal_paths
+
+STAFF = (Role.METHODIST, Role.ADMIN)
+
+
+@roles(Role.METHODIST, Role.REGION, Role.ADMIN)
+def staff_home(request, account):
+    if account.role == Role.METHODIST:
+        m = staff_municipality(account, account.organisation)
+        return redirect("board", m.code, period_slug(current_period(m).code))
+    regions = sorted({m.region for m in municipalities_for(account)})
+    if account.role == Role.REGION or len(regions) == 1:
+        return redirect("region", regions[0])
+    return render(request, "cabinet/regions.html", {"regions": [(r, load_reference().regions[r]) for r in regions]})
+
+
+def summary_file(m, period) -> tuple[Path, datetime] | None:
+    path = municipal_paths(engine.workspace().out, m.code, period.code, "")[0]
+    return (path, datetime.fromtimestamp(path.stat().st_mtime)) if path.exists() else None
+
+
+def last_job(kind: JobKind, **where) -> Job | None:
+    return Job.objects.filter(kind=kind, **where).order_by("-requested_at", "-id").first()
+
+
+@roles(*STAFF)
+def board_page(request, account, code, slug):
+    m = staff_municipality(account, code)
+    period = period_of(m, slug)
+    states = board(m, period)
+    counts = totals(states)
+    shown = states
+    if request.GET.get("status") in Status.RU:
+        shown = [s for s in shown if s.status == request.GET["status"]]
+    if request.GET.get("late"):
+        shown = [s for s in shown if s.late and s.status != Status.APPROVED]
+    if request.GET.get("order") == "problems":
+        shown = problems_first(shown)
+    return render(request, "cabinet/board.html", {
+        "m": m, "period": period, "slug": slug, "states": shown, "totals": counts, "statuses": Status.RU,
+        "filters": request.GET, "summary": summary_file(m, period), "periods": m.periods,
+        "job": last_job(JobKind.CONSOLIDATE, municipality=m.code, period=period.code)})
+
+
+BOARD_COLUMNS = ["Код ОО", "ОО", "Статус", "Причина", "Срок", "В срок", "Ошибок", "Предупреждений", "Пояснений",
+                 "Последняя версия"]
+
+
+@roles(*STAFF)
+def board_export(request, account, code, slug):
+    m = staff_municipality(account, code)
+    period = period_of(m, slug)
+    rows = [("title", [f"{m.name}: сдача отчётов о наставничестве за период {period.code}"]),
+            ("plain", [f"Выгружено {timezone.localtime():%d.%m.%Y %H:%M}"]), ("head", BOARD_COLUMNS)]
+    for s in problems_first(board(m, period)):
+        latest = s.latest
+        rows.append(("plain", [s.school.id, s.school.name, s.status_ru, s.reason, f"{s.deadline:%d.%m.%Y}",
+                               "нет" if s.late else "да", latest.errors if latest else "", latest.warnings if latest else "",
+                               s.justified or "", f"{timezone.localtime(latest.received_at):%d.%m.%Y %H:%M}" if latest else ""]))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_plain_book(Path(tmp) / "board.xlsx", "Сдача отчётов", rows, [10, 45, 24, 50, 11, 8, 8, 14, 10, 16])
+        data = path.read_bytes()
+    response = FileResponse(iter([data]), as_attachment=True, filename=f"сдача_отчётов_{m.code}_{slug}.xlsx")
+    response["Content-Length"] = str(len(data))
+    return response
+
+
+@require_POST
+@roles(*STAFF)
+def decide(request, account, school_id, slug):
+    m, school = school_for(account, school_id)
+    period = period_of(m, slug)
+    form = DecisionForm(request.POST)
+    state = school_state(m, school, period)
+    refusal = None
+    if form.is_valid():
+        kind = form.cleaned_data["kind"]
+        refusal = refused(kind, state, form.cleaned_data.get("deadline"))
+    if not form.is_valid() or refusal:
+        messages.error(request, refusal or " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("return", school.id, slug)
+    upload = state.latest.upload if state.latest else None
+    decision = Decision.objects.create(school_id=school.id, period=period.code, upload=upload, kind=kind,
+                                       reason=form.cleaned_data["reason"].strip(), deadline=form.cleaned_data.get("deadline"),
+                                       made_by=request.user)
+    what = decision.get_kind_display() + (f" до {decision.deadline:%d.%m.%Y}" if decision.deadline else "")
+    AuditEvent.record(account, f"решение: {what}", municipality=m.code, school_id=school.id, period=period.code,
+                      reason=decision.reason)
+    if kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE):  # the warehouse's lock follows, by the worker
+        Job.objects.create(kind=JobKind(kind), municipality=m.code, period=period.code, school_id=school.id,
+                           requested_by=request.user)
+    messages.success(request, f"Решение записано: {what}.")
+    return redirect("return", school.id, slug)
+
+
+def refused(kind: str, state, deadline) -> str | None:
+    """Why a decision cannot be made on a return as it stands (None: it can)."""
+    accepted = state.status in Status.DONE
+    if kind in (DecisionKind.ACCEPT, DecisionKind.RETURN) and state.latest is None:
+        return "Отчёт ещё не сдан: решать пока нечего."
+    if kind == DecisionKind.ACCEPT and not accepted:
+        return "Принять можно только отчёт без ошибок."
+    if kind == DecisionKind.RETURN and state.status == Status.APPROVED:
+        return "Отчёт утверждён: чтобы вернуть его, сначала снимите утверждение."
+    if kind == DecisionKind.APPROVE and (not accepted or state.status == Status.APPROVED):
+        return "Утвердить можно только принятый и ещё не утверждённый отчёт."
+    if kind == DecisionKind.UNAPPROVE and state.status != Status.APPROVED:
+        return "Отчёт не утверждён."
+    if kind == DecisionKind.EXTEND and deadline <= state.deadline:
+        return f"Новый срок должен быть позже нынешнего ({state.deadline:%d.%m.%Y})."
+    return None
+
+
+@require_POST
+@roles(*STAFF)
+def consolidate(request, account, code, slug):
+    m = staff_municipality(account, code)
+    period = period_of(m, slug)
+    job = Job.objects.filter(kind=JobKind.CONSOLIDATE, municipality=m.code, period=period.code,
+                             state__in=["queued", "running"]).first()
+    if job is None:
+        job = Job.objects.create(kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code,
+                                 requested_by=request.user)
+        AuditEvent.record(account, "запущен свод муниципалитета", municipality=m.code, period=period.code)
+    if request.htmx:
+        return render(request, "cabinet/job.html", {"job": job})
+    return redirect("board", m.code, slug)
+
+
+def job_scope(account, job: Job) -> None:
+    """A job is seen by the staff of its municipality, or of its region for a regional one."""
+    if job.kind == JobKind.REGIONAL:
+        if account.role not in (Role.REGION, Role.ADMIN) or job.region not in {m.region for m in municipalities_for(account)}:
+            raise Http404("нет такого запуска")
+    else:
+        staff_municipality(account, job.municipality)
+
+
+@roles(Role.METHODIST, Role.REGION, Role.ADMIN)
+def job_status(request, account, job_id):
+    job = get_object_or_404(Job, pk=job_id)
+    job_scope(account, job)
+    return render(request, "cabinet/job.html", {"job": job})
+
+
+@roles(*STAFF)
+def summary_download(request, account, code, slug):
+    m = staff_municipality(account, code)
+    found = summary_file(m, period_of(m, slug))
+    if found is None:
+        raise Http404("сводка ещё не выпущена")
+    return FileResponse(found[0].open("rb"), as_attachment=True, filename=found[0].name)
+
+
+@roles(*STAFF)
+def audit_page(request, account, code):
+    m = staff_municipality(account, code)
+    events = AuditEvent.objects.filter(municipality=m.code)[:500]
+    return render(request, "cabinet/audit.html", {"m": m, "events": events})
+
+
+@roles(*STAFF)
+def users_page(request, account, code):
+    m = staff_municipality(account, code)
+    link = None
+    if request.method == "POST":
+        form = InviteForm(request.POST)
+        if form.is_valid() and m.school(form.cleaned_data["school_id"]):
+            school_id, email = form.cleaned_data["school_id"], form.cleaned_data["email"]
+            user = create_account(Role.SCHOOL, school_id, email=email)
+            link = (school_id, invitation_link(user))
+            if user.email:
+                send_mail("Приглашение в кабинет svod", invitation_text(m.school(school_id).name, link[1]),
+                          None, [user.email])
+            AuditEvent.record(account, "выдано приглашение", municipality=m.code, school_id=school_id)
+    accounts = schools_with_accounts(m.code)
+    return render(request, "cabinet/users.html", {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools],
+                                                  "link": link, "form": InviteForm()})
+
+
+def invitation_text(name: str, link: str) -> str:
+    return (f"Здравствуйте!\n\nДля {name} открыт доступ в кабинет svod, где сдают отчёт о наставничестве.\n"
+            f"Чтобы войти, задайте пароль по ссылке (она действует неделю и только один раз):\n{link}\n")
+
+
+@roles(Role.REGION, Role.ADMIN)
+def region_page(request, account, region):
+    munis = [m for m in municipalities_for(account) if m.region == region]
+    if not munis:
+        raise Http404("нет такого региона")
+    rows = []
+    for m in munis:
+        period = current_period(m)
+        counts = totals(board(m, period))
+        rows.append({"m": m, "period": period, "totals": counts, "summary": summary_file(m, period)})
+    files = sorted((engine.workspace().out / "region").glob(f"svod_region_{region}_*.xlsx"))
+    return render(request, "cabinet/region.html", {
+        "region": region, "region_name": load_reference().regions[region], "rows": rows,
+        "files": [(f.name, datetime.fromtimestamp(f.stat().st_mtime)) for f in files],
+        "job": last_job(JobKind.REGIONAL, region=region)})
+
+
+@require_POST
+@roles(Role.REGION, Role.ADMIN)
+def regional_consolidate(request, account, region):
+    if region not in {m.region for m in municipalities_for(account)}:
+        raise Http404("нет такого региона")
+    job = Job.objects.filter(kind=JobKind.REGIONAL, region=region, state__in=["queued", "running"]).first()
+    if job is None:
+        job = Job.objects.create(kind=JobKind.REGIONAL, region=region, requested_by=request.user)
+        AuditEvent.record(account, f"запущен свод региона {region}")
+    if request.htmx:
+        return render(request, "cabinet/job.html", {"job": job})
+    return redirect("region", region)
+
+
+@roles(Role.REGION, Role.ADMIN)
+def regional_download(request, account, region, name):
+    if region not in {m.region for m in municipalities_for(account)}:
+        raise Http404("нет такого региона")
+    path = engine.workspace().out / "region" / name
+    if not (name.startswith(f"svod_region_{region}_") and name.endswith(".xlsx") and path.is_file()
+            and path.parent == engine.workspace().out / "region"):
+        raise Http404("нет такой сводки")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+
+

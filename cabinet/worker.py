@@ -1,0 +1,161 @@
+"""The cabinet's worker: the one process that does the warehouse work the cabinet asks for (`Job`), one job at a
+time, in the order asked: consolidations as the Dagster assets (`pipeline.runner`), a methodist's approval as
+the warehouse's lock. After each job it copies what the warehouse recorded into the cabinet's state
+(`RecordedState`, `Upload.recorded_verdict`), so pages never read the warehouse while a run writes it.
+
+`svod serve` starts it beside the web server; one worker runs per workspace (a lock file). A job left running
+by a killed worker is queued again when the next one starts: every job is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.utils import timezone
+
+from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
+from pipeline import runner
+from pipeline.config import Workspace
+from pipeline.intake import approvals
+from pipeline.reference import load_reference
+from pipeline.store import queries
+
+POLL_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+
+def workspace() -> Workspace:
+    from django.conf import settings
+
+    return settings.WORKSPACE
+
+
+@contextmanager
+def only_worker(ws: Workspace):
+    """Hold the workspace's worker lock; yields False when another worker has it."""
+    path = ws.home / "cabinet" / "worker.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def run_forever(poll: float = POLL_SECONDS) -> None:
+    ws = workspace()
+    with only_worker(ws) as mine:
+        if not mine:
+            log.warning("another cabinet worker runs for %s", ws.home)
+            return
+        Job.objects.filter(state=JobState.RUNNING).update(state=JobState.QUEUED, progress="повтор после перезапуска")
+        sync_all()
+        while True:
+            if not run_next():
+                time.sleep(poll)
+
+
+def run_next() -> bool:
+    """Do the oldest queued job; False when there is none."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(state=JobState.QUEUED).first()
+        if job is None:
+            return False
+        job.state, job.started_at, job.progress = JobState.RUNNING, timezone.now(), "начат"
+        job.save()
+    try:
+        JOBS[job.kind](job)
+        job.state = JobState.DONE
+    except Exception as exc:  # the job fails, the worker goes on; staff read the reason, engineers the log
+        log.exception("cabinet job %s failed", job.pk)
+        job.state = JobState.FAILED
+        job.progress = str(exc) if isinstance(exc, runner.RunFailed) else "не удалось выполнить; подробности — в журнале сервера"
+    job.finished_at = timezone.now()
+    job.save()
+    return True
+
+
+def report(job: Job, text: str) -> None:
+    job.progress = text[:300]
+    job.save(update_fields=["progress"])
+
+
+def consolidate(job: Job) -> None:
+    ws = workspace()
+    report(job, "приём и проверка отчётов")
+
+    def stages(items):
+        for item in items:
+            report(job, "проверка, загрузка и расчёт показателей")
+            yield item
+        report(job, "сводка региона")
+
+    runner.consolidate(ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text))
+    done = sync(job.municipality, job.period)
+    report(job, f"сводка выпущена: принятых отчётов {done}")
+
+
+def regional(job: Job) -> None:
+    ws = workspace()
+    report(job, "сбор сводок муниципалитетов")
+    runner.materialize(ws, runner.instance(ws), ["regional_summary"], notify=lambda text: report(job, text))
+    report(job, "сводка региона выпущена")
+
+
+def approve(job: Job) -> None:
+    consolidate(job)  # the version the methodist approved is registered and checked first
+    with workspace().connect() as con:
+        found = approvals.approve(con, job.school_id, job.period)
+    report(job, "утверждение записано в хранилище" if found else "в хранилище нет принятого отчёта этой ОО")
+
+
+def unapprove(job: Job) -> None:
+    with workspace().connect() as con:
+        released = approvals.unlock(con, job.school_id, job.period)
+    report(job, f"утверждение снято; отложенных версий: {released}")
+    if released:
+        consolidate(job)
+
+
+JOBS = {JobKind.CONSOLIDATE: consolidate, JobKind.REGIONAL: regional, JobKind.APPROVE: approve,
+        JobKind.UNAPPROVE: unapprove}
+
+
+def sync(municipality: str, period: str) -> int:
+    """Copy the warehouse's record of a partition into the cabinet's state; returns how many ОО stand accepted."""
+    ws = workspace()
+    if not ws.database.exists():
+        return 0
+    uploads = list(Upload.objects.filter(municipality=municipality, period=period))
+    with ws.connect(read_only=True) as con:
+        states = queries.school_states(con, municipality, period)
+        recorded = dict(con.execute("SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)",
+                                    [[u.sha256 for u in uploads]]).fetchall())
+    accepted = 0
+    with transaction.atomic():
+        for s in states[states["verdict"].notna()].itertuples():
+            accepted += bool(s.has_accepted)
+            RecordedState.objects.update_or_create(school_id=s.school_id, period=period, defaults={
+                "municipality": municipality, "sha256": s.sha256, "verdict": s.verdict,
+                "received_at": timezone.make_aware(s.received_at.to_pydatetime()), "errors": int(s.errors or 0),
+                "warnings": int(s.warnings or 0), "reason": s.reason if isinstance(s.reason, str) else ""})
+        for u in uploads:
+            verdict = recorded.get(u.sha256)
+            if verdict in ("accepted", "accepted_with_warnings", "rejected") and verdict != u.recorded_verdict:
+                u.recorded_verdict = verdict
+                u.save(update_fields=["recorded_verdict"])
+    return accepted
+
+
+def sync_all() -> None:
+    """Copy the warehouse's record of every partition (at the worker's start)."""
+    for m in load_reference().municipalities.values():
+        for p in m.periods:
+            sync(m.code, p.code)
+

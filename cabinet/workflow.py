@@ -1,0 +1,181 @@
+"""Where a school's return for a period stands, in words: from its versions (handed in through the cabinet, or
+recorded by consolidation for files sent otherwise) and the methodist's decisions. The board is these states
+for every ОО of the registry; "what changed" compares a version with the one before.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from cabinet.access import period_slug
+from cabinet.models import Decision, DecisionKind, RecordedState, Upload
+from pipeline.domain.vocabulary import Verdict
+from pipeline.reference import Municipality, Period, School
+
+
+class Status:
+    """The status of a return, as people read it; `RANK` orders the board with problems first."""
+
+    NOT_SENT, PENDING = "not_sent", "pending"
+    REJECTED, RETURNED = "rejected", "returned"
+    WARNINGS, ACCEPTED, APPROVED = "accepted_with_warnings", "accepted", "approved"
+    RU = {NOT_SENT: "не сдан", PENDING: "ожидает проверки", REJECTED: "не принят", RETURNED: "возвращён на доработку",
+          WARNINGS: "принят с предупреждениями", ACCEPTED: "принят", APPROVED: "утверждён"}
+    RANK = {REJECTED: 0, RETURNED: 1, NOT_SENT: 2, PENDING: 3, WARNINGS: 4, ACCEPTED: 5, APPROVED: 6}
+    DONE = (WARNINGS, ACCEPTED, APPROVED)
+
+
+@dataclass
+class Version:
+    """One version of a return: a cabinet upload, or a file the warehouse recorded (sent by e-mail)."""
+
+    received_at: datetime
+    verdict: Verdict
+    errors: int
+    warnings: int
+    upload: Upload | None = None
+    reason: str = ""
+
+
+@dataclass
+class ReturnState:
+    school: School
+    period: Period
+    deadline: date
+    latest: Version | None
+    status: str
+    reason: str = ""                 # why it was returned or not accepted
+    justified: int = 0               # warnings of the latest version the school has justified
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return period_slug(self.period.code)
+
+    @property
+    def status_ru(self) -> str:
+        return Status.RU[self.status]
+
+    @property
+    def extended(self) -> bool:
+        return self.deadline != self.period.deadline
+
+    @property
+    def late(self) -> bool:
+        """Handed in after the deadline, or not yet handed in with the deadline past."""
+        when = timezone.localtime(self.latest.received_at).date() if self.latest else timezone.localdate()
+        return when > self.deadline
+
+    @property
+    def days_left(self) -> int:
+        return (self.deadline - timezone.localdate()).days
+
+
+def deadline_of(period: Period, decisions: list[Decision]) -> date:
+    """The period's deadline, or the latest extension granted to this ОО."""
+    extensions = [d.deadline for d in decisions if d.kind == DecisionKind.EXTEND and d.deadline]
+    return extensions[-1] if extensions else period.deadline
+
+
+def state_of(school: School, period: Period, uploads: list[Upload], recorded: RecordedState | None,
+             decisions: list[Decision]) -> ReturnState:
+    """Where one return stands. `uploads` newest first; `decisions` in the order made."""
+    latest = None
+    if uploads:
+        u = uploads[0]
+        latest = Version(u.uploaded_at, u.shown_verdict, u.errors, u.warnings, upload=u)
+    if recorded and (latest is None or recorded.received_at > latest.received_at):
+        same = next((u for u in uploads if u.sha256 == recorded.sha256), None)
+        latest = Version(recorded.received_at, Verdict(recorded.verdict), recorded.errors, recorded.warnings,
+                         upload=same, reason=recorded.reason)
+    state = ReturnState(school, period, deadline_of(period, decisions), latest, Status.NOT_SENT, decisions=decisions)
+    if latest is None:
+        return state
+    if latest.upload is not None:
+        state.justified = latest.upload.justifications.count()
+        first_error = next((i for i in latest.upload.issues if i["severity"] == "error"), None)
+        latest.reason = first_error["message"] if first_error else latest.reason
+    approvals = [d for d in decisions if d.kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE)]
+    reviews = [d for d in decisions if d.kind in (DecisionKind.ACCEPT, DecisionKind.RETURN)
+               and d.made_at >= latest.received_at]
+    if approvals and approvals[-1].kind == DecisionKind.APPROVE:
+        state.status = Status.APPROVED
+    elif reviews and reviews[-1].kind == DecisionKind.RETURN:
+        state.status, state.reason = Status.RETURNED, reviews[-1].reason
+    elif reviews and latest.verdict in (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS):
+        state.status = Status.ACCEPTED
+    elif latest.verdict in (Verdict.PENDING, Verdict.HELD):
+        state.status = Status.PENDING
+    else:
+        state.status = latest.verdict.value
+        state.reason = latest.reason if latest.verdict is Verdict.REJECTED else ""
+    return state
+
+
+def school_state(m: Municipality, school: School, period: Period) -> ReturnState:
+    uploads = list(Upload.objects.filter(school_id=school.id, period=period.code).prefetch_related("justifications"))
+    recorded = RecordedState.objects.filter(school_id=school.id, period=period.code).first()
+    decisions = list(Decision.objects.filter(school_id=school.id, period=period.code))
+    return state_of(school, period, uploads, recorded, decisions)
+
+
+def board(m: Municipality, period: Period) -> list[ReturnState]:
+    """Every ОО of the municipality's registry with where its return stands (four queries for the whole board)."""
+    uploads: dict[str, list[Upload]] = {}
+    for u in Upload.objects.filter(municipality=m.code, period=period.code).prefetch_related("justifications"):
+        uploads.setdefault(u.school_id, []).append(u)
+    recorded = {r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code)}
+    decisions: dict[str, list[Decision]] = {}
+    for d in Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code):
+        decisions.setdefault(d.school_id, []).append(d)
+    return [state_of(s, period, uploads.get(s.id, []), recorded.get(s.id), decisions.get(s.id, [])) for s in m.schools]
+
+
+def totals(states: list[ReturnState]) -> dict:
+    """Counts by status, late ones, and the share of ОО whose return is accepted (for the progress bar)."""
+    by = Counter(s.status for s in states)
+    done = sum(by[k] for k in Status.DONE)
+    return {"by_status": [(Status.RU[k], by[k], k) for k in sorted(Status.RU, key=Status.RANK.get)],
+            "total": len(states), "done": done, "late": sum(s.late for s in states if s.status != Status.APPROVED),
+            "percent": round(100 * done / len(states)) if states else 0}
+
+
+def problems_first(states: list[ReturnState]) -> list[ReturnState]:
+    return sorted(states, key=lambda s: (Status.RANK[s.status], not s.late, -(s.latest.errors if s.latest else 0)))
+
+
+def issue_key(i: dict) -> str:
+    return f"{i.get('sheet') or ''}|{i.get('cell') or ''}|{i['rule']}"
+
+
+def changes_since(previous: Upload | None, issues: list[dict], rows: dict[str, int]) -> dict | None:
+    """What changed against the school's previous version: problems fixed and new, rows added or removed."""
+    if previous is None:
+        return None
+    before, now = {issue_key(i): i for i in previous.issues}, {issue_key(i): i for i in issues}
+    rows_changed = [(sheet, previous.rows.get(sheet, 0), rows.get(sheet, 0))
+                    for sheet in dict.fromkeys([*previous.rows, *rows]) if previous.rows.get(sheet, 0) != rows.get(sheet, 0)]
+    return {"fixed": [before[k] for k in before if k not in now], "new": [now[k] for k in now if k not in before],
+            "rows": rows_changed, "previous_at": previous.uploaded_at}
+
+
+def changes_text(changes: dict | None) -> str | None:
+    """The same comparison in one line, for the receipt."""
+    if changes is None:
+        return None
+    parts = [f"исправлено замечаний: {len(changes['fixed'])}", f"новых замечаний: {len(changes['new'])}"]
+    parts += [f"{sheet}: строк {a} → {b}" for sheet, a, b in changes["rows"]]
+    return "; ".join(parts)
+
+
+def current_period(m: Municipality) -> Period:
+    """The period staff most likely work on: the newest begun period with returns, else the newest begun one."""
+    today = timezone.localdate()
+    begun = sorted((p for p in m.periods if p.start <= today), key=lambda p: p.start, reverse=True) or m.periods
+    with_returns = set(RecordedState.objects.filter(municipality=m.code).values_list("period", flat=True).distinct())
+    with_returns |= set(Upload.objects.filter(municipality=m.code).values_list("period", flat=True).distinct())
+    return next((p for p in begun if p.code in with_returns), begun[0])

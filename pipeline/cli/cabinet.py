@@ -1,0 +1,109 @@
+"""svod commands for the web cabinet: `svod serve` runs it (with its worker) and `svod users` manages accounts
+created from the school registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from pipeline.cli import HOME, WrongInput, app, command, console
+from pipeline.config import Workspace, cabinet_settings
+from pipeline.reference import load_reference
+
+users_app = typer.Typer(help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+ROLES = {"school": "ОО (код ОО)", "methodist": "методист (код муниципалитета)", "region": "регион (код региона)",
+         "admin": "администратор"}
+
+
+@command
+def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
+          port: int = typer.Option(8000, help="Порт кабинета."),
+          threads: int = typer.Option(8, help="Сколько запросов обслуживается одновременно.")) -> None:
+    """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик сводов."""
+    import waitress
+
+    from cabinet.setup import start
+
+    ws = Workspace.resolve(home)
+    ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
+    start(ws.home)
+    from cabinet.wsgi import application
+
+    worker = subprocess.Popen([sys.executable, "-m", "cabinet", "worker", "--home", str(ws.home)])
+    console.print(f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True)
+    try:
+        waitress.serve(application, host=host, port=port, threads=threads, ident="svod", clear_untrusted_proxy_headers=True)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def _role(role: str) -> str:
+    if role not in ROLES:
+        raise WrongInput(f"Неизвестная роль «{role}». Роли: {', '.join(ROLES)}.")
+    return role
+
+
+@command(on=users_app)
+def create(role: str = typer.Option(..., help="Роль: school, methodist, region или admin."),
+           organisation: str = typer.Option("", "--org", help="Код ОО, муниципалитета или региона."),
+           email: str = typer.Option("", help="Почта, на которую придёт ссылка восстановления пароля."),
+           username: str = typer.Option(None, help="Имя пользователя (по умолчанию — по коду организации)."),
+           home: Path = HOME) -> None:
+    """Создать учётную запись и напечатать одноразовую ссылку-приглашение."""
+    from cabinet.setup import start
+
+    start(Workspace.locate(home))
+    from cabinet.accounts import UnknownOrganisation, create_account, invitation_link
+    from cabinet.models import Role
+
+    try:
+        user = create_account(Role(_role(role)), organisation, username, email)
+    except UnknownOrganisation as exc:
+        raise WrongInput(str(exc)) from exc
+    console.print(f"Учётная запись {user.get_username()} ({ROLES[role]}). Ссылка для входа (неделя, один раз):")
+    console.print(invitation_link(user), soft_wrap=True)
+
+
+@command(on=users_app)
+def schools(municipality: str = typer.Option(..., help="Код муниципалитета."), home: Path = HOME) -> None:
+    """Создать учётные записи всем ОО муниципалитета из реестра и напечатать их ссылки-приглашения."""
+    from cabinet.setup import start
+
+    m = load_reference().municipalities.get(municipality)
+    if m is None:
+        raise WrongInput(f"Неизвестный муниципалитет: {municipality}. Есть: {', '.join(load_reference().municipalities)}.")
+    start(Workspace.locate(home))
+    from cabinet.accounts import create_account, invitation_link
+    from cabinet.models import Role
+
+    table = Table(title=f"Приглашения ОО: {m.name}")
+    for col in ("Код ОО", "Пользователь", "Ссылка"):
+        table.add_column(col)
+    for s in m.schools:
+        user = create_account(Role.SCHOOL, s.id)
+        table.add_row(s.id, user.get_username(), invitation_link(user))
+    console.print(table)
+
+
+@command(on=users_app)
+def accounts(home: Path = HOME) -> None:
+    """Показать учётные записи кабинета."""
+    from cabinet.setup import start
+
+    start(Workspace.locate(home))
+    from cabinet.models import Account
+
+    table = Table(title="Учётные записи кабинета")
+    for col in ("Пользователь", "Роль", "Организация", "Пароль задан", "Последний вход"):
+        table.add_column(col)
+    for a in Account.objects.select_related("user").order_by("role", "organisation"):
+        table.add_row(a.user.get_username(), a.get_role_display(), a.organisation, "да" if a.user.has_usable_password() else "нет",
+                      f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "")
+    console.print(table)
+    console.print(f"Адрес кабинета: {cabinet_settings(Workspace.locate(home)).public_url}")
