@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cabinet import engine
 from cabinet.access import period_of, period_slug, roles, school_for, upload_for
-from cabinet.forms import DecisionForm, JustificationForm, UploadForm
-from cabinet.models import AuditEvent, DecisionKind, Justification, Role, Upload
+from cabinet.forms import JustificationForm, UploadForm
+from cabinet.models import AuditEvent, Justification, Role, Upload
 from cabinet.uploads import too_large_message
 from cabinet.workflow import changes_since, changes_text, issue_key, school_state
 from pipeline.domain.issues import Issue, by_sheet
@@ -43,15 +44,17 @@ def page_context(account, school_id: str, slug: str) -> dict:
     uploads = list(Upload.objects.filter(school_id=school.id, period=period.code).select_related("uploaded_by"))
     timeline = sorted([("upload", u.uploaded_at, u) for u in uploads] + [("decision", d.made_at, d) for d in state.decisions],
                       key=lambda item: item[1], reverse=True)
+    latest = state.latest.upload if state.latest else None
     return {"m": m, "school": school, "period": period, "slug": period_slug(period.code), "state": state,
-            "uploads": uploads, "timeline": timeline, "kinds": DecisionKind}
+            "uploads": uploads, "timeline": timeline, "latest": latest,
+            "latest_groups": problem_groups(latest) if latest else [],
+            "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")}}
 
 
 @roles(*READERS)
 def return_page(request, account, school_id, slug, upload_form=None, status=200):
     context = page_context(account, school_id, slug)
     context["upload_form"] = upload_form or UploadForm()
-    context["decision_forms"] = {k: DecisionForm(initial={"kind": k}) for k in DecisionKind.values}
     return render(request, "cabinet/return_page.html", context, status=status)
 
 
@@ -75,7 +78,7 @@ def hand_in(request, account, school_id, slug):
     if getattr(request, "upload_too_large", False):
         form.errors["file"] = form.error_class([too_large_message()])
     if form.errors or not form.is_valid():
-        return return_page(request, school_id, slug, upload_form=form, status=400)
+        return return_page(request, school_id, slug, upload_form=form, status=200 if request.htmx else 400)
     file = form.cleaned_data["file"]
     data = file.read()
     previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
@@ -92,21 +95,14 @@ def hand_in(request, account, school_id, slug):
     AuditEvent.record(account, f"сдан отчёт: {upload.get_verdict_display()}", municipality=m.code,
                       school_id=school.id, period=period.code)
     target = reverse("upload", args=[upload.pk])
-    if request.htmx:
-        response = HttpResponseRedirect(target)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 @roles(*READERS)
 def upload_page(request, account, upload_id):
     upload = upload_for(account, upload_id)
     m, school = school_for(account, upload.school_id)
-    issues = [Issue.model_validate(i) for i in upload.issues]
-    justified = {j.issue_key: j for j in upload.justifications.select_related("written_by")}
-    groups = [(title, [(i, issue_key(i.model_dump()), justified.get(issue_key(i.model_dump()))) for i in found])
-              for title, found in by_sheet(issues)]
+    groups = problem_groups(upload)
     previous = Upload.objects.filter(school_id=upload.school_id, period=upload.period,
                                      uploaded_at__lt=upload.uploaded_at).first()
     latest = Upload.objects.filter(school_id=upload.school_id, period=upload.period).first()
@@ -115,6 +111,14 @@ def upload_page(request, account, upload_id):
         "changes": changes_since(previous, upload.issues, upload.rows), "is_latest": latest == upload,
         "annotated": engine.answer_file(upload.pk, "annotated") is not None,
         "state": school_state(m, school, period_of(m, upload.period)), "justify_form": JustificationForm()})
+
+
+def problem_groups(upload: Upload) -> list[tuple[str, list]]:
+    """An upload's problems by sheet, each with its key and the school's justification (if any)."""
+    justified = {j.issue_key: j for j in upload.justifications.select_related("written_by")}
+    issues = [Issue.model_validate(i) for i in upload.issues]
+    return [(title, [(i, key, justified.get(key)) for i in found for key in [issue_key(i.model_dump())]])
+            for title, found in by_sheet(issues)]
 
 
 DOWNLOADS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "с_пометками.xlsx",

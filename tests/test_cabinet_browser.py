@@ -1,0 +1,156 @@
+"""The cabinet in a real browser (Debian's chromium through its chromium-driver): a school and its methodist
+go through a whole reporting round, from the template to the municipal summary. Set SVOD_SCREENSHOTS=DIR to
+keep the screenshots the README shows."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from cabinet import worker
+from cabinet.accounts import create_account
+from cabinet.models import Role
+from tests.support.cabinet import PASSWORD, filled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SCHOOL, M, SLUG = "ARH-001", "arkhangelsk", "2026-Q4"
+WAIT_SECONDS = 60
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=ru"):
+        options.add_argument(arg)
+    options.binary_location = "/usr/bin/chromium"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False, "intl.accept_languages": "ru"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, what: str):
+    return WebDriverWait(driver, WAIT_SECONDS).until(lambda d: condition(d), message=what)
+
+
+def page(driver) -> str:
+    return re.sub(r"\s+", " ", driver.find_element(By.TAG_NAME, "body").text)
+
+
+def downloaded(driver, pattern: str) -> Path:
+    def found(_):
+        files = [p for p in driver.downloads.glob(pattern) if not p.name.endswith(".crdownload")]
+        return files[0] if files else None
+    return wait(driver, found, f"download {pattern}")
+
+
+def log_in(driver, base: str, username: str) -> None:
+    driver.get(base + "/login/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait(driver, lambda d: "/login/" not in d.current_url, "logged in")
+
+
+def log_out(driver) -> None:
+    driver.find_element(By.CSS_SELECTOR, "form.who button").click()
+    wait(driver, lambda d: "/login/" in d.current_url, "logged out")
+
+
+def shoot(driver, name: str) -> None:
+    folder = os.environ.get("SVOD_SCREENSHOTS")
+    if folder:
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1280, min(max(height + 160, 700), 2400))
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        driver.set_window_size(1280, 900)
+
+
+def hand_in(driver, path: Path) -> str:
+    driver.find_element(By.ID, "id_file").send_keys(str(path))
+    driver.find_element(By.XPATH, "//button[contains(., 'Загрузить и проверить')]").click()
+    wait(driver, lambda d: "/upload/" in d.current_url and "Результат проверки" in page(d), "the verdict page")
+    return page(driver)
+
+
+def chip(driver, status: str) -> int:
+    return int(driver.find_element(By.CSS_SELECTOR, f"span[data-status={status}]").text)
+
+
+def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
+    base = live_server.url
+    create_account(Role.SCHOOL, SCHOOL, password=PASSWORD)
+    create_account(Role.METHODIST, M, password=PASSWORD)
+
+    # 1. the school logs in and downloads its template
+    log_in(browser, base, SCHOOL.lower())
+    browser.find_element(By.XPATH, f"//a[contains(@href, '/o/{SCHOOL}/{SLUG}/')]").click()
+    browser.find_element(By.XPATH, "//a[contains(., 'Скачать шаблон')]").click()
+    template = downloaded(browser, f"*{SCHOOL}.xlsx")
+    return_page = browser.current_url
+
+    # 2. a return with an error: the error is shown with its sheet and cell
+    text = hand_in(browser, filled(template, tmp_path / "с_ошибкой.xlsx", "bad_date"))
+    assert "Отчёт не принят" in text and "Наставнические пары и группы" in text and "31.02.2025" in text
+    cell = browser.find_element(By.CSS_SELECTOR, "tr.error td.cell").text.split()[0]
+    assert re.fullmatch(r"[A-Z]+\d+", cell)
+    shoot(browser, "cabinet_upload_result")
+
+    # 3. the annotated copy, then a fixed version: accepted
+    browser.find_element(By.XPATH, "//a[contains(., 'файл с пометками')]").click()
+    assert "Ошибки" in openpyxl.load_workbook(downloaded(browser, "*с_пометками.xlsx")).sheetnames
+    browser.get(return_page)
+    text = hand_in(browser, filled(template, tmp_path / "исправлен.xlsx"))
+    assert "Отчёт принят" in text and "Исправлено замечаний: 1" in text
+    log_out(browser)
+
+    # 4. the methodist returns it with a reason; the school sees the reason
+    log_in(browser, base, f"metodist-{M}")
+    browser.get(f"{base}/o/{SCHOOL}/{SLUG}/")
+    browser.find_element(By.XPATH, "//form[.//button[contains(., 'Вернуть')]]//textarea").send_keys("Приложите приказ о закреплении пар")
+    browser.find_element(By.XPATH, "//button[contains(., 'Вернуть на доработку')]").click()
+    wait(browser, lambda d: "Решение записано" in page(d), "the decision")
+    log_out(browser)
+    log_in(browser, base, SCHOOL.lower())
+    assert "возвращён на доработку" in page(browser) and "Приложите приказ о закреплении пар" in page(browser)
+
+    # 5. the school hands in again; the methodist approves; the board's counts follow
+    browser.get(return_page)
+    time.sleep(1.1)  # a new second: the warehouse orders arrivals by the second
+    assert "Отчёт принят" in hand_in(browser, filled(template, tmp_path / "с_приказом.xlsx", seed=8))
+    log_out(browser)
+    log_in(browser, base, f"metodist-{M}")
+    browser.get(f"{base}/m/{M}/{SLUG}/")
+    before = {s: chip(browser, s) for s in ("accepted", "approved", "returned")}
+    browser.get(f"{base}/o/{SCHOOL}/{SLUG}/")
+    shoot(browser, "cabinet_school_page")
+    browser.find_element(By.XPATH, "//button[contains(., 'Утвердить')]").click()
+    wait(browser, lambda d: "Решение записано: утверждён" in page(d), "the approval")
+    browser.get(f"{base}/m/{M}/{SLUG}/")
+    after = {s: chip(browser, s) for s in before}
+    assert after == {**before, "accepted": before["accepted"] - 1, "approved": before["approved"] + 1}
+
+    # 6. consolidation, its progress, and the summary (the worker's loop is this test's)
+    browser.find_element(By.XPATH, "//button[contains(., 'Запустить свод')]").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#job .job"), "the job on the board")
+    while worker.run_next():
+        pass
+    link = wait(browser, lambda d: d.find_elements(By.ID, "job-summary"), "the finished job")[0]
+    assert "готово" in page(browser)
+    shoot(browser, "cabinet_board")
+    link.click()
+    summary = downloaded(browser, f"svod_{M}_*.xlsx")
+    assert len(openpyxl.load_workbook(summary, read_only=True).sheetnames) > 1
