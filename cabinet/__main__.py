@@ -10,7 +10,8 @@ parser.add_argument("process", choices=["worker"])
 parser.add_argument("--home")
 args = parser.parse_args()
 start(args.home)
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+logging.getLogger("cabinet").setLevel(logging.INFO)
 
 from cabinet.worker import run_forever  # noqa: E402 — models load once Django is set up
 

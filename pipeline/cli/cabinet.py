@@ -66,7 +66,7 @@ def create(role: str = typer.Option(..., help="Роль: school, methodist, regi
         user = create_account(Role(_role(role)), organisation, username, email)
     except UnknownOrganisation as exc:
         raise WrongInput(str(exc)) from exc
-    console.print(f"Учётная запись {user.get_username()} ({ROLES[role]}). Ссылка для входа (неделя, один раз):")
+    console.print(f"Учётная запись {user.get_username()} ({Role(role).label}). Ссылка для входа (неделя, один раз):")
     console.print(invitation_link(user), soft_wrap=True)
 
 
