@@ -14,6 +14,7 @@ import logging
 import time
 from contextlib import contextmanager
 
+import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
@@ -143,14 +144,19 @@ def sync(municipality: str, period: str) -> int:
             accepted += bool(s.has_accepted)
             RecordedState.objects.update_or_create(school_id=s.school_id, period=period, defaults={
                 "municipality": municipality, "sha256": s.sha256, "verdict": s.verdict,
-                "received_at": timezone.make_aware(s.received_at.to_pydatetime()), "errors": int(s.errors or 0),
-                "warnings": int(s.warnings or 0), "reason": s.reason if isinstance(s.reason, str) else ""})
+                "received_at": timezone.make_aware(s.received_at.to_pydatetime()), "errors": count(s.errors),
+                "warnings": count(s.warnings), "reason": s.reason if isinstance(s.reason, str) else ""})
         for u in uploads:
             verdict = recorded.get(u.sha256)
             if verdict in ("accepted", "accepted_with_warnings", "rejected") and verdict != u.recorded_verdict:
                 u.recorded_verdict = verdict
                 u.save(update_fields=["recorded_verdict"])
     return accepted
+
+
+def count(value) -> int:
+    """A warehouse count, none yet for a return still waiting to be checked."""
+    return 0 if pd.isna(value) else int(value)
 
 
 def sync_all() -> None:

@@ -61,6 +61,11 @@ class ReturnState:
         return Status.RU[self.status]
 
     @property
+    def done(self) -> bool:
+        """Accepted or approved: nothing more is due."""
+        return self.status in Status.DONE
+
+    @property
     def extended(self) -> bool:
         return self.deadline != self.period.deadline
 

@@ -78,8 +78,7 @@ class Workspace(BaseModel):
 
     def connect(self, read_only: bool = False, wait: float | None = None):
         """The warehouse; `wait` seconds for another process holding it (default: the warehouse's own wait)."""
-        waiting = {} if wait is None else {"wait": wait}
-        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory, **waiting)
+        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory, wait=wait)
 
     @property
     def inbox(self) -> Path:

@@ -150,7 +150,6 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
         pass
     link = wait(browser, lambda d: d.find_elements(By.ID, "job-summary"), "the finished job")[0]
     assert "готово" in page(browser)
-    shoot(browser, "cabinet_board")
     link.click()
     summary = downloaded(browser, f"svod_{M}_*.xlsx")
     assert len(openpyxl.load_workbook(summary, read_only=True).sheetnames) > 1

@@ -34,10 +34,10 @@ class WarehouseBusy(RuntimeError):
 
 @contextmanager
 def connect(path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY,
-            wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+            wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file, its schema brought up to date (unless read-only). Waits `wait` seconds
-    for another svod process that holds the file, then says so in Russian."""
-    deadline = time.monotonic() + wait
+    (default LOCK_WAIT_SECONDS) for another svod process that holds the file, then says so in Russian."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
