@@ -44,6 +44,10 @@ FLAGGED = {1, 4, 6}  # of every ten generated returns, these get a mistake at a 
 BENCH_MISTAKES = ["bad_date", "enum_typo", "unknown_mentor", "missing_required", "profile_overflow", "not_confirmed"]
 
 
+def addresses(school_id: str) -> dict:
+    return {"email": f"{school_id.lower()}@bench.example", "curator_email": f"nastavnik.{school_id.lower()}@bench.example"}
+
+
 def synthetic_reference(folder: Path, n: int) -> None:
     """The bundled reference data with Arkhangelsk's registry replaced by n generated ОО."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,7 +56,8 @@ def synthetic_reference(folder: Path, n: int) -> None:
     schools = yaml.safe_load((ROOT / "pipeline" / "reference" / "schools.yaml").read_text(encoding="utf-8"))
     rng = random.Random(n)
     schools[MUNICIPALITY] = [{"id": f"ARH-{i:05d}", "name": f"МБОУ «Школа № {i}» городского округа «Город Архангельск»",
-                              "type": "общеобразовательная организация", "size": rng.choice(SIZES)} for i in range(1, n + 1)]
+                              "type": "общеобразовательная организация", "size": rng.choice(SIZES),
+                              **addresses(f"ARH-{i:05d}")} for i in range(1, n + 1)]
     (folder / "schools.yaml").write_text(yaml.safe_dump(schools, allow_unicode=True), encoding="utf-8")
 
 
@@ -69,7 +74,7 @@ def synthetic_country(folder: Path, municipalities: int, per: int) -> list[str]:
         territories["municipalities"][code] = territories["municipalities"][MUNICIPALITY]
         roadmaps[code] = {**roadmaps[MUNICIPALITY], "items": [[f"{code}:{it[0]}", *it[1:]] for it in roadmaps[MUNICIPALITY]["items"]]}
         schools[code] = [{"id": f"{code.upper()}-{i:05d}", "name": f"МБОУ «Школа № {i}»", "type": "общеобразовательная организация",
-                          "size": rng.choice(SIZES)} for i in range(1, per + 1)]
+                          "size": rng.choice(SIZES), **addresses(f"{code.upper()}-{i:05d}")} for i in range(1, per + 1)]
     for name, data in (("territories.yaml", territories), ("roadmaps.yaml", roadmaps), ("schools.yaml", schools)):
         (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return codes

@@ -13,7 +13,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from cabinet.models import Account, Role
-from pipeline.config import cabinet_settings
 from pipeline.reference import load_reference
 
 
@@ -58,7 +57,7 @@ def invitation_link(user, base_url: str | None = None) -> str:
     """The one-time link that lets the person set a password (valid PASSWORD_RESET_TIMEOUT)."""
     from django.conf import settings
 
-    base = base_url or cabinet_settings(settings.WORKSPACE.home).public_url
+    base = settings.PUBLIC_URL if base_url is None else base_url
     path = reverse("invite", args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)])
     return f"{base}{path}"
 

@@ -47,3 +47,8 @@ class DecisionForm(forms.Form):
 class InviteForm(forms.Form):
     school_id = forms.CharField(widget=forms.HiddenInput, max_length=32)
     email = forms.EmailField(label="Адрес электронной почты", required=False)
+
+
+class ContactForm(forms.Form):
+    email = forms.EmailField(label="Эл. почта ОО")
+    curator_email = forms.EmailField(label="Эл. почта куратора наставничества")

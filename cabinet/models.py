@@ -202,3 +202,53 @@ class RecordedState(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school_id", "period"], name="one_state_per_return")]
 
+
+
+class SchoolContact(models.Model):
+    """A methodist's correction of an ОО's addresses; the registry's stand where there is none."""
+
+    school_id = models.CharField(max_length=32, unique=True)
+    email = models.EmailField("эл. почта ОО")
+    curator_email = models.EmailField("эл. почта куратора наставничества")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    changed_at = models.DateTimeField(auto_now=True)
+
+
+class NoticeKind(models.TextChoices):
+    RECEIPT = "receipt", "квитанция о приёме"
+    RETURNED = "returned", "возврат на доработку"
+    REMINDER = "reminder", "напоминание о сроке"
+    OVERDUE = "overdue", "срок прошёл"
+    DIGEST = "digest", "сводка для методиста"
+
+
+class NoticeState(models.TextChoices):
+    QUEUED = "queued", "ждёт отправки"
+    SENDING = "sending", "отправляется"
+    SENT = "sent", "отправлено"
+    UNCONFIRMED = "unconfirmed", "отправка не подтверждена"
+
+
+class Notice(models.Model):
+    """One e-mail, recorded before it is sent (the outbox) under a key that makes it unique: kind, ОО (or
+    municipality), period and version. The worker sends it; a failure is retried with backoff; a notice caught
+    mid-send by a crash is never sent again automatically (`UNCONFIRMED`), so none goes out twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=NoticeKind.choices)
+    school_id = models.CharField(max_length=32, blank=True, db_index=True)
+    municipality = models.CharField(max_length=64)
+    period = models.CharField(max_length=16)
+    recipients = models.JSONField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    attachments = models.JSONField(default=list)  # [file name shown, path relative to the workspace]
+    state = models.CharField(max_length=16, choices=NoticeState.choices, default=NoticeState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -105,7 +105,12 @@ AXES_VERBOSE = False
 EMAIL_BACKEND = _settings.email_backend
 EMAIL_FILE_PATH = WORKSPACE.home / "cabinet" / "mail"
 EMAIL_HOST, EMAIL_PORT = _settings.smtp_host, _settings.smtp_port
+EMAIL_USE_TLS, EMAIL_USE_SSL = _settings.smtp_security == "starttls", _settings.smtp_security == "ssl"
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _settings.smtp_user, _settings.smtp_password
+EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = _settings.mail_from
+MAIL_CONFIGURED = _settings.email_backend.endswith("smtp.EmailBackend")  # else notices are written to EMAIL_FILE_PATH
+PUBLIC_URL = _settings.public_url
 
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"console": {"class": "logging.StreamHandler"}},

@@ -35,6 +35,7 @@ urlpatterns = [
     path("o/<str:school_id>/<str:slug>/template/", school.template, name="template"),
     path("o/<str:school_id>/<str:slug>/upload/", school.hand_in, name="hand_in"),
     path("o/<str:school_id>/<str:slug>/decide/", staff.decide, name="decide"),
+    path("o/<str:school_id>/<str:slug>/contacts/", staff.contacts, name="contacts"),
     path("upload/<uuid:upload_id>/", school.upload_page, name="upload"),
     path("upload/<uuid:upload_id>/justify/", school.justify, name="justify"),
     path("upload/<uuid:upload_id>/<str:kind>/", school.upload_file, name="upload_file"),

@@ -1,7 +1,9 @@
 """The cabinet's worker: the one process that does the warehouse work the cabinet asks for (`Job`), one job at a
 time, in the order asked: consolidations as the Dagster assets (`pipeline.runner`), a methodist's approval as
 the warehouse's lock. After each job it copies what the warehouse recorded into the cabinet's state
-(`RecordedState`, `Upload.recorded_verdict`), so pages never read the warehouse while a run writes it.
+(`RecordedState`, `Upload.recorded_verdict`, the receipts to send), so pages never read the warehouse while a run
+writes it. Between jobs it sends the queued notices and, every few minutes, records the reminders, overdue
+notices and digests that fell due (`cabinet.notices`).
 
 `svod serve` starts it beside the web server; one worker runs per workspace (a lock file). A job left running
 by a killed worker is queued again when the next one starts: every job is safe to repeat.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from contextlib import contextmanager
 
@@ -18,6 +21,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
+from cabinet import notices
 from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
 from pipeline import runner
 from pipeline.config import Workspace
@@ -26,6 +30,7 @@ from pipeline.reference import load_reference
 from pipeline.store import queries
 
 POLL_SECONDS = 1.0
+PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
 log = logging.getLogger(__name__)
 
 
@@ -56,10 +61,21 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
         Job.objects.filter(state=JobState.RUNNING).update(state=JobState.QUEUED, progress="повтор после перезапуска")
+        notices.recover()
         sync_all()
-        while True:
+        last_planned, parent = None, os.getppid()
+        while os.getppid() == parent:  # started by `svod serve`: ends with it
+            if last_planned is None or time.monotonic() - last_planned > PLAN_SECONDS:
+                plan_notices()
+                last_planned = time.monotonic()
+            notices.send_due()
             if not run_next():
                 time.sleep(poll)
+
+
+def plan_notices(today=None) -> int:
+    """Record the reminders, overdue notices and digests due today (each once: keys); returns how many are new."""
+    return sum(bool(draft.record()) for draft in notices.due(today or timezone.localdate()))
 
 
 def run_next() -> bool:
@@ -134,10 +150,14 @@ def sync(municipality: str, period: str) -> int:
     if not ws.database.exists():
         return 0
     uploads = list(Upload.objects.filter(municipality=municipality, period=period))
+    schools = [s.id for s in load_reference().municipalities[municipality].schools]
     with ws.connect(read_only=True) as con:
         states = queries.school_states(con, municipality, period)
         recorded = dict(con.execute("SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)",
                                     [[u.sha256 for u in uploads]]).fetchall())
+        answers = [r[0] for r in con.execute("SELECT payload FROM answer WHERE period = ? AND list_contains(?, school_id) "
+                                             "AND written_at >= ? ORDER BY due_at", [period, schools, notices.receipts_since()]).fetchall()]
+    notices.warehouse_receipts(answers)
     accepted = 0
     with transaction.atomic():
         for s in states[states["verdict"].notna()].itertuples():

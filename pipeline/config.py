@@ -29,7 +29,9 @@ ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY", "referenc
                # the cabinet (`svod serve`)
                "secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVOD_CABINET_DATABASE",
                "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
-               "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "mail_from": "SVOD_MAIL_FROM"}
+               "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "smtp_security": "SVOD_SMTP_SECURITY",
+               "smtp_user": "SVOD_SMTP_USER", "smtp_password": "SVOD_SMTP_PASSWORD", "mail_from": "SVOD_MAIL_FROM"}
+SMTP_SECURITY = ("starttls", "ssl", "none")
 
 
 class NoSigningKey(RuntimeError):
@@ -115,7 +117,8 @@ CABINET_SECRET = ".cabinet-secret"  # in the workspace: the cabinet's generated 
 
 class CabinetSettings(BaseModel):
     """What the cabinet's Django settings take from the environment, with embedded defaults: SQLite in the
-    workspace, a generated secret key kept there, mail written to files, answering on the loopback only."""
+    workspace, a generated secret key kept there, mail written to files (no SVOD_SMTP_HOST), answering on the
+    loopback only."""
 
     secret_key: str
     database: dict
@@ -127,6 +130,9 @@ class CabinetSettings(BaseModel):
     email_backend: str
     smtp_host: str
     smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password: str
     mail_from: str
     upload_limit_bytes: int = MAX_FILE_BYTES
 
@@ -144,6 +150,9 @@ def cabinet_settings(home: Path) -> CabinetSettings:
     public_url = (from_environment("public_url") or "http://127.0.0.1:8000").rstrip("/")
     hosts = (from_environment("allowed_hosts") or f"127.0.0.1,localhost,{urlsplit(public_url).hostname}").split(",")
     smtp_host = from_environment("smtp_host")
+    security = from_environment("smtp_security") or "none"
+    if security not in SMTP_SECURITY:
+        raise ValueError(f"SVOD_SMTP_SECURITY: ожидается {', '.join(SMTP_SECURITY)}, а не «{security}»")
     return CabinetSettings(
         secret_key=secret, database=database_settings(from_environment("cabinet_database"), home),
         allowed_hosts=sorted({h.strip() for h in hosts if h.strip()}), trusted_origins=[public_url],
@@ -151,7 +160,8 @@ def cabinet_settings(home: Path) -> CabinetSettings:
         time_zone=from_environment("time_zone") or "Europe/Moscow",
         email_backend="django.core.mail.backends.smtp.EmailBackend" if smtp_host else
         "django.core.mail.backends.filebased.EmailBackend",
-        smtp_host=smtp_host or "localhost", smtp_port=int(from_environment("smtp_port") or 25),
+        smtp_host=smtp_host or "localhost", smtp_port=int(from_environment("smtp_port") or 25), smtp_security=security,
+        smtp_user=from_environment("smtp_user") or "", smtp_password=from_environment("smtp_password") or "",
         mail_from=from_environment("mail_from") or "svod@localhost")
 
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cabinet import engine
+from cabinet import engine, notices
 from cabinet.access import period_of, period_slug, roles, school_for, upload_for
-from cabinet.forms import JustificationForm, UploadForm
-from cabinet.models import AuditEvent, Justification, Role, Upload
+from cabinet.forms import ContactForm, JustificationForm, UploadForm
+from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
 from cabinet.workflow import changes_since, changes_text, issue_key, school_state
 from pipeline.domain.issues import Issue, by_sheet
@@ -45,7 +45,9 @@ def page_context(account, school_id: str, slug: str) -> dict:
     timeline = sorted([("upload", u.uploaded_at, u) for u in uploads] + [("decision", d.made_at, d) for d in state.decisions],
                       key=lambda item: item[1], reverse=True)
     latest = state.latest.upload if state.latest else None
-    return {"m": m, "school": school, "period": period, "slug": period_slug(period.code), "state": state,
+    addresses = notices.school_addresses(school)
+    return {"notices": Notice.objects.filter(school_id=school.id, period=period.code).order_by("-created_at"),
+            "contact_form": ContactForm(initial={"email": addresses[0], "curator_email": addresses[-1]}),"m": m, "school": school, "period": period, "slug": period_slug(period.code), "state": state,
             "uploads": uploads, "timeline": timeline, "latest": latest,
             "latest_groups": problem_groups(latest) if latest else [],
             "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")}}
@@ -94,6 +96,9 @@ def hand_in(request, account, school_id, slug):
         history_checked=result.history_checked, forwarded=result.forwarded)
     AuditEvent.record(account, f"сдан отчёт: {upload.get_verdict_display()}", municipality=m.code,
                       school_id=school.id, period=period.code)
+    draft = notices.upload_receipt(upload)
+    if draft:
+        draft.record()  # sent by the worker, never inside this request
     target = reverse("upload", args=[upload.pk])
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 

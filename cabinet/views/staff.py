@@ -8,6 +8,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.mail import send_mail
 from django.http import FileResponse, Http404
@@ -15,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cabinet import engine
+from cabinet import engine, notices
 from cabinet.access import (
     municipalities_for,
     period_of,
@@ -25,8 +26,8 @@ from cabinet.access import (
     staff_municipality,
 )
 from cabinet.accounts import create_account, invitation_link, schools_with_accounts
-from cabinet.forms import DecisionForm, InviteForm
-from cabinet.models import AuditEvent, Decision, DecisionKind, Job, JobKind, Role
+from cabinet.forms import ContactForm, DecisionForm, InviteForm
+from cabinet.models import AuditEvent, Decision, DecisionKind, Job, JobKind, Notice, Role, SchoolContact
 from cabinet.workflow import Status, board, current_period, problems_first, school_state, totals
 from pipeline.reference import load_reference
 from pipeline.xlsx.plain_book import write_plain_book
@@ -68,8 +69,12 @@ def board_page(request, account, code, slug):
         shown = [s for s in shown if s.late and s.status != Status.APPROVED]
     if request.GET.get("order") == "problems":
         shown = problems_first(shown)
+    letters = {n.school_id: n for n in Notice.objects.filter(municipality=m.code, period=period.code).exclude(school_id="")}
+    for s in shown:
+        s.last_notice = letters.get(s.school.id)
     return render(request, "cabinet/board.html", {
         "m": m, "period": period, "slug": slug, "states": shown, "totals": counts, "statuses": Status.RU,
+        "mail_configured": settings.MAIL_CONFIGURED, "mail_folder": settings.EMAIL_FILE_PATH,
         "filters": request.GET, "summary": summary_file(m, period), "periods": m.periods,
         "job": last_job(JobKind.CONSOLIDATE, municipality=m.code, period=period.code)})
 
@@ -118,6 +123,8 @@ def decide(request, account, school_id, slug):
     what = decision.get_kind_display() + (f" до {decision.deadline:%d.%m.%Y}" if decision.deadline else "")
     AuditEvent.record(account, f"решение: {what}", municipality=m.code, school_id=school.id, period=period.code,
                       reason=decision.reason)
+    if kind == DecisionKind.RETURN:
+        notices.returned(decision).record()
     if kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE):  # the warehouse's lock follows, by the worker
         Job.objects.create(kind=JobKind(kind), municipality=m.code, period=period.code, school_id=school.id,
                            requested_by=request.user)
@@ -141,6 +148,21 @@ def refused(kind: str, state, deadline) -> str | None:
     if kind == DecisionKind.EXTEND and deadline <= state.deadline:
         return f"Новый срок должен быть позже нынешнего ({state.deadline:%d.%m.%Y})."
     return None
+
+
+@require_POST
+@roles(*STAFF)
+def contacts(request, account, school_id, slug):
+    m, school = school_for(account, school_id)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        SchoolContact.objects.update_or_create(school_id=school.id, defaults={**form.cleaned_data, "changed_by": request.user})
+        AuditEvent.record(account, "изменены адреса ОО", municipality=m.code, school_id=school.id,
+                          reason=f"{form.cleaned_data['email']}, {form.cleaned_data['curator_email']}")
+        messages.success(request, "Адреса ОО сохранены: уведомления пойдут на них.")
+    else:
+        messages.error(request, "Адреса не сохранены: проверьте, что оба — адреса электронной почты.")
+    return redirect("return", school.id, slug)
 
 
 @require_POST

@@ -3,6 +3,7 @@ created from the school registry."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.cli import HOME, WrongInput, app, command, console
+from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, targets
 from pipeline.config import Workspace, cabinet_settings
 from pipeline.reference import load_reference
 
@@ -35,6 +36,7 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
     from cabinet.wsgi import application
 
     worker = subprocess.Popen([sys.executable, "-m", "cabinet", "worker", "--home", str(ws.home)])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the worker too
     console.print(f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True)
     try:
         waitress.serve(application, host=host, port=port, threads=threads, ident="svod", clear_untrusted_proxy_headers=True)
@@ -107,3 +109,36 @@ def accounts(home: Path = HOME) -> None:
                       f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "")
     console.print(table)
     console.print(f"Адрес кабинета: {cabinet_settings(Workspace.locate(home)).public_url}")
+
+
+@command
+def notify(period: str = PERIOD, municipality: str = typer.Option(None, help="Код муниципалитета."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Только показать, какие письма пора отправить."),
+           home: Path = HOME) -> None:
+    """Напоминания, письма о пропущенном сроке и сводки методистам, которые пора отправить, — и отправка очереди писем."""
+    from datetime import date
+
+    targets(period, [municipality] if municipality else None)
+    ws = existing(home)
+    from cabinet.setup import start
+
+    start(ws.home)
+    from django.conf import settings
+
+    from cabinet import notices
+
+    drafts = notices.due(date.today(), municipality, period)
+    table = Table(title=f"Письма, которые пора отправить: период {period}")
+    for col in ("Письмо", "ОО / МО", "Кому", "Тема"):
+        table.add_column(col)
+    for d in drafts:
+        table.add_row(d.kind.label, d.school_id or d.municipality, ", ".join(d.recipients), d.subject)
+    console.print(table)
+    if dry_run:
+        console.print(f"Проверка без отправки: писем к отправке — {len(drafts)}.")
+        return
+    new = sum(bool(d.record()) for d in drafts)
+    sent, postponed = notices.send_due()
+    where = "через почтовый сервер" if settings.MAIL_CONFIGURED else f"в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
+    console.print(f"Новых писем в очереди: {new} (остальные уже были). Отправлено {where}: {sent}; "
+                  f"отложено до следующей попытки: {postponed}.", soft_wrap=True)

@@ -39,11 +39,17 @@ def _demo_cabinet(ws: Workspace) -> None:
     from cabinet.setup import start
 
     start(ws.home)
+    from django.conf import settings
+
+    from cabinet import notices
     from cabinet.accounts import DEMO_PASSWORD, demo_accounts
     from cabinet.worker import sync_all
 
     accounts = demo_accounts()
-    sync_all()
+    sync_all()  # also records the receipts of the demo's answers
+    sent, postponed = notices.send_due()
+    where = "через почтовый сервер" if settings.MAIL_CONFIGURED else f"записаны в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
+    console.print(f"Уведомления школам: {sent} писем {where}" + (f"; отложено: {postponed}" if postponed else ""), soft_wrap=True)
     console.print(f"Кабинет: svod serve --home {ws.home}  → http://127.0.0.1:8000/ (пароль у всех учётных записей "
                   f"демо: {DEMO_PASSWORD})", soft_wrap=True)
     console.print("; ".join(f"{who} — {username}" for who, username in accounts), soft_wrap=True)

@@ -96,6 +96,15 @@ class School(BaseModel):
     type: Literal["общеобразовательная организация", "дошкольная образовательная организация",
                   "организация дополнительного образования"]
     size: Literal["small", "medium", "large"]
+    email: str          # the ОО's official address
+    curator_email: str  # its mentorship curator's address
+
+    @model_validator(mode="after")
+    def _addresses(self):
+        for address in (self.email, self.curator_email):
+            if not EMAIL.match(address):
+                raise ValueError(f"school {self.id}: e-mail {address!r} is malformed")
+        return self
 
 
 class Target(BaseModel):
@@ -138,6 +147,7 @@ class Municipality(BaseModel):
     periods: list[Period]
     roadmap: list[RoadmapItem]
     schools: list[School]
+    reminder_days: int = 3  # schools without an accepted return are reminded this many days before the deadline
 
     def period(self, code: str) -> Period:
         for p in self.periods:
