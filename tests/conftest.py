@@ -80,3 +80,12 @@ def published(tmp_path_factory) -> Workspace:
     return ws
 
 
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each test's outcome on its item (`item.failed`), for fixtures that keep evidence of a failure."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True
+    return report

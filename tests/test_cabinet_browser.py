@@ -27,7 +27,7 @@ WAIT_SECONDS = 60
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, request):
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=ru"):
         options.add_argument(arg)
@@ -39,6 +39,10 @@ def browser(tmp_path):
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.downloads = downloads
     yield driver
+    if getattr(request.node, "failed", False):  # keep what the browser showed
+        driver.save_screenshot(str(tmp_path / "failure.png"))
+        (tmp_path / "failure.html").write_text(driver.page_source, encoding="utf-8")
+        print(f"browser at {driver.current_url}; screenshot and page in {tmp_path}")
     driver.quit()
 
 
