@@ -21,7 +21,7 @@ import pytest
 from pipeline.definitions import build_defs
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
-from pipeline.defs.schedules import REMIND_DAYS_BEFORE, SCHEDULES
+from pipeline.defs.schedules import SCHEDULES
 from pipeline.defs.sensors import inbox_sensor
 from pipeline.intake import approvals
 from pipeline.intake import run as intake
@@ -76,14 +76,15 @@ def test_inbox_sensor_picks_up_a_file_once_and_a_changed_file_again(make_return,
 
 def test_calendar_schedule_reminds_before_and_consolidates_after_the_deadline():
     schedule = next(s for s in SCHEDULES if s.name == "calendar_arkhangelsk")
-    deadline = load_reference().municipalities["arkhangelsk"].period("2025-Q4").deadline
+    m = load_reference().municipalities["arkhangelsk"]
+    deadline = m.period("2025-Q4").deadline
     key = partition_key("arkhangelsk", "2025-Q4")
 
     def evaluate(day):
         moment = datetime.combine(day, datetime.min.time()).replace(hour=8)
         return schedule(dg.build_schedule_context(scheduled_execution_time=moment))
 
-    before = evaluate(deadline - timedelta(days=REMIND_DAYS_BEFORE - 1))
+    before = evaluate(deadline - timedelta(days=m.reminder_days - 1))
     assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in before] == [(key, ["missing_reminders"])]
     [after] = evaluate(deadline + timedelta(days=1))
     assert after.partition_key == key and dg.AssetKey("municipal_summary") in after.asset_selection

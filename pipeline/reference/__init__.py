@@ -147,7 +147,7 @@ class Municipality(BaseModel):
     periods: list[Period]
     roadmap: list[RoadmapItem]
     schools: list[School]
-    reminder_days: int = 3  # schools without an accepted return are reminded this many days before the deadline
+    reminder_days: int = 7  # guess: a week's notice before the deadline (reminder lists, e-mails); per municipality
 
     def period(self, code: str) -> Period:
         for p in self.periods:
