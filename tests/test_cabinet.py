@@ -131,7 +131,7 @@ def school_urls(school: str, slug: str, upload: Upload) -> list[tuple[str, str]]
     return [("get", f"/o/{school}/{slug}/"), ("get", f"/o/{school}/{slug}/template/"), ("get", f"/upload/{upload.pk}/"),
             *[("get", f"/upload/{upload.pk}/{kind}/") for kind in ("receipt", "receipt_text", "annotated", "original")],
             ("post", f"/o/{school}/{slug}/upload/"), ("post", f"/upload/{upload.pk}/justify/"),
-            ("post", f"/o/{school}/{slug}/decide/")]
+            ("post", f"/o/{school}/{slug}/decide/"), ("post", f"/o/{school}/{slug}/contacts/")]
 
 
 def fetch(client: Client, method: str, url: str) -> int:

@@ -141,3 +141,13 @@ def test_reminders_overdue_and_digest_say_the_right_thing_once(tmp_path):
     assert {d.kind for d in after} == {NoticeKind.OVERDUE, NoticeKind.DIGEST}
     assert sum(bool(d.record()) for d in after) == len(after)
     assert sum(bool(d.record()) for d in notices.due(period.deadline + timedelta(days=1))) == 0  # keys: once
+
+
+def test_the_methodist_corrects_a_schools_addresses_and_notices_follow():
+    school = load_reference().school_home(SCHOOL).school(SCHOOL)
+    new = {"email": "sch1@arh.example", "curator_email": "kurator@arh.example"}
+    assert client_for(Role.SCHOOL, SCHOOL).post(f"/o/{SCHOOL}/{SLUG}/contacts/", new).status_code == 404
+    client_for(Role.METHODIST, "arkhangelsk").post(f"/o/{SCHOOL}/{SLUG}/contacts/", new)
+    assert notices.school_addresses(school) == ["sch1@arh.example", "kurator@arh.example"]
+    refused = client_for(Role.METHODIST, "arkhangelsk").post(f"/o/{SCHOOL}/{SLUG}/contacts/", {**new, "email": "не адрес"}, follow=True)
+    assert "Адреса не сохранены" in refused.content.decode() and notices.school_addresses(school)[0] == "sch1@arh.example"
