@@ -24,13 +24,13 @@ from pipeline.xlsx.container import MAX_FILE_BYTES
 DEMO_SIGNING_KEY = "svod-demo-signing-key"  # only for workspaces made by `svod demo`, and for tests
 DEMO_MARKER = ".svod-demo"
 DATABASE = "svod.duckdb"
-ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY", "reference_dir": reference.REFERENCE_DIR_VARIABLE,
-               "duckdb_memory": "SVOD_DUCKDB_MEMORY",
-               # the cabinet (`svod serve`)
-               "secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVOD_CABINET_DATABASE",
-               "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
-               "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "smtp_security": "SVOD_SMTP_SECURITY",
-               "smtp_user": "SVOD_SMTP_USER", "smtp_password": "SVOD_SMTP_PASSWORD", "mail_from": "SVOD_MAIL_FROM"}
+WORKSPACE_ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY",
+                         "reference_dir": reference.REFERENCE_DIR_VARIABLE, "duckdb_memory": "SVOD_DUCKDB_MEMORY"}
+CABINET_ENVIRONMENT = {"secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVOD_CABINET_DATABASE",
+                       "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
+                       "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "smtp_security": "SVOD_SMTP_SECURITY",
+                       "smtp_user": "SVOD_SMTP_USER", "smtp_password": "SVOD_SMTP_PASSWORD", "mail_from": "SVOD_MAIL_FROM"}
+ENVIRONMENT = WORKSPACE_ENVIRONMENT | CABINET_ENVIRONMENT  # every setting svod reads, by name
 SMTP_SECURITY = ("starttls", "ssl", "none")
 
 

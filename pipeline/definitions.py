@@ -7,7 +7,7 @@ SVOD_DUCKDB_MEMORY), resolved when a run starts, not at import.
 
 import dagster as dg
 
-from pipeline.config import ENVIRONMENT, from_environment
+from pipeline.config import WORKSPACE_ENVIRONMENT, from_environment
 from pipeline.defs.assets_intake import checked_returns, received_files, unidentified_returns
 from pipeline.defs.assets_publish import indicators, municipal_summary, regional_summary
 from pipeline.defs.assets_schools import missing_reminders, school_templates
@@ -24,7 +24,7 @@ CHECKS = [rows_reconcile, contracts_hold, totals_reconcile]
 
 def environment_resource() -> SvodWorkspace:
     """The workspace resource with each setting that is set in the environment read from there at run time."""
-    return SvodWorkspace(**{name: dg.EnvVar(variable) for name, variable in ENVIRONMENT.items()
+    return SvodWorkspace(**{name: dg.EnvVar(variable) for name, variable in WORKSPACE_ENVIRONMENT.items()
                             if name == "home" or from_environment(name)})
 
 
