@@ -30,7 +30,8 @@ CABINET_ENVIRONMENT = {"secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVO
                        "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
                        "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "smtp_security": "SVOD_SMTP_SECURITY",
                        "smtp_user": "SVOD_SMTP_USER", "smtp_password": "SVOD_SMTP_PASSWORD", "mail_from": "SVOD_MAIL_FROM"}
-ENVIRONMENT = WORKSPACE_ENVIRONMENT | CABINET_ENVIRONMENT  # every setting svod reads, by name
+SERVER_ENVIRONMENT = {"dagster_database": "SVOD_DAGSTER_DATABASE"}  # production: Dagster's storage on PostgreSQL
+ENVIRONMENT = WORKSPACE_ENVIRONMENT | CABINET_ENVIRONMENT | SERVER_ENVIRONMENT  # every setting svod reads, by name
 SMTP_SECURITY = ("starttls", "ssl", "none")
 
 

@@ -5,19 +5,20 @@ Before each run, runs left dead by a killed process are marked failed and releas
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
-from pipeline.config import Workspace
+from pipeline.config import ENVIRONMENT, Workspace, from_environment
 from pipeline.definitions import build_defs
 from pipeline.defs.common import SETTLE_TAG
 from pipeline.defs.jobs import PARTITION_STAGES
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.defs.stale_runs import wait_for_pool
+from pipeline.files import atomic_write
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 POOL_WAIT_SECONDS = 600  # how long a run waits for another live run to release the warehouse
@@ -30,11 +31,21 @@ class RunFailed(RuntimeError):
 
 def instance(ws: Workspace) -> dg.DagsterInstance:
     """The workspace's Dagster instance, with svod's instance settings (pools, telemetry off)."""
-    dagster_home = ws.home / ".dagster"
-    dagster_home.mkdir(exist_ok=True)
-    shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
+    dagster_home = write_instance_settings(ws)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dg.DagsterInstance.get()
+
+
+def write_instance_settings(ws: Workspace) -> Path:
+    """`<home>/.dagster/dagster.yaml`: svod's instance settings, with run, event and schedule storage on
+    PostgreSQL when SVOD_DAGSTER_DATABASE is set (production), else Dagster's SQLite files there."""
+    dagster_home = ws.home / ".dagster"
+    dagster_home.mkdir(exist_ok=True)
+    settings = yaml.safe_load(DAGSTER_YAML.read_text(encoding="utf-8"))
+    if from_environment("dagster_database"):
+        settings["storage"] = {"postgres": {"postgres_url": {"env": ENVIRONMENT["dagster_database"]}}}
+    atomic_write(dagster_home / "dagster.yaml", yaml.safe_dump(settings, sort_keys=False))
+    return dagster_home
 
 
 def resource(ws: Workspace) -> SvodWorkspace:

@@ -3,6 +3,7 @@ created from the school registry."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,8 +12,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from pipeline import runner
 from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, targets
-from pipeline.config import Workspace, cabinet_settings
+from pipeline.config import ENVIRONMENT, Workspace, cabinet_settings
 from pipeline.reference import load_reference
 
 users_app = typer.Typer(help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True)
@@ -24,8 +26,11 @@ ROLES = {"school": "ОО (код ОО)", "methodist": "методист (код 
 @command
 def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
           port: int = typer.Option(8000, help="Порт кабинета."),
-          threads: int = typer.Option(8, help="Сколько запросов обслуживается одновременно.")) -> None:
-    """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик сводов."""
+          threads: int = typer.Option(8, help="Сколько запросов обслуживается одновременно."),
+          all_services: bool = typer.Option(False, "--all", help="Вместе с кабинетом запустить службы Dagster для "
+                                                                 "сервера: код (gRPC), веб-интерфейс и демон."),
+          dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all).")) -> None:
+    """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик; с --all — все службы сервера."""
     import waitress
 
     from cabinet.setup import start
@@ -35,14 +40,42 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
     start(ws.home)
     from cabinet.wsgi import application
 
-    worker = subprocess.Popen([sys.executable, "-m", "cabinet", "worker", "--home", str(ws.home)])
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the worker too
+    env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
+           "DAGSTER_HOME": str(runner.write_instance_settings(ws))}
+    processes = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True)
+    if all_services:
+        console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
     try:
-        waitress.serve(application, host=host, port=port, threads=threads, ident="svod", clear_untrusted_proxy_headers=True)
+        waitress.serve(application, host=host, port=port, threads=threads, ident="svod", clear_untrusted_proxy_headers=True,
+                       trusted_proxy="127.0.0.1", trusted_proxy_headers={"x-forwarded-proto"})  # TLS ends at a local proxy
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+
+
+CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
+
+
+def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[str, list[str]]]:
+    """The processes beside the cabinet's web server: its worker, and with `dagster_too` Dagster's code server
+    (gRPC), webserver and daemon on the workspace's instance. The one declaration of a server's processes
+    (deploy/ mirrors it for systemd)."""
+    python, bin_dir = sys.executable, Path(sys.executable).parent
+    listed = [("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)])]
+    if dagster_too:
+        workspace_file = ws.home / ".dagster" / "workspace.yaml"
+        workspace_file.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {CODE_SERVER_PORT}\n"
+                                  "      location_name: svod\n", encoding="utf-8")
+        listed += [("code", [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1",
+                             "-p", str(CODE_SERVER_PORT)]),
+                   ("webserver", [str(bin_dir / "dagster-webserver"), "-w", str(workspace_file), "-h", "127.0.0.1",
+                                  "-p", str(dagster_port)]),
+                   ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)])]
+    return listed
 
 
 def _role(role: str) -> str:

@@ -2,7 +2,7 @@
 so a killed run never blocks the next one. Also how long a run may wait for the `duckdb` pool.
 
 A run is dead when it is still marked started but the process that executed it is gone: its pid is the one
-Dagster itself records in the run's engine events, and a process with that pid that started after the run did
+Dagster itself records in the run's engine events, and a process with that pid that started after that record
 is a stranger reusing the number. The reason goes into the run's own log in Russian (`report_run_failed`).
 """
 
@@ -33,13 +33,14 @@ class Stuck:
     alive: bool
 
 
-def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid Dagster recorded for the process executing the run (its first engine event naming one)."""
+def run_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """The pid Dagster recorded for the process executing the run, and when it recorded it (its first engine
+    event naming one)."""
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
         data = entry.dagster_event.event_specific_data if entry.dagster_event else None
         pid = getattr(data, "metadata", {}).get("pid") if data is not None else None
         if pid is not None:
-            return int(pid.value)
+            return int(pid.value), entry.timestamp
     return None
 
 
@@ -60,12 +61,13 @@ def unfinished_runs(instance: dg.DagsterInstance) -> list[Stuck]:
     found = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
         run_id, started = record.dagster_run.run_id, record.start_time or record.create_timestamp.timestamp()
-        pid = run_pid(instance, run_id)
-        if pid is None:
+        recorded = run_pid(instance, run_id)
+        pid = recorded[0] if recorded else None
+        if recorded is None:
             alive = time.time() - started < NO_PID_GRACE_SECONDS
-        else:
+        else:  # the process began before Dagster recorded its pid (a run may wait in the queue long before)
             began = _process_started(pid)
-            alive = began is not None and began <= started + 1
+            alive = began is not None and began <= recorded[1] + 1
         found.append(Stuck(run_id, record.dagster_run.job_name, started, pid, alive))
     return found
 
