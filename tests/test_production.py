@@ -125,9 +125,10 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
            "SVOD_CABINET_DATABASE": fresh_database("svod_cabinet_test")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     cabinet_port, dagster_port = free_port(), free_port()
+    log = open(tmp_path / "services.log", "w")
     server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--all", "--home", str(home),
                                "--port", str(cabinet_port), "--dagster-port", str(dagster_port)],
-                              env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+                              env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: answering(f"http://127.0.0.1:{cabinet_port}/login/"), "the cabinet", 120)
         wait_until(lambda: answering(f"http://127.0.0.1:{dagster_port}/server_info"), "the Dagster webserver", 180)
@@ -160,6 +161,10 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=120)
         wait_until(lambda: not group_alive(server.pid), "the process group to stop", 60)
+        log.close()
+
+    said = (tmp_path / "services.log").read_text(encoding="utf-8", errors="replace")
+    assert "database is locked" not in said and "Could not set lock" not in said  # neither store fought over
 
     ws = Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY, create=False)
     with ws.connect(read_only=True) as con:
