@@ -9,13 +9,16 @@ other process read then), the check goes on without the previous period's regist
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import unicodedata
-from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.conf import settings
 
@@ -34,7 +37,7 @@ from pipeline.xlsx.templates import template_name
 READ_WAIT_SECONDS = 1.0  # how long a page waits for the warehouse to be readable before going on without it
 ANSWERS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "проверка.xlsx"}
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
-CHECKS_AT_ONCE = threading.BoundedSemaphore(2)  # uploads checked at the same time by one server process
+CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process
 
 
 class WarehouseInUse(RuntimeError):
@@ -92,34 +95,80 @@ class HandedIn:
 
 
 def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: str, received_at: datetime,
-            changes: Callable[[list[dict], dict], str | None] = lambda issues, rows: None) -> HandedIn:
-    """Archive, check and answer one workbook a school hands in for a period; forward it to the pipeline when it
-    is that school's return for that period. The answer (with `changes(issues, rows)` against the previous
-    version) is written under `cabinet/answers/<upload id>/`."""
+            previous_version=None) -> HandedIn:
+    """Archive, check and answer one workbook a school hands in for a period (in a checking process, so pages
+    served meanwhile do not wait on its CPU); forward it to the pipeline when it is that school's return for that
+    period. The answer, with what changed since `previous_version` (an upload), is under
+    `cabinet/answers/<upload id>/`."""
     ws = workspace()
     suffix = Path(client_name).suffix.lower()
     internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
     stored = archive_file(ws, data, internal)
     m = load_reference().school_home(school_id)
     previous, history_checked = previous_registries(ws, school_id, m.period(period).end)
-    with CHECKS_AT_ONCE:
-        result = check_file(stored, ws.key, received_at.replace(microsecond=0), internal, lambda school, end: previous)
-    result.original_name = display_name(client_name)
-    if result.school_id is not None and result.school_id != school_id:
-        result.issues = [issue("U01", claimed=result.school_id, school=school_id), *result.issues]
-    elif result.period is not None and result.period != period:
-        result.issues = [issue("U02", claimed=result.period, period=period), *result.issues]
-    result.verdict = verdict(result.issues)
-    forwarded = result.school_id == school_id and result.period == period
+    before = None if previous_version is None else SimpleNamespace(
+        issues=previous_version.issues, rows=previous_version.rows, uploaded_at=previous_version.uploaded_at)
+    checked = in_checking_process(check_and_answer, stored, ws.key, received_at.replace(microsecond=0), internal,
+                                  display_name(client_name), school_id, period, previous, before,
+                                  answers_folder(upload_id), ws.home)
+    forwarded = checked.school_id == school_id and checked.period == period
     if forwarded:
         with atomic_path(ws.inbox / internal) as tmp:
             tmp.write_bytes(data)
             stamp = received_at.timestamp()
             os.utime(tmp, (stamp, stamp))  # the pipeline takes the arrival time, and the order, from the file's time
-    answer = answer_of(result, source=str(stored.relative_to(ws.home)),
-                       changes=changes([i.model_dump(mode="json") for i in result.issues], result.rows))
-    write_answer(answer, answers_folder(upload_id), ws.home, stem="ответ")
-    return HandedIn(result.sha256, result.verdict.value, result.issues, result.rows, history_checked, forwarded)
+    return HandedIn(checked.sha256, checked.verdict, checked.issues, checked.rows, history_checked, forwarded)
+
+
+@dataclass
+class Checked:
+    sha256: str
+    verdict: str
+    issues: list[Issue]
+    rows: dict[str, int]
+    school_id: str | None
+    period: str | None
+
+
+def check_and_answer(stored: Path, key: str, received_at: datetime, internal: str, shown_name: str, school_id: str,
+                     period: str, previous: dict, before, folder: Path, home: Path) -> Checked:
+    """In a checking process: every check of the file (history against `previous`), the cabinet's own identity
+    rules, and the written answer."""
+    from cabinet.workflow import changes_since, changes_text
+
+    result = check_file(stored, key, received_at, internal, lambda school, end: previous)
+    result.original_name = shown_name
+    if result.school_id is not None and result.school_id != school_id:
+        result.issues = [issue("U01", claimed=result.school_id, school=school_id), *result.issues]
+    elif result.period is not None and result.period != period:
+        result.issues = [issue("U02", claimed=result.period, period=period), *result.issues]
+    result.verdict = verdict(result.issues)
+    changes = changes_text(changes_since(before, [i.model_dump(mode="json") for i in result.issues], result.rows))
+    write_answer(answer_of(result, source=str(stored.relative_to(home)), changes=changes), folder, home, stem="ответ")
+    return Checked(result.sha256, result.verdict.value, result.issues, result.rows, result.school_id, result.period)
+
+
+_checkers: ProcessPoolExecutor | None = None
+_checkers_lock = threading.Lock()
+
+
+def in_checking_process(fn, *args):
+    """Run `fn(*args)` in one of the server's checking processes (forked once, CHECKING_PROCESSES of them); a pool
+    whose process died is replaced and the call made again once."""
+    global _checkers
+    for attempt in (1, 2):
+        with _checkers_lock:
+            if _checkers is None:
+                _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"))
+            pool = _checkers
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            with _checkers_lock:
+                if _checkers is pool:
+                    _checkers = None
+            if attempt == 2:
+                raise
 
 
 def answers_folder(upload_id) -> Path:

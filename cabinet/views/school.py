@@ -18,7 +18,7 @@ from cabinet.access import period_of, period_slug, roles, school_for, upload_for
 from cabinet.forms import ContactForm, JustificationForm, UploadForm
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
-from cabinet.workflow import changes_since, changes_text, issue_key, school_state
+from cabinet.workflow import changes_since, issue_key, school_state
 from pipeline.domain.issues import Issue, by_sheet
 
 READERS = (Role.SCHOOL, Role.METHODIST, Role.ADMIN)
@@ -86,7 +86,7 @@ def hand_in(request, account, school_id, slug):
     previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
     upload_id, now = uuid.uuid4(), timezone.now()
     result = engine.hand_in(upload_id, data, file.name, school.id, period.code, timezone.localtime(now).replace(tzinfo=None),
-                            lambda issues, rows: changes_text(changes_since(previous, issues, rows)))
+                            previous)
     errors = sum(i.severity == "error" for i in result.issues)
     upload = Upload.objects.create(
         id=upload_id, school_id=school.id, municipality=m.code, period=period.code, uploaded_by=request.user,
