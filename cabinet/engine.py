@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import threading
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +22,8 @@ from types import SimpleNamespace
 
 from django.conf import settings
 
+from contracts.catalogue import load_catalogue
+from contracts.schemas import prepare as prepare_contracts
 from pipeline.config import Workspace
 from pipeline.domain.issues import Issue, issue, verdict
 from pipeline.feedback import answer_of, write_answer
@@ -152,15 +154,33 @@ _checkers: ProcessPoolExecutor | None = None
 _checkers_lock = threading.Lock()
 
 
+def prepare_checking() -> None:
+    """In each checking process as it starts: load the catalogue, reference data and contracts once."""
+    load_catalogue()
+    load_reference()
+    prepare_contracts()
+
+
+def start_checking() -> None:
+    """Fork the checking processes now (at server start, before threads and requests), ready to check."""
+    list(map(Future.result, [in_checking_pool().submit(prepare_checking) for _ in range(CHECKING_PROCESSES)]))
+
+
+def in_checking_pool() -> ProcessPoolExecutor:
+    global _checkers
+    with _checkers_lock:
+        if _checkers is None:
+            _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=prepare_checking)
+        return _checkers
+
+
 def in_checking_process(fn, *args):
     """Run `fn(*args)` in one of the server's checking processes (forked once, CHECKING_PROCESSES of them); a pool
     whose process died is replaced and the call made again once."""
     global _checkers
     for attempt in (1, 2):
-        with _checkers_lock:
-            if _checkers is None:
-                _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"))
-            pool = _checkers
+        pool = in_checking_pool()
         try:
             return pool.submit(fn, *args).result()
         except BrokenProcessPool:

@@ -38,8 +38,10 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
     ws = Workspace.resolve(home)
     ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
     start(ws.home)
+    from cabinet import engine
     from cabinet.wsgi import application
 
+    engine.start_checking()
     env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
            "DAGSTER_HOME": str(runner.write_instance_settings(ws))}
     processes = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
