@@ -21,6 +21,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
+from cabinet import engine
 from cabinet.access import period_slug
 from cabinet.models import Decision, Notice, NoticeKind, NoticeState, SchoolContact, Upload
 from cabinet.workflow import Status, board, totals
@@ -115,8 +116,6 @@ def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
 
 def upload_receipt(upload: Upload) -> Draft | None:
     """The receipt for a cabinet upload, with the files the cabinet wrote for it."""
-    from cabinet import engine
-
     answer = Answer(sha256=upload.sha256, original_name=upload.client_name, verdict=Verdict(upload.verdict),
                     received_at=timezone.localtime(upload.uploaded_at).replace(tzinfo=None),
                     issues=[Issue.model_validate(i) for i in upload.issues], school_id=upload.school_id, period=upload.period)

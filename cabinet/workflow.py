@@ -51,6 +51,7 @@ class ReturnState:
     reason: str = ""                 # why it was returned or not accepted
     justified: int = 0               # warnings of the latest version the school has justified
     decisions: list[Decision] = field(default_factory=list)
+    last_notice: object = None       # the latest notice to the ОО about this period (the board shows it)
 
     @property
     def slug(self) -> str:

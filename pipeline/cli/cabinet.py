@@ -14,7 +14,7 @@ from rich.table import Table
 
 from pipeline import runner
 from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, targets
-from pipeline.config import ENVIRONMENT, Workspace, cabinet_settings
+from pipeline.config import ENVIRONMENT, Workspace
 from pipeline.reference import load_reference
 
 users_app = typer.Typer(help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True)
@@ -143,7 +143,9 @@ def accounts(home: Path = HOME) -> None:
         table.add_row(a.user.get_username(), a.get_role_display(), a.organisation, "да" if a.user.has_usable_password() else "нет",
                       f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "")
     console.print(table)
-    console.print(f"Адрес кабинета: {cabinet_settings(Workspace.locate(home)).public_url}")
+    from django.conf import settings
+
+    console.print(f"Адрес кабинета: {settings.PUBLIC_URL}")
 
 
 @command
