@@ -22,14 +22,13 @@ from types import SimpleNamespace
 
 from django.conf import settings
 
-from contracts.catalogue import load_catalogue
-from contracts.schemas import prepare as prepare_contracts
 from pipeline.config import Workspace
 from pipeline.domain.issues import Issue, issue, verdict
-from pipeline.feedback import answer_of, write_answer
+from pipeline.feedback import ANSWER_FILES, answer_of, write_answer
 from pipeline.files import atomic_path
 from pipeline.intake.examine import check_file
 from pipeline.intake.inbox import archive_file
+from pipeline.intake.workers import preload
 from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
 from pipeline.store import queries
@@ -37,7 +36,6 @@ from pipeline.store.warehouse import WarehouseBusy
 from pipeline.xlsx.templates import template_name
 
 READ_WAIT_SECONDS = 1.0  # how long a page waits for the warehouse to be readable before going on without it
-ANSWERS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "проверка.xlsx"}
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
 CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process
 
@@ -154,16 +152,9 @@ _checkers: ProcessPoolExecutor | None = None
 _checkers_lock = threading.Lock()
 
 
-def prepare_checking() -> None:
-    """In each checking process as it starts: load the catalogue, reference data and contracts once."""
-    load_catalogue()
-    load_reference()
-    prepare_contracts()
-
-
 def start_checking() -> None:
     """Fork the checking processes now (at server start, before threads and requests), ready to check."""
-    list(map(Future.result, [in_checking_pool().submit(prepare_checking) for _ in range(CHECKING_PROCESSES)]))
+    list(map(Future.result, [in_checking_pool().submit(preload) for _ in range(CHECKING_PROCESSES)]))
 
 
 def in_checking_pool() -> ProcessPoolExecutor:
@@ -171,7 +162,7 @@ def in_checking_pool() -> ProcessPoolExecutor:
     with _checkers_lock:
         if _checkers is None:
             _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=prepare_checking)
+                                            initializer=preload)
         return _checkers
 
 
@@ -196,8 +187,8 @@ def answers_folder(upload_id) -> Path:
 
 
 def answer_file(upload_id, kind: str) -> Path | None:
-    """A written answer to an upload (a key of ANSWERS), if it exists."""
-    found = sorted(answers_folder(upload_id).rglob(f"*_{ANSWERS[kind]}"))
+    """A written answer to an upload (a key of ANSWER_FILES), if it exists."""
+    found = sorted(answers_folder(upload_id).rglob(f"*_{ANSWER_FILES[kind]}"))
     return found[0] if found else None
 
 

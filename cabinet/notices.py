@@ -27,7 +27,7 @@ from cabinet.models import Decision, Notice, NoticeKind, NoticeState, SchoolCont
 from cabinet.workflow import Status, board, totals
 from pipeline.domain.issues import Issue, by_sheet
 from pipeline.domain.vocabulary import Verdict
-from pipeline.feedback import Answer, feedback_path
+from pipeline.feedback import ANSWER_FILES, Answer, feedback_path
 from pipeline.reference import Municipality, Period, School, load_reference
 
 OVERDUE_DAYS = 7  # overdue notices and digests go out during the week after the deadline
@@ -135,8 +135,8 @@ def warehouse_receipts(payloads: list[str]) -> int:
     outbox, new = settings.WORKSPACE.outbox, 0
     for payload in payloads:
         answer = Answer.model_validate_json(payload)
-        files = {kind: path for kind, suffix in (("receipt", "квитанция.xlsx"), ("annotated", "проверка.xlsx"))
-                 if (path := feedback_path(outbox, answer.school_id, answer.original_name, answer.sha256, suffix)).exists()}
+        files = {kind: path for kind in ("receipt", "annotated") if (path := feedback_path(
+            outbox, answer.school_id, answer.original_name, answer.sha256, ANSWER_FILES[kind])).exists()}
         draft = receipt(answer, files)
         new += bool(draft and draft.record())
     return new

@@ -25,6 +25,7 @@ from pipeline.xlsx.plain_book import write_plain_book
 if TYPE_CHECKING:
     from pipeline.intake.records import CheckResult
 
+ANSWER_FILES = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "проверка.xlsx"}  # suffixes
 RECEIPT, HELD = "receipt", Verdict.HELD.value  # kinds of answer: after a check, or for a version held back
 UNIDENTIFIED_FOLDER = "_не_опознаны"
 log = logging.getLogger(__name__)
@@ -158,13 +159,13 @@ def write_answer(answer: Answer, out_dir: Path, home: Path | None = None, stem: 
     paths, failure, method = [], None, None
     if answer.parsed and any(i.cell for i in answer.issues):  # a clean file needs only its receipt
         try:
-            copy, method = annotate((home or Path()) / answer.source, answer.issues, place("проверка.xlsx"))
+            copy, method = annotate((home or Path()) / answer.source, answer.issues, place(ANSWER_FILES["annotated"]))
             paths.append(copy)
         except Exception as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
             failure = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("annotated copy of %s failed: %s", answer.sha256, failure)
     info = {**answer.model_dump(exclude={"issues"}), "annotation_failure": failure,
             "annotated": paths[0].name if paths else None, "rewritten": method == REWRITTEN}
-    receipts = [atomic_write(place("квитанция.txt"), receipt_text(info, answer.issues)),
-                write_receipt_book(info, answer.issues, place("квитанция.xlsx"))]
+    receipts = [atomic_write(place(ANSWER_FILES["receipt_text"]), receipt_text(info, answer.issues)),
+                write_receipt_book(info, answer.issues, place(ANSWER_FILES["receipt"]))]
     return [*receipts, *paths], failure

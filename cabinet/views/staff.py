@@ -27,11 +27,21 @@ from cabinet.access import (
 )
 from cabinet.accounts import create_account, invitation_link, schools_with_accounts
 from cabinet.forms import ContactForm, DecisionForm, InviteForm
-from cabinet.models import AuditEvent, Decision, DecisionKind, Job, JobKind, Notice, Role, SchoolContact
+from cabinet.models import (
+    AuditEvent,
+    Decision,
+    DecisionKind,
+    Job,
+    JobKind,
+    JobState,
+    Notice,
+    Role,
+    SchoolContact,
+)
 from cabinet.workflow import Status, board, current_period, problems_first, school_state, totals
 from pipeline.reference import load_reference
 from pipeline.xlsx.plain_book import write_plain_book
-from pipeline.xlsx.summary_layout import municipal_paths
+from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 
 STAFF = (Role.METHODIST, Role.ADMIN)
 
@@ -170,15 +180,18 @@ def contacts(request, account, school_id, slug):
 def consolidate(request, account, code, slug):
     m = staff_municipality(account, code)
     period = period_of(m, slug)
-    job = Job.objects.filter(kind=JobKind.CONSOLIDATE, municipality=m.code, period=period.code,
-                             state__in=["queued", "running"]).first()
-    if job is None:
-        job = Job.objects.create(kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code,
-                                 requested_by=request.user)
-        AuditEvent.record(account, "запущен свод муниципалитета", municipality=m.code, period=period.code)
-    if request.htmx:
-        return render(request, "cabinet/job.html", {"job": job})
-    return redirect("board", m.code, slug)
+    job = ask_worker(request, account, "запущен свод муниципалитета", kind=JobKind.CONSOLIDATE, municipality=m.code,
+                     region=m.region, period=period.code)
+    return render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("board", m.code, slug)
+
+
+def ask_worker(request, account, action: str, **job) -> Job:
+    """The job of this kind and scope still waiting or running, else a new one (recorded in the audit log)."""
+    found = Job.objects.filter(**job, state__in=[JobState.QUEUED, JobState.RUNNING]).first()
+    if found is None:
+        found = Job.objects.create(**job, requested_by=request.user)
+        AuditEvent.record(account, action, municipality=job.get("municipality", ""), period=job.get("period", ""))
+    return found
 
 
 def job_scope(account, job: Job) -> None:
@@ -247,7 +260,7 @@ def region_page(request, account, region):
         period = current_period(m)
         counts = totals(board(m, period))
         rows.append({"m": m, "period": period, "totals": counts, "summary": summary_file(m, period)})
-    files = sorted((engine.workspace().out / "region").glob(f"svod_region_{region}_*.xlsx"))
+    files = regional_files(engine.workspace().out, region)
     return render(request, "cabinet/region.html", {
         "region": region, "region_name": load_reference().regions[region], "rows": rows,
         "files": [(f.name, datetime.fromtimestamp(f.stat().st_mtime)) for f in files],
@@ -259,22 +272,16 @@ def region_page(request, account, region):
 def regional_consolidate(request, account, region):
     if region not in {m.region for m in municipalities_for(account)}:
         raise Http404("нет такого региона")
-    job = Job.objects.filter(kind=JobKind.REGIONAL, region=region, state__in=["queued", "running"]).first()
-    if job is None:
-        job = Job.objects.create(kind=JobKind.REGIONAL, region=region, requested_by=request.user)
-        AuditEvent.record(account, f"запущен свод региона {region}")
-    if request.htmx:
-        return render(request, "cabinet/job.html", {"job": job})
-    return redirect("region", region)
+    job = ask_worker(request, account, f"запущен свод региона {region}", kind=JobKind.REGIONAL, region=region)
+    return render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("region", region)
 
 
 @roles(Role.REGION, Role.ADMIN)
 def regional_download(request, account, region, name):
     if region not in {m.region for m in municipalities_for(account)}:
         raise Http404("нет такого региона")
-    path = engine.workspace().out / "region" / name
-    if not (name.startswith(f"svod_region_{region}_") and name.endswith(".xlsx") and path.is_file()
-            and path.parent == engine.workspace().out / "region"):
+    path = next((f for f in regional_files(engine.workspace().out, region) if f.name == name), None)
+    if path is None:
         raise Http404("нет такой сводки")
     return FileResponse(path.open("rb"), as_attachment=True, filename=name)
 

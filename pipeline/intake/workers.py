@@ -21,13 +21,18 @@ from pipeline.reference import load_reference
 BULK_GC_THRESHOLD = 50_000  # allocations between collections while returns are read (default 700)
 
 
+def preload() -> None:
+    """Load what checking needs once (catalogue, reference data, contracts), before workers are forked."""
+    load_catalogue()
+    load_reference()
+    prepare_contracts()
+
+
 @contextmanager
 def readers(fn: Callable, tasks: int) -> Iterator[IsolatedPool]:
     """A pool of isolated workers applying `fn`, sized for `tasks` files."""
     check_guards()
-    load_catalogue()
-    load_reference()
-    prepare_contracts()
+    preload()
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(BULK_GC_THRESHOLD, *threshold[1:])

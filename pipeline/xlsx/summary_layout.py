@@ -53,6 +53,11 @@ def regional_path(out: Path, region: str, periods: set[str]) -> Path:
     return out / "region" / f"svod_region_{region}_{label}.xlsx"
 
 
+def regional_files(out: Path, region: str) -> list[Path]:
+    """Every regional summary published for the region (any periods), by name."""
+    return sorted((out / "region").glob(f"svod_region_{region}_*.xlsx"))
+
+
 class SummarySeal(SignedRecord):
     """Signed identity of a municipal summary's machine-readable figures, checked by the regional tier."""
 
