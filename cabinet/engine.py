@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import threading
 import unicodedata
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,8 +27,9 @@ from pipeline.config import Workspace
 from pipeline.domain.issues import Issue, issue, verdict
 from pipeline.feedback import ANSWER_FILES, answer_of, write_answer
 from pipeline.files import atomic_path
-from pipeline.intake.examine import check_file
+from pipeline.intake.examine import checked_batches
 from pipeline.intake.inbox import archive_file
+from pipeline.intake.records import CheckResult
 from pipeline.intake.workers import preload
 from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
@@ -38,6 +40,7 @@ from pipeline.xlsx.templates import template_name
 READ_WAIT_SECONDS = 1.0  # how long a page waits for the warehouse to be readable before going on without it
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
 CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process
+MAX_BATCH = 8  # uploads a checking process takes at once when they queue
 
 
 class WarehouseInUse(RuntimeError):
@@ -108,9 +111,9 @@ def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: st
     previous, history_checked = previous_registries(ws, school_id, m.period(period).end)
     before = None if previous_version is None else SimpleNamespace(
         issues=previous_version.issues, rows=previous_version.rows, uploaded_at=previous_version.uploaded_at)
-    checked = in_checking_process(check_and_answer, stored, ws.key, received_at.replace(microsecond=0), internal,
-                                  display_name(client_name), school_id, period, previous, before,
-                                  answers_folder(upload_id), ws.home)
+    checked = CHECKING_LINE.check(Handing(stored, ws.key, received_at.replace(microsecond=0), internal,
+                                          display_name(client_name), school_id, period, previous, before,
+                                          answers_folder(upload_id), ws.home))
     forwarded = checked.school_id == school_id and checked.period == period
     if forwarded:
         with atomic_path(ws.inbox / internal) as tmp:
@@ -130,24 +133,95 @@ class Checked:
     period: str | None
 
 
-def check_and_answer(stored: Path, key: str, received_at: datetime, internal: str, shown_name: str, school_id: str,
-                     period: str, previous: dict, before, folder: Path, home: Path) -> Checked:
-    """In a checking process: every check of the file (history against `previous`), the cabinet's own identity
-    rules, and the written answer."""
+@dataclass
+class Handing:
+    """One workbook waiting for its check: the archived file, who handed it in for which period, that school's
+    previous registries and previous upload, and where its answer goes."""
+    stored: Path
+    key: str
+    received_at: datetime
+    internal: str
+    shown_name: str
+    school_id: str
+    period: str
+    previous: dict
+    before: object
+    folder: Path
+    home: Path
+
+
+def check_and_answer(handings: list[Handing]) -> list[Checked | Exception]:
+    """In a checking process: every check of the files, as one batch of the pipeline's checking (history against
+    each school's `previous`), the cabinet's own identity rules, and each written answer; an answer that fails is
+    that file's exception, not the others'."""
+    previous = {h.school_id: h.previous for h in handings}
+    files = [(h.stored, h.received_at, h.internal) for h in handings]
+    results = [r for batch in checked_batches(files, handings[0].key, lambda school, end: previous.get(school, {}))
+               for r in batch]
+    answers = []
+    for h, result in zip(handings, results, strict=True):
+        try:
+            answers.append(answered(h, result))
+        except Exception as exc:  # noqa: BLE001 — reported to that upload's page, not to the batch
+            answers.append(exc)
+    return answers
+
+
+def answered(h: Handing, result: CheckResult) -> Checked:
+    """The cabinet's identity rules on a checked file, and its answer written."""
     from cabinet.workflow import changes_since, changes_text
 
-    result = check_file(stored, key, received_at, internal, lambda school, end: previous)
-    result.original_name = shown_name
-    if result.school_id is not None and result.school_id != school_id:
-        result.issues = [issue("U01", claimed=result.school_id, school=school_id), *result.issues]
-    elif result.period is not None and result.period != period:
-        result.issues = [issue("U02", claimed=result.period, period=period), *result.issues]
+    result.original_name = h.shown_name
+    if result.school_id is not None and result.school_id != h.school_id:
+        result.issues = [issue("U01", claimed=result.school_id, school=h.school_id), *result.issues]
+    elif result.period is not None and result.period != h.period:
+        result.issues = [issue("U02", claimed=result.period, period=h.period), *result.issues]
     result.verdict = verdict(result.issues)
-    changes = changes_text(changes_since(before, [i.model_dump(mode="json") for i in result.issues], result.rows))
-    write_answer(answer_of(result, source=str(stored.relative_to(home)), changes=changes), folder, home, stem="ответ")
+    changes = changes_text(changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows))
+    write_answer(answer_of(result, source=str(h.stored.relative_to(h.home)), changes=changes), h.folder, h.home,
+                 stem="ответ")
     return Checked(result.sha256, result.verdict.value, result.issues, result.rows, result.school_id, result.period)
 
 
+class CheckingLine:
+    """Uploads wait here for a checking process. One dispatcher thread per process takes every upload waiting
+    (up to MAX_BATCH) and checks them in one call: a burst of uploads shares the contracts' fixed cost, as the
+    pipeline's batches do, instead of paying it once per file. A lone upload goes at once, alone."""
+
+    def __init__(self):
+        self.waiting: queue.SimpleQueue[tuple[Handing, Future]] = queue.SimpleQueue()
+        self.lock, self.started = threading.Lock(), False
+
+    def check(self, handing: Handing) -> Checked:
+        future: Future = Future()
+        self.waiting.put((handing, future))
+        with self.lock:
+            if not self.started:
+                for _ in range(CHECKING_PROCESSES):
+                    threading.Thread(target=self.dispatch, daemon=True, name="svod-checking").start()
+                self.started = True
+        return future.result()
+
+    def dispatch(self) -> None:
+        while True:
+            batch = [self.waiting.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self.waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                answers = in_checking_process(check_and_answer, [h for h, _ in batch])
+            except Exception as exc:  # noqa: BLE001 — every waiting page gets the failure
+                answers = [exc] * len(batch)
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+
+
+CHECKING_LINE = CheckingLine()
 _checkers: ProcessPoolExecutor | None = None
 _checkers_lock = threading.Lock()
 

@@ -30,6 +30,7 @@ from pipeline.reference import load_reference
 from pipeline.store import queries
 
 POLL_SECONDS = 1.0
+NICENESS = 10  # the worker's runs yield the CPU to pages and uploads, which people wait for
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
         if not mine:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
+        os.nice(NICENESS)
         Job.objects.filter(state=JobState.RUNNING).update(state=JobState.QUEUED, progress="повтор после перезапуска")
         notices.recover()
         sync_all()

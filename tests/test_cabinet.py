@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -16,6 +19,7 @@ from django.utils.html import escape
 
 from cabinet import engine, worker
 from cabinet.models import AppendOnly, AuditEvent, Decision, Job, JobState, RecordedState, Role, Upload
+from cabinet.views.staff import BOARD_PAGE_ROWS
 from pipeline.reference import load_reference
 from samples.reliability import corpus
 from tests.support.cabinet import PASSWORD, body, client_for, filled, hand_in, template_of
@@ -69,6 +73,54 @@ def test_a_file_of_another_school_or_period_is_refused_and_not_handed_on(tmp_pat
     assert not (inbox / f"{upload.pk}.xlsx").exists() and not (inbox / f"{wrong_period.pk}.xlsx").exists()
 
 
+def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_path, monkeypatch):
+    """A burst of uploads shares one checking call; each file still gets exactly the verdict, issues and answer
+    it gets when checked alone (another school's file is still refused for its uploader only)."""
+    template = template_of(client_for(Role.SCHOOL, SCHOOL), SCHOOL, SLUG, tmp_path)
+    files = {"ARH-001": filled(template, tmp_path / "good.xlsx"), "ARH-002": filled(template, tmp_path / "theirs.xlsx"),
+             "ARH-003": filled(template, tmp_path / "bad.xlsx", "bad_date")}
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(files["ARH-001"].read_bytes()[:4000])
+    files["ARH-004"] = broken
+    ws = engine.workspace()
+
+    def handing(school: str, path: Path, folder: str) -> engine.Handing:
+        return engine.Handing(engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"), ws.key,
+                              datetime(2026, 11, 2, 10), f"{folder}-{school}.xlsx", path.name, school, SLUG, {}, None,
+                              tmp_path / folder / school, ws.home)
+
+    alone = [engine.check_and_answer([handing(s, p, "alone")])[0] for s, p in files.items()]
+    together = engine.check_and_answer([handing(s, p, "together") for s, p in files.items()])
+    assert [(c.verdict, [i.rule for i in c.issues]) for c in together] == [(c.verdict, [i.rule for i in c.issues]) for c in alone]
+    assert [c.verdict for c in together][:2] == ["accepted", "rejected"] and together[1].issues[0].rule == "U01"
+    for school in files:
+        assert sorted(p.name for p in (tmp_path / "together" / school).rglob("*")) == \
+               sorted(p.name for p in (tmp_path / "alone" / school).rglob("*"))
+
+    sizes, first_taken, release = [], threading.Event(), threading.Event()
+
+    def in_process(fn, handings):  # the first call holds its process until the others have queued
+        sizes.append(len(handings))
+        first_taken.set()
+        release.wait(30)
+        return fn(handings)
+
+    monkeypatch.setattr(engine, "in_checking_process", in_process)
+    line = engine.CheckingLine()
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(line.check, handing("ARH-001", files["ARH-001"], "line0"))
+        first_taken.wait(30)
+        second = pool.submit(line.check, handing("ARH-002", files["ARH-002"], "line1"))
+        while len(sizes) < 2:  # the second dispatcher takes the next one alone
+            time.sleep(0.01)
+        rest = [pool.submit(line.check, handing(s, p, f"line{k}")) for k, (s, p) in enumerate(files.items(), start=2)]
+        time.sleep(0.2)
+        release.set()
+        answers = [f.result(60) for f in (first, second, *rest)]
+    assert sizes[:2] == [1, 1] and sum(sizes) == 6 and max(sizes[2:]) > 1, sizes  # the four queued went together
+    assert [a.verdict for a in answers[2:]] == [c.verdict for c in alone]
+
+
 def test_return_with_reason_approve_and_the_worker_records_it(school, tmp_path):
     client, template = school
     upload = hand_in(client, SCHOOL, SLUG, filled(template, tmp_path / "a.xlsx", seed=11))
@@ -113,9 +165,18 @@ def test_board_lists_every_school_and_exports_to_excel(school, tmp_path):
     methodist = client_for(Role.METHODIST, M)
     page = text(methodist.get(f"/m/{M}/{SLUG}/?order=problems"))
     schools = load_reference().municipalities[M].schools
-    assert all(s.id in page for s in schools) and "не принят — <span data-status=\"rejected\">1</span>" in page
+    assert len(schools) > BOARD_PAGE_ROWS and "не принят — <span data-status=\"rejected\">1</span>" in page
     first_row = re.search(r'data-school="([^"]+)"', page).group(1)
     assert first_row == SCHOOL  # problems first
+    rows = []  # every ОО on exactly one page, the order and the totals kept across pages
+    for number in (1, 2):
+        page = text(methodist.get(f"/m/{M}/{SLUG}/?order=problems&page={number}"))
+        rows += re.findall(r'data-school="([^"]+)"', page)
+        assert f"из {len(schools)} ОО" in page and "не принят — <span data-status=\"rejected\">1</span>" in page
+    assert sorted(rows) == sorted(s.id for s in schools) and rows[0] == SCHOOL
+    assert "page=2" in text(methodist.get(f"/m/{M}/{SLUG}/?order=problems")).replace("&amp;", "&")
+    found = text(methodist.get(f"/m/{M}/{SLUG}/", {"q": schools[-1].id.lower()}))
+    assert re.findall(r'data-school="([^"]+)"', found) == [schools[-1].id]
     export = methodist.get(f"/m/{M}/{SLUG}/export/")
     (tmp_path / "board.xlsx").write_bytes(body(export))
     rows = list(openpyxl.load_workbook(tmp_path / "board.xlsx").active.iter_rows(values_only=True))

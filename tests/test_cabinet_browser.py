@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -47,7 +48,9 @@ def browser(tmp_path, request):
 
 
 def wait(driver, condition, what: str):
-    return WebDriverWait(driver, WAIT_SECONDS).until(lambda d: condition(d), message=what)
+    """Until `condition` holds; a page replaced while it is read is read again."""
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: condition(d), message=what)
 
 
 def page(driver) -> str:

@@ -170,6 +170,6 @@ def test_impact_goes_from_a_school_cell_up_to_published_figures(published):
     school_file = next(p for p in published.archive.glob(f"{sha[:2]}/{sha}.*") if p.suffix != ".json")
     answer = lineage.impact(published.database, school_file, f"Профиль ОО!{cell}")
     fed = {(f["indicator"], f["level"]) for f in answer["figures"]}
-    assert ("I03", "school") in fed and ("I03", "municipality") in fed
+    assert ("I03", "school") in fed and ("I03", "municipality") in fed and ("I03", "region") in fed
     with pytest.raises(lineage.NotAFigure):
         lineage.impact(published.database, ROOT / "README.md", "Профиль ОО!A3")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from contracts.catalogue import load_catalogue
 from pipeline.cli import app
 from pipeline.domain.indicators import INDICATORS
+from pipeline.publish import lineage
 from pipeline.publish.regional import SUPPRESSED
 from pipeline.reference import load_reference
 from pipeline.rules import RULES
@@ -191,6 +192,26 @@ def test_explain_answers_every_lineage_cell_of_both_workbooks(published):
             assert result.exception is None or isinstance(result.exception, SystemExit), (book.name, cell)
             if result.exit_code == 2:
                 assert "не содержит показателя" in result.output
+
+
+def test_the_regional_total_row_explains_down_to_the_school_cells(published):
+    """Each figure of «ИТОГО по региону» is a stored regional figure: its value is the cell's, and its sources are
+    the school cells of the municipal figures it sums."""
+    region = load_reference().municipalities[E2E_MUNICIPALITY].region
+    book = next((published.out / "region").glob(f"svod_region_{region}_*.xlsx"))
+    sheet = openpyxl.load_workbook(book)["Показатели по МО"]
+    total = next(r for r in sheet.iter_rows(min_row=4) if r[0].value == "ИТОГО по региону")
+    linked = [c for c in total[2:] if c.hyperlink]
+    assert len(linked) == len(total) - 2, "every total links to its lineage row"
+    for c in linked:
+        answer = lineage.explain(book, f"Показатели по МО!{c.coordinate}", published.database)
+        assert answer["level"] == "region" and answer["entity"] == region
+        if c.value != SUPPRESSED:
+            assert answer["value"] == (None if c.value == "—" else c.value), c.coordinate
+        municipal = next(r for r in sheet.iter_rows(min_row=4) if r[0].value not in (None, "ИТОГО по региону"))
+        part = lineage.explain(book, f"Показатели по МО!{municipal[c.column - 1].coordinate}", published.database)
+        assert {(s["sha256"], s["sheet"], s["cell"]) for s in answer["sources"]} == \
+               {(s["sha256"], s["sheet"], s["cell"]) for s in part["sources"]}, c.coordinate
 
 
 def test_no_small_count_of_people_in_the_regional_workbook(published, tmp_path):

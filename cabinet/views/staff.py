@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.mail import send_mail
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -44,6 +45,7 @@ from pipeline.xlsx.plain_book import write_plain_book
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 
 STAFF = (Role.METHODIST, Role.ADMIN)
+BOARD_PAGE_ROWS = 50  # ОО per page of the board; filters, search and totals span every page
 
 
 @roles(Role.METHODIST, Role.REGION, Role.ADMIN)
@@ -77,13 +79,17 @@ def board_page(request, account, code, slug):
         shown = [s for s in shown if s.status == request.GET["status"]]
     if request.GET.get("late"):
         shown = [s for s in shown if s.late and s.status != Status.APPROVED]
+    if found := request.GET.get("q", "").strip().casefold():
+        shown = [s for s in shown if found in s.school.name.casefold() or found in s.school.id.casefold()]
     if request.GET.get("order") == "problems":
         shown = problems_first(shown)
-    letters = {n.school_id: n for n in Notice.objects.filter(municipality=m.code, period=period.code).exclude(school_id="")}
-    for s in shown:
+    page = Paginator(shown, BOARD_PAGE_ROWS).get_page(request.GET.get("page"))
+    letters = {n.school_id: n for n in Notice.objects.filter(
+        municipality=m.code, period=period.code, school_id__in=[s.school.id for s in page])}
+    for s in page:
         s.last_notice = letters.get(s.school.id)
     return render(request, "cabinet/board.html", {
-        "m": m, "period": period, "slug": slug, "states": shown, "totals": counts, "statuses": Status.RU,
+        "m": m, "period": period, "slug": slug, "states": page, "page": page, "totals": counts, "statuses": Status.RU,
         "mail_configured": settings.MAIL_CONFIGURED, "mail_folder": settings.EMAIL_FILE_PATH,
         "filters": request.GET, "summary": summary_file(m, period), "periods": m.periods,
         "job": last_job(JobKind.CONSOLIDATE, municipality=m.code, period=period.code)})

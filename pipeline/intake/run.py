@@ -99,7 +99,8 @@ def process_pending(ws: Workspace, con, municipality: str, period: str, answer: 
 
 def check_and_load(ws: Workspace, con, files: list[FileToCheck], answer: bool, previous_for: Previous | None = None,
                    prechecked: bool = False) -> list[CheckResult]:
-    """Check files a batch at a time, load each batch, then answer its schools (when `answer`)."""
+    """Check files a batch at a time, load each batch, then answer its schools (when `answer`). The results keep
+    verdicts and issues, not the parsed frames."""
     results = []
     with single_threaded(con):
         for batch in checked_batches(files, ws.key, previous_for, prechecked):
@@ -108,6 +109,8 @@ def check_and_load(ws: Workspace, con, files: list[FileToCheck], answer: bool, p
                 written = deliver(ws, con, [r.sha256 for r in batch])
                 for r in batch:
                     r.feedback, r.annotation_failure = written.get(r.sha256, ([], None))
+            for r in batch:  # stored and answered: a country's results must not hold every return's frames
+                r.book = None
             results += batch
     return results
 

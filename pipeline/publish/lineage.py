@@ -19,6 +19,7 @@ from pipeline.store.warehouse import connect
 from pipeline.xlsx.summary_layout import FIRST_LINEAGE_ROW, LINEAGE_SHEET, linked_row
 
 PUBLISHED_RUNS = "SELECT run_id FROM published_run"
+PUBLISHED_REGIONAL_RUNS = "SELECT run_id FROM published_regional_run"
 
 
 class NotAFigure(ValueError):
@@ -79,7 +80,8 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
 
 
 def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
-    """Every published figure a school's cell feeds: from (file, sheet, cell) up to figure IDs and values."""
+    """Every published figure a school's cell feeds: from (file, sheet, cell) up to figure IDs and values, through
+    the ОО and the municipality to the region's totals in its newest regional workbook."""
     sheet_title, cell = _split(cell_ref)
     codes = {s.title: s.code for s in load_catalogue().sheets}
     if sheet_title not in codes:
@@ -93,7 +95,8 @@ def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
         rows = con.execute(
             "SELECT DISTINCT f.figure_id, f.indicator, f.level, f.entity, f.value, fs.part FROM figure_source fs "
             "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
-            f"AND f.run_id IN ({PUBLISHED_RUNS}) ORDER BY f.level DESC, f.indicator",
+            f"AND f.run_id IN ({PUBLISHED_RUNS} UNION ALL {PUBLISHED_REGIONAL_RUNS}) "
+            "ORDER BY CASE f.level WHEN 'school' THEN 0 WHEN 'municipality' THEN 1 ELSE 2 END, f.indicator",
             [digest, codes[sheet_title], cell]).fetchall()
     return {"sha256": digest, "school_id": sub[0], "period": sub[1], "version": sub[2], "verdict": sub[3],
             "superseded_by": sub[4], "cell": f"{sheet_title}!{cell}",

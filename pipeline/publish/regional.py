@@ -1,18 +1,24 @@
 """The regional workbook: per-municipality aggregates of each municipality's published run, and the region's
 total, with small counts of people suppressed (domain.md §4). No IDs, names or free text of any ОО.
 
-Every shown figure links to its lineage row, whose first column is the municipal figure it shows, so
-`svod explain` follows a regional cell down to the school cells exactly as it does a municipal one.
+Every shown figure links to its lineage row, whose first column is the figure it shows: a municipal figure, or
+a regional total stored here as a figure whose parts are those municipal figures (`figure_part`). So
+`svod explain` follows any regional cell down to the school cells, and `svod impact` goes up to the totals.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from pathlib import Path
 
-from pipeline.domain.figures import Figure, aggregate
+import pandas as pd
+
+from pipeline.domain.figures import Figure, FigureId, aggregate
 from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.domain.vocabulary import Level
 from pipeline.reference import load_reference
+from pipeline.store.warehouse import insert_frame, transaction
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import (
     FIGURE_ID_HEADER,
@@ -64,13 +70,22 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
                                  "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
     total_row = 3 + len(munis)
     book.text(ws, total_row, 0, "ИТОГО по региону")
+    totals = store_totals(con, region, [cells[(m.code, ind.code)] for m in munis for ind in INDICATORS],
+                          "+".join(sorted(set(periods.values()))))
     for c, ind in enumerate(INDICATORS, start=2):
-        figs = [cells[(m.code, ind.code)][0] for m in munis]
-        total = aggregate(figs, Level.REGION, region, "").value if figs else None
-        if (TOTAL, ind.code) in suppressed or total is None:
-            book.text(ws, total_row, c, SUPPRESSED if (TOTAL, ind.code) in suppressed else "—")
+        total, fid = totals.get(ind.code, (None, ""))
+        hidden = (TOTAL, ind.code) in suppressed
+        shown = SUPPRESSED if hidden else ("—" if total is None or total.value is None else total.value)
+        if fid:
+            ws.write_url(total_row, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), book.link, string=str(shown))
+        if isinstance(shown, float):
+            ws.write_number(total_row, c, shown, book.link if fid else None)
         else:
-            ws.write_number(total_row, c, total)
+            book.text(ws, total_row, c, shown)
+        if fid:
+            lineage_rows.append([fid, ind.title, "ИТОГО по региону", shown, "скрыто" if hidden else total.numerator,
+                                 "скрыто" if hidden else ("" if total.denominator is None else total.denominator),
+                                 f"сумма сводок МО: {len(munis)}"])
     ws.set_column(0, 0, 40)
     ws.set_column(2, 2 + len(INDICATORS), 14)
     ws.set_row(2, 75)
@@ -82,6 +97,32 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
     lin.set_column(0, 6, 30)
     ws.activate()
     return book.close()
+
+
+def store_totals(con, region: str, shown: list[tuple[Figure, str, str]], periods: str) -> dict[str, tuple[Figure, str]]:
+    """The region's total of each indicator over the municipal figures shown, stored as figures of one regional
+    run with those figures as parts; {indicator: (total, figure id)}. Same parts, same run id."""
+    parts: dict[str, list[tuple[Figure, str]]] = {}
+    for figure, fid, _ in shown:
+        if fid:
+            parts.setdefault(figure.indicator, []).append((figure, fid))
+    ids = sorted(fid for group in parts.values() for _, fid in group)
+    run_id = hashlib.sha256("|".join([region, *ids]).encode()).hexdigest()[:12]
+    totals = {code: (aggregate([f for f, _ in group], Level.REGION, region, periods),
+                     FigureId(code, Level.REGION, region, periods, run_id).format()) for code, group in parts.items()}
+    figures = pd.DataFrame([{"figure_id": fid, "run_id": run_id, "indicator": t.indicator, "level": t.level.value,
+                             "entity": region, "period": periods, "numerator": t.numerator,
+                             "denominator": t.denominator, "value": t.value} for t, fid in totals.values()])
+    links = pd.DataFrame([{"figure_id": totals[code][1], "part_id": fid}
+                          for code, group in parts.items() for _, fid in group])
+    with transaction(con):
+        con.execute("DELETE FROM figure_part WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM regional_run WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO regional_run VALUES (?, ?, ?, ?)", [run_id, region, periods, datetime.now()])
+        insert_frame(con, "figure", figures)
+        insert_frame(con, "figure_part", links)
+    return totals
 
 
 def _coverage(con, m, period: str) -> list:

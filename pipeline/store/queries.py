@@ -108,7 +108,8 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-DELIVERY_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)"}  # when an answer fell due and was written: not content
+# when an answer fell due and was written, when a regional workbook was made: times, not content
+TIME_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)", "regional_run": "EXCLUDE (created_at)"}
 
 
 def content_hash(con: duckdb.DuckDBPyConnection) -> str:
@@ -117,7 +118,7 @@ def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
     for table in tables:
-        rows = con.execute(f"SELECT * {DELIVERY_COLUMNS.get(table, '')} FROM {table}").fetchall()
+        rows = con.execute(f"SELECT * {TIME_COLUMNS.get(table, '')} FROM {table}").fetchall()
         digest.update(table.encode())
         for line in sorted(repr(r) for r in rows):
             digest.update(line.encode())

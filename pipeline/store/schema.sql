@@ -57,10 +57,23 @@ CREATE TABLE IF NOT EXISTS return_source (
     value VARCHAR);
 -- the returns each figure was computed from (one for an ОО's figure, every counted return for a municipality's)
 CREATE TABLE IF NOT EXISTS figure_input (figure_id VARCHAR, sha256 VARCHAR);
+-- a region's totals: each one the sum of the municipal figures (its parts) the regional workbook shows
+CREATE TABLE IF NOT EXISTS regional_run (
+    run_id VARCHAR PRIMARY KEY, region VARCHAR, periods VARCHAR, created_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS figure_part (figure_id VARCHAR, part_id VARCHAR);
+-- the regional totals of each region's newest workbook
+CREATE OR REPLACE VIEW published_regional_run AS
+SELECT * FROM regional_run QUALIFY row_number() OVER (PARTITION BY region ORDER BY created_at DESC, run_id) = 1;
+-- the school cells behind a figure: its own inputs' cells, or (a regional total) those of its parts
 CREATE OR REPLACE VIEW figure_source AS
-SELECT fi.figure_id, rs.part, rs.sha256, rs.school_id, rs.sheet, rs.cell, rs.value
-FROM figure_input fi JOIN figure f USING (figure_id)
-JOIN return_source rs ON rs.sha256 = fi.sha256 AND rs.indicator = f.indicator AND rs.period = f.period;
+WITH direct AS (
+    SELECT fi.figure_id, rs.part, rs.sha256, rs.school_id, rs.sheet, rs.cell, rs.value
+    FROM figure_input fi JOIN figure f USING (figure_id)
+    JOIN return_source rs ON rs.sha256 = fi.sha256 AND rs.indicator = f.indicator AND rs.period = f.period)
+SELECT * FROM direct
+UNION ALL
+SELECT fp.figure_id, d.part, d.sha256, d.school_id, d.sheet, d.cell, d.value
+FROM figure_part fp JOIN direct d ON d.figure_id = fp.part_id;
 
 -- the run whose figures are published for each municipality and period: computed here rather than sent up, and
 -- of those the one that saw the most returns (a partition's set of checked returns only grows)
