@@ -1,5 +1,5 @@
 """Rebuild the warehouse from the raw archive: every received file in the order it came, then every journaled
-run. The result must have the same content hash as the warehouse it replaces; approvals (staff decisions) and
+run, municipal and regional. The result must have the same content hash as the warehouse it replaces; approvals (staff decisions) and
 summaries sent up by municipalities are not in the archive and are not replayed."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pipeline.intake.inbox import ARRIVALS_LOG
 from pipeline.intake.records import Received
 from pipeline.intake.routing import claimed_identities
 from pipeline.intake.run import process_pending, take_in
-from pipeline.publish import compute
+from pipeline.publish import compute, regional
 from pipeline.store.queries import content_hash
 from pipeline.store.warehouse import connect
 
@@ -51,4 +51,9 @@ def rebuild(ws: Workspace, target: Path) -> str:
             record = json.loads(journal.read_text(encoding="utf-8"))
             run = compute.compute(con, record["municipality"], record["period"], record["submissions"])
             compute.store(con, run)
+        published = [json.loads(p.read_text(encoding="utf-8")) for p in (ws.journal / regional.REGIONAL_JOURNAL).glob("*.json")]
+        for record in sorted(published, key=lambda r: r["published_at"]):
+            cells = regional.municipal_figures(con, record["region"], record["periods"], record["runs"])
+            regional.store_totals(con, record["region"], record["periods"], cells,
+                                  published_at=datetime.fromisoformat(record["published_at"]))
         return content_hash(con)

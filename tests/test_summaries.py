@@ -4,6 +4,8 @@ readable by LibreOffice, and consolidated across tiers."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 
@@ -12,6 +14,7 @@ import pytest
 
 from pipeline.config import Workspace
 from pipeline.defs.resources import SvodWorkspace
+from pipeline.domain.indicators import INDICATORS
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
 from pipeline.publish.regional import _suppress
@@ -19,6 +22,7 @@ from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
 from pipeline.store import warehouse
 from pipeline.xlsx.book import Book
+from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, TECHNICAL_SHEET
 
 from .conftest import E2E_MUNICIPALITY as MUNI
 from .conftest import E2E_PERIOD as PERIOD
@@ -200,3 +204,37 @@ def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp
         kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()[0]
         assert kind == "VIEW"
         assert sorted(con.execute("SELECT * FROM figure_source").fetchall()) == before
+
+
+def printed(book, out_dir) -> list[str]:
+    """The workbook as LibreOffice prints it to PDF: the text of each page."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{out_dir}/profile",
+                    "--convert-to", "pdf", "--outdir", str(out_dir), str(book)], check=True, capture_output=True, timeout=300)
+    pdf = out_dir / book.with_suffix(".pdf").name
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return text.split("\f")[:-1]
+
+
+@pytest.mark.skipif((soffice() is None or shutil.which("pdftotext") is None) and not os.environ.get("CI"),
+                    reason="LibreOffice or poppler-utils is not installed")
+def test_both_summaries_print_as_documents(published, tmp_path):
+    """Exported to PDF by LibreOffice: «Стр. N из M» counts the pages; the indicator tables print
+    INDICATOR_COLUMNS_PER_PAGE figures a page with their header row and the ОО or МО repeated; counts print without
+    decimals and shares with «%»; the title page carries no run id, which is on the technical sheet."""
+    ref = load_reference()
+    run_id = openpyxl.load_workbook(municipal(published))[TECHNICAL_SHEET]["B2"].value
+    for book, sheet, head, first in ((municipal(published), "Показатели по ОО", "Код ОО", ref.municipalities[MUNI].schools[0].id),
+                                     (regional(published), "Показатели по МО", "Муниципалитет", ref.municipalities[MUNI].name)):
+        pages = printed(book, tmp_path / book.stem)
+        assert all(f"Стр. {n} из {len(pages)}" in page for n, page in enumerate(pages, start=1)), book.name
+        table = [page for page in pages if page.splitlines()[0].rstrip().endswith(sheet)]
+        assert len(table) == -(-len(INDICATORS) // INDICATOR_COLUMNS_PER_PAGE), (book.name, len(table))
+        for page in table:
+            body = "\n".join(page.splitlines()[1:])
+            assert head in body and first in body, (book.name, page[:300])  # header row and first columns repeat
+            assert not re.findall(r"\d+\.\d+(?!\d| ?%)", re.sub(r"\d\d\.\d\d\.\d{4}", "", body)), page  # counts: no «53.0»
+        shown = [code for code in (i.code for i in INDICATORS) if any(f"{code} " in page for page in table)]
+        assert shown == [i.code for i in INDICATORS]
+        assert run_id not in pages[0]
+    assert run_id and not any(run_id in page for page in pages)  # nor does the regional workbook

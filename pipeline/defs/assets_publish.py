@@ -58,7 +58,7 @@ def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
         for region in ref.regions:
             periods = {m.code: latest[m.code] for m in ref.municipalities_of(region) if m.code in latest}
             if periods:
-                written.append(regional.write_regional(con, ws.out, region, periods))
+                written.append(regional.write_regional(con, ws.out, region, periods, ws.journal))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(written),
         "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in written) or "нет"),

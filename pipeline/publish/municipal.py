@@ -23,14 +23,27 @@ from pipeline.xlsx.summary_layout import (
     DATA_SHEET,
     FIGURE_ID_HEADER,
     FIRST_LINEAGE_ROW,
+    INDICATOR_COLUMNS_PER_PAGE,
     LINEAGE_SHEET,
     MUNICIPAL_SHEETS,
     SEAL_SHEET,
+    TECHNICAL_SHEET,
     SummarySeal,
     figures_digest,
     lineage_link,
     municipal_paths,
 )
+
+PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scale, their first columns repeated
+    "Титул": {"portrait": True},
+    "Показатели по ОО": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
+    "Цели": {"header_row": 0},
+    "Дорожная карта": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
+    "Сдача отчётов": {"header_row": 0},
+    "Качество данных": {"portrait": True, "header_row": 0},
+    LINEAGE_SHEET: {"header_row": 0},
+    TECHNICAL_SHEET: {"portrait": True},
+}
 
 
 def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
@@ -43,8 +56,9 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
                            [run.snapshot]).df()
     figures, subs = run.figures, run.subs
     latest, kept = municipal_paths(out_dir, municipality, period_code, run_id)
-    book = Book(kept)
-    sheets = {name: book.sheet(name) for name in MUNICIPAL_SHEETS}
+    as_of = subs["received_at"].max().date() if len(subs) else period.end  # the newest return counted
+    book = Book(kept, running_head=f"Наставничество: {m.name} · период {period_code} · данные на {as_of:%d.%m.%Y}")
+    sheets = {name: book.sheet(name, **PRINT.get(name, {})) for name in MUNICIPAL_SHEETS}
     # lineage first, so figure cells can link to their rows
     lineage = sheets[LINEAGE_SHEET]
     lineage_header = [FIGURE_ID_HEADER, "Показатель", "Уровень", "ОО / МО", "Формула", "Значение", "Числитель", "Знаменатель", "Источники (ОО, файл, версия, ячейки)"]
@@ -55,46 +69,51 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
     row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW for n, f in enumerate(ordered)}
-    # indicators by school
+    # indicators by school: ОО in rows, printed 10 indicators a page with the ОО repeated
     ws = sheets["Показатели по ОО"]
-    school_names = {s.id: s.name for s in m.schools}
+    schools = {s.id: s for s in m.schools}
     reported = list(subs["school_id"])
     ws.write_string(0, 0, "Код ОО", book.head)
-    ws.write_string(0, 1, "Наименование ОО", book.head)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, 1, 40)
+    ws.write_string(0, 1, "ОО", book.head)
+    ws.set_column(0, 0, 9)
+    ws.set_column(1, 1, 24)
     for c, ind in enumerate(INDICATORS, start=2):
         ws.write_string(0, c, f"{ind.code} {ind.title}", book.head)
-        ws.set_column(c, c, 14)
-    ws.set_row(0, 75)
+        ws.set_column(c, c, 11)
+    ws.set_row(0, 90)
+    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(INDICATORS), INDICATOR_COLUMNS_PER_PAGE)))
     by_key = {(f.indicator, f.entity): f for f in figures}
-    entities = [(sid, school_names.get(sid, sid)) for sid in reported] + [(municipality, f"ИТОГО по {m.name}")]
+    entities = [(sid, schools[sid].short_name if sid in schools else sid) for sid in reported] + [(municipality, "ИТОГО")]
     for r, (entity, name) in enumerate(entities, start=1):
-        book.text(ws, r, 0, entity if entity != municipality else "")
-        book.text(ws, r, 1, name, book.bold if entity == municipality else None)
+        total = entity == municipality
+        book.text(ws, r, 0, "" if total else entity)
+        book.text(ws, r, 1, name, book.bold if total else None)
         for c, ind in enumerate(INDICATORS, start=2):
             f = by_key[(ind.code, entity)]
-            ws.write_url(r, c, lineage_link(row_of[(ind.code, entity)]), book.link, string="—")
+            fmt = book.figure_format(ind.is_share, total)
+            ws.write_url(r, c, lineage_link(row_of[(ind.code, entity)]), fmt, string="—")
             if f.value is None:
-                ws.write_string(r, c, "—", book.total if entity == municipality else None)
+                ws.write_string(r, c, "—", fmt)
             else:
-                ws.write_number(r, c, f.value, book.total if entity == municipality else book.link)
+                ws.write_number(r, c, f.value, fmt)
     ws.freeze_panes(1, 2)
     if reported:
         chart = book.wb.add_chart({"type": "bar"})
         col = 2 + [i.code for i in INDICATORS].index("I06")
-        chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 0, len(reported), 0],
+        chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 1, len(reported), 1],
                           "values": ["Показатели по ОО", 1, col, len(reported), col], "fill": {"color": "#5B9BD5"}})
         chart.set_title({"name": "Действующие пары и группы по ОО"})
         chart.set_legend({"none": True})
+        chart.set_x_axis({"name": "пар и групп", "num_format": "0"})
         chart.set_size({"width": 720, "height": max(300, 22 * len(reported))})
         ws.insert_chart(len(entities) + 3, 1, chart)
     # title and coverage
-    parts.title_sheet(book, sheets["Титул"], m, period, run_id, all_subs)
+    parts.title_sheet(book, sheets["Титул"], m, period, as_of, all_subs)
+    parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id)
     parts.targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
     parts.roadmap_sheet(book, sheets["Дорожная карта"], m, queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
     parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
-    parts.quality_sheet(con, book, sheets["Качество данных"], run.snapshot)
+    parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)
     data_rows = [[f.id(run_id), f.indicator, f.level.value, f.entity, f.period, f.numerator, f.denominator]
                  for f in ordered if f.level is Level.MUNICIPALITY]
     data = book.sheet(DATA_SHEET)

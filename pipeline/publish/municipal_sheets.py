@@ -11,75 +11,92 @@ from pipeline.domain.indicators import BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import load_reference
 from pipeline.xlsx.book import Book
-from pipeline.xlsx.summary_layout import lineage_link
+from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, lineage_link
 
 
-def title_sheet(book: Book, ws, m, period, run_id: str, all_subs: pd.DataFrame):
+def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
+    """Who reports on what, coverage in words, and the signature block."""
     ref = load_reference()
     latest = all_subs.sort_values("version").groupby("school_id").tail(1).set_index("school_id") if len(all_subs) else pd.DataFrame()
     accepted = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] != Verdict.REJECTED]
     rejected = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == Verdict.REJECTED]
     missing = [s for s in m.schools if s.id not in latest.index]
     late = [s for s in accepted if not bool(latest.at[s.id, "on_time"])]
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 100)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 62)
     book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
     rows = [
         ("Субъект РФ", ref.regions[m.region]),
         ("Отчётный период", f"{period.code} ({period.start:%d.%m.%Y} – {period.end:%d.%m.%Y}), срок сдачи {period.deadline:%d.%m.%Y}"),
+        ("Данные на", f"{as_of:%d.%m.%Y} (последний учтённый отчёт ОО)"),
         ("Охват", f"приняты отчёты {len(accepted)} из {len(m.schools)} ОО"),
-        ("Сданы с опозданием", ", ".join(s.name for s in late) or "нет"),
-        ("Отклонены (ждём исправления)", ", ".join(s.name for s in rejected) or "нет"),
-        ("Не сдали", ", ".join(s.name for s in missing) or "нет"),
-        ("Идентификатор расчёта", run_id),
-        ("Версия правил (каталог)", load_catalogue().fingerprint),
-        ("Версия справочников", ref.version),
-        ("Как проверить цифру", "Каждая цифра на листе «Показатели по ОО» — ссылка на строку листа «Происхождение»: "
-                                "формула словами и ячейки отчётов ОО, из которых она получена. Также: svod explain."),
+        ("Сданы с опозданием", ", ".join(s.short_name for s in late) or "нет"),
+        ("Отклонены (ждём исправления)", ", ".join(s.short_name for s in rejected) or "нет"),
+        ("Не сдали", ", ".join(s.short_name for s in missing) or "нет"),
+        ("Как проверить цифру", "Каждая цифра на листе «Показатели по ОО» ведёт на строку листа «Происхождение»: "
+                                "формула словами и ячейки отчётов ОО, из которых она получена."),
     ]
     for r, (a, b) in enumerate(rows, start=2):
         book.text(ws, r, 0, a, book.bold)
         book.text(ws, r, 1, b, book.wrap)
-        ws.set_row(r, 15 * (1 + len(b) // 95))
+        ws.set_row(r, 15 * (1 + len(b) // 60))
+    book.signatures(ws, len(rows) + 4)
+
+
+def technical_sheet(book: Book, ws, run_id: str):
+    """What identifies this summary for svod and its engineers: not for print, but kept with the workbook."""
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 60)
+    rows = [("Идентификатор расчёта", run_id), ("Версия правил (каталог)", load_catalogue().fingerprint),
+            ("Версия справочников", load_reference().version),
+            ("Выпустить заново", f"svod reissue --run {run_id}"), ("Проверить цифру", "svod explain --workbook … --cell …")]
+    book.table(ws, 0, ["Что", "Значение"], [list(r) for r in rows])
 
 
 OP_RU = {">=": "не менее", "<=": "не более"}
 
 
 def targets_sheet(book: Book, ws, m, period, by_key, row_of):
-    """Actual against the seed targets, coloured by whether the target is met, with a chart."""
+    """Actual against the seed targets, coloured by whether the target is met; shares and counts in separate
+    charts, one unit per axis."""
     book.table(ws, 0, ["Показатель", "Условие", "Цель", "Факт", "Отклонение", "Источник цели"], [])
     for i, w in enumerate([50, 10, 8, 10, 12, 40]):
         ws.set_column(i, i, w)
-    r = 1
-    for t in load_reference().targets:
-        if not t.applies(m.code, period) or t.indicator not in BY_CODE:
-            continue
-        f = by_key[(t.indicator, m.code)]
+    targets = [t for t in load_reference().targets if t.applies(m.code, period) and t.indicator in BY_CODE]
+    targets.sort(key=lambda t: not BY_CODE[t.indicator].is_share)  # shares first, then counts: one range each
+    for r, t in enumerate(targets, start=1):
+        f, share = by_key[(t.indicator, m.code)], BY_CODE[t.indicator].is_share
         book.text(ws, r, 0, f"{t.indicator} {BY_CODE[t.indicator].title}")
         book.text(ws, r, 1, OP_RU[t.op])
-        ws.write_number(r, 2, t.value)
+        ws.write_number(r, 2, t.value, book.figure_format(share))
         if f.value is None:
             book.text(ws, r, 3, "нет данных")
         else:
-            fmt = book.good if (f.value >= t.value if t.op == ">=" else f.value <= t.value) else book.bad
+            fmt = book.against_target(f.value >= t.value if t.op == ">=" else f.value <= t.value, share)
             ws.write_url(r, 3, lineage_link(row_of[(t.indicator, m.code)]), fmt, string="—")
             ws.write_number(r, 3, f.value, fmt)
             ws.write_number(r, 4, round(f.value - t.value, 1), fmt)
         book.text(ws, r, 5, t.source)
-        r += 1
-    if r > 1:
+    shares = sum(BY_CODE[t.indicator].is_share for t in targets)
+    at = len(targets) + 3
+    for first, last, unit, title in ((1, shares, "%", "Доли, %: факт и цель"),
+                                     (shares + 1, len(targets), "число", "Количество: факт и цель")):
+        if first > last:
+            continue
         chart = book.wb.add_chart({"type": "column"})
         for col, name, color in ((2, "Цель", "#A5A5A5"), (3, "Факт", "#5B9BD5")):
-            chart.add_series({"name": name, "categories": ["Цели", 1, 0, r - 1, 0], "values": ["Цели", 1, col, r - 1, col],
-                              "fill": {"color": color}})
-        chart.set_title({"name": "Факт и цель по показателям"})
+            chart.add_series({"name": name, "categories": ["Цели", first, 0, last, 0],
+                              "values": ["Цели", first, col, last, col], "fill": {"color": color}})
+        chart.set_title({"name": title})
+        chart.set_y_axis({"name": unit, "num_format": "0"})
         chart.set_size({"width": 720, "height": 320})
-        ws.insert_chart(r + 2, 0, chart)
+        ws.insert_chart(at, 0, chart)
+        at += 18
 
 
 def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
-    """Roadmap items × ОО with each school's status, and per item how many did it and how many are overdue."""
+    """Roadmap items with how many ОО did each and how many are overdue, then each ОО's status: the item and its
+    counts on every page, INDICATOR_COLUMNS_PER_PAGE ОО a page."""
     rs = facts["roadmap_status"]
     finished, municipal = load_catalogue().group("roadmap_done"), load_catalogue().status("roadmap_municipal")
     schools = list(subs["school_id"])
@@ -90,12 +107,16 @@ def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
         done = sum(status in finished for status, _ in statuses)
         overdue = sum(due == "да" and item.level != municipal and status not in finished
                       for status, due in statuses)
-        rows.append([item.code, item.text, item.deadline_text, item.level, *[status or "" for status, _ in statuses], done, overdue])
-    book.table(ws, 0, ["Пункт", "Мероприятие", "Срок", "Уровень", *schools, "Выполнено", "Не выполнено при сроке в периоде"], rows)
-    ws.set_column(0, 0, 12)
-    ws.set_column(1, 1, 60)
-    ws.set_column(2, 2, 24)
-    ws.set_column(4, 4 + len(schools), 14)
+        rows.append([item.code, item.text, done, overdue, item.deadline_text, item.level,
+                     *[status or "" for status, _ in statuses]])
+    for c, w in enumerate([8, 46, 10, 12, 16, 12]):
+        ws.set_column(c, c, w)
+    ws.set_column(6, 5 + max(len(schools), 1), 12)
+    wrapped = {c: book.wrap for c in (1, 4, 5, *range(6, 6 + len(schools)))}
+    book.table(ws, 0, ["Пункт", "Мероприятие", "Выполнено ОО", "Не выполнено при сроке в периоде", "Срок", "Уровень",
+                       *schools], rows, formats={**wrapped, 2: book.centre, 3: book.centre}, head_height=45)
+    ws.set_v_pagebreaks(list(range(6, 6 + len(schools), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.freeze_panes(1, 2)
 
 
 def submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
@@ -104,29 +125,43 @@ def submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
     for s in m.schools:
         last = last_of.get(s.id)
         if last is None:
-            rows.append([s.id, s.name, "не сдан", "", "", "", "", ""])
+            rows.append([s.id, s.short_name, "не сдан", "", "", "", "", ""])
             continue
-        rows.append([s.id, s.name, Verdict(last["verdict"]).ru, int(last["version"]),
-                     f"{last['received_at']:%d.%m.%Y %H:%M}", "да" if last["on_time"] else "нет (просрочено)",
+        rows.append([s.id, s.short_name, Verdict(last["verdict"]).ru, int(last["version"]),
+                     last["received_at"].to_pydatetime(), "да" if last["on_time"] else "нет (просрочено)",
                      int(last["errors"]), int(last["warnings"])])
-    book.table(ws, 0, ["Код ОО", "ОО", "Статус приёма", "Версия", "Получен", "В срок", "Ошибок", "Предупреждений"], rows)
-    for i, w in enumerate([10, 50, 26, 8, 18, 18, 10, 16]):
+    book.table(ws, 0, ["Код ОО", "ОО", "Статус приёма", "Версия", "Получен", "В срок", "Ошибок", "Предупреждений"], rows,
+               formats={3: book.centre, 6: book.centre, 7: book.centre}, head_height=30)
+    for i, w in enumerate([10, 26, 30, 8, 17, 18, 9, 15]):
         ws.set_column(i, i, w)
 
 
-def quality_sheet(con, book: Book, ws, shas: list[str]):
-    by_rule = con.execute(
-        "SELECT i.rule, any_value(i.severity), count(*) n, count(DISTINCT s.school_id) schools FROM issue i "
-        "JOIN submission s USING (sha256) WHERE list_contains(?, i.sha256) GROUP BY i.rule ORDER BY n DESC, i.rule",
-        [shas]).fetchall()
+def quality_sheet(con, book: Book, ws, m, shas: list[str]):
+    """Problems in each ОО's current version (its newest in the run), by kind and by ОО, and, apart, the problems
+    of earlier versions that the current one no longer has (fixed by resubmitting)."""
+    found = con.execute(
+        "SELECT i.rule, i.severity, i.sheet, i.cell, s.school_id, "
+        "row_number() OVER (PARTITION BY s.school_id ORDER BY s.version DESC) AS newest, s.version "
+        "FROM submission s LEFT JOIN issue i USING (sha256) WHERE list_contains(?, s.sha256)", [shas]).df()
+    current_version = found[found["newest"] == 1].groupby("school_id")["version"].first()
+    is_current = found["version"].eq(found["school_id"].map(current_version))
+    current, earlier = found[is_current & found["rule"].notna()], found[~is_current & found["rule"].notna()]
+    same = ["school_id", "rule", "sheet", "cell"]  # the same problem: same ОО, kind and cell
+    fixed = earlier.drop_duplicates(same).merge(current[same].drop_duplicates(), on=same, how="left", indicator=True)
+    fixed = fixed[fixed["_merge"] == "left_only"]
     rules = load_catalogue().rules
-    book.table(ws, 0, ["Правило", "Описание", "Серьёзность", "Замечаний", "ОО"],
-               [[r, rules[r].title, Severity(sev).ru, n, k] for r, sev, n, k in by_rule])
-    by_school = con.execute(
-        "SELECT s.school_id, count(*) FILTER (WHERE i.severity = ?), count(*) FILTER (WHERE i.severity = ?) "
-        "FROM issue i JOIN submission s USING (sha256) WHERE list_contains(?, i.sha256) GROUP BY 1 ORDER BY 1",
-        [Severity.ERROR.value, Severity.WARNING.value, shas]).fetchall()
-    start = len(by_rule) + 3
-    book.table(ws, start, ["ОО", "Ошибок", "Предупреждений"], [[a, int(b), int(c)] for a, b, c in by_school])
-    for i, w in enumerate([12, 50, 16, 12, 8]):
-        ws.set_column(i, i, w)
+    kinds = sorted(set(current["rule"]) | set(fixed["rule"]),
+                   key=lambda r: (-int((current["rule"] == r).sum()), -int((fixed["rule"] == r).sum()), r))
+    severity = dict(zip(found["rule"], found["severity"], strict=True))
+    book.table(ws, 0, ["Замечание", "Серьёзность", "В текущих версиях", "ОО", "Исправлено повторной сдачей"],
+               [[rules[r].title, Severity(severity[r]).ru, int((current["rule"] == r).sum()),
+                 current.loc[current["rule"] == r, "school_id"].nunique(), int((fixed["rule"] == r).sum())] for r in kinds],
+               formats={2: book.centre, 3: book.centre, 4: book.centre}, head_height=30)
+    names = {s.id: s.short_name for s in m.schools}
+    by_school = [[names.get(sid, sid), int((g["severity"] == Severity.ERROR.value).sum()),
+                  int((g["severity"] == Severity.WARNING.value).sum())] for sid, g in current.groupby("school_id")]
+    book.table(ws, len(kinds) + 3, ["ОО", "Ошибок", "Предупреждений"], by_school, formats={1: book.centre, 2: book.centre},
+               head_height=30)
+    ws.freeze_panes(1, 0)
+    for i, w in enumerate([48, 14, 12, 8, 17]):
+        ws.set_column(i, i, w, book.wrap if i == 0 else None)

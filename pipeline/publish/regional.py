@@ -9,6 +9,7 @@ a regional total stored here as a figure whose parts are those municipal figures
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -17,12 +18,14 @@ import pandas as pd
 from pipeline.domain.figures import Figure, FigureId, aggregate
 from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.domain.vocabulary import Level
+from pipeline.files import atomic_write
 from pipeline.reference import load_reference
 from pipeline.store.warehouse import insert_frame, transaction
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import (
     FIGURE_ID_HEADER,
     FIRST_LINEAGE_ROW,
+    INDICATOR_COLUMNS_PER_PAGE,
     LINEAGE_SHEET,
     lineage_link,
     regional_path,
@@ -31,27 +34,32 @@ from pipeline.xlsx.summary_layout import (
 SUPPRESS_BELOW = 5   # people counts under this are not shown above the municipality (guess, §4)
 SUPPRESSED = "< 5"
 TOTAL = "__total__"
+REGIONAL_JOURNAL = "region"  # journal/region/<run>.json: each regional run's periods, replayed by a rebuild
 
 
-def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> Path:
-    """One region's workbook from each municipality's published run for the period given for it."""
+def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], journal: Path | None = None) -> Path:
+    """One region's workbook from each municipality's published run for the period given for it; its totals are
+    stored (and journaled, for a rebuild) as the region's figures."""
     ref = load_reference()
     munis = [m for m in ref.municipalities_of(region) if m.code in periods]
-    book = Book(regional_path(out_dir, region, set(periods[m.code] for m in munis)))
-    ws, cov, lin = (book.sheet(name) for name in ("Показатели по МО", "Охват", LINEAGE_SHEET))
+    label = ", ".join(sorted(set(periods.values())))
+    book = Book(regional_path(out_dir, region, set(periods[m.code] for m in munis)),
+                running_head=f"Наставничество: {ref.regions[region]} · период {label}")
+    title = book.sheet("Титул", portrait=True)
+    ws = book.sheet("Показатели по МО", header_row=2, repeat_columns=2, pages_wide=None, scale=70)
+    cov, lin = book.sheet("Охват", header_row=0), book.sheet(LINEAGE_SHEET, header_row=0)
+    coverage = [_coverage(con, m, periods[m.code]) for m in munis]
+    title_sheet(book, title, con, region, munis, periods, coverage)
     book.text(ws, 0, 0, f"Региональная сводка: {ref.regions[region]}", book.title)
-    cells: dict[tuple[str, str], tuple[Figure, str, str]] = {}
-    for m in munis:
-        run = con.execute("SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
-                          [m.code, periods[m.code]]).fetchone()
-        origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
-        for ind in INDICATORS:
-            row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? "
-                              "AND level = ?", [run[0], ind.code, Level.MUNICIPALITY.value]).fetchone() if run else None
-            f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
-            cells[(m.code, ind.code)] = (f, row[2] if row else "", origin)
+    cells = municipal_figures(con, region, periods)
     suppressed = _suppress(cells, [m.code for m in munis])
+    ws.set_column(0, 0, 30, book.wrap)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 2 + len(INDICATORS), 11)
+    ws.set_row(2, 90)
+    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(INDICATORS), INDICATOR_COLUMNS_PER_PAGE)))
     book.table(ws, 2, ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in INDICATORS]], [])
+    ws.freeze_panes(3, 2)
     lineage_rows = []
     for r, m in enumerate(munis, start=3):
         book.text(ws, r, 0, m.name)
@@ -60,58 +68,81 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str]) -> 
             f, fid, origin = cells[(m.code, ind.code)]
             hidden = (m.code, ind.code) in suppressed
             shown = SUPPRESSED if hidden else (f.value if f.value is not None else "—")
+            fmt = book.figure_format(ind.is_share)
             if fid:  # a figure links to its lineage row, as on the municipal summary
-                ws.write_url(r, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), book.link, string=str(shown))
+                ws.write_url(r, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), fmt, string=str(shown))
             if isinstance(shown, float):
-                ws.write_number(r, c, shown, book.link if fid else None)
+                ws.write_number(r, c, shown, fmt)
             else:
                 book.text(ws, r, c, shown)
             lineage_rows.append([fid, ind.title, m.name, shown, "скрыто" if hidden else f.numerator,
                                  "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
     total_row = 3 + len(munis)
     book.text(ws, total_row, 0, "ИТОГО по региону")
-    totals = store_totals(con, region, [cells[(m.code, ind.code)] for m in munis for ind in INDICATORS],
-                          "+".join(sorted(set(periods.values()))))
+    totals = store_totals(con, region, periods, cells, journal)
     for c, ind in enumerate(INDICATORS, start=2):
         total, fid = totals.get(ind.code, (None, ""))
         hidden = (TOTAL, ind.code) in suppressed
         shown = SUPPRESSED if hidden else ("—" if total is None or total.value is None else total.value)
+        fmt = book.figure_format(ind.is_share, total=True)
         if fid:
-            ws.write_url(total_row, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), book.link, string=str(shown))
+            ws.write_url(total_row, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), fmt, string=str(shown))
         if isinstance(shown, float):
-            ws.write_number(total_row, c, shown, book.link if fid else None)
+            ws.write_number(total_row, c, shown, fmt)
         else:
-            book.text(ws, total_row, c, shown)
+            book.text(ws, total_row, c, shown, book.bold)
         if fid:
             lineage_rows.append([fid, ind.title, "ИТОГО по региону", shown, "скрыто" if hidden else total.numerator,
                                  "скрыто" if hidden else ("" if total.denominator is None else total.denominator),
                                  f"сумма сводок МО: {len(munis)}"])
-    ws.set_column(0, 0, 40)
-    ws.set_column(2, 2 + len(INDICATORS), 14)
-    ws.set_row(2, 75)
     book.table(cov, 0, ["Муниципалитет", "Период", "ОО в реестре", "Принято отчётов", "Из них с опозданием",
-                        "Нет принятого отчёта"], [_coverage(con, m, periods[m.code]) for m in munis])
+                        "Нет принятого отчёта"], coverage, head_height=30)
     cov.set_column(0, 0, 40)
     book.table(lin, 0, [FIGURE_ID_HEADER + " (сводка МО)", "Показатель", "Муниципалитет", "Значение", "Числитель",
                         "Знаменатель", "Источник"], lineage_rows)
     lin.set_column(0, 6, 30)
-    ws.activate()
+    title.activate()
     return book.close()
 
 
-def store_totals(con, region: str, shown: list[tuple[Figure, str, str]], periods: str) -> dict[str, tuple[Figure, str]]:
+def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
+                      ) -> dict[tuple[str, str], tuple[Figure, str, str]]:
+    """(municipality, indicator) -> (its figure, figure id or "" when it has none, where the run came from), for
+    the region's municipalities in `periods`: from the published run of each, or the given `runs`."""
+    cells = {}
+    for m in load_reference().municipalities_of(region):
+        if m.code not in periods:
+            continue
+        run = con.execute("SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
+                          [m.code, periods[m.code]]).fetchone() if runs is None else \
+            con.execute("SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]).fetchone()
+        origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
+        for ind in INDICATORS:
+            row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? "
+                              "AND level = ?", [run[0], ind.code, Level.MUNICIPALITY.value]).fetchone() if run else None
+            f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
+            cells[(m.code, ind.code)] = (f, row[2] if row else "", origin)
+    return cells
+
+
+def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal: Path | None = None,
+                 published_at: datetime | None = None) -> dict[str, tuple[Figure, str]]:
     """The region's total of each indicator over the municipal figures shown, stored as figures of one regional
-    run with those figures as parts; {indicator: (total, figure id)}. Same parts, same run id."""
+    run with those figures as parts; {indicator: (total, figure id)}. Same parts, same run id. The newest
+    published run's totals are the region's (`published_regional_run`); the journal keeps when and from which
+    municipal runs, so a rebuild replays it exactly."""
     parts: dict[str, list[tuple[Figure, str]]] = {}
-    for figure, fid, _ in shown:
+    for figure, fid, _ in cells.values():
         if fid:
             parts.setdefault(figure.indicator, []).append((figure, fid))
     ids = sorted(fid for group in parts.values() for _, fid in group)
     run_id = hashlib.sha256("|".join([region, *ids]).encode()).hexdigest()[:12]
-    totals = {code: (aggregate([f for f, _ in group], Level.REGION, region, periods),
-                     FigureId(code, Level.REGION, region, periods, run_id).format()) for code, group in parts.items()}
+    label = "+".join(sorted(set(periods.values())))
+    published_at = published_at or datetime.now().replace(microsecond=0)
+    totals = {code: (aggregate([f for f, _ in group], Level.REGION, region, label),
+                     FigureId(code, Level.REGION, region, label, run_id).format()) for code, group in parts.items()}
     figures = pd.DataFrame([{"figure_id": fid, "run_id": run_id, "indicator": t.indicator, "level": t.level.value,
-                             "entity": region, "period": periods, "numerator": t.numerator,
+                             "entity": region, "period": label, "numerator": t.numerator,
                              "denominator": t.denominator, "value": t.value} for t, fid in totals.values()])
     links = pd.DataFrame([{"figure_id": totals[code][1], "part_id": fid}
                           for code, group in parts.items() for _, fid in group])
@@ -119,10 +150,45 @@ def store_totals(con, region: str, shown: list[tuple[Figure, str, str]], periods
         con.execute("DELETE FROM figure_part WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM regional_run WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO regional_run VALUES (?, ?, ?, ?)", [run_id, region, periods, datetime.now()])
+        con.execute("INSERT INTO regional_run VALUES (?, ?, ?, ?)", [run_id, region, label, published_at])
         insert_frame(con, "figure", figures)
         insert_frame(con, "figure_part", links)
+    if journal is not None:
+        runs = {code: FigureId.parse(fid).run_id for (code, _), (_, fid, _) in cells.items() if fid}
+        record = {"run_id": run_id, "region": region, "periods": periods, "runs": runs,
+                  "published_at": published_at.isoformat()}
+        atomic_write(journal / REGIONAL_JOURNAL / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
     return totals
+
+
+def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str, str], coverage: list[list]) -> None:
+    """Whose summary, which periods, which municipalities are in it and as of when, who is missing, and the
+    signature block."""
+    ref = load_reference()
+    missing = [m.name for m in ref.municipalities_of(region) if m.code not in periods]
+    as_of = []
+    for m in munis:
+        made = con.execute("SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
+                           [m.code, periods[m.code]]).fetchone()
+        as_of.append(f"{m.name} ({periods[m.code]}) — " + (f"{made[0]:%d.%m.%Y}" if made and made[0] else "по сводке МО"))
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 62)
+    book.text(ws, 0, 0, f"Региональная сводка о наставничестве: {ref.regions[region]}", book.title)
+    rows = [("Отчётные периоды", ", ".join(sorted(set(periods.values())))),
+            ("Муниципалитеты в сводке", f"{len(munis)} из {len(munis) + len(missing)}"),
+            ("Нет сводки муниципалитета", ", ".join(missing) or "нет"),
+            ("Охват ОО", f"приняты отчёты {sum(c[3] for c in coverage)} из {sum(c[2] for c in coverage)} ОО "
+                         "(по муниципалитетам — лист «Охват»)"),
+            ("Данные на", "; ".join(as_of)),
+            ("Персональные данные", "Только итоги по муниципалитетам и региону. Число людей меньше "
+                                    f"{SUPPRESS_BELOW} не показывается («{SUPPRESSED}»)."),
+            ("Как проверить цифру", "Каждая цифра листа «Показатели по МО» ведёт на строку листа «Происхождение» "
+                                    "и через сводки муниципалитетов — к ячейкам отчётов ОО.")]
+    for r, (a, b) in enumerate(rows, start=2):
+        book.text(ws, r, 0, a, book.bold)
+        book.text(ws, r, 1, b, book.wrap)
+        ws.set_row(r, 15 * (1 + len(b) // 60))
+    book.signatures(ws, len(rows) + 4)
 
 
 def _coverage(con, m, period: str) -> list:

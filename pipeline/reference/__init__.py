@@ -90,6 +90,11 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(first_of_next.toordinal() - 1)
 
 
+SHORT_QUOTED = re.compile(r"«([^»]+)»")
+SHORT_KINDS = {"Средняя общеобразовательная школа": "СОШ", "Основная общеобразовательная школа": "ООШ",
+               "Средняя школа": "СШ", "Детский сад": "Д/с"}
+
+
 class School(BaseModel):
     id: str
     name: str
@@ -98,6 +103,15 @@ class School(BaseModel):
     size: Literal["small", "medium", "large"]
     email: str          # the ОО's official address
     curator_email: str  # its mentorship curator's address
+
+    @property
+    def short_name(self) -> str:
+        """The name people use in a table or chart: the quoted part, its kind abbreviated («СОШ № 1»)."""
+        quoted = SHORT_QUOTED.search(self.name)
+        short = quoted.group(1) if quoted else self.name
+        for long, abbreviation in SHORT_KINDS.items():
+            short = short.replace(long, abbreviation)
+        return short
 
     @model_validator(mode="after")
     def _addresses(self):

@@ -108,7 +108,7 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-# when an answer fell due and was written, when a regional workbook was made: times, not content
+# when an answer fell due and was written, when a regional workbook was published: times, not content
 TIME_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)", "regional_run": "EXCLUDE (created_at)"}
 
 

@@ -1,8 +1,12 @@
-"""A deterministic, safe xlsxwriter workbook for svod's summaries, with the formats they share.
+"""A deterministic, safe xlsxwriter workbook for svod's summaries, with the formats and the print setup they share.
 
 Strings are always written as strings (never formulas or links), text gets a quote-prefix style so it stays
 text when re-edited, control characters are stripped, document dates are fixed (the same inputs give the same
 bytes), and the file appears under its name only when complete (`pipeline.files.atomic_path`).
+
+Every sheet prints as a document: A4, landscape or portrait, its header rows (and, for wide tables, its first
+columns) repeated on every page, a running head (whose summary, which period, the date of the data) and
+«Стр. N из M». Figures print as figures: counts without decimals, shares with one decimal and «%».
 """
 
 from __future__ import annotations
@@ -19,12 +23,19 @@ import xlsxwriter.exceptions
 from pipeline.files import atomic_path
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
+COUNT_FORMAT = "0"
+SHARE_FORMAT = '0.0" %"'
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def safe_text(value) -> str:
     """Text with control characters stripped; always written with write_string and a quote-prefix style."""
     return _CONTROL.sub("", "" if value is None else str(value))
+
+
+def _hf(text: str) -> str:
+    """Text for a printed header or footer: its control character `&` doubled, within Excel's length limit."""
+    return safe_text(text).replace("&", "&&")[:200]
 
 
 def _is_number(v) -> bool:
@@ -34,8 +45,8 @@ def _is_number(v) -> bool:
 class Book:
     """An xlsxwriter workbook written to a temporary file and renamed into place by `close()`."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, running_head: str = ""):
+        self.path, self.running_head = path, running_head
         self._pending = ExitStack()
         self.tmp = self._pending.enter_context(atomic_path(path))
         self.wb = xlsxwriter.Workbook(str(self.tmp), {"strings_to_formulas": False, "strings_to_urls": False,
@@ -49,34 +60,77 @@ class Book:
         self.bold = add({"bold": True, "valign": "top"})
         self.title = add({"bold": True, "font_size": 14})
         self.wrap = add({"text_wrap": True, "valign": "top"})
-        self.num = self.wb.add_format({"num_format": "0.0"})
-        self.total = self.wb.add_format({"bold": True, "num_format": "0.0", "top": 1})
-        self.good = self.wb.add_format({"bg_color": "#C6EFCE", "num_format": "0.0"})
-        self.bad = self.wb.add_format({"bg_color": "#FFC7CE", "num_format": "0.0"})
-        self.link = self.wb.add_format({"font_color": "#0563C1", "underline": 1, "num_format": "0.0"})
+        self.count = self.wb.add_format({"num_format": COUNT_FORMAT})
+        self.share = self.wb.add_format({"num_format": SHARE_FORMAT})
+        self.count_total = self.wb.add_format({"bold": True, "num_format": COUNT_FORMAT, "top": 1})
+        self.share_total = self.wb.add_format({"bold": True, "num_format": SHARE_FORMAT, "top": 1})
+        self.centre = self.wb.add_format({"align": "center", "valign": "top"})
+        self.when = self.wb.add_format({"num_format": "dd.mm.yyyy hh:mm", "align": "left", "valign": "top"})
+        self.small = add({"font_size": 8, "font_color": "#595959"})
+        self._against_target = {(met, share): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE",
+                                                                  "num_format": SHARE_FORMAT if share else COUNT_FORMAT})
+                                for met in (True, False) for share in (True, False)}
 
-    def sheet(self, name: str, widths: list[int] | None = None):
+    def against_target(self, met: bool, is_share: bool):
+        """A figure coloured by whether it meets its target."""
+        return self._against_target[(met, is_share)]
+
+    def figure_format(self, is_share: bool, total: bool = False):
+        """How a figure prints: a share with one decimal and «%», a count as a whole number."""
+        return (self.share_total if total else self.share) if is_share else (self.count_total if total else self.count)
+
+    def sheet(self, name: str, widths: list[int] | None = None, *, portrait: bool = False,
+              header_row: int | None = None, repeat_columns: int = 0, pages_wide: int | None = 1,
+              scale: int = 100):
+        """A sheet set up for A4: `header_row` repeats on every page; with `pages_wide` None the sheet is not
+        squeezed to a width but printed at `scale`, its first `repeat_columns` columns on every page."""
         ws = self.wb.add_worksheet(name)
-        ws.set_landscape()
+        ws.set_portrait() if portrait else ws.set_landscape()
         ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
-        ws.set_margins(0.4, 0.4, 0.5, 0.5)
+        if pages_wide:
+            ws.fit_to_pages(pages_wide, 0)
+        else:
+            ws.set_print_scale(scale)
+        ws.set_margins(0.4, 0.4, 0.6, 0.6)
+        if header_row is not None:
+            ws.repeat_rows(header_row)
+        if repeat_columns:
+            ws.repeat_columns(0, repeat_columns - 1)
+        head = _hf(self.running_head)
+        ws.set_header(f"&L&8{head}&R&8&A" if head else "&R&8&A")
+        ws.set_footer("&C&8Стр. &P из &N")
         for i, w in enumerate(widths or []):
             ws.set_column(i, i, w)
         return ws
 
+    def signatures(self, ws, r: int) -> None:
+        """The signature block of a title page, from row `r`: «Исполнитель» and «Руководитель»."""
+        for role in ("Исполнитель", "Руководитель"):
+            self.text(ws, r, 0, role, self.bold)
+            self.text(ws, r, 1, "____________________  /  ____________________  /   «___» __________ 20___ г.")
+            self.text(ws, r + 1, 1, "подпись                          расшифровка                        дата", self.small)
+            r += 3
+
     def text(self, ws, r, c, value, fmt=None):
         ws.write_string(r, c, safe_text(value), fmt or self.plain)
 
-    def table(self, ws, r0: int, header: list[str], rows: list[list]):
+    def table(self, ws, r0: int, header: list[str], rows: list[list], formats: dict | None = None,
+              head_height: float | None = None):
+        """A header row (`head_height` points tall, for wrapped headings) and rows; numbers as numbers (whole
+        ones without decimals, or in `formats[column]`), dates and times as such, the rest as text."""
+        formats = formats or {}
+        if head_height:
+            ws.set_row(r0, head_height)
         for c, h in enumerate(header):
             ws.write_string(r0, c, h, self.head)
         for r, row in enumerate(rows, start=r0 + 1):
             for c, v in enumerate(row):
                 if _is_number(v):
-                    ws.write_number(r, c, v)
+                    ws.write_number(r, c, v, formats.get(c, self.count if float(v).is_integer() else None))
+                elif isinstance(v, datetime):
+                    ws.write_datetime(r, c, v, formats.get(c, self.when))
                 else:
-                    self.text(ws, r, c, "" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+                    self.text(ws, r, c, "" if v is None or (isinstance(v, float) and pd.isna(v)) else v, formats.get(c))
         ws.freeze_panes(r0 + 1, 0)
 
     def close(self) -> Path:
