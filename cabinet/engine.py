@@ -17,11 +17,12 @@ import unicodedata
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.db import connections
 
 from pipeline.config import Workspace
 from pipeline.domain.issues import Issue, issue, verdict
@@ -34,13 +35,14 @@ from pipeline.intake.workers import preload
 from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
 from pipeline.store import queries
-from pipeline.store.warehouse import WarehouseBusy
+from pipeline.store.warehouse import WarehouseBusy, connect
 from pipeline.xlsx.templates import template_name
 
-READ_WAIT_SECONDS = 1.0  # how long a page waits for the warehouse to be readable before going on without it
+READ_WAIT_SECONDS = 0.0  # a check tries the warehouse once; while a run writes it, the history rules wait for the run
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
 CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process
 MAX_BATCH = 8  # uploads a checking process takes at once when they queue
+CHECKING_NICENESS = 5  # pages (milliseconds of CPU) go before checks (a tenth of a second each)
 
 
 class WarehouseInUse(RuntimeError):
@@ -76,13 +78,18 @@ def template_path(municipality: str, period: str, school_id: str) -> Path:
                              "скачать через несколько минут.") from exc
 
 
-def previous_registries(ws: Workspace, school_id: str, period_end) -> tuple[dict, bool]:
-    """The school's registries of its previous accepted period, and whether the warehouse could be read."""
-    if not ws.database.exists():
+def previous_registries(database: Path, wanted: list[tuple[str, date]]) -> tuple[dict, bool]:
+    """{(school, period end): its registries of the previous accepted period} for each wanted pair, in one read
+    of the warehouse, and whether the warehouse could be read."""
+    if not database.exists():
         return {}, True
     try:
-        with ws.connect(read_only=True, wait=READ_WAIT_SECONDS) as con:
-            return queries.previous_facts(con, [school_id], period_end).get(school_id, {}), True
+        with connect(database, read_only=True, wait=READ_WAIT_SECONDS) as con:
+            found = {}
+            for end in {end for _, end in wanted}:
+                schools = sorted({school for school, e in wanted if e == end})
+                found |= {(school, end): frames for school, frames in queries.previous_facts(con, schools, end).items()}
+            return found, True
     except WarehouseBusy:
         return {}, False
 
@@ -108,19 +115,18 @@ def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: st
     internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
     stored = archive_file(ws, data, internal)
     m = load_reference().school_home(school_id)
-    previous, history_checked = previous_registries(ws, school_id, m.period(period).end)
     before = None if previous_version is None else SimpleNamespace(
         issues=previous_version.issues, rows=previous_version.rows, uploaded_at=previous_version.uploaded_at)
     checked = CHECKING_LINE.check(Handing(stored, ws.key, received_at.replace(microsecond=0), internal,
-                                          display_name(client_name), school_id, period, previous, before,
-                                          answers_folder(upload_id), ws.home))
+                                          display_name(client_name), school_id, period, m.period(period).end, before,
+                                          answers_folder(upload_id), ws.home, ws.database))
     forwarded = checked.school_id == school_id and checked.period == period
     if forwarded:
         with atomic_path(ws.inbox / internal) as tmp:
             tmp.write_bytes(data)
             stamp = received_at.timestamp()
             os.utime(tmp, (stamp, stamp))  # the pipeline takes the arrival time, and the order, from the file's time
-    return HandedIn(checked.sha256, checked.verdict, checked.issues, checked.rows, history_checked, forwarded)
+    return HandedIn(checked.sha256, checked.verdict, checked.issues, checked.rows, checked.history_checked, forwarded)
 
 
 @dataclass
@@ -131,12 +137,14 @@ class Checked:
     rows: dict[str, int]
     school_id: str | None
     period: str | None
+    history_checked: bool  # the previous period's registries could be read for the history rules
 
 
 @dataclass
 class Handing:
-    """One workbook waiting for its check: the archived file, who handed it in for which period, that school's
-    previous registries and previous upload, and where its answer goes."""
+    """One workbook waiting for its check: the archived file, who handed it in for which period (and when that
+    period ends: the history rules compare with the period before), that school's previous upload, where its
+    answer goes, and the warehouse to read the previous registries from."""
     stored: Path
     key: str
     received_at: datetime
@@ -144,30 +152,31 @@ class Handing:
     shown_name: str
     school_id: str
     period: str
-    previous: dict
+    period_end: date
     before: object
     folder: Path
     home: Path
+    database: Path
 
 
 def check_and_answer(handings: list[Handing]) -> list[Checked | Exception]:
-    """In a checking process: every check of the files, as one batch of the pipeline's checking (history against
-    each school's `previous`), the cabinet's own identity rules, and each written answer; an answer that fails is
-    that file's exception, not the others'."""
-    previous = {h.school_id: h.previous for h in handings}
+    """In a checking process: the schools' previous registries in one read of the warehouse, every check of the
+    files as one batch of the pipeline's checking, the cabinet's own identity rules, and each written answer; an
+    answer that fails is that file's exception, not the others'."""
+    previous, history_checked = previous_registries(handings[0].database, [(h.school_id, h.period_end) for h in handings])
     files = [(h.stored, h.received_at, h.internal) for h in handings]
-    results = [r for batch in checked_batches(files, handings[0].key, lambda school, end: previous.get(school, {}))
+    results = [r for batch in checked_batches(files, handings[0].key, lambda school, end: previous.get((school, end), {}))
                for r in batch]
     answers = []
     for h, result in zip(handings, results, strict=True):
         try:
-            answers.append(answered(h, result))
+            answers.append(answered(h, result, history_checked))
         except Exception as exc:  # noqa: BLE001 — reported to that upload's page, not to the batch
             answers.append(exc)
     return answers
 
 
-def answered(h: Handing, result: CheckResult) -> Checked:
+def answered(h: Handing, result: CheckResult, history_checked: bool) -> Checked:
     """The cabinet's identity rules on a checked file, and its answer written."""
     from cabinet.workflow import changes_since, changes_text
 
@@ -180,7 +189,8 @@ def answered(h: Handing, result: CheckResult) -> Checked:
     changes = changes_text(changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows))
     write_answer(answer_of(result, source=str(h.stored.relative_to(h.home)), changes=changes), h.folder, h.home,
                  stem="ответ")
-    return Checked(result.sha256, result.verdict.value, result.issues, result.rows, result.school_id, result.period)
+    return Checked(result.sha256, result.verdict.value, result.issues, result.rows, result.school_id, result.period,
+                   history_checked)
 
 
 class CheckingLine:
@@ -227,8 +237,16 @@ _checkers_lock = threading.Lock()
 
 
 def start_checking() -> None:
-    """Fork the checking processes now (at server start, before threads and requests), ready to check."""
+    """Fork the checking processes now (at server start, before threads and requests), ready to check. No
+    database connection is carried into them: they never use one."""
+    connections.close_all()
     list(map(Future.result, [in_checking_pool().submit(preload) for _ in range(CHECKING_PROCESSES)]))
+
+
+def checking_process_start() -> None:
+    """A checking process yields the CPU to the web process's pages, then loads what checking needs."""
+    os.nice(CHECKING_NICENESS)
+    preload()
 
 
 def in_checking_pool() -> ProcessPoolExecutor:
@@ -236,7 +254,7 @@ def in_checking_pool() -> ProcessPoolExecutor:
     with _checkers_lock:
         if _checkers is None:
             _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=preload)
+                                            initializer=checking_process_start)
         return _checkers
 
 

@@ -5,14 +5,18 @@ for every ОО of the registry; "what changed" compares a version with the one b
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property, lru_cache
 
+from django.db.models import Count, Max
+from django.urls import reverse
 from django.utils import timezone
 
 from cabinet.access import period_slug
-from cabinet.models import Decision, DecisionKind, RecordedState, Upload
+from cabinet.models import Decision, DecisionKind, Justification, RecordedState, Upload
 from pipeline.domain.vocabulary import Verdict
 from pipeline.reference import Municipality, Period, School
 
@@ -58,6 +62,11 @@ class ReturnState:
         return period_slug(self.period.code)
 
     @property
+    def page_url(self) -> str:
+        """The return's page (a board has a thousand of them: reversed once per return)."""
+        return return_url(self.school.id, self.slug)
+
+    @property
     def status_ru(self) -> str:
         return Status.RU[self.status]
 
@@ -70,7 +79,7 @@ class ReturnState:
     def extended(self) -> bool:
         return self.deadline != self.period.deadline
 
-    @property
+    @cached_property  # a board's states are kept for the day at most (`board_stamp`)
     def late(self) -> bool:
         """Handed in after the deadline, or not yet handed in with the deadline past."""
         when = timezone.localtime(self.latest.received_at).date() if self.latest else timezone.localdate()
@@ -79,6 +88,11 @@ class ReturnState:
     @property
     def days_left(self) -> int:
         return (self.deadline - timezone.localdate()).days
+
+
+@lru_cache(maxsize=100_000)
+def return_url(school_id: str, slug: str) -> str:
+    return reverse("return", args=[school_id, slug])
 
 
 def deadline_of(period: Period, decisions: list[Decision]) -> date:
@@ -123,14 +137,63 @@ def state_of(school: School, period: Period, uploads: list[Upload], recorded: Re
 
 
 def school_state(m: Municipality, school: School, period: Period) -> ReturnState:
-    uploads = list(Upload.objects.filter(school_id=school.id, period=period.code).prefetch_related("justifications"))
-    recorded = RecordedState.objects.filter(school_id=school.id, period=period.code).first()
-    decisions = list(Decision.objects.filter(school_id=school.id, period=period.code))
-    return state_of(school, period, uploads, recorded, decisions)
+    return school_states(school, [period])[0]
+
+
+def school_states(school: School, periods: list[Period]) -> list[ReturnState]:
+    """Where the school's return for each period stands: three queries for all the periods."""
+    codes = [p.code for p in periods]
+    uploads: dict[str, list[Upload]] = {}
+    for u in Upload.objects.filter(school_id=school.id, period__in=codes).prefetch_related("justifications"):
+        uploads.setdefault(u.period, []).append(u)
+    recorded = {r.period: r for r in RecordedState.objects.filter(school_id=school.id, period__in=codes)}
+    decisions: dict[str, list[Decision]] = {}
+    for d in Decision.objects.filter(school_id=school.id, period__in=codes):
+        decisions.setdefault(d.period, []).append(d)
+    return [state_of(school, p, uploads.get(p.code, []), recorded.get(p.code), decisions.get(p.code, [])) for p in periods]
+
+
+_boards: dict[tuple[str, str], tuple[tuple, list[ReturnState]]] = {}
+_computing: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 
 
 def board(m: Municipality, period: Period) -> list[ReturnState]:
-    """Every ОО of the municipality's registry with where its return stands (four queries for the whole board)."""
+    """Every ОО of the municipality's registry with where its return stands. Computed once per change and kept
+    in memory under what it depends on (`board_stamp`), by one request at a time: while one computes the new
+    board, others are served the board as it was a moment before, so a burst of uploads and twenty methodists
+    opening the board cost one computation at a time."""
+    key, stamp = (m.code, period.code), board_stamp(m, period)
+    kept = _boards.get(key)
+    if kept and kept[0] == stamp:
+        return kept[1]
+    computing = _computing[key]
+    if kept and not computing.acquire(blocking=False):
+        return kept[1]
+    if not kept:
+        computing.acquire()
+    try:
+        states = _board(m, period)
+        _boards[key] = (stamp, states)
+    finally:
+        computing.release()
+    return states
+
+
+def board_stamp(m: Municipality, period: Period) -> tuple:
+    """What a board is computed from, in four small queries: the day (lateness), how many uploads, decisions,
+    justifications and recorded states there are, and when the newest of each was made (the worker's sync touches
+    every recorded state it copies, with the verdicts it copies to uploads)."""
+    uploads = Upload.objects.filter(municipality=m.code, period=period.code)
+    return (timezone.localdate(), tuple(uploads.aggregate(n=Count("id"), at=Max("uploaded_at")).values()),
+            tuple(Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code)
+                  .aggregate(n=Count("id"), at=Max("made_at")).values()),
+            tuple(Justification.objects.filter(upload__in=uploads).aggregate(n=Count("id"), at=Max("written_at")).values()),
+            tuple(RecordedState.objects.filter(municipality=m.code, period=period.code)
+                  .aggregate(n=Count("id"), at=Max("synced_at")).values()))
+
+
+def _board(m: Municipality, period: Period) -> list[ReturnState]:
+    """The board computed: four queries for the whole registry."""
     uploads: dict[str, list[Upload]] = {}
     for u in Upload.objects.filter(municipality=m.code, period=period.code).prefetch_related("justifications"):
         uploads.setdefault(u.school_id, []).append(u)

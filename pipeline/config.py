@@ -171,6 +171,7 @@ def database_settings(url: str | None, home: Path) -> dict:
     if not url:
         (home / "cabinet").mkdir(parents=True, exist_ok=True)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": home / "cabinet" / "cabinet.sqlite3",
+                "CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True,  # one connection per server thread, not per request
                 "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
                             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
     parts = urlsplit(url)

@@ -51,12 +51,17 @@ def _drop(path, when: datetime) -> None:
     os.utime(path, (stamp, stamp))
 
 
+def inbox_name(ws: Workspace, school_id: str, period: str, suffix: str = "") -> Path:
+    """Where a fake curator drops the return: one file per school and period."""
+    return ws.inbox / f"{school_id}_отчёт_{period.replace('/', '-')}{suffix}.xlsx"
+
+
 def _write(ws: Workspace, r: Return, seed: int, size: str, mistake: str | None, suffix: str = "") -> None:
     template = ws.templates / r.municipality / r.period.replace("/", "-") / template_name(r.municipality, r.period, r.school_id)
     data = school_data(template, seed, size, r.received.date())
     if mistake:
         make_mistake(data, mistake)
-    out = fill(template, ws.inbox / f"{r.school_id}_отчёт{suffix}.xlsx", data)
+    out = fill(template, inbox_name(ws, r.school_id, r.period, suffix), data)
     _drop(out, r.received)
 
 
@@ -112,7 +117,8 @@ def demo_workspace(home: Path | None) -> Workspace:
 def run_demo(home: Path | None, console: Console) -> Workspace:
     """Templates → filled returns → intake → warehouse → summaries, on the bundled sample; prints the results."""
     ws = demo_workspace(home)
-    targets = list(load_reference().demo_periods.items())
+    ref = load_reference()
+    targets = [(m, p) for m, periods in ref.demo_earlier.items() for p in periods] + list(ref.demo_periods.items())
     instance = runner.instance(ws)
     for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
         runner.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))

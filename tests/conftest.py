@@ -69,7 +69,7 @@ def published(tmp_path_factory) -> Workspace:
     story = demo.fill_inbox(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)])
     # a canary name in one school's mentor base must never reach the region
     victim = next(r for r in story if r.mistake is None)
-    path = ws.inbox / f"{victim.school_id}_отчёт.xlsx"
+    path = demo.inbox_name(ws, victim.school_id, victim.period)
     wb = openpyxl.load_workbook(path)
     wb[load_catalogue().sheet("mentors").title]["B3"] = CANARY
     wb.save(path)

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -86,8 +86,8 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
 
     def handing(school: str, path: Path, folder: str) -> engine.Handing:
         return engine.Handing(engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"), ws.key,
-                              datetime(2026, 11, 2, 10), f"{folder}-{school}.xlsx", path.name, school, SLUG, {}, None,
-                              tmp_path / folder / school, ws.home)
+                              datetime(2026, 11, 2, 10), f"{folder}-{school}.xlsx", path.name, school, SLUG,
+                              date(2026, 12, 31), None, tmp_path / folder / school, ws.home, ws.database)
 
     alone = [engine.check_and_answer([handing(s, p, "alone")])[0] for s, p in files.items()]
     together = engine.check_and_answer([handing(s, p, "together") for s, p in files.items()])

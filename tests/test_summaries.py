@@ -8,11 +8,13 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 
 import openpyxl
 import pytest
 
 from pipeline.config import Workspace
+from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.indicators import INDICATORS
 from pipeline.publish.lineage import figure_id_at
@@ -20,9 +22,11 @@ from pipeline.publish.municipal import publish
 from pipeline.publish.regional import _suppress
 from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
+from pipeline.runner import consolidate, instance, materialize
 from pipeline.store import warehouse
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, TECHNICAL_SHEET
+from samples import demo
 
 from .conftest import E2E_MUNICIPALITY as MUNI
 from .conftest import E2E_PERIOD as PERIOD
@@ -238,3 +242,44 @@ def test_both_summaries_print_as_documents(published, tmp_path):
         assert shown == [i.code for i in INDICATORS]
         assert run_id not in pages[0]
     assert run_id and not any(run_id in page for page in pages)  # nor does the regional workbook
+
+
+NEXT = "2026"  # Кедровый's next period: its summary compares with 2025
+
+
+@pytest.fixture(scope="module")
+def two_years(tmp_path_factory) -> Workspace:
+    ws = Workspace.resolve(tmp_path_factory.mktemp("trend") / "home")
+    targets = [(MUNI, PERIOD), (MUNI, NEXT)]
+    for municipality, period in targets:
+        materialize(ws, instance(ws), ["school_templates"], partition_key(municipality, period))
+    demo.fill_inbox(ws, targets)
+    consolidate(ws, targets, settle=0)
+    return ws
+
+
+def test_a_summary_shows_each_indicator_beside_the_earlier_period(two_years):
+    """«Динамика»: every indicator now and in the previous comparable period held in the warehouse, the change,
+    each earlier figure linked to its own lineage; a chart over the periods; the first period says it has none."""
+    later = two_years.out / MUNI / f"svod_{MUNI}_{NEXT}.xlsx"
+    sheet = openpyxl.load_workbook(later)["Динамика"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["Показатель", PERIOD, NEXT] and header[3].startswith(f"Изменение к {PERIOD}")
+    with warehouse.connect(two_years.database, read_only=True) as con:
+        published = {(i, p): v for i, p, v in con.execute(
+            "SELECT indicator, period, value FROM indicator_published WHERE level = 'municipality' AND municipality = ?",
+            [MUNI]).fetchall()}
+    rows = [r for r in sheet.iter_rows(min_row=2) if r[0].value]
+    assert {r[0].value.split(" ")[0] for r in rows} == {i.code for i in INDICATORS}
+    for then, now, change in ((r[1], r[2], r[3]) for r in rows):
+        code = sheet.cell(then.row, 1).value.split(" ")[0]
+        assert then.value in (published[(code, PERIOD)], "—") and now.value in (published[(code, NEXT)], "—"), code
+        if isinstance(then.value, float | int) and isinstance(now.value, float | int):
+            assert change.value == pytest.approx(round(now.value - then.value, 1)), code
+        answer = figure_id_at(later, f"Динамика!{then.coordinate}")
+        assert (answer.period, answer.level.value, answer.entity) == (PERIOD, "municipality", MUNI)
+    with zipfile.ZipFile(later) as z, zipfile.ZipFile(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx") as first:
+        charts = lambda book: sum(n.startswith("xl/charts/chart") for n in book.namelist())  # noqa: E731
+        assert charts(z) > charts(first)  # the chart over periods
+    earliest = openpyxl.load_workbook(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx")["Динамика"]
+    assert any("нет сводок за предыдущие" in str(c.value) for row in earliest.iter_rows() for c in row)

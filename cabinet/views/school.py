@@ -18,7 +18,7 @@ from cabinet.access import period_of, period_slug, roles, school_for, upload_for
 from cabinet.forms import ContactForm, JustificationForm, UploadForm
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
-from cabinet.workflow import changes_since, issue_key, school_state
+from cabinet.workflow import changes_since, issue_key, school_state, school_states
 from pipeline.domain.issues import Issue, by_sheet
 
 READERS = (Role.SCHOOL, Role.METHODIST, Role.ADMIN)
@@ -33,7 +33,7 @@ def open_periods(m):
 @roles(Role.SCHOOL)
 def school_home(request, account):
     m, school = school_for(account, account.organisation)
-    states = [school_state(m, school, p) for p in open_periods(m)]
+    states = school_states(school, open_periods(m))
     return render(request, "cabinet/school_home.html", {"m": m, "school": school, "states": states})
 
 

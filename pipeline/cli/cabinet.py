@@ -56,10 +56,15 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:  # a run that does not stop in time: killed runs are finished on restart
+                process.kill()
+                process.wait()
 
 
 CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
+STOP_SECONDS = 30  # how long a stopping server waits for its worker and services before killing them
 
 
 def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[str, list[str]]]:

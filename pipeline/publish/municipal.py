@@ -38,6 +38,7 @@ PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scal
     "Титул": {"portrait": True},
     "Показатели по ОО": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
     "Цели": {"header_row": 0},
+    "Динамика": {"header_row": 0},
     "Дорожная карта": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
     "Сдача отчётов": {"header_row": 0},
     "Качество данных": {"portrait": True, "header_row": 0},
@@ -63,12 +64,20 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     lineage = sheets[LINEAGE_SHEET]
     lineage_header = [FIGURE_ID_HEADER, "Показатель", "Уровень", "ОО / МО", "Формула", "Значение", "Числитель", "Знаменатель", "Источники (ОО, файл, версия, ячейки)"]
     ordered = sorted(figures, key=lambda f: (f.level is not Level.MUNICIPALITY, f.entity, f.indicator))
+    data_as_of = con.execute("SELECT created_at FROM run WHERE run_id = ?", [run_id]).fetchone()[0]
+    earlier = [(label, p, figs) for label, p in m.comparable(period)
+               if (figs := queries.comparable_figures(con, municipality, p.code, data_as_of))]
+    earlier_rows = [[fid, BY_CODE[code].title, Level.MUNICIPALITY.ru, municipality, BY_CODE[code].words, value, num, den,
+                     f"сводка за {p.code} (расчёт {run})"]
+                    for _, p, figs in earlier for code, (fid, value, num, den, run) in figs.items() if code in BY_CODE]
     book.table(lineage, 0, lineage_header, [
         [f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity,
-         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered])
+         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered]
+        + earlier_rows)
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
     row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW for n, f in enumerate(ordered)}
+    row_of |= {(row[0], "lineage"): n + FIRST_LINEAGE_ROW + len(ordered) for n, row in enumerate(earlier_rows)}
     # indicators by school: ОО in rows, printed 10 indicators a page with the ОО repeated
     ws = sheets["Показатели по ОО"]
     schools = {s.id: s for s in m.schools}
@@ -111,6 +120,7 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     parts.title_sheet(book, sheets["Титул"], m, period, as_of, all_subs)
     parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id)
     parts.targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
+    parts.trends_sheet(book, sheets["Динамика"], m, period, earlier, by_key, row_of)
     parts.roadmap_sheet(book, sheets["Дорожная карта"], m, queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
     parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)

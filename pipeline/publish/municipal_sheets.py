@@ -94,6 +94,58 @@ def targets_sheet(book: Book, ws, m, period, by_key, row_of):
         at += 18
 
 
+CHANGE_FORMATS = {True: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."', False: "+0;-0;0"}  # a share's change is in points
+
+
+def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dict]], by_key, row_of):
+    """Each indicator now and in the earlier comparable periods held in the warehouse (`Municipality.comparable`),
+    with the change; charts over the periods for the indicators with targets, shares and counts apart. Every
+    figure links to its lineage row."""
+    columns = [p for _, p, _ in earlier] + [period]
+    header = ["Показатель", *[f"{p.code}" for p in columns], *[f"Изменение к {p.code} ({label})" for label, p, _ in earlier]]
+    targeted = {t.indicator for t in load_reference().targets if t.applies(m.code, period)}
+    codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
+    book.table(ws, 0, header, [], head_height=45)
+    ws.set_column(0, 0, 50)
+    ws.set_column(1, len(header) - 1, 14)
+    change = {share: book.wb.add_format({"num_format": CHANGE_FORMATS[share]}) for share in (True, False)}
+    for r, code in enumerate(codes, start=1):
+        share, now = BY_CODE[code].is_share, by_key[(code, m.code)]
+        book.text(ws, r, 0, f"{code} {BY_CODE[code].title}")
+        values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
+        cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
+        for c, (_, value, row) in enumerate(cells, start=1):
+            fmt = book.figure_format(share)
+            if row:
+                ws.write_url(r, c, lineage_link(row), fmt, string="—")
+            if value is None:
+                book.text(ws, r, c, "—")
+            else:
+                ws.write_number(r, c, value, fmt)
+        for c, (_, value) in enumerate(values, start=len(cells) + 1):
+            if value is not None and now.value is not None:
+                ws.write_number(r, c, round(now.value - value, 1), change[share])
+    if not earlier:
+        book.text(ws, len(codes) + 2, 0, "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.", book.wrap)
+        return
+    charted = [c for c in codes if c in targeted]
+    at = len(codes) + 3
+    for share, title, unit in ((True, "Доли с целями по периодам, %", "%"), (False, "Показатели с целями по периодам", "число")):
+        rows = [r for r, c in enumerate(codes, start=1) if c in charted and BY_CODE[c].is_share is share]
+        if not rows:
+            continue
+        chart = book.wb.add_chart({"type": "line"})
+        for r in rows:
+            chart.add_series({"name": ["Динамика", r, 0], "categories": ["Динамика", 0, 1, 0, len(columns)],
+                              "values": ["Динамика", r, 1, r, len(columns)], "marker": {"type": "circle"}})
+        chart.set_title({"name": title})
+        chart.set_y_axis({"name": unit, "num_format": "0"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 720, "height": 320})
+        ws.insert_chart(at, 0, chart)
+        at += 18
+
+
 def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
     """Roadmap items with how many ОО did each and how many are overdue, then each ОО's status: the item and its
     counts on every page, INDICATOR_COLUMNS_PER_PAGE ОО a page."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
@@ -151,6 +151,10 @@ class Contact(BaseModel):
         return f"{authority}, {self.name}; тел. {self.phone}; эл. почта {self.email}"
 
 
+def _year_before(day: date) -> date:
+    return day.replace(year=day.year - 1, day=min(day.day, 28) if day.month == 2 else day.day)
+
+
 class Municipality(BaseModel):
     code: str
     name: str
@@ -172,6 +176,15 @@ class Municipality(BaseModel):
     def school(self, school_id: str) -> School | None:
         return self._schools_by_id.get(school_id)
 
+    def comparable(self, period: Period) -> list[tuple[str, Period]]:
+        """The earlier periods of the calendar a summary compares with, labelled: the one just before of the same
+        kind (the previous quarter or year), and the same period a year earlier; oldest first."""
+        before = next((p for p in self.periods if p.kind == period.kind and p.end == period.start - timedelta(days=1)), None)
+        year_ago = next((p for p in self.periods if (p.start, p.end) == (_year_before(period.start), _year_before(period.end))), None)
+        if before is not None and before == year_ago:
+            return [("предыдущий год", before)]
+        return [(label, p) for label, p in (("год назад", year_ago), ("предыдущий период", before)) if p is not None]
+
     @cached_property
     def _schools_by_id(self) -> dict[str, School]:
         return {s.id: s for s in self.schools}
@@ -183,6 +196,7 @@ class Reference(BaseModel):
     municipalities: dict[str, Municipality]
     targets: list[Target]
     demo_periods: dict[str, str]
+    demo_earlier: dict[str, list[str]] = {}  # periods the demo fills first, so its summaries show a trend
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -192,7 +206,7 @@ class Reference(BaseModel):
             ids = [s.id for s in m.schools]
             if len(ids) != len(set(ids)):
                 raise ValueError(f"{m.code}: duplicate school ids")
-        for code, period in self.demo_periods.items():
+        for code, period in [*self.demo_periods.items(), *((c, p) for c, ps in self.demo_earlier.items() for p in ps)]:
             self.municipalities[code].period(period)
         return self
 
@@ -242,4 +256,5 @@ def _load(folder: Path) -> Reference:
         municipalities=municipalities,
         targets=territories["targets"],
         demo_periods=territories["demo_periods"],
+        demo_earlier=territories.get("demo_earlier", {}),
     )

@@ -125,6 +125,18 @@ def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     return digest.hexdigest()
 
 
+def comparable_figures(con: duckdb.DuckDBPyConnection, municipality: str, period: str, as_of) -> dict[str, tuple]:
+    """The municipal figures of a period as a summary of data up to `as_of` saw them: of that period's runs
+    computed here from data no newer, the one `published_run` would pick. indicator -> (figure id, value,
+    numerator, denominator, run id). Later runs never change what a re-issued summary shows."""
+    rows = con.execute(
+        "WITH chosen AS (SELECT run_id FROM run WHERE municipality = ? AND period = ? AND source_file IS NULL "
+        "AND created_at <= ? ORDER BY json_array_length(submissions) DESC, run_id LIMIT 1) "
+        "SELECT f.indicator, f.figure_id, f.value, f.numerator, f.denominator, f.run_id FROM figure f JOIN chosen USING (run_id) "
+        "WHERE f.level = 'municipality'", [municipality, period, as_of]).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
 def published_run(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> str | None:
     """The run whose figures are published for a municipality and period (view `published_run`)."""
     row = con.execute("SELECT run_id FROM published_run WHERE municipality = ? AND period = ?", [municipality, period]).fetchone()

@@ -25,6 +25,7 @@ from pipeline.reference import load_reference
 SCHEMA = Path(__file__).with_name("schema.sql")
 SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
 LOCK_WAIT_SECONDS = 30
+LOCK_RETRY_SECONDS = 0.1  # a page waiting a second for the warehouse gets in as soon as a run lets go
 DEFAULT_MEMORY = "1GB"  # DuckDB's buffer pool; it spills to disk beyond this (SVOD_DUCKDB_MEMORY)
 
 
@@ -45,7 +46,7 @@ def connect(path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEM
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise WarehouseBusy(f"Хранилище {path} занято другим процессом svod; повторите позже.") from exc
-            time.sleep(0.5)
+            time.sleep(LOCK_RETRY_SECONDS)
     try:
         if not read_only:
             ensure_schema(con)
