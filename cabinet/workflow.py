@@ -158,10 +158,10 @@ _computing: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 
 
 def board(m: Municipality, period: Period) -> list[ReturnState]:
-    """Every ОО of the municipality's registry with where its return stands. Computed once per change and kept
-    in memory under what it depends on (`board_stamp`), by one request at a time: while one computes the new
-    board, others are served the board as it was a moment before, so a burst of uploads and twenty methodists
-    opening the board cost one computation at a time."""
+    """Every ОО of the municipality's registry with where its return stands. Kept in memory under what it
+    depends on (`board_stamp`); when that changes, only the ОО changed since are computed again (the whole board
+    on a new day), by one request at a time: while one computes, others are served the board as it was a moment
+    before, so a burst of uploads and twenty methodists opening the board cost little."""
     key, stamp = (m.code, period.code), board_stamp(m, period)
     kept = _boards.get(key)
     if kept and kept[0] == stamp:
@@ -172,7 +172,11 @@ def board(m: Municipality, period: Period) -> list[ReturnState]:
     if not kept:
         computing.acquire()
     try:
-        states = _board(m, period)
+        if kept and kept[0][0] == stamp[0]:
+            fresh = {s.school.id: s for s in _board(m, period, changed_since(m, period, kept[0]))}
+            states = [fresh.get(s.school.id, s) for s in kept[1]]
+        else:
+            states = _board(m, period)
         _boards[key] = (stamp, states)
     finally:
         computing.release()
@@ -192,16 +196,36 @@ def board_stamp(m: Municipality, period: Period) -> tuple:
                   .aggregate(n=Count("id"), at=Max("synced_at")).values()))
 
 
-def _board(m: Municipality, period: Period) -> list[ReturnState]:
-    """The board computed: four queries for the whole registry."""
+def _newer(field: str, at) -> dict:
+    """A filter for rows made after `at`; every row when there were none (`at` is None)."""
+    return {} if at is None else {f"{field}__gt": at}
+
+
+def changed_since(m: Municipality, period: Period, stamp: tuple) -> set[str]:
+    """The ОО with an upload, decision, justification or recorded state newer than those of `stamp`."""
+    _, (_, uploaded), (_, decided), (_, justified), (_, synced) = stamp
+    uploads = Upload.objects.filter(municipality=m.code, period=period.code)
+    return (set(uploads.filter(**_newer("uploaded_at", uploaded)).values_list("school_id", flat=True))
+            | set(Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code,
+                                          **_newer("made_at", decided)).values_list("school_id", flat=True))
+            | set(Justification.objects.filter(upload__in=uploads, **_newer("written_at", justified))
+                  .values_list("upload__school_id", flat=True))
+            | set(RecordedState.objects.filter(municipality=m.code, period=period.code, **_newer("synced_at", synced))
+                  .values_list("school_id", flat=True)))
+
+
+def _board(m: Municipality, period: Period, only: set[str] | None = None) -> list[ReturnState]:
+    """The board computed, for every ОО or `only` these: four queries."""
+    schools = [s for s in m.schools if only is None or s.id in only]
+    ids = {"school_id__in": [s.id for s in schools]}
     uploads: dict[str, list[Upload]] = {}
-    for u in Upload.objects.filter(municipality=m.code, period=period.code).prefetch_related("justifications"):
+    for u in Upload.objects.filter(municipality=m.code, period=period.code, **ids).prefetch_related("justifications"):
         uploads.setdefault(u.school_id, []).append(u)
-    recorded = {r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code)}
+    recorded = {r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code, **ids)}
     decisions: dict[str, list[Decision]] = {}
-    for d in Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code):
+    for d in Decision.objects.filter(period=period.code, **ids):
         decisions.setdefault(d.school_id, []).append(d)
-    return [state_of(s, period, uploads.get(s.id, []), recorded.get(s.id), decisions.get(s.id, [])) for s in m.schools]
+    return [state_of(s, period, uploads.get(s.id, []), recorded.get(s.id), decisions.get(s.id, [])) for s in schools]
 
 
 def totals(states: list[ReturnState]) -> dict:

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
-from cabinet import engine, worker
+from cabinet import engine, worker, workflow
 from cabinet.models import AppendOnly, AuditEvent, Decision, Job, JobState, RecordedState, Role, Upload
 from cabinet.views.staff import BOARD_PAGE_ROWS
 from pipeline.reference import load_reference
@@ -177,6 +177,16 @@ def test_board_lists_every_school_and_exports_to_excel(school, tmp_path):
     assert "page=2" in text(methodist.get(f"/m/{M}/{SLUG}/?order=problems")).replace("&amp;", "&")
     found = text(methodist.get(f"/m/{M}/{SLUG}/", {"q": schools[-1].id.lower()}))
     assert re.findall(r'data-school="([^"]+)"', found) == [schools[-1].id]
+    # the kept board follows what changed since: another school hands in, the methodist returns the first
+    other = client_for(Role.SCHOOL, "ARH-002")
+    hand_in(other, "ARH-002", SLUG, filled(template_of(other, "ARH-002", SLUG, tmp_path), tmp_path / "b.xlsx"))
+    methodist.post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"})
+    m = load_reference().municipalities[M]
+    kept, computed = workflow.board(m, m.period(SLUG)), workflow._board(m, m.period(SLUG))
+    assert [(s.school.id, s.status, s.reason, s.justified) for s in kept] == \
+           [(s.school.id, s.status, s.reason, s.justified) for s in computed]
+    assert {s.school.id: s.status for s in kept}["ARH-002"] in ("accepted", "accepted_with_warnings")
+    assert {s.school.id: s.status for s in kept}[SCHOOL] == "returned"
     export = methodist.get(f"/m/{M}/{SLUG}/export/")
     (tmp_path / "board.xlsx").write_bytes(body(export))
     rows = list(openpyxl.load_workbook(tmp_path / "board.xlsx").active.iter_rows(values_only=True))

@@ -264,7 +264,7 @@ def test_a_summary_shows_each_indicator_beside_the_earlier_period(two_years):
     later = two_years.out / MUNI / f"svod_{MUNI}_{NEXT}.xlsx"
     sheet = openpyxl.load_workbook(later)["Динамика"]
     header = [c.value for c in sheet[1]]
-    assert header[:3] == ["Показатель", PERIOD, NEXT] and header[3].startswith(f"Изменение к {PERIOD}")
+    assert header == ["Показатель", f"{PERIOD} (предыдущий год)", NEXT, f"Изменение к {PERIOD}"]
     with warehouse.connect(two_years.database, read_only=True) as con:
         published = {(i, p): v for i, p, v in con.execute(
             "SELECT indicator, period, value FROM indicator_published WHERE level = 'municipality' AND municipality = ?",

@@ -102,7 +102,8 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
     with the change; charts over the periods for the indicators with targets, shares and counts apart. Every
     figure links to its lineage row."""
     columns = [p for _, p, _ in earlier] + [period]
-    header = ["Показатель", *[f"{p.code}" for p in columns], *[f"Изменение к {p.code} ({label})" for label, p, _ in earlier]]
+    header = ["Показатель", *[f"{p.code} ({label})" for label, p, _ in earlier], period.code,
+              *[f"Изменение к {p.code}" for _, p, _ in earlier]]
     targeted = {t.indicator for t in load_reference().targets if t.applies(m.code, period)}
     codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
     book.table(ws, 0, header, [], head_height=45)
