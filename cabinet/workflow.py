@@ -172,11 +172,12 @@ def board(m: Municipality, period: Period) -> list[ReturnState]:
     if not kept:
         computing.acquire()
     try:
-        if kept and kept[0][0] == stamp[0]:
-            fresh = {s.school.id: s for s in _board(m, period, changed_since(m, period, kept[0]))}
-            states = [fresh.get(s.school.id, s) for s in kept[1]]
-        else:
+        changed = changed_since(m, period, kept[0], stamp) if kept and kept[0][0] == stamp[0] else None
+        if changed is None:
             states = _board(m, period)
+        else:
+            fresh = {s.school.id: s for s in _board(m, period, changed)}
+            states = [fresh.get(s.school.id, s) for s in kept[1]]
         _boards[key] = (stamp, states)
     finally:
         computing.release()
@@ -201,17 +202,24 @@ def _newer(field: str, at) -> dict:
     return {} if at is None else {f"{field}__gt": at}
 
 
-def changed_since(m: Municipality, period: Period, stamp: tuple) -> set[str]:
-    """The ОО with an upload, decision, justification or recorded state newer than those of `stamp`."""
-    _, (_, uploaded), (_, decided), (_, justified), (_, synced) = stamp
+def changed_since(m: Municipality, period: Period, kept: tuple, now: tuple) -> set[str] | None:
+    """The ОО with an upload, decision, justification or recorded state newer than those of the `kept` stamp;
+    None when the rows do not add up to the `now` stamp (something was deleted): then everything is computed."""
+    _, *before = kept
+    _, *after = now
     uploads = Upload.objects.filter(municipality=m.code, period=period.code)
-    return (set(uploads.filter(**_newer("uploaded_at", uploaded)).values_list("school_id", flat=True))
-            | set(Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code,
-                                          **_newer("made_at", decided)).values_list("school_id", flat=True))
-            | set(Justification.objects.filter(upload__in=uploads, **_newer("written_at", justified))
-                  .values_list("upload__school_id", flat=True))
-            | set(RecordedState.objects.filter(municipality=m.code, period=period.code, **_newer("synced_at", synced))
-                  .values_list("school_id", flat=True)))
+    sources = [(uploads, "uploaded_at", "school_id"),
+               (Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code), "made_at", "school_id"),
+               (Justification.objects.filter(upload__in=uploads), "written_at", "upload__school_id"),
+               (RecordedState.objects.filter(municipality=m.code, period=period.code), "synced_at", "school_id")]
+    changed = set()
+    for (rows, made, school), (n, at), (n_now, _) in zip(sources, before, after, strict=True):
+        newer = list(rows.filter(**_newer(made, at)).values_list(school, flat=True))
+        appended_only = n_now == n + len(newer) if made != "synced_at" else n <= n_now <= n + len(newer)
+        if not appended_only:  # recorded states are updated in place; the others are only ever added
+            return None
+        changed.update(newer)
+    return changed
 
 
 def _board(m: Municipality, period: Period, only: set[str] | None = None) -> list[ReturnState]:
