@@ -184,17 +184,22 @@ def board(m: Municipality, period: Period) -> list[ReturnState]:
     return states
 
 
-def board_stamp(m: Municipality, period: Period) -> tuple:
-    """What a board is computed from, in four small queries: the day (lateness), how many uploads, decisions,
-    justifications and recorded states there are, and when the newest of each was made (the worker's sync touches
-    every recorded state it copies, with the verdicts it copies to uploads)."""
+def _sources(m: Municipality, period: Period) -> list[tuple]:
+    """What a board is computed from: (rows, when a row was made or synced, its school) for uploads, decisions,
+    justifications and recorded states."""
     uploads = Upload.objects.filter(municipality=m.code, period=period.code)
-    return (timezone.localdate(), tuple(uploads.aggregate(n=Count("id"), at=Max("uploaded_at")).values()),
-            tuple(Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code)
-                  .aggregate(n=Count("id"), at=Max("made_at")).values()),
-            tuple(Justification.objects.filter(upload__in=uploads).aggregate(n=Count("id"), at=Max("written_at")).values()),
-            tuple(RecordedState.objects.filter(municipality=m.code, period=period.code)
-                  .aggregate(n=Count("id"), at=Max("synced_at")).values()))
+    return [(uploads, "uploaded_at", "school_id"),
+            (Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code), "made_at", "school_id"),
+            (Justification.objects.filter(upload__in=uploads), "written_at", "upload__school_id"),
+            (RecordedState.objects.filter(municipality=m.code, period=period.code), "synced_at", "school_id")]
+
+
+def board_stamp(m: Municipality, period: Period) -> tuple:
+    """The day (lateness), and for each source of the board how many rows it has and when the newest was made, in
+    four small queries (the worker's sync touches every recorded state it copies, with the verdicts it copies to
+    uploads)."""
+    return (timezone.localdate(), *(tuple(rows.aggregate(n=Count("id"), at=Max(made)).values())
+                                    for rows, made, _ in _sources(m, period)))
 
 
 def _newer(field: str, at) -> dict:
@@ -205,15 +210,8 @@ def _newer(field: str, at) -> dict:
 def changed_since(m: Municipality, period: Period, kept: tuple, now: tuple) -> set[str] | None:
     """The ОО with an upload, decision, justification or recorded state newer than those of the `kept` stamp;
     None when the rows do not add up to the `now` stamp (something was deleted): then everything is computed."""
-    _, *before = kept
-    _, *after = now
-    uploads = Upload.objects.filter(municipality=m.code, period=period.code)
-    sources = [(uploads, "uploaded_at", "school_id"),
-               (Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code), "made_at", "school_id"),
-               (Justification.objects.filter(upload__in=uploads), "written_at", "upload__school_id"),
-               (RecordedState.objects.filter(municipality=m.code, period=period.code), "synced_at", "school_id")]
     changed = set()
-    for (rows, made, school), (n, at), (n_now, _) in zip(sources, before, after, strict=True):
+    for (rows, made, school), (n, at), (n_now, _) in zip(_sources(m, period), kept[1:], now[1:], strict=True):
         newer = list(rows.filter(**_newer(made, at)).values_list(school, flat=True))
         appended_only = n_now == n + len(newer) if made != "synced_at" else n <= n_now <= n + len(newer)
         if not appended_only:  # recorded states are updated in place; the others are only ever added

@@ -22,8 +22,6 @@ def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
     rejected = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == Verdict.REJECTED]
     missing = [s for s in m.schools if s.id not in latest.index]
     late = [s for s in accepted if not bool(latest.at[s.id, "on_time"])]
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 1, 62)
     book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
     rows = [
         ("Субъект РФ", ref.regions[m.region]),
@@ -36,11 +34,7 @@ def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
         ("Как проверить цифру", "Каждая цифра на листе «Показатели по ОО» ведёт на строку листа «Происхождение»: "
                                 "формула словами и ячейки отчётов ОО, из которых она получена."),
     ]
-    for r, (a, b) in enumerate(rows, start=2):
-        book.text(ws, r, 0, a, book.bold)
-        book.text(ws, r, 1, b, book.wrap)
-        ws.set_row(r, 15 * (1 + len(b) // 60))
-    book.signatures(ws, len(rows) + 4)
+    book.title_page(ws, rows)
 
 
 def technical_sheet(book: Book, ws, run_id: str):

@@ -171,8 +171,6 @@ def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str
         made = con.execute("SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
                            [m.code, periods[m.code]]).fetchone()
         as_of.append(f"{m.name} ({periods[m.code]}) — " + (f"{made[0]:%d.%m.%Y}" if made and made[0] else "по сводке МО"))
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 1, 62)
     book.text(ws, 0, 0, f"Региональная сводка о наставничестве: {ref.regions[region]}", book.title)
     rows = [("Отчётные периоды", ", ".join(sorted(set(periods.values())))),
             ("Муниципалитеты в сводке", f"{len(munis)} из {len(munis) + len(missing)}"),
@@ -184,11 +182,7 @@ def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str
                                     f"{SUPPRESS_BELOW} не показывается («{SUPPRESSED}»)."),
             ("Как проверить цифру", "Каждая цифра листа «Показатели по МО» ведёт на строку листа «Происхождение» "
                                     "и через сводки муниципалитетов — к ячейкам отчётов ОО.")]
-    for r, (a, b) in enumerate(rows, start=2):
-        book.text(ws, r, 0, a, book.bold)
-        book.text(ws, r, 1, b, book.wrap)
-        ws.set_row(r, 15 * (1 + len(b) // 60))
-    book.signatures(ws, len(rows) + 4)
+    book.title_page(ws, rows)
 
 
 def _coverage(con, m, period: str) -> list:

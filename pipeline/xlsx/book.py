@@ -103,8 +103,16 @@ class Book:
             ws.set_column(i, i, w)
         return ws
 
-    def signatures(self, ws, r: int) -> None:
-        """The signature block of a title page, from row `r`: «Исполнитель» and «Руководитель»."""
+    def title_page(self, ws, rows: list[tuple[str, str]]) -> None:
+        """Below a title: label and text rows (the text wrapped in a 62-wide column), then the signature block
+        («Исполнитель», «Руководитель»)."""
+        ws.set_column(0, 0, 30)
+        ws.set_column(1, 1, 62)
+        for r, (label, text) in enumerate(rows, start=2):
+            self.text(ws, r, 0, label, self.bold)
+            self.text(ws, r, 1, text, self.wrap)
+            ws.set_row(r, 15 * (1 + len(text) // 60))
+        r = len(rows) + 4
         for role in ("Исполнитель", "Руководитель"):
             self.text(ws, r, 0, role, self.bold)
             self.text(ws, r, 1, "____________________  /  ____________________  /   «___» __________ 20___ г.")
