@@ -99,12 +99,8 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         book.text(ws, r, 1, name, book.bold if total else None)
         for c, ind in enumerate(INDICATORS, start=2):
             f = by_key[(ind.code, entity)]
-            fmt = book.figure_format(ind.is_share, total)
-            ws.write_url(r, c, lineage_link(row_of[(ind.code, entity)]), fmt, string="—")
-            if f.value is None:
-                ws.write_string(r, c, "—", fmt)
-            else:
-                ws.write_number(r, c, f.value, fmt)
+            book.linked_figure(ws, r, c, f.value, book.figure_format(ind.is_share, total),
+                               lineage_link(row_of[(ind.code, entity)]))
     ws.freeze_panes(1, 2)
     if reported:
         chart = book.wb.add_chart({"type": "bar"})

@@ -67,8 +67,7 @@ def targets_sheet(book: Book, ws, m, period, by_key, row_of):
             book.text(ws, r, 3, "нет данных")
         else:
             fmt = book.against_target(f.value >= t.value if t.op == ">=" else f.value <= t.value, share)
-            ws.write_url(r, 3, lineage_link(row_of[(t.indicator, m.code)]), fmt, string="—")
-            ws.write_number(r, 3, f.value, fmt)
+            book.linked_figure(ws, r, 3, f.value, fmt, lineage_link(row_of[(t.indicator, m.code)]))
             ws.write_number(r, 4, round(f.value - t.value, 1), fmt)
         book.text(ws, r, 5, t.source)
     shares = sum(BY_CODE[t.indicator].is_share for t in targets)
@@ -110,13 +109,7 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
         cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
         for c, (_, value, row) in enumerate(cells, start=1):
-            fmt = book.figure_format(share)
-            if row:
-                ws.write_url(r, c, lineage_link(row), fmt, string="—")
-            if value is None:
-                book.text(ws, r, c, "—")
-            else:
-                ws.write_number(r, c, value, fmt)
+            book.linked_figure(ws, r, c, value, book.figure_format(share), lineage_link(row) if row else None)
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
             if value is not None and now.value is not None:
                 ws.write_number(r, c, round(now.value - value, 1), change[share])

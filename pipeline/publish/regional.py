@@ -68,13 +68,8 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
             f, fid, origin = cells[(m.code, ind.code)]
             hidden = (m.code, ind.code) in suppressed
             shown = SUPPRESSED if hidden else (f.value if f.value is not None else "—")
-            fmt = book.figure_format(ind.is_share)
-            if fid:  # a figure links to its lineage row, as on the municipal summary
-                ws.write_url(r, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), fmt, string=str(shown))
-            if isinstance(shown, float):
-                ws.write_number(r, c, shown, fmt)
-            else:
-                book.text(ws, r, c, shown)
+            book.linked_figure(ws, r, c, shown, book.figure_format(ind.is_share),  # linked as on the municipal summary
+                               lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None)
             lineage_rows.append([fid, ind.title, m.name, shown, "скрыто" if hidden else f.numerator,
                                  "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
     total_row = 3 + len(munis)
@@ -84,13 +79,8 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
         total, fid = totals.get(ind.code, (None, ""))
         hidden = (TOTAL, ind.code) in suppressed
         shown = SUPPRESSED if hidden else ("—" if total is None or total.value is None else total.value)
-        fmt = book.figure_format(ind.is_share, total=True)
-        if fid:
-            ws.write_url(total_row, c, lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)), fmt, string=str(shown))
-        if isinstance(shown, float):
-            ws.write_number(total_row, c, shown, fmt)
-        else:
-            book.text(ws, total_row, c, shown, book.bold)
+        book.linked_figure(ws, total_row, c, shown, book.figure_format(ind.is_share, total=True),
+                           lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None, book.bold)
         if fid:
             lineage_rows.append([fid, ind.title, "ИТОГО по региону", shown, "скрыто" if hidden else total.numerator,
                                  "скрыто" if hidden else ("" if total.denominator is None else total.denominator),

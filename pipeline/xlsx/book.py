@@ -119,6 +119,16 @@ class Book:
             self.text(ws, r + 1, 1, "подпись                          расшифровка                        дата", self.small)
             r += 3
 
+    def linked_figure(self, ws, r, c, value, fmt, link: str | None = None, text_fmt=None) -> None:
+        """A figure's cell, linked to `link` (its lineage row): the number in `fmt`, or a text in `text_fmt`
+        («—» when there is none, «< 5» when it is hidden)."""
+        if link:
+            ws.write_url(r, c, link, fmt, string="—")
+        if _is_number(value):
+            ws.write_number(r, c, value, fmt)
+        else:
+            self.text(ws, r, c, "—" if value is None else value, text_fmt)
+
     def text(self, ws, r, c, value, fmt=None):
         ws.write_string(r, c, safe_text(value), fmt or self.plain)
 
