@@ -149,6 +149,7 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     browser.get(f"{base}/m/{M}/{SLUG}/")
     after = {s: chip(browser, s) for s in before}
     assert after == {**before, "accepted": before["accepted"] - 1, "approved": before["approved"] + 1}
+    shoot(browser, "cabinet_board")
 
     # 6. consolidation, its progress, and the summary (the worker's loop is this test's)
     browser.find_element(By.XPATH, "//button[contains(., 'Запустить свод')]").click()
