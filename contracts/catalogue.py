@@ -132,6 +132,7 @@ class Catalogue(BaseModel):
     rules: dict[str, Rule]
     form_matrix: dict[str, FormRule]
     thresholds: dict[str, float]
+    identities: dict[str, tuple[str, ...]]  # name -> the columns that make two rows of different ОО one thing
     keys: dict[str, str]                    # sheet -> its key column
     statuses: dict[str, str]                # name -> the list value the pipeline's logic turns on
     groups: dict[str, tuple[str, ...]]      # name -> list values counted together
@@ -231,6 +232,7 @@ def load_catalogue() -> Catalogue:
         rules=rules,
         form_matrix={k: FormRule(**v) for k, v in overlay["form_matrix"].items()},
         thresholds=overlay["thresholds"],
+        identities={name: tuple(columns) for name, columns in overlay["identities"].items()},
         keys=overlay["keys"],
         statuses={name: value for name, (_, value) in overlay["statuses"].items()},
         groups={name: tuple(values) for name, (_, values) in overlay["groups"].items()},

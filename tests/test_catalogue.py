@@ -107,3 +107,22 @@ def test_every_rule_used_in_code_is_in_the_catalogue_with_russian_text():
         assert code in rules
     for rule in rules.values():
         assert re.search("[а-яА-Я]", rule.title) and re.search("[а-яА-Я]", rule.fix), rule.code
+
+
+def test_every_indicator_is_described_in_the_docs():
+    """docs/indicators.md names every code: literally, or as the first and last of a numbered breakdown."""
+    import re
+    from pathlib import Path
+
+    from pipeline.domain.indicators import BY_CODE
+
+    doc = (Path(__file__).parent.parent / "docs" / "indicators.md").read_text(encoding="utf-8")
+    numbered: dict[str, int] = {}
+    for code in BY_CODE:
+        prefix = re.sub(r"\d+$", "", code)
+        if prefix != code and prefix not in ("I",) and not re.fullmatch(r"I\d+", code):
+            numbered[prefix] = max(numbered.get(prefix, 0), int(code[len(prefix):]))
+        else:
+            assert re.search(rf"(?<!\w){code}(?!\w)", doc), code
+    for prefix, last in numbered.items():
+        assert f"`{prefix}1`" in doc and f"`{prefix}{last}`" in doc, prefix

@@ -22,7 +22,7 @@ from pipeline.reference import load_reference
 from pipeline.rules import RULES
 from pipeline.xlsx.school_layout import GUIDE_SHEET
 from pipeline.xlsx.templates import requirement
-from tests.support import check_return
+from tests.support import check_return, stacked_facts
 from tests.support.books import context
 
 from .conftest import E2E_MUNICIPALITY, E2E_PERIOD, MUNICIPALITY, SCHOOL, soffice
@@ -231,9 +231,11 @@ def test_no_small_count_of_people_in_the_regional_workbook(published, tmp_path):
     book = openpyxl.load_workbook(path)
     header = [str(c.value or "").split(" ")[0] for c in book["Показатели по МО"][3]]
     rows = list(book["Показатели по МО"].iter_rows(min_row=4, values_only=True))
+    cuts = {str(r[0]).split(" ")[0]: r[1:] for r in book["Разрезы"].iter_rows(min_row=2, values_only=True) if r[0]}
     lineage = {r[1]: r for r in book["Происхождение"].iter_rows(min_row=2, values_only=True)}
     for ind in people:
-        assert all(row[header.index(ind.code)] == SUPPRESSED for row in rows), ind.code
+        shown = [row[header.index(ind.code)] for row in rows] if ind.code in header else cuts[ind.code]
+        assert shown and all(value == SUPPRESSED for value in shown), ind.code
         assert lineage[ind.title][4] == "скрыто" and lineage[ind.title][3] == SUPPRESSED, ind.code
 
 
@@ -258,10 +260,7 @@ def test_an_empty_sheet_is_named_in_lineage_not_its_code_row(make_return, ws):
     from pipeline.domain.indicators import EMPTY_SHEET, Scope, return_figures
 
     result = check_return(make_return(edit=lambda data: data.update(awards=[])), ws, RECEIVED)
-    sheets = result.book.sheets
-    frames = {k: v.frame.rename_axis("src_row").reset_index().assign(sha256="sha", school_id=SCHOOL) for k, v in sheets.items()}
-    letters = pd.DataFrame([{"sha256": "sha", "sheet": k, "code": c, "letter": letter}
-                            for k, v in sheets.items() for c, letter in v.letters.items()])
+    frames, letters = stacked_facts(result.book, SCHOOL)
     _, sources = return_figures(pd.DataFrame({"sha256": ["sha"], "school_id": [SCHOOL]}),
                                 Scope(frames, date(2025, 10, 1), date(2025, 12, 31)), letters)
     awards = sources[sources["indicator"] == "I18"]

@@ -16,7 +16,14 @@ import pytest
 from pipeline.config import Workspace
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
-from pipeline.domain.indicators import INDICATORS
+from pipeline.domain.indicators import (
+    BREAKDOWNS,
+    BY_CODE,
+    FEW_RESPONDENTS,
+    HEADLINES,
+    INDICATORS,
+    MIN_RESPONDENTS,
+)
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
 from pipeline.publish.regional import _suppress
@@ -24,7 +31,7 @@ from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
 from pipeline.runner import consolidate, instance, materialize
 from pipeline.store import warehouse
-from pipeline.xlsx.book import Book
+from pipeline.xlsx.book import NUMBER_FORMATS, Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, TECHNICAL_SHEET
 from samples import demo
 
@@ -46,12 +53,19 @@ def test_every_municipal_figure_equals_the_warehouse(published):
     path = municipal(published)
     ws = openpyxl.load_workbook(path)["Показатели по ОО"]
     with warehouse.connect(published.database, read_only=True) as con:
-        values = dict(con.execute("SELECT figure_id, value FROM figure").fetchall())
+        values = {fid: (value, den) for fid, value, den in con.execute("SELECT figure_id, value, denominator FROM figure").fetchall()}
     seen = 0
+    codes = [str(c.value).split(" ")[0] for c in ws[1]]
     for row in ws.iter_rows(min_row=2, min_col=3):
         for cell in row:
+            if cell.value is None:  # a share over the registry: the municipality's only
+                assert BY_CODE[codes[cell.column - 1]].registry, cell.coordinate
+                continue
             figure = figure_id_at(path, f"Показатели по ОО!{cell.coordinate}").format()
-            expected = values[figure]
+            expected, base = values[figure]
+            if cell.value == FEW_RESPONDENTS:  # a survey figure of too few respondents (§4)
+                assert 0 < base < MIN_RESPONDENTS, figure
+                continue
             assert (cell.value == "—" and expected is None) or cell.value == pytest.approx(expected), figure
             seen += 1
     assert seen > 20
@@ -78,7 +92,6 @@ def test_regional_equals_municipal_totals_unless_suppressed(published):
 
 
 def test_small_counts_and_their_complements_are_hidden():
-    from pipeline.domain.indicators import BY_CODE
     from pipeline.domain.vocabulary import Level
 
     cells = {(m, "I03"): (BY_CODE["I03"].figure(Level.MUNICIPALITY, m, "p", n, 10), "", "")
@@ -178,7 +191,8 @@ def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
         targets = con.execute("SELECT indicator, target, actual, deviation FROM target_deviation WHERE municipality = ?",
                               [MUNI]).fetchall()
     for code, num, den in schools:
-        assert muni[code][0] == num and (muni[code][1] or 0) == (den or 0)  # ОО → МО
+        if BY_CODE[code].shared is None and not BY_CODE[code].largest:  # those: test_indicators_property
+            assert muni[code][0] == num and (muni[code][1] or 0) == (den or 0)  # ОО → МО
         assert region[code] == muni[code]                                   # МО → регион (one МО)
     share = region["I03"]
     assert share[2] == pytest.approx(round(100 * share[0] / share[1], 1))
@@ -233,13 +247,26 @@ def test_both_summaries_print_as_documents(published, tmp_path):
         pages = printed(book, tmp_path / book.stem)
         assert all(f"Стр. {n} из {len(pages)}" in page for n, page in enumerate(pages, start=1)), book.name
         table = [page for page in pages if page.splitlines()[0].rstrip().endswith(sheet)]
-        assert len(table) == -(-len(INDICATORS) // INDICATOR_COLUMNS_PER_PAGE), (book.name, len(table))
+        chart_page = sheet == "Показатели по ОО"  # pairs by ОО, on a page of its own
+        assert len(table) == -(-len(HEADLINES) // INDICATOR_COLUMNS_PER_PAGE) + chart_page, (book.name, len(table))
+        table = [page for page in table if first in page]
+        assert len(table) == -(-len(HEADLINES) // INDICATOR_COLUMNS_PER_PAGE), book.name
         for page in table:
             body = "\n".join(page.splitlines()[1:])
             assert head in body and first in body, (book.name, page[:300])  # header row and first columns repeat
-            assert not re.findall(r"\d+\.\d+(?!\d| ?%)", re.sub(r"\d\d\.\d\d\.\d{4}", "", body)), page  # counts: no «53.0»
-        shown = [code for code in (i.code for i in INDICATORS) if any(f"{code} " in page for page in table)]
-        assert shown == [i.code for i in INDICATORS]
+        first_page = re.sub(r"\d\d\.\d\d\.\d{4}", "", table[0])  # shares and counts only: no «53.0»
+        assert not re.findall(r"\d+\.\d+(?!\d| ?%)", "\n".join(first_page.splitlines()[1:])), table[0]
+        sheet_cells = openpyxl.load_workbook(book)[sheet]
+        header_row = 1 if sheet == "Показатели по ОО" else 3
+        for cell in sheet_cells[header_row + 1][2:]:  # every figure column prints in its unit's format
+            unit = BY_CODE[str(sheet_cells.cell(header_row, cell.column).value).split(" ")[0]].unit
+            assert cell.number_format == NUMBER_FORMATS[unit] or isinstance(cell.value, str | None), (book.name, cell.coordinate)
+        def printed_code(code, pages):
+            return any(re.search(rf"(?<!\w){code}(?!\w)", page) for page in pages)
+        shown = [code for code in (i.code for i in HEADLINES) if printed_code(code, table)]
+        assert shown == [i.code for i in HEADLINES]
+        cuts = [page for page in pages if page.splitlines()[0].rstrip().endswith("Разрезы")]
+        assert [i.code for group in BREAKDOWNS.values() for i in group if not printed_code(i.code, cuts)] == [], book.name
         assert run_id not in pages[0]
     assert run_id and not any(run_id in page for page in pages)  # nor does the regional workbook
 
@@ -283,3 +310,28 @@ def test_a_summary_shows_each_indicator_beside_the_earlier_period(two_years):
         assert charts(z) > charts(first)  # the chart over periods
     earliest = openpyxl.load_workbook(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx")["Динамика"]
     assert any("нет сводок за предыдущие" in str(c.value) for row in earliest.iter_rows() for c in row)
+
+
+def test_every_indicator_and_breakdown_is_explained_down_to_school_cells(published):
+    """Each code of §3 is in the municipal workbook (a column of «Показатели по ОО» or a row of «Разрезы») and in
+    the regional one, and `svod explain` on its total lists the school cells it came from."""
+    from pipeline.publish.lineage import explain
+
+    book = municipal(published)
+    wb = openpyxl.load_workbook(book)
+    heads = {str(c.value).split(" ")[0]: c.column_letter for c in wb["Показатели по ОО"][1][2:]}
+    total_row = next(r for r in range(2, wb["Показатели по ОО"].max_row + 1)
+                     if wb["Показатели по ОО"].cell(r, 2).value == "ИТОГО")
+    cuts = {str(row[0].value).split(" ")[0]: row[0].row for row in wb["Разрезы"].iter_rows(min_row=2)
+            if row[0].value and wb["Разрезы"].cell(row[0].row, 2).value is not None}
+    assert set(heads) | set(cuts) == {i.code for i in INDICATORS}
+    for code in (i.code for i in INDICATORS):
+        cell = f"Показатели по ОО!{heads[code]}{total_row}" if code in heads else f"Разрезы!B{cuts[code]}"
+        answer = explain(book, cell, published.database)
+        assert answer["indicator"] == code and answer["level"] == "municipality", cell
+        assert answer["sources"] and all(s["sha256"] and s["sheet"] for s in answer["sources"]), cell
+    regional_wb = openpyxl.load_workbook(regional(published))
+    shown = {str(c.value).split(" ")[0] for c in regional_wb["Показатели по МО"][3][2:]}
+    shown |= {str(row[0].value).split(" ")[0] for row in regional_wb["Разрезы"].iter_rows(min_row=2) if row[0].value}
+    assert shown >= {i.code for i in INDICATORS}
+    assert {"Цели", "Динамика"} <= set(regional_wb.sheetnames)

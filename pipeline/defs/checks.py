@@ -12,9 +12,10 @@ from pipeline.defs.assets_publish import indicators
 from pipeline.defs.common import md, target
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
-from pipeline.domain.indicators import INDICATORS
+from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.domain.vocabulary import Level
 from pipeline.intake.verify import load_mismatches
+from pipeline.reference import load_reference
 from pipeline.rules.contracts import loaded_failures
 from pipeline.store import queries
 
@@ -45,7 +46,9 @@ def contracts_hold(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) 
 
 @dg.asset_check(asset=indicators, blocking=True, partitions_def=municipality_period)
 def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) -> dg.AssetCheckResult:
-    """For every indicator of the published run, the municipal numerator and denominator equal the sums over ОО."""
+    """For every indicator of the published run, the municipal numerator and denominator equal the sums over ОО
+    (a maximum: the largest; what ОО share, at most the sum); a share over the registry has the registry's ОО as
+    its denominator."""
     municipality, period = target(context)
     with svod.connection() as con:
         run_id = queries.published_run(con, municipality, period)
@@ -53,11 +56,18 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
             return dg.AssetCheckResult(passed=True, metadata={"run_id": "", "note": "нет расчёта: нет принятых отчётов"})
         rows = con.execute(
             "SELECT indicator, sum(numerator) FILTER (WHERE level = $school) AS s_num, "
+            "max(numerator) FILTER (WHERE level = $school) AS s_max, "
             "max(numerator) FILTER (WHERE level = $municipality) AS m_num, "
             "coalesce(sum(denominator) FILTER (WHERE level = $school), 0) AS s_den, "
             "coalesce(max(denominator) FILTER (WHERE level = $municipality), 0) AS m_den "
             "FROM figure WHERE run_id = $run GROUP BY indicator",
             {"school": Level.SCHOOL.value, "municipality": Level.MUNICIPALITY.value, "run": run_id}).df()
-    bad = rows[(rows["s_num"].fillna(0) != rows["m_num"]) | (rows["s_den"] != rows["m_den"])]
+    ind = rows["indicator"].map(BY_CODE)
+    registry = ind.map(lambda i: i.registry)
+    school_num = rows["s_max"].where(ind.map(lambda i: bool(i.largest)), rows["s_num"]).fillna(0)
+    expected_den = rows["s_den"].where(~registry, len(load_reference().municipalities[municipality].schools))
+    shared = ind.map(lambda i: i.shared is not None)  # counted once across ОО: never more than the sum
+    bad = rows[(~registry & ~shared & (school_num != rows["m_num"])) | (shared & (rows["m_num"] > school_num))
+               | (expected_den != rows["m_den"])]
     return dg.AssetCheckResult(passed=bad.empty and len(rows) == len(INDICATORS),
                                metadata={"run_id": run_id or "", "indicators": len(rows), "mismatches": md(bad, "нет")})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
 import pandas as pd
 
@@ -40,11 +41,20 @@ class FigureId:
         return cls(parts[0], Level(parts[1]), parts[2], parts[3], parts[4])
 
 
-def share(numerator: float, denominator: float | None) -> float | None:
-    """A percentage with one decimal; None where there is nothing to divide by."""
+class Unit(StrEnum):
+    """What a figure's value is: a count, a percentage of its denominator, or a mean (numerator per denominator:
+    a weighted score, a load per mentor)."""
+
+    COUNT = "count"
+    PERCENT = "percent"
+    MEAN = "mean"
+
+
+def share(numerator: float, denominator: float | None, scale: int = 100) -> float | None:
+    """A percentage (or, with `scale` 1, a mean) with one decimal; None where there is nothing to divide by."""
     if not denominator:
         return None
-    return round(100 * numerator / denominator, 1)
+    return round(scale * numerator / denominator, 1)
 
 
 @dataclass(frozen=True)
@@ -55,21 +65,31 @@ class Figure:
     period: str
     numerator: float
     denominator: float | None
-    is_share: bool = False
+    unit: Unit = Unit.COUNT
+    largest: bool = False   # the numerator is a maximum: a level above takes the largest, not the sum
+
+    @property
+    def is_share(self) -> bool:
+        return self.unit is not Unit.COUNT
 
     @property
     def value(self) -> float | None:
-        return share(self.numerator, self.denominator) if self.is_share else self.numerator
+        if self.unit is Unit.COUNT:
+            return self.numerator
+        return share(self.numerator, self.denominator, 100 if self.unit is Unit.PERCENT else 1)
 
     def id(self, run_id: str) -> str:
         return FigureId(self.indicator, self.level, self.entity, self.period, run_id).format()
 
 
 def aggregate(figures: list[Figure], level: Level, entity: str, period: str) -> Figure:
-    """One indicator's figures of the level below summed: Σnumerator, and Σdenominator for a share."""
+    """One indicator's figures of the level below summed: Σnumerator, and Σdenominator for a share (a maximum
+    takes the largest numerator)."""
     first = figures[0]
     dens = [f.denominator for f in figures if f.denominator is not None]
-    return replace(first, level=level, entity=entity, period=period, numerator=sum(f.numerator for f in figures),
+    numerators = [f.numerator for f in figures]
+    return replace(first, level=level, entity=entity, period=period,
+                   numerator=max(numerators) if first.largest else sum(numerators),
                    denominator=sum(dens) if first.is_share else None)
 
 

@@ -1,8 +1,8 @@
-"""Indicators I01–I21 (domain.md §3): per return (ОО), with the exact cells each numerator and denominator came
-from, and summed upwards.
+"""Indicators I01–I23 and their breakdowns (domain.md §3): per return (ОО), with the exact cells each numerator
+and denominator came from, and summed upwards. `docs/indicators.md` describes each one for people.
 
-An indicator is data: the sheet and key it counts distinct values of, the row filter, and its denominator (a
-profile cell, or a row filter on the same sheet). All returns of a run are evaluated together: each filter is one
+An indicator is data: the sheet and key it counts distinct values of (or the columns it sums), the row filter,
+and its denominator (a profile cell, rows of a sheet, or one per ОО). All returns of a run are evaluated together: each filter is one
 vectorised mask over the stacked facts of every return, and counts come from one group-by. A return's figures and
 source cells depend only on the return and the period, so they are computed once per return and reused by every
 later run (`pipeline.publish.compute`). Shares travel upwards as numerator and denominator and are aggregated as
@@ -19,8 +19,8 @@ from functools import cached_property
 
 import pandas as pd
 
-from contracts.catalogue import load_catalogue
-from pipeline.domain.figures import Figure, active_mask
+from contracts.catalogue import load_catalogue, normal_key
+from pipeline.domain.figures import Figure, Unit, active_mask
 from pipeline.domain.vocabulary import Level
 
 F = pd.DataFrame
@@ -28,6 +28,11 @@ Filter = Callable[[F, "Scope"], pd.Series]
 _catalogue = load_catalogue()
 status, group = _catalogue.status, _catalogue.group
 MANAGER_FORM = "руководитель-наставник – молодой руководитель"
+INTAKE = "_intake"  # the intake journal seen as a sheet: one row per received version of the ОО's return
+SHEET_TITLES = {**{sh.code: sh.title for sh in _catalogue.sheets}, INTAKE: "Журнал приёма"}
+ALL_FORMS = status("all_forms")  # a survey row that totals every form of its role
+MIN_RESPONDENTS = 5       # a survey figure of fewer respondents is not shown (§4: n ≥ 5)
+FEW_RESPONDENTS = "< 5 ответов"
 
 
 @dataclass
@@ -73,6 +78,34 @@ def _filled(column: str) -> Filter:
     return lambda f, s: f[column].notna() & f[column].astype(str).str.strip().ne("")
 
 
+def _not(flt: Filter) -> Filter:
+    return lambda f, s: ~_mask(flt, f, s)
+
+
+def _every_row(flt: Filter) -> Filter:
+    """Rows of the returns in which every row passes `flt` (so a per-ОО indicator counts those ОО)."""
+    def every(f: F, s: Scope) -> pd.Series:
+        return _mask(flt, f, s).groupby(f["sha256"]).transform("all")
+    return every
+
+
+def _referenced_by(sheet: str, column: str, where: Filter) -> Filter:
+    """Rows whose key is named in `column` of the rows of `sheet` passing `where` (same return)."""
+    def referenced(f: F, s: Scope) -> pd.Series:
+        other = s.frames[sheet]
+        named = other[_mask(where, other, s)]
+        return _per_return(f, column).isin(_per_return(named, column))
+    return referenced
+
+
+def _survey_rows(f: F, s: Scope) -> pd.Series:
+    """The survey rows a role's figures use: its «все формы» rows where the ОО gave them, else its rows by form,
+    so that no respondent is counted twice (a named choice, docs/indicators.md)."""
+    totals = f["form"].eq(ALL_FORMS)
+    has_totals = totals.groupby([f["sha256"], f["respondent_role"]]).transform("any")
+    return totals | ~has_totals
+
+
 def _programme_in_period(f: F, s: Scope) -> pd.Series:
     start, end = pd.to_datetime(f["start_date"]), pd.to_datetime(f["end_date"])
     return (f["status"].isin([status("programme_running"), status("programme_finished")])
@@ -88,6 +121,26 @@ def _active_pair(f: F, s: Scope) -> pd.Series:
 
 
 @dataclass(frozen=True)
+class Rows:
+    """A denominator counted from rows: distinct `key` values (default: the indicator's) of the rows of `sheet`
+    (default: the indicator's) passing `where`, or the sum of the product of `sums` columns over them."""
+
+    where: Filter
+    sheet: str | None = None
+    key: str | None = None
+    sums: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Rows (of those an indicator counts) passing `where` that are one thing across the ОО of a municipality
+    when their `identity` (a catalogue identity) agrees: the municipal total counts each such thing once."""
+
+    where: Filter
+    identity: str
+
+
+@dataclass(frozen=True)
 class Indicator:
     code: str
     title: str
@@ -96,26 +149,80 @@ class Indicator:
     key: str
     where: Filter
     profile_denominator: str | None = None   # school_profile column
-    row_denominator: Filter | None = None    # rows of the same sheet
-    per_school: bool = False                 # share of ОО: denominator 1 per submitting ОО
+    denominator: Rows | None = None          # rows of a sheet
+    per_school: bool = False                 # share of ОО: 1 per ОО with a matching row, over 1 per ОО
+    sums: tuple[str, ...] = ()               # the numerator sums the product of these columns over the rows
+    counts_rows: bool = False                # the numerator counts rows, not distinct keys
+    largest: str | None = None               # the numerator is the most rows sharing a value of this column
+    mean: bool = False                       # the value is numerator per denominator, not a percentage
+    registry: bool = False                   # a municipal share over the ОО of the registry; no ОО figures
+    breakdown: str = ""                      # the breakdown it belongs to (shown apart), or "" for a headline
+    min_base: int = 0                        # not shown where the denominator is smaller (§4)
+    shared: Shared | None = None             # rows counted once per municipality, not once per ОО
+
+    @property
+    def unit(self) -> Unit:
+        if not (self.profile_denominator or self.denominator or self.per_school):
+            return Unit.COUNT
+        return Unit.MEAN if self.mean else Unit.PERCENT
 
     @property
     def is_share(self) -> bool:
-        return bool(self.profile_denominator or self.row_denominator or self.per_school)
+        return self.unit is not Unit.COUNT
 
     @property
     def counts_people(self) -> bool:
         """Whether the numerator is a number of people (mentors or mentees), which §4 suppresses when small."""
-        return self.key in {_catalogue.keys["mentors"], _catalogue.keys["mentees"]}
+        return self.key in {_catalogue.keys["mentors"], _catalogue.keys["mentees"], "person_ref"} \
+            and not (self.sums or self.counts_rows or self.largest) and self.unit is not Unit.MEAN
 
     def figure(self, level: Level, entity: str, period: str, numerator: float, denominator: float | None) -> Figure:
-        return Figure(self.code, level, entity, period, numerator, denominator, self.is_share)
+        return Figure(self.code, level, entity, period, numerator, denominator, self.unit, bool(self.largest))
 
+    def shown(self, figure: Figure) -> float | str | None:
+        """The value as printed: hidden when its base is too small to show (§4)."""
+        if self.min_base and (figure.denominator or 0) < self.min_base:
+            return FEW_RESPONDENTS if figure.denominator else None
+        return figure.value
+
+
+def _values(column: str) -> list[str]:
+    return [v for v in _catalogue.column(column).values if v != ALL_FORMS]
+
+
+def _breakdown(code: str, letter: str, label: str, column: str, title: str, words: str, sheet: str, key: str,
+               where: Filter, denominator_sums: tuple[str, ...] = (), **more) -> list[Indicator]:
+    """One indicator per list value of `column`: codes <code><letter>1, 2, … in the list's order. With
+    `denominator_sums`, each is a mean over the same rows: Σ(product of `more["sums"]`) / Σ(denominator_sums)."""
+    name = _catalogue.column(column).label
+    cuts = [(n, value, _all(where, _eq(column.split(".")[1], value))) for n, value in enumerate(_values(column), start=1)]
+    return [Indicator(f"{code}{letter}{n}", f"{title}: {value}", f"{words}, «{name}» = «{value}»", sheet, key, flt,
+                      breakdown=label, denominator=Rows(flt, sums=denominator_sums) if denominator_sums else None, **more)
+            for n, value, flt in cuts]
+
+
+_in_pairs = {"наставляемые": "mentee_id", "наставники": "mentor_id"}  # survey role -> who takes part in pairs
+_school_level = {"ОО"}
+_done_in_time = "выполнено"
+_levels_from_municipal = [v for v in _values("events.level") if v not in _school_level]
+_readiness = [  # I11: (letter, profile column, filter, what the ОО has)
+    ("a", "curator_appointed", _eq("curator_appointed", "да"), "назначен куратор"),
+    ("b", "regulation_ref", _filled("regulation_ref"), "утверждено Положение о наставничестве"),
+    ("c", "roadmap_ref", _filled("roadmap_ref"), "утверждена дорожная карта"),
+    ("d", "roadmap_agreed", _eq("roadmap_agreed", "да"), "дорожная карта согласована с МО"),
+    ("e", "upbringing_block", _eq("upbringing_block", "да"), "блок о наставничестве в программе воспитания"),
+    ("f", "site_section_url", _filled("site_section_url"), "раздел «Наставничество» на сайте"),
+    ("g", "stimulation_act", _eq("stimulation_act", "да"), "ЛНА о стимулировании наставников"),
+]
 
 INDICATORS: list[Indicator] = [
     Indicator("I01", "Охват обучающихся 10–18 лет, %", "наставляемые-обучающиеся 10–18 лет в действующих парах / обучающиеся 10–18 лет (профиль)",
               "mentees", "mentee_id", _all(_eq("mentee_category", "обучающийся"), _eq("age_group", "10–14 лет", "15–18 лет"), _in_active("mentee_id")),
               profile_denominator="students_age_10_18"),
+    Indicator("I01a", "Охват обучающихся 5–11 классов, %", "наставляемые-обучающиеся 5–11 классов в действующих парах / обучающиеся 5–11 классов (профиль)",
+              "mentees", "mentee_id", _all(_eq("mentee_category", "обучающийся"), lambda f, s: pd.to_numeric(f["grade"], errors="coerce").between(5, 11),
+                                           _in_active("mentee_id")),
+              profile_denominator="students_grade_5_11"),
     Indicator("I02", "Обучающиеся 15–18 лет — наставники, %", "наставники-обучающиеся 15–18 лет в действующих парах / обучающиеся 15–18 лет",
               "mentors", "mentor_id", _all(_eq("mentor_category", "обучающийся ОО"), _eq("age_group", "15–18 лет"), _in_active("mentor_id")),
               profile_denominator="students_age_15_18"),
@@ -128,41 +235,115 @@ INDICATORS: list[Indicator] = [
               "mentors", "mentor_id", _all(_eq("mentor_category", *group("staff_mentors")), _in_active("mentor_id")), profile_denominator="ped_staff_total"),
     Indicator("I06", "Действующие пары и группы", "число различных ID пар/групп, действующих в периоде",
               "pairs", "pair_group_id", _active_pair),
-    Indicator("I07", "Программы наставничества в периоде", "программы со статусом «реализуется»/«завершена», пересекающиеся с периодом",
-              "programmes", "programme_id", _programme_in_period),
+    *_breakdown("I06", "f", "Пары и группы по формам", "pairs.form", "Пары и группы по форме", "действующие пары и группы",
+                "pairs", "pair_group_id", _active_pair),
+    *_breakdown("I06", "u", "Пары и группы по виду", "pairs.unit_type", "Действующие, вид", "действующие пары и группы",
+                "pairs", "pair_group_id", _active_pair),
+    Indicator("I07", "Программы наставничества в периоде", "программы со статусом «реализуется»/«завершена», пересекающиеся с периодом; "
+              "в итоге МО сетевая программа нескольких ОО (то же название и сетевой партнёр) учтена один раз",
+              "programmes", "programme_id", _programme_in_period, shared=Shared(_eq("network_project", "да"), "network_programme")),
     Indicator("I08", "Персонализированные программы", "персонализированные программы, реализуемые в периоде",
               "programmes", "programme_id", _all(_programme_in_period, _eq("programme_kind", *group("personalised_programmes")))),
     Indicator("I09", "Пары «руководитель – молодой руководитель»", "действующие пары формы «руководитель-наставник – молодой руководитель»",
               "pairs", "pair_group_id", _all(_eq("form", MANAGER_FORM), _active_pair)),
-    Indicator("I10", "Сетевые проекты", "программы, реализуемые в сетевом проекте", "programmes", "programme_id", _eq("network_project", "да")),
-    Indicator("I11a", "ОО с назначенным куратором, %", "ОО, где назначен куратор / ОО, сдавшие отчёт",
-              "school_profile", "curator_appointed", _eq("curator_appointed", "да"), per_school=True),
-    Indicator("I11c", "ОО с утверждённой дорожной картой, %", "ОО с реквизитами дорожной карты / ОО, сдавшие отчёт",
-              "school_profile", "roadmap_ref", _filled("roadmap_ref"), per_school=True),
-    Indicator("I11f", "ОО с разделом на сайте, %", "ОО со ссылкой на раздел «Наставничество» / ОО, сдавшие отчёт",
-              "school_profile", "site_section_url", _filled("site_section_url"), per_school=True),
+    Indicator("I10", "Сетевые проекты", "программы, реализуемые в сетевом проекте; в итоге МО — различные сетевые проекты (по сетевому партнёру)",
+              "programmes", "programme_id", _eq("network_project", "да"), shared=Shared(_eq("network_project", "да"), "network_project")),
+    *[Indicator(f"I11{letter}", f"ОО, где {what}, %", f"ОО, где {what} / ОО, сдавшие отчёт",
+                "school_profile", column, flt, per_school=True) for letter, column, flt, what in _readiness],
+    *[Indicator(f"I11{letter}R", f"ОО, где {what}, % от реестра", f"ОО, где {what} / ОО в реестре МО",
+                "school_profile", column, flt, per_school=True, registry=True, breakdown="Готовность ОО от числа ОО в реестре")
+      for letter, column, flt, what in _readiness],
     Indicator("I12", "Исполнение дорожной карты ОО, %", "пункты ДК со статусом «выполнено…» / пункты уровня ОО со сроком в периоде",
               "roadmap_status", "activity_code",
               _all(_eq("status", *group("roadmap_done")), _eq("due_in_period", "да"), _not_municipal),
-              row_denominator=_all(_eq("due_in_period", "да"), _not_municipal)),
+              denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal))),
+    Indicator("I12t", "Дорожная карта ОО выполнена в срок, %", "пункты ДК со статусом «выполнено» (без нарушения срока) / пункты уровня ОО со сроком в периоде",
+              "roadmap_status", "activity_code", _all(_eq("status", _done_in_time), _eq("due_in_period", "да"), _not_municipal),
+              denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal))),
     Indicator("I13", "Мероприятия по наставничеству", "число мероприятий за период", "events", "event_id", lambda f, s: f["event_id"].notna()),
     Indicator("I13legal", "Мероприятия правовой поддержки", "мероприятия с тематикой правовой поддержки", "events", "event_id", _eq("topic_legal", "да")),
     Indicator("I13seminar", "Семинары, вебинары, совещания, круглые столы", "мероприятия этих типов", "events", "event_id", _eq("event_type", *group("seminars"))),
     Indicator("I13edu", "Образовательные события для обучающихся", "мероприятия типа «образовательное событие для обучающихся»",
               "events", "event_id", _eq("event_type", "образовательное событие для обучающихся")),
+    Indicator("I13m", "Участники мероприятий: наставники", "сумма числа наставников-участников по мероприятиям", "events", "event_id",
+              lambda f, s: f["event_id"].notna(), sums=("n_mentors",)),
+    Indicator("I13n", "Участники мероприятий: наставляемые", "сумма числа наставляемых-участников по мероприятиям", "events", "event_id",
+              lambda f, s: f["event_id"].notna(), sums=("n_mentees",)),
+    *_breakdown("I13", "t", "Мероприятия по типу", "events.event_type", "Мероприятия", "мероприятия за период", "events", "event_id",
+                lambda f, s: f["event_id"].notna()),
+    *_breakdown("I13", "l", "Мероприятия по уровню", "events.level", "Мероприятия уровня", "мероприятия за период", "events", "event_id",
+                lambda f, s: f["event_id"].notna()),
+    *_breakdown("I13", "r", "Мероприятия по роли ОО", "events.school_role", "Мероприятия, роль ОО", "мероприятия за период", "events", "event_id",
+                lambda f, s: f["event_id"].notna()),
     Indicator("I14", "Наставники, прошедшие обучение, %", "наставники в действующих парах с обучением / наставники в действующих парах",
               "mentors", "mentor_id", _all(lambda f, s: f["trained_mentoring"].ne("нет"), _in_active("mentor_id")),
-              row_denominator=_in_active("mentor_id")),
+              denominator=Rows(_in_active("mentor_id"))),
+    Indicator("I14n", "Слушатели, завершившие обучение", "число различных людей с обучением в статусе «завершено» за период",
+              "training", "person_ref", _eq("status", "завершено")),
+    *[Indicator(f"I15m{n}", f"Удовлетворённость ({role}), средний балл", f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}",
+                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("mean_score", "n_respondents"),
+                denominator=Rows(_all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",)), mean=True,
+                min_base=MIN_RESPONDENTS) for n, role in ((1, "наставляемые"), (2, "наставники"))],
+    *[Indicator(f"I15s{n}", f"Доля удовлетворённых ({role}), %", f"Σ(доля удовлетворённых × число ответивших) / Σ число ответивших, {role}",
+                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("share_satisfied_pct", "n_respondents"),
+                denominator=Rows(_all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",)), mean=True,
+                min_base=MIN_RESPONDENTS) for n, role in ((1, "наставляемые"), (2, "наставники"))],
+    *[Indicator(f"I15r{n}", f"Отклик на анкету ({role}), %", f"Σ число ответивших / участники действующих пар, {role}",
+                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",),
+                denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role]))
+      for n, role in ((1, "наставляемые"), (2, "наставники"))],
+    *[ind for n, role in ((1, "наставляемые"), (2, "наставники")) for ind in _breakdown(
+        f"I15m{n}", "f", f"Удовлетворённость ({role}) по формам", "pairs.form", f"Средний балл ({role})",
+        f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}", "survey_summary", "n_respondents",
+        _eq("respondent_role", role), sums=("mean_score", "n_respondents"), denominator_sums=("n_respondents",),
+        mean=True, min_base=MIN_RESPONDENTS)],
     Indicator("I16", "Пары, завершённые с достижением целей, %", "завершённые пары с целями достигнутыми полностью или частично / завершённые пары",
               "pairs", "pair_group_id", _all(_eq("status", status("pair_finished")), _eq("result", *group("goals_reached"))),
-              row_denominator=_eq("status", status("pair_finished"))),
+              denominator=Rows(_eq("status", status("pair_finished")))),
+    Indicator("I16x", "Пары, прекращённые досрочно, %", "пары, прекращённые досрочно в периоде / пары, действующие в периоде",
+              "pairs", "pair_group_id", _all(_eq("status", status("pair_terminated")), _active_pair), denominator=Rows(_active_pair)),
+    Indicator("I17", "Практики в банках практик", "практики со статусом «включена в банк» или «отмечена наградой»",
+              "best_practices", "practice_id", _eq("status", *group("practices_in_bank"))),
+    Indicator("I17e", "Практики, представленные на мероприятиях от муниципального уровня", "практики, названные в мероприятиях муниципального уровня и выше",
+              "best_practices", "practice_id", _referenced_by("events", "practice_id", _eq("level", *_levels_from_municipal))),
+    *_breakdown("I17", "b", "Практики по уровню банка", "best_practices.bank_level", "Практики в банке", "практики в банках",
+                "best_practices", "practice_id", _eq("status", *group("practices_in_bank"))),
     Indicator("I18", "Поощрённые наставники", "число различных наставников на листе поощрений", "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
+    *_breakdown("I18", "a", "Поощрения по виду", "awards.award_type", "Поощрённые наставники, вид", "различные поощрённые наставники",
+                "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
+    *_breakdown("I18", "s", "Поощрения по стадии", "awards.stage", "Поощрённые наставники", "различные поощрённые наставники",
+                "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
     Indicator("I19", "Внешние наставники", "наставники-студенты, представители предприятий и организаций", "mentors", "mentor_id", _eq("mentor_category", *group("external_mentors"))),
+    Indicator("I19p", "Организации-партнёры", "строки листа партнёров", "partners", "partner_name", lambda f, s: f["partner_name"].notna()),
+    Indicator("I19n", "Наставники от партнёров", "сумма числа наставников, предоставленных партнёрами", "partners", "partner_name",
+              lambda f, s: f["partner_name"].notna(), sums=("n_mentors_provided",)),
+    Indicator("I20", "Средняя нагрузка на наставника", "связи «наставник – наставляемый» действующих пар / наставники в действующих парах",
+              "pairs", "mentor_id", _active_pair, counts_rows=True, denominator=Rows(_active_pair), mean=True),
+    Indicator("I20max", "Наибольшая нагрузка на наставника", "наибольшее число связей действующих пар у одного наставника",
+              "pairs", "mentor_id", _active_pair, largest="mentor_id"),
     Indicator("I21", "Охват молодых руководителей, %", "наставляемые «молодой руководитель» в действующих парах / руководители со стажем до 2 лет",
               "mentees", "mentee_id", _all(_eq("mentee_category", "молодой руководитель (стаж в должности до 2 лет)"), _in_active("mentee_id")),
               profile_denominator="young_managers_0_2"),
+    *_breakdown("I22", "f", "Распространённость форм", "pairs.form", "ОО с действующей парой формы, %", "ОО с действующей парой / ОО, сдавшие отчёт",
+                "pairs", "pair_group_id", _active_pair, per_school=True),
+    Indicator("I23a", "ОО, сдавшие отчёт в срок, % от реестра", "ОО, чей учтённый отчёт получен в срок / ОО в реестре МО",
+              INTAKE, "version", _all(_eq("current", True), _eq("on_time", True)), per_school=True, registry=True),
+    Indicator("I23b", "Файлы без ошибок, %", "полученные версии отчёта без ошибок / все полученные версии (до учтённой)",
+              INTAKE, "version", _eq("errors", 0), denominator=Rows(lambda f, s: f["version"].notna())),
+    Indicator("I23c", "ОО с полностью заполненной дорожной картой, % от реестра",
+              "ОО, где у каждого пункта уровня ОО есть статус, а у выполненных — реквизиты / ОО в реестре МО",
+              "roadmap_status", "activity_code",
+              _every_row(lambda f, s: ~_not_municipal(f, s) | (_filled("status")(f, s)
+                                                              & (~f["status"].isin(group("roadmap_done")) | _filled("evidence_ref")(f, s)))),
+              per_school=True, registry=True),
 ]
 BY_CODE = {i.code: i for i in INDICATORS}
+SHARED_SHEETS = sorted({i.sheet for i in INDICATORS if i.shared})  # what a municipal total reads beyond the ОО figures
+HEADLINES = [i for i in INDICATORS if not i.breakdown]   # a column each in the tables by ОО and by МО
+BREAKDOWNS: dict[str, list[Indicator]] = {}              # the rest, a row each, under their breakdown's name
+for _ind in INDICATORS:
+    if _ind.breakdown:
+        BREAKDOWNS.setdefault(_ind.breakdown, []).append(_ind)
 
 EMPTY_SHEET = "(на листе нет строк)"
 PART_RU = {"numerator": "числитель", "denominator": "знаменатель", "examined": "проверено, совпадений нет"}
@@ -174,7 +355,10 @@ def _mask(flt: Filter, frame: F, s: Scope) -> pd.Series:
 
 
 def _cells(frame: F, sheet: str, code: str, letters: F) -> pd.Series:
-    """Excel address of `code` in each row, from each return's own column letters."""
+    """Excel address of `code` in each row, from each return's own column letters (on the intake journal: the
+    version)."""
+    if sheet == INTAKE:
+        return "версия " + frame["src_row"].astype(int).astype(str)
     where = letters[(letters["sheet"] == sheet) & (letters["code"] == code)].drop_duplicates("sha256").set_index("sha256")["letter"]
     return frame["sha256"].map(where).fillna("?") + frame["src_row"].astype(int).astype(str)
 
@@ -186,6 +370,43 @@ def _sources(frame: F, ind: Indicator, part: str, code: str, letters: F, sheet: 
                          "value": frame[code].astype(object).map(str)}, columns=SOURCE_COLUMNS)
 
 
+def _count(rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = False, largest: str | None = None
+           ) -> tuple[pd.Series, F]:
+    """(per return: the count of distinct `key`s, the rows, the sum of the product of `sums`, or the most rows
+    sharing a `largest` value; the rows counted)."""
+    if sums:
+        product = pd.Series(1.0, index=rows.index)
+        for column in sums:
+            product *= pd.to_numeric(rows[column], errors="coerce").fillna(0.0)
+        return product.groupby(rows["sha256"]).sum(), rows
+    if largest:
+        return rows.groupby(["sha256", largest]).size().groupby(level=0).max(), rows
+    if counts_rows:
+        return rows.groupby("sha256").size(), rows
+    keys = rows.drop_duplicates(["sha256", key])
+    return keys.groupby("sha256").size(), keys
+
+
+def _counted_sources(rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: F, sheet: str) -> list[F]:
+    return [_sources(rows, ind, part, column, letters, sheet) for column in (sums or (key,))]
+
+
+def shared_numerators(scope: Scope) -> dict[str, float]:
+    """indicator -> its numerator over all returns of `scope` (one municipality) with each shared thing counted
+    once: rows outside `Shared.where` as per ОО, shared rows once per distinct normalised identity."""
+    totals = {}
+    for ind in INDICATORS:
+        if ind.shared is None:
+            continue
+        frame = scope.frames[ind.sheet]
+        counted = frame[_mask(ind.where, frame, scope)].drop_duplicates(["sha256", ind.key])
+        shared = _mask(ind.shared.where, counted, scope)
+        identity = counted[list(_catalogue.identities[ind.shared.identity])].astype(object).fillna("").astype(str)
+        keys = identity.apply(lambda row: "\x1f".join(normal_key(v) for v in row), axis=1) if len(identity) else identity
+        totals[ind.code] = float((~shared).sum() + (keys[shared].nunique() if shared.any() else 0))
+    return totals
+
+
 def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
     """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells.
 
@@ -193,13 +414,12 @@ def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
     figures, sources = [], []
     for ind in INDICATORS:
         frame = scope.frames[ind.sheet]
-        keys = frame[_mask(ind.where, frame, scope)].drop_duplicates(["sha256", ind.key])
-        counts = keys.groupby("sha256").size()
+        counts, counted = _count(frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest)
         fig = returns[["sha256", "school_id"]].assign(indicator=ind.code)
         fig["numerator"] = fig["sha256"].map(counts).fillna(0).astype(float)
         fig["denominator"] = None
-        sources.append(_sources(keys, ind, "numerator", ind.key, letters))
-        none = frame[~frame["sha256"].isin(counts.index)]
+        sources += _counted_sources(counted, ind, "numerator", ind.key, ind.sums, letters, ind.sheet)
+        none = frame[~frame["sha256"].isin(counted["sha256"])]
         sources.append(_sources(none, ind, "examined", ind.key, letters))
         blank = returns[~returns["sha256"].isin(frame["sha256"])]
         if len(blank):  # an empty sheet: the sheet itself was examined and had no rows
@@ -212,10 +432,13 @@ def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
             shown = profile.assign(**{ind.profile_denominator: profile[ind.profile_denominator].astype(object)
                                       .where(profile[ind.profile_denominator].notna(), "")})
             sources.append(_sources(shown, ind, "denominator", ind.profile_denominator, letters, "school_profile"))
-        elif ind.row_denominator:
-            base = frame[_mask(ind.row_denominator, frame, scope)].drop_duplicates(["sha256", ind.key])
-            fig["denominator"] = fig["sha256"].map(base.groupby("sha256").size()).fillna(0).astype(float)
-            sources.append(_sources(base, ind, "denominator", ind.key, letters))
+        elif ind.denominator:
+            d = ind.denominator
+            sheet, key = d.sheet or ind.sheet, d.key or ind.key
+            base_frame = scope.frames[sheet]
+            totals, base = _count(base_frame[_mask(d.where, base_frame, scope)], key, d.sums)
+            fig["denominator"] = fig["sha256"].map(totals).fillna(0).astype(float)
+            sources += _counted_sources(base, ind, "denominator", key, d.sums, letters, sheet)
         elif ind.per_school:
             fig["numerator"] = fig["numerator"].clip(upper=1.0)
             fig["denominator"] = 1.0

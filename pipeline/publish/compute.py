@@ -9,7 +9,7 @@ the run the asset checks verified.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,18 @@ import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import Figure, aggregate, run_id_for
-from pipeline.domain.indicators import BY_CODE, EMPTY_SHEET, INDICATORS, PART_RU, Scope, return_figures
+from pipeline.domain.indicators import (
+    BY_CODE,
+    EMPTY_SHEET,
+    INDICATORS,
+    INTAKE,
+    PART_RU,
+    SHARED_SHEETS,
+    SHEET_TITLES,
+    Scope,
+    return_figures,
+    shared_numerators,
+)
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
@@ -50,8 +61,7 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> pd.Series
     """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3, …; …», parts in a fixed order."""
     if sources.empty:
         return pd.Series(dtype=object)
-    titles = {sh.code: sh.title for sh in load_catalogue().sheets}
-    refs = sources.assign(ref=sources["sheet"].map(titles)
+    refs = sources.assign(ref=sources["sheet"].map(SHEET_TITLES)
                           + sources["cell"].map(lambda cell: f"!{cell}" if cell else f" {EMPTY_SHEET}"))
     cells = refs.groupby(["indicator", "sha256", "school_id", "part"], sort=True)["ref"].agg(", ".join).reset_index()
     cells["text"] = [f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs_}"
@@ -65,6 +75,7 @@ def _returns_figures(con, returns: pd.DataFrame, period, period_code: str) -> tu
         return pd.DataFrame(columns=[*RETURN_FIGURE_COLUMNS]), pd.DataFrame(columns=[*RETURN_SOURCE_COLUMNS])
     shas = list(returns["sha256"])
     frames, letters = queries.facts_of(con, shas), queries.letters_of(con, shas)
+    frames[INTAKE] = queries.intake_of(con, shas)
     figures, sources = return_figures(returns, Scope(frames, period.start, period.end), letters)
     texts = _sources_texts(sources, dict(zip(returns["sha256"], returns["version"], strict=True)))
     figures["period"], sources["period"] = period_code, period_code
@@ -92,20 +103,29 @@ def compute(con, municipality: str, period_code: str, snapshot: list[str] | None
     by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
         per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
         per_return["sources_text"], strict=True)}
-    figures = _assemble(municipality, period_code, subs, by_key)
+    shared = shared_numerators(Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end))
+    figures = _assemble(municipality, period_code, subs, by_key, len(ref.municipalities[municipality].schools), shared)
     return Computed(run_id, municipality, period_code, shas, figures, subs, new_figures, new_sources)
 
 
-def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict) -> list[Figure]:
-    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256)."""
+def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict, registry: int,
+              shared: dict[str, float]) -> list[Figure]:
+    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256);
+    a share over the registry is the municipality's only, over its `registry` ОО; a `shared` numerator counts
+    what several ОО share once."""
     figures = []
     for ind in INDICATORS:
         schools = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
                    for school, sha in zip(subs["school_id"], subs["sha256"], strict=True)
                    for num, den, _ in [by_key[(ind.code, sha)]]]
-        figures += schools
-        figures.append(aggregate(schools, Level.MUNICIPALITY, municipality, period) if schools
-                       else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None))
+        total = aggregate(schools, Level.MUNICIPALITY, municipality, period) if schools \
+            else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None)
+        if ind.code in shared:
+            total = replace(total, numerator=shared[ind.code])
+        if ind.registry:
+            figures.append(replace(total, denominator=float(registry)))
+        else:
+            figures += [*schools, total]
     return figures
 
 
@@ -114,7 +134,8 @@ def _texts(municipality: str, subs: pd.DataFrame, by_key: dict) -> dict[tuple[st
     texts = {}
     for ind in INDICATORS:
         for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
-            texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
+            if not ind.registry:
+                texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
         texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in subs["sha256"]))
     return texts
 

@@ -14,7 +14,7 @@ import openpyxl
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import FigureId
-from pipeline.domain.indicators import BY_CODE, PART_RU
+from pipeline.domain.indicators import BY_CODE, PART_RU, SHEET_TITLES
 from pipeline.store.warehouse import connect
 from pipeline.xlsx.summary_layout import FIRST_LINEAGE_ROW, LINEAGE_SHEET, linked_row
 
@@ -65,7 +65,6 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
               "value": None, "numerator": None, "denominator": None, "sources": []}
     if database is None:
         return answer
-    titles = {s.code: s.title for s in load_catalogue().sheets}
     with connect(database, read_only=True) as con:
         row = con.execute("SELECT value, numerator, denominator FROM figure WHERE figure_id = ?", [figure_id]).fetchone()
         if row:
@@ -75,7 +74,7 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
                 "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
                 [figure_id]).fetchall():
             answer["sources"].append({"part": PART_RU[part], "sha256": sha, "school_id": school,
-                                      "version": version, "sheet": titles[sheet], "cell": cell, "value": value})
+                                      "version": version, "sheet": SHEET_TITLES[sheet], "cell": cell, "value": value})
     return answer
 
 

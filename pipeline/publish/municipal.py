@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.domain.indicators import BY_CODE, INDICATORS
+from pipeline.domain.indicators import BY_CODE, HEADLINES
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_copy
 from pipeline.publish import municipal_sheets as parts
@@ -37,8 +37,9 @@ from pipeline.xlsx.summary_layout import (
 PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scale, their first columns repeated
     "Титул": {"portrait": True},
     "Показатели по ОО": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
-    "Цели": {"header_row": 0},
-    "Динамика": {"header_row": 0},
+    "Разрезы": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
+    "Цели": {"header_row": 0, "pages_wide": None, "scale": 90},      # at a fixed scale, charts keep their page breaks
+    "Динамика": {"header_row": 0, "pages_wide": None, "scale": 90},
     "Дорожная карта": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
     "Сдача отчётов": {"header_row": 0},
     "Качество данных": {"portrait": True, "header_row": 0},
@@ -70,14 +71,18 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     earlier_rows = [[fid, BY_CODE[code].title, Level.MUNICIPALITY.ru, municipality, BY_CODE[code].words, value, num, den,
                      f"сводка за {p.code} (расчёт {run})"]
                     for _, p, figs in earlier for code, (fid, value, num, den, run) in figs.items() if code in BY_CODE]
-    book.table(lineage, 0, lineage_header, [
-        [f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity,
-         BY_CODE[f.indicator].words, f.value, f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered]
-        + earlier_rows)
+    totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
+    rows = [[f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity, BY_CODE[f.indicator].words, f.value,
+             f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered]
+    book.table(lineage, 0, lineage_header, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
-    row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW for n, f in enumerate(ordered)}
-    row_of |= {(row[0], "lineage"): n + FIRST_LINEAGE_ROW + len(ordered) for n, row in enumerate(earlier_rows)}
+    # on paper: the municipality's figures, now and earlier, and their parts; the ids, the ОО's figures and the
+    # source lists are for the screen and `svod explain`
+    lineage.print_area(0, 1, totals + len(earlier_rows), 7)
+    row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW + (len(earlier_rows) if n >= totals else 0)
+              for n, f in enumerate(ordered)}
+    row_of |= {(row[0], "lineage"): n + FIRST_LINEAGE_ROW + totals for n, row in enumerate(earlier_rows)}
     # indicators by school: ОО in rows, printed 10 indicators a page with the ОО repeated
     ws = sheets["Показатели по ОО"]
     schools = {s.id: s for s in m.schools}
@@ -86,31 +91,40 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     ws.write_string(0, 1, "ОО", book.head)
     ws.set_column(0, 0, 9)
     ws.set_column(1, 1, 24)
-    for c, ind in enumerate(INDICATORS, start=2):
+    for c, ind in enumerate(HEADLINES, start=2):
         ws.write_string(0, c, f"{ind.code} {ind.title}", book.head)
         ws.set_column(c, c, 11)
     ws.set_row(0, 90)
-    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(INDICATORS), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE)))
     by_key = {(f.indicator, f.entity): f for f in figures}
-    entities = [(sid, schools[sid].short_name if sid in schools else sid) for sid in reported] + [(municipality, "ИТОГО")]
+    names = {sid: schools[sid].short_name if sid in schools else sid for sid in reported}
+    entities = [(sid, names[sid]) for sid in reported] + [(municipality, "ИТОГО")]
+
+    def figure_cell(sheet, r, c, code, entity):
+        """A figure's cell linked to its lineage row; blank where the figure has no value at this level."""
+        f, total = by_key.get((code, entity)), entity == municipality
+        if f is not None:
+            book.linked_figure(sheet, r, c, BY_CODE[code].shown(f), book.figure_format(f.unit, total),
+                               lineage_link(row_of[(code, entity)]))
     for r, (entity, name) in enumerate(entities, start=1):
         total = entity == municipality
         book.text(ws, r, 0, "" if total else entity)
         book.text(ws, r, 1, name, book.bold if total else None)
-        for c, ind in enumerate(INDICATORS, start=2):
-            f = by_key[(ind.code, entity)]
-            book.linked_figure(ws, r, c, f.value, book.figure_format(ind.is_share, total),
-                               lineage_link(row_of[(ind.code, entity)]))
+        for c, ind in enumerate(HEADLINES, start=2):
+            figure_cell(ws, r, c, ind.code, entity)
     ws.freeze_panes(1, 2)
+    parts.breakdowns_sheet(book, sheets["Разрезы"], [(municipality, "ИТОГО по МО"), *[(sid, names[sid]) for sid in reported]],
+                           figure_cell)
     if reported:
         chart = book.wb.add_chart({"type": "bar"})
-        col = 2 + [i.code for i in INDICATORS].index("I06")
+        col = 2 + [i.code for i in HEADLINES].index("I06")
         chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 1, len(reported), 1],
                           "values": ["Показатели по ОО", 1, col, len(reported), col], "fill": {"color": "#5B9BD5"}})
         chart.set_title({"name": "Действующие пары и группы по ОО"})
         chart.set_legend({"none": True})
         chart.set_x_axis({"name": "пар и групп", "num_format": "0"})
-        chart.set_size({"width": 720, "height": max(300, 22 * len(reported))})
+        chart.set_size({"width": 720, "height": min(600, max(300, 14 * len(reported)))})  # a page at most
+        ws.set_h_pagebreaks([len(entities) + 2])  # on a page of its own
         ws.insert_chart(len(entities) + 3, 1, chart)
     # title and coverage
     parts.title_sheet(book, sheets["Титул"], m, period, as_of, all_subs)

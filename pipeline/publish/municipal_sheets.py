@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
-from pipeline.domain.indicators import BY_CODE
+from pipeline.domain.figures import Unit
+from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import load_reference
 from pipeline.xlsx.book import Book
@@ -48,46 +49,72 @@ def technical_sheet(book: Book, ws, run_id: str):
 
 
 OP_RU = {">=": "не менее", "<=": "не более"}
+LINES_PER_PAGE = 34   # rows of 15 points on a landscape A4 page within its margins, printed at 90 %
+CHART_LINES = 16      # rows a 320-pixel chart covers
 
 
 def targets_sheet(book: Book, ws, m, period, by_key, row_of):
-    """Actual against the seed targets, coloured by whether the target is met; shares and counts in separate
-    charts, one unit per axis."""
-    book.table(ws, 0, ["Показатель", "Условие", "Цель", "Факт", "Отклонение", "Источник цели"], [])
-    for i, w in enumerate([50, 10, 8, 10, 12, 40]):
-        ws.set_column(i, i, w)
+    """The municipality's seed and federal targets against its figures."""
     targets = [t for t in load_reference().targets if t.applies(m.code, period) and t.indicator in BY_CODE]
-    targets.sort(key=lambda t: not BY_CODE[t.indicator].is_share)  # shares first, then counts: one range each
-    for r, t in enumerate(targets, start=1):
-        f, share = by_key[(t.indicator, m.code)], BY_CODE[t.indicator].is_share
-        book.text(ws, r, 0, f"{t.indicator} {BY_CODE[t.indicator].title}")
+    target_rows(book, ws, [(f"{t.indicator} {BY_CODE[t.indicator].title}", t, by_key[(t.indicator, m.code)].value,
+                            row_of[(t.indicator, m.code)]) for t in targets])
+
+
+def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None, int | None]]):
+    """Rows of (what, target, actual value, its lineage row) against each target, coloured by whether it is met;
+    shares and counts in separate charts, one unit per axis."""
+    name = ws.get_name()
+    book.table(ws, 0, ["Показатель", "Условие", "Цель", "Факт", "Отклонение", "Источник цели"], [])
+    for i, w in enumerate([46, 9, 8, 9, 11, 30]):
+        ws.set_column(i, i, w, book.wrap if i in (0, 5) else None)
+    rows = sorted(rows, key=lambda row: not BY_CODE[row[1].indicator].is_share)  # shares, then counts: a range each
+    lines = 2  # printed lines used so far: the header row is two
+    for r, (what, t, value, lineage_row) in enumerate(rows, start=1):
+        unit = BY_CODE[t.indicator].unit
+        book.text(ws, r, 0, what, book.wrap)
+        wrapped = max(-(-len(what) // 44), -(-len(t.source) // 28))
+        ws.set_row(r, 15 * wrapped)
+        lines += wrapped
         book.text(ws, r, 1, OP_RU[t.op])
-        ws.write_number(r, 2, t.value, book.figure_format(share))
-        if f.value is None:
-            book.text(ws, r, 3, "нет данных")
+        ws.write_number(r, 2, t.value, book.figure_format(unit))
+        if not isinstance(value, int | float):
+            book.text(ws, r, 3, value or "нет данных")
         else:
-            fmt = book.against_target(f.value >= t.value if t.op == ">=" else f.value <= t.value, share)
-            book.linked_figure(ws, r, 3, f.value, fmt, lineage_link(row_of[(t.indicator, m.code)]))
-            ws.write_number(r, 4, round(f.value - t.value, 1), fmt)
+            fmt = book.against_target(value >= t.value if t.op == ">=" else value <= t.value, unit)
+            book.linked_figure(ws, r, 3, value, fmt, lineage_link(lineage_row) if lineage_row else None)
+            ws.write_number(r, 4, round(value - t.value, 1), fmt)
         book.text(ws, r, 5, t.source)
-    shares = sum(BY_CODE[t.indicator].is_share for t in targets)
-    at = len(targets) + 3
+    shares = sum(BY_CODE[t.indicator].is_share for _, t, _, _ in rows)
+    charts = []
     for first, last, unit, title in ((1, shares, "%", "Доли, %: факт и цель"),
-                                     (shares + 1, len(targets), "число", "Количество: факт и цель")):
+                                     (shares + 1, len(rows), "число", "Количество: факт и цель")):
         if first > last:
             continue
         chart = book.wb.add_chart({"type": "column"})
-        for col, name, color in ((2, "Цель", "#A5A5A5"), (3, "Факт", "#5B9BD5")):
-            chart.add_series({"name": name, "categories": ["Цели", first, 0, last, 0],
-                              "values": ["Цели", first, col, last, col], "fill": {"color": color}})
+        for col, series, color in ((2, "Цель", "#A5A5A5"), (3, "Факт", "#5B9BD5")):
+            chart.add_series({"name": series, "categories": [name, first, 0, last, 0],
+                              "values": [name, first, col, last, col], "fill": {"color": color}})
         chart.set_title({"name": title})
-        chart.set_y_axis({"name": unit, "num_format": "0"})
+        chart.set_y_axis({"name": unit, "num_format": "0", "min": 0})
+        charts.append(chart)
+    charts_below(ws, charts, len(rows) + 2, lines + 1)
+
+
+def charts_below(ws, charts: list, at: int, lines: int) -> None:
+    """Charts one under another from row `at`, where `lines` printed lines are used above; a chart that would
+    not fit on the rest of its page starts a new one."""
+    breaks = []
+    for chart in charts:
+        if lines % LINES_PER_PAGE + CHART_LINES > LINES_PER_PAGE:
+            breaks.append(at)
+            lines += LINES_PER_PAGE - lines % LINES_PER_PAGE
         chart.set_size({"width": 720, "height": 320})
         ws.insert_chart(at, 0, chart)
-        at += 18
+        at, lines = at + CHART_LINES + 2, lines + CHART_LINES + 2
+    ws.set_h_pagebreaks(breaks)
 
 
-CHANGE_FORMATS = {True: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."', False: "+0;-0;0"}  # a share's change is in points
+CHANGE_FORMATS = {True: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."', False: "+0.0;-0.0;0"}  # a share's change is in points
 
 
 def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dict]], by_key, row_of):
@@ -101,23 +128,22 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
     codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
     book.table(ws, 0, header, [], head_height=45)
     ws.set_column(0, 0, 50)
-    ws.set_column(1, len(header) - 1, 14)
+    ws.set_column(1, len(header) - 1, 12)
     change = {share: book.wb.add_format({"num_format": CHANGE_FORMATS[share]}) for share in (True, False)}
     for r, code in enumerate(codes, start=1):
-        share, now = BY_CODE[code].is_share, by_key[(code, m.code)]
-        book.text(ws, r, 0, f"{code} {BY_CODE[code].title}")
+        ind, now = BY_CODE[code], by_key[(code, m.code)]
+        book.text(ws, r, 0, f"{code} {ind.title}")
         values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
         cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
         for c, (_, value, row) in enumerate(cells, start=1):
-            book.linked_figure(ws, r, c, value, book.figure_format(share), lineage_link(row) if row else None)
+            book.linked_figure(ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None)
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
             if value is not None and now.value is not None:
-                ws.write_number(r, c, round(now.value - value, 1), change[share])
+                ws.write_number(r, c, round(now.value - value, 1), change[ind.unit is Unit.PERCENT])
     if not earlier:
         book.text(ws, len(codes) + 2, 0, "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.", book.wrap)
         return
-    charted = [c for c in codes if c in targeted]
-    at = len(codes) + 3
+    charted, charts = [c for c in codes if c in targeted], []
     for share, title, unit in ((True, "Доли с целями по периодам, %", "%"), (False, "Показатели с целями по периодам", "число")):
         rows = [r for r, c in enumerate(codes, start=1) if c in charted and BY_CODE[c].is_share is share]
         if not rows:
@@ -127,11 +153,35 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
             chart.add_series({"name": ["Динамика", r, 0], "categories": ["Динамика", 0, 1, 0, len(columns)],
                               "values": ["Динамика", r, 1, r, len(columns)], "marker": {"type": "circle"}})
         chart.set_title({"name": title})
-        chart.set_y_axis({"name": unit, "num_format": "0"})
+        chart.set_y_axis({"name": unit, "num_format": "0", "min": 0})
         chart.set_legend({"position": "bottom"})
-        chart.set_size({"width": 720, "height": 320})
-        ws.insert_chart(at, 0, chart)
-        at += 18
+        charts.append(chart)
+    charts_below(ws, charts, len(codes) + 2, len(codes) + 4)
+
+
+BREAKDOWN_TITLE_WIDTH = 60  # characters
+
+
+def breakdowns_sheet(book: Book, ws, columns: list[tuple[str, str]], figure_cell) -> None:
+    """Every breakdown of §3 as rows under its name, the whole (municipality or region) first and then each of
+    `columns` (entity, name), INDICATOR_COLUMNS_PER_PAGE of them a page with the indicator repeated.
+    `figure_cell(ws, r, c, code, entity)` writes one linked figure."""
+    book.table(ws, 0, ["Показатель", *[name for _, name in columns]], [], head_height=45)
+    ws.set_column(0, 0, BREAKDOWN_TITLE_WIDTH, book.wrap)
+    ws.set_column(1, len(columns), 11)
+    r = 1
+    for label, indicators in BREAKDOWNS.items():
+        book.text(ws, r, 0, label, book.bold)
+        r += 1
+        for ind in indicators:
+            title = f"{ind.code} {ind.title}"
+            book.text(ws, r, 0, title, book.wrap)
+            ws.set_row(r, 15 * -(-len(title) // BREAKDOWN_TITLE_WIDTH))  # wrapped lines, as no reader autofits
+            for c, (entity, _) in enumerate(columns, start=1):
+                figure_cell(ws, r, c, ind.code, entity)
+            r += 1
+    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 1 + len(columns), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.freeze_panes(1, 2)
 
 
 def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):

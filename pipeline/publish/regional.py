@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domain.figures import Figure, FigureId, aggregate
-from pipeline.domain.indicators import BY_CODE, INDICATORS
+from pipeline.domain.figures import Figure, FigureId, Unit, aggregate
+from pipeline.domain.indicators import BY_CODE, HEADLINES, INDICATORS
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
+from pipeline.publish.municipal_sheets import breakdowns_sheet, target_rows
 from pipeline.reference import load_reference
+from pipeline.store import queries
 from pipeline.store.warehouse import insert_frame, transaction
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import (
@@ -47,6 +49,8 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
                 running_head=f"Наставничество: {ref.regions[region]} · период {label}")
     title = book.sheet("Титул", portrait=True)
     ws = book.sheet("Показатели по МО", header_row=2, repeat_columns=2, pages_wide=None, scale=70)
+    cuts = book.sheet("Разрезы", header_row=0, repeat_columns=2, pages_wide=None, scale=70)
+    goals, trend = (book.sheet(name, header_row=0, pages_wide=None, scale=90) for name in ("Цели", "Динамика"))
     cov, lin = book.sheet("Охват", header_row=0), book.sheet(LINEAGE_SHEET, header_row=0)
     coverage = [_coverage(con, m, periods[m.code]) for m in munis]
     title_sheet(book, title, con, region, munis, periods, coverage)
@@ -55,44 +59,126 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     suppressed = _suppress(cells, [m.code for m in munis])
     ws.set_column(0, 0, 30, book.wrap)
     ws.set_column(1, 1, 10)
-    ws.set_column(2, 2 + len(INDICATORS), 11)
+    ws.set_column(2, 2 + len(HEADLINES), 11)
     ws.set_row(2, 90)
-    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(INDICATORS), INDICATOR_COLUMNS_PER_PAGE)))
-    book.table(ws, 2, ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in INDICATORS]], [])
+    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE)))
+    book.table(ws, 2, ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in HEADLINES]], [])
     ws.freeze_panes(3, 2)
-    lineage_rows = []
+    totals = store_totals(con, region, periods, cells, journal)
+    lineage_rows: list[list] = []
+    row_of: dict[tuple[str, str], int] = {}   # (municipality or TOTAL, indicator) -> its lineage row
+    shown_of: dict[tuple[str, str], object] = {}
+
+    def figure_cell(sheet, r, c, code, entity):
+        """One shown figure linked to its lineage row: a municipality's, or the region's total (`TOTAL`)."""
+        ind = BY_CODE[code]
+        if entity == TOTAL:
+            f, fid = totals.get(code, (None, ""))
+            where, origin = "ИТОГО по региону", f"сумма сводок МО: {len(munis)}"
+        else:
+            f, fid, origin = cells[(entity, code)]
+            where = names[entity]
+        hidden = (entity, code) in suppressed
+        shown = SUPPRESSED if hidden else ("—" if f is None else ind.shown(f))
+        shown_of[(entity, code)] = shown
+        book.linked_figure(sheet, r, c, shown, book.figure_format(ind.unit, total=entity == TOTAL),
+                           lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None,
+                           book.bold if entity == TOTAL else None)
+        if fid:
+            row_of[(entity, code)] = FIRST_LINEAGE_ROW + len(lineage_rows)
+            lineage_rows.append([fid, ind.title, where, shown, "скрыто" if hidden else f.numerator,
+                                 "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
+    names = {m.code: m.name for m in munis}
     for r, m in enumerate(munis, start=3):
         book.text(ws, r, 0, m.name)
         book.text(ws, r, 1, periods[m.code])
-        for c, ind in enumerate(INDICATORS, start=2):
-            f, fid, origin = cells[(m.code, ind.code)]
-            hidden = (m.code, ind.code) in suppressed
-            shown = SUPPRESSED if hidden else (f.value if f.value is not None else "—")
-            book.linked_figure(ws, r, c, shown, book.figure_format(ind.is_share),  # linked as on the municipal summary
-                               lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None)
-            lineage_rows.append([fid, ind.title, m.name, shown, "скрыто" if hidden else f.numerator,
-                                 "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
+        for c, ind in enumerate(HEADLINES, start=2):
+            figure_cell(ws, r, c, ind.code, m.code)
     total_row = 3 + len(munis)
     book.text(ws, total_row, 0, "ИТОГО по региону")
-    totals = store_totals(con, region, periods, cells, journal)
-    for c, ind in enumerate(INDICATORS, start=2):
-        total, fid = totals.get(ind.code, (None, ""))
-        hidden = (TOTAL, ind.code) in suppressed
-        shown = SUPPRESSED if hidden else ("—" if total is None or total.value is None else total.value)
-        book.linked_figure(ws, total_row, c, shown, book.figure_format(ind.is_share, total=True),
-                           lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None, book.bold)
-        if fid:
-            lineage_rows.append([fid, ind.title, "ИТОГО по региону", shown, "скрыто" if hidden else total.numerator,
-                                 "скрыто" if hidden else ("" if total.denominator is None else total.denominator),
-                                 f"сумма сводок МО: {len(munis)}"])
+    for c, ind in enumerate(HEADLINES, start=2):
+        figure_cell(ws, total_row, c, ind.code, TOTAL)
+    by_municipality_charts(book, ws, len(munis), total_row + 3)
+    breakdowns_sheet(book, cuts, [(TOTAL, "ИТОГО по региону"), *[(m.code, m.name) for m in munis]], figure_cell)
+    region_wide = [t for t in ref.targets if t.municipality == "*" and t.indicator in BY_CODE and t.year is None]
+    target_rows(book, goals, [(f"{names[m.code]}: {t.indicator} {BY_CODE[t.indicator].title}", t,
+                               shown_of[(m.code, t.indicator)], row_of.get((m.code, t.indicator)))
+                              for m in munis for t in ref.targets
+                              if t.applies(m.code, m.period(periods[m.code])) and t.indicator in BY_CODE]
+                + [(f"ИТОГО по региону: {t.indicator} {BY_CODE[t.indicator].title}", t, shown_of[(TOTAL, t.indicator)],
+                    row_of.get((TOTAL, t.indicator))) for t in region_wide])
+    lineage_rows += trends_sheet(book, trend, con, munis, periods, shown_of, row_of, FIRST_LINEAGE_ROW + len(lineage_rows))
     book.table(cov, 0, ["Муниципалитет", "Период", "ОО в реестре", "Принято отчётов", "Из них с опозданием",
                         "Нет принятого отчёта"], coverage, head_height=30)
     cov.set_column(0, 0, 40)
     book.table(lin, 0, [FIGURE_ID_HEADER + " (сводка МО)", "Показатель", "Муниципалитет", "Значение", "Числитель",
                         "Знаменатель", "Источник"], lineage_rows)
     lin.set_column(0, 6, 30)
+    lin.print_area(0, 1, len(lineage_rows), 6)  # the figure ids are for `svod explain`, not for paper
     title.activate()
     return book.close()
+
+
+CHARTED = ("I01", "I06")  # a share and a count: one chart each, by municipality
+
+
+def by_municipality_charts(book: Book, ws, rows: int, at: int) -> None:
+    """Bar charts of `CHARTED` indicators by municipality under the table (one unit per chart)."""
+    name = ws.get_name()
+    for code in CHARTED:
+        col = 2 + [i.code for i in HEADLINES].index(code)
+        chart = book.wb.add_chart({"type": "bar"})
+        chart.add_series({"name": f"{BY_CODE[code].title} ({code})", "categories": [name, 3, 0, 2 + rows, 0],
+                          "values": [name, 3, col, 2 + rows, col], "fill": {"color": "#5B9BD5"}})
+        chart.set_title({"name": f"{BY_CODE[code].title}: по муниципалитетам"})
+        chart.set_legend({"none": True})
+        chart.set_x_axis({"name": "%" if BY_CODE[code].is_share else "число", "num_format": "0"})
+        chart.set_size({"width": 720, "height": max(260, 40 * rows)})
+        ws.insert_chart(at, 0, chart)
+        at += max(14, 2 * rows + 4)
+
+
+def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], shown_of: dict, row_of: dict,
+                 first_row: int) -> list[list]:
+    """Each municipality's headline indicators now and in its previous comparable period held here (as its
+    municipal summary saw it), with the change; returns the lineage rows of those earlier figures, which start at
+    lineage row `first_row`. Small counts of people stay hidden."""
+    book.table(ws, 0, ["Муниципалитет", "Показатель", "Ранее: период", "Ранее", "Сейчас", "Изменение"], [], head_height=30)
+    for i, w in enumerate([26, 46, 12, 10, 10, 11]):
+        ws.set_column(i, i, w)
+    extra, r = [], 1
+    for m in munis:
+        made = con.execute("SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
+                           [m.code, periods[m.code]]).fetchone()
+        earlier = [(p, figs) for _, p in m.comparable(m.period(periods[m.code]))
+                   if made and (figs := queries.comparable_figures(con, m.code, p.code, made[0]))]
+        if not earlier:
+            book.text(ws, r, 0, m.name)
+            book.text(ws, r, 1, "В хранилище нет сводок за предыдущие сравнимые периоды.")
+            r += 1
+            continue
+        p, figs = earlier[-1]  # the latest of them
+        for ind in HEADLINES:
+            now = shown_of[(m.code, ind.code)]
+            fid, value, num, den, run = figs.get(ind.code, ("", None, None, None, ""))
+            if ind.counts_people and value is not None and 0 < (num or 0) < SUPPRESS_BELOW:
+                value = SUPPRESSED
+            book.text(ws, r, 0, m.name)
+            book.text(ws, r, 1, f"{ind.code} {ind.title}")
+            book.text(ws, r, 2, p.code)
+            link = lineage_link(first_row + len(extra)) if fid else None
+            book.linked_figure(ws, r, 3, value, book.figure_format(ind.unit), link)
+            book.linked_figure(ws, r, 4, now, book.figure_format(ind.unit),
+                               lineage_link(row_of[(m.code, ind.code)]) if (m.code, ind.code) in row_of else None)
+            if isinstance(value, int | float) and isinstance(now, int | float):
+                ws.write_number(r, 5, round(now - value, 1), book.figure_format(Unit.MEAN if ind.is_share else Unit.COUNT))
+            if fid:
+                hidden = value == SUPPRESSED
+                extra.append([fid, ind.title, f"{m.name} ({p.code})", value, "скрыто" if hidden else num,
+                              "скрыто" if hidden else ("" if den is None else den), f"сводка МО за {p.code} (расчёт {run})"])
+            r += 1
+    ws.freeze_panes(1, 2)
+    return extra
 
 
 def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
@@ -107,9 +193,11 @@ def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str,
                           [m.code, periods[m.code]]).fetchone() if runs is None else \
             con.execute("SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]).fetchone()
         origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
+        stored = {r[0]: r[1:] for r in con.execute(
+            "SELECT indicator, numerator, denominator, figure_id FROM figure WHERE run_id = ? AND level = ?",
+            [run[0], Level.MUNICIPALITY.value]).fetchall()} if run else {}
         for ind in INDICATORS:
-            row = con.execute("SELECT numerator, denominator, figure_id FROM figure WHERE run_id = ? AND indicator = ? "
-                              "AND level = ?", [run[0], ind.code, Level.MUNICIPALITY.value]).fetchone() if run else None
+            row = stored.get(ind.code)
             f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
             cells[(m.code, ind.code)] = (f, row[2] if row else "", origin)
     return cells

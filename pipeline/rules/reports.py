@@ -3,11 +3,11 @@ people in free text (X12) and roadmap statuses with their evidence (X13)."""
 
 from __future__ import annotations
 
+from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue
 from pipeline.domain.vocabulary import Severity
 from pipeline.rules.context import Context, distinct
 
-ALL_FORMS = "все формы"
 FREE_TEXT = (("best_practices", "description"), ("best_practices", "results"), ("roadmap_status", "comment"),
              ("mentees", "request_summary"))
 PUBLISHED_TEXT = {"best_practices"}  # a name there is an error (it may be published); elsewhere a warning
@@ -20,7 +20,7 @@ def respondents_within_participants(ctx: Context) -> list[Issue]:
         n = rec["n_respondents"]
         if n is None or rec["respondent_role"] == "куратор" or not pairs:
             continue
-        scope = pairs if rec["form"] == ALL_FORMS else [p for p in pairs if p["form"] == rec["form"]]
+        scope = pairs if rec["form"] == load_catalogue().status("all_forms") else [p for p in pairs if p["form"] == rec["form"]]
         key = "mentee_id" if rec["respondent_role"] == "наставляемые" else "mentor_id"
         count = len(distinct(p[key] for p in scope))
         if n > count:

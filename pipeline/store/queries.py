@@ -52,6 +52,16 @@ def facts_of(con: duckdb.DuckDBPyConnection, shas: list[str], sheets: list[str] 
         for code in sheets or [sheet.code for sheet in load_catalogue().sheets]}
 
 
+def intake_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """The intake journal of these returns: for each, every version of its ОО's return for the period up to and
+    including it (sha256 is the return's, src_row the version), whether it is the return itself, whether that
+    arrived on time, and how many errors each version had."""
+    return con.execute(
+        "SELECT r.sha256, r.school_id, v.version AS src_row, v.version, v.sha256 = r.sha256 AS current, r.on_time, "
+        "v.errors FROM submission r JOIN submission v ON v.school_id = r.school_id AND v.period = r.period "
+        "AND v.version <= r.version WHERE list_contains(?, r.sha256) ORDER BY r.school_id, v.version", [shas]).df()
+
+
 def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
     """The column letter of every (sheet, code) in each of these returns."""
     return con.execute("SELECT * FROM src_column WHERE list_contains(?, sha256)", [shas]).df()

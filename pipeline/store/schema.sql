@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS period (municipality VARCHAR, code VARCHAR, start_dat
 CREATE TABLE IF NOT EXISTS roadmap_item (municipality VARCHAR, code VARCHAR PRIMARY KEY, level VARCHAR, deadline_text VARCHAR,
                                          reading VARCHAR, text VARCHAR, seed VARCHAR);
 CREATE TABLE IF NOT EXISTS target (municipality VARCHAR, indicator VARCHAR, op VARCHAR, value DOUBLE, year INTEGER, source VARCHAR);
+-- each indicator's kind (pipeline/domain/indicators.py): unit 'count', 'percent' or 'mean'; largest: a maximum
+CREATE TABLE IF NOT EXISTS indicator (code VARCHAR PRIMARY KEY, title VARCHAR, unit VARCHAR, largest BOOLEAN);
 
 -- every file ever received, byte for byte in the archive under its sha256
 CREATE TABLE IF NOT EXISTS received_file (
@@ -94,11 +96,17 @@ SELECT f.figure_id, f.indicator, f.level, f.entity, f.period, f.numerator, f.den
 FROM figure f JOIN published_run r USING (run_id) JOIN municipality m ON m.code = r.municipality;
 
 CREATE OR REPLACE VIEW indicator_regional AS
-SELECT region, indicator, list(DISTINCT period ORDER BY period) AS periods, sum(numerator) AS numerator,
-       sum(denominator) AS denominator,
-       CASE WHEN count(denominator) = 0 THEN sum(numerator)
-            ELSE round(100 * sum(numerator) / nullif(sum(denominator), 0), 1) END AS value
-FROM indicator_published WHERE level = 'municipality' GROUP BY region, indicator;
+WITH totals AS (
+    SELECT region, indicator, list(DISTINCT period ORDER BY period) AS periods,
+           CASE WHEN any_value(i.largest) THEN max(numerator) ELSE sum(numerator) END AS numerator,
+           sum(denominator) AS denominator, any_value(i.unit) AS unit
+    FROM indicator_published ip JOIN indicator i ON i.code = ip.indicator
+    WHERE level = 'municipality' GROUP BY region, indicator)
+SELECT region, indicator, periods, numerator, denominator,
+       CASE unit WHEN 'count' THEN numerator
+                 WHEN 'percent' THEN round(100 * numerator / nullif(denominator, 0), 1)
+                 ELSE round(numerator / nullif(denominator, 0), 1) END AS value
+FROM totals;
 
 -- municipal figures against the seed targets (a target with a year applies to periods ending in that year)
 CREATE OR REPLACE VIEW target_deviation AS

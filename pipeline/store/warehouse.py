@@ -8,6 +8,8 @@ writer process; `connect` retries briefly on the lock and then says so in Russia
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import FigureId
+from pipeline.domain.indicators import INDICATORS
 from pipeline.domain.vocabulary import Level
 from pipeline.reference import load_reference
 
@@ -67,8 +70,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
-    if loaded is None or loaded[0] != load_reference().version:
+    if loaded is None or loaded[0] != _reference_version():
         refresh_reference(con)
+
+
+def _reference_version() -> str:
+    """The reference data's version and a digest of the indicators' declarations (table `indicator`)."""
+    kinds = json.dumps([[i.code, i.title, i.unit.value, bool(i.largest)] for i in INDICATORS], ensure_ascii=False)
+    return f"{load_reference().version}/{hashlib.sha256(kinds.encode()).hexdigest()[:12]}"
 
 
 def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
@@ -81,7 +90,7 @@ def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE figure_source RENAME TO figure_source_old")
         con.execute(SCHEMA.read_text())
         ids = [FigureId.parse(f) for (f,) in con.execute("SELECT DISTINCT figure_id FROM figure_source_old").fetchall()]
-        con.register("ids", pd.DataFrame([(f.format(), f.indicator, f.period) for f in ids if f.level is Level.SCHOOL],
+        con.register("ids", pd.DataFrame([(f.format(), f.indicator, f.period) for f in ids if f.level is not Level.REGION],
                                          columns=["figure_id", "indicator", "period"]))
         con.execute("INSERT INTO return_source SELECT DISTINCT i.indicator, i.period, o.sha256, o.school_id, o.part, "
                     "o.sheet, o.cell, o.value FROM figure_source_old o JOIN ids i USING (figure_id)")
@@ -126,12 +135,14 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
                                        "reading": i.reading, "text": i.text, "seed": i.seed}
                                       for m in ref.municipalities.values() for i in m.roadmap]),
         "target": pd.DataFrame([t.model_dump() for t in ref.targets]),
+        "indicator": pd.DataFrame([{"code": i.code, "title": i.title, "unit": i.unit.value, "largest": bool(i.largest)}
+                                   for i in INDICATORS]),
     }
     with transaction(con):
         for name, frame in tables.items():
             con.execute(f"DELETE FROM {name}")
             insert_frame(con, name, frame)
-        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [ref.version])
+        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [_reference_version()])
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table) -> None:

@@ -20,11 +20,13 @@ import pandas as pd
 import xlsxwriter
 import xlsxwriter.exceptions
 
+from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
 COUNT_FORMAT = "0"
 SHARE_FORMAT = '0.0" %"'
+NUMBER_FORMATS = {Unit.COUNT: COUNT_FORMAT, Unit.PERCENT: SHARE_FORMAT, Unit.MEAN: "0.0"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -60,24 +62,22 @@ class Book:
         self.bold = add({"bold": True, "valign": "top"})
         self.title = add({"bold": True, "font_size": 14})
         self.wrap = add({"text_wrap": True, "valign": "top"})
-        self.count = self.wb.add_format({"num_format": COUNT_FORMAT})
-        self.share = self.wb.add_format({"num_format": SHARE_FORMAT})
-        self.count_total = self.wb.add_format({"bold": True, "num_format": COUNT_FORMAT, "top": 1})
-        self.share_total = self.wb.add_format({"bold": True, "num_format": SHARE_FORMAT, "top": 1})
+        self._figure = {(unit, total): self.wb.add_format({"num_format": fmt, **({"bold": True, "top": 1} if total else {})})
+                        for unit, fmt in NUMBER_FORMATS.items() for total in (False, True)}
         self.centre = self.wb.add_format({"align": "center", "valign": "top"})
         self.when = self.wb.add_format({"num_format": "dd.mm.yyyy hh:mm", "align": "left", "valign": "top"})
         self.small = add({"font_size": 8, "font_color": "#595959"})
-        self._against_target = {(met, share): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE",
-                                                                  "num_format": SHARE_FORMAT if share else COUNT_FORMAT})
-                                for met in (True, False) for share in (True, False)}
+        self._against_target = {(met, unit): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE", "num_format": fmt})
+                                for met in (True, False) for unit, fmt in NUMBER_FORMATS.items()}
 
-    def against_target(self, met: bool, is_share: bool):
+    def against_target(self, met: bool, unit: Unit):
         """A figure coloured by whether it meets its target."""
-        return self._against_target[(met, is_share)]
+        return self._against_target[(met, unit)]
 
-    def figure_format(self, is_share: bool, total: bool = False):
-        """How a figure prints: a share with one decimal and «%», a count as a whole number."""
-        return (self.share_total if total else self.share) if is_share else (self.count_total if total else self.count)
+    def figure_format(self, unit: Unit, total: bool = False):
+        """How a figure prints: a share with one decimal and «%», a mean with one decimal, a count as a whole
+        number; a total in bold under a rule."""
+        return self._figure[(unit, total)]
 
     def sheet(self, name: str, widths: list[int] | None = None, *, portrait: bool = False,
               header_row: int | None = None, repeat_columns: int = 0, pages_wide: int | None = 1,
@@ -144,7 +144,7 @@ class Book:
         for r, row in enumerate(rows, start=r0 + 1):
             for c, v in enumerate(row):
                 if _is_number(v):
-                    ws.write_number(r, c, v, formats.get(c, self.count if float(v).is_integer() else None))
+                    ws.write_number(r, c, v, formats.get(c, self._figure[(Unit.COUNT, False)] if float(v).is_integer() else None))
                 elif isinstance(v, datetime):
                     ws.write_datetime(r, c, v, formats.get(c, self.when))
                 else:

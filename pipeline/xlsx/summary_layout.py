@@ -19,10 +19,10 @@ LINEAGE_SHEET = "Происхождение"
 FIGURE_ID_HEADER = "ID показателя"   # column A of the lineage sheet: the figure each row explains
 FIRST_LINEAGE_ROW = 2                 # Excel row of the first figure on the lineage sheet
 TECHNICAL_SHEET = "Служебное"        # run id, rule and reference versions: what a machine or an engineer reads
-MUNICIPAL_SHEETS = ("Титул", "Показатели по ОО", "Цели", "Динамика", "Дорожная карта", "Сдача отчётов",
+MUNICIPAL_SHEETS = ("Титул", "Показатели по ОО", "Разрезы", "Цели", "Динамика", "Дорожная карта", "Сдача отчётов",
                     "Качество данных", LINEAGE_SHEET, TECHNICAL_SHEET)
 INDICATOR_COLUMNS_PER_PAGE = 10       # printed wide tables break after this many figure columns
-REGIONAL_SHEETS = ("Титул", "Показатели по МО", "Охват", LINEAGE_SHEET)
+REGIONAL_SHEETS = ("Титул", "Показатели по МО", "Разрезы", "Цели", "Динамика", "Охват", LINEAGE_SHEET)
 DATA_SHEET, SEAL_SHEET = "_data", "_svod"
 DATA_HEADER = ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator"]
 HISTORY = "история"  # every issued municipal summary is also kept under its run id
