@@ -7,7 +7,6 @@ from __future__ import annotations
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
-from pipeline.domain.figures import Unit
 from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import load_reference
@@ -83,7 +82,7 @@ def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None
             fmt = book.against_target(value >= t.value if t.op == ">=" else value <= t.value, unit)
             book.linked_figure(ws, r, 3, value, fmt, lineage_link(lineage_row) if lineage_row else None)
             ws.write_number(r, 4, round(value - t.value, 1), fmt)
-        book.text(ws, r, 5, t.source)
+        book.text(ws, r, 5, t.source, book.wrap)
     shares = sum(BY_CODE[t.indicator].is_share for _, t, _, _ in rows)
     charts = []
     for first, last, unit, title in ((1, shares, "%", "Доли, %: факт и цель"),
@@ -109,12 +108,12 @@ def charts_below(ws, charts: list, at: int, lines: int) -> None:
             breaks.append(at)
             lines += LINES_PER_PAGE - lines % LINES_PER_PAGE
         chart.set_size({"width": 720, "height": 320})
-        ws.insert_chart(at, 0, chart)
+        ws.insert_chart(at, 0, chart, {"y_offset": 8})  # clear of a page break above it
         at, lines = at + CHART_LINES + 2, lines + CHART_LINES + 2
     ws.set_h_pagebreaks(breaks)
 
 
-CHANGE_FORMATS = {True: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."', False: "+0.0;-0.0;0"}  # a share's change is in points
+TREND_TITLE_WIDTH = 60  # characters
 
 
 def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dict]], by_key, row_of):
@@ -127,19 +126,22 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
     targeted = {t.indicator for t in load_reference().targets if t.applies(m.code, period)}
     codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
     book.table(ws, 0, header, [], head_height=45)
-    ws.set_column(0, 0, 50)
-    ws.set_column(1, len(header) - 1, 12)
-    change = {share: book.wb.add_format({"num_format": CHANGE_FORMATS[share]}) for share in (True, False)}
+    ws.set_column(0, 0, TREND_TITLE_WIDTH, book.wrap)
+    ws.set_column(1, len(header) - 1, 11)
+    lines = 3
     for r, code in enumerate(codes, start=1):
         ind, now = BY_CODE[code], by_key[(code, m.code)]
-        book.text(ws, r, 0, f"{code} {ind.title}")
+        book.text(ws, r, 0, f"{code} {ind.title}", book.wrap)
+        wrapped = -(-len(f"{code} {ind.title}") // TREND_TITLE_WIDTH)
+        ws.set_row(r, 15 * wrapped)
+        lines += wrapped
         values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
         cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
         for c, (_, value, row) in enumerate(cells, start=1):
             book.linked_figure(ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None)
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
             if value is not None and now.value is not None:
-                ws.write_number(r, c, round(now.value - value, 1), change[ind.unit is Unit.PERCENT])
+                ws.write_number(r, c, round(now.value - value, 1), book.change_format(ind.unit))
     if not earlier:
         book.text(ws, len(codes) + 2, 0, "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.", book.wrap)
         return
@@ -156,7 +158,7 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         chart.set_y_axis({"name": unit, "num_format": "0", "min": 0})
         chart.set_legend({"position": "bottom"})
         charts.append(chart)
-    charts_below(ws, charts, len(codes) + 2, len(codes) + 4)
+    charts_below(ws, charts, len(codes) + 2, lines + 1)
 
 
 BREAKDOWN_TITLE_WIDTH = 60  # characters

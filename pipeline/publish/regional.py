@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.domain.figures import Figure, FigureId, Unit, aggregate
+from pipeline.domain.figures import Figure, FigureId, aggregate
 from pipeline.domain.indicators import BY_CODE, HEADLINES, INDICATORS
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
@@ -171,7 +171,7 @@ def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], show
             book.linked_figure(ws, r, 4, now, book.figure_format(ind.unit),
                                lineage_link(row_of[(m.code, ind.code)]) if (m.code, ind.code) in row_of else None)
             if isinstance(value, int | float) and isinstance(now, int | float):
-                ws.write_number(r, 5, round(now - value, 1), book.figure_format(Unit.MEAN if ind.is_share else Unit.COUNT))
+                ws.write_number(r, 5, round(now - value, 1), book.change_format(ind.unit))
             if fid:
                 hidden = value == SUPPRESSED
                 extra.append([fid, ind.title, f"{m.name} ({p.code})", value, "скрыто" if hidden else num,

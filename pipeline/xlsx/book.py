@@ -27,6 +27,8 @@ FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
 COUNT_FORMAT = "0"
 SHARE_FORMAT = '0.0" %"'
 NUMBER_FORMATS = {Unit.COUNT: COUNT_FORMAT, Unit.PERCENT: SHARE_FORMAT, Unit.MEAN: "0.0"}
+CHANGE_FORMATS = {Unit.COUNT: "+0;-0;0", Unit.PERCENT: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."',  # a share's change: points
+                  Unit.MEAN: "+0.0;-0.0;0.0"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -67,8 +69,13 @@ class Book:
         self.centre = self.wb.add_format({"align": "center", "valign": "top"})
         self.when = self.wb.add_format({"num_format": "dd.mm.yyyy hh:mm", "align": "left", "valign": "top"})
         self.small = add({"font_size": 8, "font_color": "#595959"})
+        self._change = {unit: self.wb.add_format({"num_format": fmt}) for unit, fmt in CHANGE_FORMATS.items()}
         self._against_target = {(met, unit): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE", "num_format": fmt})
                                 for met in (True, False) for unit, fmt in NUMBER_FORMATS.items()}
+
+    def change_format(self, unit: Unit):
+        """How the change of a figure between periods prints: signed, a share's in percentage points."""
+        return self._change[unit]
 
     def against_target(self, met: bool, unit: Unit):
         """A figure coloured by whether it meets its target."""
