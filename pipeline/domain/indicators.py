@@ -354,16 +354,26 @@ def _mask(flt: Filter, frame: F, s: Scope) -> pd.Series:
     return pd.Series(flt(frame, s), index=frame.index).fillna(False).astype(bool)
 
 
-def _cells(frame: F, sheet: str, code: str, letters: F) -> pd.Series:
+class Letters:
+    """Each return's column letter of every (sheet, code), split once by (sheet, code) for the many lookups."""
+
+    def __init__(self, letters: F):
+        unique = letters.drop_duplicates(["sha256", "sheet", "code"])
+        self._by_column = {key: group.set_index("sha256")["letter"] for key, group in unique.groupby(["sheet", "code"])}
+
+    def of(self, sheet: str, code: str) -> pd.Series:
+        return self._by_column.get((sheet, code), pd.Series(dtype=object))
+
+
+def _cells(frame: F, sheet: str, code: str, letters: Letters) -> pd.Series:
     """Excel address of `code` in each row, from each return's own column letters (on the intake journal: the
     version)."""
     if sheet == INTAKE:
         return "версия " + frame["src_row"].astype(int).astype(str)
-    where = letters[(letters["sheet"] == sheet) & (letters["code"] == code)].drop_duplicates("sha256").set_index("sha256")["letter"]
-    return frame["sha256"].map(where).fillna("?") + frame["src_row"].astype(int).astype(str)
+    return frame["sha256"].map(letters.of(sheet, code)).fillna("?") + frame["src_row"].astype(int).astype(str)
 
 
-def _sources(frame: F, ind: Indicator, part: str, code: str, letters: F, sheet: str | None = None) -> F:
+def _sources(frame: F, ind: Indicator, part: str, code: str, letters: Letters, sheet: str | None = None) -> F:
     sheet = sheet or ind.sheet
     return pd.DataFrame({"indicator": ind.code, "sha256": frame["sha256"], "school_id": frame["school_id"], "part": part,
                          "sheet": sheet, "cell": _cells(frame, sheet, code, letters),
@@ -387,7 +397,7 @@ def _count(rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = Fa
     return keys.groupby("sha256").size(), keys
 
 
-def _counted_sources(rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: F, sheet: str) -> list[F]:
+def _counted_sources(rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: Letters, sheet: str) -> list[F]:
     return [_sources(rows, ind, part, column, letters, sheet) for column in (sums or (key,))]
 
 
@@ -411,7 +421,7 @@ def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
     """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells.
 
     Returns (figures: indicator, sha256, school_id, numerator, denominator; sources: SOURCE_COLUMNS)."""
-    figures, sources = [], []
+    figures, sources, letters = [], [], Letters(letters)
     for ind in INDICATORS:
         frame = scope.frames[ind.sheet]
         counts, counted = _count(frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest)
