@@ -71,9 +71,7 @@ def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None
     for r, (what, t, value, lineage_row) in enumerate(rows, start=1):
         unit = BY_CODE[t.indicator].unit
         book.text(ws, r, 0, what, book.wrap)
-        wrapped = max(-(-len(what) // 44), -(-len(t.source) // 28))
-        ws.set_row(r, 15 * wrapped)
-        lines += wrapped
+        lines += book.wrapped_row(ws, r, [(what, 44), (t.source, 28)])
         book.text(ws, r, 1, OP_RU[t.op])
         ws.write_number(r, 2, t.value, book.figure_format(unit))
         if not isinstance(value, int | float):
@@ -132,9 +130,7 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
     for r, code in enumerate(codes, start=1):
         ind, now = BY_CODE[code], by_key[(code, m.code)]
         book.text(ws, r, 0, f"{code} {ind.title}", book.wrap)
-        wrapped = -(-len(f"{code} {ind.title}") // TREND_TITLE_WIDTH)
-        ws.set_row(r, 15 * wrapped)
-        lines += wrapped
+        lines += book.wrapped_row(ws, r, [(f"{code} {ind.title}", TREND_TITLE_WIDTH)])
         values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
         cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
         for c, (_, value, row) in enumerate(cells, start=1):
@@ -178,7 +174,7 @@ def breakdowns_sheet(book: Book, ws, columns: list[tuple[str, str]], figure_cell
         for ind in indicators:
             title = f"{ind.code} {ind.title}"
             book.text(ws, r, 0, title, book.wrap)
-            ws.set_row(r, 15 * -(-len(title) // BREAKDOWN_TITLE_WIDTH))  # wrapped lines, as no reader autofits
+            book.wrapped_row(ws, r, [(title, BREAKDOWN_TITLE_WIDTH)])
             for c, (entity, _) in enumerate(columns, start=1):
                 figure_cell(ws, r, c, ind.code, entity)
             r += 1

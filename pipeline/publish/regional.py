@@ -161,7 +161,7 @@ def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], show
         for ind in HEADLINES:
             now = shown_of[(m.code, ind.code)]
             fid, value, num, den, run = figs.get(ind.code, ("", None, None, None, ""))
-            if ind.counts_people and value is not None and 0 < (num or 0) < SUPPRESS_BELOW:
+            if value is not None and _is_small(ind, num or 0):
                 value = SUPPRESSED
             book.text(ws, r, 0, m.name)
             book.text(ws, r, 1, f"{ind.code} {ind.title}")
@@ -269,14 +269,19 @@ def _coverage(con, m, period: str) -> list:
     return [m.name, period, len(m.schools), n, late, len(m.schools) - n]
 
 
+def _is_small(ind, numerator: float) -> bool:
+    """A count of people too small to show above the municipality (§4)."""
+    return ind.counts_people and 0 < numerator < SUPPRESS_BELOW
+
+
 def _suppress(cells: dict, munis: list[str]) -> set:
     """Hide person counts below the threshold, plus complementary cells so none can be recovered from totals."""
     hidden = set()
     present = {code for _, code in cells}
     for code in present:
-        if not BY_CODE[code].counts_people:
+        small = [m for m in munis if _is_small(BY_CODE[code], cells[(m, code)][0].numerator)]
+        if not small:
             continue
-        small = [m for m in munis if 0 < cells[(m, code)][0].numerator < SUPPRESS_BELOW]
         hidden.update((m, code) for m in small)
         if len(small) == 1:
             others = sorted((cells[(m, code)][0].numerator, m) for m in munis

@@ -126,6 +126,13 @@ class Book:
             self.text(ws, r + 1, 1, "подпись                          расшифровка                        дата", self.small)
             r += 3
 
+    def wrapped_row(self, ws, r: int, texts: list[tuple[str, int]]) -> int:
+        """Row `r` as tall as its tallest wrapped text, each given with its column's width in characters (no
+        reader autofits rows written by xlsxwriter); returns its height in lines."""
+        lines = max(-(-len(text) // width) for text, width in texts)
+        ws.set_row(r, 15 * lines)
+        return lines
+
     def linked_figure(self, ws, r, c, value, fmt, link: str | None = None, text_fmt=None) -> None:
         """A figure's cell, linked to `link` (its lineage row): the number in `fmt`, or a text in `text_fmt`
         («—» when there is none, «< 5» when it is hidden)."""
