@@ -19,11 +19,15 @@ from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.indicators import (
     BREAKDOWNS,
     BY_CODE,
+    EMPTY_SHEET,
     FEW_RESPONDENTS,
     HEADLINES,
     INDICATORS,
     MIN_RESPONDENTS,
+    PART_RU,
+    SHEET_TITLES,
 )
+from pipeline.publish.compute import cell_ranges
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
 from pipeline.publish.regional import _suppress
@@ -32,7 +36,7 @@ from pipeline.reference import load_reference
 from pipeline.runner import consolidate, instance, materialize
 from pipeline.store import warehouse
 from pipeline.xlsx.book import NUMBER_FORMATS, Book
-from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, TECHNICAL_SHEET
+from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, LINEAGE_SHEET, TECHNICAL_SHEET
 from samples import demo
 
 from .conftest import E2E_MUNICIPALITY as MUNI
@@ -69,6 +73,47 @@ def test_every_municipal_figure_equals_the_warehouse(published):
             assert (cell.value == "—" and expected is None) or cell.value == pytest.approx(expected), figure
             seen += 1
     assert seen > 20
+
+
+def test_cells_down_a_column_are_listed_as_ranges():
+    assert cell_ranges(["A3", "A4", "A5", "A7", "C7", "C8", "B9", "A10", "A11"]) == "A3:A5, A7, C7:C8, B9, A10:A11"
+    assert cell_ranges(["A9", "A10", "A8", "?3", "версия 2", "AB99", "AB100"]) == "A9:A10, A8, ?3, версия 2, AB99:AB100"
+    assert cell_ranges([]) == ""
+
+
+def _listed_sources(text: str) -> set[tuple[str, str, str]]:
+    """(part, sheet title, cell) of a lineage row's «Источники», ranges expanded."""
+    listed = set()
+    for entry in text.split("; "):
+        part, refs = entry.split(") ", 1)[1].split(": ", 1)
+        sheet = None
+        for ref in refs.split(", "):
+            if ref.endswith(EMPTY_SHEET):
+                listed.add((part, ref.removesuffix(" " + EMPTY_SHEET), ""))
+                continue
+            if "!" in ref:
+                sheet, ref = ref.rsplit("!", 1)
+            first, _, last = ref.partition(":")
+            if not (cell := re.fullmatch(r"([A-Z]+)(\d+)", first)):  # not an address: the intake journal's version
+                listed.add((part, sheet, ref))
+                continue
+            column, start = cell.groups()
+            end = int(last.removeprefix(column)) if last else int(start)
+            listed |= {(part, sheet, f"{column}{row}") for row in range(int(start), end + 1)}
+    return listed
+
+
+def test_lineage_rows_list_exactly_the_warehouse_source_cells(published):
+    """Every ОО figure's «Источники» on the lineage sheet, ranges expanded, names exactly the cells the warehouse
+    keeps for it (part, sheet and cell)."""
+    lineage = openpyxl.load_workbook(municipal(published))[LINEAGE_SHEET]
+    rows = [(r[0].value, r[8].value) for r in lineage.iter_rows(min_row=2) if r[0].value and "|school|" in r[0].value]
+    assert len(rows) > 100
+    with warehouse.connect(published.database, read_only=True) as con:
+        for figure_id, text in rows:
+            stored = {(PART_RU[part], SHEET_TITLES[sheet], cell) for part, sheet, cell in con.execute(
+                "SELECT part, sheet, cell FROM figure_source WHERE figure_id = ?", [figure_id]).fetchall()}
+            assert _listed_sources(text or "") == stored, figure_id
 
 
 def test_regional_equals_municipal_totals_unless_suppressed(published):

@@ -9,6 +9,7 @@ the run the asset checks verified.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -57,16 +58,41 @@ def _limited(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " … (полный список: svod explain)"
 
 
-def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> pd.Series:
-    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3, …; …», parts in a fixed order."""
-    if sources.empty:
-        return pd.Series(dtype=object)
-    refs = sources.assign(ref=sources["sheet"].map(SHEET_TITLES)
-                          + sources["cell"].map(lambda cell: f"!{cell}" if cell else f" {EMPTY_SHEET}"))
-    cells = refs.groupby(["indicator", "sha256", "school_id", "part"], sort=True)["ref"].agg(", ".join).reset_index()
-    cells["text"] = [f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs_}"
-                     for sha, school, part, refs_ in zip(cells["sha256"], cells["school_id"], cells["part"], cells["ref"], strict=True)]
-    return cells.groupby(["indicator", "sha256"], sort=False)["text"].agg("; ".join)
+_CELL = re.compile(r"([A-Z]+)(\d+)")
+
+
+def cell_ranges(cells: list[str]) -> str:
+    """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7"."""
+    out, run = [], None  # run: [column, first row, last row]
+    for cell in cells:
+        m = _CELL.fullmatch(cell)
+        if m and run and run[0] == m[1] and int(m[2]) == run[2] + 1:
+            run[2] += 1
+            continue
+        if run:
+            out.append(f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else ""))
+        run = [m[1], int(m[2]), int(m[2])] if m else None
+        if not m:
+            out.append(cell)
+    if run:
+        out.append(f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else ""))
+    return ", ".join(out)
+
+
+def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tuple[str, str], str]:
+    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3:A9, A12, Лист 2!B3; …», parts in a fixed
+    order, each sheet's cells in their order with runs down a column as ranges."""
+    cells: dict[tuple, dict[str, list[str]]] = {}
+    columns = [sources[c] for c in ("indicator", "sha256", "school_id", "part", "sheet", "cell")]
+    for indicator, sha, school, part, sheet, cell in zip(*columns, strict=True):
+        cells.setdefault((indicator, sha, school, part), {}).setdefault(sheet, []).append(cell)
+    texts: dict[tuple[str, str], list[str]] = {}
+    for (indicator, sha, school, part), sheets in sorted(cells.items()):
+        refs = ", ".join(f"{SHEET_TITLES[sheet]}!{cell_ranges(listed)}" if listed != [""]
+                         else f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}" for sheet, listed in sheets.items())
+        texts.setdefault((indicator, sha), []).append(
+            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs}")
+    return {key: "; ".join(parts) for key, parts in texts.items()}
 
 
 def _returns_figures(con, returns: pd.DataFrame, period, period_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:

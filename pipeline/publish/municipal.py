@@ -74,7 +74,8 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
     rows = [[f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity, BY_CODE[f.indicator].words, f.value,
              f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered]
-    book.table(lineage, 0, lineage_header, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
+    book.table(lineage, 0, lineage_header, [])
+    book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
     # on paper: the municipality's figures, now and earlier, and their parts; the ids, the ОО's figures and the

@@ -1,11 +1,13 @@
 """A workbook of one sheet of text written directly as its few XML parts, for receipts: xlsxwriter's fixed cost
 per file (about 14 ms) would double what each school's answer costs, and a receipt needs only text in rows.
 Every cell is an inline string (never a formula or a link); headings are bold, text wraps, pages are landscape.
+Its cell writers also serve the annotated copy's «Ошибки» sheet and a summary's bulk rows (`Book.bulk_rows`).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from pipeline.files import atomic_path
@@ -16,7 +18,7 @@ MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 STYLE = {"plain": 1, "bold": 2, "head": 3, "title": 4}  # cell format index by name (see STYLES)
-_CONTROL = str.maketrans({c: None for c in range(32) if c not in (9, 10, 13)})
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not allowed in a cell's text
 STYLES = (f'<styleSheet xmlns="{MAIN_NS}"><fonts count="3"><font><sz val="11"/><name val="Calibri"/></font>'
           '<font><b/><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="14"/><name val="Calibri"/></font></fonts>'
           '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
@@ -34,8 +36,14 @@ STYLES = (f'<styleSheet xmlns="{MAIN_NS}"><fonts count="3"><font><sz val="11"/><
 def inline(ref: str, text: str, style: int | None = None) -> str:
     """One cell holding `text` as an inline string (control characters dropped)."""
     s = f' s="{style}"' if style is not None else ""
-    clean = html.escape(str(text).translate(_CONTROL), quote=False)
+    clean = html.escape(CONTROL_CHARACTERS.sub("", str(text)), quote=False)
     return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{clean}</t></is></c>'
+
+
+def number(ref: str, value: float, style: int | None = None) -> str:
+    """One cell holding a number, printed as xlsxwriter prints it."""
+    s = f' s="{style}"' if style is not None else ""
+    return f'<c r="{ref}"{s}><v>{value:.16G}</v></c>'
 
 
 def _lines(cells: list[str], widths: list[float]) -> int:
