@@ -2,23 +2,20 @@
 
 Workers are forked once the catalogue, reference data and pandera contracts are loaded, so they share them
 instead of each loading its own. While they run, the parsed values of thousands of returns are allocated and
-freed (none in reference cycles): what was loaded before is frozen out of the cyclic collector and it runs
-rarely, in the parent and in the workers (each full collection would otherwise scan everything alive, about
-1 ms per return).
+freed: the cyclic collector runs rarely (`pipeline.bulk`), in the parent and in the workers (each full
+collection would otherwise scan everything alive, about 1 ms per return).
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from contracts.catalogue import load_catalogue
 from contracts.schemas import prepare as prepare_contracts
+from pipeline.bulk import rare_collections
 from pipeline.isolation import PARSE_TIMEOUT_SECONDS, WORKERS, IsolatedPool, check_guards
 from pipeline.reference import load_reference
-
-BULK_GC_THRESHOLD = 50_000  # allocations between collections while returns are read (default 700)
 
 
 def preload() -> None:
@@ -33,12 +30,5 @@ def readers(fn: Callable, tasks: int) -> Iterator[IsolatedPool]:
     """A pool of isolated workers applying `fn`, sized for `tasks` files."""
     check_guards()
     preload()
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(BULK_GC_THRESHOLD, *threshold[1:])
-    try:
-        with IsolatedPool(fn, workers=min(WORKERS, tasks) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool:
-            yield pool
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+    with rare_collections(), IsolatedPool(fn, workers=min(WORKERS, tasks) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool:
+        yield pool

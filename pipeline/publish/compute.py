@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
+from pipeline.bulk import rare_collections
 from pipeline.domain.figures import Figure, aggregate, run_id_for
 from pipeline.domain.indicators import (
     BY_CODE,
@@ -113,6 +114,7 @@ RETURN_FIGURE_COLUMNS = ["indicator", "period", "sha256", "school_id", "numerato
 RETURN_SOURCE_COLUMNS = ["indicator", "period", "sha256", "school_id", "part", "sheet", "cell", "value"]
 
 
+@rare_collections()
 def compute(con, municipality: str, period_code: str, snapshot: list[str] | None = None) -> Computed:
     """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now).
 
@@ -180,6 +182,7 @@ def stored_run(con, run_id: str) -> Computed:
     return Computed(run_id, municipality, period, shas, figures, subs, texts=texts)
 
 
+@rare_collections()
 def store(con, run: Computed, journal: Path | None = None) -> None:
     """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
     ref = load_reference()

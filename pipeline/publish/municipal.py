@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.bulk import rare_collections
 from pipeline.domain.indicators import BY_CODE, HEADLINES
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_copy
@@ -48,6 +49,7 @@ PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scal
 }
 
 
+@rare_collections()
 def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     """Render a stored run as the latest municipal summary, plus an immutable copy named by its run id."""
     run = stored_run(con, run_id)
