@@ -6,7 +6,7 @@ baseline, same run), then while the worker consolidates all the returns (DuckDB 
 line per phase: p50/p95 latencies, their ratio to the baseline, and whether the consolidation was still running
 when the last request finished. A first phase hands in five workbooks one at a time: an upload's own cost.
 
-Run: `uv run python bench/bench_cabinet.py`.
+Run: `uv run python bench/bench_cabinet.py` (SVOD_BENCH_WEB_PROCESSES: the server's web processes, default 2).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import bench_pipeline as generated  # noqa: E402 — the region generator of the
 from pipeline.config import DEMO_SIGNING_KEY  # noqa: E402
 
 CLIENTS = 20
+WEB_PROCESSES = int(os.environ.get("SVOD_BENCH_WEB_PROCESSES", 2))  # `svod serve --processes`
 ALONE = 5  # uploads measured one at a time, before the concurrent phases
 PASSWORD = "Бенчмарк-2026"
 SLUG = generated.PERIOD
@@ -90,7 +91,7 @@ def phase(base: str, uploads: list[tuple[str, Path]]) -> list[dict]:
 
 def summarise(name: str, rounds: list[dict], baseline: dict | None, **extra) -> dict:
     """One line per phase: p50/p95/max in ms of the page, the upload (to the verdict page) and the board."""
-    out = {"scenario": "cabinet_uploads", "phase": name, "clients": len(rounds)}
+    out = {"scenario": "cabinet_uploads", "phase": name, "clients": len(rounds), "web_processes": WEB_PROCESSES}
     for kind in ("page", "upload", "board"):  # upload: the whole answer, until the verdict page has arrived
         values = [1000 * r[kind] for r in rounds]
         out |= {f"{kind}_p50_ms": statistics.median(values), f"{kind}_p95_ms": percentile(values, 0.95),
@@ -140,13 +141,13 @@ def run(n: int) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port", str(port),
-                               "--threads", str(CLIENTS + 4)], stdout=subprocess.DEVNULL)
+                               "--threads", str(CLIENTS + 4), "--processes", str(WEB_PROCESSES)], stdout=subprocess.DEVNULL)
     try:
         for _ in range(120):
             try:
                 requests.get(f"{base}/login/", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # bound early, answering once started
                 time.sleep(0.5)
         alone = []
         for school, path in uploads[2 * CLIENTS:]:  # one school at a time: what a single upload costs

@@ -40,7 +40,8 @@ from pipeline.xlsx.templates import template_name
 
 READ_WAIT_SECONDS = 0.0  # a check tries the warehouse once; while a run writes it, the history rules wait for the run
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
-CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process
+CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process (shared out
+                        # among its web processes: `start_checking`)
 MAX_BATCH = 8  # uploads a checking process takes at once when they queue
 CHECKING_NICENESS = 5  # pages (milliseconds of CPU) go before checks (a tenth of a second each)
 
@@ -207,7 +208,7 @@ class CheckingLine:
         self.waiting.put((handing, future))
         with self.lock:
             if not self.started:
-                for _ in range(CHECKING_PROCESSES):
+                for _ in range(_checking_processes):
                     threading.Thread(target=self.dispatch, daemon=True, name="svod-checking").start()
                 self.started = True
         return future.result()
@@ -234,13 +235,16 @@ class CheckingLine:
 CHECKING_LINE = CheckingLine()
 _checkers: ProcessPoolExecutor | None = None
 _checkers_lock = threading.Lock()
+_checking_processes = CHECKING_PROCESSES  # this web process's share
 
 
-def start_checking() -> None:
-    """Fork the checking processes now (at server start, before threads and requests), ready to check. No
-    database connection is carried into them: they never use one."""
+def start_checking(web_processes: int = 1) -> None:
+    """Fork this web process's share of the server's checking processes now (at its start, before threads and
+    requests), ready to check. No database connection is carried into them: they never use one."""
+    global _checking_processes
+    _checking_processes = max(1, CHECKING_PROCESSES // web_processes)
     connections.close_all()
-    list(map(Future.result, [in_checking_pool().submit(preload) for _ in range(CHECKING_PROCESSES)]))
+    list(map(Future.result, [in_checking_pool().submit(preload) for _ in range(_checking_processes)]))
 
 
 def checking_process_start() -> None:
@@ -253,13 +257,13 @@ def in_checking_pool() -> ProcessPoolExecutor:
     global _checkers
     with _checkers_lock:
         if _checkers is None:
-            _checkers = ProcessPoolExecutor(CHECKING_PROCESSES, mp_context=multiprocessing.get_context("fork"),
+            _checkers = ProcessPoolExecutor(_checking_processes, mp_context=multiprocessing.get_context("fork"),
                                             initializer=checking_process_start)
         return _checkers
 
 
 def in_checking_process(fn, *args):
-    """Run `fn(*args)` in one of the server's checking processes (forked once, CHECKING_PROCESSES of them); a pool
+    """Run `fn(*args)` in one of this web process's checking processes (forked once); a pool
     whose process died is replaced and the call made again once."""
     global _checkers
     for attempt in (1, 2):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from pipeline.store import queries
 from pipeline.xlsx.summary_layout import municipal_paths
 from pipeline.xlsx.templates import write_template
 from samples.fake_school import fill, school_data
+from tests.support.servers import answering, free_port, group_alive, wait_until
 
 ADMIN_URL = os.environ.get("SVOD_TEST_POSTGRES")
 TARGETS = [("kedrovy", "2025"), ("voskresensky", "2025"), ("nazarovo", "2024/2025")]
@@ -52,12 +51,6 @@ def fresh_database(name: str) -> str:
         admin.close()
     parts = urlsplit(ADMIN_URL)
     return parts._replace(path=f"/{name}").geturl()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def returns(folder: Path) -> list[Path]:
@@ -87,29 +80,6 @@ def in_process_hash(files: list[Path], home: Path) -> str:
         return queries.content_hash(con)
 
 
-def wait_until(condition, what: str, seconds: float = WAIT_SECONDS):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def answering(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code < 500
-    except requests.ConnectionError:
-        return False
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="process groups")
@@ -149,9 +119,9 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
             idle = not instance.get_runs(filters=dg.RunsFilter(statuses=active))
             return published and idle and not any((home / "inbox").iterdir())
 
-        wait_until(settled, "all three municipalities consolidated by the daemon's runs")
+        wait_until(settled, "all three municipalities consolidated by the daemon's runs", WAIT_SECONDS)
         time.sleep(35)  # a last sensor tick (regional follow-ups) may still request runs
-        wait_until(settled, "the follow-up runs")
+        wait_until(settled, "the follow-up runs", WAIT_SECONDS)
         runs = instance.get_runs()
         assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
         consolidations = {r.tags.get("dagster/partition") for r in runs if r.job_name == "consolidate_partition"}

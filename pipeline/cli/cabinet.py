@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,50 +22,53 @@ users_app = typer.Typer(help="Учётные записи кабинета: шк
 app.add_typer(users_app, name="users")
 ROLES = {"school": "ОО (код ОО)", "methodist": "методист (код муниципалитета)", "region": "регион (код региона)",
          "admin": "администратор"}
+CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
+WEB_PROCESSES = 2  # processes answering the cabinet's requests: while one receives uploads, the other serves pages
+STOP_SECONDS = 30  # how long a stopping server waits for its worker and services before killing them
 
 
 @command
 def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
           port: int = typer.Option(8000, help="Порт кабинета."),
-          threads: int = typer.Option(8, help="Сколько запросов обслуживается одновременно."),
+          threads: int = typer.Option(8, help="Сколько запросов обслуживает одновременно каждый процесс."),
+          processes: int = typer.Option(WEB_PROCESSES, min=1, help="Сколько процессов отвечает на запросы."),
           all_services: bool = typer.Option(False, "--all", help="Вместе с кабинетом запустить службы Dagster для "
                                                                  "сервера: код (gRPC), веб-интерфейс и демон."),
           dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all).")) -> None:
     """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик; с --all — все службы сервера."""
-    import waitress
-
     from cabinet.setup import start
 
     ws = Workspace.resolve(home)
     ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
     start(ws.home)
-    from cabinet import engine
-    from cabinet.wsgi import application
-
-    engine.start_checking()
+    try:
+        listener = socket.create_server((host, port), backlog=128)
+    except OSError as exc:
+        raise WrongInput(f"Не удалось занять адрес {host}:{port}: {exc.strerror or exc}. Укажите другой --port.") from exc
+    listener.set_inheritable(True)  # every web process accepts on it
     env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
            "DAGSTER_HOME": str(runner.write_instance_settings(ws))}
-    processes = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
+    web = [sys.executable, "-m", "cabinet", "web", "--home", str(ws.home), "--socket-fd", str(listener.fileno()),
+           "--threads", str(threads), "--web-processes", str(processes)]
+    children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
+    children += [subprocess.Popen(web, env=env, pass_fds=[listener.fileno()]) for _ in range(processes - 1)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True)
     if all_services:
         console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
+    from cabinet.wsgi import serve as serve_requests
+
     try:
-        waitress.serve(application, host=host, port=port, threads=threads, ident="svod", clear_untrusted_proxy_headers=True,
-                       trusted_proxy="127.0.0.1", trusted_proxy_headers={"x-forwarded-proto"})  # TLS ends at a local proxy
+        serve_requests(listener, threads, processes)  # this process is one of the web processes
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
+        for child in children:
+            child.terminate()
+        for child in children:
             try:
-                process.wait(timeout=STOP_SECONDS)
+                child.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:  # a run that does not stop in time: killed runs are finished on restart
-                process.kill()
-                process.wait()
-
-
-CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
-STOP_SECONDS = 30  # how long a stopping server waits for its worker and services before killing them
+                child.kill()
+                child.wait()
 
 
 def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[str, list[str]]]:

@@ -1,0 +1,95 @@
+"""`svod serve` as schools meet it: two web processes on one port sharing sessions through the cabinet's store,
+every upload answered whichever process takes it, and nothing it started left running once it stops."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from pipeline.config import DEMO_SIGNING_KEY, Workspace
+from tests.support.cabinet import PASSWORD, filled
+from tests.support.servers import answering, free_port, group_alive, wait_until
+
+SCHOOLS, SLUG = ["ARH-001", "ARH-002"], "2026-Q4"
+ACCOUNTS = """
+from cabinet.setup import start
+start({home!r})
+from cabinet.accounts import create_account
+from cabinet.models import Role
+for school in {schools!r}:
+    create_account(Role.SCHOOL, school, password={password!r})
+"""
+
+
+def web_processes(pgid: int) -> list[int]:
+    """The processes of the server's group answering requests (not their checking processes: those are forks)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                if (b"serve" in argv or b"web" in argv) and int(stat[16]) == 0:  # niceness 0: not a checking process
+                    found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def school_hands_in(base: str, school: str, workbook: Path) -> str:
+    session = requests.Session()
+    session.get(f"{base}/login/", timeout=30)
+    session.post(f"{base}/login/", data={"username": school.lower(), "password": PASSWORD,
+                                         "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                 headers={"Referer": f"{base}/login/"}, timeout=30).raise_for_status()
+    with workbook.open("rb") as f:
+        answer = session.post(f"{base}/o/{school}/{SLUG}/upload/", files={"file": (workbook.name, f)},
+                              data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                              headers={"Referer": f"{base}/o/{school}/{SLUG}/"}, timeout=60)
+    answer.raise_for_status()
+    return re.search(r"Отчёт (не )?принят", answer.text).group(0)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process groups")
+def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path):
+    home = tmp_path / "home"
+    Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
+    env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY, "SVOD_HOME": str(home)}
+    for name in ("DJANGO_SETTINGS_MODULE", "SVOD_CABINET_DATABASE"):
+        env.pop(name, None)
+    subprocess.run([sys.executable, "-c", ACCOUNTS.format(home=str(home), schools=SCHOOLS, password=PASSWORD)],
+                   env=env, check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port",
+                               str(port), "--processes", "2", "--threads", "4"], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: answering(f"{base}/login/"), "the cabinet", 120)
+        assert len(web_processes(server.pid)) == 2
+        templates = {}
+        for school in SCHOOLS:  # each school's own prefilled template, as the cabinet issues it
+            session = requests.Session()
+            session.get(f"{base}/login/", timeout=30)
+            session.post(f"{base}/login/", data={"username": school.lower(), "password": PASSWORD,
+                                                 "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                         headers={"Referer": f"{base}/login/"}, timeout=30)
+            templates[school] = tmp_path / f"{school}.xlsx"
+            templates[school].write_bytes(session.get(f"{base}/o/{school}/{SLUG}/template/", timeout=60).content)
+        sent = [(school, filled(templates[school], tmp_path / f"{school}_{k}.xlsx", mistake, seed=k))
+                for k, mistake in enumerate([None, "bad_date"] * 4) for school in SCHOOLS[k % 2:k % 2 + 1]]
+        with ThreadPoolExecutor(len(sent)) as pool:  # all at once: both processes take some
+            verdicts = list(pool.map(lambda job: school_hands_in(base, *job), sent))
+        assert verdicts == ["Отчёт принят", "Отчёт не принят"] * 4
+    finally:
+        server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
+        server.wait(timeout=60)
+        wait_until(lambda: not group_alive(server.pid), "every process the server started to stop", 30)
