@@ -16,6 +16,7 @@ import pytest
 from pipeline.config import Workspace
 from pipeline.defs.partitions import partition_key
 from pipeline.defs.resources import SvodWorkspace
+from pipeline.domain.figures import Unit
 from pipeline.domain.indicators import (
     BREAKDOWNS,
     BY_CODE,
@@ -171,6 +172,25 @@ def test_formula_looking_text_is_written_inert(tmp_path):
     cell = openpyxl.load_workbook(tmp_path / "x.xlsx")["Лист"]["A1"]
     assert cell.data_type == "s" and cell.value == evil and cell.hyperlink is None
     assert cell.quotePrefix
+
+
+def test_bulk_rows_read_back_as_the_same_cells(tmp_path):
+    """Rows spliced into the sheet XML at close read back as `table` writes them: text as quoted text (control
+    characters dropped, markup inert), whole numbers in the count format, blanks and NaN as empty cells."""
+    book = Book(tmp_path / "x.xlsx")
+    headed, bare = book.sheet("С заголовком"), book.sheet("Без заголовка")
+    book.table(headed, 0, ["Текст", "Число", "Доля", "Пусто"], [])
+    rows = [["<b>&amp;\x07", 12.0, 84.6, None], ["=1+1", 0, float("nan"), ""]]
+    book.bulk_rows(headed, 1, rows)
+    book.bulk_rows(bare, 0, rows)
+    book.close()
+    wb = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    for ws, first in ((wb["С заголовком"], 2), (wb["Без заголовка"], 1)):
+        got = [[c.value for c in row] for row in ws.iter_rows(min_row=first, max_col=4)]
+        assert got == [["<b>&amp;", 12, 84.6, None], ["=1+1", 0, None, None]]
+        assert ws.cell(first, 1).data_type == "s" and ws.cell(first, 1).quotePrefix
+        assert ws.cell(first, 2).number_format == NUMBER_FORMATS[Unit.COUNT]
+    assert wb["С заголовком"]["A1"].value == "Текст"
 
 
 def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):

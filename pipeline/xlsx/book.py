@@ -173,6 +173,8 @@ class Book:
         """Rows of text and numbers from row `r0` to the sheet's end, formatted as `table` formats them, written
         into the sheet's XML when the book closes: xlsxwriter spends about 8 µs a cell, which made the lineage
         sheet's hundreds of thousands of cells the largest part of publishing. Write nothing else below `r0`."""
+        for fmt in (self.plain, self._figure[(Unit.COUNT, False)]):
+            fmt._get_xf_index()  # registered now, so the styles written at close hold them
         self._bulk[ws] = (r0, rows)
 
     def _bulk_xml(self, r0: int, rows: list[list]) -> str:
@@ -200,6 +202,7 @@ class Book:
                 width = max(map(len, rows), default=1)
                 xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{column_letter(width - 1)}{r0 + len(rows)}"/>',
                              xml, count=1)
+                xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
                 changed[part] = xml.replace("</sheetData>", self._bulk_xml(r0, rows) + "</sheetData>", 1).encode("utf-8")
         self.tmp.write_bytes(repack(data, infos, changed))
 
