@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -93,3 +94,15 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
         server.wait(timeout=60)
         wait_until(lambda: not group_alive(server.pid), "every process the server started to stop", 30)
+
+
+def test_a_busy_port_is_said_in_russian_without_a_traceback(tmp_path):
+    home = tmp_path / "home"
+    Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
+    env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        said = subprocess.run([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port",
+                               str(taken.getsockname()[1])], env=env, capture_output=True, text=True, timeout=120)
+    assert said.returncode != 0 and "Traceback" not in said.stdout + said.stderr
+    assert "уже занимает другая программа" in " ".join(said.stdout.split())

@@ -3,6 +3,7 @@ created from the school registry."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -44,7 +45,8 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
     try:
         listener = socket.create_server((host, port), backlog=128)
     except OSError as exc:
-        raise WrongInput(f"Не удалось занять адрес {host}:{port}: {exc.strerror or exc}. Укажите другой --port.") from exc
+        reason = "его уже занимает другая программа" if exc.errno == errno.EADDRINUSE else "он недоступен на этом сервере"
+        raise WrongInput(f"Кабинет не может слушать адрес {host}:{port}: {reason}. Укажите другой --port или --host.") from exc
     listener.set_inheritable(True)  # every web process accepts on it
     env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
            "DAGSTER_HOME": str(runner.write_instance_settings(ws))}
