@@ -45,12 +45,17 @@ def web_processes(pgid: int) -> list[int]:
     return found
 
 
-def school_hands_in(base: str, school: str, workbook: Path) -> str:
+def logged_in(base: str, school: str) -> requests.Session:
     session = requests.Session()
     session.get(f"{base}/login/", timeout=30)
     session.post(f"{base}/login/", data={"username": school.lower(), "password": PASSWORD,
                                          "csrfmiddlewaretoken": session.cookies["csrftoken"]},
                  headers={"Referer": f"{base}/login/"}, timeout=30).raise_for_status()
+    return session
+
+
+def school_hands_in(base: str, school: str, workbook: Path) -> str:
+    session = logged_in(base, school)
     with workbook.open("rb") as f:
         answer = session.post(f"{base}/o/{school}/{SLUG}/upload/", files={"file": (workbook.name, f)},
                               data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
@@ -78,15 +83,11 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         assert len(web_processes(server.pid)) == 2
         templates = {}
         for school in SCHOOLS:  # each school's own prefilled template, as the cabinet issues it
-            session = requests.Session()
-            session.get(f"{base}/login/", timeout=30)
-            session.post(f"{base}/login/", data={"username": school.lower(), "password": PASSWORD,
-                                                 "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                         headers={"Referer": f"{base}/login/"}, timeout=30)
             templates[school] = tmp_path / f"{school}.xlsx"
-            templates[school].write_bytes(session.get(f"{base}/o/{school}/{SLUG}/template/", timeout=60).content)
+            templates[school].write_bytes(logged_in(base, school).get(f"{base}/o/{school}/{SLUG}/template/",
+                                                                      timeout=60).content)
         sent = [(school, filled(templates[school], tmp_path / f"{school}_{k}.xlsx", mistake, seed=k))
-                for k, mistake in enumerate([None, "bad_date"] * 4) for school in SCHOOLS[k % 2:k % 2 + 1]]
+                for k, (school, mistake) in enumerate([(SCHOOLS[0], None), (SCHOOLS[1], "bad_date")] * 4)]
         with ThreadPoolExecutor(len(sent)) as pool:  # all at once: both processes take some
             verdicts = list(pool.map(lambda job: school_hands_in(base, *job), sent))
         assert verdicts == ["Отчёт принят", "Отчёт не принят"] * 4
