@@ -64,20 +64,16 @@ _CELL = re.compile(r"([A-Z]+)(\d+)")
 
 def cell_ranges(cells: list[str]) -> str:
     """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7"."""
-    out, run = [], None  # run: [column, first row, last row]
+    runs: list[list | str] = []  # [column, first row, last row], or a cell that is not an address, as written
     for cell in cells:
         m = _CELL.fullmatch(cell)
-        if m and run and run[0] == m[1] and int(m[2]) == run[2] + 1:
-            run[2] += 1
-            continue
-        if run:
-            out.append(f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else ""))
-        run = [m[1], int(m[2]), int(m[2])] if m else None
-        if not m:
-            out.append(cell)
-    if run:
-        out.append(f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else ""))
-    return ", ".join(out)
+        last = runs[-1] if runs else None
+        if m and isinstance(last, list) and last[0] == m[1] and int(m[2]) == last[2] + 1:
+            last[2] += 1
+        else:
+            runs.append([m[1], int(m[2]), int(m[2])] if m else cell)
+    return ", ".join(run if isinstance(run, str) else f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else "")
+                     for run in runs)
 
 
 def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tuple[str, str], str]:
