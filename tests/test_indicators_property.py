@@ -75,8 +75,12 @@ def plain(data: dict) -> dict[str, float | None]:
     for n, form in enumerate(FORMS, start=1):
         breakdowns[f"I06f{n}"] = len({p["pair_group_id"] for p in live if form_of(p["form"]) == form})
         breakdowns[f"I22f{n}"] = pct(1 if any(form_of(p["form"]) == form for p in live) else 0, 1)
-        for r, role in enumerate(participants, start=1):
-            breakdowns[f"I15m{r}f{n}"] = mean([x for x in survey if x["respondent_role"] == role and x["form"] == form], "mean_score")
+        for r, (role, key) in enumerate((("наставляемые", "mentee_id"), ("наставники", "mentor_id")), start=1):
+            lines = [x for x in survey if x["respondent_role"] == role and x["form"] == form]
+            breakdowns[f"I15m{r}f{n}"] = mean(lines, "mean_score")
+            breakdowns[f"I15s{r}f{n}"] = mean(lines, "share_satisfied_pct")
+            in_form = {p[key] for p in live if form_of(p["form"]) == form}
+            breakdowns[f"I15r{r}f{n}"] = pct(sum(x["n_respondents"] for x in lines), len(in_form))
     for n, unit in enumerate(["пара", "группа"], start=1):
         breakdowns[f"I06u{n}"] = len({p["pair_group_id"] for p in live if p["unit_type"] == unit})
     for letter, column, options in (("t", "event_type", EVENT_TYPES), ("l", "level", EVENT_LEVELS), ("r", "school_role", SCHOOL_ROLES)):
@@ -113,7 +117,7 @@ def plain(data: dict) -> dict[str, float | None]:
         "I13": len(events),
         "I13m": sum(e["n_mentors"] for e in events),
         "I13n": sum(e["n_mentees"] for e in events),
-        "I14n": len({t["person_ref"] for t in data["training"] if t["status"] == "завершено"}),
+        "I14n": sum(1 for t in data["training"] if t["status"] == "завершено"),  # rows (§3), IDs or not
         "I16x": pct(len({p["pair_group_id"] for p in live if p["status"] == "прекращена досрочно"}), len(live_ids)),
         "I17": len(in_bank),
         "I17e": sum(1 for b in practices if b["practice_id"] in shown_at),
@@ -149,8 +153,8 @@ def roadmap_template(template):
 
 
 def vary(data: dict, events, extra: int) -> None:
-    """Kinds, levels and roles of events, a second award, partners' mentors, mentors' and «все формы» survey lines,
-    and roadmap items done late: all valid, so the return is still accepted."""
+    """Kinds, levels and roles of events, a second award, partners' mentors, listeners without an ID, mentors' and
+    «все формы» survey lines, and roadmap items done late: all valid, so the return is still accepted."""
     import random
 
     rng = random.Random(extra)
@@ -165,6 +169,10 @@ def vary(data: dict, events, extra: int) -> None:
         data["awards"].append({"mentor_id": data["mentors"][1]["mentor_id"], "award_type": rng.choice(AWARD_TYPES),
                                "stage": rng.choice(AWARD_STAGES), "order_ref": "Приказ № 12 от 20.12.2025"})
     data["partners"][0]["n_mentors_provided"] = rng.randint(0, 3)
+    if data["training"]:  # listeners without a mentor ID: a curator and a head
+        course = {k: v for k, v in data["training"][0].items() if k not in ("person_role", "person_ref")}
+        data["training"] += [{**course, "person_role": role, "person_name": "Слушателева Анна Ивановна"}
+                             for role in rng.sample(["куратор", "руководитель ОО"], rng.randint(0, 2))]
     teacher_pairs = [p for p in data["pairs"] if p["form"] == "педагог – педагог"]
     mentors_there = len({p["mentor_id"] for p in teacher_pairs})
     if mentors_there:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from contracts.catalogue import load_catalogue
 from pipeline.cli import app
 from pipeline.domain.indicators import INDICATORS
+from pipeline.domain.suppression import FEW_PEOPLE as SUPPRESSED
 from pipeline.publish import lineage
-from pipeline.publish.regional import SUPPRESSED
 from pipeline.reference import load_reference
 from pipeline.rules import RULES
 from pipeline.xlsx.school_layout import GUIDE_SHEET

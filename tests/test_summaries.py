@@ -21,17 +21,15 @@ from pipeline.domain.indicators import (
     BREAKDOWNS,
     BY_CODE,
     EMPTY_SHEET,
-    FEW_RESPONDENTS,
     HEADLINES,
     INDICATORS,
-    MIN_RESPONDENTS,
     PART_RU,
     SHEET_TITLES,
 )
+from pipeline.domain.suppression import FEW_PEOPLE, HIDDEN_PART, suppress
 from pipeline.publish.compute import cell_ranges
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
-from pipeline.publish.regional import _suppress
 from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
 from pipeline.runner import consolidate, instance, materialize
@@ -58,18 +56,18 @@ def test_every_municipal_figure_equals_the_warehouse(published):
     path = municipal(published)
     ws = openpyxl.load_workbook(path)["Показатели по ОО"]
     with warehouse.connect(published.database, read_only=True) as con:
-        values = {fid: (value, den) for fid, value, den in con.execute("SELECT figure_id, value, denominator FROM figure").fetchall()}
+        values = {fid: (value, hidden) for fid, value, hidden in con.execute("SELECT figure_id, value, hidden FROM figure").fetchall()}
     seen = 0
     codes = [str(c.value).split(" ")[0] for c in ws[1]]
     for row in ws.iter_rows(min_row=2, min_col=3):
         for cell in row:
-            if cell.value is None:  # a share over the registry: the municipality's only
-                assert BY_CODE[codes[cell.column - 1]].registry, cell.coordinate
+            if cell.value is None:  # a share over the registry or the files received: the municipality's only
+                assert not BY_CODE[codes[cell.column - 1]].school_level, cell.coordinate
                 continue
             figure = figure_id_at(path, f"Показатели по ОО!{cell.coordinate}").format()
-            expected, base = values[figure]
-            if cell.value == FEW_RESPONDENTS:  # a survey figure of too few respondents (§4)
-                assert 0 < base < MIN_RESPONDENTS, figure
+            expected, hidden = values[figure]
+            if hidden:  # a survey figure of too few respondents, or one that would reveal it (§4)
+                assert cell.value == hidden, figure
                 continue
             assert (cell.value == "—" and expected is None) or cell.value == pytest.approx(expected), figure
             seen += 1
@@ -138,15 +136,16 @@ def test_regional_equals_municipal_totals_unless_suppressed(published):
 
 
 def test_small_counts_and_their_complements_are_hidden():
+    from pipeline.domain.figures import aggregate
     from pipeline.domain.vocabulary import Level
 
-    cells = {(m, "I03"): (BY_CODE["I03"].figure(Level.MUNICIPALITY, m, "p", n, 10), "", "")
-             for m, n in (("a", 3), ("b", 40), ("c", 12))}
-    for m in ("a", "b", "c"):
-        cells[(m, "I06")] = (BY_CODE["I06"].figure(Level.MUNICIPALITY, m, "p", 2, None), "", "")
-    hidden = _suppress(cells, ["a", "b", "c"])
-    assert ("a", "I03") in hidden and ("c", "I03") in hidden and ("b", "I03") not in hidden
-    assert not any(k[1] == "I06" for k in hidden)  # pair counts are not counts of people
+    parts = [BY_CODE[code].figure(Level.MUNICIPALITY, m, "p", n, 10)
+             for code, numbers in (("I03", (3, 40, 12)), ("I06", (2, 2, 2))) for m, n in zip("abc", numbers, strict=True)]
+    totals = [aggregate([f for f in parts if f.indicator == code], Level.REGION, "r", "p") for code in ("I03", "I06")]
+    hidden = {(f.indicator, f.entity): f.hidden for f in suppress(parts + totals, Level.REGION) if f.hidden}
+    assert hidden == {("I03", "a"): FEW_PEOPLE, ("I03", "c"): HIDDEN_PART}  # pairs are not people; b and the total shown
+    # for the municipality's own readers, people are not hidden
+    assert not any(f.hidden for f in suppress(parts + totals, Level.MUNICIPALITY))
 
 
 def test_no_formulas_or_external_links_in_any_output(published):
@@ -255,15 +254,28 @@ def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
                                [MUNI, PERIOD]).fetchone()
         targets = con.execute("SELECT indicator, target, actual, deviation FROM target_deviation WHERE municipality = ?",
                               [MUNI]).fetchall()
+    hidden = {(code, level) for code, level in con_hidden(published)}
+    assert hidden, "the e2e data has survey lines of fewer than 5 respondents"
     for code, num, den in schools:
+        if (code, "school") in hidden or (code, "municipality") in hidden:  # the views print the hidden form
+            assert muni[code][2] is None or (code, "municipality") not in hidden
+            continue
         if BY_CODE[code].shared is None and not BY_CODE[code].largest:  # those: test_indicators_property
             assert muni[code][0] == num and (muni[code][1] or 0) == (den or 0)  # ОО → МО
-        assert region[code] == muni[code]                                   # МО → регион (one МО)
+        if not BY_CODE[code].counts_people or (muni[code][0] or 0) >= 5:
+            assert region[code] == muni[code]                              # МО → регион (one МО)
     share = region["I03"]
     assert share[2] == pytest.approx(round(100 * share[0] / share[1], 1))
     assert coverage == (6, 6, 0)
     assert {t[0] for t in targets} >= {"I11c", "I11f", "I13legal", "I01"}
     assert all(t[3] == pytest.approx(round(t[2] - t[1], 1)) for t in targets if t[2] is not None)
+
+
+def con_hidden(ws) -> list[tuple[str, str]]:
+    """(indicator, level) of every published figure hidden in the e2e municipality's run."""
+    with warehouse.connect(ws.database, read_only=True) as con:
+        return con.execute("SELECT indicator, level FROM indicator_published WHERE municipality = ? AND hidden IS NOT NULL "
+                           "AND value IS NULL AND numerator IS NULL AND denominator IS NULL", [MUNI]).fetchall()
 
 
 def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp_path):

@@ -71,7 +71,7 @@ def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл 
         table.add_column(col)
     for f in answer["figures"]:
         table.add_row(f"{f['indicator']} {f['title']}", Level(f["level"]).ru,
-                      f["entity"], "—" if f["value"] is None else f"{f['value']:g}", f["part"], f["figure_id"])
+                      f["entity"], "—" if f["value"] is None else f["value"] if isinstance(f["value"], str) else f"{f['value']:g}", f["part"], f["figure_id"])
     console.print(table)
 
 

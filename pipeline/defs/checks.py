@@ -13,7 +13,6 @@ from pipeline.defs.common import md, target
 from pipeline.defs.partitions import municipality_period
 from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.indicators import BY_CODE, INDICATORS
-from pipeline.domain.vocabulary import Level
 from pipeline.intake.verify import load_mismatches
 from pipeline.reference import load_reference
 from pipeline.rules.contracts import loaded_failures
@@ -47,21 +46,14 @@ def contracts_hold(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) 
 @dg.asset_check(asset=indicators, blocking=True, partitions_def=municipality_period)
 def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) -> dg.AssetCheckResult:
     """For every indicator of the published run, the municipal numerator and denominator equal the sums over ОО
-    (a maximum: the largest; what ОО share, at most the sum); a share over the registry has the registry's ОО as
-    its denominator."""
+    (a maximum: the largest; what ОО share, at most the sum; per file: over every file received); a share over
+    the registry has the registry's ОО as its denominator."""
     municipality, period = target(context)
     with svod.connection() as con:
         run_id = queries.published_run(con, municipality, period)
         if run_id is None:
             return dg.AssetCheckResult(passed=True, metadata={"run_id": "", "note": "нет расчёта: нет принятых отчётов"})
-        rows = con.execute(
-            "SELECT indicator, sum(numerator) FILTER (WHERE level = $school) AS s_num, "
-            "max(numerator) FILTER (WHERE level = $school) AS s_max, "
-            "max(numerator) FILTER (WHERE level = $municipality) AS m_num, "
-            "coalesce(sum(denominator) FILTER (WHERE level = $school), 0) AS s_den, "
-            "coalesce(max(denominator) FILTER (WHERE level = $municipality), 0) AS m_den "
-            "FROM figure WHERE run_id = $run GROUP BY indicator",
-            {"school": Level.SCHOOL.value, "municipality": Level.MUNICIPALITY.value, "run": run_id}).df()
+        rows = queries.totals_and_parts(con, run_id, [i.code for i in INDICATORS if i.per_file])
     ind = rows["indicator"].map(BY_CODE)
     registry = ind.map(lambda i: i.registry)
     school_num = rows["s_max"].where(ind.map(lambda i: bool(i.largest)), rows["s_num"]).fillna(0)

@@ -67,6 +67,7 @@ class Figure:
     denominator: float | None
     unit: Unit = Unit.COUNT
     largest: bool = False   # the numerator is a maximum: a level above takes the largest, not the sum
+    hidden: str | None = None  # what is printed instead of it, its numerator and denominator (`suppression`)
 
     @property
     def is_share(self) -> bool:
@@ -78,6 +79,11 @@ class Figure:
             return self.numerator
         return share(self.numerator, self.denominator, 100 if self.unit is Unit.PERCENT else 1)
 
+    @property
+    def shown(self) -> float | str | None:
+        """The value as every sheet, command, view and page prints it: the mark where it is hidden."""
+        return self.hidden or self.value
+
     def id(self, run_id: str) -> str:
         return FigureId(self.indicator, self.level, self.entity, self.period, run_id).format()
 
@@ -88,7 +94,7 @@ def aggregate(figures: list[Figure], level: Level, entity: str, period: str) -> 
     first = figures[0]
     dens = [f.denominator for f in figures if f.denominator is not None]
     numerators = [f.numerator for f in figures]
-    return replace(first, level=level, entity=entity, period=period,
+    return replace(first, level=level, entity=entity, period=period, hidden=None,
                    numerator=max(numerators) if first.largest else sum(numerators),
                    denominator=sum(dens) if first.is_share else None)
 

@@ -31,8 +31,8 @@ MANAGER_FORM = "руководитель-наставник – молодой �
 INTAKE = "_intake"  # the intake journal seen as a sheet: one row per received version of the ОО's return
 SHEET_TITLES = {**{sh.code: sh.title for sh in _catalogue.sheets}, INTAKE: "Журнал приёма"}
 ALL_FORMS = status("all_forms")  # a survey row that totals every form of its role
-MIN_RESPONDENTS = 5       # a survey figure of fewer respondents is not shown (§4: n ≥ 5)
-FEW_RESPONDENTS = "< 5 ответов"
+PEOPLE_KEYS = {_catalogue.keys["mentors"], _catalogue.keys["mentees"], "person_ref"}
+PEOPLE_SUMS = {("n_mentors_provided",)}   # columns that are themselves numbers of people
 
 
 @dataclass
@@ -157,8 +157,12 @@ class Indicator:
     mean: bool = False                       # the value is numerator per denominator, not a percentage
     registry: bool = False                   # a municipal share over the ОО of the registry; no ОО figures
     breakdown: str = ""                      # the breakdown it belongs to (shown apart), or "" for a headline
-    min_base: int = 0                        # not shown where the denominator is smaller (§4)
+    respondents: str = ""                    # "numerator" or "denominator": the part that counts survey
+                                             # respondents (§4: hidden under 5, `pipeline.domain.suppression`)
+    part_of: str = ""                        # the headline its breakdown adds up to where the bases agree
     shared: Shared | None = None             # rows counted once per municipality, not once per ОО
+    per_file: bool = False                   # a municipal share over every file received for the period
+    revision: int = 1                        # bumped when its counting changes (stored contributions recomputed)
 
     @property
     def unit(self) -> Unit:
@@ -172,18 +176,20 @@ class Indicator:
 
     @property
     def counts_people(self) -> bool:
-        """Whether the numerator is a number of people (mentors or mentees), which §4 suppresses when small."""
-        return self.key in {_catalogue.keys["mentors"], _catalogue.keys["mentees"], "person_ref"} \
-            and not (self.sums or self.counts_rows or self.largest) and self.unit is not Unit.MEAN
+        """Whether the numerator is a number of people (mentors, mentees, listeners, mentors provided by
+        partners), which §4 hides above the municipality when small."""
+        if self.largest or self.unit is Unit.MEAN:
+            return False
+        return self.sums in PEOPLE_SUMS or (self.key in PEOPLE_KEYS and not self.sums)
 
-    def figure(self, level: Level, entity: str, period: str, numerator: float, denominator: float | None) -> Figure:
-        return Figure(self.code, level, entity, period, numerator, denominator, self.unit, bool(self.largest))
+    @property
+    def school_level(self) -> bool:
+        """Whether it has a figure per ОО (else the municipality's only)."""
+        return not (self.registry or self.per_file)
 
-    def shown(self, figure: Figure) -> float | str | None:
-        """The value as printed: hidden when its base is too small to show (§4)."""
-        if self.min_base and (figure.denominator or 0) < self.min_base:
-            return FEW_RESPONDENTS if figure.denominator else None
-        return figure.value
+    def figure(self, level: Level, entity: str, period: str, numerator: float, denominator: float | None,
+               hidden: str | None = None) -> Figure:
+        return Figure(self.code, level, entity, period, numerator, denominator, self.unit, bool(self.largest), hidden)
 
 
 def _values(column: str) -> list[str]:
@@ -214,6 +220,46 @@ _readiness = [  # I11: (letter, profile column, filter, what the ОО has)
     ("f", "site_section_url", _filled("site_section_url"), "раздел «Наставничество» на сайте"),
     ("g", "stimulation_act", _eq("stimulation_act", "да"), "ЛНА о стимулировании наставников"),
 ]
+
+_ROLES = ((1, "наставляемые"), (2, "наставники"))
+
+
+def _survey(n: int, role: str) -> list[Indicator]:
+    """I15 of one survey role: the mean score, the share satisfied and the response rate, each for the role and by
+    form (§3 «по ролям и формам»); every one hidden under MIN_RESPONDENTS respondents."""
+    of_role = _eq("respondent_role", role)
+    mean_words = f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}"
+    share_words = f"Σ(доля удовлетворённых × число ответивших) / Σ число ответивших, {role}"
+    rate_words = f"Σ число ответивших / участники действующих пар, {role}"
+    survey = dict(sheet="survey_summary", key="n_respondents", mean=True)
+    headlines = [
+        Indicator(f"I15m{n}", f"Удовлетворённость ({role}), средний балл", mean_words, where=_all(of_role, _survey_rows),
+                  sums=("mean_score", "n_respondents"), respondents="denominator",
+                  denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)), **survey),
+        Indicator(f"I15s{n}", f"Доля удовлетворённых ({role}), %", share_words, where=_all(of_role, _survey_rows),
+                  sums=("share_satisfied_pct", "n_respondents"), respondents="denominator",
+                  denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)), **survey),
+        Indicator(f"I15r{n}", f"Отклик на анкету ({role}), %", rate_words, "survey_summary", "n_respondents",
+                  _all(of_role, _survey_rows), sums=("n_respondents",), respondents="numerator",
+                  denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role])),
+    ]
+    name = _catalogue.column("pairs.form").label
+    by_form = []
+    for kind, sums, label, title, words in (
+            ("m", ("mean_score", "n_respondents"), "Удовлетворённость", "Средний балл", mean_words),
+            ("s", ("share_satisfied_pct", "n_respondents"), "Доля удовлетворённых", "Доля удовлетворённых, %", share_words),
+            ("r", ("n_respondents",), "Отклик на анкету", "Отклик, %", rate_words)):
+        for f, form in enumerate(_values("pairs.form"), start=1):
+            rows = _all(of_role, _eq("form", form))
+            base = Rows(rows, sums=("n_respondents",)) if kind != "r" else \
+                Rows(_all(_active_pair, _eq("form", form)), sheet="pairs", key=_in_pairs[role])
+            by_form.append(Indicator(
+                f"I15{kind}{n}f{f}", f"{title} ({role}): {form}", f"{words}, «{name}» = «{form}»", "survey_summary",
+                "n_respondents", rows, sums=sums, denominator=base, mean=kind != "r",
+                respondents="numerator" if kind == "r" else "denominator", part_of=f"I15{kind}{n}",
+                breakdown=f"{label} ({role}) по формам"))
+    return headlines + by_form
+
 
 INDICATORS: list[Indicator] = [
     Indicator("I01", "Охват обучающихся 10–18 лет, %", "наставляемые-обучающиеся 10–18 лет в действующих парах / обучающиеся 10–18 лет (профиль)",
@@ -278,25 +324,10 @@ INDICATORS: list[Indicator] = [
     Indicator("I14", "Наставники, прошедшие обучение, %", "наставники в действующих парах с обучением / наставники в действующих парах",
               "mentors", "mentor_id", _all(lambda f, s: f["trained_mentoring"].ne("нет"), _in_active("mentor_id")),
               denominator=Rows(_in_active("mentor_id"))),
-    Indicator("I14n", "Слушатели, завершившие обучение", "число различных людей с обучением в статусе «завершено» за период",
-              "training", "person_ref", _eq("status", "завершено")),
-    *[Indicator(f"I15m{n}", f"Удовлетворённость ({role}), средний балл", f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}",
-                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("mean_score", "n_respondents"),
-                denominator=Rows(_all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",)), mean=True,
-                min_base=MIN_RESPONDENTS) for n, role in ((1, "наставляемые"), (2, "наставники"))],
-    *[Indicator(f"I15s{n}", f"Доля удовлетворённых ({role}), %", f"Σ(доля удовлетворённых × число ответивших) / Σ число ответивших, {role}",
-                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("share_satisfied_pct", "n_respondents"),
-                denominator=Rows(_all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",)), mean=True,
-                min_base=MIN_RESPONDENTS) for n, role in ((1, "наставляемые"), (2, "наставники"))],
-    *[Indicator(f"I15r{n}", f"Отклик на анкету ({role}), %", f"Σ число ответивших / участники действующих пар, {role}",
-                "survey_summary", "n_respondents", _all(_eq("respondent_role", role), _survey_rows), sums=("n_respondents",),
-                denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role]))
-      for n, role in ((1, "наставляемые"), (2, "наставники"))],
-    *[ind for n, role in ((1, "наставляемые"), (2, "наставники")) for ind in _breakdown(
-        f"I15m{n}", "f", f"Удовлетворённость ({role}) по формам", "pairs.form", f"Средний балл ({role})",
-        f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}", "survey_summary", "n_respondents",
-        _eq("respondent_role", role), sums=("mean_score", "n_respondents"), denominator_sums=("n_respondents",),
-        mean=True, min_base=MIN_RESPONDENTS)],
+    Indicator("I14n", "Слушатели, завершившие обучение", "строки листа «Повышение квалификации» (человек × курс) со статусом «завершено»",
+              "training", "person_ref", _eq("status", "завершено"), counts_rows=True, revision=2),
+    *sorted((ind for n, role in _ROLES for ind in _survey(n, role)),  # headlines, then breakdowns; kind by kind
+            key=lambda i: (bool(i.breakdown), "msr".index(i.code[3]), i.code[4:])),
     Indicator("I16", "Пары, завершённые с достижением целей, %", "завершённые пары с целями достигнутыми полностью или частично / завершённые пары",
               "pairs", "pair_group_id", _all(_eq("status", status("pair_finished")), _eq("result", *group("goals_reached"))),
               denominator=Rows(_eq("status", status("pair_finished")))),
@@ -328,8 +359,9 @@ INDICATORS: list[Indicator] = [
                 "pairs", "pair_group_id", _active_pair, per_school=True),
     Indicator("I23a", "ОО, сдавшие отчёт в срок, % от реестра", "ОО, чей учтённый отчёт получен в срок / ОО в реестре МО",
               INTAKE, "version", _all(_eq("current", True), _eq("on_time", True)), per_school=True, registry=True),
-    Indicator("I23b", "Файлы без ошибок, %", "полученные версии отчёта без ошибок / все полученные версии (до учтённой)",
-              INTAKE, "version", _eq("errors", 0), denominator=Rows(lambda f, s: f["version"].notna())),
+    Indicator("I23b", "Файлы без ошибок, %", "полученные файлы отчётов без ошибок / все файлы отчётов, полученные за период "
+              "(по журналу приёма, в том числе от ОО без принятого отчёта)",
+              INTAKE, "version", _eq("errors", 0), denominator=Rows(lambda f, s: f["version"].notna()), per_file=True, revision=2),
     Indicator("I23c", "ОО с полностью заполненной дорожной картой, % от реестра",
               "ОО, где у каждого пункта уровня ОО есть статус, а у выполненных — реквизиты / ОО в реестре МО",
               "roadmap_status", "activity_code",
@@ -417,12 +449,14 @@ def shared_numerators(scope: Scope) -> dict[str, float]:
     return totals
 
 
-def return_figures(returns: F, scope: Scope, letters: F) -> tuple[F, F]:
-    """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells.
+def return_figures(returns: F, scope: Scope, letters: F, indicators: list[Indicator] = INDICATORS) -> tuple[F, F]:
+    """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells. A
+    `per_file` indicator is evaluated the same way with each received file as its own return
+    (`pipeline.publish.compute`).
 
     Returns (figures: indicator, sha256, school_id, numerator, denominator; sources: SOURCE_COLUMNS)."""
     figures, sources, letters = [], [], Letters(letters)
-    for ind in INDICATORS:
+    for ind in indicators:
         frame = scope.frames[ind.sheet]
         counts, counted = _count(frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest)
         fig = returns[["sha256", "school_id"]].assign(indicator=ind.code)

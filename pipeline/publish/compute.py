@@ -31,6 +31,7 @@ from pipeline.domain.indicators import (
     return_figures,
     shared_numerators,
 )
+from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference
@@ -92,15 +93,30 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
     return {key: "; ".join(parts) for key, parts in texts.items()}
 
 
-def _returns_figures(con, returns: pd.DataFrame, period, period_code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Figures and source cells of returns not computed before: their facts only, evaluated together."""
-    if returns.empty:
+PER_RETURN = [i for i in INDICATORS if not i.per_file]
+PER_FILE = [i for i in INDICATORS if i.per_file]
+
+
+def _returns_figures(con, returns: pd.DataFrame, files: pd.DataFrame, period, period_code: str
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figures and source cells of returns (and, for `per_file` indicators, of received files) not computed
+    before: their facts only, evaluated together. A file's contribution is its own line of the intake journal."""
+    parts = []
+    if len(returns):
+        shas = list(returns["sha256"])
+        frames, letters = queries.facts_of(con, shas), queries.letters_of(con, shas)
+        frames[INTAKE] = queries.intake_of(con, shas)
+        parts.append(return_figures(returns, Scope(frames, period.start, period.end), letters, PER_RETURN))
+    if len(files):
+        journal = queries.files_journal(con, list(files["sha256"]))
+        no_letters = pd.DataFrame(columns=["sha256", "sheet", "code", "letter"])
+        parts.append(return_figures(files, Scope({INTAKE: journal}, period.start, period.end), no_letters, PER_FILE))
+    if not parts:
         return pd.DataFrame(columns=[*RETURN_FIGURE_COLUMNS]), pd.DataFrame(columns=[*RETURN_SOURCE_COLUMNS])
-    shas = list(returns["sha256"])
-    frames, letters = queries.facts_of(con, shas), queries.letters_of(con, shas)
-    frames[INTAKE] = queries.intake_of(con, shas)
-    figures, sources = return_figures(returns, Scope(frames, period.start, period.end), letters)
-    texts = _sources_texts(sources, dict(zip(returns["sha256"], returns["version"], strict=True)))
+    figures = pd.concat([f for f, _ in parts], ignore_index=True)
+    sources = pd.concat([s for _, s in parts], ignore_index=True)
+    versions = pd.concat([returns, files])
+    texts = _sources_texts(sources, dict(zip(versions["sha256"], versions["version"], strict=True)))
     figures["period"], sources["period"] = period_code, period_code
     figures["sources_text"] = [texts.get((i, sha), "") for i, sha in zip(figures["indicator"], figures["sha256"], strict=True)]
     return figures[RETURN_FIGURE_COLUMNS], sources[RETURN_SOURCE_COLUMNS]
@@ -118,49 +134,61 @@ def compute(con, municipality: str, period_code: str, snapshot: list[str] | None
     ref = load_reference()
     period = ref.municipalities[municipality].period(period_code)
     shas = sorted(queries.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
-    subs = queries.current_returns(con, shas)
+    subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
     run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
     known = con.execute("SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)",
-                        [period_code, list(subs["sha256"])]).df()
-    new_figures, new_sources = _returns_figures(con, subs[~subs["sha256"].isin(known["sha256"])], period, period_code)
+                        [period_code, shas]).df()
+    new_figures, new_sources = _returns_figures(con, _lacking(subs, known, PER_RETURN), _lacking(files, known, PER_FILE),
+                                                period, period_code)
     per_return = pd.concat([f for f in (known, new_figures) if len(f)]) if len(known) or len(new_figures) else new_figures
     by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
         per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
         per_return["sources_text"], strict=True)}
     shared = shared_numerators(Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end))
-    figures = _assemble(municipality, period_code, subs, by_key, len(ref.municipalities[municipality].schools), shared)
+    figures = _assemble(municipality, period_code, subs, files, by_key, len(ref.municipalities[municipality].schools),
+                        shared)
     return Computed(run_id, municipality, period_code, shas, figures, subs, new_figures, new_sources)
 
 
-def _assemble(municipality: str, period: str, subs: pd.DataFrame, by_key: dict, registry: int,
+def _lacking(returns: pd.DataFrame, known: pd.DataFrame, indicators: list) -> pd.DataFrame:
+    """The returns (or files) whose stored contributions lack one of `indicators`: never computed, or computed
+    before an indicator was added or redefined (`warehouse.ensure_schema` drops a redefined one's rows)."""
+    codes = {i.code for i in indicators}
+    has = known[known["indicator"].isin(codes)].groupby("sha256")["indicator"].nunique()
+    return returns[returns["sha256"].map(has).fillna(0).lt(len(codes))]
+
+
+def _assemble(municipality: str, period: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict, registry: int,
               shared: dict[str, float]) -> list[Figure]:
-    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256);
-    a share over the registry is the municipality's only, over its `registry` ОО; a `shared` numerator counts
-    what several ОО share once."""
+    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256),
+    hidden where §4 says so (`suppression.suppress`, for the municipality's readers); a share over the registry
+    is the municipality's only, over its `registry` ОО; a `per_file` one sums every received file's line; a
+    `shared` numerator counts what several ОО share once."""
     figures = []
     for ind in INDICATORS:
-        schools = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
-                   for school, sha in zip(subs["school_id"], subs["sha256"], strict=True)
-                   for num, den, _ in [by_key[(ind.code, sha)]]]
-        total = aggregate(schools, Level.MUNICIPALITY, municipality, period) if schools \
+        inputs = files if ind.per_file else subs
+        parts = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
+                 for school, sha in zip(inputs["school_id"], inputs["sha256"], strict=True)
+                 for num, den, _ in [by_key[(ind.code, sha)]]]
+        total = aggregate(parts, Level.MUNICIPALITY, municipality, period) if parts \
             else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None)
         if ind.code in shared:
             total = replace(total, numerator=shared[ind.code])
         if ind.registry:
-            figures.append(replace(total, denominator=float(registry)))
-        else:
-            figures += [*schools, total]
-    return figures
+            total = replace(total, denominator=float(registry))
+        figures += [*parts, total] if ind.school_level else [total]
+    return suppress(figures, Level.MUNICIPALITY)
 
 
-def _texts(municipality: str, subs: pd.DataFrame, by_key: dict) -> dict[tuple[str, str], str]:
+def _texts(municipality: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict) -> dict[tuple[str, str], str]:
     """(indicator, ОО or municipality) -> where its figure came from, in words."""
     texts = {}
     for ind in INDICATORS:
         for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
-            if not ind.registry:
+            if ind.school_level:
                 texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
-        texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in subs["sha256"]))
+        inputs = files if ind.per_file else subs
+        texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in inputs["sha256"]))
     return texts
 
 
@@ -169,12 +197,13 @@ def stored_run(con, run_id: str) -> Computed:
     municipality, period, snapshot = con.execute("SELECT municipality, period, submissions FROM run WHERE run_id = ?",
                                                  [run_id]).fetchone()
     shas = json.loads(snapshot)
-    subs = queries.current_returns(con, shas)
-    figures = [BY_CODE[i].figure(Level(level), entity, p, num, den) for i, level, entity, p, num, den in con.execute(
-        "SELECT indicator, level, entity, period, numerator, denominator FROM figure WHERE run_id = ?", [run_id]).fetchall()]
+    subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
+    figures = [BY_CODE[i].figure(Level(level), entity, p, num, den, hidden) for i, level, entity, p, num, den, hidden
+               in con.execute("SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure "
+                              "WHERE run_id = ?", [run_id]).fetchall()]
     sources = con.execute("SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
-                          "WHERE period = ? AND list_contains(?, sha256)", [period, list(subs["sha256"])]).fetchall()
-    texts = _texts(municipality, subs, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
+                          "WHERE period = ? AND list_contains(?, sha256)", [period, shas]).fetchall()
+    texts = _texts(municipality, subs, files, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
     return Computed(run_id, municipality, period, shas, figures, subs, texts=texts)
 
 
@@ -185,9 +214,11 @@ def store(con, run: Computed, journal: Path | None = None) -> None:
     run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
     latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
+    files = list(queries.files_of(con, run.snapshot)["sha256"])
     inputs = pd.DataFrame(
         [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
-        + [(f.id(run_id), sha) for f in figures if f.level is Level.MUNICIPALITY for sha in run.subs["sha256"]],
+        + [(f.id(run_id), sha) for f in figures if f.level is Level.MUNICIPALITY
+           for sha in (files if BY_CODE[f.indicator].per_file else run.subs["sha256"])],
         columns=["figure_id", "sha256"])
     with transaction(con):
         con.execute("DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
@@ -195,14 +226,16 @@ def store(con, run: Computed, journal: Path | None = None) -> None:
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                     [run_id, municipality, period, latest, load_catalogue().fingerprint, ref.version, json.dumps(run.snapshot)])
-        fresh = list(run.new_figures["sha256"].unique())
+        fresh = list(run.new_figures["sha256"] + "|" + run.new_figures["indicator"])
         for table in ("return_figure", "return_source"):
-            con.execute(f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256)", [period, fresh])
+            con.execute(f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256 || '|' || indicator)",
+                        [period, fresh])
         insert_frame(con, "return_figure", run.new_figures)
         insert_frame(con, "return_source", pa.Table.from_pandas(run.new_sources, preserve_index=False))
         insert_frame(con, "figure", pd.DataFrame(
             [{"figure_id": f.id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level.value,
-              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value}
+              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value,
+              "hidden": f.hidden}
              for f in figures]))
         insert_frame(con, "figure_input", inputs)
     if journal is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.bulk import rare_collections
 from pipeline.domain.indicators import BY_CODE, HEADLINES
+from pipeline.domain.suppression import lineage_values
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_copy
 from pipeline.publish import municipal_sheets as parts
@@ -70,12 +71,14 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     data_as_of = con.execute("SELECT created_at FROM run WHERE run_id = ?", [run_id]).fetchone()[0]
     earlier = [(label, p, figs) for label, p in m.comparable(period)
                if (figs := queries.comparable_figures(con, municipality, p.code, data_as_of))]
-    earlier_rows = [[fid, BY_CODE[code].title, Level.MUNICIPALITY.ru, municipality, BY_CODE[code].words, value, num, den,
-                     f"сводка за {p.code} (расчёт {run})"]
-                    for _, p, figs in earlier for code, (fid, value, num, den, run) in figs.items() if code in BY_CODE]
+    earlier_rows = [[fid, BY_CODE[code].title, Level.MUNICIPALITY.ru, municipality, BY_CODE[code].words,
+                     *lineage_values(hidden or value, num, den, hidden), f"сводка за {p.code} (расчёт {run})"]
+                    for _, p, figs in earlier for code, (fid, value, num, den, run, hidden) in figs.items()
+                    if code in BY_CODE]
     totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
-    rows = [[f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity, BY_CODE[f.indicator].words, f.value,
-             f.numerator, f.denominator, run.texts[(f.indicator, f.entity)]] for f in ordered]
+    rows = [[f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity, BY_CODE[f.indicator].words,
+             *lineage_values(f.shown, f.numerator, f.denominator, f.hidden), run.texts[(f.indicator, f.entity)]]
+            for f in ordered]
     book.table(lineage, 0, lineage_header, [])
     book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
@@ -107,7 +110,7 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         """A figure's cell linked to its lineage row; blank where the figure has no value at this level."""
         f, total = by_key.get((code, entity)), entity == municipality
         if f is not None:
-            book.linked_figure(sheet, r, c, BY_CODE[code].shown(f), book.figure_format(f.unit, total),
+            book.linked_figure(sheet, r, c, f.shown, book.figure_format(f.unit, total),
                                lineage_link(row_of[(code, entity)]))
     for r, (entity, name) in enumerate(entities, start=1):
         total = entity == municipality
@@ -137,7 +140,8 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     parts.roadmap_sheet(book, sheets["Дорожная карта"], m, queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
     parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)
-    data_rows = [[f.id(run_id), f.indicator, f.level.value, f.entity, f.period, f.numerator, f.denominator]
+    data_rows = [[f.id(run_id), f.indicator, f.level.value, f.entity, f.period,
+                  *lineage_values(f.shown, f.numerator, f.denominator, f.hidden)[1:]]
                  for f in ordered if f.level is Level.MUNICIPALITY]
     data = book.sheet(DATA_SHEET)
     book.table(data, 0, DATA_HEADER, data_rows)

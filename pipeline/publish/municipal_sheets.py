@@ -55,7 +55,7 @@ CHART_LINES = 16      # rows a 320-pixel chart covers
 def targets_sheet(book: Book, ws, m, period, by_key, row_of):
     """The municipality's seed and federal targets against its figures."""
     targets = [t for t in load_reference().targets if t.applies(m.code, period) and t.indicator in BY_CODE]
-    target_rows(book, ws, [(f"{t.indicator} {BY_CODE[t.indicator].title}", t, by_key[(t.indicator, m.code)].value,
+    target_rows(book, ws, [(f"{t.indicator} {BY_CODE[t.indicator].title}", t, by_key[(t.indicator, m.code)].shown,
                             row_of[(t.indicator, m.code)]) for t in targets])
 
 
@@ -131,13 +131,13 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         ind, now = BY_CODE[code], by_key[(code, m.code)]
         book.text(ws, r, 0, f"{code} {ind.title}", book.wrap)
         lines += book.wrapped_row(ws, r, [(f"{code} {ind.title}", TREND_TITLE_WIDTH)])
-        values = [figs.get(code, (None, None))[:2] for _, _, figs in earlier]
-        cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.value, row_of[(code, m.code)])]
+        values = [_shown(figs.get(code)) for _, _, figs in earlier]
+        cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.shown, row_of[(code, m.code)])]
         for c, (_, value, row) in enumerate(cells, start=1):
             book.linked_figure(ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None)
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
-            if value is not None and now.value is not None:
-                ws.write_number(r, c, round(now.value - value, 1), book.change_format(ind.unit))
+            if isinstance(value, int | float) and isinstance(now.shown, int | float):
+                ws.write_number(r, c, round(now.shown - value, 1), book.change_format(ind.unit))
     if not earlier:
         book.text(ws, len(codes) + 2, 0, "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.", book.wrap)
         return
@@ -155,6 +155,14 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         chart.set_legend({"position": "bottom"})
         charts.append(chart)
     charts_below(ws, charts, len(codes) + 2, lines + 1)
+
+
+def _shown(earlier: tuple | None) -> tuple[str | None, float | str | None]:
+    """(figure id, value as printed) of an earlier figure (`queries.comparable_figures`): its mark where hidden."""
+    if earlier is None:
+        return None, None
+    fid, value, _, _, _, hidden = earlier
+    return fid, hidden or value
 
 
 BREAKDOWN_TITLE_WIDTH = 60  # characters

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,14 @@ import pandas as pd
 
 from pipeline.domain.figures import Figure, FigureId, aggregate
 from pipeline.domain.indicators import BY_CODE, HEADLINES, INDICATORS
+from pipeline.domain.suppression import (
+    FEW_PEOPLE,
+    FEW_RESPONDENTS,
+    MIN_RESPONDENTS,
+    SMALL_COUNT,
+    lineage_values,
+    suppress,
+)
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.publish.municipal_sheets import breakdowns_sheet, target_rows
@@ -33,9 +42,8 @@ from pipeline.xlsx.summary_layout import (
     regional_path,
 )
 
-SUPPRESS_BELOW = 5   # people counts under this are not shown above the municipality (guess, §4)
-SUPPRESSED = "< 5"
 TOTAL = "__total__"
+WITHHELD = "сводка МО без чисел скрытого показателя"  # a part's origin where its municipality hid its numbers
 REGIONAL_JOURNAL = "region"  # journal/region/<run>.json: each regional run's periods, replayed by a rebuild
 
 
@@ -56,7 +64,6 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     title_sheet(book, title, con, region, munis, periods, coverage)
     book.text(ws, 0, 0, f"Региональная сводка: {ref.regions[region]}", book.title)
     cells = municipal_figures(con, region, periods)
-    suppressed = _suppress(cells, [m.code for m in munis])
     ws.set_column(0, 0, 30, book.wrap)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2 + len(HEADLINES), 11)
@@ -64,7 +71,7 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE)))
     book.table(ws, 2, ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in HEADLINES]], [])
     ws.freeze_panes(3, 2)
-    totals = store_totals(con, region, periods, cells, journal)
+    shown = store_totals(con, region, periods, cells, journal)
     lineage_rows: list[list] = []
     row_of: dict[tuple[str, str], int] = {}   # (municipality or TOTAL, indicator) -> its lineage row
     shown_of: dict[tuple[str, str], object] = {}
@@ -72,22 +79,17 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     def figure_cell(sheet, r, c, code, entity):
         """One shown figure linked to its lineage row: a municipality's, or the region's total (`TOTAL`)."""
         ind = BY_CODE[code]
-        if entity == TOTAL:
-            f, fid = totals.get(code, (None, ""))
-            where, origin = "ИТОГО по региону", f"сумма сводок МО: {len(munis)}"
-        else:
-            f, fid, origin = cells[(entity, code)]
-            where = names[entity]
-        hidden = (entity, code) in suppressed
-        shown = SUPPRESSED if hidden else ("—" if f is None else ind.shown(f))
-        shown_of[(entity, code)] = shown
-        book.linked_figure(sheet, r, c, shown, book.figure_format(ind.unit, total=entity == TOTAL),
+        f, fid = shown.get((entity, code), (None, ""))
+        where = "ИТОГО по региону" if entity == TOTAL else names[entity]
+        origin = f"сумма сводок МО: {len(munis)}" if entity == TOTAL else cells[(entity, code)][2]
+        shown_of[(entity, code)] = value = "—" if f is None else f.shown
+        book.linked_figure(sheet, r, c, value, book.figure_format(ind.unit, total=entity == TOTAL),
                            lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None,
                            book.bold if entity == TOTAL else None)
         if fid:
             row_of[(entity, code)] = FIRST_LINEAGE_ROW + len(lineage_rows)
-            lineage_rows.append([fid, ind.title, where, shown, "скрыто" if hidden else f.numerator,
-                                 "скрыто" if hidden else ("" if f.denominator is None else f.denominator), origin])
+            lineage_rows.append([fid, ind.title, where, *lineage_values(value, f.numerator, f.denominator, f.hidden),
+                                 origin])
     names = {m.code: m.name for m in munis}
     for r, m in enumerate(munis, start=3):
         book.text(ws, r, 0, m.name)
@@ -160,9 +162,10 @@ def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], show
         p, figs = earlier[-1]  # the latest of them
         for ind in HEADLINES:
             now = shown_of[(m.code, ind.code)]
-            fid, value, num, den, run = figs.get(ind.code, ("", None, None, None, ""))
-            if value is not None and _is_small(ind, num or 0):
-                value = SUPPRESSED
+            fid, value, num, den, run, hidden = figs.get(ind.code, ("", None, None, None, "", None))
+            if fid:  # as the region's readers may see it
+                then = suppress([ind.figure(Level.MUNICIPALITY, m.code, p.code, num or 0.0, den, hidden)], Level.REGION)[0]
+                value, hidden = then.shown, then.hidden
             book.text(ws, r, 0, m.name)
             book.text(ws, r, 1, f"{ind.code} {ind.title}")
             book.text(ws, r, 2, p.code)
@@ -173,9 +176,8 @@ def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], show
             if isinstance(value, int | float) and isinstance(now, int | float):
                 ws.write_number(r, 5, round(now - value, 1), book.change_format(ind.unit))
             if fid:
-                hidden = value == SUPPRESSED
-                extra.append([fid, ind.title, f"{m.name} ({p.code})", value, "скрыто" if hidden else num,
-                              "скрыто" if hidden else ("" if den is None else den), f"сводка МО за {p.code} (расчёт {run})"])
+                extra.append([fid, ind.title, f"{m.name} ({p.code})", *lineage_values(value, num, den, hidden),
+                              f"сводка МО за {p.code} (расчёт {run})"])
             r += 1
     ws.freeze_panes(1, 2)
     return extra
@@ -194,34 +196,46 @@ def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str,
             con.execute("SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]).fetchone()
         origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
         stored = {r[0]: r[1:] for r in con.execute(
-            "SELECT indicator, numerator, denominator, figure_id FROM figure WHERE run_id = ? AND level = ?",
+            "SELECT indicator, numerator, denominator, figure_id, hidden FROM figure WHERE run_id = ? AND level = ?",
             [run[0], Level.MUNICIPALITY.value]).fetchall()} if run else {}
         for ind in INDICATORS:
-            row = stored.get(ind.code)
-            f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], row[0] if row else 0, row[1] if row else None)
-            cells[(m.code, ind.code)] = (f, row[2] if row else "", origin)
+            num, den, fid, hidden = stored.get(ind.code, (0.0, None, "", None))
+            f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], num or 0.0, den, hidden)
+            cells[(m.code, ind.code)] = (f, fid, origin if num is not None else WITHHELD)
     return cells
 
 
 def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal: Path | None = None,
-                 published_at: datetime | None = None) -> dict[str, tuple[Figure, str]]:
+                 published_at: datetime | None = None) -> dict[tuple[str, str], tuple[Figure, str]]:
     """The region's total of each indicator over the municipal figures shown, stored as figures of one regional
-    run with those figures as parts; {indicator: (total, figure id)}. Same parts, same run id. The newest
-    published run's totals are the region's (`published_regional_run`); the journal keeps when and from which
-    municipal runs, so a rebuild replays it exactly."""
+    run with those figures as parts, hidden where the region's readers may not see them (`suppress`). Same parts,
+    same run id. The newest published run's totals are the region's (`published_regional_run`); the journal
+    keeps when and from which municipal runs, so a rebuild replays it exactly.
+
+    Returns (municipality or TOTAL, indicator) -> (the figure as the regional workbook shows it, figure id)."""
     parts: dict[str, list[tuple[Figure, str]]] = {}
-    for figure, fid, _ in cells.values():
+    withheld = set()  # indicators with a part whose numbers its municipality did not send (hidden there)
+    for figure, fid, origin in cells.values():
         if fid:
             parts.setdefault(figure.indicator, []).append((figure, fid))
+            if origin == WITHHELD:
+                withheld.add(figure.indicator)
     ids = sorted(fid for group in parts.values() for _, fid in group)
     run_id = hashlib.sha256("|".join([region, *ids]).encode()).hexdigest()[:12]
     label = "+".join(sorted(set(periods.values())))
     published_at = published_at or datetime.now().replace(microsecond=0)
-    totals = {code: (aggregate([f for f, _ in group], Level.REGION, region, label),
-                     FigureId(code, Level.REGION, region, label, run_id).format()) for code, group in parts.items()}
+    sums = [replace(aggregate([f for f, _ in group], Level.REGION, region, label),
+                    hidden=FEW_RESPONDENTS if code in withheld else None) for code, group in parts.items()]
+    ids_of = {(f.entity, f.indicator): fid for group in parts.values() for f, fid in group}
+    ids_of |= {(TOTAL, t.indicator): FigureId(t.indicator, Level.REGION, region, label, run_id).format() for t in sums}
+    decided = suppress([f for group in parts.values() for f, _ in group] + sums, Level.REGION)
+    shown = {(TOTAL if f.level is Level.REGION else f.entity, f.indicator): f for f in decided}
+    shown = {key: (f, ids_of[key]) for key, f in shown.items()}
+    totals = {code: shown[(TOTAL, code)] for code in parts}
     figures = pd.DataFrame([{"figure_id": fid, "run_id": run_id, "indicator": t.indicator, "level": t.level.value,
                              "entity": region, "period": label, "numerator": t.numerator,
-                             "denominator": t.denominator, "value": t.value} for t, fid in totals.values()])
+                             "denominator": t.denominator, "value": t.value, "hidden": t.hidden}
+                            for t, fid in totals.values()])
     links = pd.DataFrame([{"figure_id": totals[code][1], "part_id": fid}
                           for code, group in parts.items() for _, fid in group])
     with transaction(con):
@@ -236,7 +250,7 @@ def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal
         record = {"run_id": run_id, "region": region, "periods": periods, "runs": runs,
                   "published_at": published_at.isoformat()}
         atomic_write(journal / REGIONAL_JOURNAL / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
-    return totals
+    return shown
 
 
 def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str, str], coverage: list[list]) -> None:
@@ -257,7 +271,8 @@ def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str
                          "(по муниципалитетам — лист «Охват»)"),
             ("Данные на", "; ".join(as_of)),
             ("Персональные данные", "Только итоги по муниципалитетам и региону. Число людей меньше "
-                                    f"{SUPPRESS_BELOW} не показывается («{SUPPRESSED}»)."),
+                                    f"{SMALL_COUNT} не показывается («{FEW_PEOPLE}»), результаты анкет, на которые "
+                                    f"ответили меньше {MIN_RESPONDENTS} человек, — тоже («{FEW_RESPONDENTS}»)."),
             ("Как проверить цифру", "Каждая цифра листа «Показатели по МО» ведёт на строку листа «Происхождение» "
                                     "и через сводки муниципалитетов — к ячейкам отчётов ОО.")]
     book.title_page(ws, rows)
@@ -267,24 +282,3 @@ def _coverage(con, m, period: str) -> list:
     n, late = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT on_time) FROM current_submission "
                           "WHERE municipality = ? AND period = ?", [m.code, period]).fetchone()
     return [m.name, period, len(m.schools), n, late, len(m.schools) - n]
-
-
-def _is_small(ind, numerator: float) -> bool:
-    """A count of people too small to show above the municipality (§4)."""
-    return ind.counts_people and 0 < numerator < SUPPRESS_BELOW
-
-
-def _suppress(cells: dict, munis: list[str]) -> set:
-    """Hide person counts below the threshold, plus complementary cells so none can be recovered from totals."""
-    hidden = set()
-    present = {code for _, code in cells}
-    for code in present:
-        small = [m for m in munis if _is_small(BY_CODE[code], cells[(m, code)][0].numerator)]
-        if not small:
-            continue
-        hidden.update((m, code) for m in small)
-        if len(small) == 1:
-            others = sorted((cells[(m, code)][0].numerator, m) for m in munis
-                            if m not in small and cells[(m, code)][0].numerator > 0)
-            hidden.add((others[0][1], code) if others else (TOTAL, code))
-    return hidden

@@ -14,7 +14,9 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from pipeline.config import Workspace
+from pipeline.domain.figures import Figure
 from pipeline.domain.indicators import BY_CODE
+from pipeline.domain.suppression import FEW_RESPONDENTS, HIDDEN_PART
 from pipeline.domain.vocabulary import Level
 from pipeline.intake.inbox import archive_file, sha256_of
 from pipeline.reference import load_reference
@@ -53,6 +55,14 @@ def read_sealed(path: Path, key: str) -> tuple[SummarySeal, list[list]]:
     return seal, data
 
 
+def _figure(row: list) -> Figure:
+    """A municipal figure of the data sheet: numbers, or, where the municipality hid it (§4), no numbers."""
+    ind, hidden = BY_CODE[row[1]], row[5] == HIDDEN_PART
+    numerator = 0.0 if hidden else float(row[5])
+    denominator = None if hidden or row[6] is None else float(row[6])
+    return ind.figure(Level(row[2]), row[3], row[4], numerator, denominator, FEW_RESPONDENTS if hidden else None)
+
+
 def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
     """Load every verified municipal summary from `upstream/` into the warehouse as an upstream run."""
     folder = ws.home / "upstream"
@@ -72,12 +82,12 @@ def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
             results.append(UpstreamResult(path.name, digest, False,
                                           f"Сводка «{path.name}» не нужна: этот расчёт уже выполнен здесь ({seal.run_id})."))
             continue
-        figures = [(row[0], BY_CODE[row[1]].figure(Level(row[2]), row[3], row[4], float(row[5]),
-                                                   None if row[6] is None else float(row[6])))
-                   for row in rows if row[2] == Level.MUNICIPALITY and row[1] in BY_CODE]
+        figures = [(row[0], _figure(row)) for row in rows if row[2] == Level.MUNICIPALITY and row[1] in BY_CODE]
         frame = pd.DataFrame([{"figure_id": fid, "run_id": seal.run_id, "indicator": f.indicator, "level": f.level.value,
-                               "entity": f.entity, "period": f.period, "numerator": f.numerator,
-                               "denominator": f.denominator, "value": f.value} for fid, f in figures])
+                               "entity": f.entity, "period": f.period,
+                               "numerator": None if f.hidden else f.numerator,
+                               "denominator": None if f.hidden else f.denominator,
+                               "value": None if f.hidden else f.value, "hidden": f.hidden} for fid, f in figures])
         with transaction(con):
             con.execute("DELETE FROM figure WHERE run_id = ?", [seal.run_id])
             con.execute("DELETE FROM run WHERE run_id = ?", [seal.run_id])

@@ -90,9 +90,22 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(first_of_next.toordinal() - 1)
 
 
-SHORT_QUOTED = re.compile(r"«([^»]+)»")
 SHORT_KINDS = {"Средняя общеобразовательная школа": "СОШ", "Основная общеобразовательная школа": "ООШ",
                "Средняя школа": "СШ", "Детский сад": "Д/с"}
+
+
+def _first_quoted(name: str) -> str | None:
+    """What the first «…» of `name` holds, inner quotes kept balanced: «Центр «Радуга»» -> Центр «Радуга»."""
+    depth, start = 0, None
+    for i, char in enumerate(name):
+        if char == "«":
+            depth += 1
+            start = i + 1 if start is None else start
+        elif char == "»" and depth:
+            depth -= 1
+            if depth == 0:
+                return name[start:i]
+    return None
 
 
 class School(BaseModel):
@@ -107,8 +120,7 @@ class School(BaseModel):
     @property
     def short_name(self) -> str:
         """The name people use in a table or chart: the quoted part, its kind abbreviated («СОШ № 1»)."""
-        quoted = SHORT_QUOTED.search(self.name)
-        short = quoted.group(1) if quoted else self.name
+        short = _first_quoted(self.name) or self.name
         for long, abbreviation in SHORT_KINDS.items():
             short = short.replace(long, abbreviation)
         return short

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
-from pipeline.domain.vocabulary import ACCEPTED_VERDICTS, CHECKED_VERDICTS, Severity, Verdict, sql_list
+from pipeline.domain.vocabulary import ACCEPTED_VERDICTS, CHECKED_VERDICTS, Level, Severity, Verdict, sql_list
 from pipeline.store.warehouse import fact_table
 
 CHECKED, ACCEPTED = sql_list(CHECKED_VERDICTS), sql_list(ACCEPTED_VERDICTS)
@@ -60,6 +60,19 @@ def intake_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
         "SELECT r.sha256, r.school_id, v.version AS src_row, v.version, v.sha256 = r.sha256 AS current, r.on_time, "
         "v.errors FROM submission r JOIN submission v ON v.school_id = r.school_id AND v.period = r.period "
         "AND v.version <= r.version WHERE list_contains(?, r.sha256) ORDER BY r.school_id, v.version", [shas]).df()
+
+
+def files_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """Of a snapshot, every received file of a return (accepted or not), ordered by school and version."""
+    return con.execute("SELECT sha256, school_id, version FROM submission WHERE list_contains(?, sha256) "
+                       "ORDER BY school_id, version", [shas]).df()
+
+
+def files_journal(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """The intake journal's line of each of these files, as its own return: sha256 and src_row (its version),
+    and how many errors it had."""
+    return con.execute("SELECT sha256, school_id, version AS src_row, version, errors FROM submission "
+                       "WHERE list_contains(?, sha256) ORDER BY school_id, version", [shas]).df()
 
 
 def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
@@ -138,13 +151,32 @@ def content_hash(con: duckdb.DuckDBPyConnection) -> str:
 def comparable_figures(con: duckdb.DuckDBPyConnection, municipality: str, period: str, as_of) -> dict[str, tuple]:
     """The municipal figures of a period as a summary of data up to `as_of` saw them: of that period's runs
     computed here from data no newer, the one `published_run` would pick. indicator -> (figure id, value,
-    numerator, denominator, run id). Later runs never change what a re-issued summary shows."""
+    numerator, denominator, run id, the mark it is hidden under or None). Later runs never change what a
+    re-issued summary shows."""
     rows = con.execute(
         "WITH chosen AS (SELECT run_id FROM run WHERE municipality = ? AND period = ? AND source_file IS NULL "
         "AND created_at <= ? ORDER BY json_array_length(submissions) DESC, run_id LIMIT 1) "
-        "SELECT f.indicator, f.figure_id, f.value, f.numerator, f.denominator, f.run_id FROM figure f JOIN chosen USING (run_id) "
+        "SELECT f.indicator, f.figure_id, f.value, f.numerator, f.denominator, f.run_id, f.hidden "
+        "FROM figure f JOIN chosen USING (run_id) "
         "WHERE f.level = 'municipality'", [municipality, period, as_of]).fetchall()
     return {r[0]: r[1:] for r in rows}
+
+
+def totals_and_parts(con: duckdb.DuckDBPyConnection, run_id: str, per_file: list[str]) -> pd.DataFrame:
+    """For each indicator of a municipal run: the municipal numerator and denominator (m_num, m_den) beside the
+    sum and largest of its parts' numerators (s_num, s_max) and the sum of their denominators (s_den). The parts
+    are the ОО figures, or, for `per_file` indicators, every received file's contribution."""
+    return con.execute(
+        "WITH parts AS (SELECT indicator, numerator, denominator FROM figure WHERE run_id = $run AND level = $school "
+        "  UNION ALL SELECT f.indicator, rf.numerator, rf.denominator FROM figure f JOIN figure_input fi USING (figure_id) "
+        "  JOIN return_figure rf ON rf.sha256 = fi.sha256 AND rf.indicator = f.indicator AND rf.period = f.period "
+        "  WHERE f.run_id = $run AND f.level = $municipality AND list_contains($per_file, f.indicator)) "
+        "SELECT m.indicator, sum(p.numerator) AS s_num, max(p.numerator) AS s_max, m.numerator AS m_num, "
+        "coalesce(sum(p.denominator), 0) AS s_den, coalesce(m.denominator, 0) AS m_den "
+        "FROM figure m LEFT JOIN parts p USING (indicator) WHERE m.run_id = $run AND m.level = $municipality "
+        "GROUP BY m.indicator, m.numerator, m.denominator",
+        {"school": Level.SCHOOL.value, "municipality": Level.MUNICIPALITY.value, "run": run_id,
+         "per_file": per_file}).df()
 
 
 def published_run(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> str | None:

@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS roadmap_item (municipality VARCHAR, code VARCHAR PRIM
                                          reading VARCHAR, text VARCHAR, seed VARCHAR);
 CREATE TABLE IF NOT EXISTS target (municipality VARCHAR, indicator VARCHAR, op VARCHAR, value DOUBLE, year INTEGER, source VARCHAR);
 -- each indicator's kind (pipeline/domain/indicators.py): unit 'count', 'percent' or 'mean'; largest: a maximum
+-- revision: bumped when its counting changes, so what returns contributed to it before is computed again
 CREATE TABLE IF NOT EXISTS indicator (code VARCHAR PRIMARY KEY, title VARCHAR, unit VARCHAR, largest BOOLEAN);
+ALTER TABLE indicator ADD COLUMN IF NOT EXISTS revision INTEGER;
 
 -- every file ever received, byte for byte in the archive under its sha256
 CREATE TABLE IF NOT EXISTS received_file (
@@ -47,9 +49,11 @@ CREATE TABLE IF NOT EXISTS src_column (sha256 VARCHAR, sheet VARCHAR, code VARCH
 CREATE TABLE IF NOT EXISTS run (
     run_id VARCHAR PRIMARY KEY, municipality VARCHAR, period VARCHAR, created_at TIMESTAMP,
     catalogue VARCHAR, reference VARCHAR, submissions VARCHAR, source_file VARCHAR);
+-- hidden: the mark printed instead of the value, numerator and denominator (pipeline/domain/suppression.py)
 CREATE TABLE IF NOT EXISTS figure (
     figure_id VARCHAR PRIMARY KEY, run_id VARCHAR, indicator VARCHAR, level VARCHAR, entity VARCHAR, period VARCHAR,
     numerator DOUBLE, denominator DOUBLE, value DOUBLE);
+ALTER TABLE figure ADD COLUMN IF NOT EXISTS hidden VARCHAR;
 -- what one return contributes to one indicator: computed once per return and period, reused by every run
 CREATE TABLE IF NOT EXISTS return_figure (
     indicator VARCHAR, period VARCHAR, sha256 VARCHAR, school_id VARCHAR, numerator DOUBLE, denominator DOUBLE,
@@ -89,24 +93,23 @@ CREATE OR REPLACE VIEW current_submission AS
 SELECT * FROM submission
 WHERE verdict IN ('accepted', 'accepted_with_warnings') AND superseded_by IS NULL;
 
--- published indicators at every level; shares are Σnumerator / Σdenominator, counts are Σnumerator
+-- published indicators at every level, as the summaries print them: a hidden figure (`hidden`, §4) shows no
+-- value, numerator or denominator; shares are Σnumerator / Σdenominator, counts are Σnumerator
 CREATE OR REPLACE VIEW indicator_published AS
-SELECT f.figure_id, f.indicator, f.level, f.entity, f.period, f.numerator, f.denominator, f.value,
+SELECT f.figure_id, f.indicator, f.level, f.entity, f.period,
+       CASE WHEN f.hidden IS NULL THEN f.numerator END AS numerator,
+       CASE WHEN f.hidden IS NULL THEN f.denominator END AS denominator,
+       CASE WHEN f.hidden IS NULL THEN f.value END AS value, f.hidden,
        r.municipality, m.region, r.run_id
 FROM figure f JOIN published_run r USING (run_id) JOIN municipality m ON m.code = r.municipality;
 
+-- each region's totals as its newest regional workbook shows them (small counts of people hidden, §4)
 CREATE OR REPLACE VIEW indicator_regional AS
-WITH totals AS (
-    SELECT region, indicator, list(DISTINCT period ORDER BY period) AS periods,
-           CASE WHEN any_value(i.largest) THEN max(numerator) ELSE sum(numerator) END AS numerator,
-           sum(denominator) AS denominator, any_value(i.unit) AS unit
-    FROM indicator_published ip JOIN indicator i ON i.code = ip.indicator
-    WHERE level = 'municipality' GROUP BY region, indicator)
-SELECT region, indicator, periods, numerator, denominator,
-       CASE unit WHEN 'count' THEN numerator
-                 WHEN 'percent' THEN round(100 * numerator / nullif(denominator, 0), 1)
-                 ELSE round(numerator / nullif(denominator, 0), 1) END AS value
-FROM totals;
+SELECT r.region, f.indicator, string_split(r.periods, '+') AS periods,
+       CASE WHEN f.hidden IS NULL THEN f.numerator END AS numerator,
+       CASE WHEN f.hidden IS NULL THEN f.denominator END AS denominator,
+       CASE WHEN f.hidden IS NULL THEN f.value END AS value, f.hidden
+FROM figure f JOIN published_regional_run r USING (run_id);
 
 -- municipal figures against the seed targets (a target with a year applies to periods ending in that year)
 CREATE OR REPLACE VIEW target_deviation AS

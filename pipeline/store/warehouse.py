@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import FigureId
-from pipeline.domain.indicators import INDICATORS
+from pipeline.domain.indicators import BY_CODE, INDICATORS
+from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
 from pipeline.reference import load_reference
 
@@ -65,7 +66,10 @@ def fact_table(sheet: str) -> str:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Migrate: create what is missing, convert older layouts, and load the reference data if it changed."""
     _split_lineage(con)
+    decided = _has_column(con, "figure", "hidden")
     con.execute(SCHEMA.read_text())
+    if not decided:
+        _decide_hidden(con)
     for sheet in load_catalogue().sheets:
         cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
@@ -76,8 +80,36 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _reference_version() -> str:
     """The reference data's version and a digest of the indicators' declarations (table `indicator`)."""
-    kinds = json.dumps([[i.code, i.title, i.unit.value, bool(i.largest)] for i in INDICATORS], ensure_ascii=False)
+    kinds = json.dumps([[i.code, i.title, i.unit.value, bool(i.largest), i.revision] for i in INDICATORS],
+                       ensure_ascii=False)
     return f"{load_reference().version}/{hashlib.sha256(kinds.encode()).hexdigest()[:12]}"
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+                       [table, column]).fetchone()[0] > 0
+
+
+def _decide_hidden(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses from before figures carried their suppression: decide it for every stored run, as its
+    publication would now (a municipal run for the municipality's readers, a regional one for the region's)."""
+    stored = con.execute("SELECT f.figure_id, f.run_id, f.indicator, f.level, f.entity, f.period, f.numerator, "
+                         "f.denominator, r.run_id IS NOT NULL FROM figure f "
+                         "LEFT JOIN regional_run r USING (run_id)").fetchall()
+    runs: dict[tuple[str, bool], list] = {}
+    for fid, run, code, level, entity, period, num, den, regional in stored:
+        if code in BY_CODE:
+            runs.setdefault((run, regional), []).append(
+                (fid, BY_CODE[code].figure(Level(level), entity, period, num or 0.0, den)))
+    decided = []
+    for (_, regional), rows in runs.items():
+        figures = suppress([f for _, f in rows], Level.REGION if regional else Level.MUNICIPALITY)
+        decided += [(fid, f.hidden) for (fid, _), f in zip(rows, figures, strict=True) if f.hidden]
+    if decided:
+        with transaction(con):
+            con.register("decided", pd.DataFrame(decided, columns=["figure_id", "hidden"]))
+            con.execute("UPDATE figure SET hidden = d.hidden FROM decided d WHERE figure.figure_id = d.figure_id")
+            con.unregister("decided")
 
 
 def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,10 +167,14 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
                                        "reading": i.reading, "text": i.text, "seed": i.seed}
                                       for m in ref.municipalities.values() for i in m.roadmap]),
         "target": pd.DataFrame([t.model_dump() for t in ref.targets]),
-        "indicator": pd.DataFrame([{"code": i.code, "title": i.title, "unit": i.unit.value, "largest": bool(i.largest)}
-                                   for i in INDICATORS]),
+        "indicator": pd.DataFrame([{"code": i.code, "title": i.title, "unit": i.unit.value, "largest": bool(i.largest),
+                                    "revision": i.revision} for i in INDICATORS]),
     }
+    stale = [code for code, revision in con.execute("SELECT code, coalesce(revision, 1) FROM indicator").fetchall()
+             if code in BY_CODE and BY_CODE[code].revision != revision]
     with transaction(con):
+        for table in ("return_figure", "return_source"):  # what returns contributed to a redefined indicator
+            con.execute(f"DELETE FROM {table} WHERE list_contains(?, indicator)", [stale])
         for name, frame in tables.items():
             con.execute(f"DELETE FROM {name}")
             insert_frame(con, name, frame)
