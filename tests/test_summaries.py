@@ -412,3 +412,21 @@ def test_every_indicator_and_breakdown_is_explained_down_to_school_cells(publish
     shown |= {str(row[0].value).split(" ")[0] for row in regional_wb["Разрезы"].iter_rows(min_row=2) if row[0].value}
     assert shown >= {i.code for i in INDICATORS}
     assert {"Цели", "Динамика"} <= set(regional_wb.sheetnames)
+
+
+def test_a_warehouse_from_before_suppression_decides_it_for_every_stored_run(published, tmp_path):
+    """Opening a warehouse whose figures carry no suppression decides it as publishing does now."""
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(published.database, old)
+    with warehouse.connect(old, read_only=True) as con:
+        before = sorted(con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall())
+    assert before
+    con = duckdb.connect(str(old))
+    for view in ("indicator_regional", "target_deviation", "indicator_published"):
+        con.execute(f"DROP VIEW {view}")
+    con.execute("ALTER TABLE figure DROP COLUMN hidden")
+    con.close()
+    with warehouse.connect(old) as con:
+        assert sorted(con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall()) == before
