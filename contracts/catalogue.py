@@ -17,8 +17,6 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel
 
-from pipeline.domain.vocabulary import Severity
-
 HERE = Path(__file__).parent
 ColumnType = Literal["string", "text", "int", "decimal", "date", "enum", "multi-enum", "ref", "multi-ref", "id", "url"]
 
@@ -61,6 +59,9 @@ class Condition(BaseModel):
         return f"«{label}» не «{'», «'.join(map(str, self.not_in or []))}»"
 
 
+SeverityWord = Literal["error", "warning"]  # `pipeline.domain.vocabulary.Severity`'s values (tests/test_catalogue.py)
+
+
 class Column(BaseModel):
     sheet: str
     code: str
@@ -69,7 +70,7 @@ class Column(BaseModel):
     required: Literal["Y", "N", "C"]
     required_text: str
     required_if: Condition | None = None
-    missing_severity: Severity = Severity.ERROR
+    missing_severity: SeverityWord = "error"
     values: list[str] = []
     synonyms: dict[str, str] = {}
     reference: str | None = None
@@ -112,7 +113,7 @@ class Sheet(BaseModel):
 
 class Rule(BaseModel):
     code: str
-    severity: Severity
+    severity: SeverityWord
     title: str
     message: str
     fix: str

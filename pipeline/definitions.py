@@ -7,15 +7,15 @@ SVOD_DUCKDB_MEMORY), resolved when a run starts, not at import.
 
 import dagster as dg
 
+from pipeline.assets.checks import contracts_hold, rows_reconcile, totals_reconcile
+from pipeline.assets.intake import checked_returns, received_files, unidentified_returns
+from pipeline.assets.jobs import JOBS
+from pipeline.assets.publishing import indicators, municipal_summary, regional_summary
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.schedules import SCHEDULES
+from pipeline.assets.schools import missing_reminders, school_templates
+from pipeline.assets.sensors import SENSORS
 from pipeline.config import WORKSPACE_ENVIRONMENT, from_environment
-from pipeline.defs.assets_intake import checked_returns, received_files, unidentified_returns
-from pipeline.defs.assets_publish import indicators, municipal_summary, regional_summary
-from pipeline.defs.assets_schools import missing_reminders, school_templates
-from pipeline.defs.checks import contracts_hold, rows_reconcile, totals_reconcile
-from pipeline.defs.jobs import JOBS
-from pipeline.defs.resources import SvodWorkspace
-from pipeline.defs.schedules import SCHEDULES
-from pipeline.defs.sensors import SENSORS
 
 ASSETS = [school_templates, unidentified_returns, received_files, checked_returns, indicators, municipal_summary,
           regional_summary, missing_reminders]

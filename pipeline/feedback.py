@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet, counts
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
@@ -142,6 +143,25 @@ def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer
                   template_version=result.book.identity.get("template_version") if result.book else None,
                   timeliness=timeliness, deadline=deadline, rows=result.rows, source=source or str(result.source),
                   parsed=result.book is not None, **extra)
+
+
+def loaded_answer(home: Path):
+    """`answer_of` for the store's load (`pipeline.store.loads.load_results`): the answer to a checked return,
+    with its version and, in words, what it changed against the version it supersedes."""
+    def answer(result: CheckResult, version: int | None, changes: dict[str, tuple[int, int, int]] | None) -> Answer:
+        source = None if result.source is None else \
+            str(result.source.relative_to(home)) if result.source.is_relative_to(home) else str(result.source)
+        return answer_of(result, source, version=version, changes=changes_text(changes))
+    return answer
+
+
+def changes_text(changes: dict[str, tuple[int, int, int]] | None) -> str | None:
+    """«Лист»: добавлено N, удалено N, изменено N; … for each registry sheet compared."""
+    if changes is None:
+        return None
+    catalogue = load_catalogue()
+    return "; ".join(f"«{catalogue.sheet(code).title}»: добавлено {added}, удалено {removed}, изменено {changed}"
+                     for code, (added, removed, changed) in changes.items())
 
 
 def write_answer(answer: Answer, out_dir: Path, home: Path | None = None, stem: str | None = None

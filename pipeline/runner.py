@@ -11,13 +11,13 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from pipeline.assets.jobs import PARTITION_STAGES
+from pipeline.assets.partitions import partition_key
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import SETTLE_TAG
+from pipeline.assets.stale_runs import wait_for_pool
 from pipeline.config import ENVIRONMENT, Workspace, from_environment
 from pipeline.definitions import build_defs
-from pipeline.defs.common import SETTLE_TAG
-from pipeline.defs.jobs import PARTITION_STAGES
-from pipeline.defs.partitions import partition_key
-from pipeline.defs.resources import SvodWorkspace
-from pipeline.defs.stale_runs import wait_for_pool
 from pipeline.files import atomic_write
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")

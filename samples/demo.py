@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pipeline import runner
 from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
-from pipeline.defs.partitions import partition_key
+from pipeline.assets.partitions import partition_key
 from pipeline.domain.vocabulary import Verdict
 from pipeline.reference import load_reference
 from pipeline.xlsx.templates import template_name

@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 
 from contracts.catalogue import load_catalogue
+from pipeline.assets.partitions import partition_key
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
-from pipeline.defs.partitions import partition_key
 from pipeline.runner import consolidate, instance, materialize
 from pipeline.xlsx.templates import write_template
 from samples import demo

@@ -126,3 +126,12 @@ def test_every_indicator_is_described_in_the_docs():
             assert re.search(rf"(?<!\w){code}(?!\w)", doc), code
     for prefix, last in numbered.items():
         assert f"`{prefix}1`" in doc and f"`{prefix}{last}`" in doc, prefix
+
+
+def test_the_catalogue_names_severities_in_the_vocabulary_words():
+    from typing import get_args
+
+    from contracts.catalogue import SeverityWord
+    from pipeline.domain.vocabulary import Severity
+
+    assert set(get_args(SeverityWord)) == {s.value for s in Severity}

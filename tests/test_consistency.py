@@ -8,11 +8,11 @@ import shutil
 import dagster as dg
 from typer.testing import CliRunner
 
+from pipeline.assets.partitions import partition_key
 from pipeline.cli import app
 from pipeline.config import Workspace
-from pipeline.defs.partitions import partition_key
+from pipeline.intake.upstream import read_sealed
 from pipeline.intake.verify import load_mismatches
-from pipeline.publish.upstream import read_sealed
 from pipeline.store import queries
 
 from .conftest import E2E_MUNICIPALITY as MUNI

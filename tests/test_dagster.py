@@ -18,11 +18,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipeline.assets.partitions import partition_key
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.schedules import SCHEDULES
+from pipeline.assets.sensors import inbox_sensor
 from pipeline.definitions import build_defs
-from pipeline.defs.partitions import partition_key
-from pipeline.defs.resources import SvodWorkspace
-from pipeline.defs.schedules import SCHEDULES
-from pipeline.defs.sensors import inbox_sensor
 from pipeline.intake import approvals
 from pipeline.intake import run as intake
 from pipeline.publish import lineage

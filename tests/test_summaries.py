@@ -13,9 +13,9 @@ import zipfile
 import openpyxl
 import pytest
 
+from pipeline.assets.partitions import partition_key
+from pipeline.assets.resources import SvodWorkspace
 from pipeline.config import Workspace
-from pipeline.defs.partitions import partition_key
-from pipeline.defs.resources import SvodWorkspace
 from pipeline.domain.figures import Unit
 from pipeline.domain.indicators import (
     BREAKDOWNS,
@@ -27,10 +27,10 @@ from pipeline.domain.indicators import (
     SHEET_TITLES,
 )
 from pipeline.domain.suppression import FEW_PEOPLE, HIDDEN_PART, suppress
+from pipeline.intake.upstream import ingest_municipal_summaries
 from pipeline.publish.compute import cell_ranges
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
-from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
 from pipeline.runner import consolidate, instance, materialize
 from pipeline.store import warehouse

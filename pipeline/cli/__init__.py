@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 
 from pipeline import runner
+from pipeline.assets.stale_runs import PoolBusy
 from pipeline.config import DATABASE, NoSigningKey, Workspace
-from pipeline.defs.stale_runs import PoolBusy
 from pipeline.reference import Municipality, load_reference
 from pipeline.store.warehouse import WarehouseBusy
 

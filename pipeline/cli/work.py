@@ -14,9 +14,9 @@ from rich.progress import track
 from rich.table import Table
 
 from pipeline import runner
+from pipeline.assets.stale_runs import unfinished_runs
 from pipeline.cli import HOME, PERIOD, SCHOOL, WrongInput, command, console, existing, school_of, targets
 from pipeline.config import Workspace
-from pipeline.defs.stale_runs import unfinished_runs
 from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake import approvals
 from pipeline.intake.run import dry_run

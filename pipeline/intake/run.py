@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Workspace
-from pipeline.feedback import Answer, answer_of, write_answer, write_duplicate_receipt
+from pipeline.feedback import Answer, answer_of, loaded_answer, write_answer, write_duplicate_receipt
 from pipeline.files import remove_stale_parts
 from pipeline.intake.approvals import hold
 from pipeline.intake.examine import FileToCheck, Previous, check_file, checked_batches
@@ -104,7 +104,7 @@ def check_and_load(ws: Workspace, con, files: list[FileToCheck], answer: bool, p
     results = []
     with single_threaded(con):
         for batch in checked_batches(files, ws.key, previous_for, prechecked):
-            load_results(con, batch, ws.home)
+            load_results(con, batch, loaded_answer(ws.home))
             if answer:
                 written = deliver(ws, con, [r.sha256 for r in batch])
                 for r in batch:

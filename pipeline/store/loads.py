@@ -7,10 +7,11 @@ the period. Reads are in `queries`; figures are stored by `pipeline.publish.comp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from itertools import chain, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -18,7 +19,6 @@ import pyarrow as pa
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import Verdict
-from pipeline.feedback import Answer, answer_of
 from pipeline.reference import load_reference
 from pipeline.store.warehouse import arrow_schema, arrow_table, fact_table, insert_frame, transaction
 from pipeline.xlsx.reader import stacked
@@ -30,6 +30,22 @@ SUBMISSION_COLUMNS = ["sha256", "school_id", "municipality", "period", "version"
                       "template_version", "catalogue", "errors", "warnings", "rows_read", "rows_loaded", "normalised"]
 ISSUE_COLUMNS = ["sha256", "rule", "severity", "sheet", "src_row", "code", "cell", "value", "message", "fix"]
 CHANGED_SHEETS = ("mentors", "mentees", "pairs", "programmes")  # what the receipt compares between versions
+
+
+class DueAnswer(Protocol):
+    """What the store keeps of an answer due to a school (`pipeline.feedback.Answer`): its key and its payload."""
+
+    sha256: str
+    kind: str
+    school_id: str | None
+    period: str | None
+    version: int | None
+
+    def model_dump_json(self) -> str: ...
+
+
+# (checked return, its version, what changed against the version it supersedes: sheet -> added, removed, changed)
+AnswerOf = Callable[["CheckResult", int | None, dict[str, tuple[int, int, int]] | None], DueAnswer]
 
 
 def register_received(con, home: Path, received: list[Received]) -> None:
@@ -69,10 +85,11 @@ def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
                     schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]))
 
 
-def load_results(con, results: list[CheckResult], home: Path) -> list[Answer]:
+def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[DueAnswer]:
     """Store a batch of checked returns in one transaction, in arrival order: versions per school and period,
-    verdicts, issues, the facts of every accepted return (through Arrow) and the answer due to each school. An
-    accepted version supersedes the school's previous one. Returns the answers, in the order of `results`."""
+    verdicts, issues, the facts of every accepted return (through Arrow) and the answer due to each school
+    (`answer_of`, given what the load found). An accepted version supersedes the school's previous one. Returns
+    the answers, in the order of `results`."""
     catalogue = load_catalogue()
     ref = load_reference()
     schools = sorted({r.school_id for r in results if r.school_id})
@@ -118,12 +135,12 @@ def load_results(con, results: list[CheckResult], home: Path) -> list[Answer]:
         for n, old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
             notes[n]["changes"] = _changes(con, old, new)
-        answers = [answer_of(r, _relative(r.source, home), **note) for r, note in zip(results, notes, strict=True)]
+        answers = [answer_of(r, note["version"], note.get("changes")) for r, note in zip(results, notes, strict=True)]
         record_answers(con, answers)
     return answers
 
 
-def record_answers(con, answers: list[Answer]) -> None:
+def record_answers(con, answers: list[DueAnswer]) -> None:
     """Record answers as due (within the caller's transaction); replaces an earlier answer of the same kind."""
     if not answers:
         return
@@ -133,21 +150,14 @@ def record_answers(con, answers: list[Answer]) -> None:
                                                "due_at": datetime.now()} for a in answers]))
 
 
-def mark_answered(con, answers: list[Answer]) -> None:
+def mark_answered(con, answers: list[DueAnswer]) -> None:
     con.execute("UPDATE answer SET written_at = current_localtimestamp() WHERE list_contains(?, sha256 || '|' || kind)",
                 [[f"{a.sha256}|{a.kind}" for a in answers]])
 
 
-def _relative(path: Path | None, home: Path) -> str | None:
-    """The checked file's path as stored with its answer: relative to the workspace when it is inside it."""
-    if path is None:
-        return None
-    return str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
-
-
-def _changes(con, old: str, new: str) -> str:
-    """What a new version changed in the registries, in words for the receipt."""
-    parts = []
+def _changes(con, old: str, new: str) -> dict[str, tuple[int, int, int]]:
+    """What a new version changed in the registries: sheet -> (rows added, removed, changed), by the sheet's key."""
+    found = {}
     for code in CHANGED_SHEETS:
         key, table = load_catalogue().keys[code], fact_table(code)
         before = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall())
@@ -156,6 +166,5 @@ def _changes(con, old: str, new: str) -> str:
             f"SELECT count(*) FROM (SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ? "
             f"EXCEPT SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ?) WHERE {key} IN "
             f"(SELECT {key} FROM {table} WHERE sha256 = ?)", [new, old, old]).fetchone()[0]
-        title = load_catalogue().sheet(code).title
-        parts.append(f"«{title}»: добавлено {len(after - before)}, удалено {len(before - after)}, изменено {changed}")
-    return "; ".join(parts)
+        found[code] = (len(after - before), len(before - after), changed)
+    return found

@@ -1,6 +1,6 @@
 """The DuckDB warehouse itself: connecting (one writer process at a time), migrating its schema, transactions,
-and appending frames. What is stored is `schema.sql` beside this module plus one fact table per catalogue sheet;
-named reads are in `queries`, loads of checked returns in `loads`.
+and appending frames. What is stored is `warehouse/schema.sql` (views: `warehouse/views.sql`) plus one fact table
+per catalogue sheet; named reads are in `queries`, loads of checked returns in `loads`.
 
 Every write happens inside one transaction, so a failed load leaves the warehouse as it was. DuckDB allows one
 writer process; `connect` retries briefly on the lock and then says so in Russian.
@@ -25,8 +25,8 @@ from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
 from pipeline.reference import load_reference
+from warehouse import SCHEMA, VIEWS
 
-SCHEMA = Path(__file__).with_name("schema.sql")
 SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
 LOCK_WAIT_SECONDS = 30
 LOCK_RETRY_SECONDS = 0.1  # a page waiting a second for the warehouse gets in as soon as a run lets go
@@ -68,6 +68,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     _split_lineage(con)
     decided = _has_column(con, "figure", "hidden")
     con.execute(SCHEMA.read_text())
+    con.execute(VIEWS.read_text())
     if not decided:
         _decide_hidden(con)
     for sheet in load_catalogue().sheets:

@@ -2,7 +2,7 @@
 figure to its lineage row, the machine-readable figures sheet and the signed seal.
 
 The writers (`pipeline.publish.municipal`, `.regional`) lay workbooks out by these facts, and the readers
-(`pipeline.publish.lineage` for `svod explain`, `pipeline.publish.upstream` for the regional tier) find things by
+(`pipeline.publish.lineage` for `svod explain`, `pipeline.intake.upstream` for the regional tier) find things by
 them, so a sheet renamed here is renamed for both.
 """
 

@@ -1,4 +1,4 @@
 """Dagster shells over the pipeline, one module per concept: the resource, partitions, assets by stage
-(`assets_schools`, `assets_intake`, `assets_publish`), asset checks, jobs, sensors and schedules. Each asset
+(`schools`, `intake`, `publishing`), asset checks, jobs, sensors and schedules. Each asset
 only calls one entry point of `pipeline.intake.run`, `pipeline.publish` or `pipeline.schools` and reports
 metadata; `pipeline.definitions` assembles them."""

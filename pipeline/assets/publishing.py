@@ -5,13 +5,13 @@ and the regional workbooks from each municipality's published run."""
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.assets_intake import checked_returns
-from pipeline.defs.common import file_meta, md, partition_work
-from pipeline.defs.partitions import municipality_period
-from pipeline.defs.resources import SvodWorkspace
+from pipeline.assets.intake import checked_returns
+from pipeline.assets.partitions import municipality_period
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import file_meta, md, partition_work
 from pipeline.domain.vocabulary import Level
+from pipeline.intake.upstream import ingest_municipal_summaries
 from pipeline.publish import compute, municipal, regional
-from pipeline.publish.upstream import ingest_municipal_summaries
 from pipeline.reference import load_reference
 from pipeline.store import queries
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from pipeline.defs.jobs import PARTITION_STAGES
-from pipeline.defs.partitions import partition_key
+from pipeline.assets.jobs import PARTITION_STAGES
+from pipeline.assets.partitions import partition_key
 from pipeline.reference import Municipality, load_reference
 
 REMIND = ["missing_reminders"]

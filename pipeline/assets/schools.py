@@ -4,9 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.common import file_meta, md, partition_work
-from pipeline.defs.partitions import municipality_period
-from pipeline.defs.resources import SvodWorkspace
+from pipeline.assets.partitions import municipality_period
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import file_meta, md, partition_work
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
 from pipeline.reference import load_reference

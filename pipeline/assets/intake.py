@@ -4,9 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from pipeline.defs.common import md, partition_work, settle_seconds, target
-from pipeline.defs.partitions import municipality_period
-from pipeline.defs.resources import SvodWorkspace
+from pipeline.assets.partitions import municipality_period
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import md, partition_work, settle_seconds, target
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake.routing import UNIDENTIFIED

@@ -3,9 +3,9 @@ summary and the reminder list. Asset selections only; no logic here."""
 
 import dagster as dg
 
-from pipeline.defs.assets_intake import checked_returns, received_files, unidentified_returns
-from pipeline.defs.assets_publish import indicators, municipal_summary, regional_summary
-from pipeline.defs.assets_schools import missing_reminders
+from pipeline.assets.intake import checked_returns, received_files, unidentified_returns
+from pipeline.assets.publishing import indicators, municipal_summary, regional_summary
+from pipeline.assets.schools import missing_reminders
 
 PARTITION_STAGES = ["received_files", "checked_returns", "indicators", "municipal_summary"]
 

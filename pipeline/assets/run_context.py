@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from pipeline.assets.partitions import PARTITION_TARGETS
+from pipeline.assets.resources import SvodWorkspace
 from pipeline.config import Workspace
-from pipeline.defs.partitions import PARTITION_TARGETS
-from pipeline.defs.resources import SvodWorkspace
 
 SETTLE_TAG = "svod/settle"  # seconds an inbox file must be unchanged before it is taken (the sensor sets 0)
 

@@ -7,11 +7,11 @@ import warnings
 
 import dagster as dg
 
-from pipeline.defs.assets_intake import checked_returns
-from pipeline.defs.assets_publish import indicators
-from pipeline.defs.common import md, target
-from pipeline.defs.partitions import municipality_period
-from pipeline.defs.resources import SvodWorkspace
+from pipeline.assets.intake import checked_returns
+from pipeline.assets.partitions import municipality_period
+from pipeline.assets.publishing import indicators
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import md, target
 from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.intake.verify import load_mismatches
 from pipeline.reference import load_reference

@@ -9,11 +9,11 @@ import json
 
 import dagster as dg
 
-from pipeline.defs.common import SETTLE_TAG
-from pipeline.defs.jobs import answer_unidentified, consolidate_partition, publish_regional
-from pipeline.defs.partitions import partition_key
-from pipeline.defs.resources import SvodWorkspace
-from pipeline.defs.stale_runs import reap_dead_runs
+from pipeline.assets.jobs import answer_unidentified, consolidate_partition, publish_regional
+from pipeline.assets.partitions import partition_key
+from pipeline.assets.resources import SvodWorkspace
+from pipeline.assets.run_context import SETTLE_TAG
+from pipeline.assets.stale_runs import reap_dead_runs
 from pipeline.intake.inbox import settled_files, sha256_of
 from pipeline.intake.routing import claimed_identities
 
