@@ -4,7 +4,6 @@ Before each run, runs left dead by a killed process are marked failed and releas
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -31,9 +30,7 @@ class RunFailed(RuntimeError):
 
 def instance(ws: Workspace) -> dg.DagsterInstance:
     """The workspace's Dagster instance, with svod's instance settings (pools, telemetry off)."""
-    dagster_home = write_instance_settings(ws)
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(write_instance_settings(ws)))
 
 
 def write_instance_settings(ws: Workspace) -> Path:

@@ -121,6 +121,7 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
     assert [a.verdict for a in answers[2:]] == [c.verdict for c in alone]
 
 
+@pytest.mark.e2e  # the worker runs a consolidation
 def test_return_with_reason_approve_and_the_worker_records_it(school, tmp_path):
     client, template = school
     upload = hand_in(client, SCHOOL, SLUG, filled(template, tmp_path / "a.xlsx", seed=11))
@@ -264,6 +265,7 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(school):
     assert response.status_code == 413 and "Файл слишком большой" in text(response)
 
 
+@pytest.mark.slow  # the whole reliability corpus
 def test_every_class_of_the_reliability_corpus_gets_a_russian_answer(school, tmp_path):
     client, template = school
     good = filled(template, tmp_path / "good.xlsx").read_bytes()

@@ -22,7 +22,7 @@ from cabinet.accounts import create_account
 from cabinet.models import Role
 from tests.support.cabinet import PASSWORD, filled
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SCHOOL, M, SLUG = "ARH-001", "arkhangelsk", "2026-Q4"
 WAIT_SECONDS = 60
 

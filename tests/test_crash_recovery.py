@@ -8,8 +8,6 @@ import hashlib
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +19,14 @@ from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from pipeline.store import queries, warehouse
 from pipeline.xlsx.templates import write_template
 from samples.fake_school import fill, make_mistake, school_data
-from tests.support.crash import POINTS
+from tests.support.crash import POINTS, run_svod
 
 ROOT = Path(__file__).resolve().parent.parent
 MUNICIPALITY, PERIOD = "arkhangelsk", "2025-Q4"
 RUN = ["run", "--period", PERIOD, "--municipality", MUNICIPALITY]
 MISTAKES = {3: "enum_typo", 6: "missing_required"}
 BETWEEN_RUNS = {"after_unidentified_step"}  # killed after one Dagster run ended and before the next began
+pytestmark = pytest.mark.slow
 RESTART_KILLS = {"inside_load_transaction": "receipt_half_written", "before_indicators": "summary_half_copied"}
 
 
@@ -51,11 +50,9 @@ def returns(tmp_path_factory) -> Path:
 
 def svod(home: Path, point: str = "none", timeout: float = 300) -> int:
     """`svod run` in its own process group, with a kill point armed; its exit code (negative for a signal)."""
-    env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "tests.support.crash", point, *RUN, "--home", str(home)], cwd=ROOT,
-                          env=env, start_new_session=True, capture_output=True, timeout=timeout)
-    assert done.returncode in (0, -signal.SIGKILL), done.stdout.decode() + done.stderr.decode()
-    return done.returncode
+    code = run_svod(point, [*RUN, "--home", str(home)], {"SVOD_SIGNING_KEY": DEMO_SIGNING_KEY}, timeout)
+    assert code in (0, -signal.SIGKILL), f"svod run ended with {code} (kill point {point})"
+    return code
 
 
 def workspace(tmp_path: Path, returns: Path) -> Path:

@@ -98,6 +98,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_webserver_serves_the_asset_graph_and_checks(tmp_path):
     port = free_port()
     env = {**os.environ, "SVOD_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dagster")}

@@ -189,6 +189,7 @@ def vary(data: dict, events, extra: int) -> None:
 
 
 # no shrinking: a failing example is reported as found (shrinking a workbook takes minutes, not seconds)
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(seed=st.integers(0, 10**6), size=st.sampled_from(["small", "medium"]), fates=st.lists(FATES, min_size=40, max_size=40),

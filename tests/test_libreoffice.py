@@ -18,7 +18,7 @@ from tests.support import check_return
 from .conftest import soffice
 
 # In CI (CI=true) LibreOffice is installed by .ci/run, so a missing soffice fails instead of skipping.
-pytestmark = pytest.mark.skipif(soffice() is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed")
+pytestmark = pytest.mark.libreoffice
 
 
 def resave(path: Path, out_dir: Path) -> Path:

@@ -18,7 +18,6 @@ from pipeline.xlsx.patch import CannotPatch, patch
 from samples.reliability import corpus, mutations
 from tests.support import check_return
 
-from .conftest import soffice
 from .test_libreoffice import resave
 
 RECEIVED = datetime(2025, 12, 21, 10)
@@ -92,7 +91,7 @@ def test_a_flagged_date_keeps_its_number_format(flagged):
         [getattr(before.border, side).style for side in ("left", "right", "top", "bottom")]
 
 
-@pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.libreoffice
 def test_a_libreoffice_return_patched_reopens_in_libreoffice_with_its_notes(flagged, tmp_path):
     path, issues = flagged
     saved = resave(path, tmp_path / "school")  # the school saved its file in LibreOffice
@@ -105,6 +104,7 @@ def test_a_libreoffice_return_patched_reopens_in_libreoffice_with_its_notes(flag
     assert "Ошибки" in again.sheetnames
 
 
+@pytest.mark.slow  # the whole hostile corpus
 def test_hostile_and_damaged_files_never_give_a_broken_copy(flagged, tmp_path):
     path, issues = flagged
     good = path.read_bytes()

@@ -139,7 +139,7 @@ def test_a_late_rejected_return_is_told_what_to_do_and_where_its_marks_are(make_
     assert not any(re.search(r"\b[CFMPX]\d{2}a?\b", str(c)) for r in marks.iter_rows(values_only=True) for c in r)
 
 
-@pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.libreoffice
 def test_an_ods_resave_is_answered_to_its_school(make_return, ws, tmp_path):
     from pipeline.intake.run import dry_run
 

@@ -138,6 +138,7 @@ def _hold_writer(path, held, seconds):
     con.close()
 
 
+@pytest.mark.slow  # a writer holds the warehouse for seconds
 def test_a_second_writer_waits_for_the_first(ws, monkeypatch):
     with warehouse.connect(ws.database):
         pass
@@ -164,6 +165,7 @@ def test_a_second_writer_waits_for_the_first(ws, monkeypatch):
     holder.join(10)
 
 
+@pytest.mark.slow
 def test_reliability_report_on_a_reduced_corpus():
     from samples.reliability import run_report
 

@@ -19,6 +19,7 @@ from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from tests.support.cabinet import PASSWORD, filled
 from tests.support.servers import answering, free_port, group_alive, wait_until
 
+pytestmark = pytest.mark.slow
 SCHOOLS, SLUG = ["ARH-001", "ARH-002"], "2026-Q4"
 ACCOUNTS = """
 from cabinet.setup import start

@@ -8,6 +8,7 @@ figure_source view gives the exact source cells with file hash and version.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 import openpyxl
@@ -38,7 +39,8 @@ def _split(cell_ref: str) -> tuple[str, str]:
 def figure_id_at(workbook: Path, cell_ref: str) -> FigureId:
     """The figure behind a summary cell: a row of the lineage sheet, or a cell linked to one."""
     sheet, cell = _split(cell_ref)
-    wb = openpyxl.load_workbook(workbook, keep_links=False)
+    stat = workbook.stat()
+    wb = _opened(workbook.resolve(), stat.st_mtime_ns, stat.st_size)
     if sheet not in wb.sheetnames or LINEAGE_SHEET not in wb.sheetnames:
         raise NotAFigure(f"В книге нет листа «{sheet}»." if sheet not in wb.sheetnames
                          else "Эта книга не является сводкой svod: в ней нет листа «Происхождение».")
@@ -54,6 +56,13 @@ def figure_id_at(workbook: Path, cell_ref: str) -> FigureId:
         return FigureId.parse(wb[LINEAGE_SHEET].cell(row, 1).value)
     except ValueError as exc:
         raise NotAFigure(f"Ячейка {sheet}!{cell} не содержит показателя сводки.") from exc
+
+
+@lru_cache(maxsize=4)
+def _opened(path: Path, mtime_ns: int, size: int) -> openpyxl.Workbook:
+    """A summary as openpyxl reads it (links included), read once per version of the file: explaining many cells
+    of one workbook reads it once. Only read, never changed."""
+    return openpyxl.load_workbook(path, keep_links=False)
 
 
 def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:

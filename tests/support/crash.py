@@ -1,7 +1,8 @@
 """`svod` with one kill point armed: when the run reaches the named point, the whole process group (the CLI and its
 worker processes) is killed with SIGKILL, as a power cut or an OOM kill would.
 
-Run as `python -m tests.support.crash POINT svod-arguments…`. Points are placed by wrapping the pipeline's own
+Run as `python -m tests.support.crash POINT svod-arguments…`, or forked from a server that imported svod once
+(`run_svod`, what the tests use: the same process group, a tenth of the start-up). Points are placed by wrapping the pipeline's own
 functions (no sleeps): at a step boundary, inside a step's transaction, between a commit and the answers, in the
 middle of writing a file.
 """
@@ -75,6 +76,38 @@ POINTS = {
     "summary_half_copied": lambda: half_written("pipeline.publish.municipal:atomic_copy"),
     "before_regional_summary": lambda: arm("pipeline.publish.regional:write_regional"),
 }
+
+
+# Imported once by the fork server, so that each `svod` run starts in a fork of it, not a new interpreter
+PRELOAD = ["pipeline.cli", "pipeline.runner", "pipeline.intake.run", "pipeline.publish.municipal",
+           "pipeline.publish.regional", "tests.support.crash"]
+
+
+def svod_process(point: str, args: list[str], env: dict[str, str]) -> None:
+    """In a fresh process group (so `die` kills it and its workers, not the test), arm `point` and run `svod`."""
+    os.setsid()
+    os.environ.update(env)
+    POINTS[point]()
+    from pipeline.cli import app
+
+    app(args, prog_name="svod")
+
+
+def run_svod(point: str, args: list[str], env: dict[str, str], timeout: float) -> int:
+    """`svod args…` with `point` armed, forked from a server that has imported svod once; its exit code
+    (negative for the signal that ended it)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    process = context.Process(target=svod_process, args=(point, args, env))
+    process.start()
+    process.join(timeout)
+    if process.exitcode is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.join()
+        raise TimeoutError(f"svod {' '.join(args)} did not finish in {timeout} s (kill point {point})")
+    return process.exitcode
 
 
 def main() -> None:
