@@ -118,7 +118,7 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
     country, then intake (answered: every school gets its receipt, and flagged ones an annotated copy) and one
     summary per municipality."""
     from pipeline.config import Workspace
-    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.publish.municipal import publish
     from pipeline.reference import load_reference
 
@@ -240,7 +240,7 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
     REPEATS times (each into a fresh workspace, with the baselines measured just before it) and report medians;
     the last workspace is published and takes one resubmission."""
     from pipeline.config import Workspace
-    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.publish.municipal import publish
     from pipeline.reference import load_reference
 
@@ -284,7 +284,7 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
 
 def resubmit(ws, templates: Path, n: int) -> None:
     """One corrected return into the full region: receive, check, load, recompute, republish."""
-    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.publish.municipal import publish
     from samples.fake_school import fill, school_data
 

@@ -1,5 +1,5 @@
 """The cabinet's worker: the one process that does the warehouse work the cabinet asks for (`Job`), one job at a
-time, in the order asked: consolidations as the Dagster assets (`pipeline.runner`), a methodist's approval as
+time, in the order asked: consolidations as the Dagster assets (`pipeline.in_process`), a methodist's approval as
 the warehouse's lock. After each job it copies what the warehouse recorded into the cabinet's state
 (`RecordedState`, `Upload.recorded_verdict`, the receipts to send), so pages never read the warehouse while a run
 writes it. Between jobs it sends the queued notices and, every few minutes, records the reminders, overdue
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from cabinet import notices
 from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
-from pipeline import runner
+from pipeline import in_process
 from pipeline.config import Workspace
 from pipeline.intake import approvals
 from pipeline.reference import load_reference
@@ -94,7 +94,7 @@ def run_next() -> bool:
     except Exception as exc:  # the job fails, the worker goes on; staff read the reason, engineers the log
         log.exception("cabinet job %s failed", job.pk)
         job.state = JobState.FAILED
-        job.progress = str(exc) if isinstance(exc, runner.RunFailed) else "не удалось выполнить; подробности — в журнале сервера"
+        job.progress = str(exc) if isinstance(exc, in_process.RunFailed) else "не удалось выполнить; подробности — в журнале сервера"
     job.finished_at = timezone.now()
     job.save()
     return True
@@ -115,7 +115,7 @@ def consolidate(job: Job) -> None:
             yield item
         report(job, "сводка региона")
 
-    runner.consolidate(ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text))
+    in_process.consolidate(ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text))
     done = sync(job.municipality, job.period)
     report(job, f"сводка выпущена: принятых отчётов {done}")
 
@@ -123,7 +123,7 @@ def consolidate(job: Job) -> None:
 def regional(job: Job) -> None:
     ws = workspace()
     report(job, "сбор сводок муниципалитетов")
-    runner.materialize(ws, runner.instance(ws), ["regional_summary"], notify=lambda text: report(job, text))
+    in_process.materialize(ws, in_process.instance(ws), ["regional_summary"], notify=lambda text: report(job, text))
     report(job, "сводка региона выпущена")
 
 

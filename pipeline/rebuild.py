@@ -12,7 +12,7 @@ from pipeline.config import Workspace
 from pipeline.intake.inbox import ARRIVALS_LOG
 from pipeline.intake.records import Received
 from pipeline.intake.routing import claimed_identities
-from pipeline.intake.run import process_pending, take_in
+from pipeline.intake.steps import process_pending, take_in
 from pipeline.publish import compute, regional
 from pipeline.store.queries import content_hash
 from pipeline.store.warehouse import connect

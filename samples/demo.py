@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from pipeline import runner
-from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
+from pipeline import in_process
 from pipeline.assets.partitions import partition_key
+from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
 from pipeline.domain.vocabulary import Verdict
 from pipeline.reference import load_reference
 from pipeline.xlsx.templates import template_name
@@ -119,15 +119,15 @@ def run_demo(home: Path | None, console: Console) -> Workspace:
     ws = demo_workspace(home)
     ref = load_reference()
     targets = [(m, p) for m, periods in ref.demo_earlier.items() for p in periods] + list(ref.demo_periods.items())
-    instance = runner.instance(ws)
+    instance = in_process.instance(ws)
     for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
-        runner.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
+        in_process.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
     story = fill_inbox(ws, targets)
     progress = lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console)  # noqa: E731
-    runner.consolidate(ws, targets, settle=0, progress=progress)
+    in_process.consolidate(ws, targets, settle=0, progress=progress)
     resent = send_corrections(ws, story)
     if resent:
-        runner.consolidate(ws, sorted({(m, p) for m, p, _ in resent}), settle=0, progress=progress)
+        in_process.consolidate(ws, sorted({(m, p) for m, p, _ in resent}), settle=0, progress=progress)
     report(ws, targets, console)
     return ws
 

@@ -26,7 +26,7 @@ from contracts.catalogue import load_catalogue
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from pipeline.domain.vocabulary import WAITING_VERDICTS, Severity, Verdict
 from pipeline.intake.routing import UNIDENTIFIED
-from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.intake.steps import process_pending, receive_inbox
 from pipeline.publish.municipal import publish
 from pipeline.publish.regional import write_regional
 from pipeline.store.queries import content_hash

@@ -66,7 +66,7 @@ def published(tmp_path_factory) -> Workspace:
 
     from contracts.catalogue import load_catalogue
     from pipeline.assets.partitions import partition_key
-    from pipeline.runner import consolidate, instance, materialize
+    from pipeline.in_process import consolidate, instance, materialize
     from samples import demo
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("e2e") / "home")

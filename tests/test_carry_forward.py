@@ -6,7 +6,7 @@ import os
 import shutil
 from datetime import datetime
 
-from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.intake.steps import process_pending, receive_inbox
 from pipeline.schools import issue_templates
 from pipeline.store import warehouse
 from pipeline.xlsx.reader import read_workbook

@@ -133,7 +133,7 @@ def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_pa
     from datetime import date
 
     from pipeline.intake.routing import UNIDENTIFIED
-    from pipeline.intake.run import process_pending, receive_inbox
+    from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.store import warehouse
     from samples.fake_school import fill, school_data
 

@@ -50,7 +50,7 @@ def test_the_load_check_finds_a_lost_fact_row(published, tmp_path):
 
 def test_a_failed_annotated_copy_is_named_on_the_receipt(make_return, ws, monkeypatch, tmp_path):
     from pipeline import feedback
-    from pipeline.intake.run import dry_run
+    from pipeline.intake.steps import dry_run
 
     def refuse(*args):
         raise ValueError("openpyxl refused the file")

@@ -24,7 +24,7 @@ from pipeline.assets.schedules import SCHEDULES
 from pipeline.assets.sensors import inbox_sensor
 from pipeline.definitions import build_defs
 from pipeline.intake import approvals
-from pipeline.intake import run as intake
+from pipeline.intake import steps as intake
 from pipeline.publish import lineage
 from pipeline.reference import load_reference
 from pipeline.store import warehouse

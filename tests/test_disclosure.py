@@ -21,8 +21,8 @@ from pipeline.cli import app
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
 from pipeline.domain.indicators import INDICATORS
 from pipeline.domain.suppression import FEW_PEOPLE, FEW_RESPONDENTS, HIDDEN_PART
+from pipeline.in_process import consolidate
 from pipeline.reference import load_reference
-from pipeline.runner import consolidate
 from pipeline.store import warehouse
 from pipeline.xlsx.summary_layout import LINEAGE_SHEET
 from pipeline.xlsx.templates import write_template

@@ -99,7 +99,7 @@ def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template
 
 
 def test_annotated_copy_opens_in_libreoffice_with_its_notes(make_return, ws, tmp_path):
-    from pipeline.intake.run import dry_run
+    from pipeline.intake.steps import dry_run
 
     result = dry_run(make_return("bad_date"), ws, tmp_path / "feedback")
     annotated = next(p for p in result.feedback if p.name.endswith("проверка.xlsx"))

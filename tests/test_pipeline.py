@@ -193,7 +193,7 @@ def test_same_bytes_again_is_a_no_op(published):
     shutil.copy(src, published.inbox / "повтор.xlsx")
     with warehouse.connect(published.database) as con:
         before = con.execute("SELECT count(*) FROM submission").fetchone()[0]
-        from pipeline.intake.run import receive_inbox
+        from pipeline.intake.steps import receive_inbox
         taken = receive_inbox(published, con, settle_seconds=0)
         after = con.execute("SELECT count(*) FROM submission").fetchone()[0]
     assert taken[0]["duplicate"] and before == after

@@ -121,7 +121,7 @@ def test_a_pair_that_ended_inside_the_period_fits_either_status():
 
 
 def test_a_late_rejected_return_is_told_what_to_do_and_where_its_marks_are(make_return, ws, tmp_path):
-    from pipeline.intake.run import dry_run
+    from pipeline.intake.steps import dry_run
 
     result = dry_run(make_return(mistake="bad_date"), ws, tmp_path)
     text = next(p for p in result.feedback if p.name.endswith("квитанция.txt")).read_text(encoding="utf-8")
@@ -141,7 +141,7 @@ def test_a_late_rejected_return_is_told_what_to_do_and_where_its_marks_are(make_
 
 @pytest.mark.libreoffice
 def test_an_ods_resave_is_answered_to_its_school(make_return, ws, tmp_path):
-    from pipeline.intake.run import dry_run
+    from pipeline.intake.steps import dry_run
 
     path = make_return()
     subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",

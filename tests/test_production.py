@@ -71,12 +71,12 @@ def returns(folder: Path) -> list[Path]:
 
 
 def in_process_hash(files: list[Path], home: Path) -> str:
-    from pipeline import runner
+    from pipeline import in_process
 
     ws = Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
     for f in files:
         shutil.copy2(f, ws.inbox / f.name)
-    runner.consolidate(ws, TARGETS, settle=0, notify=lambda _: None)
+    in_process.consolidate(ws, TARGETS, settle=0, notify=lambda _: None)
     with ws.connect(read_only=True) as con:
         return queries.content_hash(con)
 

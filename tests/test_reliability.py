@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 
 from pipeline.intake import examine, workers
-from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.intake.steps import process_pending, receive_inbox
 from pipeline.isolation import IsolatedPool
 from pipeline.store import queries, warehouse
 from pipeline.xlsx.reader import read_workbook

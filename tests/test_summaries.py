@@ -27,12 +27,12 @@ from pipeline.domain.indicators import (
     SHEET_TITLES,
 )
 from pipeline.domain.suppression import FEW_PEOPLE, HIDDEN_PART, suppress
+from pipeline.in_process import consolidate, instance, materialize
 from pipeline.intake.upstream import ingest_municipal_summaries
 from pipeline.publish.compute import cell_ranges
 from pipeline.publish.lineage import figure_id_at
 from pipeline.publish.municipal import publish
 from pipeline.reference import load_reference
-from pipeline.runner import consolidate, instance, materialize
 from pipeline.store import warehouse
 from pipeline.xlsx.book import NUMBER_FORMATS, Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, LINEAGE_SHEET, TECHNICAL_SHEET

@@ -10,7 +10,7 @@ from pipeline.assets.run_context import md, partition_work, settle_seconds, targ
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake.routing import UNIDENTIFIED
-from pipeline.intake.run import process_pending, receive_inbox
+from pipeline.intake.steps import process_pending, receive_inbox
 from pipeline.store import queries
 
 

@@ -1,9 +1,9 @@
 """The `svod` command line: a thin Russian-speaking shell over the same code the Dagster assets run.
 
 This module holds what every command shares (the app, options, the staff-error handling); the commands are in
-`work` (issuing, checking, consolidating, approving), `records` (lineage, re-issue, rebuild, reliability) and
+`work` (issuing, checking, consolidating, approving), `audit` (lineage, re-issue, rebuild, reliability) and
 `cabinet` (the web cabinet and its accounts).
-Commands that change the warehouse materialize the assets in-process (`pipeline.runner`), so a CLI run and a UI
+Commands that change the warehouse materialize the assets in-process (`pipeline.in_process`), so a CLI run and a UI
 run are the same run and both show up in the Dagster UI's history. Staff errors (no signing key, a busy
 warehouse, a failed run) end with a Russian message and a non-zero exit, never a traceback.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline import runner
+from pipeline import in_process
 from pipeline.assets.stale_runs import PoolBusy
 from pipeline.config import DATABASE, NoSigningKey, Workspace
 from pipeline.reference import Municipality, load_reference
@@ -81,10 +81,10 @@ def command(fn=None, *, on: typer.Typer = app):
         except (NoSigningKey, WarehouseBusy, PoolBusy, WrongInput) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
-        except runner.RunFailed as exc:
+        except in_process.RunFailed as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
     return on.command()(run)
 
 
-from pipeline.cli import cabinet, records, work  # noqa: E402,F401 — the commands register themselves on `app`
+from pipeline.cli import audit, cabinet, work  # noqa: E402,F401 — the commands register themselves on `app`

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline import runner
+from pipeline import in_process
 from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, targets
 from pipeline.config import ENVIRONMENT, Workspace
 from pipeline.reference import load_reference
@@ -49,7 +49,7 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
         raise WrongInput(f"Кабинет не может слушать адрес {host}:{port}: {reason}. Укажите другой --port или --host.") from exc
     listener.set_inheritable(True)  # every web process accepts on it
     env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
-           "DAGSTER_HOME": str(runner.write_instance_settings(ws))}
+           "DAGSTER_HOME": str(in_process.write_instance_settings(ws))}
     web = [sys.executable, "-m", "cabinet", "web", "--home", str(ws.home), "--socket-fd", str(listener.fileno()),
            "--threads", str(threads), "--web-processes", str(processes)]
     children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]

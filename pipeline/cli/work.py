@@ -13,13 +13,13 @@ import typer
 from rich.progress import track
 from rich.table import Table
 
-from pipeline import runner
+from pipeline import in_process
 from pipeline.assets.stale_runs import unfinished_runs
 from pipeline.cli import HOME, PERIOD, SCHOOL, WrongInput, command, console, existing, school_of, targets
 from pipeline.config import Workspace
 from pipeline.domain.vocabulary import NOT_SENT, Verdict
 from pipeline.intake import approvals
-from pipeline.intake.run import dry_run
+from pipeline.intake.steps import dry_run
 from pipeline.schools import issue_templates
 from pipeline.store import queries
 from pipeline.xlsx.summary_layout import municipal_paths
@@ -102,7 +102,7 @@ def run(period: str = PERIOD,
     ws.key  # noqa: B018 — stop before any run when there is no key to check signatures with
     with ws.connect(read_only=True) as con:
         before = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
-    runner.consolidate(ws, [(m.code, period) for m in chosen], notify=console.print,
+    in_process.consolidate(ws, [(m.code, period) for m in chosen], notify=console.print,
                        progress=lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console))
     table = Table(title=f"Итоги свода за период {period}")
     for col in ("Муниципалитет", "ОО", "Принято", "С предупр.", "Не принято", "В очереди", "Не сдали", "Сводка"):
@@ -165,7 +165,7 @@ def _unfinished_runs(ws: Workspace) -> None:
     """Runs still marked as running in the workspace's Dagster instance, and whether their process is alive."""
     if not (ws.home / ".dagster").exists():
         return
-    stuck = unfinished_runs(runner.instance(ws))
+    stuck = unfinished_runs(in_process.instance(ws))
     if not stuck:
         return
     table = Table(title="Незавершённые запуски")
@@ -206,7 +206,7 @@ def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> Non
 def ui(port: int = typer.Option(3000, help="Порт веб-интерфейса."), home: Path = HOME) -> None:
     """Открыть интерфейс Dagster (только на этом компьютере: 127.0.0.1)."""
     ws = existing(home)
-    runner.instance(ws)
+    in_process.instance(ws)
     env = {**os.environ, "SVOD_HOME": str(ws.home), "SVOD_SIGNING_KEY": ws.key, "DAGSTER_HOME": str(ws.home / ".dagster")}
     console.print(f"Интерфейс: http://127.0.0.1:{port}  (остановить — Ctrl+C)")
     os.execve(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions",

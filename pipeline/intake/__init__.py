@@ -1,5 +1,5 @@
 """From the inbox to the warehouse, in the data's order: `inbox` (settle, archive byte for byte, arrivals log)
 → `routing` (which return a file claims to be) → `examine` (isolated parse and own rules, batches, contracts,
 history) → `pipeline.store.loads` (one transaction per batch) → `pipeline.feedback` (the school's answer).
-`run` is the only module that calls these steps; `approvals` holds versions behind a methodist's approval;
+`steps` is the only module that calls these steps; `approvals` holds versions behind a methodist's approval;
 `upstream` takes in municipal summary workbooks sent up to the region (archived like any received file)."""

@@ -61,13 +61,13 @@ POINTS = {
     "none": lambda: None,
     # receiving
     "archiving_in_a_worker": lambda: arm("pipeline.intake.inbox:archive_file", nth=2),
-    "archived_not_registered": lambda: arm("pipeline.intake.run:register_received"),
-    "registered_unidentified_not_checked": lambda: arm("pipeline.intake.run:register_received", after=True),
-    "after_unidentified_step": lambda: arm("pipeline.runner:materialize", after=True),
+    "archived_not_registered": lambda: arm("pipeline.intake.steps:register_received"),
+    "registered_unidentified_not_checked": lambda: arm("pipeline.intake.steps:register_received", after=True),
+    "after_unidentified_step": lambda: arm("pipeline.in_process:materialize", after=True),
     # checking and loading
     "inside_load_transaction": lambda: arm("pipeline.store.loads:record_answers", nth=2),
-    "committed_not_answered": lambda: arm("pipeline.intake.run:load_results", nth=2, after=True),
-    "some_answers_written": lambda: arm("pipeline.intake.run:write_answer", nth=4),
+    "committed_not_answered": lambda: arm("pipeline.intake.steps:load_results", nth=2, after=True),
+    "some_answers_written": lambda: arm("pipeline.intake.steps:write_answer", nth=4),
     "receipt_half_written": lambda: half_written("pipeline.feedback:atomic_write", nth=5),
     # publishing
     "before_indicators": lambda: arm("pipeline.publish.compute:compute"),
@@ -79,7 +79,7 @@ POINTS = {
 
 
 # Imported once by the fork server, so that each `svod` run starts in a fork of it, not a new interpreter
-PRELOAD = ["pipeline.cli", "pipeline.runner", "pipeline.intake.run", "pipeline.publish.municipal",
+PRELOAD = ["pipeline.cli", "pipeline.in_process", "pipeline.intake.steps", "pipeline.publish.municipal",
            "pipeline.publish.regional", "tests.support.crash"]
 
 

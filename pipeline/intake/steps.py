@@ -1,5 +1,5 @@
-"""The intake's one orchestrator: receive the inbox, register what came, check a partition's pending returns,
-load them and answer each school. It calls the stages in the data's order and nothing calls back into it.
+"""The intake's steps in the data's order (Dagster runs them; this module only sequences them): receive the
+inbox, register what came, check a partition's pending returns, load them and answer each school.
 
 `receive_inbox` archives settled inbox files and registers each under the return it claims to be (files that
 claim none are checked and answered at once); `process_pending` checks one municipality's and period's pending
