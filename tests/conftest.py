@@ -78,7 +78,7 @@ def published(tmp_path_factory) -> Workspace:
     wb = openpyxl.load_workbook(path)
     wb[load_catalogue().sheet("mentors").title]["B3"] = CANARY
     wb.save(path)
-    demo._drop(path, victim.received)
+    os.utime(path, (victim.received.timestamp(), victim.received.timestamp()))  # as the fake curator sent it
     consolidate(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)], settle=0)
     assert demo.send_corrections(ws, story), "the sample must include a corrected resubmission"
     consolidate(ws, [(E2E_MUNICIPALITY, E2E_PERIOD)], settle=0)
