@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.config import Workspace, cabinet_settings
 
-WORKSPACE = Workspace.resolve(create=True)
+WORKSPACE = Workspace.resolve(create=False)  # made, with the cabinet's secret, by `cabinet.setup.start`
 _settings = cabinet_settings(WORKSPACE.home)
 
 BASE_DIR = Path(__file__).resolve().parent

@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.config import ENVIRONMENT, Workspace
+from pipeline.config import ENVIRONMENT, Workspace, prepare_cabinet
 
 
 def start(home: str | Path | None = None, migrate: bool = True) -> None:
     import django
     from django.core.management import call_command
 
-    os.environ[ENVIRONMENT["home"]] = str(Workspace.locate(home))
+    ws = Workspace.resolve(home)
+    prepare_cabinet(ws.home)
+    os.environ[ENVIRONMENT["home"]] = str(ws.home)  # Django reads its settings module, which reads this
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cabinet.settings")
     django.setup()
     if migrate:

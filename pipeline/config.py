@@ -138,15 +138,24 @@ class CabinetSettings(BaseModel):
     upload_limit_bytes: int = MAX_FILE_BYTES
 
 
+def prepare_cabinet(home: Path) -> None:
+    """What the cabinet needs in the workspace before Django starts: its folder and, when SVOD_SECRET_KEY is not
+    set, a generated secret key readable by the service only. Reading the settings creates nothing."""
+    (home / "cabinet").mkdir(parents=True, exist_ok=True)
+    stored = home / CABINET_SECRET
+    if from_environment("secret_key") is None and not stored.exists():
+        stored.write_text(secrets.token_urlsafe(48))
+        stored.chmod(0o600)
+
+
 def cabinet_settings(home: Path) -> CabinetSettings:
-    """The cabinet's settings for the workspace at `home`."""
+    """The cabinet's settings for the workspace at `home` (prepared by `prepare_cabinet`)."""
     secret = from_environment("secret_key")
     if secret is None:
-        home.mkdir(parents=True, exist_ok=True)
         stored = home / CABINET_SECRET
         if not stored.exists():
-            stored.write_text(secrets.token_urlsafe(48))
-            stored.chmod(0o600)
+            raise ValueError(f"Кабинет не подготовлен в рабочей папке {home}: запустите его командой svod serve "
+                             "(или задайте SVOD_SECRET_KEY).")
         secret = stored.read_text().strip()
     public_url = (from_environment("public_url") or "http://127.0.0.1:8000").rstrip("/")
     hosts = (from_environment("allowed_hosts") or f"127.0.0.1,localhost,{urlsplit(public_url).hostname}").split(",")
@@ -169,7 +178,6 @@ def cabinet_settings(home: Path) -> CabinetSettings:
 def database_settings(url: str | None, home: Path) -> dict:
     """Django's database entry: `postgresql://user:password@host:port/name`, else SQLite in the workspace."""
     if not url:
-        (home / "cabinet").mkdir(parents=True, exist_ok=True)
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": home / "cabinet" / "cabinet.sqlite3",
                 "CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True,  # one connection per server thread, not per request
                 "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",

@@ -8,6 +8,9 @@ import tempfile
 os.environ["SVOD_HOME"] = tempfile.mkdtemp(prefix="svod-cabinet-")
 os.environ.setdefault("SVOD_SIGNING_KEY", "svod-demo-signing-key")
 
+from pipeline.config import Workspace, prepare_cabinet  # noqa: E402
+
+prepare_cabinet(Workspace.resolve().home)  # what `svod serve` does before Django starts
 from cabinet.settings import *  # noqa: E402,F403
 
 DATABASES["default"]["TEST"] = {"NAME": str(WORKSPACE.home / "cabinet" / "test.sqlite3")}  # noqa: F405
