@@ -57,7 +57,9 @@ class Visitor:
 
     def post(self, path: str, data: dict, files: dict | None = None) -> requests.Response:
         data = {**data, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]}
-        response = self.session.post(self.base + path, data=data, files=files, headers={"Referer": self.base + path})
+        response = self.session.post(
+            self.base + path, data=data, files=files, headers={"Referer": self.base + path}
+        )
         response.raise_for_status()
         return response
 
@@ -76,30 +78,58 @@ def school_round(args) -> dict:
     with open(path, "rb") as f:
         upload, answer = me.timed(me.post, f"/o/{school}/{SLUG}/upload/", {}, {"file": (Path(path).name, f)})
     board, _ = staff.timed(staff.session.get, f"{base}/m/{generated.MUNICIPALITY}/{SLUG}/")
-    return {"page": page, "upload": upload, "board": board, "finished": time.time(),
-            "verdict": re.search(r"Отчёт (не )?принят[а-я ]*", answer.text).group(0),
-            "history_deferred": "будет сделано при сводке" in answer.text}
+    return {
+        "page": page,
+        "upload": upload,
+        "board": board,
+        "finished": time.time(),
+        "verdict": re.search(r"Отчёт (не )?принят[а-я ]*", answer.text).group(0),
+        "history_deferred": "будет сделано при сводке" in answer.text,
+    }
 
 
 def phase(base: str, uploads: list[tuple[str, Path]]) -> list[dict]:
     """Everyone logs in first (password hashing is not what is measured), then all act at once."""
     with ThreadPoolExecutor(CLIENTS) as pool:
-        people = list(pool.map(lambda school: (Visitor(base, school.lower()), Visitor(base, f"metodist-{generated.MUNICIPALITY}")),
-                               [school for school, _ in uploads]))
-        return list(pool.map(school_round, [(who, school, str(path)) for who, (school, path) in zip(people, uploads, strict=True)]))
+        people = list(
+            pool.map(
+                lambda school: (
+                    Visitor(base, school.lower()),
+                    Visitor(base, f"metodist-{generated.MUNICIPALITY}"),
+                ),
+                [school for school, _ in uploads],
+            )
+        )
+        return list(
+            pool.map(
+                school_round,
+                [(who, school, str(path)) for who, (school, path) in zip(people, uploads, strict=True)],
+            )
+        )
 
 
 def summarise(name: str, rounds: list[dict], baseline: dict | None, **extra) -> dict:
     """One line per phase: p50/p95/max in ms of the page, the upload (to the verdict page) and the board."""
-    out = {"scenario": "cabinet_uploads", "phase": name, "clients": len(rounds), "web_processes": WEB_PROCESSES}
+    out = {
+        "scenario": "cabinet_uploads",
+        "phase": name,
+        "clients": len(rounds),
+        "web_processes": WEB_PROCESSES,
+    }
     for kind in ("page", "upload", "board"):  # upload: the whole answer, until the verdict page has arrived
         values = [1000 * r[kind] for r in rounds]
-        out |= {f"{kind}_p50_ms": statistics.median(values), f"{kind}_p95_ms": percentile(values, 0.95),
-                f"{kind}_max_ms": max(values)}
+        out |= {
+            f"{kind}_p50_ms": statistics.median(values),
+            f"{kind}_p95_ms": percentile(values, 0.95),
+            f"{kind}_max_ms": max(values),
+        }
         if baseline:
             out[f"{kind}_p95_vs_idle"] = out[f"{kind}_p95_ms"] / baseline[f"{kind}_p95_ms"]
     out["history_deferred"] = sum(r["history_deferred"] for r in rounds)
-    print(" ".join(f"{k}={round(v, 2) if isinstance(v, float) else v}" for k, v in {**out, **extra}.items()), flush=True)
+    print(
+        " ".join(f"{k}={round(v, 2) if isinstance(v, float) else v}" for k, v in {**out, **extra}.items()),
+        flush=True,
+    )
     return out
 
 
@@ -125,10 +155,22 @@ def run(n: int) -> None:
     gen = home / "generated"
     (gen / "inbox").mkdir(parents=True)
     extra = [(s.id, s.size, 10_000 + k) for k, s in enumerate(schools[: 2 * CLIENTS + ALONE])]
-    with ProcessPoolExecutor(2) as pool:  # the region's returns, then two rounds of cabinet uploads (not timed)
-        list(pool.map(generated._make_return, [(str(gen), s.id, s.size, k) for k, s in enumerate(schools)], chunksize=8))
+    with ProcessPoolExecutor(
+        2
+    ) as pool:  # the region's returns, then two rounds of cabinet uploads (not timed)
+        list(
+            pool.map(
+                generated._make_return,
+                [(str(gen), s.id, s.size, k) for k, s in enumerate(schools)],
+                chunksize=8,
+            )
+        )
         (gen / "cabinet" / "inbox").mkdir(parents=True)
-        made = list(pool.map(generated._make_return, [(str(gen / "cabinet"), school, size, k) for school, size, k in extra]))
+        made = list(
+            pool.map(
+                generated._make_return, [(str(gen / "cabinet"), school, size, k) for school, size, k in extra]
+            )
+        )
     inbox = home / "inbox"
     inbox.mkdir(exist_ok=True)
     for f in (gen / "inbox").glob("*.xlsx"):
@@ -140,8 +182,21 @@ def run(n: int) -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port", str(port),
-                               "--threads", str(CLIENTS + 4), "--processes", str(WEB_PROCESSES)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("svod")),
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--threads",
+            str(CLIENTS + 4),
+            "--processes",
+            str(WEB_PROCESSES),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for _ in range(120):
             try:
@@ -150,7 +205,7 @@ def run(n: int) -> None:
             except (requests.ConnectionError, requests.Timeout):  # bound early, answering once started
                 time.sleep(0.5)
         alone = []
-        for school, path in uploads[2 * CLIENTS:]:  # one school at a time: what a single upload costs
+        for school, path in uploads[2 * CLIENTS :]:  # one school at a time: what a single upload costs
             alone += phase(base, [(school, path)])
         summarise("one_at_a_time", alone, None)
         idle = summarise("idle", phase(base, uploads[:CLIENTS]), None)
@@ -160,14 +215,21 @@ def run(n: int) -> None:
         while not Job.objects.filter(kind="consolidate", state="running").exists():
             time.sleep(0.2)
         time.sleep(3)  # the run is past its start and holds the warehouse
-        rounds = phase(base, uploads[CLIENTS:2 * CLIENTS])
+        rounds = phase(base, uploads[CLIENTS : 2 * CLIENTS])
         last = max(r["finished"] for r in rounds)
         while not Job.objects.filter(kind="consolidate", state__in=["done", "failed"]).exists():
             time.sleep(0.5)
         job = Job.objects.get(kind="consolidate")
-        summarise("during_consolidation", rounds, idle, consolidation_s=job.finished_at.timestamp() - started,
-                  consolidation_state=job.state, all_done_while_running=last < job.finished_at.timestamp(),
-                  returns_consolidated=n, receipts=receipts(home))
+        summarise(
+            "during_consolidation",
+            rounds,
+            idle,
+            consolidation_s=job.finished_at.timestamp() - started,
+            consolidation_state=job.state,
+            all_done_while_running=last < job.finished_at.timestamp(),
+            returns_consolidated=n,
+            receipts=receipts(home),
+        )
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -181,8 +243,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference"
         generated.synthetic_reference(reference, n)
-        env = {**os.environ, "SVOD_REFERENCE_DIR": str(reference), "SVOD_HOME": str(Path(tmp) / "home"),
-               "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY}
+        env = {
+            **os.environ,
+            "SVOD_REFERENCE_DIR": str(reference),
+            "SVOD_HOME": str(Path(tmp) / "home"),
+            "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY,
+        }
         subprocess.run([sys.executable, __file__, "--child"], env=env, check=True)
 
 

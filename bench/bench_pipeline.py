@@ -40,12 +40,26 @@ MUNICIPALITY, PERIOD = "arkhangelsk", "2025-Q4"
 SIZES = ["small"] * 6 + ["medium"] * 3 + ["large"]
 DONORS = 200  # distinct generated returns the country scenario clones
 REPEATS = int(os.environ.get("SVOD_BENCH_REPEATS", 3))  # intake runs per region scenario; medians reported
-FLAGGED = {1, 4, 6}  # of every ten generated returns, these get a mistake at a cell (30 %; never a truncated one)
-BENCH_MISTAKES = ["bad_date", "enum_typo", "unknown_mentor", "missing_required", "profile_overflow", "not_confirmed"]
+FLAGGED = {
+    1,
+    4,
+    6,
+}  # of every ten generated returns, these get a mistake at a cell (30 %; never a truncated one)
+BENCH_MISTAKES = [
+    "bad_date",
+    "enum_typo",
+    "unknown_mentor",
+    "missing_required",
+    "profile_overflow",
+    "not_confirmed",
+]
 
 
 def addresses(school_id: str) -> dict:
-    return {"email": f"{school_id.lower()}@bench.example", "curator_email": f"nastavnik.{school_id.lower()}@bench.example"}
+    return {
+        "email": f"{school_id.lower()}@bench.example",
+        "curator_email": f"nastavnik.{school_id.lower()}@bench.example",
+    }
 
 
 def synthetic_reference(folder: Path, n: int) -> None:
@@ -55,9 +69,16 @@ def synthetic_reference(folder: Path, n: int) -> None:
         shutil.copy(ROOT / "pipeline" / "reference" / name, folder / name)
     schools = yaml.safe_load((ROOT / "pipeline" / "reference" / "schools.yaml").read_text(encoding="utf-8"))
     rng = random.Random(n)
-    schools[MUNICIPALITY] = [{"id": f"ARH-{i:05d}", "name": f"МБОУ «Школа № {i}» городского округа «Город Архангельск»",
-                              "type": "общеобразовательная организация", "size": rng.choice(SIZES),
-                              **addresses(f"ARH-{i:05d}")} for i in range(1, n + 1)]
+    schools[MUNICIPALITY] = [
+        {
+            "id": f"ARH-{i:05d}",
+            "name": f"МБОУ «Школа № {i}» городского округа «Город Архангельск»",
+            "type": "общеобразовательная организация",
+            "size": rng.choice(SIZES),
+            **addresses(f"ARH-{i:05d}"),
+        }
+        for i in range(1, n + 1)
+    ]
     (folder / "schools.yaml").write_text(yaml.safe_dump(schools, allow_unicode=True), encoding="utf-8")
 
 
@@ -72,10 +93,25 @@ def synthetic_country(folder: Path, municipalities: int, per: int) -> list[str]:
     codes = [f"c{i:03d}" for i in range(municipalities)]
     for code in codes:
         territories["municipalities"][code] = territories["municipalities"][MUNICIPALITY]
-        roadmaps[code] = {**roadmaps[MUNICIPALITY], "items": [[f"{code}:{it[0]}", *it[1:]] for it in roadmaps[MUNICIPALITY]["items"]]}
-        schools[code] = [{"id": f"{code.upper()}-{i:05d}", "name": f"МБОУ «Школа № {i}»", "type": "общеобразовательная организация",
-                          "size": rng.choice(SIZES), **addresses(f"{code.upper()}-{i:05d}")} for i in range(1, per + 1)]
-    for name, data in (("territories.yaml", territories), ("roadmaps.yaml", roadmaps), ("schools.yaml", schools)):
+        roadmaps[code] = {
+            **roadmaps[MUNICIPALITY],
+            "items": [[f"{code}:{it[0]}", *it[1:]] for it in roadmaps[MUNICIPALITY]["items"]],
+        }
+        schools[code] = [
+            {
+                "id": f"{code.upper()}-{i:05d}",
+                "name": f"МБОУ «Школа № {i}»",
+                "type": "общеобразовательная организация",
+                "size": rng.choice(SIZES),
+                **addresses(f"{code.upper()}-{i:05d}"),
+            }
+            for i in range(1, per + 1)
+        ]
+    for name, data in (
+        ("territories.yaml", territories),
+        ("roadmaps.yaml", roadmaps),
+        ("schools.yaml", schools),
+    ):
         (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return codes
 
@@ -87,10 +123,14 @@ def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -
     from pipeline.xlsx.templates import submission_id
 
     old = read_identity(donor)
-    new = Identity(**{**{k: old[k] for k in Identity.model_fields if k != "signature"}, "school_id": school_id,
-                      "municipality": municipality,
-                      "submission_id": submission_id(school_id, old["period"], date.fromisoformat(old["issued"]))}
-                   ).signed(DEMO_SIGNING_KEY)
+    new = Identity(
+        **{
+            **{k: old[k] for k in Identity.model_fields if k != "signature"},
+            "school_id": school_id,
+            "municipality": municipality,
+            "submission_id": submission_id(school_id, old["period"], date.fromisoformat(old["issued"])),
+        }
+    ).signed(DEMO_SIGNING_KEY)
     swaps = [(old[k].encode(), getattr(new, k).encode()) for k in ("school_id", "submission_id", "signature")]
     swaps.append((f">{old['municipality']}<".encode(), f">{municipality}<".encode()))
     with zipfile.ZipFile(donor) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -128,11 +168,17 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
     (donors_home / "inbox").mkdir(parents=True)
     ark = load_reference().municipalities[MUNICIPALITY].schools
     with ProcessPoolExecutor(2) as pool:
-        list(pool.map(_make_return, [(str(donors_home), s.id, s.size, k) for k, s in enumerate(ark)], chunksize=8))
-    donors = sorted(str(p) for p in (donors_home / "inbox").glob("*.xlsx") if p.stat().st_size > 6000)  # not the truncated
+        list(
+            pool.map(
+                _make_return, [(str(donors_home), s.id, s.size, k) for k, s in enumerate(ark)], chunksize=8
+            )
+        )
+    donors = sorted(
+        str(p) for p in (donors_home / "inbox").glob("*.xlsx") if p.stat().st_size > 6000
+    )  # not the truncated
     codes = [m for m in load_reference().municipalities if m.startswith("c")]
     schools = [(s.id, m) for m in codes for s in load_reference().municipalities[m].schools]
-    chunks = [schools[i:i + 500] for i in range(0, len(schools), 500)]
+    chunks = [schools[i : i + 500] for i in range(0, len(schools), 500)]
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(_clone, [(donors, i * 500, chunk) for i, chunk in enumerate(chunks)]))
     files = sorted(ws.inbox.glob("*.xlsx"))
@@ -149,10 +195,22 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
             publish(con, ws.out, m, PERIOD, ws.key, ws.journal)
     total = time.perf_counter() - started
     per_wb = (checked - started) / len(files)
-    line(scenario=f"country_{len(files)}" + ("" if answer else "_unanswered"), n=len(files), wall_s=total, intake_s=checked - started,
-         publish_s=total - (checked - started), per_workbook_ms=1000 * per_wb, ratio_vs_naive=naive_s / per_wb,
-         ratio_vs_floor=per_wb / floor_s, naive_ms=1000 * naive_s, floor_ms=1000 * floor_s, feedback=answer,
-         **({"flagged_share": flagged} if answer else {}), accepted=accepted, peak_rss_mb=peak_rss_mb())
+    line(
+        scenario=f"country_{len(files)}" + ("" if answer else "_unanswered"),
+        n=len(files),
+        wall_s=total,
+        intake_s=checked - started,
+        publish_s=total - (checked - started),
+        per_workbook_ms=1000 * per_wb,
+        ratio_vs_naive=naive_s / per_wb,
+        ratio_vs_floor=per_wb / floor_s,
+        naive_ms=1000 * naive_s,
+        floor_ms=1000 * floor_s,
+        feedback=answer,
+        **({"flagged_share": flagged} if answer else {}),
+        accepted=accepted,
+        peak_rss_mb=peak_rss_mb(),
+    )
 
 
 def _make_return(args) -> str:
@@ -232,7 +290,10 @@ def peak_rss_mb() -> float:
 
 
 def line(**fields) -> None:
-    print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()), flush=True)
+    print(
+        " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()),
+        flush=True,
+    )
 
 
 def run_region(n: int, scenario: str, answer: bool) -> None:
@@ -248,7 +309,11 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
     (generated / "inbox").mkdir(parents=True)
     schools = load_reference().municipalities[MUNICIPALITY].schools
     with ProcessPoolExecutor(2) as pool:
-        list(pool.map(_make_return, [(str(generated), s.id, s.size, k) for k, s in enumerate(schools)], chunksize=8))
+        list(
+            pool.map(
+                _make_return, [(str(generated), s.id, s.size, k) for k, s in enumerate(schools)], chunksize=8
+            )
+        )
     files = sorted((generated / "inbox").glob("*.xlsx"))
     sample = files[: min(40, len(files))]
     runs, ws = [], None
@@ -269,15 +334,37 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
             checked = time.perf_counter()
             publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
         per = (checked - started) / len(files)
-        runs.append({"wall_s": time.perf_counter() - started, "intake_s": checked - started, "per": per,
-                     "naive_s": naive_s, "floor_s": floor_s, "vs_naive": naive_s / per, "vs_floor": per / floor_s})
+        runs.append(
+            {
+                "wall_s": time.perf_counter() - started,
+                "intake_s": checked - started,
+                "per": per,
+                "naive_s": naive_s,
+                "floor_s": floor_s,
+                "vs_naive": naive_s / per,
+                "vs_floor": per / floor_s,
+            }
+        )
     middle = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    line(scenario=scenario, n=len(files), repeats=REPEATS, wall_s=middle["wall_s"], intake_s=middle["intake_s"],
-         publish_s=middle["wall_s"] - middle["intake_s"], per_workbook_ms=1000 * middle["per"],
-         ratio_vs_naive=middle["vs_naive"], ratio_vs_floor=middle["vs_floor"], naive_ms=1000 * middle["naive_s"],
-         floor_ms=1000 * middle["floor_s"], per_workbook_ms_each="/".join(f"{1000 * r['per']:.2f}" for r in runs),
-         ratio_vs_floor_each="/".join(f"{r['vs_floor']:.2f}" for r in runs), feedback=answer,
-         **({"flagged_share": flagged} if answer else {}), accepted=accepted, peak_rss_mb=peak_rss_mb())
+    line(
+        scenario=scenario,
+        n=len(files),
+        repeats=REPEATS,
+        wall_s=middle["wall_s"],
+        intake_s=middle["intake_s"],
+        publish_s=middle["wall_s"] - middle["intake_s"],
+        per_workbook_ms=1000 * middle["per"],
+        ratio_vs_naive=middle["vs_naive"],
+        ratio_vs_floor=middle["vs_floor"],
+        naive_ms=1000 * middle["naive_s"],
+        floor_ms=1000 * middle["floor_s"],
+        per_workbook_ms_each="/".join(f"{1000 * r['per']:.2f}" for r in runs),
+        ratio_vs_floor_each="/".join(f"{r['vs_floor']:.2f}" for r in runs),
+        feedback=answer,
+        **({"flagged_share": flagged} if answer else {}),
+        accepted=accepted,
+        peak_rss_mb=peak_rss_mb(),
+    )
     if scenario.startswith("region") and answer:
         resubmit(ws, generated / "gen", len(files))
 
@@ -290,7 +377,9 @@ def resubmit(ws, templates: Path, n: int) -> None:
 
     template = next(templates.glob("*.xlsx"))
     school = template.stem.rsplit("_", 1)[-1]
-    path = fill(template, ws.inbox / f"{school}_v2.xlsx", school_data(template, 424242, "medium", date(2025, 12, 20)))
+    path = fill(
+        template, ws.inbox / f"{school}_v2.xlsx", school_data(template, 424242, "medium", date(2025, 12, 20))
+    )
     stamp = datetime(2025, 12, 22, 10).timestamp()
     os.utime(path, (stamp, stamp))
     started = time.perf_counter()
@@ -298,7 +387,12 @@ def resubmit(ws, templates: Path, n: int) -> None:
         receive_inbox(ws, con, 0, only=(MUNICIPALITY, PERIOD))
         process_pending(ws, con, MUNICIPALITY, PERIOD)
         publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
-    line(scenario="resubmission_into_region", n=n, wall_s=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
+    line(
+        scenario="resubmission_into_region",
+        n=n,
+        wall_s=time.perf_counter() - started,
+        peak_rss_mb=peak_rss_mb(),
+    )
 
 
 def annotate_copies(n: int) -> None:
@@ -313,7 +407,10 @@ def annotate_copies(n: int) -> None:
         home = Path(tmp)
         (home / "inbox").mkdir()
         ws = Workspace.resolve(home / "ws", signing_key=DEMO_SIGNING_KEY)
-        files = [Path(_make_return((str(home), f"ARH-{k % 56 + 1:03d}", SIZES[k % len(SIZES)], k))) for k in range(n)]
+        files = [
+            Path(_make_return((str(home), f"ARH-{k % 56 + 1:03d}", SIZES[k % len(SIZES)], k)))
+            for k in range(n)
+        ]
         flagged = []
         for path in files:
             result = check_file(path, ws.key, datetime(2025, 12, 21, 10))
@@ -328,8 +425,15 @@ def annotate_copies(n: int) -> None:
             rewrite(path, issues, home / "rewritten.xlsx")
             openpyxl_ms.append(1000 * (time.perf_counter() - started))
         per, slow = statistics.median(patch_ms), statistics.median(openpyxl_ms)
-        line(scenario="annotate", n=len(flagged), per_file_ms=per, openpyxl_ms=slow, ratio=slow / per,
-             worst_patch_ms=max(patch_ms), peak_rss_mb=peak_rss_mb())
+        line(
+            scenario="annotate",
+            n=len(flagged),
+            per_file_ms=per,
+            openpyxl_ms=slow,
+            ratio=slow / per,
+            worst_patch_ms=max(patch_ms),
+            peak_rss_mb=peak_rss_mb(),
+        )
 
 
 def summary_rows(n: int) -> None:
@@ -338,14 +442,22 @@ def summary_rows(n: int) -> None:
     from pipeline.xlsx.book import Book
 
     rng = random.Random(1)
-    rows = [[f"ARH-{i:05d}", f"МБОУ «Школа № {i}»", *[round(rng.uniform(0, 100), 1) for _ in INDICATORS]] for i in range(n)]
+    rows = [
+        [f"ARH-{i:05d}", f"МБОУ «Школа № {i}»", *[round(rng.uniform(0, 100), 1) for _ in INDICATORS]]
+        for i in range(n)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         book = Book(Path(tmp) / "big.xlsx")
         book.table(book.sheet("Показатели по ОО"), 0, ["Код ОО", "ОО", *[i.code for i in INDICATORS]], rows)
         path = book.close()
-        line(scenario="summary_40k_rows", n=n, wall_s=time.perf_counter() - started,
-             size_mb=path.stat().st_size / 1e6, peak_rss_mb=peak_rss_mb())
+        line(
+            scenario="summary_40k_rows",
+            n=n,
+            wall_s=time.perf_counter() - started,
+            size_mb=path.stat().st_size / 1e6,
+            peak_rss_mb=peak_rss_mb(),
+        )
 
 
 def child(scenario: str, n: int, answer: bool) -> None:
@@ -356,7 +468,9 @@ def child(scenario: str, n: int, answer: bool) -> None:
         else:
             synthetic_reference(reference, n)
         env = {**os.environ, "SVOD_REFERENCE_DIR": str(reference), "SVOD_HOME": str(Path(tmp) / "home")}
-        subprocess.run([sys.executable, __file__, "--child", json.dumps([scenario, n, answer])], env=env, check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps([scenario, n, answer])], env=env, check=True
+        )
 
 
 def main(args: list[str]) -> None:

@@ -24,7 +24,9 @@ from pipeline.xlsx.templates import write_template
 
 def jobs(n: int) -> list[tuple[str, str, str]]:
     ref = load_reference()
-    everyone = [(m.code, ref.demo_periods[m.code], s.id) for m in ref.municipalities.values() for s in m.schools]
+    everyone = [
+        (m.code, ref.demo_periods[m.code], s.id) for m in ref.municipalities.values() for s in m.schools
+    ]
     return list(islice(cycle(everyone), n))
 
 
@@ -42,7 +44,9 @@ def floor(out: Path, n: int) -> None:
 
 def one(args) -> int:
     out, (municipality, period, school), k = args
-    path = write_template(Path(out) / str(k), municipality, period, school, DEMO_SIGNING_KEY, date(2025, 9, 1))
+    path = write_template(
+        Path(out) / str(k), municipality, period, school, DEMO_SIGNING_KEY, date(2025, 9, 1)
+    )
     return path.stat().st_size
 
 
@@ -61,8 +65,10 @@ def main(n: int) -> None:
             list(pool.map(one, [(tmp, job, k + n) for k, job in enumerate(work)], chunksize=25))
         parallel_s = time.perf_counter() - t
     for name, secs in (("templates_serial", serial_s), ("templates_2cores", parallel_s)):
-        print(f"scenario={name} n={n} wall_s={secs:.2f} per_template_ms={1000 * secs / n:.1f} "
-              f"ratio_vs_floor={secs / floor_s:.2f} mean_kb={sum(sizes) / len(sizes) / 1024:.0f}")
+        print(
+            f"scenario={name} n={n} wall_s={secs:.2f} per_template_ms={1000 * secs / n:.1f} "
+            f"ratio_vs_floor={secs / floor_s:.2f} mean_kb={sum(sizes) / len(sizes) / 1024:.0f}"
+        )
     print(f"scenario=templates_floor n={n} wall_s={floor_s:.2f} per_template_ms={1000 * floor_s / n:.1f}")
 
 

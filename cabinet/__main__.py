@@ -23,7 +23,9 @@ logging.getLogger("cabinet").setLevel(logging.INFO)
 if args.process == "web":
     from cabinet.wsgi import serve
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by `svod serve`: its checking processes stop too
+    signal.signal(
+        signal.SIGTERM, lambda *_: sys.exit(0)
+    )  # stopped by `svod serve`: its checking processes stop too
     serve(socket.socket(fileno=args.socket_fd), args.threads, args.web_processes)
 else:
     from cabinet.worker import run_forever  # models load once Django is set up

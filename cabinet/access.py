@@ -57,7 +57,8 @@ def school_for(account: Account, school_id: str) -> tuple[Municipality, School]:
     allowed = home is not None and (
         account.role == Role.ADMIN
         or (account.role == Role.METHODIST and home.code == account.organisation)
-        or (account.role == Role.SCHOOL and school_id == account.organisation))
+        or (account.role == Role.SCHOOL and school_id == account.organisation)
+    )
     if not allowed:
         raise Http404("нет такой ОО")
     return home, home.school(school_id)
@@ -87,6 +88,7 @@ def upload_for(account: Account, upload_id) -> Upload:
 
 def roles(*allowed: Role):
     """A view for logged-in users of these roles; the view gets the account after the request."""
+
     def wrap(view):
         @functools.wraps(view)
         @login_required
@@ -95,7 +97,9 @@ def roles(*allowed: Role):
             if account.role not in allowed:
                 raise Http404("страница недоступна")
             return view(request, account, *args, **kwargs)
+
         return run
+
     return wrap
 
 

@@ -21,27 +21,41 @@ class UnknownOrganisation(ValueError):
 
 
 def default_username(role: Role, organisation: str) -> str:
-    return {Role.SCHOOL: organisation.lower(), Role.METHODIST: f"metodist-{organisation}",
-            Role.REGION: f"region-{organisation}", Role.ADMIN: organisation or "admin"}[role]
+    return {
+        Role.SCHOOL: organisation.lower(),
+        Role.METHODIST: f"metodist-{organisation}",
+        Role.REGION: f"region-{organisation}",
+        Role.ADMIN: organisation or "admin",
+    }[role]
 
 
 def check_organisation(role: Role, organisation: str) -> None:
     ref = load_reference()
-    known = {Role.SCHOOL: ref.school_home(organisation) is not None, Role.METHODIST: organisation in ref.municipalities,
-             Role.REGION: organisation in ref.regions, Role.ADMIN: True}[role]
+    known = {
+        Role.SCHOOL: ref.school_home(organisation) is not None,
+        Role.METHODIST: organisation in ref.municipalities,
+        Role.REGION: organisation in ref.regions,
+        Role.ADMIN: True,
+    }[role]
     if not known:
         what = {Role.SCHOOL: "ОО", Role.METHODIST: "муниципалитета", Role.REGION: "региона"}[role]
         raise UnknownOrganisation(f"Кода {what} «{organisation}» нет в реестре.")
 
 
 @transaction.atomic
-def create_account(role: Role, organisation: str = "", username: str | None = None, email: str = "",
-                   password: str | None = None):
+def create_account(
+    role: Role,
+    organisation: str = "",
+    username: str | None = None,
+    email: str = "",
+    password: str | None = None,
+):
     """An account for an organisation of the registry (or the existing one); without a password it waits for its
     invitation to be used."""
     check_organisation(role, organisation)
-    user, created = get_user_model().objects.get_or_create(username=username or default_username(role, organisation),
-                                                           defaults={"email": email})
+    user, created = get_user_model().objects.get_or_create(
+        username=username or default_username(role, organisation), defaults={"email": email}
+    )
     if password:
         user.set_password(password)
     elif created:
@@ -58,21 +72,33 @@ def invitation_link(user, base_url: str | None = None) -> str:
     from django.conf import settings
 
     base = settings.PUBLIC_URL if base_url is None else base_url
-    path = reverse("invite", args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)])
+    path = reverse(
+        "invite", args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)]
+    )
     return f"{base}{path}"
 
 
 def schools_with_accounts(municipality: str) -> dict[str, object]:
     """school id -> its account's user, for the ОО of a municipality that have one."""
     ids = [s.id for s in load_reference().municipalities[municipality].schools]
-    return {a.organisation: a.user for a in Account.objects.select_related("user").filter(role=Role.SCHOOL, organisation__in=ids)}
+    return {
+        a.organisation: a.user
+        for a in Account.objects.select_related("user").filter(role=Role.SCHOOL, organisation__in=ids)
+    }
 
 
 DEMO_PASSWORD = "svod-demo-2026"  # only in workspaces made by `svod demo`
-DEMO_ACCOUNTS = ((Role.SCHOOL, "ARH-001", "Школа"), (Role.METHODIST, "arkhangelsk", "Методист"),
-                 (Role.REGION, "arkhangelsk_obl", "Регион"), (Role.ADMIN, "", "Администратор"))
+DEMO_ACCOUNTS = (
+    (Role.SCHOOL, "ARH-001", "Школа"),
+    (Role.METHODIST, "arkhangelsk", "Методист"),
+    (Role.REGION, "arkhangelsk_obl", "Регион"),
+    (Role.ADMIN, "", "Администратор"),
+)
 
 
 def demo_accounts() -> list[tuple[str, str]]:
     """The demo's accounts (a school, its methodist, its region, an administrator): (who, username)."""
-    return [(who, create_account(role, org, password=DEMO_PASSWORD).get_username()) for role, org, who in DEMO_ACCOUNTS]
+    return [
+        (who, create_account(role, org, password=DEMO_PASSWORD).get_username())
+        for role, org, who in DEMO_ACCOUNTS
+    ]

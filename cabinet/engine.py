@@ -38,10 +38,12 @@ from pipeline.store import queries
 from pipeline.store.warehouse import WarehouseBusy, connect
 from pipeline.xlsx.templates import template_name
 
-READ_WAIT_SECONDS = 0.0  # a check tries the warehouse once; while a run writes it, the history rules wait for the run
+READ_WAIT_SECONDS = (
+    0.0  # a check tries the warehouse once; while a run writes it, the history rules wait for the run
+)
 ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
 CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process (shared out
-                        # among its web processes: `start_checking`)
+# among its web processes: `start_checking`)
 MAX_BATCH = 8  # uploads a checking process takes at once when they queue
 CHECKING_NICENESS = 5  # pages (milliseconds of CPU) go before checks (a tenth of a second each)
 
@@ -75,8 +77,10 @@ def template_path(municipality: str, period: str, school_id: str) -> Path:
         with ws.connect(read_only=True, wait=READ_WAIT_SECONDS) as con:
             return issue_templates(con, ws.key, folder, municipality, period, [school_id])[0][0]
     except WarehouseBusy as exc:
-        raise WarehouseInUse("Сейчас идёт свод отчётов, шаблон с вашими данными прошлого периода можно будет "
-                             "скачать через несколько минут.") from exc
+        raise WarehouseInUse(
+            "Сейчас идёт свод отчётов, шаблон с вашими данными прошлого периода можно будет "
+            "скачать через несколько минут."
+        ) from exc
 
 
 def previous_registries(database: Path, wanted: list[tuple[str, date]]) -> tuple[dict, bool]:
@@ -89,7 +93,10 @@ def previous_registries(database: Path, wanted: list[tuple[str, date]]) -> tuple
             found = {}
             for end in {end for _, end in wanted}:
                 schools = sorted({school for school, e in wanted if e == end})
-                found |= {(school, end): frames for school, frames in queries.previous_facts(con, schools, end).items()}
+                found |= {
+                    (school, end): frames
+                    for school, frames in queries.previous_facts(con, schools, end).items()
+                }
             return found, True
     except WarehouseBusy:
         return {}, False
@@ -105,8 +112,15 @@ class HandedIn:
     forwarded: bool
 
 
-def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: str, received_at: datetime,
-            previous_version=None) -> HandedIn:
+def hand_in(
+    upload_id,
+    data: bytes,
+    client_name: str,
+    school_id: str,
+    period: str,
+    received_at: datetime,
+    previous_version=None,
+) -> HandedIn:
     """Archive, check and answer one workbook a school hands in for a period (in a checking process, so pages
     served meanwhile do not wait on its CPU); forward it to the pipeline when it is that school's return for that
     period. The answer, with what changed since `previous_version` (an upload), is under
@@ -116,18 +130,42 @@ def hand_in(upload_id, data: bytes, client_name: str, school_id: str, period: st
     internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
     stored = archive_file(ws, data, internal)
     m = load_reference().school_home(school_id)
-    before = None if previous_version is None else SimpleNamespace(
-        issues=previous_version.issues, rows=previous_version.rows, uploaded_at=previous_version.uploaded_at)
-    checked = CHECKING_LINE.check(Handing(stored, ws.key, received_at.replace(microsecond=0), internal,
-                                          display_name(client_name), school_id, period, m.period(period).end, before,
-                                          answers_folder(upload_id), ws.home, ws.database))
+    before = (
+        None
+        if previous_version is None
+        else SimpleNamespace(
+            issues=previous_version.issues,
+            rows=previous_version.rows,
+            uploaded_at=previous_version.uploaded_at,
+        )
+    )
+    checked = CHECKING_LINE.check(
+        Handing(
+            stored,
+            ws.key,
+            received_at.replace(microsecond=0),
+            internal,
+            display_name(client_name),
+            school_id,
+            period,
+            m.period(period).end,
+            before,
+            answers_folder(upload_id),
+            ws.home,
+            ws.database,
+        )
+    )
     forwarded = checked.school_id == school_id and checked.period == period
     if forwarded:
         with atomic_path(ws.inbox / internal) as tmp:
             tmp.write_bytes(data)
             stamp = received_at.timestamp()
-            os.utime(tmp, (stamp, stamp))  # the pipeline takes the arrival time, and the order, from the file's time
-    return HandedIn(checked.sha256, checked.verdict, checked.issues, checked.rows, checked.history_checked, forwarded)
+            os.utime(
+                tmp, (stamp, stamp)
+            )  # the pipeline takes the arrival time, and the order, from the file's time
+    return HandedIn(
+        checked.sha256, checked.verdict, checked.issues, checked.rows, checked.history_checked, forwarded
+    )
 
 
 @dataclass
@@ -146,6 +184,7 @@ class Handing:
     """One workbook waiting for its check: the archived file, who handed it in for which period (and when that
     period ends: the history rules compare with the period before), that school's previous upload, where its
     answer goes, and the warehouse to read the previous registries from."""
+
     stored: Path
     key: str
     received_at: datetime
@@ -164,10 +203,17 @@ def check_and_answer(handings: list[Handing]) -> list[Checked | Exception]:
     """In a checking process: the schools' previous registries in one read of the warehouse, every check of the
     files as one batch of the pipeline's checking, the cabinet's own identity rules, and each written answer; an
     answer that fails is that file's exception, not the others'."""
-    previous, history_checked = previous_registries(handings[0].database, [(h.school_id, h.period_end) for h in handings])
+    previous, history_checked = previous_registries(
+        handings[0].database, [(h.school_id, h.period_end) for h in handings]
+    )
     files = [(h.stored, h.received_at, h.internal) for h in handings]
-    results = [r for batch in checked_batches(files, handings[0].key, lambda school, end: previous.get((school, end), {}))
-               for r in batch]
+    results = [
+        r
+        for batch in checked_batches(
+            files, handings[0].key, lambda school, end: previous.get((school, end), {})
+        )
+        for r in batch
+    ]
     answers = []
     for h, result in zip(handings, results, strict=True):
         try:
@@ -187,11 +233,24 @@ def answered(h: Handing, result: CheckResult, history_checked: bool) -> Checked:
     elif result.period is not None and result.period != h.period:
         result.issues = [issue("U02", claimed=result.period, period=h.period), *result.issues]
     result.verdict = verdict(result.issues)
-    changes = changes_text(changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows))
-    write_answer(answer_of(result, source=str(h.stored.relative_to(h.home)), changes=changes), h.folder, h.home,
-                 stem="ответ")
-    return Checked(result.sha256, result.verdict.value, result.issues, result.rows, result.school_id, result.period,
-                   history_checked)
+    changes = changes_text(
+        changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows)
+    )
+    write_answer(
+        answer_of(result, source=str(h.stored.relative_to(h.home)), changes=changes),
+        h.folder,
+        h.home,
+        stem="ответ",
+    )
+    return Checked(
+        result.sha256,
+        result.verdict.value,
+        result.issues,
+        result.rows,
+        result.school_id,
+        result.period,
+        history_checked,
+    )
 
 
 class CheckingLine:
@@ -257,8 +316,11 @@ def in_checking_pool() -> ProcessPoolExecutor:
     global _checkers
     with _checkers_lock:
         if _checkers is None:
-            _checkers = ProcessPoolExecutor(_checking_processes, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=checking_process_start)
+            _checkers = ProcessPoolExecutor(
+                _checking_processes,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=checking_process_start,
+            )
         return _checkers
 
 

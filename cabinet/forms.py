@@ -11,26 +11,41 @@ from cabinet.models import DecisionKind
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="Файл отчёта", error_messages={"required": "Выберите файл отчёта (.xlsx).",
-                                                                "empty": "Файл пустой: выберите заполненный отчёт."})
+    file = forms.FileField(
+        label="Файл отчёта",
+        error_messages={
+            "required": "Выберите файл отчёта (.xlsx).",
+            "empty": "Файл пустой: выберите заполненный отчёт.",
+        },
+    )
 
     def clean_file(self):
         f = self.cleaned_data["file"]
         if Path(f.name).suffix.lower() not in ACCEPTED_SUFFIXES:
-            raise forms.ValidationError("Это не книга Excel. Загрузите заполненный шаблон отчёта — файл .xlsx.")
+            raise forms.ValidationError(
+                "Это не книга Excel. Загрузите заполненный шаблон отчёта — файл .xlsx."
+            )
         return f
 
 
 class JustificationForm(forms.Form):
     issue_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
-    text = forms.CharField(label="Пояснение", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                           error_messages={"required": "Напишите пояснение."})
+    text = forms.CharField(
+        label="Пояснение",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Напишите пояснение."},
+    )
 
 
 class DecisionForm(forms.Form):
     kind = forms.ChoiceField(choices=DecisionKind.choices, widget=forms.HiddenInput)
-    reason = forms.CharField(label="Причина", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    deadline = forms.DateField(label="Новый срок", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(
+        label="Причина", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    deadline = forms.DateField(
+        label="Новый срок", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     NEEDS_REASON = (DecisionKind.RETURN, DecisionKind.UNAPPROVE)
 

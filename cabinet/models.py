@@ -55,11 +55,13 @@ class Upload(models.Model):
     verdict = models.CharField(max_length=32, choices=VERDICTS)
     errors = models.PositiveIntegerField(default=0)
     warnings = models.PositiveIntegerField(default=0)
-    issues = models.JSONField(default=list)       # the problems as shown, each an Issue's fields
-    rows = models.JSONField(default=dict)         # sheet title -> rows filled
+    issues = models.JSONField(default=list)  # the problems as shown, each an Issue's fields
+    rows = models.JSONField(default=dict)  # sheet title -> rows filled
     history_checked = models.BooleanField(default=True)  # compared with the previous period's accepted return
-    forwarded = models.BooleanField(default=False)       # handed to the pipeline (the inbox) for consolidation
-    recorded_verdict = models.CharField(max_length=32, choices=VERDICTS, blank=True)  # what consolidation recorded
+    forwarded = models.BooleanField(default=False)  # handed to the pipeline (the inbox) for consolidation
+    recorded_verdict = models.CharField(
+        max_length=32, choices=VERDICTS, blank=True
+    )  # what consolidation recorded
 
     class Meta:
         ordering = ["-uploaded_at"]
@@ -108,7 +110,9 @@ class Justification(models.Model):
     written_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["upload", "issue_key"], name="one_justification_per_warning")]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "issue_key"], name="one_justification_per_warning")
+        ]
 
 
 class AppendOnly(Exception):
@@ -139,10 +143,25 @@ class AuditEvent(models.Model):
         raise AppendOnly("запись журнала не удаляется")
 
     @classmethod
-    def record(cls, account: Account, action: str, *, municipality: str = "", school_id: str = "", period: str = "",
-               reason: str = "") -> AuditEvent:
-        return cls.objects.create(actor=account.user.get_username(), role=account.role, action=action,
-                                  municipality=municipality, school_id=school_id, period=period, reason=reason)
+    def record(
+        cls,
+        account: Account,
+        action: str,
+        *,
+        municipality: str = "",
+        school_id: str = "",
+        period: str = "",
+        reason: str = "",
+    ) -> AuditEvent:
+        return cls.objects.create(
+            actor=account.user.get_username(),
+            role=account.role,
+            action=action,
+            municipality=municipality,
+            school_id=school_id,
+            period=period,
+            reason=reason,
+        )
 
 
 class JobKind(models.TextChoices):
@@ -201,7 +220,6 @@ class RecordedState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["school_id", "period"], name="one_state_per_return")]
-
 
 
 class SchoolContact(models.Model):

@@ -33,10 +33,16 @@ from pipeline.reference import Municipality, Period, School, load_reference
 OVERDUE_DAYS = 7  # overdue notices and digests go out during the week after the deadline
 EXTENSIONS_DAYS = 90  # how long after a period's deadline extended deadlines are still followed
 BACKOFF_SECONDS = (60, 300, 900, 3600)  # waits before the 1st, 2nd, 3rd and later retries
-RECEIPT_WINDOW_DAYS = 7  # answers the pipeline wrote longer ago are not mailed when the cabinet first sees them
+RECEIPT_WINDOW_DAYS = (
+    7  # answers the pipeline wrote longer ago are not mailed when the cabinet first sees them
+)
 LISTED_PROBLEMS = 30  # problems written into a receipt's body; the attachment has them all
-VERDICT_WORDS = {Verdict.ACCEPTED: "принят", Verdict.ACCEPTED_WITH_WARNINGS: "принят с предупреждениями",
-                 Verdict.REJECTED: "не принят", Verdict.HELD: "отложен"}
+VERDICT_WORDS = {
+    Verdict.ACCEPTED: "принят",
+    Verdict.ACCEPTED_WITH_WARNINGS: "принят с предупреждениями",
+    Verdict.REJECTED: "не принят",
+    Verdict.HELD: "отложен",
+}
 log = logging.getLogger(__name__)
 
 
@@ -56,9 +62,19 @@ class Draft:
 
     def record(self) -> Notice | None:
         """Put it in the outbox unless a notice with its key is there already; the new notice, or None."""
-        notice, created = Notice.objects.get_or_create(key=self.key, defaults={
-            "kind": self.kind, "municipality": self.municipality, "period": self.period, "school_id": self.school_id,
-            "recipients": self.recipients, "subject": self.subject, "body": self.body, "attachments": self.attachments})
+        notice, created = Notice.objects.get_or_create(
+            key=self.key,
+            defaults={
+                "kind": self.kind,
+                "municipality": self.municipality,
+                "period": self.period,
+                "school_id": self.school_id,
+                "recipients": self.recipients,
+                "subject": self.subject,
+                "body": self.body,
+                "attachments": self.attachments,
+            },
+        )
         return notice if created else None
 
 
@@ -70,8 +86,10 @@ def school_addresses(school: School) -> list[str]:
 
 
 def footer(m: Municipality) -> str:
-    return (f"\n\n—\nВопросы об отчёте: {m.contact.text(m.authority)}\nКабинет svod: {settings.PUBLIC_URL}/\n"
-            "Письмо отправлено автоматически, отвечать на него не нужно.")
+    return (
+        f"\n\n—\nВопросы об отчёте: {m.contact.text(m.authority)}\nКабинет svod: {settings.PUBLIC_URL}/\n"
+        "Письмо отправлено автоматически, отвечать на него не нужно."
+    )
 
 
 def problems_text(issues: list[Issue]) -> str:
@@ -96,29 +114,57 @@ def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
     school = m.school(answer.school_id)
     word = VERDICT_WORDS.get(answer.verdict, answer.verdict.ru)
     errors = sum(i.severity == "error" for i in answer.issues)
-    body = [f"Здравствуйте!\n\nОтчёт о наставничестве {school.name} за период {answer.period} "
-            f"(файл «{answer.original_name}», получен {answer.received_at:%d.%m.%Y %H:%M}) {word}."]
+    body = [
+        f"Здравствуйте!\n\nОтчёт о наставничестве {school.name} за период {answer.period} "
+        f"(файл «{answer.original_name}», получен {answer.received_at:%d.%m.%Y %H:%M}) {word}."
+    ]
     if answer.verdict is Verdict.HELD:
-        body.append("Отчёт за этот период уже утверждён, поэтому новая версия будет проверена после того, как методист "
-                    "снимет утверждение.")
+        body.append(
+            "Отчёт за этот период уже утверждён, поэтому новая версия будет проверена после того, как методист "
+            "снимет утверждение."
+        )
     elif answer.issues:
-        body.append(f"Ошибок: {errors}, предупреждений: {len(answer.issues) - errors}.\n\n{problems_text(answer.issues)}")
+        body.append(
+            f"Ошибок: {errors}, предупреждений: {len(answer.issues) - errors}.\n\n{problems_text(answer.issues)}"
+        )
     if answer.verdict is Verdict.REJECTED:
         deadline = m.period(answer.period).deadline
-        body.append(f"Исправьте ошибки в своём файле и загрузите его в кабинете (или отправьте снова) до {deadline:%d.%m.%Y}."
-                    + (" Ошибочные ячейки отмечены в приложенной копии файла." if "annotated" in files else ""))
-    attachments = [(f"{answer.school_id}_{period_slug(answer.period)}_{name}", str(files[kind].relative_to(settings.WORKSPACE.home)))
-                   for kind, name in (("receipt", "квитанция.xlsx"), ("annotated", "с_пометками.xlsx")) if kind in files]
-    return Draft(f"receipt|{answer.school_id}|{answer.period}|{answer.sha256}", NoticeKind.RECEIPT, m.code, answer.period,
-                 school_addresses(school), f"Отчёт о наставничестве {word}: {school.name}, период {answer.period}",
-                 "\n\n".join(body) + footer(m), school.id, attachments)
+        body.append(
+            f"Исправьте ошибки в своём файле и загрузите его в кабинете (или отправьте снова) до {deadline:%d.%m.%Y}."
+            + (" Ошибочные ячейки отмечены в приложенной копии файла." if "annotated" in files else "")
+        )
+    attachments = [
+        (
+            f"{answer.school_id}_{period_slug(answer.period)}_{name}",
+            str(files[kind].relative_to(settings.WORKSPACE.home)),
+        )
+        for kind, name in (("receipt", "квитанция.xlsx"), ("annotated", "с_пометками.xlsx"))
+        if kind in files
+    ]
+    return Draft(
+        f"receipt|{answer.school_id}|{answer.period}|{answer.sha256}",
+        NoticeKind.RECEIPT,
+        m.code,
+        answer.period,
+        school_addresses(school),
+        f"Отчёт о наставничестве {word}: {school.name}, период {answer.period}",
+        "\n\n".join(body) + footer(m),
+        school.id,
+        attachments,
+    )
 
 
 def upload_receipt(upload: Upload) -> Draft | None:
     """The receipt for a cabinet upload, with the files the cabinet wrote for it."""
-    answer = Answer(sha256=upload.sha256, original_name=upload.client_name, verdict=Verdict(upload.verdict),
-                    received_at=timezone.localtime(upload.uploaded_at).replace(tzinfo=None),
-                    issues=[Issue.model_validate(i) for i in upload.issues], school_id=upload.school_id, period=upload.period)
+    answer = Answer(
+        sha256=upload.sha256,
+        original_name=upload.client_name,
+        verdict=Verdict(upload.verdict),
+        received_at=timezone.localtime(upload.uploaded_at).replace(tzinfo=None),
+        issues=[Issue.model_validate(i) for i in upload.issues],
+        school_id=upload.school_id,
+        period=upload.period,
+    )
     files = {kind: path for kind in ("receipt", "annotated") if (path := engine.answer_file(upload.pk, kind))}
     return receipt(answer, files)
 
@@ -135,8 +181,15 @@ def warehouse_receipts(payloads: list[str]) -> int:
     outbox, new = settings.WORKSPACE.outbox, 0
     for payload in payloads:
         answer = Answer.model_validate_json(payload)
-        files = {kind: path for kind in ("receipt", "annotated") if (path := feedback_path(
-            outbox, answer.school_id, answer.original_name, answer.sha256, ANSWER_FILES[kind])).exists()}
+        files = {
+            kind: path
+            for kind in ("receipt", "annotated")
+            if (
+                path := feedback_path(
+                    outbox, answer.school_id, answer.original_name, answer.sha256, ANSWER_FILES[kind]
+                )
+            ).exists()
+        }
         draft = receipt(answer, files)
         new += bool(draft and draft.record())
     return new
@@ -145,11 +198,20 @@ def warehouse_receipts(payloads: list[str]) -> int:
 def returned(decision: Decision) -> Draft:
     m = load_reference().school_home(decision.school_id)
     school = m.school(decision.school_id)
-    body = (f"Здравствуйте!\n\nМетодист вернул отчёт о наставничестве {school.name} за период {decision.period} на "
-            f"доработку.\n\nПричина: {decision.reason}\n\nИсправьте отчёт и загрузите новую версию в кабинете.")
-    return Draft(f"returned|{school.id}|{decision.period}|{decision.pk}", NoticeKind.RETURNED, m.code, decision.period,
-                 school_addresses(school), f"Отчёт возвращён на доработку: {school.name}, период {decision.period}",
-                 body + footer(m), school.id)
+    body = (
+        f"Здравствуйте!\n\nМетодист вернул отчёт о наставничестве {school.name} за период {decision.period} на "
+        f"доработку.\n\nПричина: {decision.reason}\n\nИсправьте отчёт и загрузите новую версию в кабинете."
+    )
+    return Draft(
+        f"returned|{school.id}|{decision.period}|{decision.pk}",
+        NoticeKind.RETURNED,
+        m.code,
+        decision.period,
+        school_addresses(school),
+        f"Отчёт возвращён на доработку: {school.name}, период {decision.period}",
+        body + footer(m),
+        school.id,
+    )
 
 
 def due(today: date, municipality: str | None = None, period: str | None = None) -> list[Draft]:
@@ -172,25 +234,42 @@ def period_notices(m: Municipality, p: Period, today: date) -> list[Draft]:
     """Each ОО without an accepted return is reminded before its deadline and told after it; the municipality
     gets a digest each day around the period's deadline."""
     states = board(m, p)
-    drafts = [school_notice(m, p, s, NoticeKind.REMINDER if today <= s.deadline else NoticeKind.OVERDUE)
-              for s in states if not s.done and s.status != Status.PENDING and in_window(today, s.deadline, m.reminder_days)]
+    drafts = [
+        school_notice(m, p, s, NoticeKind.REMINDER if today <= s.deadline else NoticeKind.OVERDUE)
+        for s in states
+        if not s.done and s.status != Status.PENDING and in_window(today, s.deadline, m.reminder_days)
+    ]
     if in_window(today, p.deadline, m.reminder_days):
         counts = totals(states)
         lines = [f"{label}: {n}" for label, n, _ in counts["by_status"] if n]
-        drafts.append(Draft(
-            f"digest|{m.code}|{p.code}|{today.isoformat()}", NoticeKind.DIGEST, m.code, p.code, [m.contact.email],
-            f"Сдача отчётов о наставничестве за {p.code}: принято {counts['done']} из {counts['total']}",
-            f"Сдача отчётов о наставничестве, {m.name}, период {p.code}, срок {p.deadline:%d.%m.%Y}.\n"
-            f"На {today:%d.%m.%Y}: принято {counts['done']} из {counts['total']} ОО ({counts['percent']}%), "
-            f"сдано с опозданием или не сдано в срок: {counts['late']}.\n\n" + "\n".join(lines)
-            + f"\n\nТаблица сдачи: {settings.PUBLIC_URL}/m/{m.code}/{period_slug(p.code)}/?order=problems" + footer(m)))
+        drafts.append(
+            Draft(
+                f"digest|{m.code}|{p.code}|{today.isoformat()}",
+                NoticeKind.DIGEST,
+                m.code,
+                p.code,
+                [m.contact.email],
+                f"Сдача отчётов о наставничестве за {p.code}: принято {counts['done']} из {counts['total']}",
+                f"Сдача отчётов о наставничестве, {m.name}, период {p.code}, срок {p.deadline:%d.%m.%Y}.\n"
+                f"На {today:%d.%m.%Y}: принято {counts['done']} из {counts['total']} ОО ({counts['percent']}%), "
+                f"сдано с опозданием или не сдано в срок: {counts['late']}.\n\n"
+                + "\n".join(lines)
+                + f"\n\nТаблица сдачи: {settings.PUBLIC_URL}/m/{m.code}/{period_slug(p.code)}/?order=problems"
+                + footer(m),
+            )
+        )
     return drafts
 
 
 def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
     refused = s.status in (Status.REJECTED, Status.RETURNED)
-    what = ("ваш отчёт не принят" + (f" ({s.reason})" if s.reason else "") + ": исправьте его и загрузите новую версию"
-            if refused else "отчёт в svod от вашей ОО ещё не получен: скачайте шаблон в кабинете, заполните и загрузите его")
+    what = (
+        "ваш отчёт не принят"
+        + (f" ({s.reason})" if s.reason else "")
+        + ": исправьте его и загрузите новую версию"
+        if refused
+        else "отчёт в svod от вашей ОО ещё не получен: скачайте шаблон в кабинете, заполните и загрузите его"
+    )
     if kind == NoticeKind.REMINDER:
         subject = f"Напоминание: срок сдачи отчёта о наставничестве — {s.deadline:%d.%m.%Y}"
         first = f"Срок сдачи отчёта о наставничестве за период {p.code} — {s.deadline:%d.%m.%Y}, осталось дней: {s.days_left}."
@@ -198,8 +277,16 @@ def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
         subject = f"Срок сдачи отчёта о наставничестве прошёл ({s.deadline:%d.%m.%Y})"
         first = f"Срок сдачи отчёта о наставничестве за период {p.code} прошёл {s.deadline:%d.%m.%Y}."
     body = f"Здравствуйте!\n\n{first}\nСейчас {what}."
-    return Draft(f"{kind.value}|{s.school.id}|{p.code}|{s.deadline.isoformat()}|{'refused' if refused else 'missing'}",
-                 kind, m.code, p.code, school_addresses(s.school), f"{subject}: {s.school.name}", body + footer(m), s.school.id)
+    return Draft(
+        f"{kind.value}|{s.school.id}|{p.code}|{s.deadline.isoformat()}|{'refused' if refused else 'missing'}",
+        kind,
+        m.code,
+        p.code,
+        school_addresses(s.school),
+        f"{subject}: {s.school.name}",
+        body + footer(m),
+        s.school.id,
+    )
 
 
 def recover() -> int:
@@ -210,7 +297,9 @@ def recover() -> int:
 def send_due(now=None) -> tuple[int, int]:
     """Send queued notices whose time has come, one at a time; returns (sent, postponed)."""
     now = now or timezone.now()
-    queued = list(Notice.objects.filter(state=NoticeState.QUEUED).exclude(next_attempt_at__gt=now).order_by("id"))
+    queued = list(
+        Notice.objects.filter(state=NoticeState.QUEUED).exclude(next_attempt_at__gt=now).order_by("id")
+    )
     sent = postponed = 0
     if not queued:
         return 0, 0
@@ -223,8 +312,12 @@ def send_due(now=None) -> tuple[int, int]:
         return 0, len(queued)
     try:
         for notice in queued:
-            with transaction.atomic():  # claimed before the send: a crash after it never sends this notice again
-                if not Notice.objects.filter(pk=notice.pk, state=NoticeState.QUEUED).update(state=NoticeState.SENDING):
+            with (
+                transaction.atomic()
+            ):  # claimed before the send: a crash after it never sends this notice again
+                if not Notice.objects.filter(pk=notice.pk, state=NoticeState.QUEUED).update(
+                    state=NoticeState.SENDING
+                ):
                     continue
             try:
                 connection.send_messages([message(notice)])
@@ -232,7 +325,9 @@ def send_due(now=None) -> tuple[int, int]:
                 postpone(notice, now, exc)
                 postponed += 1
                 continue
-            Notice.objects.filter(pk=notice.pk).update(state=NoticeState.SENT, sent_at=timezone.now(), last_error="")
+            Notice.objects.filter(pk=notice.pk).update(
+                state=NoticeState.SENT, sent_at=timezone.now(), last_error=""
+            )
             sent += 1
     finally:
         connection.close()
@@ -241,8 +336,12 @@ def send_due(now=None) -> tuple[int, int]:
 
 def postpone(notice: Notice, now, exc: Exception) -> None:
     wait = BACKOFF_SECONDS[min(notice.attempts, len(BACKOFF_SECONDS) - 1)]
-    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.QUEUED, attempts=notice.attempts + 1,
-                                               next_attempt_at=now + timedelta(seconds=wait), last_error=str(exc)[:300])
+    Notice.objects.filter(pk=notice.pk).update(
+        state=NoticeState.QUEUED,
+        attempts=notice.attempts + 1,
+        next_attempt_at=now + timedelta(seconds=wait),
+        last_error=str(exc)[:300],
+    )
     log.warning("notice %s postponed: %s", notice.key, exc)
 
 
@@ -251,5 +350,7 @@ def message(notice: Notice) -> EmailMessage:
     for name, relative in notice.attachments:
         path = settings.WORKSPACE.home / relative
         if path.exists():
-            mail.attach(name, path.read_bytes(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            mail.attach(
+                name, path.read_bytes(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            )
     return mail

@@ -45,17 +45,21 @@ MIDDLEWARE = [
 ]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 ROOT_URLCONF = "cabinet.urls"
-TEMPLATES = [{
-    "BACKEND": "django.template.backends.django.DjangoTemplates",
-    "DIRS": [],
-    "APP_DIRS": True,
-    "OPTIONS": {"context_processors": [
-        "django.template.context_processors.request",
-        "django.contrib.auth.context_processors.auth",
-        "django.contrib.messages.context_processors.messages",
-        "cabinet.access.role_context",
-    ]},
-}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cabinet.access.role_context",
+            ]
+        },
+    }
+]
 WSGI_APPLICATION = "cabinet.wsgi.application"
 DATABASES = {"default": _settings.database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -68,8 +72,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 WHITENOISE_USE_FINDERS = True  # serve the packaged static files without a collectstatic step
-STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+STORAGES = {
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -109,9 +115,14 @@ EMAIL_USE_TLS, EMAIL_USE_SSL = _settings.smtp_security == "starttls", _settings.
 EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _settings.smtp_user, _settings.smtp_password
 EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = _settings.mail_from
-MAIL_CONFIGURED = _settings.email_backend.endswith("smtp.EmailBackend")  # else notices are written to EMAIL_FILE_PATH
+MAIL_CONFIGURED = _settings.email_backend.endswith(
+    "smtp.EmailBackend"
+)  # else notices are written to EMAIL_FILE_PATH
 PUBLIC_URL = _settings.public_url
 
-LOGGING = {"version": 1, "disable_existing_loggers": False,
-           "handlers": {"console": {"class": "logging.StreamHandler"}},
-           "loggers": {"django": {"handlers": ["console"], "level": "WARNING"}}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django": {"handlers": ["console"], "level": "WARNING"}},
+}

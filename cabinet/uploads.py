@@ -28,9 +28,15 @@ class RefuseOversizedUploads:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared > settings.UPLOAD_LIMIT_BYTES + 64 * 1024:  # the limit plus room for the form's other fields
-            return render(request, "cabinet/message.html", {"title": "Файл не принят", "text": too_large_message()},
-                          status=413)
+        if (
+            declared > settings.UPLOAD_LIMIT_BYTES + 64 * 1024
+        ):  # the limit plus room for the form's other fields
+            return render(
+                request,
+                "cabinet/message.html",
+                {"title": "Файл не принят", "text": too_large_message()},
+                status=413,
+            )
         return self.get_response(request)
 
 

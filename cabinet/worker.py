@@ -62,7 +62,9 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
         os.nice(NICENESS)
-        Job.objects.filter(state=JobState.RUNNING).update(state=JobState.QUEUED, progress="повтор после перезапуска")
+        Job.objects.filter(state=JobState.RUNNING).update(
+            state=JobState.QUEUED, progress="повтор после перезапуска"
+        )
         notices.recover()
         sync_all()
         last_planned, parent = None, os.getppid()
@@ -94,7 +96,11 @@ def run_next() -> bool:
     except Exception as exc:  # the job fails, the worker goes on; staff read the reason, engineers the log
         log.exception("cabinet job %s failed", job.pk)
         job.state = JobState.FAILED
-        job.progress = str(exc) if isinstance(exc, in_process.RunFailed) else "не удалось выполнить; подробности — в журнале сервера"
+        job.progress = (
+            str(exc)
+            if isinstance(exc, in_process.RunFailed)
+            else "не удалось выполнить; подробности — в журнале сервера"
+        )
     job.finished_at = timezone.now()
     job.save()
     return True
@@ -115,7 +121,9 @@ def consolidate(job: Job) -> None:
             yield item
         report(job, "сводка региона")
 
-    in_process.consolidate(ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text))
+    in_process.consolidate(
+        ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text)
+    )
     done = sync(job.municipality, job.period)
     report(job, f"сводка выпущена: принятых отчётов {done}")
 
@@ -123,7 +131,9 @@ def consolidate(job: Job) -> None:
 def regional(job: Job) -> None:
     ws = workspace()
     report(job, "сбор сводок муниципалитетов")
-    in_process.materialize(ws, in_process.instance(ws), ["regional_summary"], notify=lambda text: report(job, text))
+    in_process.materialize(
+        ws, in_process.instance(ws), ["regional_summary"], notify=lambda text: report(job, text)
+    )
     report(job, "сводка региона выпущена")
 
 
@@ -142,8 +152,12 @@ def unapprove(job: Job) -> None:
         consolidate(job)
 
 
-JOBS = {JobKind.CONSOLIDATE: consolidate, JobKind.REGIONAL: regional, JobKind.APPROVE: approve,
-        JobKind.UNAPPROVE: unapprove}
+JOBS = {
+    JobKind.CONSOLIDATE: consolidate,
+    JobKind.REGIONAL: regional,
+    JobKind.APPROVE: approve,
+    JobKind.UNAPPROVE: unapprove,
+}
 
 
 def sync(municipality: str, period: str) -> int:
@@ -155,22 +169,44 @@ def sync(municipality: str, period: str) -> int:
     schools = [s.id for s in load_reference().municipalities[municipality].schools]
     with ws.connect(read_only=True) as con:
         states = queries.school_states(con, municipality, period)
-        recorded = dict(con.execute("SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)",
-                                    [[u.sha256 for u in uploads]]).fetchall())
-        answers = [r[0] for r in con.execute("SELECT payload FROM answer WHERE period = ? AND list_contains(?, school_id) "
-                                             "AND written_at >= ? ORDER BY due_at", [period, schools, notices.receipts_since()]).fetchall()]
+        recorded = dict(
+            con.execute(
+                "SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)",
+                [[u.sha256 for u in uploads]],
+            ).fetchall()
+        )
+        answers = [
+            r[0]
+            for r in con.execute(
+                "SELECT payload FROM answer WHERE period = ? AND list_contains(?, school_id) "
+                "AND written_at >= ? ORDER BY due_at",
+                [period, schools, notices.receipts_since()],
+            ).fetchall()
+        ]
     notices.warehouse_receipts(answers)
     accepted = 0
     with transaction.atomic():
         for s in states[states["verdict"].notna()].itertuples():
             accepted += bool(s.has_accepted)
-            RecordedState.objects.update_or_create(school_id=s.school_id, period=period, defaults={
-                "municipality": municipality, "sha256": s.sha256, "verdict": s.verdict,
-                "received_at": timezone.make_aware(s.received_at.to_pydatetime()), "errors": count(s.errors),
-                "warnings": count(s.warnings), "reason": s.reason if isinstance(s.reason, str) else ""})
+            RecordedState.objects.update_or_create(
+                school_id=s.school_id,
+                period=period,
+                defaults={
+                    "municipality": municipality,
+                    "sha256": s.sha256,
+                    "verdict": s.verdict,
+                    "received_at": timezone.make_aware(s.received_at.to_pydatetime()),
+                    "errors": count(s.errors),
+                    "warnings": count(s.warnings),
+                    "reason": s.reason if isinstance(s.reason, str) else "",
+                },
+            )
         for u in uploads:
             verdict = recorded.get(u.sha256)
-            if verdict in ("accepted", "accepted_with_warnings", "rejected") and verdict != u.recorded_verdict:
+            if (
+                verdict in ("accepted", "accepted_with_warnings", "rejected")
+                and verdict != u.recorded_verdict
+            ):
                 u.recorded_verdict = verdict
                 u.save(update_fields=["recorded_verdict"])
     return accepted
@@ -186,4 +222,3 @@ def sync_all() -> None:
     for m in load_reference().municipalities.values():
         for p in m.periods:
             sync(m.code, p.code)
-

@@ -27,8 +27,15 @@ class Status:
     NOT_SENT, PENDING = "not_sent", "pending"
     REJECTED, RETURNED = "rejected", "returned"
     WARNINGS, ACCEPTED, APPROVED = "accepted_with_warnings", "accepted", "approved"
-    RU = {NOT_SENT: "не сдан", PENDING: "ожидает проверки", REJECTED: "не принят", RETURNED: "возвращён на доработку",
-          WARNINGS: "принят с предупреждениями", ACCEPTED: "принят", APPROVED: "утверждён"}
+    RU = {
+        NOT_SENT: "не сдан",
+        PENDING: "ожидает проверки",
+        REJECTED: "не принят",
+        RETURNED: "возвращён на доработку",
+        WARNINGS: "принят с предупреждениями",
+        ACCEPTED: "принят",
+        APPROVED: "утверждён",
+    }
     RANK = {REJECTED: 0, RETURNED: 1, NOT_SENT: 2, PENDING: 3, WARNINGS: 4, ACCEPTED: 5, APPROVED: 6}
     DONE = (WARNINGS, ACCEPTED, APPROVED)
 
@@ -52,10 +59,10 @@ class ReturnState:
     deadline: date
     latest: Version | None
     status: str
-    reason: str = ""                 # why it was returned or not accepted
-    justified: int = 0               # warnings of the latest version the school has justified
+    reason: str = ""  # why it was returned or not accepted
+    justified: int = 0  # warnings of the latest version the school has justified
     decisions: list[Decision] = field(default_factory=list)
-    last_notice: object = None       # the latest notice to the ОО about this period (the board shows it)
+    last_notice: object = None  # the latest notice to the ОО about this period (the board shows it)
 
     @property
     def slug(self) -> str:
@@ -101,8 +108,13 @@ def deadline_of(period: Period, decisions: list[Decision]) -> date:
     return extensions[-1] if extensions else period.deadline
 
 
-def state_of(school: School, period: Period, uploads: list[Upload], recorded: RecordedState | None,
-             decisions: list[Decision]) -> ReturnState:
+def state_of(
+    school: School,
+    period: Period,
+    uploads: list[Upload],
+    recorded: RecordedState | None,
+    decisions: list[Decision],
+) -> ReturnState:
     """Where one return stands. `uploads` newest first; `decisions` in the order made."""
     latest = None
     if uploads:
@@ -110,9 +122,17 @@ def state_of(school: School, period: Period, uploads: list[Upload], recorded: Re
         latest = Version(u.uploaded_at, u.shown_verdict, u.errors, u.warnings, upload=u)
     if recorded and (latest is None or recorded.received_at > latest.received_at):
         same = next((u for u in uploads if u.sha256 == recorded.sha256), None)
-        latest = Version(recorded.received_at, Verdict(recorded.verdict), recorded.errors, recorded.warnings,
-                         upload=same, reason=recorded.reason)
-    state = ReturnState(school, period, deadline_of(period, decisions), latest, Status.NOT_SENT, decisions=decisions)
+        latest = Version(
+            recorded.received_at,
+            Verdict(recorded.verdict),
+            recorded.errors,
+            recorded.warnings,
+            upload=same,
+            reason=recorded.reason,
+        )
+    state = ReturnState(
+        school, period, deadline_of(period, decisions), latest, Status.NOT_SENT, decisions=decisions
+    )
     if latest is None:
         return state
     if latest.upload is not None:
@@ -120,8 +140,11 @@ def state_of(school: School, period: Period, uploads: list[Upload], recorded: Re
         first_error = next((i for i in latest.upload.issues if i["severity"] == "error"), None)
         latest.reason = first_error["message"] if first_error else latest.reason
     approvals = [d for d in decisions if d.kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE)]
-    reviews = [d for d in decisions if d.kind in (DecisionKind.ACCEPT, DecisionKind.RETURN)
-               and d.made_at >= latest.received_at]
+    reviews = [
+        d
+        for d in decisions
+        if d.kind in (DecisionKind.ACCEPT, DecisionKind.RETURN) and d.made_at >= latest.received_at
+    ]
     if approvals and approvals[-1].kind == DecisionKind.APPROVE:
         state.status = Status.APPROVED
     elif reviews and reviews[-1].kind == DecisionKind.RETURN:
@@ -150,7 +173,10 @@ def school_states(school: School, periods: list[Period]) -> list[ReturnState]:
     decisions: dict[str, list[Decision]] = {}
     for d in Decision.objects.filter(school_id=school.id, period__in=codes):
         decisions.setdefault(d.period, []).append(d)
-    return [state_of(school, p, uploads.get(p.code, []), recorded.get(p.code), decisions.get(p.code, [])) for p in periods]
+    return [
+        state_of(school, p, uploads.get(p.code, []), recorded.get(p.code), decisions.get(p.code, []))
+        for p in periods
+    ]
 
 
 _boards: dict[tuple[str, str], tuple[tuple, list[ReturnState]]] = {}
@@ -188,18 +214,29 @@ def _sources(m: Municipality, period: Period) -> list[tuple]:
     """What a board is computed from: (rows, when a row was made or synced, its school) for uploads, decisions,
     justifications and recorded states."""
     uploads = Upload.objects.filter(municipality=m.code, period=period.code)
-    return [(uploads, "uploaded_at", "school_id"),
-            (Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code), "made_at", "school_id"),
-            (Justification.objects.filter(upload__in=uploads), "written_at", "upload__school_id"),
-            (RecordedState.objects.filter(municipality=m.code, period=period.code), "synced_at", "school_id")]
+    return [
+        (uploads, "uploaded_at", "school_id"),
+        (
+            Decision.objects.filter(school_id__in=[s.id for s in m.schools], period=period.code),
+            "made_at",
+            "school_id",
+        ),
+        (Justification.objects.filter(upload__in=uploads), "written_at", "upload__school_id"),
+        (RecordedState.objects.filter(municipality=m.code, period=period.code), "synced_at", "school_id"),
+    ]
 
 
 def board_stamp(m: Municipality, period: Period) -> tuple:
     """The day (lateness), and for each source of the board how many rows it has and when the newest was made, in
     four small queries (the worker's sync touches every recorded state it copies, with the verdicts it copies to
     uploads)."""
-    return (timezone.localdate(), *(tuple(rows.aggregate(n=Count("id"), at=Max(made)).values())
-                                    for rows, made, _ in _sources(m, period)))
+    return (
+        timezone.localdate(),
+        *(
+            tuple(rows.aggregate(n=Count("id"), at=Max(made)).values())
+            for rows, made, _ in _sources(m, period)
+        ),
+    )
 
 
 def _newer(field: str, at) -> dict:
@@ -225,26 +262,39 @@ def _board(m: Municipality, period: Period, only: set[str] | None = None) -> lis
     schools = [s for s in m.schools if only is None or s.id in only]
     ids = {"school_id__in": [s.id for s in schools]}
     uploads: dict[str, list[Upload]] = {}
-    for u in Upload.objects.filter(municipality=m.code, period=period.code, **ids).prefetch_related("justifications"):
+    for u in Upload.objects.filter(municipality=m.code, period=period.code, **ids).prefetch_related(
+        "justifications"
+    ):
         uploads.setdefault(u.school_id, []).append(u)
-    recorded = {r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code, **ids)}
+    recorded = {
+        r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code, **ids)
+    }
     decisions: dict[str, list[Decision]] = {}
     for d in Decision.objects.filter(period=period.code, **ids):
         decisions.setdefault(d.school_id, []).append(d)
-    return [state_of(s, period, uploads.get(s.id, []), recorded.get(s.id), decisions.get(s.id, [])) for s in schools]
+    return [
+        state_of(s, period, uploads.get(s.id, []), recorded.get(s.id), decisions.get(s.id, []))
+        for s in schools
+    ]
 
 
 def totals(states: list[ReturnState]) -> dict:
     """Counts by status, late ones, and the share of ОО whose return is accepted (for the progress bar)."""
     by = Counter(s.status for s in states)
     done = sum(by[k] for k in Status.DONE)
-    return {"by_status": [(Status.RU[k], by[k], k) for k in sorted(Status.RU, key=Status.RANK.get)],
-            "total": len(states), "done": done, "late": sum(s.late for s in states if s.status != Status.APPROVED),
-            "percent": round(100 * done / len(states)) if states else 0}
+    return {
+        "by_status": [(Status.RU[k], by[k], k) for k in sorted(Status.RU, key=Status.RANK.get)],
+        "total": len(states),
+        "done": done,
+        "late": sum(s.late for s in states if s.status != Status.APPROVED),
+        "percent": round(100 * done / len(states)) if states else 0,
+    }
 
 
 def problems_first(states: list[ReturnState]) -> list[ReturnState]:
-    return sorted(states, key=lambda s: (Status.RANK[s.status], not s.late, -(s.latest.errors if s.latest else 0)))
+    return sorted(
+        states, key=lambda s: (Status.RANK[s.status], not s.late, -(s.latest.errors if s.latest else 0))
+    )
 
 
 def issue_key(i: dict) -> str:
@@ -256,10 +306,17 @@ def changes_since(previous: Upload | None, issues: list[dict], rows: dict[str, i
     if previous is None:
         return None
     before, now = {issue_key(i): i for i in previous.issues}, {issue_key(i): i for i in issues}
-    rows_changed = [(sheet, previous.rows.get(sheet, 0), rows.get(sheet, 0))
-                    for sheet in dict.fromkeys([*previous.rows, *rows]) if previous.rows.get(sheet, 0) != rows.get(sheet, 0)]
-    return {"fixed": [before[k] for k in before if k not in now], "new": [now[k] for k in now if k not in before],
-            "rows": rows_changed, "previous_at": previous.uploaded_at}
+    rows_changed = [
+        (sheet, previous.rows.get(sheet, 0), rows.get(sheet, 0))
+        for sheet in dict.fromkeys([*previous.rows, *rows])
+        if previous.rows.get(sheet, 0) != rows.get(sheet, 0)
+    ]
+    return {
+        "fixed": [before[k] for k in before if k not in now],
+        "new": [now[k] for k in now if k not in before],
+        "rows": rows_changed,
+        "previous_at": previous.uploaded_at,
+    }
 
 
 def changes_text(changes: dict | None) -> str | None:
@@ -274,7 +331,13 @@ def changes_text(changes: dict | None) -> str | None:
 def current_period(m: Municipality) -> Period:
     """The period staff most likely work on: the newest begun period with returns, else the newest begun one."""
     today = timezone.localdate()
-    begun = sorted((p for p in m.periods if p.start <= today), key=lambda p: p.start, reverse=True) or m.periods
-    with_returns = set(RecordedState.objects.filter(municipality=m.code).values_list("period", flat=True).distinct())
-    with_returns |= set(Upload.objects.filter(municipality=m.code).values_list("period", flat=True).distinct())
+    begun = (
+        sorted((p for p in m.periods if p.start <= today), key=lambda p: p.start, reverse=True) or m.periods
+    )
+    with_returns = set(
+        RecordedState.objects.filter(municipality=m.code).values_list("period", flat=True).distinct()
+    )
+    with_returns |= set(
+        Upload.objects.filter(municipality=m.code).values_list("period", flat=True).distinct()
+    )
     return next((p for p in begun if p.code in with_returns), begun[0])

@@ -8,8 +8,12 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cabinet.settings")
 application = get_wsgi_application()
-WAITRESS = {"ident": "svod", "clear_untrusted_proxy_headers": True,  # TLS ends at a local proxy
-            "trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-proto"}}
+WAITRESS = {
+    "ident": "svod",
+    "clear_untrusted_proxy_headers": True,  # TLS ends at a local proxy
+    "trusted_proxy": "127.0.0.1",
+    "trusted_proxy_headers": {"x-forwarded-proto"},
+}
 
 
 def serve(listener: socket.socket, threads: int, web_processes: int) -> None:

@@ -18,7 +18,9 @@ import yaml
 from pydantic import BaseModel
 
 HERE = Path(__file__).parent
-ColumnType = Literal["string", "text", "int", "decimal", "date", "enum", "multi-enum", "ref", "multi-ref", "id", "url"]
+ColumnType = Literal[
+    "string", "text", "int", "decimal", "date", "enum", "multi-enum", "ref", "multi-ref", "id", "url"
+]
 
 _DASHES = re.compile(r"\s*[-‐‑‒–—−]\s*")
 _QUOTES = re.compile(r"[«»\"“”„'`]")
@@ -59,7 +61,9 @@ class Condition(BaseModel):
         return f"«{label}» не «{'», «'.join(map(str, self.not_in or []))}»"
 
 
-SeverityWord = Literal["error", "warning"]  # `pipeline.domain.vocabulary.Severity`'s values (tests/test_catalogue.py)
+SeverityWord = Literal[
+    "error", "warning"
+]  # `pipeline.domain.vocabulary.Severity`'s values (tests/test_catalogue.py)
 
 
 class Column(BaseModel):
@@ -95,7 +99,9 @@ class Column(BaseModel):
 
     @property
     def example(self) -> str:
-        return re.sub(r"\\d\{(\d)\}", lambda m: "0" * (int(m.group(1)) - 1) + "1", self.pattern or "").strip("^$")
+        return re.sub(r"\\d\{(\d)\}", lambda m: "0" * (int(m.group(1)) - 1) + "1", self.pattern or "").strip(
+            "^$"
+        )
 
 
 class Sheet(BaseModel):
@@ -134,9 +140,9 @@ class Catalogue(BaseModel):
     form_matrix: dict[str, FormRule]
     thresholds: dict[str, float]
     identities: dict[str, tuple[str, ...]]  # name -> the columns that make two rows of different ОО one thing
-    keys: dict[str, str]                    # sheet -> its key column
-    statuses: dict[str, str]                # name -> the list value the pipeline's logic turns on
-    groups: dict[str, tuple[str, ...]]      # name -> list values counted together
+    keys: dict[str, str]  # sheet -> its key column
+    statuses: dict[str, str]  # name -> the list value the pipeline's logic turns on
+    groups: dict[str, tuple[str, ...]]  # name -> list values counted together
 
     def status(self, name: str) -> str:
         return self.statuses[name]
@@ -167,7 +173,9 @@ def _synonyms(values: list[str], extra: dict[str, list[str]]) -> dict[str, str]:
 @cache
 def load_catalogue() -> Catalogue:
     """Read and cross-check the three catalogue files; cached for the process."""
-    raw = {name: (HERE / name).read_bytes() for name in ("data_dictionary.csv", "catalogue.yaml", "rules.yaml")}
+    raw = {
+        name: (HERE / name).read_bytes() for name in ("data_dictionary.csv", "catalogue.yaml", "rules.yaml")
+    }
     overlay = yaml.safe_load(raw["catalogue.yaml"])
     lists = {
         name: ([item["value"] for item in items], {item["value"]: item.get("synonyms", []) for item in items})
@@ -193,7 +201,9 @@ def load_catalogue() -> Catalogue:
             type=row["type"],
             required=row["required"][0],
             required_text=row["required"],
-            required_if=Condition(column=cond["column"], in_=cond.get("in"), not_in=cond.get("not_in"), gt=cond.get("gt"))
+            required_if=Condition(
+                column=cond["column"], in_=cond.get("in"), not_in=cond.get("not_in"), gt=cond.get("gt")
+            )
             if cond
             else None,
             missing_severity=spec.get("severity", "error"),
@@ -218,8 +228,10 @@ def load_catalogue() -> Catalogue:
         raise ValueError(f"catalogue.yaml names columns missing from the dictionary: {sorted(unknown)}")
     rules = {code: Rule(code=code, **body) for code, body in yaml.safe_load(raw["rules.yaml"]).items()}
     columns = {f"{s.code}.{c.code}": c for s in sheets.values() for c in s.columns}
-    named = {**{name: (where, [value]) for name, (where, value) in overlay["statuses"].items()},
-             **{name: (where, values) for name, (where, values) in overlay["groups"].items()}}
+    named = {
+        **{name: (where, [value]) for name, (where, value) in overlay["statuses"].items()},
+        **{name: (where, values) for name, (where, values) in overlay["groups"].items()},
+    }
     for name, (where, values) in named.items():
         if where not in columns or not set(values) <= set(columns[where].values):
             raise ValueError(f"catalogue.yaml: {name} names values that {where} does not have: {values}")

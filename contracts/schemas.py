@@ -31,7 +31,9 @@ def _checks(column: Column) -> list[pa.Check]:
         checks.append(pa.Check(lambda s: s.isin(allowed), name="C06"))
     if column.values and column.type == "multi-enum":
         members = set(column.values)
-        checks.append(pa.Check(lambda v: all(x in members for x in v.split("; ")), element_wise=True, name="C06"))
+        checks.append(
+            pa.Check(lambda v: all(x in members for x in v.split("; ")), element_wise=True, name="C06")
+        )
     if column.min is not None or column.max is not None:
         lo = column.min if column.min is not None else float("-inf")
         hi = column.max if column.max is not None else float("inf")
@@ -88,7 +90,9 @@ def typed_frame(sheet_code: str, values: dict[str, list], index: list | None = N
         data = values.get(c.code, [None] * n)
         dtype = DTYPES.get(c.type, "object")
         if dtype.startswith("datetime"):
-            columns[c.code] = pd.to_datetime(pd.Series(data, dtype=object), errors="coerce").astype(dtype).array
+            columns[c.code] = (
+                pd.to_datetime(pd.Series(data, dtype=object), errors="coerce").astype(dtype).array
+            )
         elif dtype == "object":
             columns[c.code] = np.array(data, dtype=object) if n else np.empty(0, dtype=object)
         else:
@@ -103,6 +107,10 @@ def prepare() -> None:
     if importlib.util.find_spec("geopandas") is None:  # pandera tries to import it on every dtype check
         sys.modules.setdefault("geopandas", None)
     # pandera's own notice about a pandas concat it does when collecting failure cases: nothing for us to act on
-    warnings.filterwarnings("ignore", category=FutureWarning, module="pandera.backends.pandas.error_formatters")
+    warnings.filterwarnings(
+        "ignore", category=FutureWarning, module="pandera.backends.pandas.error_formatters"
+    )
     for sheet in load_catalogue().sheets:
-        sheet_schema(sheet.code).validate(typed_frame(sheet.code, {c.code: [] for c in sheet.columns}), lazy=True)
+        sheet_schema(sheet.code).validate(
+            typed_frame(sheet.code, {c.code: [] for c in sheet.columns}), lazy=True
+        )

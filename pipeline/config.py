@@ -24,14 +24,31 @@ from pipeline.xlsx.container import MAX_FILE_BYTES
 DEMO_SIGNING_KEY = "svod-demo-signing-key"  # only for workspaces made by `svod demo`, and for tests
 DEMO_MARKER = ".svod-demo"
 DATABASE = "svod.duckdb"
-WORKSPACE_ENVIRONMENT = {"home": "SVOD_HOME", "signing_key": "SVOD_SIGNING_KEY",
-                         "reference_dir": reference.REFERENCE_DIR_VARIABLE, "duckdb_memory": "SVOD_DUCKDB_MEMORY"}
-CABINET_ENVIRONMENT = {"secret_key": "SVOD_SECRET_KEY", "cabinet_database": "SVOD_CABINET_DATABASE",
-                       "allowed_hosts": "SVOD_ALLOWED_HOSTS", "public_url": "SVOD_PUBLIC_URL", "time_zone": "SVOD_TIME_ZONE",
-                       "smtp_host": "SVOD_SMTP_HOST", "smtp_port": "SVOD_SMTP_PORT", "smtp_security": "SVOD_SMTP_SECURITY",
-                       "smtp_user": "SVOD_SMTP_USER", "smtp_password": "SVOD_SMTP_PASSWORD", "mail_from": "SVOD_MAIL_FROM"}
-SERVER_ENVIRONMENT = {"dagster_database": "SVOD_DAGSTER_DATABASE"}  # production: Dagster's storage on PostgreSQL
-ENVIRONMENT = WORKSPACE_ENVIRONMENT | CABINET_ENVIRONMENT | SERVER_ENVIRONMENT  # every setting svod reads, by name
+WORKSPACE_ENVIRONMENT = {
+    "home": "SVOD_HOME",
+    "signing_key": "SVOD_SIGNING_KEY",
+    "reference_dir": reference.REFERENCE_DIR_VARIABLE,
+    "duckdb_memory": "SVOD_DUCKDB_MEMORY",
+}
+CABINET_ENVIRONMENT = {
+    "secret_key": "SVOD_SECRET_KEY",
+    "cabinet_database": "SVOD_CABINET_DATABASE",
+    "allowed_hosts": "SVOD_ALLOWED_HOSTS",
+    "public_url": "SVOD_PUBLIC_URL",
+    "time_zone": "SVOD_TIME_ZONE",
+    "smtp_host": "SVOD_SMTP_HOST",
+    "smtp_port": "SVOD_SMTP_PORT",
+    "smtp_security": "SVOD_SMTP_SECURITY",
+    "smtp_user": "SVOD_SMTP_USER",
+    "smtp_password": "SVOD_SMTP_PASSWORD",
+    "mail_from": "SVOD_MAIL_FROM",
+}
+SERVER_ENVIRONMENT = {
+    "dagster_database": "SVOD_DAGSTER_DATABASE"
+}  # production: Dagster's storage on PostgreSQL
+ENVIRONMENT = (
+    WORKSPACE_ENVIRONMENT | CABINET_ENVIRONMENT | SERVER_ENVIRONMENT
+)  # every setting svod reads, by name
 SMTP_SECURITY = ("starttls", "ssl", "none")
 
 
@@ -56,16 +73,24 @@ class Workspace(BaseModel):
         return Path(home or from_environment("home") or "svod_home").resolve()
 
     @classmethod
-    def resolve(cls, home: str | Path | None = None, signing_key: str | None = None,
-                reference_dir: str | Path | None = None, duckdb_memory: str | None = None,
-                create: bool = True) -> Workspace:
+    def resolve(
+        cls,
+        home: str | Path | None = None,
+        signing_key: str | None = None,
+        reference_dir: str | Path | None = None,
+        duckdb_memory: str | None = None,
+        create: bool = True,
+    ) -> Workspace:
         """The workspace at `home` (its folders made, unless `create` is false); unset settings come from the
         environment."""
         root = cls.locate(home)
         demo_key = DEMO_SIGNING_KEY if (root / DEMO_MARKER).exists() else None
-        ws = cls(home=root, signing_key=signing_key or from_environment("signing_key") or demo_key,
-                 reference_dir=reference_dir or from_environment("reference_dir"),
-                 duckdb_memory=duckdb_memory or from_environment("duckdb_memory") or DEFAULT_MEMORY)
+        ws = cls(
+            home=root,
+            signing_key=signing_key or from_environment("signing_key") or demo_key,
+            reference_dir=reference_dir or from_environment("reference_dir"),
+            duckdb_memory=duckdb_memory or from_environment("duckdb_memory") or DEFAULT_MEMORY,
+        )
         reference.select(ws.reference_dir)
         for folder in (ws.inbox, ws.archive, ws.outbox, ws.out, ws.templates) if create else ():
             folder.mkdir(parents=True, exist_ok=True)
@@ -75,8 +100,10 @@ class Workspace(BaseModel):
     def key(self) -> str:
         """The signing key; stops with a message for staff when none is set."""
         if not self.signing_key:
-            raise NoSigningKey("Не задан ключ подписи шаблонов и сводок. Укажите его в переменной окружения "
-                               "SVOD_SIGNING_KEY (один и тот же ключ для выпуска шаблонов и приёма отчётов).")
+            raise NoSigningKey(
+                "Не задан ключ подписи шаблонов и сводок. Укажите его в переменной окружения "
+                "SVOD_SIGNING_KEY (один и тот же ключ для выпуска шаблонов и приёма отчётов)."
+            )
         return self.signing_key
 
     def connect(self, read_only: bool = False, wait: float | None = None):
@@ -154,37 +181,64 @@ def cabinet_settings(home: Path) -> CabinetSettings:
     if secret is None:
         stored = home / CABINET_SECRET
         if not stored.exists():
-            raise ValueError(f"Кабинет не подготовлен в рабочей папке {home}: запустите его командой svod serve "
-                             "(или задайте SVOD_SECRET_KEY).")
+            raise ValueError(
+                f"Кабинет не подготовлен в рабочей папке {home}: запустите его командой svod serve "
+                "(или задайте SVOD_SECRET_KEY)."
+            )
         secret = stored.read_text().strip()
     public_url = (from_environment("public_url") or "http://127.0.0.1:8000").rstrip("/")
-    hosts = (from_environment("allowed_hosts") or f"127.0.0.1,localhost,{urlsplit(public_url).hostname}").split(",")
+    hosts = (
+        from_environment("allowed_hosts") or f"127.0.0.1,localhost,{urlsplit(public_url).hostname}"
+    ).split(",")
     smtp_host = from_environment("smtp_host")
     security = from_environment("smtp_security") or "none"
     if security not in SMTP_SECURITY:
         raise ValueError(f"SVOD_SMTP_SECURITY: ожидается {', '.join(SMTP_SECURITY)}, а не «{security}»")
     return CabinetSettings(
-        secret_key=secret, database=database_settings(from_environment("cabinet_database"), home),
-        allowed_hosts=sorted({h.strip() for h in hosts if h.strip()}), trusted_origins=[public_url],
-        public_url=public_url, secure_cookies=public_url.startswith("https://"),
+        secret_key=secret,
+        database=database_settings(from_environment("cabinet_database"), home),
+        allowed_hosts=sorted({h.strip() for h in hosts if h.strip()}),
+        trusted_origins=[public_url],
+        public_url=public_url,
+        secure_cookies=public_url.startswith("https://"),
         time_zone=from_environment("time_zone") or "Europe/Moscow",
-        email_backend="django.core.mail.backends.smtp.EmailBackend" if smtp_host else
-        "django.core.mail.backends.filebased.EmailBackend",
-        smtp_host=smtp_host or "localhost", smtp_port=int(from_environment("smtp_port") or 25), smtp_security=security,
-        smtp_user=from_environment("smtp_user") or "", smtp_password=from_environment("smtp_password") or "",
-        mail_from=from_environment("mail_from") or "svod@localhost")
+        email_backend="django.core.mail.backends.smtp.EmailBackend"
+        if smtp_host
+        else "django.core.mail.backends.filebased.EmailBackend",
+        smtp_host=smtp_host or "localhost",
+        smtp_port=int(from_environment("smtp_port") or 25),
+        smtp_security=security,
+        smtp_user=from_environment("smtp_user") or "",
+        smtp_password=from_environment("smtp_password") or "",
+        mail_from=from_environment("mail_from") or "svod@localhost",
+    )
 
 
 def database_settings(url: str | None, home: Path) -> dict:
     """Django's database entry: `postgresql://user:password@host:port/name`, else SQLite in the workspace."""
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": home / "cabinet" / "cabinet.sqlite3",
-                "CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True,  # one connection per server thread, not per request
-                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
-                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": home / "cabinet" / "cabinet.sqlite3",
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,  # one connection per server thread, not per request
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"SVOD_CABINET_DATABASE: ожидается адрес вида postgresql://пользователь:пароль@сервер/база, а не «{parts.scheme}://…»")
-    return {"ENGINE": "django.db.backends.postgresql", "NAME": parts.path.lstrip("/"), "USER": parts.username or "",
-            "PASSWORD": parts.password or "", "HOST": parts.hostname or "", "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60}
+        raise ValueError(
+            f"SVOD_CABINET_DATABASE: ожидается адрес вида postgresql://пользователь:пароль@сервер/база, а не «{parts.scheme}://…»"
+        )
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": parts.username or "",
+        "PASSWORD": parts.password or "",
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": 60,
+    }

@@ -17,21 +17,41 @@ from pipeline.assets.schools import missing_reminders, school_templates
 from pipeline.assets.sensors import SENSORS
 from pipeline.config import WORKSPACE_ENVIRONMENT, from_environment
 
-ASSETS = [school_templates, unidentified_returns, received_files, checked_returns, indicators, municipal_summary,
-          regional_summary, missing_reminders]
+ASSETS = [
+    school_templates,
+    unidentified_returns,
+    received_files,
+    checked_returns,
+    indicators,
+    municipal_summary,
+    regional_summary,
+    missing_reminders,
+]
 CHECKS = [rows_reconcile, contracts_hold, totals_reconcile]
 
 
 def environment_resource() -> SvodWorkspace:
     """The workspace resource with each setting that is set in the environment read from there at run time."""
-    return SvodWorkspace(**{name: dg.EnvVar(variable) for name, variable in WORKSPACE_ENVIRONMENT.items()
-                            if name == "home" or from_environment(name)})
+    return SvodWorkspace(
+        **{
+            name: dg.EnvVar(variable)
+            for name, variable in WORKSPACE_ENVIRONMENT.items()
+            if name == "home" or from_environment(name)
+        }
+    )
 
 
 def build_defs(resource_overrides: dict | None = None) -> dg.Definitions:
     resources = {"svod": environment_resource()} | (resource_overrides or {})
-    return dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=JOBS, sensors=SENSORS, schedules=SCHEDULES,
-                          resources=resources, executor=dg.in_process_executor)
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=JOBS,
+        sensors=SENSORS,
+        schedules=SCHEDULES,
+        resources=resources,
+        executor=dg.in_process_executor,
+    )
 
 
 defs = build_defs()

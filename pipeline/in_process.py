@@ -46,25 +46,50 @@ def write_instance_settings(ws: Workspace) -> Path:
 
 
 def resource(ws: Workspace) -> SvodWorkspace:
-    return SvodWorkspace(home=str(ws.home), signing_key=ws.signing_key or "",
-                         reference_dir=str(ws.reference_dir or ""), duckdb_memory=ws.duckdb_memory)
+    return SvodWorkspace(
+        home=str(ws.home),
+        signing_key=ws.signing_key or "",
+        reference_dir=str(ws.reference_dir or ""),
+        duckdb_memory=ws.duckdb_memory,
+    )
 
 
-def materialize(ws: Workspace, inst: dg.DagsterInstance, names: list[str], partition: str | None = None,
-                tags: dict | None = None, notify: Callable[[str], None] = print) -> dg.ExecuteInProcessResult:
+def materialize(
+    ws: Workspace,
+    inst: dg.DagsterInstance,
+    names: list[str],
+    partition: str | None = None,
+    tags: dict | None = None,
+    notify: Callable[[str], None] = print,
+) -> dg.ExecuteInProcessResult:
     """Run the named assets (and their checks) in this process, once the warehouse pool is free."""
     wait_for_pool(inst, POOL_WAIT_SECONDS, notify)
     svod = resource(ws)
     defs = build_defs({"svod": svod})
-    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=names, partition_key=partition, instance=inst,
-                            resources={"svod": svod}, tags=tags or {}, raise_on_error=False, run_config=QUIET)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=names,
+        partition_key=partition,
+        instance=inst,
+        resources={"svod": svod},
+        tags=tags or {},
+        raise_on_error=False,
+        run_config=QUIET,
+    )
     if not result.success:
-        raise RunFailed(f"Ошибка при выполнении {', '.join(names)} (подробности — в журнале Dagster, svod ui).")
+        raise RunFailed(
+            f"Ошибка при выполнении {', '.join(names)} (подробности — в журнале Dagster, svod ui)."
+        )
     return result
 
 
-def consolidate(ws: Workspace, targets: list[tuple[str, str]], settle: float = 2.0,
-                progress: Callable[[Iterable], Iterable] = iter, notify: Callable[[str], None] = print) -> None:
+def consolidate(
+    ws: Workspace,
+    targets: list[tuple[str, str]],
+    settle: float = 2.0,
+    progress: Callable[[Iterable], Iterable] = iter,
+    notify: Callable[[str], None] = print,
+) -> None:
     """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
     inst = instance(ws)
     tags = {SETTLE_TAG: str(settle)}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 PARSE_TIMEOUT_SECONDS = 60
-PARSE_MEMORY_MB = 1536     # how much a worker may grow beyond what it inherited
+PARSE_MEMORY_MB = 1536  # how much a worker may grow beyond what it inherited
 WORKERS = min(2, os.cpu_count() or 1)
 PREFETCH = 2  # files sent ahead to each worker, so it never waits for the parent to hand it the next one
 MIN_EXPAT = (2, 4, 1)  # first Expat with protection against entity amplification
@@ -40,13 +40,15 @@ def check_guards() -> None:
     if not DEFUSEDXML:
         raise GuardError("openpyxl is running without defusedxml; install defusedxml")
     if pyexpat.version_info < MIN_EXPAT:
-        raise GuardError(f"Expat {pyexpat.EXPAT_VERSION} lacks entity-amplification protection; need >= 2.4.1")
+        raise GuardError(
+            f"Expat {pyexpat.EXPAT_VERSION} lacks entity-amplification protection; need >= 2.4.1"
+        )
 
 
 @dataclass
 class Outcome:
     value: object = None
-    failure: str | None = None   # "timeout", "memory" or "crash"
+    failure: str | None = None  # "timeout", "memory" or "crash"
     detail: str = ""
 
 
@@ -76,7 +78,12 @@ def _serve(conn, fn: Callable, memory_mb: int) -> None:
             conn.send(Outcome(failure="memory"))
             return
         except BaseException as exc:  # the parent decides what a crash means for the file
-            conn.send(Outcome(failure="crash", detail=f"{type(exc).__name__}: {exc}"[:300] or traceback.format_exc(limit=1)))
+            conn.send(
+                Outcome(
+                    failure="crash",
+                    detail=f"{type(exc).__name__}: {exc}"[:300] or traceback.format_exc(limit=1),
+                )
+            )
 
 
 class _Worker:
@@ -86,7 +93,7 @@ class _Worker:
         self.process = ctx.Process(target=_serve, args=(child, fn, memory_mb), daemon=True)
         self.process.start()
         child.close()
-        self.started = 0.0   # when its current file began
+        self.started = 0.0  # when its current file began
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -104,8 +111,13 @@ class IsolatedPool:
     dies, or runs out of memory is replaced and only its file fails.
     """
 
-    def __init__(self, fn: Callable, workers: int = WORKERS, timeout: float = PARSE_TIMEOUT_SECONDS,
-                 memory_mb: int = PARSE_MEMORY_MB):
+    def __init__(
+        self,
+        fn: Callable,
+        workers: int = WORKERS,
+        timeout: float = PARSE_TIMEOUT_SECONDS,
+        memory_mb: int = PARSE_MEMORY_MB,
+    ):
         self.fn, self.timeout, self.memory_mb = fn, timeout, memory_mb
         self.workers = [_Worker(fn, memory_mb) for _ in range(max(1, workers))]
         self._wake, self._waker = multiprocessing.get_context("fork").Pipe(duplex=False)
@@ -157,7 +169,10 @@ class IsolatedPool:
             while todo and len(sent[w]) < PREFETCH:
                 try:
                     w.conn.send(todo[0][1])
-                except (BrokenPipeError, OSError):  # died idle: replace it; died busy: its pipe reports EOF below
+                except (
+                    BrokenPipeError,
+                    OSError,
+                ):  # died idle: replace it; died busy: its pipe reports EOF below
                     if not sent[w]:
                         retire(w)
                     return

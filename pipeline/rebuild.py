@@ -22,8 +22,15 @@ def archived_files(ws: Workspace) -> list[tuple[datetime, str, Path, str]]:
     """(received at, sha256, archived path, original name) for every registered file, oldest first, from the
     archive's arrivals log (and the per-file records archives kept before it)."""
     log = ws.archive / ARRIVALS_LOG
-    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line] if log.exists() else []
-    records += [{**json.loads(meta.read_text(encoding="utf-8")), "sha256": meta.stem} for meta in ws.archive.glob("??/*.json")]
+    records = (
+        [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+        if log.exists()
+        else []
+    )
+    records += [
+        {**json.loads(meta.read_text(encoding="utf-8")), "sha256": meta.stem}
+        for meta in ws.archive.glob("??/*.json")
+    ]
     first: dict[str, tuple[datetime, str]] = {}
     for r in records:
         received_at = datetime.fromisoformat(r["received_at"])
@@ -42,8 +49,15 @@ def rebuild(ws: Workspace, target: Path) -> str:
     with connect(target, memory_limit=ws.duckdb_memory) as con:
         files = archived_files(ws)
         claims = claimed_identities([stored for _, _, stored, _ in files], ws.key)
-        take_in(ws, con, [Received(stored, name, received_at, claimed)
-                          for (received_at, _, stored, name), claimed in zip(files, claims, strict=True)], answer=False)
+        take_in(
+            ws,
+            con,
+            [
+                Received(stored, name, received_at, claimed)
+                for (received_at, _, stored, name), claimed in zip(files, claims, strict=True)
+            ],
+            answer=False,
+        )
         partitions = list(dict.fromkeys((claimed[1], claimed[2]) for claimed in claims if claimed[1]))
         for municipality, period in partitions:
             process_pending(ws, con, municipality, period, answer=False)
@@ -51,9 +65,17 @@ def rebuild(ws: Workspace, target: Path) -> str:
             record = json.loads(journal.read_text(encoding="utf-8"))
             run = compute.compute(con, record["municipality"], record["period"], record["submissions"])
             compute.store(con, run)
-        published = [json.loads(p.read_text(encoding="utf-8")) for p in (ws.journal / regional.REGIONAL_JOURNAL).glob("*.json")]
+        published = [
+            json.loads(p.read_text(encoding="utf-8"))
+            for p in (ws.journal / regional.REGIONAL_JOURNAL).glob("*.json")
+        ]
         for record in sorted(published, key=lambda r: r["published_at"]):
             cells = regional.municipal_figures(con, record["region"], record["periods"], record["runs"])
-            regional.store_totals(con, record["region"], record["periods"], cells,
-                                  published_at=datetime.fromisoformat(record["published_at"]))
+            regional.store_totals(
+                con,
+                record["region"],
+                record["periods"],
+                cells,
+                published_at=datetime.fromisoformat(record["published_at"]),
+            )
         return content_hash(con)

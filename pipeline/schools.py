@@ -12,8 +12,16 @@ from pipeline.store.queries import carried_forward
 from pipeline.xlsx.templates import write_template
 
 
-def issue_templates(con, signing_key: str, out_dir: Path, municipality: str, period_code: str,
-                    schools: list[str] | None = None, issued: date | None = None, progress=iter) -> tuple[list[Path], int]:
+def issue_templates(
+    con,
+    signing_key: str,
+    out_dir: Path,
+    municipality: str,
+    period_code: str,
+    schools: list[str] | None = None,
+    issued: date | None = None,
+    progress=iter,
+) -> tuple[list[Path], int]:
     """Templates for the municipality's ОО (or the listed ones), each prefilled with its carried-forward
     registries; returns the paths and how many templates carried data forward."""
     m = load_reference().municipalities[municipality]
@@ -22,6 +30,9 @@ def issue_templates(con, signing_key: str, out_dir: Path, municipality: str, per
     for school in progress([s for s in m.schools if not schools or s.id in schools]):
         previous = carried_forward(con, school.id, period.start) if con is not None else {}
         carried += bool(previous)
-        paths.append(write_template(out_dir, municipality, period_code, school.id, signing_key,
-                                    issued or period.start, previous))
+        paths.append(
+            write_template(
+                out_dir, municipality, period_code, school.id, signing_key, issued or period.start, previous
+            )
+        )
     return paths, carried

@@ -20,7 +20,9 @@ class SignedRecord(BaseModel):
         return "|".join(f"{k}={fields[k]}" for k in sorted(fields)).encode()
 
     def signed(self, key: str):
-        return self.model_copy(update={"signature": hmac.new(key.encode(), self.payload(), hashlib.sha256).hexdigest()})
+        return self.model_copy(
+            update={"signature": hmac.new(key.encode(), self.payload(), hashlib.sha256).hexdigest()}
+        )
 
     def verify(self, key: str) -> bool:
         return hmac.compare_digest(self.signed(key).signature, self.signature)

@@ -57,7 +57,12 @@ def inbox_name(ws: Workspace, school_id: str, period: str, suffix: str = "") -> 
 
 
 def _write(ws: Workspace, r: Return, seed: int, size: str, mistake: str | None, suffix: str = "") -> None:
-    template = ws.templates / r.municipality / r.period.replace("/", "-") / template_name(r.municipality, r.period, r.school_id)
+    template = (
+        ws.templates
+        / r.municipality
+        / r.period.replace("/", "-")
+        / template_name(r.municipality, r.period, r.school_id)
+    )
     data = school_data(template, seed, size, r.received.date())
     if mistake:
         make_mistake(data, mistake)
@@ -81,8 +86,19 @@ def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
             late = n % 7 == 3
             mistake = mistakes[k % len(mistakes)] if n % 5 == 1 else None
             k += mistake is not None
-            day = period.deadline + timedelta(days=4) if late else period.deadline - timedelta(days=rng.randint(1, 20))
-            r = Return(municipality, period_code, school.id, mistake, late, datetime.combine(day, time(10, rng.randint(0, 59))))
+            day = (
+                period.deadline + timedelta(days=4)
+                if late
+                else period.deadline - timedelta(days=rng.randint(1, 20))
+            )
+            r = Return(
+                municipality,
+                period_code,
+                school.id,
+                mistake,
+                late,
+                datetime.combine(day, time(10, rng.randint(0, 59))),
+            )
             _write(ws, r, seed=_seed(school.id, period_code), size=school.size, mistake=mistake)
             story.append(r)
     junk = ws.inbox / "Отчёт_школа.xlsx"
@@ -98,8 +114,17 @@ def send_corrections(ws: Workspace, story: list[Return]) -> list[tuple[str, str,
     for r in story:
         if r.mistake in CORRECTED:
             school = ref.municipalities[r.municipality].school(r.school_id)
-            fixed = Return(r.municipality, r.period, r.school_id, None, r.late, r.received + timedelta(days=2))
-            _write(ws, fixed, seed=_seed(r.school_id, r.period), size=school.size, mistake=None, suffix="_исправлен")
+            fixed = Return(
+                r.municipality, r.period, r.school_id, None, r.late, r.received + timedelta(days=2)
+            )
+            _write(
+                ws,
+                fixed,
+                seed=_seed(r.school_id, r.period),
+                size=school.size,
+                mistake=None,
+                suffix="_исправлен",
+            )
             sent.append((r.municipality, r.period, r.school_id))
     return sent
 
@@ -118,7 +143,9 @@ def run_demo(home: Path | None, console: Console) -> Workspace:
     """Templates → filled returns → intake → warehouse → summaries, on the bundled sample; prints the results."""
     ws = demo_workspace(home)
     ref = load_reference()
-    targets = [(m, p) for m, periods in ref.demo_earlier.items() for p in periods] + list(ref.demo_periods.items())
+    targets = [(m, p) for m, periods in ref.demo_earlier.items() for p in periods] + list(
+        ref.demo_periods.items()
+    )
     instance = in_process.instance(ws)
     for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
         in_process.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
@@ -138,21 +165,37 @@ def report(ws: Workspace, targets: list[tuple[str, str]], console: Console) -> N
         for col in ("Муниципалитет", "Период", "ОО", "Принято", "С предупр.", "Отклонено", "Не сдали"):
             table.add_column(col)
         for municipality, period in targets:
-            counts = dict(con.execute(
-                "SELECT verdict, count(*) FROM (SELECT school_id, arg_max(verdict, version) AS verdict FROM submission "
-                "WHERE municipality = ? AND period = ? GROUP BY 1) GROUP BY 1", [municipality, period]).fetchall())
+            counts = dict(
+                con.execute(
+                    "SELECT verdict, count(*) FROM (SELECT school_id, arg_max(verdict, version) AS verdict FROM submission "
+                    "WHERE municipality = ? AND period = ? GROUP BY 1) GROUP BY 1",
+                    [municipality, period],
+                ).fetchall()
+            )
             n = len(load_reference().municipalities[municipality].schools)
-            sent = con.execute("SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
-                               [municipality, period]).fetchone()[0]
-            table.add_row(municipality, period, str(n), *(str(counts.get(v.value, 0)) for v in
-                          (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS, Verdict.REJECTED)), str(n - sent))
+            sent = con.execute(
+                "SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
+                [municipality, period],
+            ).fetchone()[0]
+            table.add_row(
+                municipality,
+                period,
+                str(n),
+                *(
+                    str(counts.get(v.value, 0))
+                    for v in (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS, Verdict.REJECTED)
+                ),
+                str(n - sent),
+            )
         console.print(table)
     console.print(f"Сводки:          {ws.out}")
     console.print(f"Ответы школам:   {ws.outbox}")
     console.print(f"Хранилище:       {ws.database}")
     console.print(f"Архив файлов:    {ws.archive}")
-    console.print(f"Пример проверки цифры: svod explain --home {ws.home} --workbook {next(ws.out.glob('*/*.xlsx'))} "
-                  "--cell 'Показатели по ОО!C2'")
+    console.print(
+        f"Пример проверки цифры: svod explain --home {ws.home} --workbook {next(ws.out.glob('*/*.xlsx'))} "
+        "--cell 'Показатели по ОО!C2'"
+    )
 
 
 def copy_into_inbox(files: list[Path], ws: Workspace) -> None:

@@ -16,17 +16,66 @@ import openpyxl
 from contracts.catalogue import load_catalogue
 from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET
 
-SURNAMES = ["Иванова", "Смирнова", "Кузнецова", "Попова", "Васильева", "Петрова", "Соколова", "Михайлова",
-            "Новикова", "Фёдорова", "Морозова", "Волкова", "Алексеева", "Лебедева", "Семёнова", "Егорова",
-            "Павлова", "Козлова", "Степанова", "Николаева", "Орлова", "Андреева", "Макарова", "Никитина"]
-MALE_SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов",
-                 "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров"]
+SURNAMES = [
+    "Иванова",
+    "Смирнова",
+    "Кузнецова",
+    "Попова",
+    "Васильева",
+    "Петрова",
+    "Соколова",
+    "Михайлова",
+    "Новикова",
+    "Фёдорова",
+    "Морозова",
+    "Волкова",
+    "Алексеева",
+    "Лебедева",
+    "Семёнова",
+    "Егорова",
+    "Павлова",
+    "Козлова",
+    "Степанова",
+    "Николаева",
+    "Орлова",
+    "Андреева",
+    "Макарова",
+    "Никитина",
+]
+MALE_SURNAMES = [
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Петров",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+]
 FEMALE_NAMES = ["Анна", "Мария", "Елена", "Ольга", "Татьяна", "Наталья", "Ирина", "Светлана", "Юлия", "Дарья"]
 MALE_NAMES = ["Алексей", "Дмитрий", "Сергей", "Андрей", "Максим", "Иван", "Артём", "Михаил", "Никита", "Егор"]
 PATRONYMICS_F = ["Александровна", "Сергеевна", "Владимировна", "Игоревна", "Николаевна", "Викторовна"]
 PATRONYMICS_M = ["Александрович", "Сергеевич", "Владимирович", "Игоревич", "Николаевич", "Викторович"]
-SUBJECTS = ["математики", "русского языка", "истории", "физики", "биологии", "английского языка",
-            "начальных классов", "информатики", "химии", "литературы"]
+SUBJECTS = [
+    "математики",
+    "русского языка",
+    "истории",
+    "физики",
+    "биологии",
+    "английского языка",
+    "начальных классов",
+    "информатики",
+    "химии",
+    "литературы",
+]
 
 # mistake name -> (rule it breaks, what the curator did)
 MISTAKES = {
@@ -60,7 +109,9 @@ def _day(rng: random.Random, start: date, end: date) -> date:
     return start + timedelta(days=rng.randint(0, max((end - start).days, 0)))
 
 
-def school_data(template: Path, seed: int, size: str = "medium", submitted: date | None = None) -> dict[str, list[dict]]:
+def school_data(
+    template: Path, seed: int, size: str = "medium", submitted: date | None = None
+) -> dict[str, list[dict]]:
     """Plausible, rule-consistent rows for every sheet of one template."""
     wb = openpyxl.load_workbook(template, read_only=True)
     ident = {r[0]: r[1] for r in wb[IDENTITY_SHEET].iter_rows(values_only=True)}
@@ -76,88 +127,172 @@ def school_data(template: Path, seed: int, size: str = "medium", submitted: date
     n_pupil_pairs = rng.randint(lo, hi) if general else 0
     ped_staff = n_teacher_pairs * 3 + rng.randint(10, 30)
     young = n_teacher_pairs + rng.randint(0, 4)
-    students = (n_pupil_pairs * 8 + rng.randint(150, 600)) if general else (0 if "дошкольная" in school_type else rng.randint(200, 700))
+    students = (
+        (n_pupil_pairs * 8 + rng.randint(150, 600))
+        if general
+        else (0 if "дошкольная" in school_type else rng.randint(200, 700))
+    )
     profile = {
-        "ped_staff_total": ped_staff, "young_specialists_0_3": young,
-        "teachers_under_35": young + rng.randint(2, 8), "new_staff_in_period": rng.randint(0, 3),
-        "curator_appointed": "да", "curator_order_ref": f"№ {rng.randint(10, 99)}-од от {p_start:%d.%m.%Y}",
+        "ped_staff_total": ped_staff,
+        "young_specialists_0_3": young,
+        "teachers_under_35": young + rng.randint(2, 8),
+        "new_staff_in_period": rng.randint(0, 3),
+        "curator_appointed": "да",
+        "curator_order_ref": f"№ {rng.randint(10, 99)}-од от {p_start:%d.%m.%Y}",
         "curator_position": "заместитель директора по УВР",
         "regulation_ref": f"Приказ № {rng.randint(100, 199)} от 01.09.{p_start.year - 1}",
         "roadmap_ref": f"Приказ № {rng.randint(200, 299)} от 02.09.{p_start.year - 1}",
-        "roadmap_agreed": "да", "upbringing_block": "да", "stimulation_act": rng.choice(["да", "нет"]),
+        "roadmap_agreed": "да",
+        "upbringing_block": "да",
+        "stimulation_act": rng.choice(["да", "нет"]),
         "site_section_url": f"https://school{seed % 1000}.example.ru/nastavnichestvo",
-        "young_teacher_school": rng.choice(["да", "нет"]), "young_managers_0_2": rng.randint(1, 2),
+        "young_teacher_school": rng.choice(["да", "нет"]),
+        "young_managers_0_2": rng.randint(1, 2),
     }
     if "дошкольная" not in school_type:
         profile["students_total"] = students
     if general:
-        profile.update(students_grade_5_11=int(students * 0.6), students_age_10_18=int(students * 0.55),
-                       students_age_15_18=int(students * 0.2))
+        profile.update(
+            students_grade_5_11=int(students * 0.6),
+            students_age_10_18=int(students * 0.55),
+            students_age_15_18=int(students * 0.2),
+        )
     programmes = [
-        {"programme_id": "PG-001", "title": "Программа наставничества «педагог – педагог»",
-         "programme_kind": "программа по форме наставничества", "forms": "педагог – педагог",
-         "target_group": "молодые специалисты; педагоги", "approval_ref": f"Приказ № 15 от 01.09.{p_start.year - 1}",
-         "start_date": date(p_start.year - 1, 9, 1), "end_date": date(p_end.year + 1, 8, 31), "status": STATUS("programme_running"),
-         "in_effective_base": "да", "network_project": "нет"},
+        {
+            "programme_id": "PG-001",
+            "title": "Программа наставничества «педагог – педагог»",
+            "programme_kind": "программа по форме наставничества",
+            "forms": "педагог – педагог",
+            "target_group": "молодые специалисты; педагоги",
+            "approval_ref": f"Приказ № 15 от 01.09.{p_start.year - 1}",
+            "start_date": date(p_start.year - 1, 9, 1),
+            "end_date": date(p_end.year + 1, 8, 31),
+            "status": STATUS("programme_running"),
+            "in_effective_base": "да",
+            "network_project": "нет",
+        },
     ]
     if general:
         programmes.append(
-            {"programme_id": "PG-002", "title": "Программа наставничества обучающихся",
-             "programme_kind": "программа наставничества ОО (общая)",
-             "forms": "ученик – ученик; учитель – ученик", "target_group": "обучающиеся",
-             "approval_ref": f"Приказ № 16 от 01.09.{p_start.year - 1}", "start_date": date(p_start.year - 1, 9, 1),
-             "end_date": date(p_end.year + 1, 8, 31), "status": STATUS("programme_running"), "in_effective_base": "нет",
-             "network_project": rng.choice(["да", "нет"])})
+            {
+                "programme_id": "PG-002",
+                "title": "Программа наставничества обучающихся",
+                "programme_kind": "программа наставничества ОО (общая)",
+                "forms": "ученик – ученик; учитель – ученик",
+                "target_group": "обучающиеся",
+                "approval_ref": f"Приказ № 16 от 01.09.{p_start.year - 1}",
+                "start_date": date(p_start.year - 1, 9, 1),
+                "end_date": date(p_end.year + 1, 8, 31),
+                "status": STATUS("programme_running"),
+                "in_effective_base": "нет",
+                "network_project": rng.choice(["да", "нет"]),
+            }
+        )
         if programmes[-1]["network_project"] == "да":
             programmes[-1]["network_partner"] = "Сетевое объединение школ города"
     mentors, mentees, pairs = [], [], []
 
     def add_pair(mentor: Person, mentee: Person, form: str, programme: str):
         start = _day(rng, p_start - timedelta(days=120), p_start + timedelta(days=30))
-        pairs.append({"pair_group_id": f"PR-{len(pairs) + 1:04d}", "unit_type": "пара", "mentor_id": mentor.id,
-                      "mentee_id": mentee.id, "form": form, "programme_id": programme,
-                      "assignment_order_ref": f"№ {rng.randint(300, 399)} от {start:%d.%m.%Y}",
-                      "start_date": start, "planned_end_date": start + timedelta(days=365), "status": STATUS("pair_active"),
-                      "meetings_in_period": rng.randint(2, 20), "mentoring_mode": "традиционное (долгосрочное)"})
+        pairs.append(
+            {
+                "pair_group_id": f"PR-{len(pairs) + 1:04d}",
+                "unit_type": "пара",
+                "mentor_id": mentor.id,
+                "mentee_id": mentee.id,
+                "form": form,
+                "programme_id": programme,
+                "assignment_order_ref": f"№ {rng.randint(300, 399)} от {start:%d.%m.%Y}",
+                "start_date": start,
+                "planned_end_date": start + timedelta(days=365),
+                "status": STATUS("pair_active"),
+                "meetings_in_period": rng.randint(2, 20),
+                "mentoring_mode": "традиционное (долгосрочное)",
+            }
+        )
 
     for _ in range(n_teacher_pairs):
         mentor = Person(f"MR-{len(mentors) + 1:04d}", _name(rng), "педагогический работник ОО")
         mentors.append(mentor)
         mentee = Person(f"ME-{len(mentees) + 1:04d}", _name(rng), "молодой специалист (стаж 0–3 года)")
         mentees.append(mentee)
-        add_pair(mentor, mentee, rng.choice(["педагог – педагог", "Педагог-педагог", "учитель – учитель"]), "PG-001")
+        add_pair(
+            mentor,
+            mentee,
+            rng.choice(["педагог – педагог", "Педагог-педагог", "учитель – учитель"]),
+            "PG-001",
+        )
     for i in range(n_pupil_pairs):
         pupil_mentor = i % 2 == 0
-        mentor = Person(f"MR-{len(mentors) + 1:04d}", _name(rng), "обучающийся ОО" if pupil_mentor else "педагогический работник ОО")
+        mentor = Person(
+            f"MR-{len(mentors) + 1:04d}",
+            _name(rng),
+            "обучающийся ОО" if pupil_mentor else "педагогический работник ОО",
+        )
         mentors.append(mentor)
         mentee = Person(f"ME-{len(mentees) + 1:04d}", _name(rng), "обучающийся")
         mentees.append(mentee)
-        add_pair(mentor, mentee, rng.choice(["ученик – ученик", "Ученик-ученик"]) if pupil_mentor else "учитель – ученик", "PG-002")
+        add_pair(
+            mentor,
+            mentee,
+            rng.choice(["ученик – ученик", "Ученик-ученик"]) if pupil_mentor else "учитель – ученик",
+            "PG-002",
+        )
     mentor_rows = []
     for m in mentors:
-        row = {"mentor_id": m.id, "full_name": m.name, "mentor_category": m.category,
-               "forms_ready": next(p["form"] for p in pairs if p["mentor_id"] == m.id),
-               "trained_mentoring": rng.choice(["да, ранее", "нет", "да, ранее"]), "pd_consent": "да",
-               "status": STATUS("mentor_active"), "included_date": _day(rng, p_start - timedelta(days=300), p_start)}
+        row = {
+            "mentor_id": m.id,
+            "full_name": m.name,
+            "mentor_category": m.category,
+            "forms_ready": next(p["form"] for p in pairs if p["mentor_id"] == m.id),
+            "trained_mentoring": rng.choice(["да, ранее", "нет", "да, ранее"]),
+            "pd_consent": "да",
+            "status": STATUS("mentor_active"),
+            "included_date": _day(rng, p_start - timedelta(days=300), p_start),
+        }
         if m.category == "обучающийся ОО":
-            row.update(position_or_grade=str(rng.randint(9, 11)), age_group="15–18 лет", pd_consent_by="законным представителем")
+            row.update(
+                position_or_grade=str(rng.randint(9, 11)),
+                age_group="15–18 лет",
+                pd_consent_by="законным представителем",
+            )
         else:
-            row.update(position_or_grade=f"учитель {rng.choice(SUBJECTS)}", ped_experience_years=rng.randint(5, 35),
-                       qualification_category=rng.choice(["высшая", "первая"]), pd_consent_by="субъектом ПДн",
-                       written_consent_mentoring="да", employer_agreement_ref=f"доп. соглашение № {rng.randint(1, 90)} от {p_start:%d.%m.%Y}",
-                       mentoring_payment=rng.choice(["да", "нет"]))
+            row.update(
+                position_or_grade=f"учитель {rng.choice(SUBJECTS)}",
+                ped_experience_years=rng.randint(5, 35),
+                qualification_category=rng.choice(["высшая", "первая"]),
+                pd_consent_by="субъектом ПДн",
+                written_consent_mentoring="да",
+                employer_agreement_ref=f"доп. соглашение № {rng.randint(1, 90)} от {p_start:%d.%m.%Y}",
+                mentoring_payment=rng.choice(["да", "нет"]),
+            )
         mentor_rows.append(row)
     mentee_rows = []
     for me in mentees:
-        row = {"mentee_id": me.id, "full_name": me.name, "mentee_category": me.category, "pd_consent": "да",
-               "status": STATUS("mentee_in_pair"), "included_date": _day(rng, p_start - timedelta(days=200), p_start),
-               "identified_via": rng.choice(["анкетирование", "запрос наставляемого"])}
+        row = {
+            "mentee_id": me.id,
+            "full_name": me.name,
+            "mentee_category": me.category,
+            "pd_consent": "да",
+            "status": STATUS("mentee_in_pair"),
+            "included_date": _day(rng, p_start - timedelta(days=200), p_start),
+            "identified_via": rng.choice(["анкетирование", "запрос наставляемого"]),
+        }
         if me.category == "обучающийся":
             grade = rng.randint(5, 9)
-            row.update(grade=grade, age_group="10–14 лет" if grade < 9 else "15–18 лет", pd_consent_by="законным представителем")
+            row.update(
+                grade=grade,
+                age_group="10–14 лет" if grade < 9 else "15–18 лет",
+                pd_consent_by="законным представителем",
+            )
         else:
-            row.update(position=f"учитель {rng.choice(SUBJECTS)}", ped_experience_years=rng.choice([0.5, 1, 1.5, 2, 3]),
-                       under_35="да", pd_consent_by="субъектом ПДн", request_summary="Организация урока и работа с родителями")
+            row.update(
+                position=f"учитель {rng.choice(SUBJECTS)}",
+                ped_experience_years=rng.choice([0.5, 1, 1.5, 2, 3]),
+                under_35="да",
+                pd_consent_by="субъектом ПДн",
+                request_summary="Организация урока и работа с родителями",
+            )
         mentee_rows.append(row)
     roadmap_rows = []
     for item in roadmap:
@@ -168,42 +303,121 @@ def school_data(template: Path, seed: int, size: str = "medium", submitted: date
             done = rng.random() < 0.8
             row = {"status": load_catalogue().group("roadmap_done")[0] if done else "в работе"}
             if done:
-                row.update(completion_date=_day(rng, p_start, min(p_end, submitted or p_end)), evidence_type="приказ",
-                           evidence_ref=f"Приказ № {rng.randint(1, 300)}")
+                row.update(
+                    completion_date=_day(rng, p_start, min(p_end, submitted or p_end)),
+                    evidence_type="приказ",
+                    evidence_ref=f"Приказ № {rng.randint(1, 300)}",
+                )
         else:
             row = {"status": "не требуется в отчётном периоде"}
         roadmap_rows.append(row)
-    events = [{"event_id": f"EV-{i + 1:03d}", "title": t, "event_type": et, "topic_legal": legal, "level": lvl,
-               "school_role": role, "date_start": _day(rng, p_start, p_end - timedelta(days=2)), "format": "очно",
-               "n_mentors": rng.randint(1, len(mentors)), "n_mentees": rng.randint(1, len(mentees))}
-              for i, (t, et, legal, lvl, role) in enumerate([
-                  ("Семинар «Нормативная база наставничества»", "семинар", "да", "муниципальный", "участник"),
-                  ("Заседание Совета наставников", "заседание ШМО / Школы молодого учителя / Совета наставников", "нет", "ОО", "организатор"),
-                  ("Вебинар «Права и обязанности наставника»", "вебинар", "да", "региональный", "участник"),
-              ])]
-    training = [{"person_role": "наставник", "person_ref": m.id, "course_title": "Наставничество в образовательной организации",
-                 "provider": "Региональный институт развития образования", "hours": 36, "status": "завершено",
-                 "date_end": _day(rng, p_start, p_end)} for m in mentors[:2] if m.category != "обучающийся ОО"]
+    events = [
+        {
+            "event_id": f"EV-{i + 1:03d}",
+            "title": t,
+            "event_type": et,
+            "topic_legal": legal,
+            "level": lvl,
+            "school_role": role,
+            "date_start": _day(rng, p_start, p_end - timedelta(days=2)),
+            "format": "очно",
+            "n_mentors": rng.randint(1, len(mentors)),
+            "n_mentees": rng.randint(1, len(mentees)),
+        }
+        for i, (t, et, legal, lvl, role) in enumerate(
+            [
+                ("Семинар «Нормативная база наставничества»", "семинар", "да", "муниципальный", "участник"),
+                (
+                    "Заседание Совета наставников",
+                    "заседание ШМО / Школы молодого учителя / Совета наставников",
+                    "нет",
+                    "ОО",
+                    "организатор",
+                ),
+                ("Вебинар «Права и обязанности наставника»", "вебинар", "да", "региональный", "участник"),
+            ]
+        )
+    ]
+    training = [
+        {
+            "person_role": "наставник",
+            "person_ref": m.id,
+            "course_title": "Наставничество в образовательной организации",
+            "provider": "Региональный институт развития образования",
+            "hours": 36,
+            "status": "завершено",
+            "date_end": _day(rng, p_start, p_end),
+        }
+        for m in mentors[:2]
+        if m.category != "обучающийся ОО"
+    ]
     for t in training:
-        next(r for r in mentor_rows if r["mentor_id"] == t["person_ref"])["trained_mentoring"] = "да, в отчётном периоде"
-    practices = [{"practice_id": "BP-001", "title": "Методический десант для молодых педагогов",
-                  "form": "педагог – педагог", "author_mentor_ids": mentors[0].id, "programme_id": "PG-001",
-                  "description": "Серия открытых уроков наставников с последующим разбором.",
-                  "bank_level": "муниципальный банк (реестр)", "status": "включена в банк"}]
-    awards = [{"mentor_id": mentors[0].id, "award_type": "благодарность/грамота ОО", "stage": "награждён",
-               "order_ref": f"Приказ № 77 от {p_end:%d.%m.%Y}"}]
-    partners = [{"partner_name": "Педагогический колледж", "partner_type": "ПОО",
-                 "agreement_ref": f"Соглашение № 3 от 01.09.{p_start.year - 1}", "n_mentors_provided": 0}]
-    survey = [{"respondent_role": "наставляемые", "form": "педагог – педагог", "survey_stage": "промежуточное",
-               "instrument": "анкета по МР Минпросвещения", "n_respondents": n_teacher_pairs,
-               "mean_score": round(rng.uniform(6.5, 9.5), 1), "share_satisfied_pct": rng.randint(60, 100)}]
-    return {"meta": [{"responsible_position": "заместитель директора по УВР", "responsible_name": _name(rng),
-                      "responsible_contact": "+7 (900) 000-00-00", "submission_date": submitted or p_end,
-                      "director_confirmed": "да"}],
-            "school_profile": [profile], "mentors": mentor_rows, "mentees": mentee_rows, "pairs": pairs,
-            "programmes": programmes, "roadmap_status": roadmap_rows, "events": events, "training": training,
-            "best_practices": practices, "awards": awards, "partners": partners, "survey_summary": survey,
-            "_identity": [ident]}
+        next(r for r in mentor_rows if r["mentor_id"] == t["person_ref"])["trained_mentoring"] = (
+            "да, в отчётном периоде"
+        )
+    practices = [
+        {
+            "practice_id": "BP-001",
+            "title": "Методический десант для молодых педагогов",
+            "form": "педагог – педагог",
+            "author_mentor_ids": mentors[0].id,
+            "programme_id": "PG-001",
+            "description": "Серия открытых уроков наставников с последующим разбором.",
+            "bank_level": "муниципальный банк (реестр)",
+            "status": "включена в банк",
+        }
+    ]
+    awards = [
+        {
+            "mentor_id": mentors[0].id,
+            "award_type": "благодарность/грамота ОО",
+            "stage": "награждён",
+            "order_ref": f"Приказ № 77 от {p_end:%d.%m.%Y}",
+        }
+    ]
+    partners = [
+        {
+            "partner_name": "Педагогический колледж",
+            "partner_type": "ПОО",
+            "agreement_ref": f"Соглашение № 3 от 01.09.{p_start.year - 1}",
+            "n_mentors_provided": 0,
+        }
+    ]
+    survey = [
+        {
+            "respondent_role": "наставляемые",
+            "form": "педагог – педагог",
+            "survey_stage": "промежуточное",
+            "instrument": "анкета по МР Минпросвещения",
+            "n_respondents": n_teacher_pairs,
+            "mean_score": round(rng.uniform(6.5, 9.5), 1),
+            "share_satisfied_pct": rng.randint(60, 100),
+        }
+    ]
+    return {
+        "meta": [
+            {
+                "responsible_position": "заместитель директора по УВР",
+                "responsible_name": _name(rng),
+                "responsible_contact": "+7 (900) 000-00-00",
+                "submission_date": submitted or p_end,
+                "director_confirmed": "да",
+            }
+        ],
+        "school_profile": [profile],
+        "mentors": mentor_rows,
+        "mentees": mentee_rows,
+        "pairs": pairs,
+        "programmes": programmes,
+        "roadmap_status": roadmap_rows,
+        "events": events,
+        "training": training,
+        "best_practices": practices,
+        "awards": awards,
+        "partners": partners,
+        "survey_summary": survey,
+        "_identity": [ident],
+    }
 
 
 def make_mistake(data: dict[str, list[dict]], mistake: str) -> None:
@@ -243,4 +457,6 @@ def fill(template: Path, out: Path, data: dict[str, list[dict]]) -> Path:
 def _read_rows(ws) -> list[dict]:
     rows = list(ws.iter_rows(values_only=True))
     codes = rows[CODE_ROW - 1]
-    return [dict(zip(codes, r, strict=False)) for r in rows[FIRST_DATA_ROW - 1:] if any(v is not None for v in r)]
+    return [
+        dict(zip(codes, r, strict=False)) for r in rows[FIRST_DATA_ROW - 1 :] if any(v is not None for v in r)
+    ]

@@ -42,7 +42,7 @@ HANG_SECONDS = 120
 
 @dataclass
 class Case:
-    kind: str      # the class in shared/reliability.md
+    kind: str  # the class in shared/reliability.md
     name: str
     data: bytes
 
@@ -62,32 +62,42 @@ class Report:
     formula_elements: int = 0
     canaries_above_municipality: int = 0
     annotated_copies: int = 0
-    rewritten_copies: int = 0    # made by the openpyxl fallback, not by patching
-    broken_copies: int = 0       # annotated copies that do not open
+    rewritten_copies: int = 0  # made by the openpyxl fallback, not by patching
+    broken_copies: int = 0  # annotated copies that do not open
     rejections: int = 0
     rejections_in_russian: int = 0
 
     def lines(self) -> list[str]:
         out = [f"files tried, {kind}: {n}" for kind, n in sorted(self.tried.items())]
-        out += [f"files tried, total: {sum(self.tried.values())}",
-                f"uncaught exceptions: {self.uncaught}", f"hangs: {self.hangs}",
-                f"worst time per file: {self.worst_seconds:.2f} s ({self.worst_file})",
-                f"worst memory per file (peak RSS of a parsing worker): {self.worst_parse_mb:.0f} MB",
-                f"rows read = loaded + rejected: {self.rows_read} = {self.rows_loaded} + {self.rows_rejected}"
-                f" ({'ok' if self.rows_read == self.rows_loaded + self.rows_rejected else 'MISMATCH'})",
-                f"shuffled, duplicated replay gives an identical warehouse: {'yes' if self.replay_identical else 'NO'}",
-                f"formula or external-link elements from data in outputs: {self.formula_elements}",
-                f"canaries above the municipality: {self.canaries_above_municipality}",
-                f"rejections with a Russian message: {self.rejections_in_russian} of {self.rejections}",
-                f"annotated copies: {self.annotated_copies} (re-written by the fallback: {self.rewritten_copies}), "
-                f"broken: {self.broken_copies}"]
+        out += [
+            f"files tried, total: {sum(self.tried.values())}",
+            f"uncaught exceptions: {self.uncaught}",
+            f"hangs: {self.hangs}",
+            f"worst time per file: {self.worst_seconds:.2f} s ({self.worst_file})",
+            f"worst memory per file (peak RSS of a parsing worker): {self.worst_parse_mb:.0f} MB",
+            f"rows read = loaded + rejected: {self.rows_read} = {self.rows_loaded} + {self.rows_rejected}"
+            f" ({'ok' if self.rows_read == self.rows_loaded + self.rows_rejected else 'MISMATCH'})",
+            f"shuffled, duplicated replay gives an identical warehouse: {'yes' if self.replay_identical else 'NO'}",
+            f"formula or external-link elements from data in outputs: {self.formula_elements}",
+            f"canaries above the municipality: {self.canaries_above_municipality}",
+            f"rejections with a Russian message: {self.rejections_in_russian} of {self.rejections}",
+            f"annotated copies: {self.annotated_copies} (re-written by the fallback: {self.rewritten_copies}), "
+            f"broken: {self.broken_copies}",
+        ]
         return out
 
     @property
     def clean(self) -> bool:
-        return (not self.uncaught and not self.hangs and self.rows_read == self.rows_loaded + self.rows_rejected
-                and self.replay_identical and not self.formula_elements and not self.canaries_above_municipality
-                and self.rejections == self.rejections_in_russian and not self.broken_copies)
+        return (
+            not self.uncaught
+            and not self.hangs
+            and self.rows_read == self.rows_loaded + self.rows_rejected
+            and self.replay_identical
+            and not self.formula_elements
+            and not self.canaries_above_municipality
+            and self.rejections == self.rejections_in_russian
+            and not self.broken_copies
+        )
 
 
 def zipped(parts: dict[str, bytes]) -> bytes:
@@ -115,11 +125,13 @@ def _edit(data: bytes, change) -> bytes:
 def resigned(**fields):
     """An openpyxl edit that changes identity fields and signs them again with the dev key (a well-formed forgery
     of an old, foreign or unknown template)."""
+
     def change(wb):
         sheet = wb[IDENTITY_SHEET]
         ident = Identity(**{r[0]: r[1] for r in sheet.iter_rows(values_only=True)}).model_copy(update=fields)
         for r, (k, v) in enumerate(ident.signed(DEMO_SIGNING_KEY).rows(), start=1):
             sheet.cell(r, 1).value, sheet.cell(r, 2).value = k, v
+
     return change
 
 
@@ -131,53 +143,151 @@ def corpus(good: bytes, messy: dict[str, bytes]) -> list[Case]:
     """At least 60 hand-made bad or awkward files, by class."""
     parts = _parts(good)
     rng = random.Random(7)
-    cases = [Case("not a workbook", n, d) for n, d in [
-        ("empty.xlsx", b""), ("random_1k.xlsx", rng.randbytes(1024)), ("random_64k.xlsx", rng.randbytes(65536)),
-        ("cut_10.xlsx", good[:10]), ("cut_half.xlsx", good[: len(good) // 2]), ("cut_end.xlsx", good[:-200]),
-        ("csv_utf8.xlsx", "ОО;наставники\nШкола;5\n".encode()), ("csv_cp1251.xlsx", "ОО;наставники\n".encode("cp1251")),
-        ("page.xlsx", b"<html><body><table><tr><td>1</td></tr></table></body></html>"),
-        ("docx.xlsx", zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})),
-        ("pdf.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + rng.randbytes(500)), ("text.xlsx", "Отчёт будет позже".encode()),
-        ("empty_zip.xlsx", zipped({})), ("gzip.xlsx", b"\x1f\x8b\x08\x00" + rng.randbytes(300)),
-        ("png.xlsx", b"\x89PNG\r\n\x1a\n" + rng.randbytes(300)),
-        ("spreadsheetml_2003.xlsx", b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>')]]
-    cases += [Case("wrong workbook kind", n, d) for n, d in [
-        ("legacy.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096)),
-        ("encrypted.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"EncryptionInfo" + bytes(4096)),
-        ("binary.xlsx", zipped({**parts, "xl/workbook.bin": b"\x00"})),
-        ("ods.xlsx", zipped({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})),
-        ("macros.xlsx", zipped({**parts, "xl/vbaProject.bin": b"\x00\x01"})),
-        ("macro_types.xlsx", zipped({**parts, "[Content_Types].xml": parts["[Content_Types].xml"].replace(
-            b"sheet.main+xml", b"sheet.macroEnabled.main+xml")})),
-        ("strict.xlsx", zipped({**parts, "xl/workbook.xml": parts["xl/workbook.xml"].replace(
-            b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main")}))]]
+    cases = [
+        Case("not a workbook", n, d)
+        for n, d in [
+            ("empty.xlsx", b""),
+            ("random_1k.xlsx", rng.randbytes(1024)),
+            ("random_64k.xlsx", rng.randbytes(65536)),
+            ("cut_10.xlsx", good[:10]),
+            ("cut_half.xlsx", good[: len(good) // 2]),
+            ("cut_end.xlsx", good[:-200]),
+            ("csv_utf8.xlsx", "ОО;наставники\nШкола;5\n".encode()),
+            ("csv_cp1251.xlsx", "ОО;наставники\n".encode("cp1251")),
+            ("page.xlsx", b"<html><body><table><tr><td>1</td></tr></table></body></html>"),
+            (
+                "docx.xlsx",
+                zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"}),
+            ),
+            ("pdf.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + rng.randbytes(500)),
+            ("text.xlsx", "Отчёт будет позже".encode()),
+            ("empty_zip.xlsx", zipped({})),
+            ("gzip.xlsx", b"\x1f\x8b\x08\x00" + rng.randbytes(300)),
+            ("png.xlsx", b"\x89PNG\r\n\x1a\n" + rng.randbytes(300)),
+            (
+                "spreadsheetml_2003.xlsx",
+                b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>',
+            ),
+        ]
+    ]
+    cases += [
+        Case("wrong workbook kind", n, d)
+        for n, d in [
+            ("legacy.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096)),
+            ("encrypted.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"EncryptionInfo" + bytes(4096)),
+            ("binary.xlsx", zipped({**parts, "xl/workbook.bin": b"\x00"})),
+            (
+                "ods.xlsx",
+                zipped(
+                    {"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}
+                ),
+            ),
+            ("macros.xlsx", zipped({**parts, "xl/vbaProject.bin": b"\x00\x01"})),
+            (
+                "macro_types.xlsx",
+                zipped(
+                    {
+                        **parts,
+                        "[Content_Types].xml": parts["[Content_Types].xml"].replace(
+                            b"sheet.main+xml", b"sheet.macroEnabled.main+xml"
+                        ),
+                    }
+                ),
+            ),
+            (
+                "strict.xlsx",
+                zipped(
+                    {
+                        **parts,
+                        "xl/workbook.xml": parts["xl/workbook.xml"].replace(
+                            b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                            b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+                        ),
+                    }
+                ),
+            ),
+        ]
+    ]
     sheet1 = next(n for n in parts if n.startswith("xl/worksheets/"))
-    laughs = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">' + b"".join(
-        f'<!ENTITY {c} "{("&" + p + ";") * 10}">'.encode() for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + b"]><x>&i;</x>"
-    cases += [Case("hostile", n, d) for n, d in [
-        ("dtd.xlsx", zipped({**parts, sheet1: b'<?xml version="1.0"?><!DOCTYPE x><x/>'})),
-        ("xxe.xlsx", zipped({**parts, sheet1: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'})),
-        ("laughs.xlsx", zipped({**parts, "xl/sharedStrings.xml": laughs})),
-        ("bomb_ratio.xlsx", zipped({**parts, "xl/media/pad.xml": b"<a>" + b"0" * (60 * 1024 * 1024) + b"</a>"})),
-        ("bomb_parts.xlsx", zipped({**parts, **{f"xl/media/p{i}.xml": b"<a>" + b"1" * (4 * 1024 * 1024) + b"</a>" for i in range(90)}})),
-        ("external_link.xlsx", zipped({**parts, "xl/externalLinks/externalLink1.xml": b"<externalLink/>"})),
-        ("dde.xlsx", zipped({**parts, "xl/externalLinks/externalLink1.xml": b'<externalLink><ddeLink ddeService="cmd"/></externalLink>'})),
-        ("oversized.xlsx", good + rng.randbytes(51 * 1024 * 1024))]]
-    cases += [Case("wrong template", n, _edit(good, change)) for n, change in [
-        ("old_version.xlsx", resigned(template_version="2024.1")),
-        ("edited_meta.xlsx", lambda wb: wb[IDENTITY_SHEET].cell(3, 2).__setattr__("value", "ARH-002")),
-        ("unknown_school.xlsx", resigned(school_id="ARH-999")),
-        ("foreign_key.xlsx", lambda wb: [resigned()(wb), wb[IDENTITY_SHEET].cell(8, 2).__setattr__("value", "0" * 64)]),
-        ("other_period.xlsx", resigned(period="2031-Q1")),
-        ("other_school_title.xlsx", lambda wb: wb[_title("meta")]["D3"].__setattr__("value", "ARH-007")),
-        ("no_identity.xlsx", lambda wb: wb.remove(wb[IDENTITY_SHEET])),
-        ("sheet_renamed.xlsx", lambda wb: setattr(wb[_title("awards")], "title", "Награды")),
-        ("sheet_deleted.xlsx", lambda wb: wb.remove(wb[_title("partners")])),
-        ("sheet_added.xlsx", lambda wb: wb.create_sheet("Мои заметки")),
-        ("columns_moved.xlsx", lambda wb: wb[_title("mentors")].move_range("B1:B60", cols=22)),
-        ("header_shifted.xlsx", lambda wb: wb[_title("pairs")].insert_rows(1, 3)),
-        ("column_deleted.xlsx", lambda wb: wb[_title("events")].delete_cols(3)),
-        ("codes_and_labels_renamed.xlsx", lambda wb: [wb[_title("awards")].cell(r, 2).__setattr__("value", "Вид") for r in (1, 2)])]]
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(
+            f'<!ENTITY {c} "{("&" + p + ";") * 10}">'.encode()
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        + b"]><x>&i;</x>"
+    )
+    cases += [
+        Case("hostile", n, d)
+        for n, d in [
+            ("dtd.xlsx", zipped({**parts, sheet1: b'<?xml version="1.0"?><!DOCTYPE x><x/>'})),
+            (
+                "xxe.xlsx",
+                zipped(
+                    {
+                        **parts,
+                        sheet1: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+                    }
+                ),
+            ),
+            ("laughs.xlsx", zipped({**parts, "xl/sharedStrings.xml": laughs})),
+            (
+                "bomb_ratio.xlsx",
+                zipped({**parts, "xl/media/pad.xml": b"<a>" + b"0" * (60 * 1024 * 1024) + b"</a>"}),
+            ),
+            (
+                "bomb_parts.xlsx",
+                zipped(
+                    {
+                        **parts,
+                        **{
+                            f"xl/media/p{i}.xml": b"<a>" + b"1" * (4 * 1024 * 1024) + b"</a>"
+                            for i in range(90)
+                        },
+                    }
+                ),
+            ),
+            (
+                "external_link.xlsx",
+                zipped({**parts, "xl/externalLinks/externalLink1.xml": b"<externalLink/>"}),
+            ),
+            (
+                "dde.xlsx",
+                zipped(
+                    {
+                        **parts,
+                        "xl/externalLinks/externalLink1.xml": b'<externalLink><ddeLink ddeService="cmd"/></externalLink>',
+                    }
+                ),
+            ),
+            ("oversized.xlsx", good + rng.randbytes(51 * 1024 * 1024)),
+        ]
+    ]
+    cases += [
+        Case("wrong template", n, _edit(good, change))
+        for n, change in [
+            ("old_version.xlsx", resigned(template_version="2024.1")),
+            ("edited_meta.xlsx", lambda wb: wb[IDENTITY_SHEET].cell(3, 2).__setattr__("value", "ARH-002")),
+            ("unknown_school.xlsx", resigned(school_id="ARH-999")),
+            (
+                "foreign_key.xlsx",
+                lambda wb: [resigned()(wb), wb[IDENTITY_SHEET].cell(8, 2).__setattr__("value", "0" * 64)],
+            ),
+            ("other_period.xlsx", resigned(period="2031-Q1")),
+            ("other_school_title.xlsx", lambda wb: wb[_title("meta")]["D3"].__setattr__("value", "ARH-007")),
+            ("no_identity.xlsx", lambda wb: wb.remove(wb[IDENTITY_SHEET])),
+            ("sheet_renamed.xlsx", lambda wb: setattr(wb[_title("awards")], "title", "Награды")),
+            ("sheet_deleted.xlsx", lambda wb: wb.remove(wb[_title("partners")])),
+            ("sheet_added.xlsx", lambda wb: wb.create_sheet("Мои заметки")),
+            ("columns_moved.xlsx", lambda wb: wb[_title("mentors")].move_range("B1:B60", cols=22)),
+            ("header_shifted.xlsx", lambda wb: wb[_title("pairs")].insert_rows(1, 3)),
+            ("column_deleted.xlsx", lambda wb: wb[_title("events")].delete_cols(3)),
+            (
+                "codes_and_labels_renamed.xlsx",
+                lambda wb: [wb[_title("awards")].cell(r, 2).__setattr__("value", "Вид") for r in (1, 2)],
+            ),
+        ]
+    ]
     cases += [Case("messy but honest values", n, d) for n, d in messy.items()]
     return cases
 
@@ -185,17 +295,23 @@ def corpus(good: bytes, messy: dict[str, bytes]) -> list[Case]:
 def messy_returns(template: Path, folder: Path) -> dict[str, bytes]:
     """Returns a curator could plausibly send: Russian number/date text, look-alike letters, layout quirks."""
     edits = {
-        "numbers_as_text.xlsx": lambda d: d["school_profile"][0].update(ped_staff_total="1\u00a0204", teachers_under_35=" 12 "),
+        "numbers_as_text.xlsx": lambda d: d["school_profile"][0].update(
+            ped_staff_total="1\u00a0204", teachers_under_35=" 12 "
+        ),
         "comma_decimals.xlsx": lambda d: d["mentors"][0].update(ped_experience_years="12,5"),
         "dates_as_text.xlsx": lambda d: d["pairs"][0].update(start_date="01.09.2025"),
         "iso_dates.xlsx": lambda d: d["pairs"][0].update(start_date="2025-09-01"),
         "yo_and_case.xlsx": lambda d: d["mentors"][0].update(status="АКТИВНЫЙ (ЗАКРЕПЛЁН)"),
         "dash_variants.xlsx": lambda d: d["pairs"][0].update(form="педагог—педагог"),
-        "nbsp_zwsp.xlsx": lambda d: d["pairs"][0].update(status=load_catalogue().status("pair_active") + "\u200b\u00a0"),
+        "nbsp_zwsp.xlsx": lambda d: d["pairs"][0].update(
+            status=load_catalogue().status("pair_active") + "\u200b\u00a0"
+        ),
         "latin_lookalikes.xlsx": lambda d: d["pairs"][0].update(status="дeйcтвyeт"),
         "bad_date.xlsx": lambda d: make_mistake(d, "bad_date"),
         "typo.xlsx": lambda d: make_mistake(d, "enum_typo"),
-        "formula_text.xlsx": lambda d: d["programmes"][0].update(title='=HYPERLINK("http://evil.example","жми")'),
+        "formula_text.xlsx": lambda d: d["programmes"][0].update(
+            title='=HYPERLINK("http://evil.example","жми")'
+        ),
         "canary.xlsx": lambda d: d["mentors"][0].update(full_name=CANARY),
     }
     out = {}
@@ -207,8 +323,10 @@ def messy_returns(template: Path, folder: Path) -> dict[str, bytes]:
     layout = {
         "merged.xlsx": lambda wb: wb[_title("pairs")].merge_cells("E3:E4"),
         "hidden_row.xlsx": lambda wb: setattr(wb[_title("mentors")].row_dimensions[4], "hidden", True),
-        "totals_row.xlsx": lambda wb: [wb[_title("events")]["A20"].__setattr__("value", "Итого"),
-                                       wb[_title("events")]["J20"].__setattr__("value", 9)],
+        "totals_row.xlsx": lambda wb: [
+            wb[_title("events")]["A20"].__setattr__("value", "Итого"),
+            wb[_title("events")]["J20"].__setattr__("value", 9),
+        ],
         "uncached_formula.xlsx": lambda wb: wb[_title("school_profile")]["E3"].__setattr__("value", "=10+5"),
     }
     out.update({name: _edit(base, change) for name, change in layout.items()})
@@ -290,20 +408,26 @@ def run_report(n_fuzz: int = 1000, workdir: Path | None = None) -> Report:
             read, loaded, rejected = con.execute(
                 "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
                 "coalesce(sum(rows_read) FILTER (WHERE verdict = ?), 0) FROM submission WHERE verdict NOT IN ?",
-                [Verdict.REJECTED.value, [v.value for v in WAITING_VERDICTS]]).fetchone()
+                [Verdict.REJECTED.value, [v.value for v in WAITING_VERDICTS]],
+            ).fetchone()
             report.rows_read, report.rows_loaded, report.rows_rejected = int(read), int(loaded), int(rejected)
             per_submission = con.execute(
                 "SELECT s.sha256, bool_or(regexp_matches(i.message, '[а-яА-Я]') AND regexp_matches(i.fix, '[а-яА-Я]')) "
                 "FROM submission s LEFT JOIN issue i ON i.sha256 = s.sha256 AND i.severity = ? "
-                "WHERE s.verdict = ? GROUP BY 1", [Severity.ERROR.value, Verdict.REJECTED.value]).fetchall()
+                "WHERE s.verdict = ? GROUP BY 1",
+                [Severity.ERROR.value, Verdict.REJECTED.value],
+            ).fetchall()
             publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key)
             write_regional(con, ws.out, "arkhangelsk_obl", {MUNICIPALITY: PERIOD})
         report.rejections = len(per_submission)
         report.rejections_in_russian = sum(bool(ok) for _, ok in per_submission)
         for path in ws.out.rglob("*.xlsx"):
             with zipfile.ZipFile(path) as z:
-                report.formula_elements += sum(len(_FORMULA_OR_LINK.findall(z.read(n))) for n in z.namelist()
-                                               if n.startswith("xl/worksheets/sheet"))
+                report.formula_elements += sum(
+                    len(_FORMULA_OR_LINK.findall(z.read(n)))
+                    for n in z.namelist()
+                    if n.startswith("xl/worksheets/sheet")
+                )
         for path in ws.outbox.rglob("*_проверка.xlsx"):
             report.annotated_copies += 1
             receipt = path.with_name(path.name.replace("проверка.xlsx", "квитанция.txt"))

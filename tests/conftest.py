@@ -15,7 +15,9 @@ import pytest
 
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
 
-os.environ.setdefault("SVOD_SIGNING_KEY", DEMO_SIGNING_KEY)  # tests sign as the demo does; production has no default
+os.environ.setdefault(
+    "SVOD_SIGNING_KEY", DEMO_SIGNING_KEY
+)  # tests sign as the demo does; production has no default
 
 MUNICIPALITY, PERIOD, SCHOOL = "arkhangelsk", "2025-Q4", "ARH-001"
 SUBMITTED = date(2025, 12, 20)
@@ -85,8 +87,6 @@ def published(tmp_path_factory) -> Workspace:
     return ws
 
 
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Each test's outcome on its item (`item.failed`), for fixtures that keep evidence of a failure."""
@@ -97,12 +97,23 @@ def pytest_runtest_makereport(item, call):
 
 
 # Tiers: what a test uses decides its marker (pyproject.toml lists them); `-m fast` runs the rest.
-E2E_FIXTURES = {"published", "story", "two_years", "reference"}   # fixtures that build a workspace through Dagster
+E2E_FIXTURES = {
+    "published",
+    "story",
+    "two_years",
+    "reference",
+}  # fixtures that build a workspace through Dagster
 HEAVY = ("e2e", "slow", "browser", "postgres", "libreoffice")
-MISSING = [("libreoffice", lambda: soffice() is None, "LibreOffice (soffice)"),
-           ("browser", lambda: not (shutil.which("chromium") and shutil.which("chromedriver")), "chromium with chromedriver")]
-FIRST = ("postgres", "slow", "browser", "e2e")                     # started first: the longest work, so that two
-                                                                   # workers finish together (pytest -n 2)
+MISSING = [
+    ("libreoffice", lambda: soffice() is None, "LibreOffice (soffice)"),
+    (
+        "browser",
+        lambda: not (shutil.which("chromium") and shutil.which("chromedriver")),
+        "chromium with chromedriver",
+    ),
+]
+FIRST = ("postgres", "slow", "browser", "e2e")  # started first: the longest work, so that two
+# workers finish together (pytest -n 2)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -112,11 +123,14 @@ def pytest_collection_modifyitems(config, items):
         if not any(item.get_closest_marker(name) for name in HEAVY):
             item.add_marker(pytest.mark.fast)
         for marker, missing, what in MISSING:
-            if item.get_closest_marker(marker) and missing() and not os.environ.get("CI"):  # CI must have them all
+            if (
+                item.get_closest_marker(marker) and missing() and not os.environ.get("CI")
+            ):  # CI must have them all
                 item.add_marker(pytest.mark.skip(reason=f"{what} is not installed"))
 
     def rank(item) -> int:
         return min((FIRST.index(name) for name in FIRST if item.get_closest_marker(name)), default=len(FIRST))
+
     modules: dict[str, int] = {}
     for item in items:  # a module keeps its tests together (its fixtures are set up once)
         modules[item.module.__name__] = min(modules.get(item.module.__name__, len(FIRST)), rank(item))

@@ -25,11 +25,22 @@ def prop(name, value):
 def main(template, values_path, out):
     profile = tempfile.mkdtemp(prefix="lo-profile-")
     pipe = f"svod{os.getpid()}"
-    office = subprocess.Popen(["soffice", "--headless", "--norestore", "--invisible", f"-env:UserInstallation=file://{profile}",
-                               f"--accept=pipe,name={pipe};urp;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    office = subprocess.Popen(
+        [
+            "soffice",
+            "--headless",
+            "--norestore",
+            "--invisible",
+            f"-env:UserInstallation=file://{profile}",
+            f"--accept=pipe,name={pipe};urp;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         resolver = uno.getComponentContext().ServiceManager.createInstanceWithContext(
-            "com.sun.star.bridge.UnoUrlResolver", uno.getComponentContext())
+            "com.sun.star.bridge.UnoUrlResolver", uno.getComponentContext()
+        )
         for _ in range(120):
             try:
                 ctx = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
@@ -39,7 +50,9 @@ def main(template, values_path, out):
         else:
             raise SystemExit("LibreOffice did not start")
         desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(os.path.abspath(template)), "_blank", 0, (prop("Hidden", True),))
+        doc = desktop.loadComponentFromURL(
+            uno.systemPathToFileUrl(os.path.abspath(template)), "_blank", 0, (prop("Hidden", True),)
+        )
         with open(values_path, encoding="utf-8") as fh:
             values = json.load(fh)
         for title, cells in values.items():
@@ -50,7 +63,9 @@ def main(template, values_path, out):
                     cell.setValue(value)
                 else:
                     cell.setString(value)
-        doc.storeToURL(uno.systemPathToFileUrl(os.path.abspath(out)), (prop("FilterName", "Calc MS Excel 2007 XML"),))
+        doc.storeToURL(
+            uno.systemPathToFileUrl(os.path.abspath(out)), (prop("FilterName", "Calc MS Excel 2007 XML"),)
+        )
         doc.close(True)
     finally:
         office.terminate()

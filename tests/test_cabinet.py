@@ -40,7 +40,9 @@ def text(response) -> str:
 
 def test_a_school_hands_in_sees_problems_by_cell_and_then_acceptance(school, tmp_path):
     client, template = school
-    wrong = hand_in(client, SCHOOL, SLUG, filled(template, tmp_path / "a.xlsx", "bad_date"), "Отчёт школы.xlsx")
+    wrong = hand_in(
+        client, SCHOOL, SLUG, filled(template, tmp_path / "a.xlsx", "bad_date"), "Отчёт школы.xlsx"
+    )
     assert wrong.verdict == "rejected" and wrong.forwarded and wrong.history_checked
     page = text(client.get(f"/upload/{wrong.pk}/"))
     assert "Отчёт не принят" in page and "Наставнические пары и группы" in page and "31.02.2025" in page
@@ -50,7 +52,9 @@ def test_a_school_hands_in_sees_problems_by_cell_and_then_acceptance(school, tmp
     assert annotated.status_code == 200 and "attachment" in annotated["Content-Disposition"]
     (tmp_path / "copy.xlsx").write_bytes(body(annotated))
     assert "Ошибки" in openpyxl.load_workbook(tmp_path / "copy.xlsx").sheetnames
-    assert engine.archived(wrong.sha256).read_bytes() == (tmp_path / "a.xlsx").read_bytes()  # kept byte for byte
+    assert (
+        engine.archived(wrong.sha256).read_bytes() == (tmp_path / "a.xlsx").read_bytes()
+    )  # kept byte for byte
 
     fixed = hand_in(client, SCHOOL, SLUG, filled(template, tmp_path / "b.xlsx"))
     assert fixed.verdict == "accepted"
@@ -67,7 +71,9 @@ def test_a_file_of_another_school_or_period_is_refused_and_not_handed_on(tmp_pat
     upload = hand_in(other, "ARH-002", SLUG, filled(theirs, tmp_path / "x.xlsx"))
     assert upload.verdict == "rejected" and not upload.forwarded and upload.issues[0]["rule"] == "U01"
     assert "другой организации" in text(other.get(f"/upload/{upload.pk}/"))
-    wrong_period = hand_in(client_for(Role.SCHOOL, SCHOOL), SCHOOL, "2026-Q3", filled(theirs, tmp_path / "y.xlsx"))
+    wrong_period = hand_in(
+        client_for(Role.SCHOOL, SCHOOL), SCHOOL, "2026-Q3", filled(theirs, tmp_path / "y.xlsx")
+    )
     assert wrong_period.issues[0]["rule"] == "U02" and not wrong_period.forwarded
     inbox = engine.workspace().inbox
     assert not (inbox / f"{upload.pk}.xlsx").exists() and not (inbox / f"{wrong_period.pk}.xlsx").exists()
@@ -77,25 +83,44 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
     """A burst of uploads shares one checking call; each file still gets exactly the verdict, issues and answer
     it gets when checked alone (another school's file is still refused for its uploader only)."""
     template = template_of(client_for(Role.SCHOOL, SCHOOL), SCHOOL, SLUG, tmp_path)
-    files = {"ARH-001": filled(template, tmp_path / "good.xlsx"), "ARH-002": filled(template, tmp_path / "theirs.xlsx"),
-             "ARH-003": filled(template, tmp_path / "bad.xlsx", "bad_date")}
+    files = {
+        "ARH-001": filled(template, tmp_path / "good.xlsx"),
+        "ARH-002": filled(template, tmp_path / "theirs.xlsx"),
+        "ARH-003": filled(template, tmp_path / "bad.xlsx", "bad_date"),
+    }
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(files["ARH-001"].read_bytes()[:4000])
     files["ARH-004"] = broken
     ws = engine.workspace()
 
     def handing(school: str, path: Path, folder: str) -> engine.Handing:
-        return engine.Handing(engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"), ws.key,
-                              datetime(2026, 11, 2, 10), f"{folder}-{school}.xlsx", path.name, school, SLUG,
-                              date(2026, 12, 31), None, tmp_path / folder / school, ws.home, ws.database)
+        return engine.Handing(
+            engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"),
+            ws.key,
+            datetime(2026, 11, 2, 10),
+            f"{folder}-{school}.xlsx",
+            path.name,
+            school,
+            SLUG,
+            date(2026, 12, 31),
+            None,
+            tmp_path / folder / school,
+            ws.home,
+            ws.database,
+        )
 
     alone = [engine.check_and_answer([handing(s, p, "alone")])[0] for s, p in files.items()]
     together = engine.check_and_answer([handing(s, p, "together") for s, p in files.items()])
-    assert [(c.verdict, [i.rule for i in c.issues]) for c in together] == [(c.verdict, [i.rule for i in c.issues]) for c in alone]
-    assert [c.verdict for c in together][:2] == ["accepted", "rejected"] and together[1].issues[0].rule == "U01"
+    assert [(c.verdict, [i.rule for i in c.issues]) for c in together] == [
+        (c.verdict, [i.rule for i in c.issues]) for c in alone
+    ]
+    assert [c.verdict for c in together][:2] == ["accepted", "rejected"] and together[1].issues[
+        0
+    ].rule == "U01"
     for school in files:
-        assert sorted(p.name for p in (tmp_path / "together" / school).rglob("*")) == \
-               sorted(p.name for p in (tmp_path / "alone" / school).rglob("*"))
+        assert sorted(p.name for p in (tmp_path / "together" / school).rglob("*")) == sorted(
+            p.name for p in (tmp_path / "alone" / school).rglob("*")
+        )
 
     sizes, first_taken, release = [], threading.Event(), threading.Event()
 
@@ -113,11 +138,16 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
         second = pool.submit(line.check, handing("ARH-002", files["ARH-002"], "line1"))
         while len(sizes) < 2:  # the second dispatcher takes the next one alone
             time.sleep(0.01)
-        rest = [pool.submit(line.check, handing(s, p, f"line{k}")) for k, (s, p) in enumerate(files.items(), start=2)]
+        rest = [
+            pool.submit(line.check, handing(s, p, f"line{k}"))
+            for k, (s, p) in enumerate(files.items(), start=2)
+        ]
         time.sleep(0.2)
         release.set()
         answers = [f.result(60) for f in (first, second, *rest)]
-    assert sizes[:2] == [1, 1] and sum(sizes) == 6 and max(sizes[2:]) > 1, sizes  # the four queued went together
+    assert sizes[:2] == [1, 1] and sum(sizes) == 6 and max(sizes[2:]) > 1, (
+        sizes
+    )  # the four queued went together
     assert [a.verdict for a in answers[2:]] == [c.verdict for c in alone]
 
 
@@ -128,7 +158,9 @@ def test_return_with_reason_approve_and_the_worker_records_it(school, tmp_path):
     methodist = client_for(Role.METHODIST, M)
     refused = methodist.post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": " "}, follow=True)
     assert "Укажите причину" in text(refused) and not Decision.objects.exists()
-    methodist.post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа о закреплении пар"})
+    methodist.post(
+        f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа о закреплении пар"}
+    )
     page = text(client.get("/school/"))
     assert "возвращён на доработку" in page and "Нет приказа о закреплении пар" in page
 
@@ -146,7 +178,10 @@ def test_return_with_reason_approve_and_the_worker_records_it(school, tmp_path):
     assert Upload.objects.get(pk=again.pk).recorded_verdict == "accepted"
     assert Upload.objects.get(pk=upload.pk).recorded_verdict == "accepted"
     with engine.workspace().connect(read_only=True) as con:
-        assert con.execute("SELECT sha256 FROM approval WHERE school_id = ?", [SCHOOL]).fetchone()[0] == again.sha256
+        assert (
+            con.execute("SELECT sha256 FROM approval WHERE school_id = ?", [SCHOOL]).fetchone()[0]
+            == again.sha256
+        )
     actions = list(AuditEvent.objects.filter(school_id=SCHOOL).values_list("action", flat=True))
     assert any("возвращён" in a for a in actions) and any("утверждён" in a for a in actions)
 
@@ -166,29 +201,34 @@ def test_board_lists_every_school_and_exports_to_excel(school, tmp_path):
     methodist = client_for(Role.METHODIST, M)
     page = text(methodist.get(f"/m/{M}/{SLUG}/?order=problems"))
     schools = load_reference().municipalities[M].schools
-    assert len(schools) > BOARD_PAGE_ROWS and "не принят — <span data-status=\"rejected\">1</span>" in page
+    assert len(schools) > BOARD_PAGE_ROWS and 'не принят — <span data-status="rejected">1</span>' in page
     first_row = re.search(r'data-school="([^"]+)"', page).group(1)
     assert first_row == SCHOOL  # problems first
     rows = []  # every ОО on exactly one page, the order and the totals kept across pages
     for number in (1, 2):
         page = text(methodist.get(f"/m/{M}/{SLUG}/?order=problems&page={number}"))
         rows += re.findall(r'data-school="([^"]+)"', page)
-        assert f"из {len(schools)} ОО" in page and "не принят — <span data-status=\"rejected\">1</span>" in page
+        assert f"из {len(schools)} ОО" in page and 'не принят — <span data-status="rejected">1</span>' in page
     assert sorted(rows) == sorted(s.id for s in schools) and rows[0] == SCHOOL
     assert "page=2" in text(methodist.get(f"/m/{M}/{SLUG}/?order=problems")).replace("&amp;", "&")
     found = text(methodist.get(f"/m/{M}/{SLUG}/", {"q": schools[-1].id.lower()}))
     assert re.findall(r'data-school="([^"]+)"', found) == [schools[-1].id]
     # the kept board follows what changed since: another school hands in, the methodist returns the first
     other = client_for(Role.SCHOOL, "ARH-002")
-    hand_in(other, "ARH-002", SLUG, filled(template_of(other, "ARH-002", SLUG, tmp_path), tmp_path / "b.xlsx"))
+    hand_in(
+        other, "ARH-002", SLUG, filled(template_of(other, "ARH-002", SLUG, tmp_path), tmp_path / "b.xlsx")
+    )
     methodist.post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"})
     m = load_reference().municipalities[M]
     kept, computed = workflow.board(m, m.period(SLUG)), workflow._board(m, m.period(SLUG))
-    assert [(s.school.id, s.status, s.reason, s.justified) for s in kept] == \
-           [(s.school.id, s.status, s.reason, s.justified) for s in computed]
+    assert [(s.school.id, s.status, s.reason, s.justified) for s in kept] == [
+        (s.school.id, s.status, s.reason, s.justified) for s in computed
+    ]
     assert {s.school.id: s.status for s in kept}["ARH-002"] in ("accepted", "accepted_with_warnings")
     assert {s.school.id: s.status for s in kept}[SCHOOL] == "returned"
-    Upload.objects.filter(school_id="ARH-002").delete()  # rows gone (a restored database): computed again in full
+    Upload.objects.filter(
+        school_id="ARH-002"
+    ).delete()  # rows gone (a restored database): computed again in full
     assert {s.school.id: s.status for s in workflow.board(m, m.period(SLUG))}["ARH-002"] == "not_sent"
     export = methodist.get(f"/m/{M}/{SLUG}/export/")
     (tmp_path / "board.xlsx").write_bytes(body(export))
@@ -202,14 +242,27 @@ SMALL = "kedrovy"  # every pair of its schools
 
 
 def school_urls(school: str, slug: str, upload: Upload) -> list[tuple[str, str]]:
-    return [("get", f"/o/{school}/{slug}/"), ("get", f"/o/{school}/{slug}/template/"), ("get", f"/upload/{upload.pk}/"),
-            *[("get", f"/upload/{upload.pk}/{kind}/") for kind in ("receipt", "receipt_text", "annotated", "original")],
-            ("post", f"/o/{school}/{slug}/upload/"), ("post", f"/upload/{upload.pk}/justify/"),
-            ("post", f"/o/{school}/{slug}/decide/"), ("post", f"/o/{school}/{slug}/contacts/")]
+    return [
+        ("get", f"/o/{school}/{slug}/"),
+        ("get", f"/o/{school}/{slug}/template/"),
+        ("get", f"/upload/{upload.pk}/"),
+        *[
+            ("get", f"/upload/{upload.pk}/{kind}/")
+            for kind in ("receipt", "receipt_text", "annotated", "original")
+        ],
+        ("post", f"/o/{school}/{slug}/upload/"),
+        ("post", f"/upload/{upload.pk}/justify/"),
+        ("post", f"/o/{school}/{slug}/decide/"),
+        ("post", f"/o/{school}/{slug}/contacts/"),
+    ]
 
 
 def fetch(client: Client, method: str, url: str) -> int:
-    return (client.get(url) if method == "get" else client.post(url, {"kind": "accept", "issue_key": "x", "text": "y"})).status_code
+    return (
+        client.get(url)
+        if method == "get"
+        else client.post(url, {"kind": "accept", "issue_key": "x", "text": "y"})
+    ).status_code
 
 
 def test_authorization_matrix(tmp_path):
@@ -219,7 +272,9 @@ def test_authorization_matrix(tmp_path):
     for s in m.schools:
         clients[s.id] = client_for(Role.SCHOOL, s.id)
         template = template_of(clients[s.id], s.id, slug, tmp_path)
-        uploads[s.id] = hand_in(clients[s.id], s.id, slug, filled(template, tmp_path / f"{s.id}.xlsx", "bad_date"))
+        uploads[s.id] = hand_in(
+            clients[s.id], s.id, slug, filled(template, tmp_path / f"{s.id}.xlsx", "bad_date")
+        )
     for s in m.schools:  # the school reaches its own objects (what the refusals below are measured against)
         own = school_urls(s.id, slug, uploads[s.id])
         assert [fetch(clients[s.id], "get", url) for method, url in own if method == "get"] == [200] * 7
@@ -228,12 +283,21 @@ def test_authorization_matrix(tmp_path):
             assert fetch(clients[a.id], method, url) in (403, 404), (a.id, method, url)
 
     own, other = client_for(Role.METHODIST, SMALL), client_for(Role.METHODIST, "levokumsky")
-    staff_urls = [("get", f"/m/{SMALL}/{slug}/"), ("get", f"/m/{SMALL}/{slug}/export/"), ("get", f"/audit/{SMALL}/"),
-                  ("get", f"/users/{SMALL}/"), ("post", f"/m/{SMALL}/{slug}/consolidate/"), ("get", f"/m/{SMALL}/{slug}/summary/")]
+    staff_urls = [
+        ("get", f"/m/{SMALL}/{slug}/"),
+        ("get", f"/m/{SMALL}/{slug}/export/"),
+        ("get", f"/audit/{SMALL}/"),
+        ("get", f"/users/{SMALL}/"),
+        ("post", f"/m/{SMALL}/{slug}/consolidate/"),
+        ("get", f"/m/{SMALL}/{slug}/summary/"),
+    ]
     for s in m.schools:
         for method, url in school_urls(s.id, slug, uploads[s.id]):
             assert fetch(other, method, url) in (403, 404), url
-        assert fetch(own, "get", f"/o/{s.id}/{slug}/") == 200 and fetch(own, "get", f"/upload/{uploads[s.id].pk}/annotated/") == 200
+        assert (
+            fetch(own, "get", f"/o/{s.id}/{slug}/") == 200
+            and fetch(own, "get", f"/upload/{uploads[s.id].pk}/annotated/") == 200
+        )
     for method, url in staff_urls:
         assert fetch(other, method, url) in (403, 404), url
     assert fetch(own, "get", staff_urls[0][1]) == 200
@@ -260,8 +324,13 @@ def test_a_post_without_csrf_token_is_refused(school, tmp_path):
 
 def test_an_oversized_upload_is_refused_before_its_body_is_read(school):
     client, _ = school
-    response = client.generic("POST", f"/o/{SCHOOL}/{SLUG}/upload/", b"x", CONTENT_TYPE="multipart/form-data; boundary=b",
-                              CONTENT_LENGTH=str(200 * 1024 * 1024))
+    response = client.generic(
+        "POST",
+        f"/o/{SCHOOL}/{SLUG}/upload/",
+        b"x",
+        CONTENT_TYPE="multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(200 * 1024 * 1024),
+    )
     assert response.status_code == 413 and "Файл слишком большой" in text(response)
 
 
@@ -290,7 +359,9 @@ def test_every_class_of_the_reliability_corpus_gets_a_russian_answer(school, tmp
         if upload.verdict == "rejected":
             problem = next(i for i in upload.issues if i["severity"] == "error")
             assert re.search("[а-яё]{3}", problem["message"]), case.name
-            assert "Отчёт не принят" in page and re.sub(r"\s+", " ", escape(problem["message"])) in page, case.name
+            assert "Отчёт не принят" in page and re.sub(r"\s+", " ", escape(problem["message"])) in page, (
+                case.name
+            )
         answered += 1
     assert answered == len(cases)
     home = engine.workspace().home
@@ -306,6 +377,7 @@ def open_named(path: Path, name: str):
 
 # --- accounts ---------------------------------------------------------------------------------------------------
 
+
 def test_an_invitation_sets_a_password_once():
     from cabinet.accounts import create_account, invitation_link
 
@@ -315,7 +387,9 @@ def test_an_invitation_sets_a_password_once():
     client = Client()
     form = client.get(link, follow=True)
     assert "Задайте пароль" in text(form)
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "Наставник-2026", "new_password2": "Наставник-2026"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "Наставник-2026", "new_password2": "Наставник-2026"}
+    )
     assert done.status_code == 302
     logged_in = Client().post("/login/", {"username": "arh-003", "password": "Наставник-2026"})
     assert logged_in.status_code == 302 and logged_in["Location"] == "/"

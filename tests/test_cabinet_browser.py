@@ -30,13 +30,25 @@ WAIT_SECONDS = 60
 @pytest.fixture
 def browser(tmp_path, request):
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=ru"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=ru",
+    ):
         options.add_argument(arg)
     options.binary_location = "/usr/bin/chromium"
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False, "intl.accept_languages": "ru"})
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+            "intl.accept_languages": "ru",
+        },
+    )
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.downloads = downloads
     yield driver
@@ -50,7 +62,8 @@ def browser(tmp_path, request):
 def wait(driver, condition, what: str):
     """Until `condition` holds; a page replaced while it is read is read again."""
     return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: condition(d), message=what)
+        lambda d: condition(d), message=what
+    )
 
 
 def page(driver) -> str:
@@ -61,6 +74,7 @@ def downloaded(driver, pattern: str) -> Path:
     def found(_):
         files = [p for p in driver.downloads.glob(pattern) if not p.name.endswith(".crdownload")]
         return files[0] if files else None
+
     return wait(driver, found, f"download {pattern}")
 
 
@@ -89,7 +103,9 @@ def shoot(driver, name: str) -> None:
 def hand_in(driver, path: Path) -> str:
     driver.find_element(By.ID, "id_file").send_keys(str(path))
     driver.find_element(By.XPATH, "//button[contains(., 'Загрузить и проверить')]").click()
-    wait(driver, lambda d: "/upload/" in d.current_url and "Результат проверки" in page(d), "the verdict page")
+    wait(
+        driver, lambda d: "/upload/" in d.current_url and "Результат проверки" in page(d), "the verdict page"
+    )
     return page(driver)
 
 
@@ -127,7 +143,9 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     # 4. the methodist returns it with a reason; the school sees the reason
     log_in(browser, base, f"metodist-{M}")
     browser.get(f"{base}/o/{SCHOOL}/{SLUG}/")
-    browser.find_element(By.XPATH, "//form[.//button[contains(., 'Вернуть')]]//textarea").send_keys("Приложите приказ о закреплении пар")
+    browser.find_element(By.XPATH, "//form[.//button[contains(., 'Вернуть')]]//textarea").send_keys(
+        "Приложите приказ о закреплении пар"
+    )
     browser.find_element(By.XPATH, "//button[contains(., 'Вернуть на доработку')]").click()
     wait(browser, lambda d: "Решение записано" in page(d), "the decision")
     log_out(browser)

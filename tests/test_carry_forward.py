@@ -30,7 +30,11 @@ def test_next_template_carries_the_accepted_registries(make_return, ws, tmp_path
     before, after = read_workbook(accepted), read_workbook(path)
     for sheet, key in (("mentors", "mentor_id"), ("mentees", "mentee_id"), ("programmes", "programme_id")):
         assert list(after.sheets[sheet].frame[key]) == list(before.sheets[sheet].frame[key]), sheet
-    assert list(after.sheets["mentors"].frame["full_name"]) == list(before.sheets["mentors"].frame["full_name"])
+    assert list(after.sheets["mentors"].frame["full_name"]) == list(
+        before.sheets["mentors"].frame["full_name"]
+    )
     active = before.sheets["pairs"].frame
-    assert list(after.sheets["pairs"].frame["pair_group_id"]) == list(active[active["status"] == "действует"]["pair_group_id"])
+    assert list(after.sheets["pairs"].frame["pair_group_id"]) == list(
+        active[active["status"] == "действует"]["pair_group_id"]
+    )
     assert read_workbook(other).sheets["mentors"].frame.empty

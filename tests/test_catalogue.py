@@ -15,7 +15,9 @@ SHARED_DICTIONARY = ROOT.parent / "shared" / "domain" / "data_dictionary.csv"
 
 
 def dictionary_rows() -> list[dict]:
-    return list(csv.DictReader((ROOT / "contracts" / "data_dictionary.csv").read_text(encoding="utf-8").splitlines()))
+    return list(
+        csv.DictReader((ROOT / "contracts" / "data_dictionary.csv").read_text(encoding="utf-8").splitlines())
+    )
 
 
 def test_bundled_dictionary_is_the_shared_one():
@@ -39,7 +41,12 @@ def _valid(c):
     """A value the catalogue allows in column `c`."""
     from datetime import date
 
-    typed = {"int": int(c.min or 0), "decimal": float(c.min or 0), "date": date(2025, 10, 1), "url": "https://school.ru"}
+    typed = {
+        "int": int(c.min or 0),
+        "decimal": float(c.min or 0),
+        "date": date(2025, 10, 1),
+        "url": "https://school.ru",
+    }
     return c.values[0] if c.values else typed.get(c.type, c.example or "x")
 
 
@@ -64,7 +71,10 @@ def test_contracts_refuse_off_list_and_out_of_bound_values_under_their_rule_code
             if c.max is not None:
                 cases.append(("C07", [c.max, c.max + 1]))
             for rule, values in cases:
-                found = [(pos, col, code) for pos, col, code, _ in failures(sheet.code, _one_row_each(sheet, c.code, values))]
+                found = [
+                    (pos, col, code)
+                    for pos, col, code, _ in failures(sheet.code, _one_row_each(sheet, c.code, values))
+                ]
                 assert found == [(1, c.code, rule)], (sheet.code, c.code, found)
                 checked += 1
     assert checked > 40
@@ -81,16 +91,25 @@ def test_enum_lists_match_the_dictionary_text():
     catalogue = load_catalogue()
     for r in dictionary_rows():
         column = catalogue.sheet(r["sheet"]).column(r["code"])
-        if r["type"] == "enum" and "справочник" not in r["allowed_values"] and column.reference is None and column.values:
+        if (
+            r["type"] == "enum"
+            and "справочник" not in r["allowed_values"]
+            and column.reference is None
+            and column.values
+        ):
             text = r["allowed_values"]
             assert all(v in text for v in column.values), r["code"]
 
 
 def test_synonyms_from_the_seeds_normalise_to_canonical_forms():
     pairs_form = load_catalogue().sheet("pairs").column("form")
-    for spelling, canonical in [("Ученик-ученик", "ученик – ученик"), ("педагог-педагог", "педагог – педагог"),
-                                ("Учитель-учитель", "педагог – педагог"), ("«педагог – педагог»", "педагог – педагог"),
-                                ("РУКОВОДИТЕЛЬ – МОЛОДОЙ РУКОВОДИТЕЛЬ", "руководитель-наставник – молодой руководитель")]:
+    for spelling, canonical in [
+        ("Ученик-ученик", "ученик – ученик"),
+        ("педагог-педагог", "педагог – педагог"),
+        ("Учитель-учитель", "педагог – педагог"),
+        ("«педагог – педагог»", "педагог – педагог"),
+        ("РУКОВОДИТЕЛЬ – МОЛОДОЙ РУКОВОДИТЕЛЬ", "руководитель-наставник – молодой руководитель"),
+    ]:
         assert pairs_form.canonical(spelling) == canonical
     assert normal_key("Ёлка — ель") == normal_key("елка-ель")
     assert pairs_form.canonical("наставник – ученик") is None
@@ -99,10 +118,16 @@ def test_synonyms_from_the_seeds_normalise_to_canonical_forms():
 def test_every_rule_used_in_code_is_in_the_catalogue_with_russian_text():
     rules = load_catalogue().rules
     used = set()
-    for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "contracts").rglob("*.py"), *(ROOT / "cabinet").rglob("*.py")]:
+    for path in [
+        *(ROOT / "pipeline").rglob("*.py"),
+        *(ROOT / "contracts").rglob("*.py"),
+        *(ROOT / "cabinet").rglob("*.py"),
+    ]:
         used |= set(re.findall(r'"([CFMPUX]\d{2}a?)"', path.read_text(encoding="utf-8")))
     assert used, "no rule codes found in the pipeline"
-    assert used == set(rules), f"unknown: {sorted(used - set(rules))}, never raised: {sorted(set(rules) - used)}"
+    assert used == set(rules), (
+        f"unknown: {sorted(used - set(rules))}, never raised: {sorted(set(rules) - used)}"
+    )
     for code in [f"X{n:02d}" for n in range(1, 16)]:
         assert code in rules
     for rule in rules.values():
@@ -121,7 +146,7 @@ def test_every_indicator_is_described_in_the_docs():
     for code in BY_CODE:
         prefix = re.sub(r"\d+$", "", code)
         if prefix != code and prefix not in ("I",) and not re.fullmatch(r"I\d+", code):
-            numbered[prefix] = max(numbered.get(prefix, 0), int(code[len(prefix):]))
+            numbered[prefix] = max(numbered.get(prefix, 0), int(code[len(prefix) :]))
         else:
             assert re.search(rf"(?<!\w){code}(?!\w)", doc), code
     for prefix, last in numbered.items():

@@ -34,9 +34,14 @@ def test_clean_return_is_accepted(make_return, ws):
 
 
 # mistake -> (sheet, column, data row) the mistake was made in, as fake_school.make_mistake does
-PLACES = {"bad_date": ("pairs", "start_date", 3), "unknown_mentor": ("pairs", "mentor_id", 3),
-          "enum_typo": ("pairs", "status", 3), "missing_required": ("mentors", "full_name", 3),
-          "not_confirmed": ("meta", "director_confirmed", 3), "profile_overflow": ("school_profile", "young_specialists_0_3", 3)}
+PLACES = {
+    "bad_date": ("pairs", "start_date", 3),
+    "unknown_mentor": ("pairs", "mentor_id", 3),
+    "enum_typo": ("pairs", "status", 3),
+    "missing_required": ("mentors", "full_name", 3),
+    "not_confirmed": ("meta", "director_confirmed", 3),
+    "profile_overflow": ("school_profile", "young_specialists_0_3", 3),
+}
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
@@ -61,6 +66,7 @@ def test_late_return_is_accepted_with_a_flag(make_return, ws):
 def test_form_synonyms_are_normalised_and_counted(make_return, ws):
     def spell(data):
         data["pairs"][0]["form"] = "Педагог-педагог"
+
     result = check_return(make_return(edit=spell), ws, RECEIVED)
     assert result.verdict == "accepted"
     assert result.book.sheets["pairs"].frame["form"].iloc[0] == "педагог – педагог"
@@ -72,6 +78,7 @@ def test_russian_number_and_date_text_is_read(make_return, ws):
         data["school_profile"][0]["ped_staff_total"] = "1\u00a0204"
         data["pairs"][0]["start_date"] = "01.09.2025"
         data["mentors"][0]["ped_experience_years"] = "12,5"
+
     result = check_return(make_return(edit=as_text), ws, RECEIVED)
     frames = result.book.sheets
     assert frames["school_profile"].frame["ped_staff_total"].iloc[0] == 1204
@@ -83,6 +90,7 @@ def test_names_of_participants_in_practice_descriptions_are_errors(make_return, 
     def leak(data):
         name = data["mentees"][0]["full_name"]
         data["best_practices"][0]["description"] = f"Работа с {name} дала результат."
+
     result = check_return(make_return(edit=leak), ws, RECEIVED)
     assert any(i.rule == "X12" and i.severity == "error" for i in result.issues)
 
@@ -103,6 +111,7 @@ def test_edited_identity_is_rejected(make_return, ws, tmp_path):
 def test_title_changed_to_another_school_is_rejected(make_return, ws):
     def other(data):
         data["meta"][0]["school_id"] = "ARH-005"
+
     result = check_return(make_return(edit=other), ws, RECEIVED)
     assert any(i.rule == "M06" and i.value == "ARH-005" for i in result.issues)
     assert result.verdict == "rejected"
@@ -138,7 +147,9 @@ def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_pa
     from samples.fake_school import fill, school_data
 
     for seed in (1, 2, 3):
-        fill(template, ws.inbox / f"good_{seed}.xlsx", school_data(template, seed, "small", date(2025, 12, 20)))
+        fill(
+            template, ws.inbox / f"good_{seed}.xlsx", school_data(template, seed, "small", date(2025, 12, 20))
+        )
     good = (ws.inbox / "good_1.xlsx").read_bytes()
     (ws.inbox / "cut.xlsx").write_bytes(good[: len(good) // 3])
     (ws.inbox / "old.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000))
@@ -150,7 +161,11 @@ def test_a_batch_with_broken_files_processes_every_good_one(template, ws, tmp_pa
         broken = receive_inbox(ws, con, 0, only=UNIDENTIFIED)
         taken = receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
         results = process_pending(ws, con, "arkhangelsk", "2025-Q4")
-        verdicts = dict(con.execute("SELECT r.original_name, s.verdict FROM submission s JOIN received_file r USING (sha256)").fetchall())
+        verdicts = dict(
+            con.execute(
+                "SELECT r.original_name, s.verdict FROM submission s JOIN received_file r USING (sha256)"
+            ).fetchall()
+        )
     assert {t["name"] for t in broken} == {"cut.xlsx", "old.xlsx", "noise.xlsx", "page.xlsx"}
     assert len(taken) == 3 and len(results) == 3
     assert all(verdicts[f"good_{s}.xlsx"] != "rejected" for s in (1, 2, 3))
@@ -165,8 +180,8 @@ def test_moved_header_and_reordered_columns_still_read(make_return, ws, tmp_path
     path = make_return()
     wb = openpyxl.load_workbook(path)
     mentors = wb[load_catalogue().sheet("mentors").title]
-    mentors.insert_rows(1, amount=2)              # a curator added a heading above the table
-    mentors.move_range("B1:B40", cols=20)          # and dragged «ФИО» to the far right
+    mentors.insert_rows(1, amount=2)  # a curator added a heading above the table
+    mentors.move_range("B1:B40", cols=20)  # and dragged «ФИО» to the far right
     moved = tmp_path / "moved.xlsx"
     wb.save(moved)
     before = check_return(path, ws, RECEIVED).book.sheets["mentors"]
@@ -200,8 +215,11 @@ def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp
 
     def reorder(name: str, xml: bytes) -> bytes:
         if name == "xl/workbook.xml":
-            return re.sub(rb'<sheet name="([^"]*)" sheetId="(\d+)" state="(\w+)" r:id="(\w+)" */>',
-                          rb"<sheet r:id='\4' state='\3' sheetId='\2'\n name='\1'/>", xml)
+            return re.sub(
+                rb'<sheet name="([^"]*)" sheetId="(\d+)" state="(\w+)" r:id="(\w+)" */>',
+                rb"<sheet r:id='\4' state='\3' sheetId='\2'\n name='\1'/>",
+                xml,
+            )
         if name == "xl/_rels/workbook.xml.rels":
             return re.sub(rb'Target="([^"]*)" Id="(\w+)"', rb"Id='\2' Target='\1'", xml)
         return xml
@@ -226,4 +244,3 @@ def test_a_sheet_part_not_repacked_is_read_from_the_original(make_return, monkey
     value_parts = container.value_parts
     monkeypatch.setattr(reader, "value_parts", lambda data, titles: value_parts(data, titles - {mentors}))
     assert _values(reader.read_workbook(path)) == whole
-

@@ -29,7 +29,8 @@ def test_the_workbook_shows_the_run_the_checks_verified(published):
     computed = _latest(instance, "indicators", key)["run_id"].value
     rendered = _latest(instance, "municipal_summary", key)["run_id"].value
     checked = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey("indicators"), "totals_reconcile")])
+        [dg.AssetCheckKey(dg.AssetKey("indicators"), "totals_reconcile")]
+    )
     verified = next(iter(checked.values())).event.asset_check_evaluation.metadata["run_id"].value
     seal, _ = read_sealed(published.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx", published.key)
     with published.connect(read_only=True) as con:
@@ -42,8 +43,10 @@ def test_the_load_check_finds_a_lost_fact_row(published, tmp_path):
     ws = Workspace.resolve(home)
     with ws.connect() as con:
         assert load_mismatches(con, ws.home, MUNI, PERIOD).empty
-        con.execute("DELETE FROM fact_mentors WHERE rowid = (SELECT min(rowid) FROM fact_mentors f JOIN "
-                    "current_submission s USING (sha256))")
+        con.execute(
+            "DELETE FROM fact_mentors WHERE rowid = (SELECT min(rowid) FROM fact_mentors f JOIN "
+            "current_submission s USING (sha256))"
+        )
         lost = load_mismatches(con, ws.home, MUNI, PERIOD)
     assert len(lost) >= 1 and set(lost["fact_rows"] - lost["expected"]) == {-1}
 
@@ -67,8 +70,11 @@ def test_a_command_that_signs_stops_without_a_key(tmp_path, monkeypatch, make_re
     monkeypatch.delenv("SVOD_SIGNING_KEY", raising=False)
     with Workspace.resolve(tmp_path / "prod").connect():  # an installed workspace, so only the key is missing
         pass
-    for args in (["run", "--period", "2025-Q4"], ["templates", "--period", "2025-Q4", "--out", str(tmp_path / "t")],
-                 ["check", str(make_return())]):
+    for args in (
+        ["run", "--period", "2025-Q4"],
+        ["templates", "--period", "2025-Q4", "--out", str(tmp_path / "t")],
+        ["check", str(make_return())],
+    ):
         result = CliRunner().invoke(app, [*args, "--home", str(tmp_path / "prod")])
         assert result.exit_code == 2, (args, result.output)
         assert "SVOD_SIGNING_KEY" in " ".join(result.output.split()) and "Traceback" not in result.output

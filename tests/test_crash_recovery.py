@@ -27,7 +27,10 @@ RUN = ["run", "--period", PERIOD, "--municipality", MUNICIPALITY]
 MISTAKES = {3: "enum_typo", 6: "missing_required"}
 BETWEEN_RUNS = {"after_unidentified_step"}  # killed after one Dagster run ended and before the next began
 pytestmark = pytest.mark.slow
-RESTART_KILLS = {"inside_load_transaction": "receipt_half_written", "before_indicators": "summary_half_copied"}
+RESTART_KILLS = {
+    "inside_load_transaction": "receipt_half_written",
+    "before_indicators": "summary_half_copied",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,9 @@ def returns(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("returns")
     templates = tmp_path_factory.mktemp("templates")
     for n in range(1, 11):
-        template = write_template(templates, MUNICIPALITY, PERIOD, f"ARH-{n:03d}", DEMO_SIGNING_KEY, date(2025, 10, 1))
+        template = write_template(
+            templates, MUNICIPALITY, PERIOD, f"ARH-{n:03d}", DEMO_SIGNING_KEY, date(2025, 10, 1)
+        )
         data = school_data(template, n, "small", date(2025, 12, 20))
         if n in MISTAKES:
             make_mistake(data, MISTAKES[n])
@@ -67,8 +72,11 @@ def workspace(tmp_path: Path, returns: Path) -> Path:
 
 def failure_reasons(home: Path) -> list[str]:
     instance = dg.DagsterInstance.from_config(str(home / ".dagster"))
-    return [entry.message for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
-            for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)]
+    return [
+        entry.message
+        for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+    ]
 
 
 def state(home: Path) -> dict:
@@ -79,10 +87,20 @@ def state(home: Path) -> dict:
     with warehouse.connect(home / "svod.duckdb", read_only=True) as con:
         verdicts = con.execute("SELECT school_id, version, verdict FROM submission ORDER BY ALL").fetchall()
         content = queries.content_hash(con)
-    summaries = {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest() for p in (home / "out").rglob("*.xlsx")}
+    summaries = {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (home / "out").rglob("*.xlsx")
+    }
     parts = [str(p) for p in home.rglob("*.part") if ".dagster" not in p.parts]
-    return {"archived": archived, "receipts": receipts, "verdicts": verdicts, "content": content,
-            "summaries": summaries, "parts": parts, "inbox": sorted(p.name for p in (home / "inbox").iterdir())}
+    return {
+        "archived": archived,
+        "receipts": receipts,
+        "verdicts": verdicts,
+        "content": content,
+        "summaries": summaries,
+        "parts": parts,
+        "inbox": sorted(p.name for p in (home / "inbox").iterdir()),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,9 @@ def test_every_period_of_every_municipality_can_be_consolidated_and_scheduled():
     graph = defs.resolve_asset_graph()
     partitions = graph.get(dg.AssetKey("checked_returns")).partitions_def.get_partition_keys()
     ref = load_reference()
-    assert sorted(partitions) == sorted(partition_key(m.code, p.code) for m in ref.municipalities.values() for p in m.periods)
+    assert sorted(partitions) == sorted(
+        partition_key(m.code, p.code) for m in ref.municipalities.values() for p in m.periods
+    )
     jobs = {j.name for j in defs.jobs}
     assert {"consolidate_partition", "answer_unidentified", "publish_regional"} <= jobs
     assert {s.name for s in defs.schedules} == {f"calendar_{m}" for m in ref.municipalities}
@@ -57,17 +59,24 @@ def test_inbox_sensor_picks_up_a_file_once_and_a_changed_file_again(make_return,
     first = inbox_sensor(dg.build_sensor_context(cursor=None, resources=resources, instance=instance))
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
-    assert request.partition_key == partition_key("arkhangelsk", "2025-Q4") and request.job_name == "consolidate_partition"
+    assert (
+        request.partition_key == partition_key("arkhangelsk", "2025-Q4")
+        and request.job_name == "consolidate_partition"
+    )
     again = inbox_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources, instance=instance))
     assert again.run_requests == []
     shutil.copy(make_return(seed=2), dropped)
     os.utime(dropped, (old, old))
-    changed = inbox_sensor(dg.build_sensor_context(cursor=again.cursor, resources=resources, instance=instance))
+    changed = inbox_sensor(
+        dg.build_sensor_context(cursor=again.cursor, resources=resources, instance=instance)
+    )
     assert len(changed.run_requests) == 1 and changed.run_requests[0].run_key != request.run_key
     (ws.inbox / "note.xlsx").write_text("не книга", encoding="utf-8")
     os.utime(ws.inbox / "note.xlsx", (old, old))
     (ws.inbox / "~$ARH-001.xlsx").write_bytes(b"lock")
-    junk = inbox_sensor(dg.build_sensor_context(cursor=changed.cursor, resources=resources, instance=instance))
+    junk = inbox_sensor(
+        dg.build_sensor_context(cursor=changed.cursor, resources=resources, instance=instance)
+    )
     assert [r.job_name for r in junk.run_requests] == ["answer_unidentified"]
 
 
@@ -82,7 +91,9 @@ def test_calendar_schedule_reminds_before_and_consolidates_after_the_deadline():
         return schedule(dg.build_schedule_context(scheduled_execution_time=moment))
 
     before = evaluate(deadline - timedelta(days=m.reminder_days - 1))
-    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in before] == [(key, ["missing_reminders"])]
+    assert [(r.partition_key, [k.to_user_string() for k in r.asset_selection]) for r in before] == [
+        (key, ["missing_reminders"])
+    ]
     [after] = evaluate(deadline + timedelta(days=1))
     assert after.partition_key == key and dg.AssetKey("municipal_summary") in after.asset_selection
     quiet = evaluate(deadline + timedelta(days=40))
@@ -101,17 +112,37 @@ def test_webserver_serves_the_asset_graph_and_checks(tmp_path):
     env = {**os.environ, "SVOD_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dagster")}
     (tmp_path / "dagster").mkdir()
     shutil.copy(ROOT / "pipeline" / "dagster.yaml", tmp_path / "dagster" / "dagster.yaml")
-    server = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-m", "pipeline.definitions", "-h", "127.0.0.1",
-                               "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-m",
+            "pipeline.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        query = {"query": "{ assetNodes { assetKey { path } isPartitioned "
-                          "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"}
+        query = {
+            "query": "{ assetNodes { assetKey { path } isPartitioned "
+            "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"
+        }
         body = None
         for _ in range(120):
             try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(query).encode(),
-                                             headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql",
+                    data=json.dumps(query).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
                 body = json.loads(urllib.request.urlopen(req, timeout=5).read())
                 break
             except OSError:
@@ -129,15 +160,19 @@ def test_webserver_serves_the_asset_graph_and_checks(tmp_path):
 
 def test_asset_checks_pass_on_a_consolidated_partition(published):
     defs = build_defs({"svod": SvodWorkspace(home=str(published.home))})
-    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=["checked_returns", "indicators"],
-                            partition_key=partition_key(E2E_MUNICIPALITY, E2E_PERIOD),
-                            resources={"svod": SvodWorkspace(home=str(published.home))})
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=["checked_returns", "indicators"],
+        partition_key=partition_key(E2E_MUNICIPALITY, E2E_PERIOD),
+        resources={"svod": SvodWorkspace(home=str(published.home))},
+    )
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"rows_reconcile": True, "contracts_hold": True, "totals_reconcile": True}
 
 
 def test_approved_return_holds_later_versions_until_unlocked(make_return, ws):
     with warehouse.connect(ws.database) as con:
+
         def drop(path, name, hour):
             shutil.copy(path, ws.inbox / name)
             stamp = datetime(2025, 12, 20, hour).timestamp()
@@ -150,12 +185,16 @@ def test_approved_return_holds_later_versions_until_unlocked(make_return, ws):
         assert drop(make_return(seed=2), "v2.xlsx", 10) == []
         held = con.execute("SELECT verdict FROM submission WHERE verdict = 'held'").fetchall()
         assert len(held) == 1 and list((ws.outbox / "ARH-001").glob("v2_*_отложен.txt"))
-        current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[0]
+        current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[
+            0
+        ]
         assert current == first.sha256
         assert approvals.unlock(con, "ARH-001", "2025-Q4") == 1
         [second] = intake.process_pending(ws, con, "arkhangelsk", "2025-Q4")
         assert second.verdict == "accepted"
-        current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[0]
+        current = con.execute("SELECT sha256 FROM current_submission WHERE school_id = 'ARH-001'").fetchone()[
+            0
+        ]
         assert current == second.sha256
 
 
@@ -164,7 +203,8 @@ def test_impact_goes_from_a_school_cell_up_to_published_figures(published):
         sha, cell = con.execute(
             "SELECT fs.sha256, fs.cell FROM figure_source fs JOIN figure f USING (figure_id) "
             f"WHERE fs.sheet = 'school_profile' AND f.indicator = 'I03' AND f.level = 'school' AND f.run_id IN ({lineage.PUBLISHED_RUNS}) "
-            "LIMIT 1").fetchone()
+            "LIMIT 1"
+        ).fetchone()
     school_file = next(p for p in published.archive.glob(f"{sha[:2]}/{sha}.*") if p.suffix != ".json")
     answer = lineage.impact(published.database, school_file, f"Профиль ОО!{cell}")
     fed = {(f["indicator"], f["level"]) for f in answer["figures"]}

@@ -37,16 +37,28 @@ SURVEYED, PARTNER_MENTORS = "ARH-001", 3
 def _lone_mentor(data: dict) -> None:
     """One mentor answered the survey; a curator and a head finished training beside the mentors; partners
     provided a few mentors."""
-    data["survey_summary"].append({"respondent_role": "наставники", "form": "педагог – педагог",
-                                   "survey_stage": "промежуточное", "instrument": "анкета по МР Минпросвещения",
-                                   "n_respondents": 1, "mean_score": LONE_MEAN, "share_satisfied_pct": LONE_SHARE})
+    data["survey_summary"].append(
+        {
+            "respondent_role": "наставники",
+            "form": "педагог – педагог",
+            "survey_stage": "промежуточное",
+            "instrument": "анкета по МР Минпросвещения",
+            "n_respondents": 1,
+            "mean_score": LONE_MEAN,
+            "share_satisfied_pct": LONE_SHARE,
+        }
+    )
     course = {k: v for k, v in data["training"][0].items() if k not in ("person_role", "person_ref")}
-    data["training"] += [{**course, "person_role": "куратор", "person_name": "Куратова Анна Ивановна"},
-                         {**course, "person_role": "руководитель ОО", "person_name": "Директорова Вера Павловна"}]
+    data["training"] += [
+        {**course, "person_role": "куратор", "person_name": "Куратова Анна Ивановна"},
+        {**course, "person_role": "руководитель ОО", "person_name": "Директорова Вера Павловна"},
+    ]
     data["partners"][0]["n_mentors_provided"] = PARTNER_MENTORS
 
 
-def _hand_in(ws: Workspace, period: str, school: str, seed: int, edit=None, mistake: str | None = None) -> dict:
+def _hand_in(
+    ws: Workspace, period: str, school: str, seed: int, edit=None, mistake: str | None = None
+) -> dict:
     p = load_reference().municipalities[MUNI].period(period)
     template = write_template(ws.home / "issued", MUNI, period, school, DEMO_SIGNING_KEY, p.start)
     data = school_data(template, seed, "small", p.deadline - timedelta(days=3))
@@ -90,8 +102,19 @@ def _cell(path: Path, sheet: str, code: str, row_name: str):
 
 
 def _explain(ws: Workspace, book: Path, cell) -> str:
-    result = CliRunner().invoke(app, ["explain", "--workbook", str(book), "--cell",
-                                      f"{cell.parent.title}!{cell.coordinate}", "--home", str(ws.home), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "--workbook",
+            str(book),
+            "--cell",
+            f"{cell.parent.title}!{cell.coordinate}",
+            "--home",
+            str(ws.home),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -117,12 +140,18 @@ def test_a_survey_of_one_is_hidden_in_every_sheet_and_in_explain(story):
         answer = _explain(ws, book, cell)
         assert f'"value": "{FEW_RESPONDENTS}"' in answer and f'"numerator": "{HIDDEN_PART}"' in answer, code
         assert str(LONE_MEAN) not in answer and str(LONE_SHARE) not in answer
-    form = next(i.code for i in INDICATORS if i.code.startswith("I15m2f") and i.title.endswith("педагог – педагог"))
+    form = next(
+        i.code for i in INDICATORS if i.code.startswith("I15m2f") and i.title.endswith("педагог – педагог")
+    )
     cuts = openpyxl.load_workbook(book)["Разрезы"]
-    column = [c.value for c in cuts[1]].index(load_reference().municipalities[MUNI].school(SURVEYED).short_name)
+    column = [c.value for c in cuts[1]].index(
+        load_reference().municipalities[MUNI].school(SURVEYED).short_name
+    )
     row = next(r for r in cuts.iter_rows(min_row=2, values_only=True) if str(r[0]).startswith(f"{form} "))
     assert row[column] == FEW_RESPONDENTS
-    lineage = {r[0]: r for r in openpyxl.load_workbook(book)[LINEAGE_SHEET].iter_rows(min_row=2, values_only=True)}
+    lineage = {
+        r[0]: r for r in openpyxl.load_workbook(book)[LINEAGE_SHEET].iter_rows(min_row=2, values_only=True)
+    }
     with warehouse.connect(ws.database, read_only=True) as con:
         hidden = con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall()
     assert any(fid.startswith("I15m2f") for fid, _ in hidden), "the breakdown by form is hidden too"
@@ -167,8 +196,11 @@ def test_mentors_provided_by_partners_are_people_hidden_above_the_municipality(s
     book = _regional(ws)
     assert _cell(book, "Показатели по МО", "I19n", name).value == FEW_PEOPLE
     assert _cell(book, "Показатели по МО", "I19n", "ИТОГО по региону").value in (FEW_PEOPLE, HIDDEN_PART)
-    lineage = [r for r in openpyxl.load_workbook(book)[LINEAGE_SHEET].iter_rows(min_row=2, values_only=True)
-               if str(r[0]).startswith("I19n|")]
+    lineage = [
+        r
+        for r in openpyxl.load_workbook(book)[LINEAGE_SHEET].iter_rows(min_row=2, values_only=True)
+        if str(r[0]).startswith("I19n|")
+    ]
     assert lineage and all(r[4] == HIDDEN_PART and r[5] == HIDDEN_PART for r in lineage)
     # the municipality itself sees its people
     assert _cell(_municipal(ws, Q4), "Показатели по ОО", "I19n", "ИТОГО").value == PARTNER_MENTORS
@@ -177,10 +209,15 @@ def test_mentors_provided_by_partners_are_people_hidden_above_the_municipality(s
 def test_the_warehouse_views_print_the_hidden_form(story):
     ws, _ = story
     with warehouse.connect(ws.database, read_only=True) as con:
-        leaks = con.execute("SELECT count(*) FROM indicator_published WHERE hidden IS NOT NULL "
-                            "AND (value IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL)").fetchone()[0]
-        regional = dict(con.execute("SELECT indicator, hidden FROM indicator_regional WHERE value IS NULL "
-                                    "AND hidden IS NOT NULL").fetchall())
+        leaks = con.execute(
+            "SELECT count(*) FROM indicator_published WHERE hidden IS NOT NULL "
+            "AND (value IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL)"
+        ).fetchone()[0]
+        regional = dict(
+            con.execute(
+                "SELECT indicator, hidden FROM indicator_regional WHERE value IS NULL AND hidden IS NOT NULL"
+            ).fetchall()
+        )
     assert leaks == 0
     assert regional.get("I19n") in (FEW_PEOPLE, HIDDEN_PART) and regional.get("I15m2") is not None
 
@@ -194,12 +231,16 @@ def test_a_total_never_gives_away_the_one_hidden_part():
 
     ind = next(i for i in INDICATORS if i.code == "I15m2")
     parts = [ind.figure(Level.SCHOOL, s, "p", 6.6 * n, n) for s, n in (("a", 1), ("b", 12), ("c", 7))]
-    shown = {f.entity: f.hidden for f in suppress([*parts, aggregate(parts, Level.MUNICIPALITY, "m", "p")],
-                                                  Level.MUNICIPALITY)}
+    shown = {
+        f.entity: f.hidden
+        for f in suppress([*parts, aggregate(parts, Level.MUNICIPALITY, "m", "p")], Level.MUNICIPALITY)
+    }
     assert shown == {"a": FEW_RESPONDENTS, "c": HIDDEN_PART, "b": None, "m": None}
     lone = parts[:1] + [ind.figure(Level.SCHOOL, "b", "p", 0, 0)]
-    shown = {f.entity: f.hidden for f in suppress([*lone, aggregate(lone, Level.MUNICIPALITY, "m", "p")],
-                                                  Level.MUNICIPALITY)}
+    shown = {
+        f.entity: f.hidden
+        for f in suppress([*lone, aggregate(lone, Level.MUNICIPALITY, "m", "p")], Level.MUNICIPALITY)
+    }
     assert shown["a"] == FEW_RESPONDENTS and shown["m"] == FEW_RESPONDENTS
 
 
@@ -208,12 +249,17 @@ def test_a_breakdown_that_adds_up_to_its_headline_hides_its_complement():
     from pipeline.domain.vocabulary import Level
 
     by_code = {i.code: i for i in INDICATORS}
-    forms = [by_code[f"I15m2f{n}"].figure(Level.SCHOOL, "a", "p", 7.0 * n_, n_) for n, n_ in ((1, 2), (2, 9), (3, 8))]
+    forms = [
+        by_code[f"I15m2f{n}"].figure(Level.SCHOOL, "a", "p", 7.0 * n_, n_)
+        for n, n_ in ((1, 2), (2, 9), (3, 8))
+    ]
     headline = by_code["I15m2"].figure(Level.SCHOOL, "a", "p", 7.0 * 19, 19)
     hidden = {f.indicator: f.hidden for f in suppress([headline, *forms], Level.SCHOOL) if f.hidden}
     assert hidden == {"I15m2f1": FEW_RESPONDENTS, "I15m2f3": HIDDEN_PART}
 
 
 def test_a_short_name_keeps_its_inner_quotes_balanced():
-    school = next(s for m in load_reference().municipalities.values() for s in m.schools if "«Центр «Радуга»»" in s.name)
+    school = next(
+        s for m in load_reference().municipalities.values() for s in m.schools if "«Центр «Радуга»»" in s.name
+    )
     assert school.short_name == "Центр «Радуга»"

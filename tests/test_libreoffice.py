@@ -23,9 +23,22 @@ pytestmark = pytest.mark.libreoffice
 
 def resave(path: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{out_dir}/profile",
-                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out_dir), str(path)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            soffice(),
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{out_dir}/profile",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(out_dir),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     return out_dir / path.name
 
 
@@ -46,8 +59,14 @@ def test_template_saved_by_libreoffice_keeps_every_dropdown(template, tmp_path):
 
     def dropdowns(path):
         wb = openpyxl.load_workbook(path)
-        return {s.title: sorted(dv.formula1.replace("$", "").replace("'", "") for dv in wb[s.title].data_validations.dataValidation
-                                if dv.type == "list") for s in load_catalogue().sheets}
+        return {
+            s.title: sorted(
+                dv.formula1.replace("$", "").replace("'", "")
+                for dv in wb[s.title].data_validations.dataValidation
+                if dv.type == "list"
+            )
+            for s in load_catalogue().sheets
+        }
 
     assert dropdowns(saved) == dropdowns(template)
 
@@ -61,7 +80,10 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def has_uno() -> bool:
-    return Path(SYSTEM_PYTHON).exists() and subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
+    return (
+        Path(SYSTEM_PYTHON).exists()
+        and subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
+    )
 
 
 @pytest.mark.skipif(not has_uno() and not os.environ.get("CI"), reason="python3-uno is not installed")
@@ -89,8 +111,11 @@ def test_return_filled_in_libreoffice_reads_like_one_filled_by_openpyxl(template
     spec = tmp_path / "values.json"
     spec.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
     by_calc = tmp_path / "calc.xlsx"
-    subprocess.run([SYSTEM_PYTHON, str(Path(__file__).with_name("lo_fill.py")), str(template), str(spec), str(by_calc)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [SYSTEM_PYTHON, str(Path(__file__).with_name("lo_fill.py")), str(template), str(spec), str(by_calc)],
+        check=True,
+        timeout=300,
+    )
     result = check_return(by_calc, ws, datetime(2025, 12, 21, 10))
     assert result.verdict == "accepted", [(i.rule, i.where, i.message) for i in result.issues]
     ours, theirs = read_workbook(by_openpyxl), read_workbook(by_calc)

@@ -30,7 +30,12 @@ class Inbox:
         self.received = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append((sorted(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        self.received.append(
+            (
+                sorted(envelope.rcpt_tos),
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
+        )
         return "250 OK"
 
 
@@ -69,11 +74,15 @@ def test_a_refused_upload_mails_the_school_its_receipt_with_the_annotated_copy(s
     assert mail["Subject"].strip().startswith("Отчёт о наставничестве не принят: МБОУ «Средняя школа № 1»")
     body = mail.get_body(("plain",)).get_content()
     cell = next(i["cell"] for i in upload.issues if i["severity"] == "error")
-    assert f"Наставнические пары и группы, ячейка {cell} — ошибка: «31.02.2025» не распознано как дата." in body
+    assert (
+        f"Наставнические пары и группы, ячейка {cell} — ошибка: «31.02.2025» не распознано как дата." in body
+    )
     assert "nastavnichestvo@arkhangelsk-edu.example" in body or "эл. почта" in body
     files = {part.get_filename(): part.get_content() for part in mail.iter_attachments()}
     assert set(files) == {f"{SCHOOL}_{SLUG}_квитанция.xlsx", f"{SCHOOL}_{SLUG}_с_пометками.xlsx"}
-    assert "Ошибки" in openpyxl.load_workbook(io.BytesIO(files[f"{SCHOOL}_{SLUG}_с_пометками.xlsx"])).sheetnames
+    assert (
+        "Ошибки" in openpyxl.load_workbook(io.BytesIO(files[f"{SCHOOL}_{SLUG}_с_пометками.xlsx"])).sheetnames
+    )
     assert Notice.objects.get().state == NoticeState.SENT
     assert notices.send_due() == (0, 0)  # nothing twice
 
@@ -81,9 +90,13 @@ def test_a_refused_upload_mails_the_school_its_receipt_with_the_annotated_copy(s
 def test_a_return_for_correction_mails_the_reason(smtp, tmp_path):
     client = client_for(Role.SCHOOL, SCHOOL)
     hand_in(client, SCHOOL, SLUG, filled(template_of(client, SCHOOL, SLUG, tmp_path), tmp_path / "a.xlsx"))
-    client_for(Role.METHODIST, "arkhangelsk").post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"})
+    client_for(Role.METHODIST, "arkhangelsk").post(
+        f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"}
+    )
     notices.send_due()
-    returned = [m for _, m in smtp.received if m["Subject"].strip().startswith("Отчёт возвращён на доработку")]
+    returned = [
+        m for _, m in smtp.received if m["Subject"].strip().startswith("Отчёт возвращён на доработку")
+    ]
     assert len(returned) == 1 and "Причина: Нет приказа" in returned[0].get_body(("plain",)).get_content()
 
 
@@ -93,7 +106,11 @@ def test_a_server_that_is_down_delays_notices_which_then_go_exactly_once(smtp, t
     smtp.controller.stop()
     assert notices.send_due() == (0, 1)
     notice = Notice.objects.get()
-    assert notice.state == NoticeState.QUEUED and notice.attempts == 1 and notice.next_attempt_at > timezone.now()
+    assert (
+        notice.state == NoticeState.QUEUED
+        and notice.attempts == 1
+        and notice.next_attempt_at > timezone.now()
+    )
     smtp.controller = Controller(smtp, hostname="127.0.0.1", port=smtp.port)  # the server is back
     smtp.controller.start()
     assert notices.send_due() == (0, 0)  # not before its next attempt
@@ -128,7 +145,12 @@ def test_reminders_overdue_and_digest_say_the_right_thing_once(tmp_path):
     period = m.periods[-1]
     first, second = m.schools[0].id, m.schools[1].id
     client = client_for(Role.SCHOOL, first)
-    hand_in(client, first, period.code, filled(template_of(client, first, period.code, tmp_path), tmp_path / "a.xlsx", "bad_date"))
+    hand_in(
+        client,
+        first,
+        period.code,
+        filled(template_of(client, first, period.code, tmp_path), tmp_path / "a.xlsx", "bad_date"),
+    )
     before = notices.due(period.deadline - timedelta(days=m.reminder_days))
     reminders = {d.school_id: d for d in before if d.kind == NoticeKind.REMINDER}
     assert set(reminders) == {s.id for s in m.schools}
@@ -149,5 +171,10 @@ def test_the_methodist_corrects_a_schools_addresses_and_notices_follow():
     assert client_for(Role.SCHOOL, SCHOOL).post(f"/o/{SCHOOL}/{SLUG}/contacts/", new).status_code == 404
     client_for(Role.METHODIST, "arkhangelsk").post(f"/o/{SCHOOL}/{SLUG}/contacts/", new)
     assert notices.school_addresses(school) == ["sch1@arh.example", "kurator@arh.example"]
-    refused = client_for(Role.METHODIST, "arkhangelsk").post(f"/o/{SCHOOL}/{SLUG}/contacts/", {**new, "email": "не адрес"}, follow=True)
-    assert "Адреса не сохранены" in refused.content.decode() and notices.school_addresses(school)[0] == "sch1@arh.example"
+    refused = client_for(Role.METHODIST, "arkhangelsk").post(
+        f"/o/{SCHOOL}/{SLUG}/contacts/", {**new, "email": "не адрес"}, follow=True
+    )
+    assert (
+        "Адреса не сохранены" in refused.content.decode()
+        and notices.school_addresses(school)[0] == "sch1@arh.example"
+    )

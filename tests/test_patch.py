@@ -31,7 +31,11 @@ def _parts(data: bytes) -> dict[str, bytes]:
 
 def _values(data: bytes) -> dict[str, list]:
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    return {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in wb.worksheets if ws.title != "Ошибки"}
+    return {
+        ws.title: [[c.value for c in row] for row in ws.iter_rows()]
+        for ws in wb.worksheets
+        if ws.title != "Ошибки"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +91,9 @@ def test_a_flagged_date_keeps_its_number_format(flagged):
     before = openpyxl.load_workbook(path)[title][date_issue.cell]
     after = openpyxl.load_workbook(io.BytesIO(patch(path.read_bytes(), issues)))[title][date_issue.cell]
     assert after.number_format == before.number_format and after.font.b == before.font.b
-    assert [getattr(after.border, side).style for side in ("left", "right", "top", "bottom")] == \
-        [getattr(before.border, side).style for side in ("left", "right", "top", "bottom")]
+    assert [getattr(after.border, side).style for side in ("left", "right", "top", "bottom")] == [
+        getattr(before.border, side).style for side in ("left", "right", "top", "bottom")
+    ]
 
 
 @pytest.mark.libreoffice
@@ -121,7 +126,9 @@ def test_hostile_and_damaged_files_never_give_a_broken_copy(flagged, tmp_path):
         if _opens(case.data):  # what opened before opens after (a school's own broken part stays its own)
             openpyxl.load_workbook(io.BytesIO(copy))
         names = CalamineWorkbook.from_filelike(io.BytesIO(copy)).sheet_names
-        assert "Ошибки" in names and set(CalamineWorkbook.from_filelike(io.BytesIO(case.data)).sheet_names) < set(names)
+        assert "Ошибки" in names and set(
+            CalamineWorkbook.from_filelike(io.BytesIO(case.data)).sheet_names
+        ) < set(names)
         patched += 1
     assert patched >= 20
 
@@ -149,5 +156,7 @@ def _parses(data: bytes) -> bool:
 def test_a_file_that_already_has_an_issues_sheet_is_rewritten(flagged, tmp_path):
     path, issues = flagged
     first, _ = annotate(path, issues, tmp_path / "first.xlsx")
-    again, method = annotate(first, issues, tmp_path / "again.xlsx")  # the school sent its annotated copy back
+    again, method = annotate(
+        first, issues, tmp_path / "again.xlsx"
+    )  # the school sent its annotated copy back
     assert method == REWRITTEN and openpyxl.load_workbook(again).sheetnames.count("Ошибки") == 1

@@ -43,7 +43,11 @@ def archived(ws: Workspace, sha: str) -> Path:
 
 def current(ws: Workspace) -> dict[str, str]:
     with warehouse.connect(ws.database, read_only=True) as con:
-        return dict(con.execute("SELECT school_id, sha256 FROM current_submission WHERE municipality = ?", [MUNI]).fetchall())
+        return dict(
+            con.execute(
+                "SELECT school_id, sha256 FROM current_submission WHERE municipality = ?", [MUNI]
+            ).fetchall()
+        )
 
 
 def summary_path(ws: Workspace) -> Path:
@@ -73,7 +77,9 @@ def test_archive_keeps_every_file_byte_for_byte(published):
     for path in stored:
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         assert sha == path.name.split(".")[0]
-        assert arrivals[sha]["original_name"] and arrivals[sha]["received_at"]  # when and under which name it came
+        assert (
+            arrivals[sha]["original_name"] and arrivals[sha]["received_at"]
+        )  # when and under which name it came
 
 
 def test_school_figures_equal_a_plain_recomputation(published):
@@ -81,16 +87,27 @@ def test_school_figures_equal_a_plain_recomputation(published):
     wb = openpyxl.load_workbook(summary_path(published), data_only=True)
     ws = wb["Показатели по ОО"]
     header = [str(c.value or "").split(" ")[0] for c in ws[1]]
-    shown = {ws.cell(r, 1).value: {header[c - 1]: ws.cell(r, c).value for c in range(3, ws.max_column + 1)}
-             for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value}
+    shown = {
+        ws.cell(r, 1).value: {header[c - 1]: ws.cell(r, c).value for c in range(3, ws.max_column + 1)}
+        for r in range(2, ws.max_row + 1)
+        if ws.cell(r, 1).value
+    }
     totals = {"I06": 0, "I03n": 0, "I03d": 0}
     for school, sha in current(published).items():
         path = archived(published, sha)
         pairs = rows_of(path, "pairs")
-        active = {p["pair_group_id"] for p in pairs
-                  if p["start_date"].date() <= period.end and (p["actual_end_date"] is None or p["actual_end_date"].date() >= period.start)}
+        active = {
+            p["pair_group_id"]
+            for p in pairs
+            if p["start_date"].date() <= period.end
+            and (p["actual_end_date"] is None or p["actual_end_date"].date() >= period.start)
+        }
         assert shown[school]["I06"] == len(active)
-        young = {m["mentee_id"] for m in rows_of(path, "mentees") if m["mentee_category"] == "молодой специалист (стаж 0–3 года)"}
+        young = {
+            m["mentee_id"]
+            for m in rows_of(path, "mentees")
+            if m["mentee_category"] == "молодой специалист (стаж 0–3 года)"
+        }
         in_pairs = young & {p["mentee_id"] for p in pairs if p["pair_group_id"] in active}
         base = rows_of(path, "school_profile")[0]["young_specialists_0_3"]
         assert shown[school]["I03"] == pytest.approx(round(100 * len(in_pairs) / base, 1))
@@ -116,12 +133,21 @@ def test_every_published_figure_is_reproduced_from_its_lineage(published):
     books: dict[str, openpyxl.Workbook] = {}
     titles = {sh.code: sh.title for sh in load_catalogue().sheets}
     with warehouse.connect(published.database, read_only=True) as con:
-        figures = con.execute("SELECT figure_id, indicator, numerator, denominator FROM figure "
-                              "WHERE run_id IN (SELECT run_id FROM published_run)").fetchall()
-        sources = con.execute("SELECT figure_id, part, sha256, sheet, cell, value FROM figure_source "
-                              "WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id IN (SELECT run_id FROM published_run))").fetchall()
-        versions = {(r[0], r[1]) for r in con.execute("SELECT r.sha256, v.version FROM submission r JOIN submission v "
-                                                      "ON v.school_id = r.school_id AND v.period = r.period").fetchall()}
+        figures = con.execute(
+            "SELECT figure_id, indicator, numerator, denominator FROM figure "
+            "WHERE run_id IN (SELECT run_id FROM published_run)"
+        ).fetchall()
+        sources = con.execute(
+            "SELECT figure_id, part, sha256, sheet, cell, value FROM figure_source "
+            "WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id IN (SELECT run_id FROM published_run))"
+        ).fetchall()
+        versions = {
+            (r[0], r[1])
+            for r in con.execute(
+                "SELECT r.sha256, v.version FROM submission r JOIN submission v "
+                "ON v.school_id = r.school_id AND v.period = r.period"
+            ).fetchall()
+        }
     by_figure: dict[str, list] = {}
     for fid, part, sha, sheet, cell, value in sources:
         if sheet == INTAKE:
@@ -131,9 +157,19 @@ def test_every_published_figure_is_reproduced_from_its_lineage(published):
             if sha not in books:
                 books[sha] = openpyxl.load_workbook(archived(published, sha), data_only=True)
             raw = books[sha][titles[sheet]][cell].value if cell else None
-            reread = "" if raw is None else str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
+            reread = (
+                ""
+                if raw is None
+                else str(int(raw))
+                if isinstance(raw, float) and raw.is_integer()
+                else str(raw)
+            )
             if value != "(на листе нет строк)":
-                same_number = isinstance(raw, int | float) and value.replace(".", "", 1).isdigit() and float(value) == raw
+                same_number = (
+                    isinstance(raw, int | float)
+                    and value.replace(".", "", 1).isdigit()
+                    and float(value) == raw
+                )
                 assert reread == value or str(raw) == value or same_number, (fid, sheet, cell, raw, value)
         row = re.sub(r"\D", "", cell)
         by_figure.setdefault(fid, []).append((part, sha, (sheet, row), reread))
@@ -182,8 +218,13 @@ def test_regional_workbook_has_no_personal_data(published):
     for school in ref.municipalities[MUNI].schools:
         assert school.id not in text and school.name not in text
     assert "MR-" not in text and "ME-" not in text
-    municipal = " ".join(str(c.value) for ws in openpyxl.load_workbook(summary_path(published)) for row in ws.iter_rows()
-                         for c in row if c.value is not None)
+    municipal = " ".join(
+        str(c.value)
+        for ws in openpyxl.load_workbook(summary_path(published))
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    )
     assert "Канареечкина" not in municipal  # names never enter summaries, only IDs and counts
 
 
@@ -194,6 +235,7 @@ def test_same_bytes_again_is_a_no_op(published):
     with warehouse.connect(published.database) as con:
         before = con.execute("SELECT count(*) FROM submission").fetchone()[0]
         from pipeline.intake.steps import receive_inbox
+
         taken = receive_inbox(published, con, settle_seconds=0)
         after = con.execute("SELECT count(*) FROM submission").fetchone()[0]
     assert taken[0]["duplicate"] and before == after
@@ -202,21 +244,28 @@ def test_same_bytes_again_is_a_no_op(published):
 def test_svod_check_exit_codes_and_russian_messages(published, tmp_path):
     template = next((published.templates / MUNI / PERIOD).glob("*.xlsx"))
     from samples.fake_school import fill, make_mistake, school_data
+
     data = school_data(template, 3, "small", date(2025, 11, 1))
     good = fill(template, tmp_path / "good.xlsx", data)
     make_mistake(data, "bad_date")
     bad = fill(template, tmp_path / "bad.xlsx", data)
     runner = CliRunner()
-    ok = runner.invoke(app, ["check", str(good), "--out", str(tmp_path / "fb"), "--home", str(published.home)])
+    ok = runner.invoke(
+        app, ["check", str(good), "--out", str(tmp_path / "fb"), "--home", str(published.home)]
+    )
     assert ok.exit_code == 0, ok.output
-    res = runner.invoke(app, ["check", str(bad), "--out", str(tmp_path / "fb"), "--home", str(published.home)])
+    res = runner.invoke(
+        app, ["check", str(bad), "--out", str(tmp_path / "fb"), "--home", str(published.home)]
+    )
     assert res.exit_code == 2
     assert "Наставнические пары и группы!" in res.output and "не распознано как дата" in res.output
     assert "C05" not in res.output  # staff and schools read words, not rule codes
     annotated = next((tmp_path / "fb").rglob("bad_*_проверка.xlsx"))
     wb = openpyxl.load_workbook(annotated)
     assert wb.sheetnames[0] == "Ошибки"
-    flagged = [i for i in wb["Ошибки"].iter_rows(min_row=2, values_only=True) if "не распознано как дата" in i[3]]
+    flagged = [
+        i for i in wb["Ошибки"].iter_rows(min_row=2, values_only=True) if "не распознано как дата" in i[3]
+    ]
     sheet, cell = flagged[0][:2]
     note = wb[sheet][cell].comment.text
     assert "не распознано как дата" in note and "C05" not in note
@@ -231,7 +280,9 @@ def test_rebuild_from_the_archive_gives_the_same_warehouse(published):
         live = queries.content_hash(con)
     answers = {p: p.stat().st_mtime_ns for p in published.outbox.rglob("*") if p.is_file()}
     assert rebuild(published, published.home / "rebuilt.duckdb") == live
-    assert {p: p.stat().st_mtime_ns for p in published.outbox.rglob("*") if p.is_file()} == answers  # schools untouched
+    assert {
+        p: p.stat().st_mtime_ns for p in published.outbox.rglob("*") if p.is_file()
+    } == answers  # schools untouched
 
 
 def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
@@ -243,12 +294,21 @@ def test_rebuild_reads_the_arrivals_log_and_older_per_file_records(ws):
     from pipeline.rebuild import archived_files
 
     old, new = archive_file(ws, b"old bytes", "old.xlsx"), archive_file(ws, b"new bytes", "new.xlsx")
-    old.with_suffix(".json").write_text(json.dumps({"original_name": "old.xlsx", "received_at": "2025-12-01T09:00:00"}))
-    log_arrivals(ws, [Received(new, "new.xlsx", datetime(2025, 12, 2, 9), (None, None, None)),
-                      Received(new, "new (копия).xlsx", datetime(2025, 12, 3, 9), (None, None, None))])
+    old.with_suffix(".json").write_text(
+        json.dumps({"original_name": "old.xlsx", "received_at": "2025-12-01T09:00:00"})
+    )
+    log_arrivals(
+        ws,
+        [
+            Received(new, "new.xlsx", datetime(2025, 12, 2, 9), (None, None, None)),
+            Received(new, "new (копия).xlsx", datetime(2025, 12, 3, 9), (None, None, None)),
+        ],
+    )
     assert (ws.archive / ARRIVALS_LOG).read_text(encoding="utf-8").count("\n") == 2
     assert [(at, path, name) for at, _, path, name in archived_files(ws)] == [
-        (datetime(2025, 12, 1, 9), old, "old.xlsx"), (datetime(2025, 12, 2, 9), new, "new.xlsx")]
+        (datetime(2025, 12, 1, 9), old, "old.xlsx"),
+        (datetime(2025, 12, 2, 9), new, "new.xlsx"),
+    ]
 
 
 def test_a_past_run_is_reissued_byte_for_byte(published, tmp_path):
@@ -259,7 +319,9 @@ def test_a_past_run_is_reissued_byte_for_byte(published, tmp_path):
     first = history[0] if history[0].stat().st_mtime <= history[-1].stat().st_mtime else history[-1]
     run_id = first.stem.rsplit("_", 1)[1]
     assert (published.journal / f"{run_id}.json").exists()
-    result = CliRunner().invoke(app, ["reissue", "--run", run_id, "--out", str(tmp_path), "--home", str(published.home)])
+    result = CliRunner().invoke(
+        app, ["reissue", "--run", run_id, "--out", str(tmp_path), "--home", str(published.home)]
+    )
     assert result.exit_code == 0, result.output
     again = next((tmp_path / MUNI / HISTORY).glob(f"*_{run_id}.xlsx"))
     assert again.read_bytes() == first.read_bytes()

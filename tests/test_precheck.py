@@ -14,24 +14,50 @@ from samples.reliability import zipped
 BASE = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}
 
 
-@pytest.mark.parametrize("data, rule", [
-    (b"", "F01"),
-    (bytes(range(256)) * 20, "F01"),
-    (OLE_MAGIC + b"\x00" * 500, "F02"),
-    ("ОО;наставники\nШкола;5\n".encode("cp1251"), "F08"),
-    (b"<!DOCTYPE html><html><table></table></html>", "F08"),
-    (zipped({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}), "F03"),
-    (zipped({**BASE, "xl/workbook.bin": b"\x00"}), "F04"),
-    (zipped({**BASE, "xl/vbaProject.bin": b"\x00"}), "F04"),
-    (zipped({**BASE, "xl/externalLinks/externalLink1.xml": b"<externalLink/>"}), "F06"),
-    (zipped({**BASE, "xl/worksheets/sheet1.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'}), "F06"),
-    # only each part's prolog is read: a declaration after a long comment, or one whose comment holds a fake tag
-    (zipped({**BASE, "xl/styles.xml": b"<!--" + b" " * 9000 + b"--><!DOCTYPE x [<!ENTITY a 'b'>]><x/>"}), "F06"),
-    (zipped({**BASE, "xl/styles.xml": b"<?xml version='1.0'?><!-- <root> --><!DOCTYPE x><x/>"}), "F06"),
-    (zipped({"[Content_Types].xml": b"<Types/>",
-             "xl/workbook.xml": b'<workbook xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"/>'}), "F05"),
-    (zipped({"word/document.xml": b"<w/>", "[Content_Types].xml": b"<Types/>"}), "F01"),
-])
+@pytest.mark.parametrize(
+    "data, rule",
+    [
+        (b"", "F01"),
+        (bytes(range(256)) * 20, "F01"),
+        (OLE_MAGIC + b"\x00" * 500, "F02"),
+        ("ОО;наставники\nШкола;5\n".encode("cp1251"), "F08"),
+        (b"<!DOCTYPE html><html><table></table></html>", "F08"),
+        (
+            zipped({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}),
+            "F03",
+        ),
+        (zipped({**BASE, "xl/workbook.bin": b"\x00"}), "F04"),
+        (zipped({**BASE, "xl/vbaProject.bin": b"\x00"}), "F04"),
+        (zipped({**BASE, "xl/externalLinks/externalLink1.xml": b"<externalLink/>"}), "F06"),
+        (
+            zipped(
+                {
+                    **BASE,
+                    "xl/worksheets/sheet1.xml": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
+                }
+            ),
+            "F06",
+        ),
+        # only each part's prolog is read: a declaration after a long comment, or one whose comment holds a fake tag
+        (
+            zipped(
+                {**BASE, "xl/styles.xml": b"<!--" + b" " * 9000 + b"--><!DOCTYPE x [<!ENTITY a 'b'>]><x/>"}
+            ),
+            "F06",
+        ),
+        (zipped({**BASE, "xl/styles.xml": b"<?xml version='1.0'?><!-- <root> --><!DOCTYPE x><x/>"}), "F06"),
+        (
+            zipped(
+                {
+                    "[Content_Types].xml": b"<Types/>",
+                    "xl/workbook.xml": b'<workbook xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"/>',
+                }
+            ),
+            "F05",
+        ),
+        (zipped({"word/document.xml": b"<w/>", "[Content_Types].xml": b"<Types/>"}), "F01"),
+    ],
+)
 def test_bad_containers(data, rule):
     problem = precheck(data, "отчёт.xlsx")
     assert problem is not None and problem.rule == rule
@@ -58,7 +84,10 @@ def test_a_damaged_part_is_refused_when_read(template, tmp_path):
 
     data = bytearray(template.read_bytes())
     with zipfile.ZipFile(template) as z:
-        info = max((i for i in z.infolist() if i.filename.startswith("xl/worksheets/")), key=lambda i: i.compress_size)
+        info = max(
+            (i for i in z.infolist() if i.filename.startswith("xl/worksheets/")),
+            key=lambda i: i.compress_size,
+        )
     name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
     data[info.header_offset + 30 + name_length + extra_length + info.compress_size // 2] ^= 0x10
     damaged = tmp_path / "damaged.xlsx"
@@ -66,4 +95,6 @@ def test_a_damaged_part_is_refused_when_read(template, tmp_path):
     assert precheck(bytes(data), damaged.name) is None
     result = examine(damaged, "any-key", datetime(2025, 12, 20), damaged.name)
     expected = precheck_damaged(damaged.name)
-    assert result.verdict == "rejected" and [(i.rule, i.message) for i in result.issues] == [(expected.rule, expected.message)]
+    assert result.verdict == "rejected" and [(i.rule, i.message) for i in result.issues] == [
+        (expected.rule, expected.message)
+    ]

@@ -33,9 +33,14 @@ SENT = {"kedrovy": 2}  # ОО handing in per municipality (else one): two runs o
 ARRIVED = datetime(2025, 6, 20, 10, 0)
 WAIT_SECONDS = 900
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow,
-              pytest.mark.skipif(not ADMIN_URL and not os.environ.get("SVOD_REQUIRE_POSTGRES"),
-                                 reason="SVOD_TEST_POSTGRES is not set (no PostgreSQL to test against)")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not ADMIN_URL and not os.environ.get("SVOD_REQUIRE_POSTGRES"),
+        reason="SVOD_TEST_POSTGRES is not set (no PostgreSQL to test against)",
+    ),
+]
 
 
 def fresh_database(name: str) -> str:
@@ -61,8 +66,15 @@ def returns(folder: Path) -> list[Path]:
     files = []
     for municipality, period in TARGETS:
         m = load_reference().municipalities[municipality]
-        for k, school in enumerate(m.schools[:SENT.get(municipality, 1)]):
-            template = write_template(folder / "templates", municipality, period, school.id, DEMO_SIGNING_KEY, m.period(period).start)
+        for k, school in enumerate(m.schools[: SENT.get(municipality, 1)]):
+            template = write_template(
+                folder / "templates",
+                municipality,
+                period,
+                school.id,
+                DEMO_SIGNING_KEY,
+                m.period(period).start,
+            )
             data = school_data(template, 40 + k, "small", m.period(period).deadline)
             path = fill(template, folder / "returns" / f"{school.id}.xlsx", data)
             os.utime(path, (ARRIVED.timestamp(), ARRIVED.timestamp()))
@@ -81,28 +93,48 @@ def in_process_hash(files: list[Path], home: Path) -> str:
         return queries.content_hash(con)
 
 
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="process groups")
-def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_process_path(tmp_path, monkeypatch):
+def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_process_path(
+    tmp_path, monkeypatch
+):
     assert ADMIN_URL, "CI must provide PostgreSQL (SVOD_TEST_POSTGRES)"
     files = returns(tmp_path / "sent")
     expected = in_process_hash(files, tmp_path / "in_process")
 
     home = tmp_path / "server"
     Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
-    env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY, "SVOD_HOME": str(home),
-           "SVOD_DAGSTER_DATABASE": fresh_database("svod_dagster_test"),
-           "SVOD_CABINET_DATABASE": fresh_database("svod_cabinet_test")}
+    env = {
+        **os.environ,
+        "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY,
+        "SVOD_HOME": str(home),
+        "SVOD_DAGSTER_DATABASE": fresh_database("svod_dagster_test"),
+        "SVOD_CABINET_DATABASE": fresh_database("svod_cabinet_test"),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     cabinet_port, dagster_port = free_port(), free_port()
     log = open(tmp_path / "services.log", "w")
-    server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--all", "--home", str(home),
-                               "--port", str(cabinet_port), "--dagster-port", str(dagster_port)],
-                              env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("svod")),
+            "serve",
+            "--all",
+            "--home",
+            str(home),
+            "--port",
+            str(cabinet_port),
+            "--dagster-port",
+            str(dagster_port),
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until(lambda: answering(f"http://127.0.0.1:{cabinet_port}/login/"), "the cabinet", 120)
-        wait_until(lambda: answering(f"http://127.0.0.1:{dagster_port}/server_info"), "the Dagster webserver", 180)
+        wait_until(
+            lambda: answering(f"http://127.0.0.1:{dagster_port}/server_info"), "the Dagster webserver", 180
+        )
         for f in files:  # everything arrives at once: each lands under its final name in one rename
             shutil.copy2(f, home / "inbox" / f".{f.name}")
         for f in files:
@@ -112,8 +144,12 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
         import dagster as dg
 
         instance = dg.DagsterInstance.from_config(str(home / ".dagster"))
-        active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                  dg.DagsterRunStatus.STARTED]
+        active = [
+            dg.DagsterRunStatus.QUEUED,
+            dg.DagsterRunStatus.NOT_STARTED,
+            dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED,
+        ]
 
         def settled() -> bool:
             published = all(municipal_paths(home / "out", m, p, "")[0].exists() for m, p in TARGETS)
@@ -125,7 +161,9 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
         wait_until(settled, "the follow-up runs", WAIT_SECONDS)
         runs = instance.get_runs()
         assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
-        consolidations = {r.tags.get("dagster/partition") for r in runs if r.job_name == "consolidate_partition"}
+        consolidations = {
+            r.tags.get("dagster/partition") for r in runs if r.job_name == "consolidate_partition"
+        }
         assert len(consolidations) == len(TARGETS)
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     finally:

@@ -45,7 +45,10 @@ def test_registry_sizes_are_plausible():
     assert len(ref.municipalities["arkhangelsk"].schools) >= 24
     assert len(ref.municipalities["kedrovy"].schools) <= 10
     for m in ref.municipalities.values():
-        assert {s.type for s in m.schools} >= {"общеобразовательная организация", "дошкольная образовательная организация"}
+        assert {s.type for s in m.schools} >= {
+            "общеобразовательная организация",
+            "дошкольная образовательная организация",
+        }
 
 
 def _item(reading: str) -> RoadmapItem:
@@ -57,18 +60,21 @@ Q2 = Period(code="2025-Q2", start=date(2025, 4, 1), end=date(2025, 6, 30), deadl
 YEAR = Period(code="2024/2025", start=date(2024, 9, 1), end=date(2025, 8, 31), deadline=date(2025, 5, 31))
 
 
-@pytest.mark.parametrize("reading, period, due", [
-    ("quarterly 3,6,9,12", Q1, True),
-    ("yearly 11-01..12-31", Q1, False),
-    ("yearly 11-01..12-31", YEAR, True),
-    ("yearly 09-01..05-31", Q2, True),      # an academic-year range wraps the new year
-    ("yearly 06-01..08-31", Q1, False),
-    ("once 2023-02-01..2023-02-28", YEAR, False),
-    ("once 2024-01-01..2025-12-31", Q2, True),
-    ("continuous from 2025-04-01", Q1, False),
-    ("continuous from 2025-04-01", Q2, True),
-    ("continuous", Q1, True),
-])
+@pytest.mark.parametrize(
+    "reading, period, due",
+    [
+        ("quarterly 3,6,9,12", Q1, True),
+        ("yearly 11-01..12-31", Q1, False),
+        ("yearly 11-01..12-31", YEAR, True),
+        ("yearly 09-01..05-31", Q2, True),  # an academic-year range wraps the new year
+        ("yearly 06-01..08-31", Q1, False),
+        ("once 2023-02-01..2023-02-28", YEAR, False),
+        ("once 2024-01-01..2025-12-31", Q2, True),
+        ("continuous from 2025-04-01", Q1, False),
+        ("continuous from 2025-04-01", Q2, True),
+        ("continuous", Q1, True),
+    ],
+)
 def test_due_in_period(reading, period, due):
     assert _item(reading).due_in(period) is due
 

@@ -114,7 +114,9 @@ def test_a_load_killed_midway_leaves_no_partial_submission(make_return, ws):
         receive_inbox(ws, con, 0, only=("arkhangelsk", "2025-Q4"))
         before = queries.content_hash(con)
     started = multiprocessing.get_context("fork").Event()
-    child = multiprocessing.get_context("fork").Process(target=_load_then_die, args=(str(ws.home), None, started))
+    child = multiprocessing.get_context("fork").Process(
+        target=_load_then_die, args=(str(ws.home), None, started)
+    )
     child.start()
     assert started.wait(60)
     os.kill(child.pid, signal.SIGKILL)
@@ -172,8 +174,14 @@ def test_reliability_report_on_a_reduced_corpus():
     report = run_report(n_fuzz=40)
     hand_made = sum(n for kind, n in report.tried.items() if kind != "mutation")
     assert hand_made >= 60 and report.tried["mutation"] == 40
-    assert set(report.tried) == {"not a workbook", "wrong workbook kind", "hostile", "wrong template",
-                                 "messy but honest values", "mutation"}
+    assert set(report.tried) == {
+        "not a workbook",
+        "wrong workbook kind",
+        "hostile",
+        "wrong template",
+        "messy but honest values",
+        "mutation",
+    }
     assert report.clean, "\n".join(report.lines())
     assert report.rows_loaded > 0 and report.rows_rejected > 0
 
@@ -213,7 +221,9 @@ def test_a_publish_killed_midway_leaves_the_previous_summary_intact(published, t
     before = latest.read_bytes()
     # a new accepted return makes the next summary differ from the published one
     with warehouse.connect(home / "svod.duckdb") as con:
-        con.execute("UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)")
+        con.execute(
+            "UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)"
+        )
     ctx = multiprocessing.get_context("fork")
     started = ctx.Event()
     child = ctx.Process(target=_publish_then_die, args=(str(home), started))
@@ -229,7 +239,9 @@ def test_a_publish_killed_midway_leaves_the_previous_summary_intact(published, t
 def tiny_disk(tmp_path):
     mount = tmp_path / "tiny"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a small tmpfs here")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
@@ -245,7 +257,9 @@ def _fill_up(mount):
             pass
 
 
-def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp_path, tiny_disk, make_return):
+def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(
+    published, tmp_path, tiny_disk, make_return
+):
     import errno
 
     from pipeline.config import Workspace
@@ -262,7 +276,9 @@ def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(published, tmp
         before = latest.read_bytes()
         _fill_up(tiny_disk)
         with pytest.raises(OSError) as full:
-            con.execute("UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)")
+            con.execute(
+                "UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)"
+            )
             publish(con, ws.out, "kedrovy", "2025", ws.key)
         assert full.value.errno == errno.ENOSPC
         assert latest.read_bytes() == before

@@ -28,17 +28,21 @@ RECEIVED = datetime(2025, 12, 21, 10, 0)
 def _set(sheet, k, column, value):
     def edit(data):
         data[sheet][k][column] = value
+
     return edit
 
 
 def _same(sheet, column, src, dst):
     def edit(data):
         data[sheet][dst][column] = data[sheet][src][column]
+
     return edit
 
 
 def _due_roadmap_row(data) -> int:
-    return next(k for k, r in enumerate(data["roadmap_status"]) if r.get("status") in ("выполнено", "в работе"))
+    return next(
+        k for k, r in enumerate(data["roadmap_status"]) if r.get("status") in ("выполнено", "в работе")
+    )
 
 
 def _x13(data):
@@ -55,7 +59,9 @@ def _x10(data):
 
 
 def _x12(data):
-    data["best_practices"][0]["description"] = f"Опыт: {data['mentees'][0]['full_name']} провела открытый урок."
+    data["best_practices"][0]["description"] = (
+        f"Опыт: {data['mentees'][0]['full_name']} провела открытый урок."
+    )
 
 
 def _x03(data):
@@ -80,8 +86,14 @@ DATA_RULES = {
     "C06": (_set("pairs", 0, "status", "действуют"), ("pairs", "status", 0)),
     "C07": (_set("mentees", 0, "ped_experience_years", 75), ("mentees", "ped_experience_years", 0)),
     "C08": (_set("programmes", 0, "programme_id", "PG-1"), ("programmes", "programme_id", 0)),
-    "C09": (_set("school_profile", 0, "site_section_url", "школа.рф/наставники"), ("school_profile", "site_section_url", 0)),
-    "C10": (_set("best_practices", 0, "description", "Очень подробно. " * 80), ("best_practices", "description", 0)),
+    "C09": (
+        _set("school_profile", 0, "site_section_url", "школа.рф/наставники"),
+        ("school_profile", "site_section_url", 0),
+    ),
+    "C10": (
+        _set("best_practices", 0, "description", "Очень подробно. " * 80),
+        ("best_practices", "description", 0),
+    ),
     "C11": (_set("pairs", 0, "planned_end_date", date(2020, 1, 1)), ("pairs", "planned_end_date", 0)),
     "C12": (_set("mentees", 0, "pd_consent", "нет"), ("mentees", "pd_consent", 0)),
     "X01": (_same("mentors", "mentor_id", 0, 1), ("mentors", "mentor_id", 1)),
@@ -89,10 +101,16 @@ DATA_RULES = {
     "X03": (_x03, ("pairs", "form", 0)),
     "X04": (_set("events", 0, "date_start", date(2024, 1, 10)), ("events", "date_start", 0)),
     "X05": (_set("mentors", 0, "status", "резерв"), ("mentors", "status", 0)),
-    "X06": (_set("school_profile", 0, "young_specialists_0_3", 0), ("school_profile", "young_specialists_0_3", 0)),
+    "X06": (
+        _set("school_profile", 0, "young_specialists_0_3", 0),
+        ("school_profile", "young_specialists_0_3", 0),
+    ),
     "X07": (_x07, ("pairs", "mentor_id", 0)),
     "X08": (_set("mentees", 0, "pd_consent", "нет"), ("pairs", "mentee_id", 0)),
-    "X08a": (_set("mentors", 0, "written_consent_mentoring", "нет"), ("mentors", "written_consent_mentoring", 0)),
+    "X08a": (
+        _set("mentors", 0, "written_consent_mentoring", "нет"),
+        ("mentors", "written_consent_mentoring", 0),
+    ),
     "X09": (_same("pairs", "pair_group_id", 0, 1), ("pairs", "pair_group_id", 1)),
     "X10": (_x10, ("pairs", "programme_id", 0)),
     "X11": (_set("survey_summary", 0, "n_respondents", 999), ("survey_summary", "n_respondents", 0)),
@@ -103,7 +121,11 @@ DATA_RULES = {
 
 def cell_of(path, sheet_code: str, column: str, row: int) -> str:
     ws = openpyxl.load_workbook(path)[load_catalogue().sheet(sheet_code).title]
-    letter = next(ws.cell(CODE_ROW, c).column_letter for c in range(1, ws.max_column + 1) if ws.cell(CODE_ROW, c).value == column)
+    letter = next(
+        ws.cell(CODE_ROW, c).column_letter
+        for c in range(1, ws.max_column + 1)
+        if ws.cell(CODE_ROW, c).value == column
+    )
     return f"{letter}{row}"
 
 
@@ -117,7 +139,11 @@ def clean(template, tmp_path_factory):
     from samples.fake_school import fill, school_data
 
     ws = Workspace.resolve(tmp_path_factory.mktemp("clean") / "home")
-    path = fill(template, tmp_path_factory.mktemp("clean_return") / "clean.xlsx", school_data(template, 7, "medium", date(2025, 12, 20)))
+    path = fill(
+        template,
+        tmp_path_factory.mktemp("clean_return") / "clean.xlsx",
+        school_data(template, 7, "medium", date(2025, 12, 20)),
+    )
     return path, check_return(path, ws, RECEIVED)
 
 
@@ -134,6 +160,7 @@ def test_rule_fails_at_the_right_cell(make_return, ws, rule):
     def capture(data):
         holder["k"] = _due_roadmap_row(data) if k is None else k
         edit(data)
+
     path = make_return(edit=capture)
     result = check_return(path, ws, RECEIVED)
     hits = [i for i in result.issues if i.rule == rule]
@@ -144,6 +171,7 @@ def test_rule_fails_at_the_right_cell(make_return, ws, rule):
 
 
 # --- rules about the file and its identity ----------------------------------------------------------------
+
 
 def _rezip(path, change):
     data = path.read_bytes()
@@ -160,13 +188,20 @@ def _rezip(path, change):
 def _with_parts(**extra):
     def change(name, payload):
         return payload
+
     change.extra = {k.replace("__", "/").replace("_dot_", "."): v for k, v in extra.items()}
     return change
 
 
 def _strict(name, payload):
-    return payload.replace(b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-                           b"http://purl.oclc.org/ooxml/spreadsheetml/main") if name == "xl/workbook.xml" else payload
+    return (
+        payload.replace(
+            b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+            b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+        )
+        if name == "xl/workbook.xml"
+        else payload
+    )
 
 
 def _resign(path, **changes):
@@ -180,6 +215,7 @@ def _drop_sheet(title):
         wb = openpyxl.load_workbook(path)
         del wb[title]
         wb.save(path)
+
     return edit
 
 
@@ -197,7 +233,9 @@ FILE_RULES = {
     "F04": lambda p: _rezip(p, _with_parts(xl__vbaProject_dot_bin=b"\x00\x01")),
     "F05": lambda p: _rezip(p, _strict),
     "F06": lambda p: _rezip(p, _with_parts(xl__externalLinks__externalLink1_dot_xml=b"<externalLink/>")),
-    "F07": lambda p: _rezip(p, _with_parts(xl__media__padding_dot_xml=b"<a>" + b"0" * (40 * 1024 * 1024) + b"</a>")),
+    "F07": lambda p: _rezip(
+        p, _with_parts(xl__media__padding_dot_xml=b"<a>" + b"0" * (40 * 1024 * 1024) + b"</a>")
+    ),
     "F08": lambda p: p.write_bytes("Код ОО;Наставников\nARH-001;12\n".encode("cp1251")),
     "M01": _drop_sheet(IDENTITY_SHEET),
     "M02": lambda p: _edit_identity_unsigned(p),
@@ -237,10 +275,12 @@ def test_file_and_identity_rules(make_return, ws, rule):
 
 def _layout(edit):
     """Apply an openpyxl edit to the filled return, as an office suite would save it."""
+
     def apply(path):
         wb = openpyxl.load_workbook(path)
         edit(wb)
         wb.save(path)
+
     return apply
 
 
@@ -251,10 +291,18 @@ def _title(code):
 # rule -> (edit of the saved workbook, (sheet, expected cell))
 LAYOUT_RULES = {
     "C13": (lambda wb: setattr(wb[_title("mentors")].row_dimensions[4], "hidden", True), ("mentors", "A4")),
-    "C14": (lambda wb: wb[_title("school_profile")]["E3"].__setattr__("value", "=10+5"), ("school_profile", "E3")),
+    "C14": (
+        lambda wb: wb[_title("school_profile")]["E3"].__setattr__("value", "=10+5"),
+        ("school_profile", "E3"),
+    ),
     "C15": (lambda wb: wb[_title("pairs")].merge_cells("E3:E4"), ("pairs", "E3")),
-    "C16": (lambda wb: [wb[_title("events")]["A10"].__setattr__("value", "Итого"),
-                        wb[_title("events")]["J10"].__setattr__("value", 5)], ("events", "A10")),
+    "C16": (
+        lambda wb: [
+            wb[_title("events")]["A10"].__setattr__("value", "Итого"),
+            wb[_title("events")]["J10"].__setattr__("value", 5),
+        ],
+        ("events", "A10"),
+    ),
 }
 
 

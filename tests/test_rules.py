@@ -13,19 +13,50 @@ from pipeline.rules import ACROSS_SHEETS, HEAD, HISTORY, PER_SHEET, RULES
 from tests.support.books import book, context
 
 D = date
-MENTOR = {"mentor_id": "MR-0001", "full_name": "Смирнова Анна Сергеевна", "mentor_category": "педагогический работник ОО",
-          "pd_consent": "да", "status": "активный (закреплён)", "written_consent_mentoring": "да",
-          "employer_agreement_ref": "доп. соглашение № 1", "age_group": None}
-MENTEE = {"mentee_id": "ME-0001", "full_name": "Иванова Мария Петровна", "mentee_category": "обучающийся",
-          "pd_consent": "да", "pd_consent_by": "законным представителем", "status": "в паре/группе"}
-PROGRAMME = {"programme_id": "PR-0001", "forms": "учитель – ученик", "status": "реализуется",
-             "programme_kind": "программа по форме наставничества"}
-PAIR = {"pair_group_id": "PG-0001", "mentor_id": "MR-0001", "mentee_id": "ME-0001", "programme_id": "PR-0001",
-        "form": "учитель – ученик", "unit_type": "пара", "status": "действует", "start_date": D(2025, 9, 1)}
+MENTOR = {
+    "mentor_id": "MR-0001",
+    "full_name": "Смирнова Анна Сергеевна",
+    "mentor_category": "педагогический работник ОО",
+    "pd_consent": "да",
+    "status": "активный (закреплён)",
+    "written_consent_mentoring": "да",
+    "employer_agreement_ref": "доп. соглашение № 1",
+    "age_group": None,
+}
+MENTEE = {
+    "mentee_id": "ME-0001",
+    "full_name": "Иванова Мария Петровна",
+    "mentee_category": "обучающийся",
+    "pd_consent": "да",
+    "pd_consent_by": "законным представителем",
+    "status": "в паре/группе",
+}
+PROGRAMME = {
+    "programme_id": "PR-0001",
+    "forms": "учитель – ученик",
+    "status": "реализуется",
+    "programme_kind": "программа по форме наставничества",
+}
+PAIR = {
+    "pair_group_id": "PG-0001",
+    "mentor_id": "MR-0001",
+    "mentee_id": "ME-0001",
+    "programme_id": "PR-0001",
+    "form": "учитель – ученик",
+    "unit_type": "пара",
+    "status": "действует",
+    "start_date": D(2025, 9, 1),
+}
 BASE = {"mentors": [MENTOR], "mentees": [MENTEE], "programmes": [PROGRAMME], "pairs": [PAIR]}
-TITLE = {"school_id": "ARH-001", "report_period_code": "2025-Q4", "municipality_code": "ГО «Город Архангельск»",
-         "director_confirmed": "да", "submission_date": D(2025, 12, 20), "period_start": D(2025, 10, 1),
-         "period_end": D(2025, 12, 31)}
+TITLE = {
+    "school_id": "ARH-001",
+    "report_period_code": "2025-Q4",
+    "municipality_code": "ГО «Город Архангельск»",
+    "director_confirmed": "да",
+    "submission_date": D(2025, 12, 20),
+    "period_start": D(2025, 10, 1),
+    "period_end": D(2025, 12, 31),
+}
 
 
 def with_(sheets: dict, **changes) -> dict:
@@ -41,7 +72,10 @@ def mentees(n: int) -> list[dict]:
 
 
 def pairs_of(n: int, **fields) -> list[dict]:
-    return [{**PAIR, "pair_group_id": f"PG-{k:04d}", "mentee_id": f"ME-{k:04d}", **fields} for k in range(1, n + 1)]
+    return [
+        {**PAIR, "pair_group_id": f"PG-{k:04d}", "mentee_id": f"ME-{k:04d}", **fields}
+        for k in range(1, n + 1)
+    ]
 
 
 # code -> (breaking records, mended records)
@@ -50,33 +84,83 @@ EXAMPLES = {
     "M09": ({"meta": [{**TITLE, "director_confirmed": "нет"}]}, {"meta": [TITLE]}),
     "M10": ({"meta": [{**TITLE, "submission_date": D(2099, 1, 1)}]}, {"meta": [TITLE]}),
     "C12": (with_(BASE, mentors={"pd_consent": "нет"}), BASE),
-    "C02": ({"pairs": [{**PAIR, "status": "прекращена досрочно"}]},
-            {"pairs": [{**PAIR, "status": "прекращена досрочно", "termination_reason": "по инициативе наставляемого",
-                        "actual_end_date": D(2025, 11, 1)}]}),
+    "C02": (
+        {"pairs": [{**PAIR, "status": "прекращена досрочно"}]},
+        {
+            "pairs": [
+                {
+                    **PAIR,
+                    "status": "прекращена досрочно",
+                    "termination_reason": "по инициативе наставляемого",
+                    "actual_end_date": D(2025, 11, 1),
+                }
+            ]
+        },
+    ),
     "C11": ({"meta": [{**TITLE, "period_end": D(2025, 9, 1)}]}, {"meta": [TITLE]}),
     "X01": (with_(BASE, mentors=[MENTOR, MENTOR]), BASE),
     "X02": (with_(BASE, pairs={"mentor_id": "MR-0099"}), BASE),
     "X03": (with_(BASE, pairs={"form": "ученик – ученик"}), BASE),
-    "X04": ({"events": [{"event_id": "EV-0001", "date_start": D(2025, 1, 15)}]},
-            {"events": [{"event_id": "EV-0001", "date_start": D(2025, 11, 15)}]}),
+    "X04": (
+        {"events": [{"event_id": "EV-0001", "date_start": D(2025, 1, 15)}]},
+        {"events": [{"event_id": "EV-0001", "date_start": D(2025, 11, 15)}]},
+    ),
     "X05": ({"mentors": [MENTOR]}, {"mentors": [{**MENTOR, "status": "резерв"}]}),
-    "X06": (with_(BASE, school_profile=[{"students_total": 0}]), with_(BASE, school_profile=[{"students_total": 300}])),
-    "X07": (with_(BASE, mentees=mentees(6), pairs=pairs_of(6)), with_(BASE, mentees=mentees(5), pairs=pairs_of(5))),
+    "X06": (
+        with_(BASE, school_profile=[{"students_total": 0}]),
+        with_(BASE, school_profile=[{"students_total": 300}]),
+    ),
+    "X07": (
+        with_(BASE, mentees=mentees(6), pairs=pairs_of(6)),
+        with_(BASE, mentees=mentees(5), pairs=pairs_of(5)),
+    ),
     "X08": (with_(BASE, mentees={"pd_consent_by": "субъектом ПДн"}), BASE),
     "X08a": (with_(BASE, mentors={"written_consent_mentoring": "нет"}), BASE),
-    "X09": (with_(BASE, pairs=[PAIR, {**PAIR, "mentee_id": "ME-0002"}], mentees=mentees(2)),
-            with_(BASE, pairs=[{**PAIR, "unit_type": "группа"}, {**PAIR, "mentee_id": "ME-0002", "unit_type": "группа"}],
-                  mentees=mentees(2))),
+    "X09": (
+        with_(BASE, pairs=[PAIR, {**PAIR, "mentee_id": "ME-0002"}], mentees=mentees(2)),
+        with_(
+            BASE,
+            pairs=[{**PAIR, "unit_type": "группа"}, {**PAIR, "mentee_id": "ME-0002", "unit_type": "группа"}],
+            mentees=mentees(2),
+        ),
+    ),
     "X10": (with_(BASE, programmes={"status": "завершена"}), BASE),
-    "X11": (with_(BASE, survey_summary=[{"respondent_role": "наставляемые", "form": "все формы", "n_respondents": 5}]),
-            with_(BASE, survey_summary=[{"respondent_role": "наставляемые", "form": "все формы", "n_respondents": 1}])),
-    "X12": (with_(BASE, best_practices=[{"practice_id": "BP-0001", "description": "Опыт Ивановой: Иванова Мария вела урок"}]),
-            with_(BASE, best_practices=[{"practice_id": "BP-0001", "description": "Опыт наставляемой: открытый урок"}])),
-    "X13": ({"roadmap_status": [{"activity_code": "ARH-1", "due_in_period": "да", "status": "не требуется в отчётном периоде"}]},
-            {"roadmap_status": [{"activity_code": "ARH-1", "due_in_period": "да", "status": "в работе"}]}),
+    "X11": (
+        with_(
+            BASE,
+            survey_summary=[{"respondent_role": "наставляемые", "form": "все формы", "n_respondents": 5}],
+        ),
+        with_(
+            BASE,
+            survey_summary=[{"respondent_role": "наставляемые", "form": "все формы", "n_respondents": 1}],
+        ),
+    ),
+    "X12": (
+        with_(
+            BASE,
+            best_practices=[
+                {"practice_id": "BP-0001", "description": "Опыт Ивановой: Иванова Мария вела урок"}
+            ],
+        ),
+        with_(
+            BASE,
+            best_practices=[{"practice_id": "BP-0001", "description": "Опыт наставляемой: открытый урок"}],
+        ),
+    ),
+    "X13": (
+        {
+            "roadmap_status": [
+                {"activity_code": "ARH-1", "due_in_period": "да", "status": "не требуется в отчётном периоде"}
+            ]
+        },
+        {"roadmap_status": [{"activity_code": "ARH-1", "due_in_period": "да", "status": "в работе"}]},
+    ),
 }
 LATE, ON_TIME = D(2026, 2, 1), D(2025, 12, 20)
-PREVIOUS = {"mentors": pd.DataFrame([MENTOR, {**MENTOR, "mentor_id": "MR-0002"}]), "mentees": pd.DataFrame(mentees(1))}
+PREVIOUS = {
+    "mentors": pd.DataFrame([MENTOR, {**MENTOR, "mentor_id": "MR-0002"}]),
+    "mentees": pd.DataFrame(mentees(1)),
+}
 HISTORY_EXAMPLES = {
     "X15": (BASE, with_(BASE, mentors=[MENTOR, {**MENTOR, "mentor_id": "MR-0002"}])),
     "P01": (with_(BASE, mentees=mentees(15)), BASE),

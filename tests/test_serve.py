@@ -39,7 +39,9 @@ def web_processes(pgid: int) -> list[int]:
             if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
                 argv = (proc / "cmdline").read_bytes().split(b"\0")
                 stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if (b"serve" in argv or b"web" in argv) and int(stat[16]) == 0:  # niceness 0: not a checking process
+                if (b"serve" in argv or b"web" in argv) and int(
+                    stat[16]
+                ) == 0:  # niceness 0: not a checking process
                     found.append(int(proc.name))
         except (OSError, ValueError):
             continue
@@ -49,18 +51,29 @@ def web_processes(pgid: int) -> list[int]:
 def logged_in(base: str, school: str) -> requests.Session:
     session = requests.Session()
     session.get(f"{base}/login/", timeout=30)
-    session.post(f"{base}/login/", data={"username": school.lower(), "password": PASSWORD,
-                                         "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                 headers={"Referer": f"{base}/login/"}, timeout=30).raise_for_status()
+    session.post(
+        f"{base}/login/",
+        data={
+            "username": school.lower(),
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base}/login/"},
+        timeout=30,
+    ).raise_for_status()
     return session
 
 
 def school_hands_in(base: str, school: str, workbook: Path) -> str:
     session = logged_in(base, school)
     with workbook.open("rb") as f:
-        answer = session.post(f"{base}/o/{school}/{SLUG}/upload/", files={"file": (workbook.name, f)},
-                              data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                              headers={"Referer": f"{base}/o/{school}/{SLUG}/"}, timeout=60)
+        answer = session.post(
+            f"{base}/o/{school}/{SLUG}/upload/",
+            files={"file": (workbook.name, f)},
+            data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/o/{school}/{SLUG}/"},
+            timeout=60,
+        )
     answer.raise_for_status()
     return re.search(r"Отчёт (не )?принят", answer.text).group(0)
 
@@ -72,23 +85,44 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
     env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY, "SVOD_HOME": str(home)}
     for name in ("DJANGO_SETTINGS_MODULE", "SVOD_CABINET_DATABASE"):
         env.pop(name, None)
-    subprocess.run([sys.executable, "-c", ACCOUNTS.format(home=str(home), schools=SCHOOLS, password=PASSWORD)],
-                   env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-c", ACCOUNTS.format(home=str(home), schools=SCHOOLS, password=PASSWORD)],
+        env=env,
+        check=True,
+    )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port",
-                               str(port), "--processes", "2", "--threads", "4"], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("svod")),
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--processes",
+            "2",
+            "--threads",
+            "4",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until(lambda: answering(f"{base}/login/"), "the cabinet", 120)
         assert len(web_processes(server.pid)) == 2
         templates = {}
         for school in SCHOOLS:  # each school's own prefilled template, as the cabinet issues it
             templates[school] = tmp_path / f"{school}.xlsx"
-            templates[school].write_bytes(logged_in(base, school).get(f"{base}/o/{school}/{SLUG}/template/",
-                                                                      timeout=60).content)
-        sent = [(school, filled(templates[school], tmp_path / f"{school}_{k}.xlsx", mistake, seed=k))
-                for k, (school, mistake) in enumerate([(SCHOOLS[0], None), (SCHOOLS[1], "bad_date")] * 4)]
+            templates[school].write_bytes(
+                logged_in(base, school).get(f"{base}/o/{school}/{SLUG}/template/", timeout=60).content
+            )
+        sent = [
+            (school, filled(templates[school], tmp_path / f"{school}_{k}.xlsx", mistake, seed=k))
+            for k, (school, mistake) in enumerate([(SCHOOLS[0], None), (SCHOOLS[1], "bad_date")] * 4)
+        ]
         with ThreadPoolExecutor(len(sent)) as pool:  # all at once: both processes take some
             verdicts = list(pool.map(lambda job: school_hands_in(base, *job), sent))
         assert verdicts == ["Отчёт принят", "Отчёт не принят"] * 4
@@ -104,7 +138,19 @@ def test_a_busy_port_is_said_in_russian_without_a_traceback(tmp_path):
     env = {**os.environ, "SVOD_SIGNING_KEY": DEMO_SIGNING_KEY}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     with socket.create_server(("127.0.0.1", 0)) as taken:
-        said = subprocess.run([str(Path(sys.executable).with_name("svod")), "serve", "--home", str(home), "--port",
-                               str(taken.getsockname()[1])], env=env, capture_output=True, text=True, timeout=120)
+        said = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("svod")),
+                "serve",
+                "--home",
+                str(home),
+                "--port",
+                str(taken.getsockname()[1]),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert said.returncode != 0 and "Traceback" not in said.stdout + said.stderr
     assert "уже занимает другая программа" in " ".join(said.stdout.split())

@@ -56,7 +56,10 @@ def test_every_municipal_figure_equals_the_warehouse(published):
     path = municipal(published)
     ws = openpyxl.load_workbook(path)["Показатели по ОО"]
     with warehouse.connect(published.database, read_only=True) as con:
-        values = {fid: (value, hidden) for fid, value, hidden in con.execute("SELECT figure_id, value, hidden FROM figure").fetchall()}
+        values = {
+            fid: (value, hidden)
+            for fid, value, hidden in con.execute("SELECT figure_id, value, hidden FROM figure").fetchall()
+        }
     seen = 0
     codes = [str(c.value).split(" ")[0] for c in ws[1]]
     for row in ws.iter_rows(min_row=2, min_col=3):
@@ -75,8 +78,14 @@ def test_every_municipal_figure_equals_the_warehouse(published):
 
 
 def test_cells_down_a_column_are_listed_as_ranges():
-    assert cell_ranges(["A3", "A4", "A5", "A7", "C7", "C8", "B9", "A10", "A11"]) == "A3:A5, A7, C7:C8, B9, A10:A11"
-    assert cell_ranges(["A9", "A10", "A8", "?3", "версия 2", "AB99", "AB100"]) == "A9:A10, A8, ?3, версия 2, AB99:AB100"
+    assert (
+        cell_ranges(["A3", "A4", "A5", "A7", "C7", "C8", "B9", "A10", "A11"])
+        == "A3:A5, A7, C7:C8, B9, A10:A11"
+    )
+    assert (
+        cell_ranges(["A9", "A10", "A8", "?3", "версия 2", "AB99", "AB100"])
+        == "A9:A10, A8, ?3, версия 2, AB99:AB100"
+    )
     assert cell_ranges([]) == ""
 
 
@@ -93,7 +102,9 @@ def _listed_sources(text: str) -> set[tuple[str, str, str]]:
             if "!" in ref:
                 sheet, ref = ref.rsplit("!", 1)
             first, _, last = ref.partition(":")
-            if not (cell := re.fullmatch(r"([A-Z]+)(\d+)", first)):  # not an address: the intake journal's version
+            if not (
+                cell := re.fullmatch(r"([A-Z]+)(\d+)", first)
+            ):  # not an address: the intake journal's version
                 listed.add((part, sheet, ref))
                 continue
             column, start = cell.groups()
@@ -106,23 +117,38 @@ def test_lineage_rows_list_exactly_the_warehouse_source_cells(published):
     """Every ОО figure's «Источники» on the lineage sheet, ranges expanded, names exactly the cells the warehouse
     keeps for it (part, sheet and cell)."""
     lineage = openpyxl.load_workbook(municipal(published))[LINEAGE_SHEET]
-    rows = [(r[0].value, r[8].value) for r in lineage.iter_rows(min_row=2) if r[0].value and "|school|" in r[0].value]
+    rows = [
+        (r[0].value, r[8].value)
+        for r in lineage.iter_rows(min_row=2)
+        if r[0].value and "|school|" in r[0].value
+    ]
     assert len(rows) > 100
     with warehouse.connect(published.database, read_only=True) as con:
         for figure_id, text in rows:
-            stored = {(PART_RU[part], SHEET_TITLES[sheet], cell) for part, sheet, cell in con.execute(
-                "SELECT part, sheet, cell FROM figure_source WHERE figure_id = ?", [figure_id]).fetchall()}
+            stored = {
+                (PART_RU[part], SHEET_TITLES[sheet], cell)
+                for part, sheet, cell in con.execute(
+                    "SELECT part, sheet, cell FROM figure_source WHERE figure_id = ?", [figure_id]
+                ).fetchall()
+            }
             assert _listed_sources(text or "") == stored, figure_id
 
 
 def test_regional_equals_municipal_totals_unless_suppressed(published):
     reg = openpyxl.load_workbook(regional(published))["Показатели по МО"]
     header = [str(c.value or "").split(" ")[0] for c in reg[3]]
-    mrow = next(r for r in reg.iter_rows(min_row=4) if r[0].value == load_reference().municipalities[MUNI].name)
+    mrow = next(
+        r for r in reg.iter_rows(min_row=4) if r[0].value == load_reference().municipalities[MUNI].name
+    )
     total = next(r for r in reg.iter_rows(min_row=4) if r[0].value == "ИТОГО по региону")
     with warehouse.connect(published.database, read_only=True) as con:
-        muni = dict(con.execute("SELECT indicator, value FROM figure WHERE level = 'municipality' AND entity = ? "
-                                "AND run_id IN (SELECT run_id FROM published_run)", [MUNI]).fetchall())
+        muni = dict(
+            con.execute(
+                "SELECT indicator, value FROM figure WHERE level = 'municipality' AND entity = ? "
+                "AND run_id IN (SELECT run_id FROM published_run)",
+                [MUNI],
+            ).fetchall()
+        )
     for i, code in enumerate(header):
         if code not in muni:
             continue
@@ -139,11 +165,20 @@ def test_small_counts_and_their_complements_are_hidden():
     from pipeline.domain.figures import aggregate
     from pipeline.domain.vocabulary import Level
 
-    parts = [BY_CODE[code].figure(Level.MUNICIPALITY, m, "p", n, 10)
-             for code, numbers in (("I03", (3, 40, 12)), ("I06", (2, 2, 2))) for m, n in zip("abc", numbers, strict=True)]
-    totals = [aggregate([f for f in parts if f.indicator == code], Level.REGION, "r", "p") for code in ("I03", "I06")]
+    parts = [
+        BY_CODE[code].figure(Level.MUNICIPALITY, m, "p", n, 10)
+        for code, numbers in (("I03", (3, 40, 12)), ("I06", (2, 2, 2)))
+        for m, n in zip("abc", numbers, strict=True)
+    ]
+    totals = [
+        aggregate([f for f in parts if f.indicator == code], Level.REGION, "r", "p")
+        for code in ("I03", "I06")
+    ]
     hidden = {(f.indicator, f.entity): f.hidden for f in suppress(parts + totals, Level.REGION) if f.hidden}
-    assert hidden == {("I03", "a"): FEW_PEOPLE, ("I03", "c"): HIDDEN_PART}  # pairs are not people; b and the total shown
+    assert hidden == {
+        ("I03", "a"): FEW_PEOPLE,
+        ("I03", "c"): HIDDEN_PART,
+    }  # pairs are not people; b and the total shown
     # for the municipality's own readers, people are not hidden
     assert not any(f.hidden for f in suppress(parts + totals, Level.MUNICIPALITY))
 
@@ -204,8 +239,22 @@ def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):
 @pytest.mark.libreoffice
 def test_summaries_open_in_libreoffice_and_export_to_pdf(published, tmp_path):
     for path in (municipal(published), regional(published)):
-        subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",
-                        "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180)
+        subprocess.run(
+            [
+                soffice(),
+                "--headless",
+                "--norestore",
+                f"-env:UserInstallation=file://{tmp_path}/profile",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(tmp_path),
+                str(path),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
         pdf = tmp_path / (path.stem + ".pdf")
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
 
@@ -225,35 +274,62 @@ def test_region_consolidates_signed_municipal_workbooks(published, tmp_path):
     wb["_data"]["F2"] = 999
     wb.save(forged)
     defs = build_defs({"svod": SvodWorkspace(home=str(region_ws.home))})
-    result = dg.materialize([defs.get_assets_def("regional_summary")],
-                            resources={"svod": SvodWorkspace(home=str(region_ws.home))})
+    result = dg.materialize(
+        [defs.get_assets_def("regional_summary")], resources={"svod": SvodWorkspace(home=str(region_ws.home))}
+    )
     assert result.success
     with warehouse.connect(region_ws.database) as con:
         messages = ingest_municipal_summaries(region_ws, con)
         runs = con.execute("SELECT municipality, source_file FROM run").fetchall()
     assert [m.accepted for m in messages] == [False, True]
     assert "изменен" in messages[0].message
-    assert len(runs) == 1 and runs[0][0] == MUNI and runs[0][1] == hashlib.sha256((upstream / "from_kedrovy.xlsx").read_bytes()).hexdigest()
+    assert (
+        len(runs) == 1
+        and runs[0][0] == MUNI
+        and runs[0][1] == hashlib.sha256((upstream / "from_kedrovy.xlsx").read_bytes()).hexdigest()
+    )
     mine = openpyxl.load_workbook(regional(region_ws))["Показатели по МО"]
     theirs = openpyxl.load_workbook(regional(published))["Показатели по МО"]
-    assert [[c.value for c in r] for r in mine.iter_rows(min_row=4)] == [[c.value for c in r] for r in theirs.iter_rows(min_row=4)]
+    assert [[c.value for c in r] for r in mine.iter_rows(min_row=4)] == [
+        [c.value for c in r] for r in theirs.iter_rows(min_row=4)
+    ]
     lineage = openpyxl.load_workbook(regional(region_ws))["Происхождение"]
-    assert all(str(r[-1]).startswith("сводка МО, файл") for r in lineage.iter_rows(min_row=2, values_only=True)
-               if r[2] != "ИТОГО по региону")
+    assert all(
+        str(r[-1]).startswith("сводка МО, файл")
+        for r in lineage.iter_rows(min_row=2, values_only=True)
+        if r[2] != "ИТОГО по региону"
+    )
 
 
 def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
     with warehouse.connect(published.database, read_only=True) as con:
-        schools = con.execute("SELECT indicator, sum(numerator), sum(denominator) FROM indicator_published "
-                              "WHERE level = 'school' AND municipality = ? GROUP BY 1", [MUNI]).fetchall()
-        muni = {r[0]: r[1:] for r in con.execute("SELECT indicator, numerator, denominator, value FROM indicator_published "
-                                                 "WHERE level = 'municipality' AND municipality = ?", [MUNI]).fetchall()}
-        region = {r[0]: r[1:] for r in con.execute("SELECT indicator, numerator, denominator, value FROM indicator_regional "
-                                                   "WHERE region = ?", [load_reference().municipalities[MUNI].region]).fetchall()}
-        coverage = con.execute("SELECT expected, accepted, missing FROM coverage WHERE municipality = ? AND period = ?",
-                               [MUNI, PERIOD]).fetchone()
-        targets = con.execute("SELECT indicator, target, actual, deviation FROM target_deviation WHERE municipality = ?",
-                              [MUNI]).fetchall()
+        schools = con.execute(
+            "SELECT indicator, sum(numerator), sum(denominator) FROM indicator_published "
+            "WHERE level = 'school' AND municipality = ? GROUP BY 1",
+            [MUNI],
+        ).fetchall()
+        muni = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT indicator, numerator, denominator, value FROM indicator_published "
+                "WHERE level = 'municipality' AND municipality = ?",
+                [MUNI],
+            ).fetchall()
+        }
+        region = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT indicator, numerator, denominator, value FROM indicator_regional WHERE region = ?",
+                [load_reference().municipalities[MUNI].region],
+            ).fetchall()
+        }
+        coverage = con.execute(
+            "SELECT expected, accepted, missing FROM coverage WHERE municipality = ? AND period = ?",
+            [MUNI, PERIOD],
+        ).fetchone()
+        targets = con.execute(
+            "SELECT indicator, target, actual, deviation FROM target_deviation WHERE municipality = ?", [MUNI]
+        ).fetchall()
     hidden = {(code, level) for code, level in con_hidden(published)}
     assert hidden, "the e2e data has survey lines of fewer than 5 respondents"
     for code, num, den in schools:
@@ -263,7 +339,7 @@ def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
         if BY_CODE[code].shared is None and not BY_CODE[code].largest:  # those: test_indicators_property
             assert muni[code][0] == num and (muni[code][1] or 0) == (den or 0)  # ОО → МО
         if not BY_CODE[code].counts_people or (muni[code][0] or 0) >= 5:
-            assert region[code] == muni[code]                              # МО → регион (one МО)
+            assert region[code] == muni[code]  # МО → регион (one МО)
     share = region["I03"]
     assert share[2] == pytest.approx(round(100 * share[0] / share[1], 1))
     assert coverage == (6, 6, 0)
@@ -274,8 +350,11 @@ def test_warehouse_views_aggregate_shares_as_sums_and_state_coverage(published):
 def con_hidden(ws) -> list[tuple[str, str]]:
     """(indicator, level) of every published figure hidden in the e2e municipality's run."""
     with warehouse.connect(ws.database, read_only=True) as con:
-        return con.execute("SELECT indicator, level FROM indicator_published WHERE municipality = ? AND hidden IS NOT NULL "
-                           "AND value IS NULL AND numerator IS NULL AND denominator IS NULL", [MUNI]).fetchall()
+        return con.execute(
+            "SELECT indicator, level FROM indicator_published WHERE municipality = ? AND hidden IS NOT NULL "
+            "AND value IS NULL AND numerator IS NULL AND denominator IS NULL",
+            [MUNI],
+        ).fetchall()
 
 
 def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp_path):
@@ -287,8 +366,10 @@ def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp
     with warehouse.connect(old) as con:
         before = sorted(con.execute("SELECT * FROM figure_source").fetchall())
     con = duckdb.connect(str(old))  # back to the old layout: a plain table, no per-return tables
-    con.execute("CREATE TABLE figure_source_copy AS SELECT * FROM figure_source "  # regional totals came later
-                "WHERE figure_id NOT IN (SELECT figure_id FROM figure_part)")
+    con.execute(
+        "CREATE TABLE figure_source_copy AS SELECT * FROM figure_source "  # regional totals came later
+        "WHERE figure_id NOT IN (SELECT figure_id FROM figure_part)"
+    )
     con.execute("DROP VIEW figure_source")
     con.execute("DROP TABLE return_source")
     con.execute("DROP TABLE figure_input")
@@ -296,7 +377,9 @@ def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp
     con.execute("ALTER TABLE figure_source_copy RENAME TO figure_source")
     con.close()
     with warehouse.connect(old) as con:
-        kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()[0]
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'"
+        ).fetchone()[0]
         assert kind == "VIEW"
         assert sorted(con.execute("SELECT * FROM figure_source").fetchall()) == before
 
@@ -304,46 +387,79 @@ def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp
 def printed(book, out_dir) -> list[str]:
     """The workbook as LibreOffice prints it to PDF: the text of each page."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([soffice(), "--headless", "--norestore", f"-env:UserInstallation=file://{out_dir}/profile",
-                    "--convert-to", "pdf", "--outdir", str(out_dir), str(book)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            soffice(),
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{out_dir}/profile",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out_dir),
+            str(book),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     pdf = out_dir / book.with_suffix(".pdf").name
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return text.split("\f")[:-1]
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("pdftotext") is None and not os.environ.get("CI"), reason="poppler-utils is not installed")
+@pytest.mark.skipif(
+    shutil.which("pdftotext") is None and not os.environ.get("CI"), reason="poppler-utils is not installed"
+)
 def test_both_summaries_print_as_documents(published, tmp_path):
     """Exported to PDF by LibreOffice: «Стр. N из M» counts the pages; the indicator tables print
     INDICATOR_COLUMNS_PER_PAGE figures a page with their header row and the ОО or МО repeated; counts print without
     decimals and shares with «%»; the title page carries no run id, which is on the technical sheet."""
     ref = load_reference()
     run_id = openpyxl.load_workbook(municipal(published))[TECHNICAL_SHEET]["B2"].value
-    for book, sheet, head, first in ((municipal(published), "Показатели по ОО", "Код ОО", ref.municipalities[MUNI].schools[0].id),
-                                     (regional(published), "Показатели по МО", "Муниципалитет", ref.municipalities[MUNI].name)):
+    for book, sheet, head, first in (
+        (municipal(published), "Показатели по ОО", "Код ОО", ref.municipalities[MUNI].schools[0].id),
+        (regional(published), "Показатели по МО", "Муниципалитет", ref.municipalities[MUNI].name),
+    ):
         pages = printed(book, tmp_path / book.stem)
         assert all(f"Стр. {n} из {len(pages)}" in page for n, page in enumerate(pages, start=1)), book.name
         table = [page for page in pages if page.splitlines()[0].rstrip().endswith(sheet)]
         chart_page = sheet == "Показатели по ОО"  # pairs by ОО, on a page of its own
-        assert len(table) == -(-len(HEADLINES) // INDICATOR_COLUMNS_PER_PAGE) + chart_page, (book.name, len(table))
+        assert len(table) == -(-len(HEADLINES) // INDICATOR_COLUMNS_PER_PAGE) + chart_page, (
+            book.name,
+            len(table),
+        )
         table = [page for page in table if first in page]
         assert len(table) == -(-len(HEADLINES) // INDICATOR_COLUMNS_PER_PAGE), book.name
         for page in table:
             body = "\n".join(page.splitlines()[1:])
-            assert head in body and first in body, (book.name, page[:300])  # header row and first columns repeat
+            assert head in body and first in body, (
+                book.name,
+                page[:300],
+            )  # header row and first columns repeat
         first_page = re.sub(r"\d\d\.\d\d\.\d{4}", "", table[0])  # shares and counts only: no «53.0»
         assert not re.findall(r"\d+\.\d+(?!\d| ?%)", "\n".join(first_page.splitlines()[1:])), table[0]
         sheet_cells = openpyxl.load_workbook(book)[sheet]
         header_row = 1 if sheet == "Показатели по ОО" else 3
         for cell in sheet_cells[header_row + 1][2:]:  # every figure column prints in its unit's format
             unit = BY_CODE[str(sheet_cells.cell(header_row, cell.column).value).split(" ")[0]].unit
-            assert cell.number_format == NUMBER_FORMATS[unit] or isinstance(cell.value, str | None), (book.name, cell.coordinate)
+            assert cell.number_format == NUMBER_FORMATS[unit] or isinstance(cell.value, str | None), (
+                book.name,
+                cell.coordinate,
+            )
+
         def printed_code(code, pages):
             return any(re.search(rf"(?<!\w){code}(?!\w)", page) for page in pages)
+
         shown = [code for code in (i.code for i in HEADLINES) if printed_code(code, table)]
         assert shown == [i.code for i in HEADLINES]
         cuts = [page for page in pages if page.splitlines()[0].rstrip().endswith("Разрезы")]
-        assert [i.code for group in BREAKDOWNS.values() for i in group if not printed_code(i.code, cuts)] == [], book.name
+        assert [
+            i.code for group in BREAKDOWNS.values() for i in group if not printed_code(i.code, cuts)
+        ] == [], book.name
         assert run_id not in pages[0]
     assert run_id and not any(run_id in page for page in pages)  # nor does the regional workbook
 
@@ -370,19 +486,29 @@ def test_a_summary_shows_each_indicator_beside_the_earlier_period(two_years):
     header = [c.value for c in sheet[1]]
     assert header == ["Показатель", f"{PERIOD} (предыдущий год)", NEXT, f"Изменение к {PERIOD}"]
     with warehouse.connect(two_years.database, read_only=True) as con:
-        published = {(i, p): v for i, p, v in con.execute(
-            "SELECT indicator, period, value FROM indicator_published WHERE level = 'municipality' AND municipality = ?",
-            [MUNI]).fetchall()}
+        published = {
+            (i, p): v
+            for i, p, v in con.execute(
+                "SELECT indicator, period, value FROM indicator_published WHERE level = 'municipality' AND municipality = ?",
+                [MUNI],
+            ).fetchall()
+        }
     rows = [r for r in sheet.iter_rows(min_row=2) if r[0].value]
     assert {r[0].value.split(" ")[0] for r in rows} == {i.code for i in INDICATORS}
     for then, now, change in ((r[1], r[2], r[3]) for r in rows):
         code = sheet.cell(then.row, 1).value.split(" ")[0]
-        assert then.value in (published[(code, PERIOD)], "—") and now.value in (published[(code, NEXT)], "—"), code
+        assert then.value in (published[(code, PERIOD)], "—") and now.value in (
+            published[(code, NEXT)],
+            "—",
+        ), code
         if isinstance(then.value, float | int) and isinstance(now.value, float | int):
             assert change.value == pytest.approx(round(now.value - then.value, 1)), code
         answer = figure_id_at(later, f"Динамика!{then.coordinate}")
         assert (answer.period, answer.level.value, answer.entity) == (PERIOD, "municipality", MUNI)
-    with zipfile.ZipFile(later) as z, zipfile.ZipFile(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx") as first:
+    with (
+        zipfile.ZipFile(later) as z,
+        zipfile.ZipFile(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx") as first,
+    ):
         charts = lambda book: sum(n.startswith("xl/charts/chart") for n in book.namelist())  # noqa: E731
         assert charts(z) > charts(first)  # the chart over periods
     earliest = openpyxl.load_workbook(two_years.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx")["Динамика"]
@@ -397,10 +523,16 @@ def test_every_indicator_and_breakdown_is_explained_down_to_school_cells(publish
     book = municipal(published)
     wb = openpyxl.load_workbook(book)
     heads = {str(c.value).split(" ")[0]: c.column_letter for c in wb["Показатели по ОО"][1][2:]}
-    total_row = next(r for r in range(2, wb["Показатели по ОО"].max_row + 1)
-                     if wb["Показатели по ОО"].cell(r, 2).value == "ИТОГО")
-    cuts = {str(row[0].value).split(" ")[0]: row[0].row for row in wb["Разрезы"].iter_rows(min_row=2)
-            if row[0].value and wb["Разрезы"].cell(row[0].row, 2).value is not None}
+    total_row = next(
+        r
+        for r in range(2, wb["Показатели по ОО"].max_row + 1)
+        if wb["Показатели по ОО"].cell(r, 2).value == "ИТОГО"
+    )
+    cuts = {
+        str(row[0].value).split(" ")[0]: row[0].row
+        for row in wb["Разрезы"].iter_rows(min_row=2)
+        if row[0].value and wb["Разрезы"].cell(row[0].row, 2).value is not None
+    }
     assert set(heads) | set(cuts) == {i.code for i in INDICATORS}
     for code in (i.code for i in INDICATORS):
         cell = f"Показатели по ОО!{heads[code]}{total_row}" if code in heads else f"Разрезы!B{cuts[code]}"
@@ -409,7 +541,9 @@ def test_every_indicator_and_breakdown_is_explained_down_to_school_cells(publish
         assert answer["sources"] and all(s["sha256"] and s["sheet"] for s in answer["sources"]), cell
     regional_wb = openpyxl.load_workbook(regional(published))
     shown = {str(c.value).split(" ")[0] for c in regional_wb["Показатели по МО"][3][2:]}
-    shown |= {str(row[0].value).split(" ")[0] for row in regional_wb["Разрезы"].iter_rows(min_row=2) if row[0].value}
+    shown |= {
+        str(row[0].value).split(" ")[0] for row in regional_wb["Разрезы"].iter_rows(min_row=2) if row[0].value
+    }
     assert shown >= {i.code for i in INDICATORS}
     assert {"Цели", "Динамика"} <= set(regional_wb.sheetnames)
 
@@ -421,7 +555,9 @@ def test_a_warehouse_from_before_suppression_decides_it_for_every_stored_run(pub
     old = tmp_path / "old.duckdb"
     shutil.copy(published.database, old)
     with warehouse.connect(old, read_only=True) as con:
-        before = sorted(con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall())
+        before = sorted(
+            con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall()
+        )
     assert before
     con = duckdb.connect(str(old))
     for view in ("indicator_regional", "target_deviation", "indicator_published"):
@@ -429,4 +565,7 @@ def test_a_warehouse_from_before_suppression_decides_it_for_every_stored_run(pub
     con.execute("ALTER TABLE figure DROP COLUMN hidden")
     con.close()
     with warehouse.connect(old) as con:
-        assert sorted(con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall()) == before
+        assert (
+            sorted(con.execute("SELECT figure_id, hidden FROM figure WHERE hidden IS NOT NULL").fetchall())
+            == before
+        )

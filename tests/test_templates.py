@@ -37,7 +37,11 @@ def test_template_is_prefilled_and_signed(template):
     m = load_reference().municipalities[MUNICIPALITY]
     meta = wb[load_catalogue().sheet("meta").title]
     row = {meta.cell(CODE_ROW, c).value: meta.cell(3, c).value for c in range(1, meta.max_column + 1)}
-    assert row["school_id"] == SCHOOL and row["report_period_code"] == PERIOD and row["municipality_code"] == m.name
+    assert (
+        row["school_id"] == SCHOOL
+        and row["report_period_code"] == PERIOD
+        and row["municipality_code"] == m.name
+    )
     roadmap = wb[load_catalogue().sheet("roadmap_status").title]
     codes = [roadmap.cell(r, 1).value for r in range(3, roadmap.max_row + 1) if roadmap.cell(r, 1).value]
     assert codes == [i.code for i in m.roadmap]

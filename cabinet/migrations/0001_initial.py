@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,133 +16,309 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.CharField(max_length=150)),
-                ('role', models.CharField(choices=[('school', 'Школа'), ('methodist', 'Методист'), ('region', 'Регион'), ('admin', 'Администратор')], max_length=16)),
-                ('action', models.CharField(max_length=200)),
-                ('municipality', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('school_id', models.CharField(blank=True, max_length=32)),
-                ('period', models.CharField(blank=True, max_length=16)),
-                ('reason', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor", models.CharField(max_length=150)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("school", "Школа"),
+                            ("methodist", "Методист"),
+                            ("region", "Регион"),
+                            ("admin", "Администратор"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("action", models.CharField(max_length=200)),
+                ("municipality", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("school_id", models.CharField(blank=True, max_length=32)),
+                ("period", models.CharField(blank=True, max_length=16)),
+                ("reason", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('school', 'Школа'), ('methodist', 'Методист'), ('region', 'Регион'), ('admin', 'Администратор')], max_length=16, verbose_name='роль')),
-                ('organisation', models.CharField(blank=True, max_length=64, verbose_name='организация')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("school", "Школа"),
+                            ("methodist", "Методист"),
+                            ("region", "Регион"),
+                            ("admin", "Администратор"),
+                        ],
+                        max_length=16,
+                        verbose_name="роль",
+                    ),
+                ),
+                ("organisation", models.CharField(blank=True, max_length=64, verbose_name="организация")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'учётная запись',
-                'verbose_name_plural': 'учётные записи',
+                "verbose_name": "учётная запись",
+                "verbose_name_plural": "учётные записи",
             },
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('consolidate', 'свод муниципалитета'), ('regional', 'свод региона'), ('approve', 'утверждение в хранилище'), ('unapprove', 'снятие утверждения в хранилище')], max_length=16)),
-                ('municipality', models.CharField(blank=True, max_length=64)),
-                ('region', models.CharField(blank=True, max_length=64)),
-                ('period', models.CharField(blank=True, max_length=16)),
-                ('school_id', models.CharField(blank=True, max_length=32)),
-                ('requested_at', models.DateTimeField(auto_now_add=True)),
-                ('state', models.CharField(choices=[('queued', 'в очереди'), ('running', 'выполняется'), ('done', 'готово'), ('failed', 'ошибка')], default='queued', max_length=16)),
-                ('progress', models.CharField(blank=True, max_length=300)),
-                ('started_at', models.DateTimeField(null=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('requested_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("consolidate", "свод муниципалитета"),
+                            ("regional", "свод региона"),
+                            ("approve", "утверждение в хранилище"),
+                            ("unapprove", "снятие утверждения в хранилище"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("municipality", models.CharField(blank=True, max_length=64)),
+                ("region", models.CharField(blank=True, max_length=64)),
+                ("period", models.CharField(blank=True, max_length=16)),
+                ("school_id", models.CharField(blank=True, max_length=32)),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "в очереди"),
+                            ("running", "выполняется"),
+                            ("done", "готово"),
+                            ("failed", "ошибка"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress", models.CharField(blank=True, max_length=300)),
+                ("started_at", models.DateTimeField(null=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['requested_at', 'id'],
+                "ordering": ["requested_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RecordedState',
+            name="RecordedState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('school_id', models.CharField(max_length=32)),
-                ('municipality', models.CharField(db_index=True, max_length=64)),
-                ('period', models.CharField(max_length=16)),
-                ('sha256', models.CharField(max_length=64)),
-                ('verdict', models.CharField(choices=[('pending', 'в очереди на проверку'), ('held', 'отложен (отчёт уже утверждён)'), ('accepted', 'принят'), ('accepted_with_warnings', 'принят с предупреждениями'), ('rejected', 'не принят')], max_length=32)),
-                ('received_at', models.DateTimeField()),
-                ('errors', models.PositiveIntegerField(default=0)),
-                ('warnings', models.PositiveIntegerField(default=0)),
-                ('reason', models.TextField(blank=True)),
-                ('synced_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("school_id", models.CharField(max_length=32)),
+                ("municipality", models.CharField(db_index=True, max_length=64)),
+                ("period", models.CharField(max_length=16)),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("pending", "в очереди на проверку"),
+                            ("held", "отложен (отчёт уже утверждён)"),
+                            ("accepted", "принят"),
+                            ("accepted_with_warnings", "принят с предупреждениями"),
+                            ("rejected", "не принят"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("received_at", models.DateTimeField()),
+                ("errors", models.PositiveIntegerField(default=0)),
+                ("warnings", models.PositiveIntegerField(default=0)),
+                ("reason", models.TextField(blank=True)),
+                ("synced_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('school_id', 'period'), name='one_state_per_return')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("school_id", "period"), name="one_state_per_return")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('school_id', models.CharField(db_index=True, max_length=32)),
-                ('municipality', models.CharField(max_length=64)),
-                ('period', models.CharField(max_length=16)),
-                ('uploaded_at', models.DateTimeField()),
-                ('client_name', models.CharField(max_length=200)),
-                ('size', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('verdict', models.CharField(choices=[('pending', 'в очереди на проверку'), ('held', 'отложен (отчёт уже утверждён)'), ('accepted', 'принят'), ('accepted_with_warnings', 'принят с предупреждениями'), ('rejected', 'не принят')], max_length=32)),
-                ('errors', models.PositiveIntegerField(default=0)),
-                ('warnings', models.PositiveIntegerField(default=0)),
-                ('issues', models.JSONField(default=list)),
-                ('rows', models.JSONField(default=dict)),
-                ('history_checked', models.BooleanField(default=True)),
-                ('forwarded', models.BooleanField(default=False)),
-                ('recorded_verdict', models.CharField(blank=True, choices=[('pending', 'в очереди на проверку'), ('held', 'отложен (отчёт уже утверждён)'), ('accepted', 'принят'), ('accepted_with_warnings', 'принят с предупреждениями'), ('rejected', 'не принят')], max_length=32)),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("school_id", models.CharField(db_index=True, max_length=32)),
+                ("municipality", models.CharField(max_length=64)),
+                ("period", models.CharField(max_length=16)),
+                ("uploaded_at", models.DateTimeField()),
+                ("client_name", models.CharField(max_length=200)),
+                ("size", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("pending", "в очереди на проверку"),
+                            ("held", "отложен (отчёт уже утверждён)"),
+                            ("accepted", "принят"),
+                            ("accepted_with_warnings", "принят с предупреждениями"),
+                            ("rejected", "не принят"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("errors", models.PositiveIntegerField(default=0)),
+                ("warnings", models.PositiveIntegerField(default=0)),
+                ("issues", models.JSONField(default=list)),
+                ("rows", models.JSONField(default=dict)),
+                ("history_checked", models.BooleanField(default=True)),
+                ("forwarded", models.BooleanField(default=False)),
+                (
+                    "recorded_verdict",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pending", "в очереди на проверку"),
+                            ("held", "отложен (отчёт уже утверждён)"),
+                            ("accepted", "принят"),
+                            ("accepted_with_warnings", "принят с предупреждениями"),
+                            ("rejected", "не принят"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-uploaded_at'],
+                "ordering": ["-uploaded_at"],
             },
         ),
         migrations.CreateModel(
-            name='Justification',
+            name="Justification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issue_key', models.CharField(max_length=200)),
-                ('text', models.TextField()),
-                ('written_at', models.DateTimeField(auto_now_add=True)),
-                ('written_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='justifications', to='cabinet.upload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("issue_key", models.CharField(max_length=200)),
+                ("text", models.TextField()),
+                ("written_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "written_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="justifications",
+                        to="cabinet.upload",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('school_id', models.CharField(db_index=True, max_length=32)),
-                ('period', models.CharField(max_length=16)),
-                ('kind', models.CharField(choices=[('accept', 'принят методистом'), ('return', 'возвращён на доработку'), ('approve', 'утверждён'), ('unapprove', 'утверждение снято'), ('extend', 'срок продлён')], max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('deadline', models.DateField(blank=True, null=True)),
-                ('made_at', models.DateTimeField(auto_now_add=True)),
-                ('made_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('upload', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='cabinet.upload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("school_id", models.CharField(db_index=True, max_length=32)),
+                ("period", models.CharField(max_length=16)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("accept", "принят методистом"),
+                            ("return", "возвращён на доработку"),
+                            ("approve", "утверждён"),
+                            ("unapprove", "утверждение снято"),
+                            ("extend", "срок продлён"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("deadline", models.DateField(blank=True, null=True)),
+                ("made_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "made_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="cabinet.upload",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['made_at', 'id'],
+                "ordering": ["made_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(fields=['school_id', 'period', 'uploaded_at'], name='cabinet_upl_school__2f4a74_idx'),
+            model_name="upload",
+            index=models.Index(
+                fields=["school_id", "period", "uploaded_at"], name="cabinet_upl_school__2f4a74_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='justification',
-            constraint=models.UniqueConstraint(fields=('upload', 'issue_key'), name='one_justification_per_warning'),
+            model_name="justification",
+            constraint=models.UniqueConstraint(
+                fields=("upload", "issue_key"), name="one_justification_per_warning"
+            ),
         ),
     ]

@@ -6,46 +6,87 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cabinet', '0001_initial'),
+        ("cabinet", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('receipt', 'квитанция о приёме'), ('returned', 'возврат на доработку'), ('reminder', 'напоминание о сроке'), ('overdue', 'срок прошёл'), ('digest', 'сводка для методиста')], max_length=16)),
-                ('school_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('municipality', models.CharField(max_length=64)),
-                ('period', models.CharField(max_length=16)),
-                ('recipients', models.JSONField()),
-                ('subject', models.CharField(max_length=300)),
-                ('body', models.TextField()),
-                ('attachments', models.JSONField(default=list)),
-                ('state', models.CharField(choices=[('queued', 'ждёт отправки'), ('sending', 'отправляется'), ('sent', 'отправлено'), ('unconfirmed', 'отправка не подтверждена')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("receipt", "квитанция о приёме"),
+                            ("returned", "возврат на доработку"),
+                            ("reminder", "напоминание о сроке"),
+                            ("overdue", "срок прошёл"),
+                            ("digest", "сводка для методиста"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("school_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("municipality", models.CharField(max_length=64)),
+                ("period", models.CharField(max_length=16)),
+                ("recipients", models.JSONField()),
+                ("subject", models.CharField(max_length=300)),
+                ("body", models.TextField()),
+                ("attachments", models.JSONField(default=list)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "ждёт отправки"),
+                            ("sending", "отправляется"),
+                            ("sent", "отправлено"),
+                            ("unconfirmed", "отправка не подтверждена"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(null=True)),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SchoolContact',
+            name="SchoolContact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('school_id', models.CharField(max_length=32, unique=True)),
-                ('email', models.EmailField(max_length=254, verbose_name='эл. почта ОО')),
-                ('curator_email', models.EmailField(max_length=254, verbose_name='эл. почта куратора наставничества')),
-                ('changed_at', models.DateTimeField(auto_now=True)),
-                ('changed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("school_id", models.CharField(max_length=32, unique=True)),
+                ("email", models.EmailField(max_length=254, verbose_name="эл. почта ОО")),
+                (
+                    "curator_email",
+                    models.EmailField(max_length=254, verbose_name="эл. почта куратора наставничества"),
+                ),
+                ("changed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
     ]

@@ -41,16 +41,31 @@ def page_context(account, school_id: str, slug: str) -> dict:
     m, school = school_for(account, school_id)
     period = period_of(m, slug)
     state = school_state(m, school, period)
-    uploads = list(Upload.objects.filter(school_id=school.id, period=period.code).select_related("uploaded_by"))
-    timeline = sorted([("upload", u.uploaded_at, u) for u in uploads] + [("decision", d.made_at, d) for d in state.decisions],
-                      key=lambda item: item[1], reverse=True)
+    uploads = list(
+        Upload.objects.filter(school_id=school.id, period=period.code).select_related("uploaded_by")
+    )
+    timeline = sorted(
+        [("upload", u.uploaded_at, u) for u in uploads]
+        + [("decision", d.made_at, d) for d in state.decisions],
+        key=lambda item: item[1],
+        reverse=True,
+    )
     latest = state.latest.upload if state.latest else None
     addresses = notices.school_addresses(school)
-    return {"notices": Notice.objects.filter(school_id=school.id, period=period.code).order_by("-created_at"),
-            "contact_form": ContactForm(initial={"email": addresses[0], "curator_email": addresses[-1]}),"m": m, "school": school, "period": period, "slug": period_slug(period.code), "state": state,
-            "uploads": uploads, "timeline": timeline, "latest": latest,
-            "latest_groups": problem_groups(latest) if latest else [],
-            "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")}}
+    return {
+        "notices": Notice.objects.filter(school_id=school.id, period=period.code).order_by("-created_at"),
+        "contact_form": ContactForm(initial={"email": addresses[0], "curator_email": addresses[-1]}),
+        "m": m,
+        "school": school,
+        "period": period,
+        "slug": period_slug(period.code),
+        "state": state,
+        "uploads": uploads,
+        "timeline": timeline,
+        "latest": latest,
+        "latest_groups": problem_groups(latest) if latest else [],
+        "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")},
+    }
 
 
 @roles(*READERS)
@@ -67,7 +82,9 @@ def template(request, account, school_id, slug):
     try:
         path = engine.template_path(m.code, period.code, school.id)
     except engine.WarehouseInUse as exc:
-        return render(request, "cabinet/message.html", {"title": "Шаблон пока недоступен", "text": str(exc)}, status=503)
+        return render(
+            request, "cabinet/message.html", {"title": "Шаблон пока недоступен", "text": str(exc)}, status=503
+        )
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
 
 
@@ -85,17 +102,41 @@ def hand_in(request, account, school_id, slug):
     data = file.read()
     previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
     upload_id, now = uuid.uuid4(), timezone.now()
-    result = engine.hand_in(upload_id, data, file.name, school.id, period.code, timezone.localtime(now).replace(tzinfo=None),
-                            previous)
+    result = engine.hand_in(
+        upload_id,
+        data,
+        file.name,
+        school.id,
+        period.code,
+        timezone.localtime(now).replace(tzinfo=None),
+        previous,
+    )
     errors = sum(i.severity == "error" for i in result.issues)
     upload = Upload.objects.create(
-        id=upload_id, school_id=school.id, municipality=m.code, period=period.code, uploaded_by=request.user,
-        uploaded_at=now, client_name=engine.display_name(file.name), size=len(data),
-        sha256=result.sha256, verdict=result.verdict, errors=errors, warnings=len(result.issues) - errors,
-        issues=[i.model_dump(mode="json") for i in result.issues], rows=result.rows,
-        history_checked=result.history_checked, forwarded=result.forwarded)
-    AuditEvent.record(account, f"сдан отчёт: {upload.get_verdict_display()}", municipality=m.code,
-                      school_id=school.id, period=period.code)
+        id=upload_id,
+        school_id=school.id,
+        municipality=m.code,
+        period=period.code,
+        uploaded_by=request.user,
+        uploaded_at=now,
+        client_name=engine.display_name(file.name),
+        size=len(data),
+        sha256=result.sha256,
+        verdict=result.verdict,
+        errors=errors,
+        warnings=len(result.issues) - errors,
+        issues=[i.model_dump(mode="json") for i in result.issues],
+        rows=result.rows,
+        history_checked=result.history_checked,
+        forwarded=result.forwarded,
+    )
+    AuditEvent.record(
+        account,
+        f"сдан отчёт: {upload.get_verdict_display()}",
+        municipality=m.code,
+        school_id=school.id,
+        period=period.code,
+    )
     draft = notices.upload_receipt(upload)
     if draft:
         draft.record()  # sent by the worker, never inside this request
@@ -108,26 +149,44 @@ def upload_page(request, account, upload_id):
     upload = upload_for(account, upload_id)
     m, school = school_for(account, upload.school_id)
     groups = problem_groups(upload)
-    previous = Upload.objects.filter(school_id=upload.school_id, period=upload.period,
-                                     uploaded_at__lt=upload.uploaded_at).first()
+    previous = Upload.objects.filter(
+        school_id=upload.school_id, period=upload.period, uploaded_at__lt=upload.uploaded_at
+    ).first()
     latest = Upload.objects.filter(school_id=upload.school_id, period=upload.period).first()
-    return render(request, "cabinet/upload_page.html", {
-        "upload": upload, "m": m, "school": school, "groups": groups, "slug": period_slug(upload.period),
-        "changes": changes_since(previous, upload.issues, upload.rows), "is_latest": latest == upload,
-        "annotated": engine.answer_file(upload.pk, "annotated") is not None,
-        "state": school_state(m, school, period_of(m, upload.period)), "justify_form": JustificationForm()})
+    return render(
+        request,
+        "cabinet/upload_page.html",
+        {
+            "upload": upload,
+            "m": m,
+            "school": school,
+            "groups": groups,
+            "slug": period_slug(upload.period),
+            "changes": changes_since(previous, upload.issues, upload.rows),
+            "is_latest": latest == upload,
+            "annotated": engine.answer_file(upload.pk, "annotated") is not None,
+            "state": school_state(m, school, period_of(m, upload.period)),
+            "justify_form": JustificationForm(),
+        },
+    )
 
 
 def problem_groups(upload: Upload) -> list[tuple[str, list]]:
     """An upload's problems by sheet, each with its key and the school's justification (if any)."""
     justified = {j.issue_key: j for j in upload.justifications.select_related("written_by")}
     issues = [Issue.model_validate(i) for i in upload.issues]
-    return [(title, [(i, key, justified.get(key)) for i in found for key in [issue_key(i.model_dump())]])
-            for title, found in by_sheet(issues)]
+    return [
+        (title, [(i, key, justified.get(key)) for i in found for key in [issue_key(i.model_dump())]])
+        for title, found in by_sheet(issues)
+    ]
 
 
-DOWNLOADS = {"receipt": "квитанция.xlsx", "receipt_text": "квитанция.txt", "annotated": "с_пометками.xlsx",
-             "original": "как_сдан"}
+DOWNLOADS = {
+    "receipt": "квитанция.xlsx",
+    "receipt_text": "квитанция.txt",
+    "annotated": "с_пометками.xlsx",
+    "original": "как_сдан",
+}
 
 
 @roles(*READERS)
@@ -138,7 +197,9 @@ def upload_file(request, account, upload_id, kind):
     path = engine.archived(upload.sha256) if kind == "original" else engine.answer_file(upload.pk, kind)
     if path is None:
         raise Http404("нет такого файла")
-    number = Upload.objects.filter(school_id=upload.school_id, period=upload.period, uploaded_at__lte=upload.uploaded_at).count()
+    number = Upload.objects.filter(
+        school_id=upload.school_id, period=upload.period, uploaded_at__lte=upload.uploaded_at
+    ).count()
     name = f"{upload.school_id}_{period_slug(upload.period)}_версия{number}_{DOWNLOADS[kind]}"
     if kind == "original":
         name += path.suffix
@@ -152,8 +213,17 @@ def justify(request, account, upload_id):
     form = JustificationForm(request.POST)
     warnings = {issue_key(i) for i in upload.issues if i["severity"] == "warning"}
     if form.is_valid() and form.cleaned_data["issue_key"] in warnings:
-        Justification.objects.update_or_create(upload=upload, issue_key=form.cleaned_data["issue_key"],
-                                               defaults={"text": form.cleaned_data["text"], "written_by": request.user})
-        AuditEvent.record(account, "пояснение к предупреждению", municipality=upload.municipality,
-                          school_id=upload.school_id, period=upload.period, reason=form.cleaned_data["text"])
+        Justification.objects.update_or_create(
+            upload=upload,
+            issue_key=form.cleaned_data["issue_key"],
+            defaults={"text": form.cleaned_data["text"], "written_by": request.user},
+        )
+        AuditEvent.record(
+            account,
+            "пояснение к предупреждению",
+            municipality=upload.municipality,
+            school_id=upload.school_id,
+            period=upload.period,
+            reason=form.cleaned_data["text"],
+        )
     return redirect(reverse("upload", args=[upload.pk]) + "#problems")

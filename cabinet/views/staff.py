@@ -56,7 +56,9 @@ def staff_home(request, account):
     regions = sorted({m.region for m in municipalities_for(account)})
     if account.role == Role.REGION or len(regions) == 1:
         return redirect("region", regions[0])
-    return render(request, "cabinet/regions.html", {"regions": [(r, load_reference().regions[r]) for r in regions]})
+    return render(
+        request, "cabinet/regions.html", {"regions": [(r, load_reference().regions[r]) for r in regions]}
+    )
 
 
 def summary_file(m, period) -> tuple[Path, datetime] | None:
@@ -84,34 +86,81 @@ def board_page(request, account, code, slug):
     if request.GET.get("order") == "problems":
         shown = problems_first(shown)
     page = Paginator(shown, BOARD_PAGE_ROWS).get_page(request.GET.get("page"))
-    letters = {n.school_id: n for n in Notice.objects.filter(
-        municipality=m.code, period=period.code, school_id__in=[s.school.id for s in page])}
+    letters = {
+        n.school_id: n
+        for n in Notice.objects.filter(
+            municipality=m.code, period=period.code, school_id__in=[s.school.id for s in page]
+        )
+    }
     for s in page:
         s.last_notice = letters.get(s.school.id)
-    return render(request, "cabinet/board.html", {
-        "m": m, "period": period, "slug": slug, "states": page, "page": page, "totals": counts, "statuses": Status.RU,
-        "mail_configured": settings.MAIL_CONFIGURED, "mail_folder": settings.EMAIL_FILE_PATH,
-        "filters": request.GET, "summary": summary_file(m, period), "periods": m.periods,
-        "job": last_job(JobKind.CONSOLIDATE, municipality=m.code, period=period.code)})
+    return render(
+        request,
+        "cabinet/board.html",
+        {
+            "m": m,
+            "period": period,
+            "slug": slug,
+            "states": page,
+            "page": page,
+            "totals": counts,
+            "statuses": Status.RU,
+            "mail_configured": settings.MAIL_CONFIGURED,
+            "mail_folder": settings.EMAIL_FILE_PATH,
+            "filters": request.GET,
+            "summary": summary_file(m, period),
+            "periods": m.periods,
+            "job": last_job(JobKind.CONSOLIDATE, municipality=m.code, period=period.code),
+        },
+    )
 
 
-BOARD_COLUMNS = ["Код ОО", "ОО", "Статус", "Причина", "Срок", "В срок", "Ошибок", "Предупреждений", "Пояснений",
-                 "Последняя версия"]
+BOARD_COLUMNS = [
+    "Код ОО",
+    "ОО",
+    "Статус",
+    "Причина",
+    "Срок",
+    "В срок",
+    "Ошибок",
+    "Предупреждений",
+    "Пояснений",
+    "Последняя версия",
+]
 
 
 @roles(*STAFF)
 def board_export(request, account, code, slug):
     m = staff_municipality(account, code)
     period = period_of(m, slug)
-    rows = [("title", [f"{m.name}: сдача отчётов о наставничестве за период {period.code}"]),
-            ("plain", [f"Выгружено {timezone.localtime():%d.%m.%Y %H:%M}"]), ("head", BOARD_COLUMNS)]
+    rows = [
+        ("title", [f"{m.name}: сдача отчётов о наставничестве за период {period.code}"]),
+        ("plain", [f"Выгружено {timezone.localtime():%d.%m.%Y %H:%M}"]),
+        ("head", BOARD_COLUMNS),
+    ]
     for s in problems_first(board(m, period)):
         latest = s.latest
-        rows.append(("plain", [s.school.id, s.school.name, s.status_ru, s.reason, f"{s.deadline:%d.%m.%Y}",
-                               "нет" if s.late else "да", latest.errors if latest else "", latest.warnings if latest else "",
-                               s.justified or "", f"{timezone.localtime(latest.received_at):%d.%m.%Y %H:%M}" if latest else ""]))
+        rows.append(
+            (
+                "plain",
+                [
+                    s.school.id,
+                    s.school.name,
+                    s.status_ru,
+                    s.reason,
+                    f"{s.deadline:%d.%m.%Y}",
+                    "нет" if s.late else "да",
+                    latest.errors if latest else "",
+                    latest.warnings if latest else "",
+                    s.justified or "",
+                    f"{timezone.localtime(latest.received_at):%d.%m.%Y %H:%M}" if latest else "",
+                ],
+            )
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_plain_book(Path(tmp) / "board.xlsx", "Сдача отчётов", rows, [10, 45, 24, 50, 11, 8, 8, 14, 10, 16])
+        path = write_plain_book(
+            Path(tmp) / "board.xlsx", "Сдача отчётов", rows, [10, 45, 24, 50, 11, 8, 8, 14, 10, 16]
+        )
         data = path.read_bytes()
     response = FileResponse(iter([data]), as_attachment=True, filename=f"сдача_отчётов_{m.code}_{slug}.xlsx")
     response["Content-Length"] = str(len(data))
@@ -133,17 +182,34 @@ def decide(request, account, school_id, slug):
         messages.error(request, refusal or " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("return", school.id, slug)
     upload = state.latest.upload if state.latest else None
-    decision = Decision.objects.create(school_id=school.id, period=period.code, upload=upload, kind=kind,
-                                       reason=form.cleaned_data["reason"].strip(), deadline=form.cleaned_data.get("deadline"),
-                                       made_by=request.user)
+    decision = Decision.objects.create(
+        school_id=school.id,
+        period=period.code,
+        upload=upload,
+        kind=kind,
+        reason=form.cleaned_data["reason"].strip(),
+        deadline=form.cleaned_data.get("deadline"),
+        made_by=request.user,
+    )
     what = decision.get_kind_display() + (f" до {decision.deadline:%d.%m.%Y}" if decision.deadline else "")
-    AuditEvent.record(account, f"решение: {what}", municipality=m.code, school_id=school.id, period=period.code,
-                      reason=decision.reason)
+    AuditEvent.record(
+        account,
+        f"решение: {what}",
+        municipality=m.code,
+        school_id=school.id,
+        period=period.code,
+        reason=decision.reason,
+    )
     if kind == DecisionKind.RETURN:
         notices.returned(decision).record()
     if kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE):  # the warehouse's lock follows, by the worker
-        Job.objects.create(kind=JobKind(kind), municipality=m.code, period=period.code, school_id=school.id,
-                           requested_by=request.user)
+        Job.objects.create(
+            kind=JobKind(kind),
+            municipality=m.code,
+            period=period.code,
+            school_id=school.id,
+            requested_by=request.user,
+        )
     messages.success(request, f"Решение записано: {what}.")
     return redirect("return", school.id, slug)
 
@@ -172,9 +238,16 @@ def contacts(request, account, school_id, slug):
     m, school = school_for(account, school_id)
     form = ContactForm(request.POST)
     if form.is_valid():
-        SchoolContact.objects.update_or_create(school_id=school.id, defaults={**form.cleaned_data, "changed_by": request.user})
-        AuditEvent.record(account, "изменены адреса ОО", municipality=m.code, school_id=school.id,
-                          reason=f"{form.cleaned_data['email']}, {form.cleaned_data['curator_email']}")
+        SchoolContact.objects.update_or_create(
+            school_id=school.id, defaults={**form.cleaned_data, "changed_by": request.user}
+        )
+        AuditEvent.record(
+            account,
+            "изменены адреса ОО",
+            municipality=m.code,
+            school_id=school.id,
+            reason=f"{form.cleaned_data['email']}, {form.cleaned_data['curator_email']}",
+        )
         messages.success(request, "Адреса ОО сохранены: уведомления пойдут на них.")
     else:
         messages.error(request, "Адреса не сохранены: проверьте, что оба — адреса электронной почты.")
@@ -186,9 +259,18 @@ def contacts(request, account, school_id, slug):
 def consolidate(request, account, code, slug):
     m = staff_municipality(account, code)
     period = period_of(m, slug)
-    job = ask_worker(request, account, "запущен свод муниципалитета", kind=JobKind.CONSOLIDATE, municipality=m.code,
-                     region=m.region, period=period.code)
-    return render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("board", m.code, slug)
+    job = ask_worker(
+        request,
+        account,
+        "запущен свод муниципалитета",
+        kind=JobKind.CONSOLIDATE,
+        municipality=m.code,
+        region=m.region,
+        period=period.code,
+    )
+    return (
+        render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("board", m.code, slug)
+    )
 
 
 def ask_worker(request, account, action: str, **job) -> Job:
@@ -196,14 +278,18 @@ def ask_worker(request, account, action: str, **job) -> Job:
     found = Job.objects.filter(**job, state__in=[JobState.QUEUED, JobState.RUNNING]).first()
     if found is None:
         found = Job.objects.create(**job, requested_by=request.user)
-        AuditEvent.record(account, action, municipality=job.get("municipality", ""), period=job.get("period", ""))
+        AuditEvent.record(
+            account, action, municipality=job.get("municipality", ""), period=job.get("period", "")
+        )
     return found
 
 
 def job_scope(account, job: Job) -> None:
     """A job is seen by the staff of its municipality, or of its region for a regional one."""
     if job.kind == JobKind.REGIONAL:
-        if account.role not in (Role.REGION, Role.ADMIN) or job.region not in {m.region for m in municipalities_for(account)}:
+        if account.role not in (Role.REGION, Role.ADMIN) or job.region not in {
+            m.region for m in municipalities_for(account)
+        }:
             raise Http404("нет такого запуска")
     else:
         staff_municipality(account, job.municipality)
@@ -243,17 +329,26 @@ def users_page(request, account, code):
             user = create_account(Role.SCHOOL, school_id, email=email)
             link = (school_id, invitation_link(user))
             if user.email:
-                send_mail("Приглашение в кабинет svod", invitation_text(m.school(school_id).name, link[1]),
-                          None, [user.email])
+                send_mail(
+                    "Приглашение в кабинет svod",
+                    invitation_text(m.school(school_id).name, link[1]),
+                    None,
+                    [user.email],
+                )
             AuditEvent.record(account, "выдано приглашение", municipality=m.code, school_id=school_id)
     accounts = schools_with_accounts(m.code)
-    return render(request, "cabinet/users.html", {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools],
-                                                  "link": link, "form": InviteForm()})
+    return render(
+        request,
+        "cabinet/users.html",
+        {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools], "link": link, "form": InviteForm()},
+    )
 
 
 def invitation_text(name: str, link: str) -> str:
-    return (f"Здравствуйте!\n\nДля {name} открыт доступ в кабинет svod, где сдают отчёт о наставничестве.\n"
-            f"Чтобы войти, задайте пароль по ссылке (она действует неделю и только один раз):\n{link}\n")
+    return (
+        f"Здравствуйте!\n\nДля {name} открыт доступ в кабинет svod, где сдают отчёт о наставничестве.\n"
+        f"Чтобы войти, задайте пароль по ссылке (она действует неделю и только один раз):\n{link}\n"
+    )
 
 
 @roles(Role.REGION, Role.ADMIN)
@@ -267,10 +362,17 @@ def region_page(request, account, region):
         counts = totals(board(m, period))
         rows.append({"m": m, "period": period, "totals": counts, "summary": summary_file(m, period)})
     files = regional_files(engine.workspace().out, region)
-    return render(request, "cabinet/region.html", {
-        "region": region, "region_name": load_reference().regions[region], "rows": rows,
-        "files": [(f.name, datetime.fromtimestamp(f.stat().st_mtime)) for f in files],
-        "job": last_job(JobKind.REGIONAL, region=region)})
+    return render(
+        request,
+        "cabinet/region.html",
+        {
+            "region": region,
+            "region_name": load_reference().regions[region],
+            "rows": rows,
+            "files": [(f.name, datetime.fromtimestamp(f.stat().st_mtime)) for f in files],
+            "job": last_job(JobKind.REGIONAL, region=region),
+        },
+    )
 
 
 @require_POST
@@ -290,5 +392,3 @@ def regional_download(request, account, region, name):
     if path is None:
         raise Http404("нет такой сводки")
     return FileResponse(path.open("rb"), as_attachment=True, filename=name)
-
-

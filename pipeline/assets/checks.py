@@ -2,7 +2,6 @@
 (`contracts_hold`), and municipal totals are the sums over ОО (`totals_reconcile`). A failed check stops the
 partition's later stages, so a bad load is never published."""
 
-
 import warnings
 
 import dagster as dg
@@ -18,7 +17,9 @@ from pipeline.reference import load_reference
 from pipeline.rules.contracts import loaded_failures
 from pipeline.store import queries
 
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks are in preview in 1.13
+warnings.filterwarnings(
+    "ignore", category=dg.PreviewWarning
+)  # partitioned asset checks are in preview in 1.13
 
 
 @dg.asset_check(asset=checked_returns, blocking=True, partitions_def=municipality_period)
@@ -29,7 +30,9 @@ def rows_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) 
     ws = svod.workspace()
     with ws.connect() as con:
         bad = load_mismatches(con, ws.home, municipality, period)
-    return dg.AssetCheckResult(passed=bad.empty, metadata={"mismatches": len(bad), "details": md(bad.head(20), "нет")})
+    return dg.AssetCheckResult(
+        passed=bad.empty, metadata={"mismatches": len(bad), "details": md(bad.head(20), "нет")}
+    )
 
 
 @dg.asset_check(asset=checked_returns, blocking=True, partitions_def=municipality_period)
@@ -39,8 +42,10 @@ def contracts_hold(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace) 
     with svod.connection() as con:
         shas = list(queries.current_returns(con, queries.snapshot(con, municipality, period))["sha256"])
         failures = loaded_failures(queries.facts_of(con, shas))
-    return dg.AssetCheckResult(passed=failures.empty, metadata={
-        "num_failures": len(failures), "failures": md(failures.head(20), "нарушений нет")})
+    return dg.AssetCheckResult(
+        passed=failures.empty,
+        metadata={"num_failures": len(failures), "failures": md(failures.head(20), "нарушений нет")},
+    )
 
 
 @dg.asset_check(asset=indicators, blocking=True, partitions_def=municipality_period)
@@ -52,14 +57,21 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
     with svod.connection() as con:
         run_id = queries.published_run(con, municipality, period)
         if run_id is None:
-            return dg.AssetCheckResult(passed=True, metadata={"run_id": "", "note": "нет расчёта: нет принятых отчётов"})
+            return dg.AssetCheckResult(
+                passed=True, metadata={"run_id": "", "note": "нет расчёта: нет принятых отчётов"}
+            )
         rows = queries.totals_and_parts(con, run_id, [i.code for i in INDICATORS if i.per_file])
     ind = rows["indicator"].map(BY_CODE)
     registry = ind.map(lambda i: i.registry)
     school_num = rows["s_max"].where(ind.map(lambda i: bool(i.largest)), rows["s_num"]).fillna(0)
     expected_den = rows["s_den"].where(~registry, len(load_reference().municipalities[municipality].schools))
     shared = ind.map(lambda i: i.shared is not None)  # counted once across ОО: never more than the sum
-    bad = rows[(~registry & ~shared & (school_num != rows["m_num"])) | (shared & (rows["m_num"] > school_num))
-               | (expected_den != rows["m_den"])]
-    return dg.AssetCheckResult(passed=bad.empty and len(rows) == len(INDICATORS),
-                               metadata={"run_id": run_id or "", "indicators": len(rows), "mismatches": md(bad, "нет")})
+    bad = rows[
+        (~registry & ~shared & (school_num != rows["m_num"]))
+        | (shared & (rows["m_num"] > school_num))
+        | (expected_den != rows["m_den"])
+    ]
+    return dg.AssetCheckResult(
+        passed=bad.empty and len(rows) == len(INDICATORS),
+        metadata={"run_id": run_id or "", "indicators": len(rows), "mismatches": md(bad, "нет")},
+    )

@@ -1,6 +1,5 @@
 """Intake assets: files that are no known return, a partition's received files, and its checked returns."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -22,8 +21,14 @@ def unidentified_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace)
         taken = receive_inbox(ws, con, settle_seconds(context), only=UNIDENTIFIED)
         every = queries.unidentified(con)
     frame = pd.DataFrame(taken, columns=["name", "sha256", "duplicate", "school_id"])
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken), "files_now": md(frame.drop(columns="school_id"), "нет"),
-                                          "unidentified_total": len(every), "unidentified": md(every.head(50), "нет")})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(taken),
+            "files_now": md(frame.drop(columns="school_id"), "нет"),
+            "unidentified_total": len(every),
+            "unidentified": md(every.head(50), "нет"),
+        }
+    )
 
 
 @dg.asset(partitions_def=municipality_period, group_name="intake", pool="duckdb", kinds={"duckdb"})
@@ -34,26 +39,63 @@ def received_files(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg
         taken = receive_inbox(ws, con, settle_seconds(context), only=target(context))
     frame = pd.DataFrame(taken, columns=["school_id", "name", "sha256", "duplicate"])
     frame["sha256"] = frame["sha256"].str[:12]
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(taken), "duplicates": int(frame["duplicate"].sum()),
-                                          "files": md(frame, "новых файлов нет")})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(taken),
+            "duplicates": int(frame["duplicate"].sum()),
+            "files": md(frame, "новых файлов нет"),
+        }
+    )
 
 
-@dg.asset(partitions_def=municipality_period, deps=[received_files], group_name="intake", pool="duckdb", kinds={"duckdb"})
+@dg.asset(
+    partitions_def=municipality_period,
+    deps=[received_files],
+    group_name="intake",
+    pool="duckdb",
+    kinds={"duckdb"},
+)
 def checked_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Pending returns checked, answered (annotated copy and receipt in the outbox) and loaded by verdict."""
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         results = process_pending(ws, con, municipality, period)
         states = queries.school_states(con, municipality, period)
-    now = pd.DataFrame({"ОО": states["school_id"], "наименование": states["name"],
-                        "состояние": [Verdict(v).ru if isinstance(v, str) else NOT_SENT for v in states["verdict"]],
-                        "версия": states["version"], "причина": states["reason"].fillna("")})
-    checked = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "решение": r.verdict.ru,
-                             **dict(zip(("ошибок", "предупреждений"), counts(r.issues), strict=True))} for r in results])
-    failed = pd.DataFrame([{"ОО": r.school_id, "файл": r.original_name, "причина": r.annotation_failure}
-                           for r in results if r.annotation_failure])
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(results), **{f"schools/{k}": int(n) for k, n in now["состояние"].value_counts().items()},
-        "schools": md(now, "реестр пуст"), "checked_now": md(checked, "новых файлов нет"),
-        "missing": md(now[now["состояние"] == NOT_SENT][["ОО", "наименование"]], "все ОО сдали"),
-        "annotation_failures": len(failed), "annotated_copies_failed": md(failed, "нет")})
+    now = pd.DataFrame(
+        {
+            "ОО": states["school_id"],
+            "наименование": states["name"],
+            "состояние": [Verdict(v).ru if isinstance(v, str) else NOT_SENT for v in states["verdict"]],
+            "версия": states["version"],
+            "причина": states["reason"].fillna(""),
+        }
+    )
+    checked = pd.DataFrame(
+        [
+            {
+                "ОО": r.school_id,
+                "файл": r.original_name,
+                "решение": r.verdict.ru,
+                **dict(zip(("ошибок", "предупреждений"), counts(r.issues), strict=True)),
+            }
+            for r in results
+        ]
+    )
+    failed = pd.DataFrame(
+        [
+            {"ОО": r.school_id, "файл": r.original_name, "причина": r.annotation_failure}
+            for r in results
+            if r.annotation_failure
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(results),
+            **{f"schools/{k}": int(n) for k, n in now["состояние"].value_counts().items()},
+            "schools": md(now, "реестр пуст"),
+            "checked_now": md(checked, "новых файлов нет"),
+            "missing": md(now[now["состояние"] == NOT_SENT][["ОО", "наименование"]], "все ОО сдали"),
+            "annotation_failures": len(failed),
+            "annotated_copies_failed": md(failed, "нет"),
+        }
+    )

@@ -10,14 +10,22 @@ from pipeline.assets.schools import missing_reminders
 PARTITION_STAGES = ["received_files", "checked_returns", "indicators", "municipal_summary"]
 
 consolidate_partition = dg.define_asset_job(
-    "consolidate_partition", selection=[received_files, checked_returns, indicators, municipal_summary],
-    description="Принять файлы ОО муниципалитета за период, проверить, загрузить и выпустить сводку.")
+    "consolidate_partition",
+    selection=[received_files, checked_returns, indicators, municipal_summary],
+    description="Принять файлы ОО муниципалитета за период, проверить, загрузить и выпустить сводку.",
+)
 answer_unidentified = dg.define_asset_job(
-    "answer_unidentified", selection=[unidentified_returns], description="Ответить на файлы, которые не являются выданными шаблонами.")
+    "answer_unidentified",
+    selection=[unidentified_returns],
+    description="Ответить на файлы, которые не являются выданными шаблонами.",
+)
 publish_regional = dg.define_asset_job(
-    "publish_regional", selection=[regional_summary], description="Выпустить региональные сводки.")
+    "publish_regional", selection=[regional_summary], description="Выпустить региональные сводки."
+)
 remind_missing = dg.define_asset_job(
-    "remind_missing", selection=[missing_reminders],
-    description="Список ОО без принятого отчёта перед сроком сдачи.")
+    "remind_missing",
+    selection=[missing_reminders],
+    description="Список ОО без принятого отчёта перед сроком сдачи.",
+)
 
 JOBS = [consolidate_partition, answer_unidentified, publish_regional, remind_missing]

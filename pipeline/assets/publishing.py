@@ -1,7 +1,6 @@
 """Publishing assets: a partition's run computed and stored, its municipal workbook rendered from that stored run,
 and the regional workbooks from each municipality's published run."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -16,31 +15,62 @@ from pipeline.reference import load_reference
 from pipeline.store import queries
 
 
-@dg.asset(partitions_def=municipality_period, deps=[checked_returns], group_name="publish", pool="duckdb", kinds={"duckdb"})
+@dg.asset(
+    partitions_def=municipality_period,
+    deps=[checked_returns],
+    group_name="publish",
+    pool="duckdb",
+    kinds={"duckdb"},
+)
 def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Indicators per ОО and for the municipality, stored with the source cells of every figure."""
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run = compute.compute(con, municipality, period)
         if run.subs.empty:  # no accepted return yet: a summary of zeros is no document
-            return dg.MaterializeResult(metadata={"run_id": "", "schools": 0, "returns_seen": len(run.snapshot),
-                                                  "note": "нет принятых отчётов: показатели не рассчитаны"})
+            return dg.MaterializeResult(
+                metadata={
+                    "run_id": "",
+                    "schools": 0,
+                    "returns_seen": len(run.snapshot),
+                    "note": "нет принятых отчётов: показатели не рассчитаны",
+                }
+            )
         compute.store(con, run, ws.journal)
-    totals = pd.DataFrame([{"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
-                           for f in run.figures if f.level is Level.MUNICIPALITY])
-    return dg.MaterializeResult(metadata={"run_id": run.run_id, "dagster/row_count": len(run.figures),
-                                          "schools": len(run.subs), "returns_seen": len(run.snapshot),
-                                          "municipal_totals": md(totals, "нет данных")})
+    totals = pd.DataFrame(
+        [
+            {"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
+            for f in run.figures
+            if f.level is Level.MUNICIPALITY
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "run_id": run.run_id,
+            "dagster/row_count": len(run.figures),
+            "schools": len(run.subs),
+            "returns_seen": len(run.snapshot),
+            "municipal_totals": md(totals, "нет данных"),
+        }
+    )
 
 
-@dg.asset(partitions_def=municipality_period, deps=[indicators], group_name="publish", pool="duckdb", kinds={"excel"})
+@dg.asset(
+    partitions_def=municipality_period,
+    deps=[indicators],
+    group_name="publish",
+    pool="duckdb",
+    kinds={"excel"},
+)
 def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """The municipal summary workbook of the partition's published run (the one the indicator checks verified)."""
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
         run_id = queries.published_run(con, municipality, period)
         if run_id is None:
-            return dg.MaterializeResult(metadata={"run_id": "", "note": "сводка не выпущена: нет принятых отчётов"})
+            return dg.MaterializeResult(
+                metadata={"run_id": "", "note": "сводка не выпущена: нет принятых отчётов"}
+            )
         path = municipal.write_municipal(con, ws.out, run_id, ws.key)
     return dg.MaterializeResult(metadata={**file_meta(path), "run_id": run_id})
 
@@ -53,13 +83,22 @@ def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     written = []
     with ws.connect() as con:
         upstream = ingest_municipal_summaries(ws, con)
-        latest = dict(con.execute("SELECT r.municipality, arg_max(r.period, p.end_date) FROM run r "
-                                  "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1").fetchall())
+        latest = dict(
+            con.execute(
+                "SELECT r.municipality, arg_max(r.period, p.end_date) FROM run r "
+                "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1"
+            ).fetchall()
+        )
         for region in ref.regions:
             periods = {m.code: latest[m.code] for m in ref.municipalities_of(region) if m.code in latest}
             if periods:
                 written.append(regional.write_regional(con, ws.out, region, periods, ws.journal))
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(written),
-        "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in written) or "нет"),
-        "upstream": dg.MetadataValue.md("\n".join(f"- {u.message}" for u in upstream) or "сводок муниципалитетов нет")})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(written),
+            "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in written) or "нет"),
+            "upstream": dg.MetadataValue.md(
+                "\n".join(f"- {u.message}" for u in upstream) or "сводок муниципалитетов нет"
+            ),
+        }
+    )

@@ -15,12 +15,14 @@ class SvodWorkspace(dg.ConfigurableResource):
     """The workspace folder (inbox, archive, outbox, out, DuckDB file) and the settings it is worked with."""
 
     home: str
-    signing_key: str = ""       # empty: the demo key in a demo workspace, else runs that sign or verify stop
-    reference_dir: str = ""     # empty: the bundled sample reference data
+    signing_key: str = ""  # empty: the demo key in a demo workspace, else runs that sign or verify stop
+    reference_dir: str = ""  # empty: the bundled sample reference data
     duckdb_memory: str = DEFAULT_MEMORY
 
     def workspace(self) -> Workspace:
-        return Workspace.resolve(self.home, self.signing_key or None, self.reference_dir or None, self.duckdb_memory)
+        return Workspace.resolve(
+            self.home, self.signing_key or None, self.reference_dir or None, self.duckdb_memory
+        )
 
     @contextmanager
     def connection(self):

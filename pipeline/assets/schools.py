@@ -1,6 +1,5 @@
 """Assets facing the schools before intake: the templates they fill and the reminder list before a deadline."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -21,8 +20,13 @@ def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     out = ws.templates / municipality / period.replace("/", "-")
     with ws.connect() as con:
         paths, carried = issue_templates(con, ws.key, out, municipality, period)
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(paths), "carried_forward": carried,
-                                          "folder": dg.MetadataValue.path(str(out))})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(paths),
+            "carried_forward": carried,
+            "folder": dg.MetadataValue.path(str(out)),
+        }
+    )
 
 
 @dg.asset(partitions_def=municipality_period, group_name="schools", pool="duckdb", kinds={"duckdb"})
@@ -36,13 +40,20 @@ def missing_reminders(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
     never = states[states["verdict"].isna()]
     missing = pd.concat([rejected, never])
     deadline = m.period(period).deadline
-    path = atomic_write(ws.outbox / "_напоминания" / f"{context.partition_key}.txt",
-                        f"{m.name}, период {period}: срок сдачи {deadline:%d.%m.%Y}.\n"
-                        f"Нет принятого отчёта у {len(missing)} из {len(states)} ОО.\n"
-                        f"\nОтчёт отклонён, ждём исправленную версию ({len(rejected)}):\n"
-                        + "".join(f"- {s.school_id} {s.name}: {s.reason}\n" for s in rejected.itertuples())
-                        + f"\nОтчёт не поступал ({len(never)}):\n"
-                        + "".join(f"- {s.school_id} {s.name}\n" for s in never.itertuples()))
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(missing), **file_meta(path),
-                                          "rejected": md(rejected[["school_id", "name", "reason"]], "нет"),
-                                          "never_sent": md(never[["school_id", "name"]], "все сдали")})
+    path = atomic_write(
+        ws.outbox / "_напоминания" / f"{context.partition_key}.txt",
+        f"{m.name}, период {period}: срок сдачи {deadline:%d.%m.%Y}.\n"
+        f"Нет принятого отчёта у {len(missing)} из {len(states)} ОО.\n"
+        f"\nОтчёт отклонён, ждём исправленную версию ({len(rejected)}):\n"
+        + "".join(f"- {s.school_id} {s.name}: {s.reason}\n" for s in rejected.itertuples())
+        + f"\nОтчёт не поступал ({len(never)}):\n"
+        + "".join(f"- {s.school_id} {s.name}\n" for s in never.itertuples()),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(missing),
+            **file_meta(path),
+            "rejected": md(rejected[["school_id", "name", "reason"]], "нет"),
+            "never_sent": md(never[["school_id", "name"]], "все сдали"),
+        }
+    )

@@ -20,10 +20,16 @@ from pipeline.intake.routing import claimed_identities
 SETTLE_SECONDS = 2.0
 
 
-@dg.sensor(jobs=[consolidate_partition, answer_unidentified], minimum_interval_seconds=30,
-           default_status=dg.DefaultSensorStatus.RUNNING, description="Новые файлы в папке inbox.")
+@dg.sensor(
+    jobs=[consolidate_partition, answer_unidentified],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Новые файлы в папке inbox.",
+)
 def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
-    reap_dead_runs(context.instance)  # a killed run must not hold the warehouse pool the new runs will wait on
+    reap_dead_runs(
+        context.instance
+    )  # a killed run must not hold the warehouse pool the new runs will wait on
     ws = svod.workspace()
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests, new = [], {}
@@ -31,20 +37,33 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
         digest = sha256_of(path.read_bytes())
         if digest not in seen and digest not in new:
             new[digest] = path
-    for (digest, path), (_, municipality, period) in zip(new.items(), claimed_identities(list(new.values()), ws.key),
-                                                         strict=True):
+    for (digest, path), (_, municipality, period) in zip(
+        new.items(), claimed_identities(list(new.values()), ws.key), strict=True
+    ):
         seen[digest] = path.name
         if municipality:
-            requests.append(dg.RunRequest(run_key=digest, job_name=consolidate_partition.name,
-                                          partition_key=partition_key(municipality, period), tags={SETTLE_TAG: "0"}))
+            requests.append(
+                dg.RunRequest(
+                    run_key=digest,
+                    job_name=consolidate_partition.name,
+                    partition_key=partition_key(municipality, period),
+                    tags={SETTLE_TAG: "0"},
+                )
+            )
         else:
-            requests.append(dg.RunRequest(run_key=digest, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"}))
+            requests.append(
+                dg.RunRequest(run_key=digest, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"})
+            )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, ensure_ascii=False, sort_keys=True))
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[consolidate_partition],
-                      request_job=publish_regional, default_status=dg.DefaultSensorStatus.RUNNING,
-                      description="После свода муниципалитета обновить региональную сводку.")
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[consolidate_partition],
+    request_job=publish_regional,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="После свода муниципалитета обновить региональную сводку.",
+)
 def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=context.dagster_run.run_id)
 

@@ -77,9 +77,12 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[Stuck]:
     dead = [s for s in unfinished_runs(instance) if not s.alive]
     for s in dead:
         run = instance.get_run_by_id(s.run_id)
-        instance.report_run_failed(run, f"Запуск прерван: процесс, который его выполнял (pid {s.pid or 'не записан'}), "
-                                        "завершился аварийно (например, был остановлен или перезапущен сервер). "
-                                        "Данные, которые он не успел записать, будут обработаны следующим запуском.")
+        instance.report_run_failed(
+            run,
+            f"Запуск прерван: процесс, который его выполнял (pid {s.pid or 'не записан'}), "
+            "завершился аварийно (например, был остановлен или перезапущен сервер). "
+            "Данные, которые он не успел записать, будут обработаны следующим запуском.",
+        )
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         running = {s.run_id for s in unfinished_runs(instance) if s.alive}
@@ -100,8 +103,10 @@ def wait_for_pool(instance: dg.DagsterInstance, timeout: float, notify=lambda te
         if len(info.claimed_slots) < limit:
             return
         if time.monotonic() > deadline:
-            raise PoolBusy(f"Хранилище занято запуском {', '.join(holders)} дольше {timeout:.0f} с. Дождитесь его "
-                           "окончания (svod status покажет незавершённые запуски) и повторите.")
+            raise PoolBusy(
+                f"Хранилище занято запуском {', '.join(holders)} дольше {timeout:.0f} с. Дождитесь его "
+                "окончания (svod status покажет незавершённые запуски) и повторите."
+            )
         if not told:
             notify(f"Хранилище занято запуском {', '.join(holders)}; ждём до {timeout:.0f} с…")
             told = True

@@ -22,8 +22,11 @@ from pipeline.config import DATABASE, NoSigningKey, Workspace
 from pipeline.reference import Municipality, load_reference
 from pipeline.store.warehouse import WarehouseBusy
 
-app = typer.Typer(help="svod — мониторинг наставничества в ОО через книги Excel.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="svod — мониторинг наставничества в ОО через книги Excel.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 HOME = typer.Option(None, "--home", help="Рабочая папка svod (по умолчанию $SVOD_HOME или ./svod_home).")
 SCHOOL = typer.Option(..., help="Код ОО, например ARH-001.")
@@ -38,8 +41,10 @@ class WrongInput(ValueError):
 def existing(home: Path | None) -> Workspace:
     """The workspace at `home`, refused when it holds no warehouse (a forgotten --home must not look empty)."""
     if not Workspace.locate(home).joinpath(DATABASE).exists():
-        raise WrongInput(f"В рабочей папке {Workspace.locate(home)} нет хранилища svod. Укажите рабочую папку через "
-                         "--home или SVOD_HOME; новую рабочую папку создают svod templates и svod demo.")
+        raise WrongInput(
+            f"В рабочей папке {Workspace.locate(home)} нет хранилища svod. Укажите рабочую папку через "
+            "--home или SVOD_HOME; новую рабочую папку создают svod templates и svod demo."
+        )
     return Workspace.resolve(home)
 
 
@@ -54,8 +59,10 @@ def targets(period: str, municipalities: list[str] | None) -> list[Municipality]
     found = [m for m in chosen if period in {p.code for p in m.periods}]
     if not found or (municipalities and len(found) < len(chosen)):
         valid = sorted({p.code for m in chosen for p in m.periods})
-        raise WrongInput(f"Периода «{period}» нет в графике отчётности {'выбранных муниципалитетов' if municipalities else 'ни одного муниципалитета'}. "
-                         f"Коды периодов: {', '.join(valid)}.")
+        raise WrongInput(
+            f"Периода «{period}» нет в графике отчётности {'выбранных муниципалитетов' if municipalities else 'ни одного муниципалитета'}. "
+            f"Коды периодов: {', '.join(valid)}."
+        )
     return found
 
 
@@ -63,8 +70,10 @@ def school_of(code: str) -> Municipality:
     """The municipality of an ОО of the registry; an unknown code is refused."""
     home = next((m for m in load_reference().municipalities.values() if m.school(code)), None)
     if home is None:
-        raise WrongInput(f"ОО с кодом «{code}» нет в реестре. Коды выглядят как ARH-001 или KED-001; "
-                         "список ОО муниципалитета показывает svod status --period …")
+        raise WrongInput(
+            f"ОО с кодом «{code}» нет в реестре. Коды выглядят как ARH-001 или KED-001; "
+            "список ОО муниципалитета показывает svod status --period …"
+        )
     return home
 
 
@@ -84,6 +93,7 @@ def command(fn=None, *, on: typer.Typer = app):
         except in_process.RunFailed as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
+
     return on.command()(run)
 
 

@@ -33,51 +33,84 @@ def _lineage_answer(query, as_json: bool) -> dict | None:
 
 
 @command
-def explain(workbook: Path = typer.Option(..., exists=True, help="Сводная книга."),
-            cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
-            as_json: bool = AS_JSON, home: Path = HOME) -> None:
+def explain(
+    workbook: Path = typer.Option(..., exists=True, help="Сводная книга."),
+    cell: str = typer.Option(..., help="Ячейка, например 'Показатели по ОО!C7'."),
+    as_json: bool = AS_JSON,
+    home: Path = HOME,
+) -> None:
     """Откуда взялась цифра: от ячейки сводки до файлов, листов и ячеек отчётов ОО."""
     ws = existing(home)
-    answer = _lineage_answer(lambda: lineage.explain(workbook, cell, ws.database if ws.database.exists() else None), as_json)
+    answer = _lineage_answer(
+        lambda: lineage.explain(workbook, cell, ws.database if ws.database.exists() else None), as_json
+    )
     if answer is None:
         return
-    console.print(f"[bold]{answer['indicator']}[/bold] — {answer['title']} ({answer['entity']}, период {answer['period']})")
-    console.print(f"Значение: {answer['value']}; числитель {answer['numerator']}, знаменатель {answer['denominator']}")
+    console.print(
+        f"[bold]{answer['indicator']}[/bold] — {answer['title']} ({answer['entity']}, период {answer['period']})"
+    )
+    console.print(
+        f"Значение: {answer['value']}; числитель {answer['numerator']}, знаменатель {answer['denominator']}"
+    )
     console.print(f"Формула: {answer['formula']}")
     console.print(f"ID показателя: {answer['figure_id']}")
     table = Table(title="Источники")
     for col in ("Часть", "ОО", "Файл (SHA-256)", "Версия", "Лист", "Ячейка", "Значение"):
         table.add_column(col)
     for s in answer["sources"]:
-        table.add_row(s["part"], s["school_id"], s["sha256"][:16], str(s.get("version", "")), s["sheet"], s["cell"], s["value"])
+        table.add_row(
+            s["part"],
+            s["school_id"],
+            s["sha256"][:16],
+            str(s.get("version", "")),
+            s["sheet"],
+            s["cell"],
+            s["value"],
+        )
     console.print(table)
 
 
 @command
-def impact(file: Path = typer.Option(..., "--file", exists=True, help="Файл отчёта ОО, как он был прислан."),
-           cell: str = typer.Option(..., help="Ячейка отчёта, например 'База наставляемых!A5'."),
-           as_json: bool = AS_JSON, home: Path = HOME) -> None:
+def impact(
+    file: Path = typer.Option(..., "--file", exists=True, help="Файл отчёта ОО, как он был прислан."),
+    cell: str = typer.Option(..., help="Ячейка отчёта, например 'База наставляемых!A5'."),
+    as_json: bool = AS_JSON,
+    home: Path = HOME,
+) -> None:
     """Какие опубликованные цифры зависят от ячейки отчёта ОО."""
     ws = existing(home)
     answer = _lineage_answer(lambda: lineage.impact(ws.database, file, cell), as_json)
     if answer is None:
         return
-    console.print(f"Ячейка {answer['cell']} отчёта ОО {answer['school_id']} за {answer['period']} "
-                  f"(версия {answer['version']}, {Verdict(answer['verdict']).ru})")
+    console.print(
+        f"Ячейка {answer['cell']} отчёта ОО {answer['school_id']} за {answer['period']} "
+        f"(версия {answer['version']}, {Verdict(answer['verdict']).ru})"
+    )
     if answer["superseded_by"]:
-        console.print("[yellow]Эта версия заменена более новой; цифры ниже относятся к прошлым расчётам.[/yellow]")
+        console.print(
+            "[yellow]Эта версия заменена более новой; цифры ниже относятся к прошлым расчётам.[/yellow]"
+        )
     table = Table(title=f"Цифры, зависящие от ячейки: {len(answer['figures'])}")
     for col in ("Показатель", "Уровень", "ОО / МО", "Значение", "Роль ячейки", "ID"):
         table.add_column(col)
     for f in answer["figures"]:
-        table.add_row(f"{f['indicator']} {f['title']}", Level(f["level"]).ru,
-                      f["entity"], "—" if f["value"] is None else f["value"] if isinstance(f["value"], str) else f"{f['value']:g}", f["part"], f["figure_id"])
+        table.add_row(
+            f"{f['indicator']} {f['title']}",
+            Level(f["level"]).ru,
+            f["entity"],
+            "—" if f["value"] is None else f["value"] if isinstance(f["value"], str) else f"{f['value']:g}",
+            f["part"],
+            f["figure_id"],
+        )
     console.print(table)
 
 
 @command
-def reissue(run_id: str = typer.Option(..., "--run", help="Идентификатор расчёта (лист «Титул» сводки)."),
-            out: Path = typer.Option(Path("reissued"), help="Куда записать книгу."), home: Path = HOME) -> None:
+def reissue(
+    run_id: str = typer.Option(..., "--run", help="Идентификатор расчёта (лист «Титул» сводки)."),
+    out: Path = typer.Option(Path("reissued"), help="Куда записать книгу."),
+    home: Path = HOME,
+) -> None:
     """Выпустить заново сводку прошлого расчёта — байт в байт такую же, как тогда."""
     ws = existing(home)
     record = ws.journal / f"{run_id}.json"
@@ -86,7 +119,9 @@ def reissue(run_id: str = typer.Option(..., "--run", help="Идентифика�
         raise typer.Exit(2)
     run = json.loads(record.read_text(encoding="utf-8"))
     with ws.connect() as con:
-        if not con.execute("SELECT 1 FROM run WHERE run_id = ?", [run_id]).fetchone():  # not stored here: compute it
+        if not con.execute(
+            "SELECT 1 FROM run WHERE run_id = ?", [run_id]
+        ).fetchone():  # not stored here: compute it
             store(con, compute(con, run["municipality"], run["period"], run["submissions"]))
         municipal.write_municipal(con, out, run_id, ws.key)
     path = municipal_paths(out, run["municipality"], run["period"], run_id)[1]
@@ -94,8 +129,10 @@ def reissue(run_id: str = typer.Option(..., "--run", help="Идентифика�
 
 
 @command
-def rebuild(replace: bool = typer.Option(False, "--replace", help="Заменить хранилище пересобранным."),
-            home: Path = HOME) -> None:
+def rebuild(
+    replace: bool = typer.Option(False, "--replace", help="Заменить хранилище пересобранным."),
+    home: Path = HOME,
+) -> None:
     """Пересобрать хранилище из архива полученных файлов и сравнить с текущим."""
     ws = existing(home)
     target = ws.home / "svod.rebuilt.duckdb"
@@ -115,7 +152,9 @@ def rebuild(replace: bool = typer.Option(False, "--replace", help="Замени�
 
 
 @command
-def reliability(fuzz: int = typer.Option(1000, help="Сколько искажённых копий корректного отчёта проверить.")) -> None:
+def reliability(
+    fuzz: int = typer.Option(1000, help="Сколько искажённых копий корректного отчёта проверить."),
+) -> None:
     """Отчёт о надёжности: испорченные и враждебные файлы, мутации, повторный приём, утечки ПДн."""
     from samples.reliability import run_report as run_reliability_report
 
@@ -124,5 +163,3 @@ def reliability(fuzz: int = typer.Option(1000, help="Сколько искажё
     for line in report.lines():
         console.print(line, soft_wrap=True)
     raise typer.Exit(0 if report.clean else 1)
-
-

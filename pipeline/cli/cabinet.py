@@ -19,23 +19,37 @@ from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existi
 from pipeline.config import ENVIRONMENT, Workspace
 from pipeline.reference import load_reference
 
-users_app = typer.Typer(help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
-ROLES = {"school": "ОО (код ОО)", "methodist": "методист (код муниципалитета)", "region": "регион (код региона)",
-         "admin": "администратор"}
+ROLES = {
+    "school": "ОО (код ОО)",
+    "methodist": "методист (код муниципалитета)",
+    "region": "регион (код региона)",
+    "admin": "администратор",
+}
 CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
-WEB_PROCESSES = 2  # processes answering the cabinet's requests: while one receives uploads, the other serves pages
+WEB_PROCESSES = (
+    2  # processes answering the cabinet's requests: while one receives uploads, the other serves pages
+)
 STOP_SECONDS = 30  # how long a stopping server waits for its worker and services before killing them
 
 
 @command
-def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
-          port: int = typer.Option(8000, help="Порт кабинета."),
-          threads: int = typer.Option(8, help="Сколько запросов обслуживает одновременно каждый процесс."),
-          processes: int = typer.Option(WEB_PROCESSES, min=1, help="Сколько процессов отвечает на запросы."),
-          all_services: bool = typer.Option(False, "--all", help="Вместе с кабинетом запустить службы Dagster для "
-                                                                 "сервера: код (gRPC), веб-интерфейс и демон."),
-          dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all).")) -> None:
+def serve(
+    home: Path = HOME,
+    host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
+    port: int = typer.Option(8000, help="Порт кабинета."),
+    threads: int = typer.Option(8, help="Сколько запросов обслуживает одновременно каждый процесс."),
+    processes: int = typer.Option(WEB_PROCESSES, min=1, help="Сколько процессов отвечает на запросы."),
+    all_services: bool = typer.Option(
+        False,
+        "--all",
+        help="Вместе с кабинетом запустить службы Dagster для сервера: код (gRPC), веб-интерфейс и демон.",
+    ),
+    dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all)."),
+) -> None:
     """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик; с --all — все службы сервера."""
     from cabinet.setup import start
 
@@ -45,17 +59,41 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
     try:
         listener = socket.create_server((host, port), backlog=128)
     except OSError as exc:
-        reason = "его уже занимает другая программа" if exc.errno == errno.EADDRINUSE else "он недоступен на этом сервере"
-        raise WrongInput(f"Кабинет не может слушать адрес {host}:{port}: {reason}. Укажите другой --port или --host.") from exc
+        reason = (
+            "его уже занимает другая программа"
+            if exc.errno == errno.EADDRINUSE
+            else "он недоступен на этом сервере"
+        )
+        raise WrongInput(
+            f"Кабинет не может слушать адрес {host}:{port}: {reason}. Укажите другой --port или --host."
+        ) from exc
     listener.set_inheritable(True)  # every web process accepts on it
-    env = {**os.environ, ENVIRONMENT["home"]: str(ws.home), ENVIRONMENT["signing_key"]: ws.key,
-           "DAGSTER_HOME": str(in_process.write_instance_settings(ws))}
-    web = [sys.executable, "-m", "cabinet", "web", "--home", str(ws.home), "--socket-fd", str(listener.fileno()),
-           "--threads", str(threads), "--web-processes", str(processes)]
+    env = {
+        **os.environ,
+        ENVIRONMENT["home"]: str(ws.home),
+        ENVIRONMENT["signing_key"]: ws.key,
+        "DAGSTER_HOME": str(in_process.write_instance_settings(ws)),
+    }
+    web = [
+        sys.executable,
+        "-m",
+        "cabinet",
+        "web",
+        "--home",
+        str(ws.home),
+        "--socket-fd",
+        str(listener.fileno()),
+        "--threads",
+        str(threads),
+        "--web-processes",
+        str(processes),
+    ]
     children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
     children += [subprocess.Popen(web, env=env, pass_fds=[listener.fileno()]) for _ in range(processes - 1)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
-    console.print(f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True)
+    console.print(
+        f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
+    )
     if all_services:
         console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
     from cabinet.wsgi import serve as serve_requests
@@ -68,7 +106,9 @@ def serve(home: Path = HOME, host: str = typer.Option("127.0.0.1", help="Адр�
         for child in children:
             try:
                 child.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:  # a run that does not stop in time: killed runs are finished on restart
+            except (
+                subprocess.TimeoutExpired
+            ):  # a run that does not stop in time: killed runs are finished on restart
                 child.kill()
                 child.wait()
 
@@ -81,13 +121,40 @@ def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[
     listed = [("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)])]
     if dagster_too:
         workspace_file = ws.home / ".dagster" / "workspace.yaml"
-        workspace_file.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {CODE_SERVER_PORT}\n"
-                                  "      location_name: svod\n", encoding="utf-8")
-        listed += [("code", [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1",
-                             "-p", str(CODE_SERVER_PORT)]),
-                   ("webserver", [str(bin_dir / "dagster-webserver"), "-w", str(workspace_file), "-h", "127.0.0.1",
-                                  "-p", str(dagster_port)]),
-                   ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)])]
+        workspace_file.write_text(
+            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {CODE_SERVER_PORT}\n"
+            "      location_name: svod\n",
+            encoding="utf-8",
+        )
+        listed += [
+            (
+                "code",
+                [
+                    str(bin_dir / "dagster"),
+                    "api",
+                    "grpc",
+                    "-m",
+                    "pipeline.definitions",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(CODE_SERVER_PORT),
+                ],
+            ),
+            (
+                "webserver",
+                [
+                    str(bin_dir / "dagster-webserver"),
+                    "-w",
+                    str(workspace_file),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(dagster_port),
+                ],
+            ),
+            ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
+        ]
     return listed
 
 
@@ -98,11 +165,13 @@ def _role(role: str) -> str:
 
 
 @command(on=users_app)
-def create(role: str = typer.Option(..., help="Роль: school, methodist, region или admin."),
-           organisation: str = typer.Option("", "--org", help="Код ОО, муниципалитета или региона."),
-           email: str = typer.Option("", help="Почта, на которую придёт ссылка восстановления пароля."),
-           username: str = typer.Option(None, help="Имя пользователя (по умолчанию — по коду организации)."),
-           home: Path = HOME) -> None:
+def create(
+    role: str = typer.Option(..., help="Роль: school, methodist, region или admin."),
+    organisation: str = typer.Option("", "--org", help="Код ОО, муниципалитета или региона."),
+    email: str = typer.Option("", help="Почта, на которую придёт ссылка восстановления пароля."),
+    username: str = typer.Option(None, help="Имя пользователя (по умолчанию — по коду организации)."),
+    home: Path = HOME,
+) -> None:
     """Создать учётную запись и напечатать одноразовую ссылку-приглашение."""
     from cabinet.setup import start
 
@@ -114,7 +183,9 @@ def create(role: str = typer.Option(..., help="Роль: school, methodist, regi
         user = create_account(Role(_role(role)), organisation, username, email)
     except UnknownOrganisation as exc:
         raise WrongInput(str(exc)) from exc
-    console.print(f"Учётная запись {user.get_username()} ({Role(role).label}). Ссылка для входа (неделя, один раз):")
+    console.print(
+        f"Учётная запись {user.get_username()} ({Role(role).label}). Ссылка для входа (неделя, один раз):"
+    )
     console.print(invitation_link(user), soft_wrap=True)
 
 
@@ -125,7 +196,9 @@ def schools(municipality: str = typer.Option(..., help="Код муниципа�
 
     m = load_reference().municipalities.get(municipality)
     if m is None:
-        raise WrongInput(f"Неизвестный муниципалитет: {municipality}. Есть: {', '.join(load_reference().municipalities)}.")
+        raise WrongInput(
+            f"Неизвестный муниципалитет: {municipality}. Есть: {', '.join(load_reference().municipalities)}."
+        )
     start(Workspace.locate(home))
     from cabinet.accounts import create_account, invitation_link
     from cabinet.models import Role
@@ -151,8 +224,13 @@ def accounts(home: Path = HOME) -> None:
     for col in ("Пользователь", "Роль", "Организация", "Пароль задан", "Последний вход"):
         table.add_column(col)
     for a in Account.objects.select_related("user").order_by("role", "organisation"):
-        table.add_row(a.user.get_username(), a.get_role_display(), a.organisation, "да" if a.user.has_usable_password() else "нет",
-                      f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "")
+        table.add_row(
+            a.user.get_username(),
+            a.get_role_display(),
+            a.organisation,
+            "да" if a.user.has_usable_password() else "нет",
+            f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "",
+        )
     console.print(table)
     from django.conf import settings
 
@@ -160,9 +238,12 @@ def accounts(home: Path = HOME) -> None:
 
 
 @command
-def notify(period: str = PERIOD, municipality: str = typer.Option(None, help="Код муниципалитета."),
-           dry_run: bool = typer.Option(False, "--dry-run", help="Только показать, какие письма пора отправить."),
-           home: Path = HOME) -> None:
+def notify(
+    period: str = PERIOD,
+    municipality: str = typer.Option(None, help="Код муниципалитета."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Только показать, какие письма пора отправить."),
+    home: Path = HOME,
+) -> None:
     """Напоминания, письма о пропущенном сроке и сводки методистам, которые пора отправить, — и отправка очереди писем."""
     from datetime import date
 
@@ -187,6 +268,13 @@ def notify(period: str = PERIOD, municipality: str = typer.Option(None, help="К
         return
     new = sum(bool(d.record()) for d in drafts)
     sent, postponed = notices.send_due()
-    where = "через почтовый сервер" if settings.MAIL_CONFIGURED else f"в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
-    console.print(f"Новых писем в очереди: {new} (остальные уже были). Отправлено {where}: {sent}; "
-                  f"отложено до следующей попытки: {postponed}.", soft_wrap=True)
+    where = (
+        "через почтовый сервер"
+        if settings.MAIL_CONFIGURED
+        else f"в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
+    )
+    console.print(
+        f"Новых писем в очереди: {new} (остальные уже были). Отправлено {where}: {sent}; "
+        f"отложено до следующей попытки: {postponed}.",
+        soft_wrap=True,
+    )

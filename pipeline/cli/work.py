@@ -48,19 +48,31 @@ def _demo_cabinet(ws: Workspace) -> None:
     accounts = demo_accounts()
     sync_all()  # also records the receipts of the demo's answers
     sent, postponed = notices.send_due()
-    where = "через почтовый сервер" if settings.MAIL_CONFIGURED else f"записаны в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
-    console.print(f"Уведомления школам: {sent} писем {where}" + (f"; отложено: {postponed}" if postponed else ""), soft_wrap=True)
-    console.print(f"Кабинет: svod serve --home {ws.home}  → http://127.0.0.1:8000/ (пароль у всех учётных записей "
-                  f"демо: {DEMO_PASSWORD})", soft_wrap=True)
+    where = (
+        "через почтовый сервер"
+        if settings.MAIL_CONFIGURED
+        else f"записаны в файлы (почта не настроена): {settings.EMAIL_FILE_PATH}"
+    )
+    console.print(
+        f"Уведомления школам: {sent} писем {where}" + (f"; отложено: {postponed}" if postponed else ""),
+        soft_wrap=True,
+    )
+    console.print(
+        f"Кабинет: svod serve --home {ws.home}  → http://127.0.0.1:8000/ (пароль у всех учётных записей "
+        f"демо: {DEMO_PASSWORD})",
+        soft_wrap=True,
+    )
     console.print("; ".join(f"{who} — {username}" for who, username in accounts), soft_wrap=True)
 
 
 @command
-def templates(period: str = PERIOD,
-              municipality: list[str] = typer.Option(None, help="Код муниципалитета (можно несколько)."),
-              school: list[str] = typer.Option(None, help="Код ОО (можно несколько)."),
-              out: Path = typer.Option(Path("templates_out"), help="Папка для шаблонов."),
-              home: Path = HOME) -> None:
+def templates(
+    period: str = PERIOD,
+    municipality: list[str] = typer.Option(None, help="Код муниципалитета (можно несколько)."),
+    school: list[str] = typer.Option(None, help="Код ОО (можно несколько)."),
+    out: Path = typer.Option(Path("templates_out"), help="Папка для шаблонов."),
+    home: Path = HOME,
+) -> None:
     """Выпустить шаблоны отчёта для ОО (создаёт рабочую папку, если её ещё нет)."""
     chosen = targets(period, municipality)
     for code in school or []:
@@ -70,16 +82,26 @@ def templates(period: str = PERIOD,
     total = carried = 0
     with ws.connect() as con:
         for m in chosen:
-            paths, n = issue_templates(con, ws.key, out / m.code, m.code, period, school or None, date.today(),
-                                       progress=lambda items, m=m: track(items, description=f"Шаблоны: {m.name}", console=console))
+            paths, n = issue_templates(
+                con,
+                ws.key,
+                out / m.code,
+                m.code,
+                period,
+                school or None,
+                date.today(),
+                progress=lambda items, m=m: track(items, description=f"Шаблоны: {m.name}", console=console),
+            )
             total, carried = total + len(paths), carried + n
     console.print(f"Выпущено шаблонов: {total} (с данными прошлого периода: {carried}) → {out}")
 
 
 @command
-def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Файл отчёта ОО (.xlsx)."),
-          out: Path = typer.Option(Path("."), help="Куда записать проверенную копию и квитанцию."),
-          home: Path = HOME) -> None:
+def check(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Файл отчёта ОО (.xlsx)."),
+    out: Path = typer.Option(Path("."), help="Куда записать проверенную копию и квитанцию."),
+    home: Path = HOME,
+) -> None:
     """Проверить один файл без загрузки в хранилище. Код выхода 0 — принят, 2 — не принят."""
     ws = Workspace.resolve(home, create=False)
     result = dry_run(file, ws, out)
@@ -93,19 +115,38 @@ def check(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Ф
 
 
 @command
-def run(period: str = PERIOD,
-        municipality: list[str] = typer.Option(None, help="Код муниципалитета (по умолчанию все с этим периодом)."),
-        home: Path = HOME) -> None:
+def run(
+    period: str = PERIOD,
+    municipality: list[str] = typer.Option(
+        None, help="Код муниципалитета (по умолчанию все с этим периодом)."
+    ),
+    home: Path = HOME,
+) -> None:
     """Принять файлы из папки inbox, проверить, загрузить и выпустить сводки."""
     chosen = targets(period, municipality)
     ws = existing(home)
     ws.key  # noqa: B018 — stop before any run when there is no key to check signatures with
     with ws.connect(read_only=True) as con:
         before = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
-    in_process.consolidate(ws, [(m.code, period) for m in chosen], notify=console.print,
-                       progress=lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console))
+    in_process.consolidate(
+        ws,
+        [(m.code, period) for m in chosen],
+        notify=console.print,
+        progress=lambda items: track(
+            items, description="Проверка и свод по муниципалитетам", console=console
+        ),
+    )
     table = Table(title=f"Итоги свода за период {period}")
-    for col in ("Муниципалитет", "ОО", "Принято", "С предупр.", "Не принято", "В очереди", "Не сдали", "Сводка"):
+    for col in (
+        "Муниципалитет",
+        "ОО",
+        "Принято",
+        "С предупр.",
+        "Не принято",
+        "В очереди",
+        "Не сдали",
+        "Сводка",
+    ):
         table.add_column(col)
     unpublished = []
     with ws.connect(read_only=True) as con:
@@ -114,25 +155,42 @@ def run(period: str = PERIOD,
             n = tally(queries.school_states(con, m.code, period))
             published = municipal_paths(ws.out, m.code, period, "")[0].exists()
             unpublished += [] if published else [m.name]
-            table.add_row(m.name, str(len(m.schools)), *(str(n[k]) for k in TALLY[:-1]), "есть" if published else "нет")
+            table.add_row(
+                m.name, str(len(m.schools)), *(str(n[k]) for k in TALLY[:-1]), "есть" if published else "нет"
+            )
     console.print(table)
-    console.print(f"Получено новых файлов: {received}. Сводки: {ws.out}. Ответы школам: {ws.outbox}", soft_wrap=True)
+    console.print(
+        f"Получено новых файлов: {received}. Сводки: {ws.out}. Ответы школам: {ws.outbox}", soft_wrap=True
+    )
     if unpublished:
         console.print(f"Сводка не выпущена (нет принятых отчётов): {', '.join(unpublished)}.", soft_wrap=True)
 
 
-TALLY = (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS, Verdict.REJECTED, Verdict.PENDING, NOT_SENT, "итого")
+TALLY = (
+    Verdict.ACCEPTED,
+    Verdict.ACCEPTED_WITH_WARNINGS,
+    Verdict.REJECTED,
+    Verdict.PENDING,
+    NOT_SENT,
+    "итого",
+)
 
 
 def tally(states) -> dict:
     """How many ОО stand where: by the verdict of their latest return (pending and held together), or not sent."""
-    verdicts = [Verdict.PENDING if v == Verdict.HELD else v if isinstance(v, str) else NOT_SENT for v in states["verdict"]]
+    verdicts = [
+        Verdict.PENDING if v == Verdict.HELD else v if isinstance(v, str) else NOT_SENT
+        for v in states["verdict"]
+    ]
     return {k: verdicts.count(k) for k in TALLY[:-1]} | {"итого": len(verdicts)}
 
 
 @command
-def status(period: str = PERIOD,
-           municipality: str = typer.Option(None, help="Код муниципалитета."), home: Path = HOME) -> None:
+def status(
+    period: str = PERIOD,
+    municipality: str = typer.Option(None, help="Код муниципалитета."),
+    home: Path = HOME,
+) -> None:
     """Кто сдал, кто опоздал, кто не сдал, и почему отчёт не принят."""
     chosen = targets(period, [municipality] if municipality else None)
     ws = existing(home)
@@ -146,18 +204,33 @@ def status(period: str = PERIOD,
             for s in states.itertuples():
                 if not isinstance(s.verdict, str):
                     late = date.today() > deadline
-                    table.add_row(s.school_id, s.name, f"[red]{NOT_SENT}[/red]" if late else "ожидается", "", "",
-                                  "срок прошёл" if late else "", "")
+                    table.add_row(
+                        s.school_id,
+                        s.name,
+                        f"[red]{NOT_SENT}[/red]" if late else "ожидается",
+                        "",
+                        "",
+                        "срок прошёл" if late else "",
+                        "",
+                    )
                     continue
                 counted = Verdict(s.verdict).loads
-                table.add_row(s.school_id, s.name, Verdict(s.verdict).ru, "" if pd.isna(s.version) else str(int(s.version)),
-                              f"{s.received_at:%d.%m.%Y %H:%M}", ("да" if s.on_time else "нет") if counted else "—",
-                              s.reason if isinstance(s.reason, str) and not counted else "")
+                table.add_row(
+                    s.school_id,
+                    s.name,
+                    Verdict(s.verdict).ru,
+                    "" if pd.isna(s.version) else str(int(s.version)),
+                    f"{s.received_at:%d.%m.%Y %H:%M}",
+                    ("да" if s.on_time else "нет") if counted else "—",
+                    s.reason if isinstance(s.reason, str) and not counted else "",
+                )
             console.print(table)
             n = tally(states)
-            console.print(f"Всего ОО: {n['итого']}; принято: {n[Verdict.ACCEPTED]}, с предупреждениями: "
-                          f"{n[Verdict.ACCEPTED_WITH_WARNINGS]}, не принято: {n[Verdict.REJECTED]}, в очереди: "
-                          f"{n[Verdict.PENDING]}, не сдали: {n[NOT_SENT]}.")
+            console.print(
+                f"Всего ОО: {n['итого']}; принято: {n[Verdict.ACCEPTED]}, с предупреждениями: "
+                f"{n[Verdict.ACCEPTED_WITH_WARNINGS]}, не принято: {n[Verdict.REJECTED]}, в очереди: "
+                f"{n[Verdict.PENDING]}, не сдали: {n[NOT_SENT]}."
+            )
     _unfinished_runs(ws)
 
 
@@ -172,8 +245,13 @@ def _unfinished_runs(ws: Workspace) -> None:
     for col in ("Запуск", "Задание", "Начат", "Процесс", "Состояние"):
         table.add_column(col)
     for s in stuck:
-        table.add_row(s.run_id, s.job, f"{datetime.fromtimestamp(s.started):%d.%m.%Y %H:%M}" if s.started else "",
-                      str(s.pid or ""), "выполняется" if s.alive else "[red]прерван[/red] (будет закрыт следующим запуском)")
+        table.add_row(
+            s.run_id,
+            s.job,
+            f"{datetime.fromtimestamp(s.started):%d.%m.%Y %H:%M}" if s.started else "",
+            str(s.pid or ""),
+            "выполняется" if s.alive else "[red]прерван[/red] (будет закрыт следующим запуском)",
+        )
     console.print(table)
 
 
@@ -199,7 +277,9 @@ def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> Non
     """Снять утверждение: отложенные версии снова встанут в очередь на проверку (svod run)."""
     with _school_period(school, period, home).connect() as con:
         released = approvals.unlock(con, school, period)
-    console.print(f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run.")
+    console.print(
+        f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run."
+    )
 
 
 @command
@@ -207,8 +287,26 @@ def ui(port: int = typer.Option(3000, help="Порт веб-интерфейса
     """Открыть интерфейс Dagster (только на этом компьютере: 127.0.0.1)."""
     ws = existing(home)
     in_process.instance(ws)
-    env = {**os.environ, "SVOD_HOME": str(ws.home), "SVOD_SIGNING_KEY": ws.key, "DAGSTER_HOME": str(ws.home / ".dagster")}
+    env = {
+        **os.environ,
+        "SVOD_HOME": str(ws.home),
+        "SVOD_SIGNING_KEY": ws.key,
+        "DAGSTER_HOME": str(ws.home / ".dagster"),
+    }
     console.print(f"Интерфейс: http://127.0.0.1:{port}  (остановить — Ctrl+C)")
-    os.execve(sys.executable, [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions",
-                               "-h", "127.0.0.1", "-p", str(port)], env)
-
+    os.execve(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-m",
+            "pipeline.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env,
+    )

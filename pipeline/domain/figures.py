@@ -66,7 +66,7 @@ class Figure:
     numerator: float
     denominator: float | None
     unit: Unit = Unit.COUNT
-    largest: bool = False   # the numerator is a maximum: a level above takes the largest, not the sum
+    largest: bool = False  # the numerator is a maximum: a level above takes the largest, not the sum
     hidden: str | None = None  # what is printed instead of it, its numerator and denominator (`suppression`)
 
     @property
@@ -94,9 +94,15 @@ def aggregate(figures: list[Figure], level: Level, entity: str, period: str) -> 
     first = figures[0]
     dens = [f.denominator for f in figures if f.denominator is not None]
     numerators = [f.numerator for f in figures]
-    return replace(first, level=level, entity=entity, period=period, hidden=None,
-                   numerator=max(numerators) if first.largest else sum(numerators),
-                   denominator=sum(dens) if first.is_share else None)
+    return replace(
+        first,
+        level=level,
+        entity=entity,
+        period=period,
+        hidden=None,
+        numerator=max(numerators) if first.largest else sum(numerators),
+        denominator=sum(dens) if first.is_share else None,
+    )
 
 
 def run_id_for(municipality: str, period: str, shas: list[str], catalogue: str, reference: str) -> str:

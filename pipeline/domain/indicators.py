@@ -32,7 +32,7 @@ INTAKE = "_intake"  # the intake journal seen as a sheet: one row per received v
 SHEET_TITLES = {**{sh.code: sh.title for sh in _catalogue.sheets}, INTAKE: "Журнал приёма"}
 ALL_FORMS = status("all_forms")  # a survey row that totals every form of its role
 PEOPLE_KEYS = {_catalogue.keys["mentors"], _catalogue.keys["mentees"], "person_ref"}
-PEOPLE_SUMS = {("n_mentors_provided",)}   # columns that are themselves numbers of people
+PEOPLE_SUMS = {("n_mentors_provided",)}  # columns that are themselves numbers of people
 
 
 @dataclass
@@ -71,6 +71,7 @@ def _all(*filters: Filter) -> Filter:
         for flt in filters:
             mask &= _mask(flt, f, s)
         return mask
+
     return combined
 
 
@@ -84,17 +85,21 @@ def _not(flt: Filter) -> Filter:
 
 def _every_row(flt: Filter) -> Filter:
     """Rows of the returns in which every row passes `flt` (so a per-ОО indicator counts those ОО)."""
+
     def every(f: F, s: Scope) -> pd.Series:
         return _mask(flt, f, s).groupby(f["sha256"]).transform("all")
+
     return every
 
 
 def _referenced_by(sheet: str, column: str, where: Filter) -> Filter:
     """Rows whose key is named in `column` of the rows of `sheet` passing `where` (same return)."""
+
     def referenced(f: F, s: Scope) -> pd.Series:
         other = s.frames[sheet]
         named = other[_mask(where, other, s)]
         return _per_return(f, column).isin(_per_return(named, column))
+
     return referenced
 
 
@@ -108,8 +113,11 @@ def _survey_rows(f: F, s: Scope) -> pd.Series:
 
 def _programme_in_period(f: F, s: Scope) -> pd.Series:
     start, end = pd.to_datetime(f["start_date"]), pd.to_datetime(f["end_date"])
-    return (f["status"].isin([status("programme_running"), status("programme_finished")])
-            & start.le(pd.Timestamp(s.period_end)) & end.ge(pd.Timestamp(s.period_start)))
+    return (
+        f["status"].isin([status("programme_running"), status("programme_finished")])
+        & start.le(pd.Timestamp(s.period_end))
+        & end.ge(pd.Timestamp(s.period_start))
+    )
 
 
 def _not_municipal(f: F, s: Scope) -> pd.Series:
@@ -148,21 +156,21 @@ class Indicator:
     sheet: str
     key: str
     where: Filter
-    profile_denominator: str | None = None   # school_profile column
-    denominator: Rows | None = None          # rows of a sheet
-    per_school: bool = False                 # share of ОО: 1 per ОО with a matching row, over 1 per ОО
-    sums: tuple[str, ...] = ()               # the numerator sums the product of these columns over the rows
-    counts_rows: bool = False                # the numerator counts rows, not distinct keys
-    largest: str | None = None               # the numerator is the most rows sharing a value of this column
-    mean: bool = False                       # the value is numerator per denominator, not a percentage
-    registry: bool = False                   # a municipal share over the ОО of the registry; no ОО figures
-    breakdown: str = ""                      # the breakdown it belongs to (shown apart), or "" for a headline
-    respondents: str = ""                    # "numerator" or "denominator": the part that counts survey
-                                             # respondents (§4: hidden under 5, `pipeline.domain.suppression`)
-    part_of: str = ""                        # the headline its breakdown adds up to where the bases agree
-    shared: Shared | None = None             # rows counted once per municipality, not once per ОО
-    per_file: bool = False                   # a municipal share over every file received for the period
-    revision: int = 1                        # bumped when its counting changes (stored contributions recomputed)
+    profile_denominator: str | None = None  # school_profile column
+    denominator: Rows | None = None  # rows of a sheet
+    per_school: bool = False  # share of ОО: 1 per ОО with a matching row, over 1 per ОО
+    sums: tuple[str, ...] = ()  # the numerator sums the product of these columns over the rows
+    counts_rows: bool = False  # the numerator counts rows, not distinct keys
+    largest: str | None = None  # the numerator is the most rows sharing a value of this column
+    mean: bool = False  # the value is numerator per denominator, not a percentage
+    registry: bool = False  # a municipal share over the ОО of the registry; no ОО figures
+    breakdown: str = ""  # the breakdown it belongs to (shown apart), or "" for a headline
+    respondents: str = ""  # "numerator" or "denominator": the part that counts survey
+    # respondents (§4: hidden under 5, `pipeline.domain.suppression`)
+    part_of: str = ""  # the headline its breakdown adds up to where the bases agree
+    shared: Shared | None = None  # rows counted once per municipality, not once per ОО
+    per_file: bool = False  # a municipal share over every file received for the period
+    revision: int = 1  # bumped when its counting changes (stored contributions recomputed)
 
     @property
     def unit(self) -> Unit:
@@ -187,24 +195,58 @@ class Indicator:
         """Whether it has a figure per ОО (else the municipality's only)."""
         return not (self.registry or self.per_file)
 
-    def figure(self, level: Level, entity: str, period: str, numerator: float, denominator: float | None,
-               hidden: str | None = None) -> Figure:
-        return Figure(self.code, level, entity, period, numerator, denominator, self.unit, bool(self.largest), hidden)
+    def figure(
+        self,
+        level: Level,
+        entity: str,
+        period: str,
+        numerator: float,
+        denominator: float | None,
+        hidden: str | None = None,
+    ) -> Figure:
+        return Figure(
+            self.code, level, entity, period, numerator, denominator, self.unit, bool(self.largest), hidden
+        )
 
 
 def _values(column: str) -> list[str]:
     return [v for v in _catalogue.column(column).values if v != ALL_FORMS]
 
 
-def _breakdown(code: str, letter: str, label: str, column: str, title: str, words: str, sheet: str, key: str,
-               where: Filter, denominator_sums: tuple[str, ...] = (), **more) -> list[Indicator]:
+def _breakdown(
+    code: str,
+    letter: str,
+    label: str,
+    column: str,
+    title: str,
+    words: str,
+    sheet: str,
+    key: str,
+    where: Filter,
+    denominator_sums: tuple[str, ...] = (),
+    **more,
+) -> list[Indicator]:
     """One indicator per list value of `column`: codes <code><letter>1, 2, … in the list's order. With
     `denominator_sums`, each is a mean over the same rows: Σ(product of `more["sums"]`) / Σ(denominator_sums)."""
     name = _catalogue.column(column).label
-    cuts = [(n, value, _all(where, _eq(column.split(".")[1], value))) for n, value in enumerate(_values(column), start=1)]
-    return [Indicator(f"{code}{letter}{n}", f"{title}: {value}", f"{words}, «{name}» = «{value}»", sheet, key, flt,
-                      breakdown=label, denominator=Rows(flt, sums=denominator_sums) if denominator_sums else None, **more)
-            for n, value, flt in cuts]
+    cuts = [
+        (n, value, _all(where, _eq(column.split(".")[1], value)))
+        for n, value in enumerate(_values(column), start=1)
+    ]
+    return [
+        Indicator(
+            f"{code}{letter}{n}",
+            f"{title}: {value}",
+            f"{words}, «{name}» = «{value}»",
+            sheet,
+            key,
+            flt,
+            breakdown=label,
+            denominator=Rows(flt, sums=denominator_sums) if denominator_sums else None,
+            **more,
+        )
+        for n, value, flt in cuts
+    ]
 
 
 _in_pairs = {"наставляемые": "mentee_id", "наставники": "mentor_id"}  # survey role -> who takes part in pairs
@@ -233,146 +275,548 @@ def _survey(n: int, role: str) -> list[Indicator]:
     rate_words = f"Σ число ответивших / участники действующих пар, {role}"
     survey = dict(sheet="survey_summary", key="n_respondents", mean=True)
     headlines = [
-        Indicator(f"I15m{n}", f"Удовлетворённость ({role}), средний балл", mean_words, where=_all(of_role, _survey_rows),
-                  sums=("mean_score", "n_respondents"), respondents="denominator",
-                  denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)), **survey),
-        Indicator(f"I15s{n}", f"Доля удовлетворённых ({role}), %", share_words, where=_all(of_role, _survey_rows),
-                  sums=("share_satisfied_pct", "n_respondents"), respondents="denominator",
-                  denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)), **survey),
-        Indicator(f"I15r{n}", f"Отклик на анкету ({role}), %", rate_words, "survey_summary", "n_respondents",
-                  _all(of_role, _survey_rows), sums=("n_respondents",), respondents="numerator",
-                  denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role])),
+        Indicator(
+            f"I15m{n}",
+            f"Удовлетворённость ({role}), средний балл",
+            mean_words,
+            where=_all(of_role, _survey_rows),
+            sums=("mean_score", "n_respondents"),
+            respondents="denominator",
+            denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)),
+            **survey,
+        ),
+        Indicator(
+            f"I15s{n}",
+            f"Доля удовлетворённых ({role}), %",
+            share_words,
+            where=_all(of_role, _survey_rows),
+            sums=("share_satisfied_pct", "n_respondents"),
+            respondents="denominator",
+            denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)),
+            **survey,
+        ),
+        Indicator(
+            f"I15r{n}",
+            f"Отклик на анкету ({role}), %",
+            rate_words,
+            "survey_summary",
+            "n_respondents",
+            _all(of_role, _survey_rows),
+            sums=("n_respondents",),
+            respondents="numerator",
+            denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role]),
+        ),
     ]
     name = _catalogue.column("pairs.form").label
     by_form = []
     for kind, sums, label, title, words in (
-            ("m", ("mean_score", "n_respondents"), "Удовлетворённость", "Средний балл", mean_words),
-            ("s", ("share_satisfied_pct", "n_respondents"), "Доля удовлетворённых", "Доля удовлетворённых, %", share_words),
-            ("r", ("n_respondents",), "Отклик на анкету", "Отклик, %", rate_words)):
+        ("m", ("mean_score", "n_respondents"), "Удовлетворённость", "Средний балл", mean_words),
+        (
+            "s",
+            ("share_satisfied_pct", "n_respondents"),
+            "Доля удовлетворённых",
+            "Доля удовлетворённых, %",
+            share_words,
+        ),
+        ("r", ("n_respondents",), "Отклик на анкету", "Отклик, %", rate_words),
+    ):
         for f, form in enumerate(_values("pairs.form"), start=1):
             rows = _all(of_role, _eq("form", form))
-            base = Rows(rows, sums=("n_respondents",)) if kind != "r" else \
-                Rows(_all(_active_pair, _eq("form", form)), sheet="pairs", key=_in_pairs[role])
-            by_form.append(Indicator(
-                f"I15{kind}{n}f{f}", f"{title} ({role}): {form}", f"{words}, «{name}» = «{form}»", "survey_summary",
-                "n_respondents", rows, sums=sums, denominator=base, mean=kind != "r",
-                respondents="numerator" if kind == "r" else "denominator", part_of=f"I15{kind}{n}",
-                breakdown=f"{label} ({role}) по формам"))
+            base = (
+                Rows(rows, sums=("n_respondents",))
+                if kind != "r"
+                else Rows(_all(_active_pair, _eq("form", form)), sheet="pairs", key=_in_pairs[role])
+            )
+            by_form.append(
+                Indicator(
+                    f"I15{kind}{n}f{f}",
+                    f"{title} ({role}): {form}",
+                    f"{words}, «{name}» = «{form}»",
+                    "survey_summary",
+                    "n_respondents",
+                    rows,
+                    sums=sums,
+                    denominator=base,
+                    mean=kind != "r",
+                    respondents="numerator" if kind == "r" else "denominator",
+                    part_of=f"I15{kind}{n}",
+                    breakdown=f"{label} ({role}) по формам",
+                )
+            )
     return headlines + by_form
 
 
 INDICATORS: list[Indicator] = [
-    Indicator("I01", "Охват обучающихся 10–18 лет, %", "наставляемые-обучающиеся 10–18 лет в действующих парах / обучающиеся 10–18 лет (профиль)",
-              "mentees", "mentee_id", _all(_eq("mentee_category", "обучающийся"), _eq("age_group", "10–14 лет", "15–18 лет"), _in_active("mentee_id")),
-              profile_denominator="students_age_10_18"),
-    Indicator("I01a", "Охват обучающихся 5–11 классов, %", "наставляемые-обучающиеся 5–11 классов в действующих парах / обучающиеся 5–11 классов (профиль)",
-              "mentees", "mentee_id", _all(_eq("mentee_category", "обучающийся"), lambda f, s: pd.to_numeric(f["grade"], errors="coerce").between(5, 11),
-                                           _in_active("mentee_id")),
-              profile_denominator="students_grade_5_11"),
-    Indicator("I02", "Обучающиеся 15–18 лет — наставники, %", "наставники-обучающиеся 15–18 лет в действующих парах / обучающиеся 15–18 лет",
-              "mentors", "mentor_id", _all(_eq("mentor_category", "обучающийся ОО"), _eq("age_group", "15–18 лет"), _in_active("mentor_id")),
-              profile_denominator="students_age_15_18"),
-    Indicator("I03", "Молодые специалисты в роли наставляемых, %", "наставляемые «молодой специалист» в действующих парах / педагоги со стажем 0–3 года",
-              "mentees", "mentee_id", _all(_eq("mentee_category", "молодой специалист (стаж 0–3 года)"), _in_active("mentee_id")),
-              profile_denominator="young_specialists_0_3"),
-    Indicator("I04", "Педагоги до 35 лет, охваченные наставничеством, %", "наставляемые до 35 лет в действующих парах / педагоги до 35 лет",
-              "mentees", "mentee_id", _all(_eq("under_35", "да"), _in_active("mentee_id")), profile_denominator="teachers_under_35"),
-    Indicator("I05", "Педагоги-наставники от всех педработников, %", "наставники-педагоги и руководители в действующих парах / педагогические работники",
-              "mentors", "mentor_id", _all(_eq("mentor_category", *group("staff_mentors")), _in_active("mentor_id")), profile_denominator="ped_staff_total"),
-    Indicator("I06", "Действующие пары и группы", "число различных ID пар/групп, действующих в периоде",
-              "pairs", "pair_group_id", _active_pair),
-    *_breakdown("I06", "f", "Пары и группы по формам", "pairs.form", "Пары и группы по форме", "действующие пары и группы",
-                "pairs", "pair_group_id", _active_pair),
-    *_breakdown("I06", "u", "Пары и группы по виду", "pairs.unit_type", "Действующие, вид", "действующие пары и группы",
-                "pairs", "pair_group_id", _active_pair),
-    Indicator("I07", "Программы наставничества в периоде", "программы со статусом «реализуется»/«завершена», пересекающиеся с периодом; "
-              "в итоге МО сетевая программа нескольких ОО (то же название и сетевой партнёр) учтена один раз",
-              "programmes", "programme_id", _programme_in_period, shared=Shared(_eq("network_project", "да"), "network_programme")),
-    Indicator("I08", "Персонализированные программы", "персонализированные программы, реализуемые в периоде",
-              "programmes", "programme_id", _all(_programme_in_period, _eq("programme_kind", *group("personalised_programmes")))),
-    Indicator("I09", "Пары «руководитель – молодой руководитель»", "действующие пары формы «руководитель-наставник – молодой руководитель»",
-              "pairs", "pair_group_id", _all(_eq("form", MANAGER_FORM), _active_pair)),
-    Indicator("I10", "Сетевые проекты", "программы, реализуемые в сетевом проекте; в итоге МО — различные сетевые проекты (по сетевому партнёру)",
-              "programmes", "programme_id", _eq("network_project", "да"), shared=Shared(_eq("network_project", "да"), "network_project")),
-    *[Indicator(f"I11{letter}", f"ОО, где {what}, %", f"ОО, где {what} / ОО, сдавшие отчёт",
-                "school_profile", column, flt, per_school=True) for letter, column, flt, what in _readiness],
-    *[Indicator(f"I11{letter}R", f"ОО, где {what}, % от реестра", f"ОО, где {what} / ОО в реестре МО",
-                "school_profile", column, flt, per_school=True, registry=True, breakdown="Готовность ОО от числа ОО в реестре")
-      for letter, column, flt, what in _readiness],
-    Indicator("I12", "Исполнение дорожной карты ОО, %", "пункты ДК со статусом «выполнено…» / пункты уровня ОО со сроком в периоде",
-              "roadmap_status", "activity_code",
-              _all(_eq("status", *group("roadmap_done")), _eq("due_in_period", "да"), _not_municipal),
-              denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal))),
-    Indicator("I12t", "Дорожная карта ОО выполнена в срок, %", "пункты ДК со статусом «выполнено» (без нарушения срока) / пункты уровня ОО со сроком в периоде",
-              "roadmap_status", "activity_code", _all(_eq("status", _done_in_time), _eq("due_in_period", "да"), _not_municipal),
-              denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal))),
-    Indicator("I13", "Мероприятия по наставничеству", "число мероприятий за период", "events", "event_id", lambda f, s: f["event_id"].notna()),
-    Indicator("I13legal", "Мероприятия правовой поддержки", "мероприятия с тематикой правовой поддержки", "events", "event_id", _eq("topic_legal", "да")),
-    Indicator("I13seminar", "Семинары, вебинары, совещания, круглые столы", "мероприятия этих типов", "events", "event_id", _eq("event_type", *group("seminars"))),
-    Indicator("I13edu", "Образовательные события для обучающихся", "мероприятия типа «образовательное событие для обучающихся»",
-              "events", "event_id", _eq("event_type", "образовательное событие для обучающихся")),
-    Indicator("I13m", "Участники мероприятий: наставники", "сумма числа наставников-участников по мероприятиям", "events", "event_id",
-              lambda f, s: f["event_id"].notna(), sums=("n_mentors",)),
-    Indicator("I13n", "Участники мероприятий: наставляемые", "сумма числа наставляемых-участников по мероприятиям", "events", "event_id",
-              lambda f, s: f["event_id"].notna(), sums=("n_mentees",)),
-    *_breakdown("I13", "t", "Мероприятия по типу", "events.event_type", "Мероприятия", "мероприятия за период", "events", "event_id",
-                lambda f, s: f["event_id"].notna()),
-    *_breakdown("I13", "l", "Мероприятия по уровню", "events.level", "Мероприятия уровня", "мероприятия за период", "events", "event_id",
-                lambda f, s: f["event_id"].notna()),
-    *_breakdown("I13", "r", "Мероприятия по роли ОО", "events.school_role", "Мероприятия, роль ОО", "мероприятия за период", "events", "event_id",
-                lambda f, s: f["event_id"].notna()),
-    Indicator("I14", "Наставники, прошедшие обучение, %", "наставники в действующих парах с обучением / наставники в действующих парах",
-              "mentors", "mentor_id", _all(lambda f, s: f["trained_mentoring"].ne("нет"), _in_active("mentor_id")),
-              denominator=Rows(_in_active("mentor_id"))),
-    Indicator("I14n", "Слушатели, завершившие обучение", "строки листа «Повышение квалификации» (человек × курс) со статусом «завершено»",
-              "training", "person_ref", _eq("status", "завершено"), counts_rows=True, revision=2),
-    *sorted((ind for n, role in _ROLES for ind in _survey(n, role)),  # headlines, then breakdowns; kind by kind
-            key=lambda i: (bool(i.breakdown), "msr".index(i.code[3]), i.code[4:])),
-    Indicator("I16", "Пары, завершённые с достижением целей, %", "завершённые пары с целями достигнутыми полностью или частично / завершённые пары",
-              "pairs", "pair_group_id", _all(_eq("status", status("pair_finished")), _eq("result", *group("goals_reached"))),
-              denominator=Rows(_eq("status", status("pair_finished")))),
-    Indicator("I16x", "Пары, прекращённые досрочно, %", "пары, прекращённые досрочно в периоде / пары, действующие в периоде",
-              "pairs", "pair_group_id", _all(_eq("status", status("pair_terminated")), _active_pair), denominator=Rows(_active_pair)),
-    Indicator("I17", "Практики в банках практик", "практики со статусом «включена в банк» или «отмечена наградой»",
-              "best_practices", "practice_id", _eq("status", *group("practices_in_bank"))),
-    Indicator("I17e", "Практики, представленные на мероприятиях от муниципального уровня", "практики, названные в мероприятиях муниципального уровня и выше",
-              "best_practices", "practice_id", _referenced_by("events", "practice_id", _eq("level", *_levels_from_municipal))),
-    *_breakdown("I17", "b", "Практики по уровню банка", "best_practices.bank_level", "Практики в банке", "практики в банках",
-                "best_practices", "practice_id", _eq("status", *group("practices_in_bank"))),
-    Indicator("I18", "Поощрённые наставники", "число различных наставников на листе поощрений", "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
-    *_breakdown("I18", "a", "Поощрения по виду", "awards.award_type", "Поощрённые наставники, вид", "различные поощрённые наставники",
-                "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
-    *_breakdown("I18", "s", "Поощрения по стадии", "awards.stage", "Поощрённые наставники", "различные поощрённые наставники",
-                "awards", "mentor_id", lambda f, s: f["mentor_id"].notna()),
-    Indicator("I19", "Внешние наставники", "наставники-студенты, представители предприятий и организаций", "mentors", "mentor_id", _eq("mentor_category", *group("external_mentors"))),
-    Indicator("I19p", "Организации-партнёры", "строки листа партнёров", "partners", "partner_name", lambda f, s: f["partner_name"].notna()),
-    Indicator("I19n", "Наставники от партнёров", "сумма числа наставников, предоставленных партнёрами", "partners", "partner_name",
-              lambda f, s: f["partner_name"].notna(), sums=("n_mentors_provided",)),
-    Indicator("I20", "Средняя нагрузка на наставника", "связи «наставник – наставляемый» действующих пар / наставники в действующих парах",
-              "pairs", "mentor_id", _active_pair, counts_rows=True, denominator=Rows(_active_pair), mean=True),
-    Indicator("I20max", "Наибольшая нагрузка на наставника", "наибольшее число связей действующих пар у одного наставника",
-              "pairs", "mentor_id", _active_pair, largest="mentor_id"),
-    Indicator("I21", "Охват молодых руководителей, %", "наставляемые «молодой руководитель» в действующих парах / руководители со стажем до 2 лет",
-              "mentees", "mentee_id", _all(_eq("mentee_category", "молодой руководитель (стаж в должности до 2 лет)"), _in_active("mentee_id")),
-              profile_denominator="young_managers_0_2"),
-    *_breakdown("I22", "f", "Распространённость форм", "pairs.form", "ОО с действующей парой формы, %", "ОО с действующей парой / ОО, сдавшие отчёт",
-                "pairs", "pair_group_id", _active_pair, per_school=True),
-    Indicator("I23a", "ОО, сдавшие отчёт в срок, % от реестра", "ОО, чей учтённый отчёт получен в срок / ОО в реестре МО",
-              INTAKE, "version", _all(_eq("current", True), _eq("on_time", True)), per_school=True, registry=True),
-    Indicator("I23b", "Файлы без ошибок, %", "полученные файлы отчётов без ошибок / все файлы отчётов, полученные за период "
-              "(по журналу приёма, в том числе от ОО без принятого отчёта)",
-              INTAKE, "version", _eq("errors", 0), denominator=Rows(lambda f, s: f["version"].notna()), per_file=True, revision=2),
-    Indicator("I23c", "ОО с полностью заполненной дорожной картой, % от реестра",
-              "ОО, где у каждого пункта уровня ОО есть статус, а у выполненных — реквизиты / ОО в реестре МО",
-              "roadmap_status", "activity_code",
-              _every_row(lambda f, s: ~_not_municipal(f, s) | (_filled("status")(f, s)
-                                                              & (~f["status"].isin(group("roadmap_done")) | _filled("evidence_ref")(f, s)))),
-              per_school=True, registry=True),
+    Indicator(
+        "I01",
+        "Охват обучающихся 10–18 лет, %",
+        "наставляемые-обучающиеся 10–18 лет в действующих парах / обучающиеся 10–18 лет (профиль)",
+        "mentees",
+        "mentee_id",
+        _all(
+            _eq("mentee_category", "обучающийся"),
+            _eq("age_group", "10–14 лет", "15–18 лет"),
+            _in_active("mentee_id"),
+        ),
+        profile_denominator="students_age_10_18",
+    ),
+    Indicator(
+        "I01a",
+        "Охват обучающихся 5–11 классов, %",
+        "наставляемые-обучающиеся 5–11 классов в действующих парах / обучающиеся 5–11 классов (профиль)",
+        "mentees",
+        "mentee_id",
+        _all(
+            _eq("mentee_category", "обучающийся"),
+            lambda f, s: pd.to_numeric(f["grade"], errors="coerce").between(5, 11),
+            _in_active("mentee_id"),
+        ),
+        profile_denominator="students_grade_5_11",
+    ),
+    Indicator(
+        "I02",
+        "Обучающиеся 15–18 лет — наставники, %",
+        "наставники-обучающиеся 15–18 лет в действующих парах / обучающиеся 15–18 лет",
+        "mentors",
+        "mentor_id",
+        _all(
+            _eq("mentor_category", "обучающийся ОО"), _eq("age_group", "15–18 лет"), _in_active("mentor_id")
+        ),
+        profile_denominator="students_age_15_18",
+    ),
+    Indicator(
+        "I03",
+        "Молодые специалисты в роли наставляемых, %",
+        "наставляемые «молодой специалист» в действующих парах / педагоги со стажем 0–3 года",
+        "mentees",
+        "mentee_id",
+        _all(_eq("mentee_category", "молодой специалист (стаж 0–3 года)"), _in_active("mentee_id")),
+        profile_denominator="young_specialists_0_3",
+    ),
+    Indicator(
+        "I04",
+        "Педагоги до 35 лет, охваченные наставничеством, %",
+        "наставляемые до 35 лет в действующих парах / педагоги до 35 лет",
+        "mentees",
+        "mentee_id",
+        _all(_eq("under_35", "да"), _in_active("mentee_id")),
+        profile_denominator="teachers_under_35",
+    ),
+    Indicator(
+        "I05",
+        "Педагоги-наставники от всех педработников, %",
+        "наставники-педагоги и руководители в действующих парах / педагогические работники",
+        "mentors",
+        "mentor_id",
+        _all(_eq("mentor_category", *group("staff_mentors")), _in_active("mentor_id")),
+        profile_denominator="ped_staff_total",
+    ),
+    Indicator(
+        "I06",
+        "Действующие пары и группы",
+        "число различных ID пар/групп, действующих в периоде",
+        "pairs",
+        "pair_group_id",
+        _active_pair,
+    ),
+    *_breakdown(
+        "I06",
+        "f",
+        "Пары и группы по формам",
+        "pairs.form",
+        "Пары и группы по форме",
+        "действующие пары и группы",
+        "pairs",
+        "pair_group_id",
+        _active_pair,
+    ),
+    *_breakdown(
+        "I06",
+        "u",
+        "Пары и группы по виду",
+        "pairs.unit_type",
+        "Действующие, вид",
+        "действующие пары и группы",
+        "pairs",
+        "pair_group_id",
+        _active_pair,
+    ),
+    Indicator(
+        "I07",
+        "Программы наставничества в периоде",
+        "программы со статусом «реализуется»/«завершена», пересекающиеся с периодом; "
+        "в итоге МО сетевая программа нескольких ОО (то же название и сетевой партнёр) учтена один раз",
+        "programmes",
+        "programme_id",
+        _programme_in_period,
+        shared=Shared(_eq("network_project", "да"), "network_programme"),
+    ),
+    Indicator(
+        "I08",
+        "Персонализированные программы",
+        "персонализированные программы, реализуемые в периоде",
+        "programmes",
+        "programme_id",
+        _all(_programme_in_period, _eq("programme_kind", *group("personalised_programmes"))),
+    ),
+    Indicator(
+        "I09",
+        "Пары «руководитель – молодой руководитель»",
+        "действующие пары формы «руководитель-наставник – молодой руководитель»",
+        "pairs",
+        "pair_group_id",
+        _all(_eq("form", MANAGER_FORM), _active_pair),
+    ),
+    Indicator(
+        "I10",
+        "Сетевые проекты",
+        "программы, реализуемые в сетевом проекте; в итоге МО — различные сетевые проекты (по сетевому партнёру)",
+        "programmes",
+        "programme_id",
+        _eq("network_project", "да"),
+        shared=Shared(_eq("network_project", "да"), "network_project"),
+    ),
+    *[
+        Indicator(
+            f"I11{letter}",
+            f"ОО, где {what}, %",
+            f"ОО, где {what} / ОО, сдавшие отчёт",
+            "school_profile",
+            column,
+            flt,
+            per_school=True,
+        )
+        for letter, column, flt, what in _readiness
+    ],
+    *[
+        Indicator(
+            f"I11{letter}R",
+            f"ОО, где {what}, % от реестра",
+            f"ОО, где {what} / ОО в реестре МО",
+            "school_profile",
+            column,
+            flt,
+            per_school=True,
+            registry=True,
+            breakdown="Готовность ОО от числа ОО в реестре",
+        )
+        for letter, column, flt, what in _readiness
+    ],
+    Indicator(
+        "I12",
+        "Исполнение дорожной карты ОО, %",
+        "пункты ДК со статусом «выполнено…» / пункты уровня ОО со сроком в периоде",
+        "roadmap_status",
+        "activity_code",
+        _all(_eq("status", *group("roadmap_done")), _eq("due_in_period", "да"), _not_municipal),
+        denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal)),
+    ),
+    Indicator(
+        "I12t",
+        "Дорожная карта ОО выполнена в срок, %",
+        "пункты ДК со статусом «выполнено» (без нарушения срока) / пункты уровня ОО со сроком в периоде",
+        "roadmap_status",
+        "activity_code",
+        _all(_eq("status", _done_in_time), _eq("due_in_period", "да"), _not_municipal),
+        denominator=Rows(_all(_eq("due_in_period", "да"), _not_municipal)),
+    ),
+    Indicator(
+        "I13",
+        "Мероприятия по наставничеству",
+        "число мероприятий за период",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+    ),
+    Indicator(
+        "I13legal",
+        "Мероприятия правовой поддержки",
+        "мероприятия с тематикой правовой поддержки",
+        "events",
+        "event_id",
+        _eq("topic_legal", "да"),
+    ),
+    Indicator(
+        "I13seminar",
+        "Семинары, вебинары, совещания, круглые столы",
+        "мероприятия этих типов",
+        "events",
+        "event_id",
+        _eq("event_type", *group("seminars")),
+    ),
+    Indicator(
+        "I13edu",
+        "Образовательные события для обучающихся",
+        "мероприятия типа «образовательное событие для обучающихся»",
+        "events",
+        "event_id",
+        _eq("event_type", "образовательное событие для обучающихся"),
+    ),
+    Indicator(
+        "I13m",
+        "Участники мероприятий: наставники",
+        "сумма числа наставников-участников по мероприятиям",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+        sums=("n_mentors",),
+    ),
+    Indicator(
+        "I13n",
+        "Участники мероприятий: наставляемые",
+        "сумма числа наставляемых-участников по мероприятиям",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+        sums=("n_mentees",),
+    ),
+    *_breakdown(
+        "I13",
+        "t",
+        "Мероприятия по типу",
+        "events.event_type",
+        "Мероприятия",
+        "мероприятия за период",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+    ),
+    *_breakdown(
+        "I13",
+        "l",
+        "Мероприятия по уровню",
+        "events.level",
+        "Мероприятия уровня",
+        "мероприятия за период",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+    ),
+    *_breakdown(
+        "I13",
+        "r",
+        "Мероприятия по роли ОО",
+        "events.school_role",
+        "Мероприятия, роль ОО",
+        "мероприятия за период",
+        "events",
+        "event_id",
+        lambda f, s: f["event_id"].notna(),
+    ),
+    Indicator(
+        "I14",
+        "Наставники, прошедшие обучение, %",
+        "наставники в действующих парах с обучением / наставники в действующих парах",
+        "mentors",
+        "mentor_id",
+        _all(lambda f, s: f["trained_mentoring"].ne("нет"), _in_active("mentor_id")),
+        denominator=Rows(_in_active("mentor_id")),
+    ),
+    Indicator(
+        "I14n",
+        "Слушатели, завершившие обучение",
+        "строки листа «Повышение квалификации» (человек × курс) со статусом «завершено»",
+        "training",
+        "person_ref",
+        _eq("status", "завершено"),
+        counts_rows=True,
+        revision=2,
+    ),
+    *sorted(
+        (ind for n, role in _ROLES for ind in _survey(n, role)),  # headlines, then breakdowns; kind by kind
+        key=lambda i: (bool(i.breakdown), "msr".index(i.code[3]), i.code[4:]),
+    ),
+    Indicator(
+        "I16",
+        "Пары, завершённые с достижением целей, %",
+        "завершённые пары с целями достигнутыми полностью или частично / завершённые пары",
+        "pairs",
+        "pair_group_id",
+        _all(_eq("status", status("pair_finished")), _eq("result", *group("goals_reached"))),
+        denominator=Rows(_eq("status", status("pair_finished"))),
+    ),
+    Indicator(
+        "I16x",
+        "Пары, прекращённые досрочно, %",
+        "пары, прекращённые досрочно в периоде / пары, действующие в периоде",
+        "pairs",
+        "pair_group_id",
+        _all(_eq("status", status("pair_terminated")), _active_pair),
+        denominator=Rows(_active_pair),
+    ),
+    Indicator(
+        "I17",
+        "Практики в банках практик",
+        "практики со статусом «включена в банк» или «отмечена наградой»",
+        "best_practices",
+        "practice_id",
+        _eq("status", *group("practices_in_bank")),
+    ),
+    Indicator(
+        "I17e",
+        "Практики, представленные на мероприятиях от муниципального уровня",
+        "практики, названные в мероприятиях муниципального уровня и выше",
+        "best_practices",
+        "practice_id",
+        _referenced_by("events", "practice_id", _eq("level", *_levels_from_municipal)),
+    ),
+    *_breakdown(
+        "I17",
+        "b",
+        "Практики по уровню банка",
+        "best_practices.bank_level",
+        "Практики в банке",
+        "практики в банках",
+        "best_practices",
+        "practice_id",
+        _eq("status", *group("practices_in_bank")),
+    ),
+    Indicator(
+        "I18",
+        "Поощрённые наставники",
+        "число различных наставников на листе поощрений",
+        "awards",
+        "mentor_id",
+        lambda f, s: f["mentor_id"].notna(),
+    ),
+    *_breakdown(
+        "I18",
+        "a",
+        "Поощрения по виду",
+        "awards.award_type",
+        "Поощрённые наставники, вид",
+        "различные поощрённые наставники",
+        "awards",
+        "mentor_id",
+        lambda f, s: f["mentor_id"].notna(),
+    ),
+    *_breakdown(
+        "I18",
+        "s",
+        "Поощрения по стадии",
+        "awards.stage",
+        "Поощрённые наставники",
+        "различные поощрённые наставники",
+        "awards",
+        "mentor_id",
+        lambda f, s: f["mentor_id"].notna(),
+    ),
+    Indicator(
+        "I19",
+        "Внешние наставники",
+        "наставники-студенты, представители предприятий и организаций",
+        "mentors",
+        "mentor_id",
+        _eq("mentor_category", *group("external_mentors")),
+    ),
+    Indicator(
+        "I19p",
+        "Организации-партнёры",
+        "строки листа партнёров",
+        "partners",
+        "partner_name",
+        lambda f, s: f["partner_name"].notna(),
+    ),
+    Indicator(
+        "I19n",
+        "Наставники от партнёров",
+        "сумма числа наставников, предоставленных партнёрами",
+        "partners",
+        "partner_name",
+        lambda f, s: f["partner_name"].notna(),
+        sums=("n_mentors_provided",),
+    ),
+    Indicator(
+        "I20",
+        "Средняя нагрузка на наставника",
+        "связи «наставник – наставляемый» действующих пар / наставники в действующих парах",
+        "pairs",
+        "mentor_id",
+        _active_pair,
+        counts_rows=True,
+        denominator=Rows(_active_pair),
+        mean=True,
+    ),
+    Indicator(
+        "I20max",
+        "Наибольшая нагрузка на наставника",
+        "наибольшее число связей действующих пар у одного наставника",
+        "pairs",
+        "mentor_id",
+        _active_pair,
+        largest="mentor_id",
+    ),
+    Indicator(
+        "I21",
+        "Охват молодых руководителей, %",
+        "наставляемые «молодой руководитель» в действующих парах / руководители со стажем до 2 лет",
+        "mentees",
+        "mentee_id",
+        _all(
+            _eq("mentee_category", "молодой руководитель (стаж в должности до 2 лет)"),
+            _in_active("mentee_id"),
+        ),
+        profile_denominator="young_managers_0_2",
+    ),
+    *_breakdown(
+        "I22",
+        "f",
+        "Распространённость форм",
+        "pairs.form",
+        "ОО с действующей парой формы, %",
+        "ОО с действующей парой / ОО, сдавшие отчёт",
+        "pairs",
+        "pair_group_id",
+        _active_pair,
+        per_school=True,
+    ),
+    Indicator(
+        "I23a",
+        "ОО, сдавшие отчёт в срок, % от реестра",
+        "ОО, чей учтённый отчёт получен в срок / ОО в реестре МО",
+        INTAKE,
+        "version",
+        _all(_eq("current", True), _eq("on_time", True)),
+        per_school=True,
+        registry=True,
+    ),
+    Indicator(
+        "I23b",
+        "Файлы без ошибок, %",
+        "полученные файлы отчётов без ошибок / все файлы отчётов, полученные за период "
+        "(по журналу приёма, в том числе от ОО без принятого отчёта)",
+        INTAKE,
+        "version",
+        _eq("errors", 0),
+        denominator=Rows(lambda f, s: f["version"].notna()),
+        per_file=True,
+        revision=2,
+    ),
+    Indicator(
+        "I23c",
+        "ОО с полностью заполненной дорожной картой, % от реестра",
+        "ОО, где у каждого пункта уровня ОО есть статус, а у выполненных — реквизиты / ОО в реестре МО",
+        "roadmap_status",
+        "activity_code",
+        _every_row(
+            lambda f, s: (
+                ~_not_municipal(f, s)
+                | (
+                    _filled("status")(f, s)
+                    & (~f["status"].isin(group("roadmap_done")) | _filled("evidence_ref")(f, s))
+                )
+            )
+        ),
+        per_school=True,
+        registry=True,
+    ),
 ]
 BY_CODE = {i.code: i for i in INDICATORS}
-SHARED_SHEETS = sorted({i.sheet for i in INDICATORS if i.shared})  # what a municipal total reads beyond the ОО figures
-HEADLINES = [i for i in INDICATORS if not i.breakdown]   # a column each in the tables by ОО and by МО
-BREAKDOWNS: dict[str, list[Indicator]] = {}              # the rest, a row each, under their breakdown's name
+SHARED_SHEETS = sorted(
+    {i.sheet for i in INDICATORS if i.shared}
+)  # what a municipal total reads beyond the ОО figures
+HEADLINES = [i for i in INDICATORS if not i.breakdown]  # a column each in the tables by ОО and by МО
+BREAKDOWNS: dict[str, list[Indicator]] = {}  # the rest, a row each, under their breakdown's name
 for _ind in INDICATORS:
     if _ind.breakdown:
         BREAKDOWNS.setdefault(_ind.breakdown, []).append(_ind)
@@ -391,7 +835,9 @@ class Letters:
 
     def __init__(self, letters: F):
         unique = letters.drop_duplicates(["sha256", "sheet", "code"])
-        self._by_column = {key: group.set_index("sha256")["letter"] for key, group in unique.groupby(["sheet", "code"])}
+        self._by_column = {
+            key: group.set_index("sha256")["letter"] for key, group in unique.groupby(["sheet", "code"])
+        }
 
     def of(self, sheet: str, code: str) -> pd.Series:
         return self._by_column.get((sheet, code), pd.Series(dtype=object))
@@ -407,13 +853,23 @@ def _cells(frame: F, sheet: str, code: str, letters: Letters) -> pd.Series:
 
 def _sources(frame: F, ind: Indicator, part: str, code: str, letters: Letters, sheet: str | None = None) -> F:
     sheet = sheet or ind.sheet
-    return pd.DataFrame({"indicator": ind.code, "sha256": frame["sha256"], "school_id": frame["school_id"], "part": part,
-                         "sheet": sheet, "cell": _cells(frame, sheet, code, letters),
-                         "value": frame[code].astype(object).map(str)}, columns=SOURCE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "indicator": ind.code,
+            "sha256": frame["sha256"],
+            "school_id": frame["school_id"],
+            "part": part,
+            "sheet": sheet,
+            "cell": _cells(frame, sheet, code, letters),
+            "value": frame[code].astype(object).map(str),
+        },
+        columns=SOURCE_COLUMNS,
+    )
 
 
-def _count(rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = False, largest: str | None = None
-           ) -> tuple[pd.Series, F]:
+def _count(
+    rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = False, largest: str | None = None
+) -> tuple[pd.Series, F]:
     """(per return: the count of distinct `key`s, the rows, the sum of the product of `sums`, or the most rows
     sharing a `largest` value; the rows counted)."""
     if sums:
@@ -429,7 +885,9 @@ def _count(rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = Fa
     return keys.groupby("sha256").size(), keys
 
 
-def _counted_sources(rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: Letters, sheet: str) -> list[F]:
+def _counted_sources(
+    rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: Letters, sheet: str
+) -> list[F]:
     return [_sources(rows, ind, part, column, letters, sheet) for column in (sums or (key,))]
 
 
@@ -443,13 +901,21 @@ def shared_numerators(scope: Scope) -> dict[str, float]:
         frame = scope.frames[ind.sheet]
         counted = frame[_mask(ind.where, frame, scope)].drop_duplicates(["sha256", ind.key])
         shared = _mask(ind.shared.where, counted, scope)
-        identity = counted[list(_catalogue.identities[ind.shared.identity])].astype(object).fillna("").astype(str)
-        keys = identity.apply(lambda row: "\x1f".join(normal_key(v) for v in row), axis=1) if len(identity) else identity
+        identity = (
+            counted[list(_catalogue.identities[ind.shared.identity])].astype(object).fillna("").astype(str)
+        )
+        keys = (
+            identity.apply(lambda row: "\x1f".join(normal_key(v) for v in row), axis=1)
+            if len(identity)
+            else identity
+        )
         totals[ind.code] = float((~shared).sum() + (keys[shared].nunique() if shared.any() else 0))
     return totals
 
 
-def return_figures(returns: F, scope: Scope, letters: F, indicators: list[Indicator] = INDICATORS) -> tuple[F, F]:
+def return_figures(
+    returns: F, scope: Scope, letters: F, indicators: list[Indicator] = INDICATORS
+) -> tuple[F, F]:
     """Every indicator for each return in `returns` (columns sha256, school_id), with its source cells. A
     `per_file` indicator is evaluated the same way with each received file as its own return
     (`pipeline.publish.compute`).
@@ -458,7 +924,9 @@ def return_figures(returns: F, scope: Scope, letters: F, indicators: list[Indica
     figures, sources, letters = [], [], Letters(letters)
     for ind in indicators:
         frame = scope.frames[ind.sheet]
-        counts, counted = _count(frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest)
+        counts, counted = _count(
+            frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest
+        )
         fig = returns[["sha256", "school_id"]].assign(indicator=ind.code)
         fig["numerator"] = fig["sha256"].map(counts).fillna(0).astype(float)
         fig["denominator"] = None
@@ -467,15 +935,33 @@ def return_figures(returns: F, scope: Scope, letters: F, indicators: list[Indica
         sources.append(_sources(none, ind, "examined", ind.key, letters))
         blank = returns[~returns["sha256"].isin(frame["sha256"])]
         if len(blank):  # an empty sheet: the sheet itself was examined and had no rows
-            sources.append(pd.DataFrame({"indicator": ind.code, "sha256": blank["sha256"], "school_id": blank["school_id"],
-                                         "part": "examined", "sheet": ind.sheet, "cell": "", "value": EMPTY_SHEET}))
+            sources.append(
+                pd.DataFrame(
+                    {
+                        "indicator": ind.code,
+                        "sha256": blank["sha256"],
+                        "school_id": blank["school_id"],
+                        "part": "examined",
+                        "sheet": ind.sheet,
+                        "cell": "",
+                        "value": EMPTY_SHEET,
+                    }
+                )
+            )
         if ind.profile_denominator:
             profile = scope.frames["school_profile"].drop_duplicates("sha256")
             value = profile.set_index("sha256")[ind.profile_denominator]
             fig["denominator"] = fig["sha256"].map(value.dropna().astype(float)).astype(object)
-            shown = profile.assign(**{ind.profile_denominator: profile[ind.profile_denominator].astype(object)
-                                      .where(profile[ind.profile_denominator].notna(), "")})
-            sources.append(_sources(shown, ind, "denominator", ind.profile_denominator, letters, "school_profile"))
+            shown = profile.assign(
+                **{
+                    ind.profile_denominator: profile[ind.profile_denominator]
+                    .astype(object)
+                    .where(profile[ind.profile_denominator].notna(), "")
+                }
+            )
+            sources.append(
+                _sources(shown, ind, "denominator", ind.profile_denominator, letters, "school_profile")
+            )
         elif ind.denominator:
             d = ind.denominator
             sheet, key = d.sheet or ind.sheet, d.key or ind.key
@@ -489,6 +975,9 @@ def return_figures(returns: F, scope: Scope, letters: F, indicators: list[Indica
         figures.append(fig)
     figures = pd.concat(figures, ignore_index=True)
     figures["denominator"] = figures["denominator"].astype(object).where(figures["denominator"].notna(), None)
-    sources = pd.concat([s for s in sources if len(s)], ignore_index=True) if any(len(s) for s in sources) \
+    sources = (
+        pd.concat([s for s in sources if len(s)], ignore_index=True)
+        if any(len(s) for s in sources)
         else pd.DataFrame(columns=SOURCE_COLUMNS)
+    )
     return figures, sources[sources["sha256"].isin(returns["sha256"])]

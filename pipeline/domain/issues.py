@@ -46,9 +46,15 @@ def issue(rule: str, *, sheet=None, row=None, column=None, cell=None, severity=N
     params.setdefault("row", row)
     fill = _Blank(str, {k: "" if v is None else str(v) for k, v in params.items()})
     return Issue(
-        rule=rule, severity=severity or r.severity, sheet=sheet, row=row, column=column, cell=cell,
+        rule=rule,
+        severity=severity or r.severity,
+        sheet=sheet,
+        row=row,
+        column=column,
+        cell=cell,
         value=None if params.get("value") is None else str(params["value"]),
-        message=r.message.format_map(fill), fix=r.fix.format_map(fill),
+        message=r.message.format_map(fill),
+        fix=r.fix.format_map(fill),
     )
 
 
@@ -74,4 +80,6 @@ def by_sheet(issues: list[Issue]) -> list[tuple[str, list[Issue]]]:
     groups: dict[str | None, list[Issue]] = {}
     for i in sorted(issues, key=lambda i: (order.get(i.sheet, -1), i.row or 0, i.cell or "")):
         groups.setdefault(i.sheet, []).append(i)
-    return [(load_catalogue().sheet(code).title if code else WHOLE_FILE, found) for code, found in groups.items()]
+    return [
+        (load_catalogue().sheet(code).title if code else WHOLE_FILE, found) for code, found in groups.items()
+    ]

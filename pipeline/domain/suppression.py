@@ -23,11 +23,11 @@ from pipeline.domain.figures import Figure
 from pipeline.domain.indicators import BY_CODE, Indicator
 from pipeline.domain.vocabulary import Level
 
-MIN_RESPONDENTS = 5       # a survey figure of fewer respondents is not shown (§3 I15, §4 п.2: n ≥ 5)
-SMALL_COUNT = 5           # a count of fewer people is not shown above the municipality (§4 п.2, guess)
+MIN_RESPONDENTS = 5  # a survey figure of fewer respondents is not shown (§3 I15, §4 п.2: n ≥ 5)
+SMALL_COUNT = 5  # a count of fewer people is not shown above the municipality (§4 п.2, guess)
 FEW_RESPONDENTS = "< 5 ответов"
 FEW_PEOPLE = "< 5"
-HIDDEN_PART = "скрыто"    # printed for the numerator and the denominator of a hidden figure
+HIDDEN_PART = "скрыто"  # printed for the numerator and the denominator of a hidden figure
 _LEVELS = [Level.SCHOOL, Level.MUNICIPALITY, Level.REGION]
 
 
@@ -116,7 +116,9 @@ def _complement(whole: Figure, parts: list[Figure], hidden: dict, audience: Leve
     if None in rules.values():
         return
     while (whole.indicator, whole.entity) not in hidden:
-        under = Rule(sum(r.base for key, r in rules.items() if key in hidden), next(iter(rules.values())).fewest, "")
+        under = Rule(
+            sum(r.base for key, r in rules.items() if key in hidden), next(iter(rules.values())).fewest, ""
+        )
         if not under.small:
             return
         shown = sorted((r.base, key) for key, r in rules.items() if key not in hidden and r.base > 0)

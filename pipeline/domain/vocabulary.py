@@ -30,9 +30,13 @@ class Verdict(StrEnum):
         return self in ACCEPTED_VERDICTS
 
 
-_VERDICT_RU = {Verdict.PENDING: "в очереди на проверку", Verdict.HELD: "отложен (отчёт уже утверждён)",
-               Verdict.ACCEPTED: "принят", Verdict.ACCEPTED_WITH_WARNINGS: "принят с предупреждениями",
-               Verdict.REJECTED: "не принят"}
+_VERDICT_RU = {
+    Verdict.PENDING: "в очереди на проверку",
+    Verdict.HELD: "отложен (отчёт уже утверждён)",
+    Verdict.ACCEPTED: "принят",
+    Verdict.ACCEPTED_WITH_WARNINGS: "принят с предупреждениями",
+    Verdict.REJECTED: "не принят",
+}
 ACCEPTED_VERDICTS = (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS)
 CHECKED_VERDICTS = (*ACCEPTED_VERDICTS, Verdict.REJECTED)
 WAITING_VERDICTS = (Verdict.PENDING, Verdict.HELD)

@@ -37,7 +37,9 @@ OPENDOCUMENT = "F03"  # the pre-check's rule for an .ods file
 log = logging.getLogger(__name__)
 
 
-def examine(path: Path, signing_key: str, received_at: datetime, name: str, prechecked: bool = False) -> CheckResult:
+def examine(
+    path: Path, signing_key: str, received_at: datetime, name: str, prechecked: bool = False
+) -> CheckResult:
     """In a worker: pre-check (unless these bytes passed it on arrival), parse, identify and run the return's own
     rules (all but contracts and history)."""
     data = path.read_bytes()
@@ -45,7 +47,9 @@ def examine(path: Path, signing_key: str, received_at: datetime, name: str, prec
     problem = None if prechecked else precheck(data, name)
     if problem:
         result.issues = [problem]
-        if problem.rule == OPENDOCUMENT:  # our template re-saved as .ods still says whose it is: answer that school
+        if (
+            problem.rule == OPENDOCUMENT
+        ):  # our template re-saved as .ods still says whose it is: answer that school
             claim_opendocument(result, data, signing_key)
         return result
     try:
@@ -68,7 +72,9 @@ def claim_opendocument(result: CheckResult, data: bytes, signing_key: str) -> No
     the refusal reaches that school; the file stays refused."""
     try:
         identity = identity_of(CalamineWorkbook.from_filelike(io.BytesIO(data)))
-    except Exception as exc:  # an .ods calamine cannot read names no school; the refusal goes to the unidentified
+    except (
+        Exception
+    ) as exc:  # an .ods calamine cannot read names no school; the refusal goes to the unidentified
         log.info("%s: no identity in the OpenDocument file: %s", result.original_name, exc)
         return
     m, period, _ = identify(identity, signing_key)
@@ -85,7 +91,9 @@ def unparseable(file: FileToCheck, outcome: Outcome) -> CheckResult:
         problem = issue("F07", detail=f"разбор требует больше {PARSE_MEMORY_MB} МБ памяти")
     else:
         problem = issue("F01", name=name, detail="книга повреждена")
-    return CheckResult(sha256_of(path.read_bytes()), name, received_at, Verdict.REJECTED, [problem], source=path)
+    return CheckResult(
+        sha256_of(path.read_bytes()), name, received_at, Verdict.REJECTED, [problem], source=path
+    )
 
 
 def finish(results: list[CheckResult], previous_for: Previous | None = None) -> None:
@@ -100,15 +108,19 @@ def finish(results: list[CheckResult], previous_for: Previous | None = None) -> 
         r.verdict = verdict(r.issues)
 
 
-def checked_batches(files: list[FileToCheck], signing_key: str, previous_for: Previous | None = None,
-                    prechecked: bool = False) -> Iterator[list[CheckResult]]:
+def checked_batches(
+    files: list[FileToCheck], signing_key: str, previous_for: Previous | None = None, prechecked: bool = False
+) -> Iterator[list[CheckResult]]:
     """Check files in arrival order, a batch at a time; workers keep reading ahead."""
     tasks = [(path, signing_key, received_at, name, prechecked) for path, received_at, name in files]
     with readers(examine, len(tasks)) as pool:
         outcomes = zip(files, pool.map(tasks), strict=True)
         for size in batch_sizes(len(tasks)):
             batch = list(islice(outcomes, size))
-            results = [outcome.value if outcome.failure is None else unparseable(file, outcome) for file, outcome in batch]
+            results = [
+                outcome.value if outcome.failure is None else unparseable(file, outcome)
+                for file, outcome in batch
+            ]
             finish(results, previous_for)
             yield results
 
@@ -122,8 +134,13 @@ def batch_sizes(n: int) -> list[int]:
     return sizes
 
 
-def check_file(path: Path, signing_key: str, received_at: datetime, original_name: str | None = None,
-               previous_for: Previous | None = None) -> CheckResult:
+def check_file(
+    path: Path,
+    signing_key: str,
+    received_at: datetime,
+    original_name: str | None = None,
+    previous_for: Previous | None = None,
+) -> CheckResult:
     """Every check of one file. `previous_for(school_id, period_end)` gives the school's last accepted registries."""
     [[result]] = checked_batches([(path, received_at, original_name or path.name)], signing_key, previous_for)
     return result

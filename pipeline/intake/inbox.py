@@ -35,7 +35,11 @@ def settled_files(inbox: Path, settle_seconds: float) -> list[Path]:
     now = time.time()
     files = []
     for path in inbox.iterdir():
-        if not path.is_file() or path.name.startswith(IGNORED_PREFIXES) or path.suffix.lower() in PARTIAL_SUFFIXES:
+        if (
+            not path.is_file()
+            or path.name.startswith(IGNORED_PREFIXES)
+            or path.suffix.lower() in PARTIAL_SUFFIXES
+        ):
             continue
         if now - path.stat().st_mtime >= settle_seconds:
             files.append(path)
@@ -66,8 +70,14 @@ def arrive(path: Path, ws: Workspace) -> Received:
 def log_arrivals(ws: Workspace, received: list[Received]) -> None:
     """Append when and under which name each newly registered file came: the archive's own record of arrivals,
     which `svod rebuild` replays. One append per intake instead of a file per arrival."""
-    lines = [json.dumps({"sha256": r.sha256, "original_name": r.name, "received_at": r.received_at.isoformat()},
-                        ensure_ascii=False) + "\n" for r in received]
+    lines = [
+        json.dumps(
+            {"sha256": r.sha256, "original_name": r.name, "received_at": r.received_at.isoformat()},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for r in received
+    ]
     with open(ws.archive / ARRIVALS_LOG, "a", encoding="utf-8") as log:
         log.writelines(lines)
 

@@ -23,11 +23,11 @@ NOT_CLAIMED: Claim = (None, None, None)
 class Received:
     """An archived file: where its bytes are kept, under which name and when it came, what it claims to be."""
 
-    stored: Path                      # archive/<sha[:2]>/<sha256>.<ext>
+    stored: Path  # archive/<sha[:2]>/<sha256>.<ext>
     name: str
     received_at: datetime
     claimed: Claim = NOT_CLAIMED
-    inbox: Path | None = None         # the inbox file it came from, removed once registered
+    inbox: Path | None = None  # the inbox file it came from, removed once registered
 
     @property
     def sha256(self) -> str:
@@ -41,14 +41,14 @@ class CheckResult:
     received_at: datetime
     verdict: Verdict
     issues: list[Issue]
-    source: Path | None = None          # the checked file (in the archive, or as given to `svod check`)
+    source: Path | None = None  # the checked file (in the archive, or as given to `svod check`)
     book: ParsedBook | None = None
     municipality: str | None = None
     period: str | None = None
     school_id: str | None = None
     feedback: list[Path] = field(default_factory=list)
     annotation_failure: str | None = None  # why the annotated copy could not be made
-    checked: Checked | None = None      # the return's own issues, until the batch's contracts are added
+    checked: Checked | None = None  # the return's own issues, until the batch's contracts are added
 
     @property
     def rows(self) -> dict[str, int]:

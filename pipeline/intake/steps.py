@@ -31,7 +31,9 @@ from pipeline.store.loads import load_results, mark_answered, register_received
 from pipeline.store.warehouse import single_threaded
 
 
-def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None) -> list[dict]:
+def receive_inbox(
+    ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[str, str] | None = None
+) -> list[dict]:
     """Archive settled inbox files and register each under the return it claims to be.
 
     `only=(municipality, period)` takes just that partition's files; `only=UNIDENTIFIED` takes files whose identity
@@ -48,8 +50,12 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
     if failed:  # archiving itself failed (disk full, permissions): take nothing, register nothing
         raise OSError(f"Не удалось сохранить полученные файлы в архив: {failed[0]}")
     taken = [o.value for o in outcomes if only is None or partition_of(o.value.claimed) == only]
-    first_seen = dict(con.execute("SELECT sha256, received_at FROM received_file WHERE list_contains(?, sha256)",
-                                  [[r.sha256 for r in taken]]).fetchall())
+    first_seen = dict(
+        con.execute(
+            "SELECT sha256, received_at FROM received_file WHERE list_contains(?, sha256)",
+            [[r.sha256 for r in taken]],
+        ).fetchall()
+    )
     fresh, answers = [], []
     for r in taken:
         duplicate = r.sha256 in first_seen
@@ -58,7 +64,9 @@ def receive_inbox(ws: Workspace, con, settle_seconds: float = 2.0, only: tuple[s
         else:
             first_seen[r.sha256] = r.received_at
             fresh.append(r)
-        answers.append({"sha256": r.sha256, "name": r.name, "duplicate": duplicate, "school_id": r.claimed[0]})
+        answers.append(
+            {"sha256": r.sha256, "name": r.name, "duplicate": duplicate, "school_id": r.claimed[0]}
+        )
     log_arrivals(ws, fresh)
     sync_archive(ws)  # files and log on disk before anything is registered or leaves the inbox
     take_in(ws, con, fresh)
@@ -74,7 +82,9 @@ def take_in(ws: Workspace, con, received: list[Received], answer: bool = True) -
         check_and_load(ws, con, unknown, answer)
 
 
-def process_pending(ws: Workspace, con, municipality: str, period: str, answer: bool = True) -> list[CheckResult]:
+def process_pending(
+    ws: Workspace, con, municipality: str, period: str, answer: bool = True
+) -> list[CheckResult]:
     """Check every pending return of one municipality and period in arrival order, load them a batch at a time
     (one transaction each), and answer each school once its batch is stored. With `answer` false (a rebuild)
     answers are recorded as due but nothing is written to the outbox."""
@@ -94,11 +104,19 @@ def process_pending(ws: Workspace, con, municipality: str, period: str, answer: 
         return []
     previous = queries.previous_facts(con, sorted(s for s in schools if isinstance(s, str)), period_end)
     # a pending return claimed its identity on arrival, which it can only do after passing the pre-check
-    return check_and_load(ws, con, files, answer, lambda school, end: previous.get(school, {}), prechecked=True)
+    return check_and_load(
+        ws, con, files, answer, lambda school, end: previous.get(school, {}), prechecked=True
+    )
 
 
-def check_and_load(ws: Workspace, con, files: list[FileToCheck], answer: bool, previous_for: Previous | None = None,
-                   prechecked: bool = False) -> list[CheckResult]:
+def check_and_load(
+    ws: Workspace,
+    con,
+    files: list[FileToCheck],
+    answer: bool,
+    previous_for: Previous | None = None,
+    prechecked: bool = False,
+) -> list[CheckResult]:
     """Check files a batch at a time, load each batch, then answer its schools (when `answer`). The results keep
     verdicts and issues, not the parsed frames."""
     results = []
@@ -130,8 +148,15 @@ def recover(ws: Workspace, con) -> None:
     deliver(ws, con)
     stranded = queries.unidentified_pending(con)
     if len(stranded):
-        check_and_load(ws, con, [(ws.home / r.archive_path, r.received.to_pydatetime(), r.original_name)
-                                 for r in stranded.itertuples()], answer=True)
+        check_and_load(
+            ws,
+            con,
+            [
+                (ws.home / r.archive_path, r.received.to_pydatetime(), r.original_name)
+                for r in stranded.itertuples()
+            ],
+            answer=True,
+        )
 
 
 def dry_run(path: Path, ws: Workspace, out_dir: Path) -> CheckResult:

@@ -60,7 +60,9 @@ def _figure(row: list) -> Figure:
     ind, hidden = BY_CODE[row[1]], row[5] == HIDDEN_PART
     numerator = 0.0 if hidden else float(row[5])
     denominator = None if hidden or row[6] is None else float(row[6])
-    return ind.figure(Level(row[2]), row[3], row[4], numerator, denominator, FEW_RESPONDENTS if hidden else None)
+    return ind.figure(
+        Level(row[2]), row[3], row[4], numerator, denominator, FEW_RESPONDENTS if hidden else None
+    )
 
 
 def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
@@ -75,25 +77,57 @@ def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
         try:
             seal, rows = read_sealed(path, ws.key)
         except ValueError as exc:
-            results.append(UpstreamResult(path.name, digest, False, f"Сводка «{path.name}» не принята: {exc}."))
+            results.append(
+                UpstreamResult(path.name, digest, False, f"Сводка «{path.name}» не принята: {exc}.")
+            )
             continue
-        local = con.execute("SELECT 1 FROM run WHERE run_id = ? AND source_file IS NULL", [seal.run_id]).fetchone()
+        local = con.execute(
+            "SELECT 1 FROM run WHERE run_id = ? AND source_file IS NULL", [seal.run_id]
+        ).fetchone()
         if local:
-            results.append(UpstreamResult(path.name, digest, False,
-                                          f"Сводка «{path.name}» не нужна: этот расчёт уже выполнен здесь ({seal.run_id})."))
+            results.append(
+                UpstreamResult(
+                    path.name,
+                    digest,
+                    False,
+                    f"Сводка «{path.name}» не нужна: этот расчёт уже выполнен здесь ({seal.run_id}).",
+                )
+            )
             continue
-        figures = [(row[0], _figure(row)) for row in rows if row[2] == Level.MUNICIPALITY and row[1] in BY_CODE]
-        frame = pd.DataFrame([{"figure_id": fid, "run_id": seal.run_id, "indicator": f.indicator, "level": f.level.value,
-                               "entity": f.entity, "period": f.period,
-                               "numerator": None if f.hidden else f.numerator,
-                               "denominator": None if f.hidden else f.denominator,
-                               "value": None if f.hidden else f.value, "hidden": f.hidden} for fid, f in figures])
+        figures = [
+            (row[0], _figure(row)) for row in rows if row[2] == Level.MUNICIPALITY and row[1] in BY_CODE
+        ]
+        frame = pd.DataFrame(
+            [
+                {
+                    "figure_id": fid,
+                    "run_id": seal.run_id,
+                    "indicator": f.indicator,
+                    "level": f.level.value,
+                    "entity": f.entity,
+                    "period": f.period,
+                    "numerator": None if f.hidden else f.numerator,
+                    "denominator": None if f.hidden else f.denominator,
+                    "value": None if f.hidden else f.value,
+                    "hidden": f.hidden,
+                }
+                for fid, f in figures
+            ]
+        )
         with transaction(con):
             con.execute("DELETE FROM figure WHERE run_id = ?", [seal.run_id])
             con.execute("DELETE FROM run WHERE run_id = ?", [seal.run_id])
-            con.execute("INSERT INTO run VALUES (?, ?, ?, NULL, NULL, NULL, '[]', ?)",
-                        [seal.run_id, seal.municipality, seal.period, digest])
+            con.execute(
+                "INSERT INTO run VALUES (?, ?, ?, NULL, NULL, NULL, '[]', ?)",
+                [seal.run_id, seal.municipality, seal.period, digest],
+            )
             insert_frame(con, "figure", frame)
-        results.append(UpstreamResult(path.name, digest, True,
-                                      f"Сводка {seal.municipality} за {seal.period} принята (расчёт {seal.run_id})."))
+        results.append(
+            UpstreamResult(
+                path.name,
+                digest,
+                True,
+                f"Сводка {seal.municipality} за {seal.period} принята (расчёт {seal.run_id}).",
+            )
+        )
     return results

@@ -30,5 +30,8 @@ def readers(fn: Callable, tasks: int) -> Iterator[IsolatedPool]:
     """A pool of isolated workers applying `fn`, sized for `tasks` files."""
     check_guards()
     preload()
-    with rare_collections(), IsolatedPool(fn, workers=min(WORKERS, tasks) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool:
+    with (
+        rare_collections(),
+        IsolatedPool(fn, workers=min(WORKERS, tasks) or 1, timeout=PARSE_TIMEOUT_SECONDS) as pool,
+    ):
         yield pool

@@ -44,13 +44,15 @@ class Computed:
     run_id: str
     municipality: str
     period: str
-    snapshot: list[str]         # every checked return the run saw
+    snapshot: list[str]  # every checked return the run saw
     figures: list[Figure]
-    subs: pd.DataFrame          # the returns that count: each school's newest accepted one
-    new_figures: pd.DataFrame | None = None   # per-return figures first computed by this run (stored with it)
+    subs: pd.DataFrame  # the returns that count: each school's newest accepted one
+    new_figures: pd.DataFrame | None = None  # per-return figures first computed by this run (stored with it)
     new_sources: pd.DataFrame | None = None
-    texts: dict[tuple[str, str], str] = field(default_factory=dict)  # (indicator, entity) -> its sources in words;
-                                                                    # read back with a stored run, for rendering
+    texts: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (indicator, entity) -> its sources in words;
+    # read back with a stored run, for rendering
 
 
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
@@ -73,8 +75,12 @@ def cell_ranges(cells: list[str]) -> str:
             last[2] += 1
         else:
             runs.append([m[1], int(m[2]), int(m[2])] if m else cell)
-    return ", ".join(run if isinstance(run, str) else f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else "")
-                     for run in runs)
+    return ", ".join(
+        run
+        if isinstance(run, str)
+        else f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else "")
+        for run in runs
+    )
 
 
 def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tuple[str, str], str]:
@@ -86,10 +92,15 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
         cells.setdefault((indicator, sha, school, part), {}).setdefault(sheet, []).append(cell)
     texts: dict[tuple[str, str], list[str]] = {}
     for (indicator, sha, school, part), sheets in sorted(cells.items()):
-        refs = ", ".join(f"{SHEET_TITLES[sheet]}!{cell_ranges(listed)}" if listed != [""]
-                         else f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}" for sheet, listed in sheets.items())
+        refs = ", ".join(
+            f"{SHEET_TITLES[sheet]}!{cell_ranges(listed)}"
+            if listed != [""]
+            else f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}"
+            for sheet, listed in sheets.items()
+        )
         texts.setdefault((indicator, sha), []).append(
-            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs}")
+            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs}"
+        )
     return {key: "; ".join(parts) for key, parts in texts.items()}
 
 
@@ -97,8 +108,9 @@ PER_RETURN = [i for i in INDICATORS if not i.per_file]
 PER_FILE = [i for i in INDICATORS if i.per_file]
 
 
-def _returns_figures(con, returns: pd.DataFrame, files: pd.DataFrame, period, period_code: str
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _returns_figures(
+    con, returns: pd.DataFrame, files: pd.DataFrame, period, period_code: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figures and source cells of returns (and, for `per_file` indicators, of received files) not computed
     before: their facts only, evaluated together. A file's contribution is its own line of the intake journal."""
     parts = []
@@ -110,7 +122,9 @@ def _returns_figures(con, returns: pd.DataFrame, files: pd.DataFrame, period, pe
     if len(files):
         journal = queries.files_journal(con, list(files["sha256"]))
         no_letters = pd.DataFrame(columns=["sha256", "sheet", "code", "letter"])
-        parts.append(return_figures(files, Scope({INTAKE: journal}, period.start, period.end), no_letters, PER_FILE))
+        parts.append(
+            return_figures(files, Scope({INTAKE: journal}, period.start, period.end), no_letters, PER_FILE)
+        )
     if not parts:
         return pd.DataFrame(columns=[*RETURN_FIGURE_COLUMNS]), pd.DataFrame(columns=[*RETURN_SOURCE_COLUMNS])
     figures = pd.concat([f for f, _ in parts], ignore_index=True)
@@ -118,11 +132,21 @@ def _returns_figures(con, returns: pd.DataFrame, files: pd.DataFrame, period, pe
     versions = pd.concat([returns, files])
     texts = _sources_texts(sources, dict(zip(versions["sha256"], versions["version"], strict=True)))
     figures["period"], sources["period"] = period_code, period_code
-    figures["sources_text"] = [texts.get((i, sha), "") for i, sha in zip(figures["indicator"], figures["sha256"], strict=True)]
+    figures["sources_text"] = [
+        texts.get((i, sha), "") for i, sha in zip(figures["indicator"], figures["sha256"], strict=True)
+    ]
     return figures[RETURN_FIGURE_COLUMNS], sources[RETURN_SOURCE_COLUMNS]
 
 
-RETURN_FIGURE_COLUMNS = ["indicator", "period", "sha256", "school_id", "numerator", "denominator", "sources_text"]
+RETURN_FIGURE_COLUMNS = [
+    "indicator",
+    "period",
+    "sha256",
+    "school_id",
+    "numerator",
+    "denominator",
+    "sources_text",
+]
 RETURN_SOURCE_COLUMNS = ["indicator", "period", "sha256", "school_id", "part", "sheet", "cell", "value"]
 
 
@@ -136,17 +160,34 @@ def compute(con, municipality: str, period_code: str, snapshot: list[str] | None
     shas = sorted(queries.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
     run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
-    known = con.execute("SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)",
-                        [period_code, shas]).df()
-    new_figures, new_sources = _returns_figures(con, _lacking(subs, known, PER_RETURN), _lacking(files, known, PER_FILE),
-                                                period, period_code)
-    per_return = pd.concat([f for f in (known, new_figures) if len(f)]) if len(known) or len(new_figures) else new_figures
-    by_key = {(i, sha): (num, den, text) for i, sha, num, den, text in zip(
-        per_return["indicator"], per_return["sha256"], per_return["numerator"], per_return["denominator"],
-        per_return["sources_text"], strict=True)}
-    shared = shared_numerators(Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end))
-    figures = _assemble(municipality, period_code, subs, files, by_key, len(ref.municipalities[municipality].schools),
-                        shared)
+    known = con.execute(
+        "SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)", [period_code, shas]
+    ).df()
+    new_figures, new_sources = _returns_figures(
+        con, _lacking(subs, known, PER_RETURN), _lacking(files, known, PER_FILE), period, period_code
+    )
+    per_return = (
+        pd.concat([f for f in (known, new_figures) if len(f)])
+        if len(known) or len(new_figures)
+        else new_figures
+    )
+    by_key = {
+        (i, sha): (num, den, text)
+        for i, sha, num, den, text in zip(
+            per_return["indicator"],
+            per_return["sha256"],
+            per_return["numerator"],
+            per_return["denominator"],
+            per_return["sources_text"],
+            strict=True,
+        )
+    }
+    shared = shared_numerators(
+        Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end)
+    )
+    figures = _assemble(
+        municipality, period_code, subs, files, by_key, len(ref.municipalities[municipality].schools), shared
+    )
     return Computed(run_id, municipality, period_code, shas, figures, subs, new_figures, new_sources)
 
 
@@ -158,8 +199,15 @@ def _lacking(returns: pd.DataFrame, known: pd.DataFrame, indicators: list) -> pd
     return returns[returns["sha256"].map(has).fillna(0).lt(len(codes))]
 
 
-def _assemble(municipality: str, period: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict, registry: int,
-              shared: dict[str, float]) -> list[Figure]:
+def _assemble(
+    municipality: str,
+    period: str,
+    subs: pd.DataFrame,
+    files: pd.DataFrame,
+    by_key: dict,
+    registry: int,
+    shared: dict[str, float],
+) -> list[Figure]:
     """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256),
     hidden where §4 says so (`suppression.suppress`, for the municipality's readers); a share over the registry
     is the municipality's only, over its `registry` ОО; a `per_file` one sums every received file's line; a
@@ -167,11 +215,16 @@ def _assemble(municipality: str, period: str, subs: pd.DataFrame, files: pd.Data
     figures = []
     for ind in INDICATORS:
         inputs = files if ind.per_file else subs
-        parts = [ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
-                 for school, sha in zip(inputs["school_id"], inputs["sha256"], strict=True)
-                 for num, den, _ in [by_key[(ind.code, sha)]]]
-        total = aggregate(parts, Level.MUNICIPALITY, municipality, period) if parts \
+        parts = [
+            ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
+            for school, sha in zip(inputs["school_id"], inputs["sha256"], strict=True)
+            for num, den, _ in [by_key[(ind.code, sha)]]
+        ]
+        total = (
+            aggregate(parts, Level.MUNICIPALITY, municipality, period)
+            if parts
             else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None)
+        )
         if ind.code in shared:
             total = replace(total, numerator=shared[ind.code])
         if ind.registry:
@@ -180,7 +233,9 @@ def _assemble(municipality: str, period: str, subs: pd.DataFrame, files: pd.Data
     return suppress(figures, Level.MUNICIPALITY)
 
 
-def _texts(municipality: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict) -> dict[tuple[str, str], str]:
+def _texts(
+    municipality: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict
+) -> dict[tuple[str, str], str]:
     """(indicator, ОО or municipality) -> where its figure came from, in words."""
     texts = {}
     for ind in INDICATORS:
@@ -188,21 +243,32 @@ def _texts(municipality: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: d
             if ind.school_level:
                 texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
         inputs = files if ind.per_file else subs
-        texts[(ind.code, municipality)] = _limited("; ".join(by_key[(ind.code, sha)][2] for sha in inputs["sha256"]))
+        texts[(ind.code, municipality)] = _limited(
+            "; ".join(by_key[(ind.code, sha)][2] for sha in inputs["sha256"])
+        )
     return texts
 
 
 def stored_run(con, run_id: str) -> Computed:
     """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
-    municipality, period, snapshot = con.execute("SELECT municipality, period, submissions FROM run WHERE run_id = ?",
-                                                 [run_id]).fetchone()
+    municipality, period, snapshot = con.execute(
+        "SELECT municipality, period, submissions FROM run WHERE run_id = ?", [run_id]
+    ).fetchone()
     shas = json.loads(snapshot)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
-    figures = [BY_CODE[i].figure(Level(level), entity, p, num, den, hidden) for i, level, entity, p, num, den, hidden
-               in con.execute("SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure "
-                              "WHERE run_id = ?", [run_id]).fetchall()]
-    sources = con.execute("SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
-                          "WHERE period = ? AND list_contains(?, sha256)", [period, shas]).fetchall()
+    figures = [
+        BY_CODE[i].figure(Level(level), entity, p, num, den, hidden)
+        for i, level, entity, p, num, den, hidden in con.execute(
+            "SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure "
+            "WHERE run_id = ?",
+            [run_id],
+        ).fetchall()
+    ]
+    sources = con.execute(
+        "SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
+        "WHERE period = ? AND list_contains(?, sha256)",
+        [period, shas],
+    ).fetchall()
     texts = _texts(municipality, subs, files, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
     return Computed(run_id, municipality, period, shas, figures, subs, texts=texts)
 
@@ -212,35 +278,77 @@ def store(con, run: Computed, journal: Path | None = None) -> None:
     """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
     ref = load_reference()
     run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
-    latest = con.execute("SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]).fetchone()[0]
+    latest = con.execute(
+        "SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]
+    ).fetchone()[0]
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
     files = list(queries.files_of(con, run.snapshot)["sha256"])
     inputs = pd.DataFrame(
         [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
-        + [(f.id(run_id), sha) for f in figures if f.level is Level.MUNICIPALITY
-           for sha in (files if BY_CODE[f.indicator].per_file else run.subs["sha256"])],
-        columns=["figure_id", "sha256"])
+        + [
+            (f.id(run_id), sha)
+            for f in figures
+            if f.level is Level.MUNICIPALITY
+            for sha in (files if BY_CODE[f.indicator].per_file else run.subs["sha256"])
+        ],
+        columns=["figure_id", "sha256"],
+    )
     with transaction(con):
-        con.execute("DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute(
+            "DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)",
+            [run_id],
+        )
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [run_id, municipality, period, latest, load_catalogue().fingerprint, ref.version, json.dumps(run.snapshot)])
+        con.execute(
+            "INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                run_id,
+                municipality,
+                period,
+                latest,
+                load_catalogue().fingerprint,
+                ref.version,
+                json.dumps(run.snapshot),
+            ],
+        )
         fresh = list(run.new_figures["sha256"] + "|" + run.new_figures["indicator"])
         for table in ("return_figure", "return_source"):
-            con.execute(f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256 || '|' || indicator)",
-                        [period, fresh])
+            con.execute(
+                f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256 || '|' || indicator)",
+                [period, fresh],
+            )
         insert_frame(con, "return_figure", run.new_figures)
         insert_frame(con, "return_source", pa.Table.from_pandas(run.new_sources, preserve_index=False))
-        insert_frame(con, "figure", pd.DataFrame(
-            [{"figure_id": f.id(run_id), "run_id": run_id, "indicator": f.indicator, "level": f.level.value,
-              "entity": f.entity, "period": f.period, "numerator": f.numerator, "denominator": f.denominator, "value": f.value,
-              "hidden": f.hidden}
-             for f in figures]))
+        insert_frame(
+            con,
+            "figure",
+            pd.DataFrame(
+                [
+                    {
+                        "figure_id": f.id(run_id),
+                        "run_id": run_id,
+                        "indicator": f.indicator,
+                        "level": f.level.value,
+                        "entity": f.entity,
+                        "period": f.period,
+                        "numerator": f.numerator,
+                        "denominator": f.denominator,
+                        "value": f.value,
+                        "hidden": f.hidden,
+                    }
+                    for f in figures
+                ]
+            ),
+        )
         insert_frame(con, "figure_input", inputs)
     if journal is not None:
-        record = {"run_id": run_id, "municipality": municipality, "period": period, "submissions": run.snapshot,
-                  "catalogue": load_catalogue().fingerprint, "reference": ref.version}
+        record = {
+            "run_id": run_id,
+            "municipality": municipality,
+            "period": period,
+            "submissions": run.snapshot,
+            "catalogue": load_catalogue().fingerprint,
+            "reference": ref.version,
+        }
         atomic_write(journal / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
-
-

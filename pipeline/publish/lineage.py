@@ -31,7 +31,9 @@ class NotAFigure(ValueError):
 
 def _split(cell_ref: str) -> tuple[str, str]:
     if "!" not in cell_ref:
-        raise NotAFigure(f"Укажите ячейку вместе с листом, например «Показатели по ОО!C7», а не «{cell_ref}».")
+        raise NotAFigure(
+            f"Укажите ячейку вместе с листом, например «Показатели по ОО!C7», а не «{cell_ref}»."
+        )
     sheet, cell = cell_ref.rsplit("!", 1)
     return sheet.strip("'"), cell.replace("$", "").upper()
 
@@ -42,8 +44,11 @@ def figure_id_at(workbook: Path, cell_ref: str) -> FigureId:
     stat = workbook.stat()
     wb = _opened(workbook.resolve(), stat.st_mtime_ns, stat.st_size)
     if sheet not in wb.sheetnames or LINEAGE_SHEET not in wb.sheetnames:
-        raise NotAFigure(f"В книге нет листа «{sheet}»." if sheet not in wb.sheetnames
-                         else "Эта книга не является сводкой svod: в ней нет листа «Происхождение».")
+        raise NotAFigure(
+            f"В книге нет листа «{sheet}»."
+            if sheet not in wb.sheetnames
+            else "Эта книга не является сводкой svod: в ней нет листа «Происхождение»."
+        )
     try:
         target = wb[sheet][cell]
     except ValueError as exc:
@@ -70,40 +75,64 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
     figure_id, indicator = fid.format(), fid.indicator
     if indicator not in BY_CODE:
         raise NotAFigure(f"Показатель {indicator} неизвестен этой версии svod.")
-    answer = {"figure_id": figure_id, "indicator": indicator, "title": BY_CODE[indicator].title,
-              "formula": BY_CODE[indicator].words, "level": fid.level.value, "entity": fid.entity, "period": fid.period,
-              "run_id": fid.run_id,
-              "value": None, "numerator": None, "denominator": None, "sources": []}
+    answer = {
+        "figure_id": figure_id,
+        "indicator": indicator,
+        "title": BY_CODE[indicator].title,
+        "formula": BY_CODE[indicator].words,
+        "level": fid.level.value,
+        "entity": fid.entity,
+        "period": fid.period,
+        "run_id": fid.run_id,
+        "value": None,
+        "numerator": None,
+        "denominator": None,
+        "sources": [],
+    }
     if database is None:
         return answer
     with connect(database, read_only=True) as con:
-        row = con.execute("SELECT value, numerator, denominator, hidden FROM figure WHERE figure_id = ?",
-                          [figure_id]).fetchone()
+        row = con.execute(
+            "SELECT value, numerator, denominator, hidden FROM figure WHERE figure_id = ?", [figure_id]
+        ).fetchone()
         hidden = row is not None and row[3] is not None
         if row:
             shown, numerator, denominator = lineage_values(row[3] or row[0], *row[1:])
             answer.update(value=shown, numerator=numerator, denominator=denominator, hidden=hidden)
         secret = _hidden_schools(con, figure_id)
         for part, sha, school, sheet, cell, value, version in con.execute(
-                "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
-                "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
-                [figure_id]).fetchall():
-            answer["sources"].append({"part": PART_RU[part], "sha256": sha, "school_id": school, "version": version,
-                                      "sheet": SHEET_TITLES[sheet], "cell": cell,
-                                      "value": HIDDEN_PART if hidden or school in secret else value})
+            "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
+            "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
+            [figure_id],
+        ).fetchall():
+            answer["sources"].append(
+                {
+                    "part": PART_RU[part],
+                    "sha256": sha,
+                    "school_id": school,
+                    "version": version,
+                    "sheet": SHEET_TITLES[sheet],
+                    "cell": cell,
+                    "value": HIDDEN_PART if hidden or school in secret else value,
+                }
+            )
     return answer
 
 
 def _hidden_schools(con, figure_id: str) -> set[str]:
     """The ОО whose cells a figure's sources may not show the values of: those whose own figure of the indicator is
     hidden (§4) in the run of the figure or of one of its parts, and every ОО under a hidden part."""
-    return {school for (school,) in con.execute(
-        "WITH parts AS (SELECT figure_id, run_id, indicator, hidden FROM figure WHERE figure_id = $id "
-        "  UNION ALL SELECT f.figure_id, f.run_id, f.indicator, f.hidden FROM figure_part p "
-        "  JOIN figure f ON f.figure_id = p.part_id WHERE p.figure_id = $id) "
-        "SELECT DISTINCT s.entity FROM parts JOIN figure s ON s.run_id = parts.run_id AND s.indicator = parts.indicator "
-        "WHERE s.level = $school AND (s.hidden IS NOT NULL OR parts.hidden IS NOT NULL)",
-        {"id": figure_id, "school": Level.SCHOOL.value}).fetchall()}
+    return {
+        school
+        for (school,) in con.execute(
+            "WITH parts AS (SELECT figure_id, run_id, indicator, hidden FROM figure WHERE figure_id = $id "
+            "  UNION ALL SELECT f.figure_id, f.run_id, f.indicator, f.hidden FROM figure_part p "
+            "  JOIN figure f ON f.figure_id = p.part_id WHERE p.figure_id = $id) "
+            "SELECT DISTINCT s.entity FROM parts JOIN figure s ON s.run_id = parts.run_id AND s.indicator = parts.indicator "
+            "WHERE s.level = $school AND (s.hidden IS NOT NULL OR parts.hidden IS NOT NULL)",
+            {"id": figure_id, "school": Level.SCHOOL.value},
+        ).fetchall()
+    }
 
 
 def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
@@ -115,8 +144,10 @@ def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
         raise NotAFigure(f"В отчёте ОО нет листа «{sheet_title}».")
     digest = hashlib.sha256(school_file.read_bytes()).hexdigest()
     with connect(database, read_only=True) as con:
-        sub = con.execute("SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?",
-                          [digest]).fetchone()
+        sub = con.execute(
+            "SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?",
+            [digest],
+        ).fetchone()
         if sub is None:
             raise NotAFigure("Этот файл не поступал в svod (его контрольной суммы нет в хранилище).")
         rows = con.execute(
@@ -125,9 +156,26 @@ def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
             "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
             f"AND f.run_id IN ({PUBLISHED_RUNS} UNION ALL {PUBLISHED_REGIONAL_RUNS}) "
             "ORDER BY CASE f.level WHEN 'school' THEN 0 WHEN 'municipality' THEN 1 ELSE 2 END, f.indicator",
-            [digest, codes[sheet_title], cell]).fetchall()
-    return {"sha256": digest, "school_id": sub[0], "period": sub[1], "version": sub[2], "verdict": sub[3],
-            "superseded_by": sub[4], "cell": f"{sheet_title}!{cell}",
-            "figures": [{"figure_id": r[0], "indicator": r[1], "title": BY_CODE[r[1]].title, "level": r[2],
-                         "entity": r[3], "value": r[4] if r[6] or r[4] is None else float(r[4]), "part": PART_RU[r[5]]}
-                        for r in rows]}
+            [digest, codes[sheet_title], cell],
+        ).fetchall()
+    return {
+        "sha256": digest,
+        "school_id": sub[0],
+        "period": sub[1],
+        "version": sub[2],
+        "verdict": sub[3],
+        "superseded_by": sub[4],
+        "cell": f"{sheet_title}!{cell}",
+        "figures": [
+            {
+                "figure_id": r[0],
+                "indicator": r[1],
+                "title": BY_CODE[r[1]].title,
+                "level": r[2],
+                "entity": r[3],
+                "value": r[4] if r[6] or r[4] is None else float(r[4]),
+                "part": PART_RU[r[5]],
+            }
+            for r in rows
+        ],
+    }

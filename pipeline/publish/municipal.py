@@ -40,7 +40,11 @@ PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scal
     "Титул": {"portrait": True},
     "Показатели по ОО": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
     "Разрезы": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
-    "Цели": {"header_row": 0, "pages_wide": None, "scale": 90},      # at a fixed scale, charts keep their page breaks
+    "Цели": {
+        "header_row": 0,
+        "pages_wide": None,
+        "scale": 90,
+    },  # at a fixed scale, charts keep their page breaks
     "Динамика": {"header_row": 0, "pages_wide": None, "scale": 90},
     "Дорожная карта": {"header_row": 0, "repeat_columns": 2, "pages_wide": None, "scale": 70},
     "Сдача отчётов": {"header_row": 0},
@@ -57,28 +61,63 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     municipality, period_code = run.municipality, run.period
     m = load_reference().municipalities[municipality]
     period = m.period(period_code)
-    all_subs = con.execute("SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version",
-                           [run.snapshot]).df()
+    all_subs = con.execute(
+        "SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version", [run.snapshot]
+    ).df()
     figures, subs = run.figures, run.subs
     latest, kept = municipal_paths(out_dir, municipality, period_code, run_id)
     as_of = subs["received_at"].max().date() if len(subs) else period.end  # the newest return counted
-    book = Book(kept, running_head=f"Наставничество: {m.name} · период {period_code} · данные на {as_of:%d.%m.%Y}")
+    book = Book(
+        kept, running_head=f"Наставничество: {m.name} · период {period_code} · данные на {as_of:%d.%m.%Y}"
+    )
     sheets = {name: book.sheet(name, **PRINT.get(name, {})) for name in MUNICIPAL_SHEETS}
     # lineage first, so figure cells can link to their rows
     lineage = sheets[LINEAGE_SHEET]
-    lineage_header = [FIGURE_ID_HEADER, "Показатель", "Уровень", "ОО / МО", "Формула", "Значение", "Числитель", "Знаменатель", "Источники (ОО, файл, версия, ячейки)"]
+    lineage_header = [
+        FIGURE_ID_HEADER,
+        "Показатель",
+        "Уровень",
+        "ОО / МО",
+        "Формула",
+        "Значение",
+        "Числитель",
+        "Знаменатель",
+        "Источники (ОО, файл, версия, ячейки)",
+    ]
     ordered = sorted(figures, key=lambda f: (f.level is not Level.MUNICIPALITY, f.entity, f.indicator))
     data_as_of = con.execute("SELECT created_at FROM run WHERE run_id = ?", [run_id]).fetchone()[0]
-    earlier = [(label, p, figs) for label, p in m.comparable(period)
-               if (figs := queries.comparable_figures(con, municipality, p.code, data_as_of))]
-    earlier_rows = [[fid, BY_CODE[code].title, Level.MUNICIPALITY.ru, municipality, BY_CODE[code].words,
-                     *lineage_values(hidden or value, num, den, hidden), f"сводка за {p.code} (расчёт {run})"]
-                    for _, p, figs in earlier for code, (fid, value, num, den, run, hidden) in figs.items()
-                    if code in BY_CODE]
+    earlier = [
+        (label, p, figs)
+        for label, p in m.comparable(period)
+        if (figs := queries.comparable_figures(con, municipality, p.code, data_as_of))
+    ]
+    earlier_rows = [
+        [
+            fid,
+            BY_CODE[code].title,
+            Level.MUNICIPALITY.ru,
+            municipality,
+            BY_CODE[code].words,
+            *lineage_values(hidden or value, num, den, hidden),
+            f"сводка за {p.code} (расчёт {run})",
+        ]
+        for _, p, figs in earlier
+        for code, (fid, value, num, den, run, hidden) in figs.items()
+        if code in BY_CODE
+    ]
     totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
-    rows = [[f.id(run_id), BY_CODE[f.indicator].title, f.level.ru, f.entity, BY_CODE[f.indicator].words,
-             *lineage_values(f.shown, f.numerator, f.denominator, f.hidden), run.texts[(f.indicator, f.entity)]]
-            for f in ordered]
+    rows = [
+        [
+            f.id(run_id),
+            BY_CODE[f.indicator].title,
+            f.level.ru,
+            f.entity,
+            BY_CODE[f.indicator].words,
+            *lineage_values(f.shown, f.numerator, f.denominator, f.hidden),
+            run.texts[(f.indicator, f.entity)],
+        ]
+        for f in ordered
+    ]
     book.table(lineage, 0, lineage_header, [])
     book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
@@ -86,8 +125,10 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     # on paper: the municipality's figures, now and earlier, and their parts; the ids, the ОО's figures and the
     # source lists are for the screen and `svod explain`
     lineage.print_area(0, 1, totals + len(earlier_rows), 7)
-    row_of = {(f.indicator, f.entity): n + FIRST_LINEAGE_ROW + (len(earlier_rows) if n >= totals else 0)
-              for n, f in enumerate(ordered)}
+    row_of = {
+        (f.indicator, f.entity): n + FIRST_LINEAGE_ROW + (len(earlier_rows) if n >= totals else 0)
+        for n, f in enumerate(ordered)
+    }
     row_of |= {(row[0], "lineage"): n + FIRST_LINEAGE_ROW + totals for n, row in enumerate(earlier_rows)}
     # indicators by school: ОО in rows, printed 10 indicators a page with the ОО repeated
     ws = sheets["Показатели по ОО"]
@@ -101,7 +142,9 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         ws.write_string(0, c, f"{ind.code} {ind.title}", book.head)
         ws.set_column(c, c, 11)
     ws.set_row(0, 90)
-    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.set_v_pagebreaks(
+        list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE))
+    )
     by_key = {(f.indicator, f.entity): f for f in figures}
     names = {sid: schools[sid].short_name if sid in schools else sid for sid in reported}
     entities = [(sid, names[sid]) for sid in reported] + [(municipality, "ИТОГО")]
@@ -110,8 +153,10 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         """A figure's cell linked to its lineage row; blank where the figure has no value at this level."""
         f, total = by_key.get((code, entity)), entity == municipality
         if f is not None:
-            book.linked_figure(sheet, r, c, f.shown, book.figure_format(f.unit, total),
-                               lineage_link(row_of[(code, entity)]))
+            book.linked_figure(
+                sheet, r, c, f.shown, book.figure_format(f.unit, total), lineage_link(row_of[(code, entity)])
+            )
+
     for r, (entity, name) in enumerate(entities, start=1):
         total = entity == municipality
         book.text(ws, r, 0, "" if total else entity)
@@ -119,13 +164,23 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         for c, ind in enumerate(HEADLINES, start=2):
             figure_cell(ws, r, c, ind.code, entity)
     ws.freeze_panes(1, 2)
-    parts.breakdowns_sheet(book, sheets["Разрезы"], [(municipality, "ИТОГО по МО"), *[(sid, names[sid]) for sid in reported]],
-                           figure_cell)
+    parts.breakdowns_sheet(
+        book,
+        sheets["Разрезы"],
+        [(municipality, "ИТОГО по МО"), *[(sid, names[sid]) for sid in reported]],
+        figure_cell,
+    )
     if reported:
         chart = book.wb.add_chart({"type": "bar"})
         col = 2 + [i.code for i in HEADLINES].index("I06")
-        chart.add_series({"name": "Действующие пары и группы (I06)", "categories": ["Показатели по ОО", 1, 1, len(reported), 1],
-                          "values": ["Показатели по ОО", 1, col, len(reported), col], "fill": {"color": "#5B9BD5"}})
+        chart.add_series(
+            {
+                "name": "Действующие пары и группы (I06)",
+                "categories": ["Показатели по ОО", 1, 1, len(reported), 1],
+                "values": ["Показатели по ОО", 1, col, len(reported), col],
+                "fill": {"color": "#5B9BD5"},
+            }
+        )
         chart.set_title({"name": "Действующие пары и группы по ОО"})
         chart.set_legend({"none": True})
         chart.set_x_axis({"name": "пар и групп", "num_format": "0"})
@@ -137,17 +192,37 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id)
     parts.targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
     parts.trends_sheet(book, sheets["Динамика"], m, period, earlier, by_key, row_of)
-    parts.roadmap_sheet(book, sheets["Дорожная карта"], m, queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]), subs)
+    parts.roadmap_sheet(
+        book,
+        sheets["Дорожная карта"],
+        m,
+        queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"]),
+        subs,
+    )
     parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)
-    data_rows = [[f.id(run_id), f.indicator, f.level.value, f.entity, f.period,
-                  *lineage_values(f.shown, f.numerator, f.denominator, f.hidden)[1:]]
-                 for f in ordered if f.level is Level.MUNICIPALITY]
+    data_rows = [
+        [
+            f.id(run_id),
+            f.indicator,
+            f.level.value,
+            f.entity,
+            f.period,
+            *lineage_values(f.shown, f.numerator, f.denominator, f.hidden)[1:],
+        ]
+        for f in ordered
+        if f.level is Level.MUNICIPALITY
+    ]
     data = book.sheet(DATA_SHEET)
     book.table(data, 0, DATA_HEADER, data_rows)
     data.hide()
-    seal = SummarySeal(municipality=municipality, region=m.region, period=period_code, run_id=run_id,
-                       figures_sha256=figures_digest(data_rows)).signed(signing_key)
+    seal = SummarySeal(
+        municipality=municipality,
+        region=m.region,
+        period=period_code,
+        run_id=run_id,
+        figures_sha256=figures_digest(data_rows),
+    ).signed(signing_key)
     sealed = book.sheet(SEAL_SHEET)
     for r, (key, value) in enumerate(seal.rows()):
         sealed.write_string(r, 0, key)
@@ -158,8 +233,9 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
     return latest
 
 
-def publish(con, out_dir: Path, municipality: str, period: str, signing_key: str,
-            journal: Path | None = None) -> tuple[Path, str]:
+def publish(
+    con, out_dir: Path, municipality: str, period: str, signing_key: str, journal: Path | None = None
+) -> tuple[Path, str]:
     """The two publishing steps outside Dagster (samples, benchmarks): compute and store the run of what is checked
     now, then render that stored run. Returns (the latest summary, run id)."""
     run = compute(con, municipality, period)

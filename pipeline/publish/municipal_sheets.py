@@ -17,22 +17,36 @@ from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, lineage_lin
 def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
     """Who reports on what, coverage in words, and the signature block."""
     ref = load_reference()
-    latest = all_subs.sort_values("version").groupby("school_id").tail(1).set_index("school_id") if len(all_subs) else pd.DataFrame()
-    accepted = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] != Verdict.REJECTED]
-    rejected = [s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == Verdict.REJECTED]
+    latest = (
+        all_subs.sort_values("version").groupby("school_id").tail(1).set_index("school_id")
+        if len(all_subs)
+        else pd.DataFrame()
+    )
+    accepted = [
+        s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] != Verdict.REJECTED
+    ]
+    rejected = [
+        s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == Verdict.REJECTED
+    ]
     missing = [s for s in m.schools if s.id not in latest.index]
     late = [s for s in accepted if not bool(latest.at[s.id, "on_time"])]
     book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
     rows = [
         ("Субъект РФ", ref.regions[m.region]),
-        ("Отчётный период", f"{period.code} ({period.start:%d.%m.%Y} – {period.end:%d.%m.%Y}), срок сдачи {period.deadline:%d.%m.%Y}"),
+        (
+            "Отчётный период",
+            f"{period.code} ({period.start:%d.%m.%Y} – {period.end:%d.%m.%Y}), срок сдачи {period.deadline:%d.%m.%Y}",
+        ),
         ("Данные на", f"{as_of:%d.%m.%Y} (последний учтённый отчёт ОО)"),
         ("Охват", f"приняты отчёты {len(accepted)} из {len(m.schools)} ОО"),
         ("Сданы с опозданием", ", ".join(s.short_name for s in late) or "нет"),
         ("Отклонены (ждём исправления)", ", ".join(s.short_name for s in rejected) or "нет"),
         ("Не сдали", ", ".join(s.short_name for s in missing) or "нет"),
-        ("Как проверить цифру", "Каждая цифра на листе «Показатели по ОО» ведёт на строку листа «Происхождение»: "
-                                "формула словами и ячейки отчётов ОО, из которых она получена."),
+        (
+            "Как проверить цифру",
+            "Каждая цифра на листе «Показатели по ОО» ведёт на строку листа «Происхождение»: "
+            "формула словами и ячейки отчётов ОО, из которых она получена.",
+        ),
     ]
     book.title_page(ws, rows)
 
@@ -41,22 +55,37 @@ def technical_sheet(book: Book, ws, run_id: str):
     """What identifies this summary for svod and its engineers: not for print, but kept with the workbook."""
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 60)
-    rows = [("Идентификатор расчёта", run_id), ("Версия правил (каталог)", load_catalogue().fingerprint),
-            ("Версия справочников", load_reference().version),
-            ("Выпустить заново", f"svod reissue --run {run_id}"), ("Проверить цифру", "svod explain --workbook … --cell …")]
+    rows = [
+        ("Идентификатор расчёта", run_id),
+        ("Версия правил (каталог)", load_catalogue().fingerprint),
+        ("Версия справочников", load_reference().version),
+        ("Выпустить заново", f"svod reissue --run {run_id}"),
+        ("Проверить цифру", "svod explain --workbook … --cell …"),
+    ]
     book.table(ws, 0, ["Что", "Значение"], [list(r) for r in rows])
 
 
 OP_RU = {">=": "не менее", "<=": "не более"}
-LINES_PER_PAGE = 34   # rows of 15 points on a landscape A4 page within its margins, printed at 90 %
-CHART_LINES = 16      # rows a 320-pixel chart covers
+LINES_PER_PAGE = 34  # rows of 15 points on a landscape A4 page within its margins, printed at 90 %
+CHART_LINES = 16  # rows a 320-pixel chart covers
 
 
 def targets_sheet(book: Book, ws, m, period, by_key, row_of):
     """The municipality's seed and federal targets against its figures."""
     targets = [t for t in load_reference().targets if t.applies(m.code, period) and t.indicator in BY_CODE]
-    target_rows(book, ws, [(f"{t.indicator} {BY_CODE[t.indicator].title}", t, by_key[(t.indicator, m.code)].shown,
-                            row_of[(t.indicator, m.code)]) for t in targets])
+    target_rows(
+        book,
+        ws,
+        [
+            (
+                f"{t.indicator} {BY_CODE[t.indicator].title}",
+                t,
+                by_key[(t.indicator, m.code)].shown,
+                row_of[(t.indicator, m.code)],
+            )
+            for t in targets
+        ],
+    )
 
 
 def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None, int | None]]):
@@ -66,7 +95,9 @@ def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None
     book.table(ws, 0, ["Показатель", "Условие", "Цель", "Факт", "Отклонение", "Источник цели"], [])
     for i, w in enumerate([46, 9, 8, 9, 11, 30]):
         ws.set_column(i, i, w, book.wrap if i in (0, 5) else None)
-    rows = sorted(rows, key=lambda row: not BY_CODE[row[1].indicator].is_share)  # shares, then counts: a range each
+    rows = sorted(
+        rows, key=lambda row: not BY_CODE[row[1].indicator].is_share
+    )  # shares, then counts: a range each
     lines = 2  # printed lines used so far: the header row is two
     for r, (what, t, value, lineage_row) in enumerate(rows, start=1):
         unit = BY_CODE[t.indicator].unit
@@ -83,14 +114,22 @@ def target_rows(book: Book, ws, rows: list[tuple[str, object, float | str | None
         book.text(ws, r, 5, t.source, book.wrap)
     shares = sum(BY_CODE[t.indicator].is_share for _, t, _, _ in rows)
     charts = []
-    for first, last, unit, title in ((1, shares, "%", "Доли, %: факт и цель"),
-                                     (shares + 1, len(rows), "число", "Количество: факт и цель")):
+    for first, last, unit, title in (
+        (1, shares, "%", "Доли, %: факт и цель"),
+        (shares + 1, len(rows), "число", "Количество: факт и цель"),
+    ):
         if first > last:
             continue
         chart = book.wb.add_chart({"type": "column"})
         for col, series, color in ((2, "Цель", "#A5A5A5"), (3, "Факт", "#5B9BD5")):
-            chart.add_series({"name": series, "categories": [name, first, 0, last, 0],
-                              "values": [name, first, col, last, col], "fill": {"color": color}})
+            chart.add_series(
+                {
+                    "name": series,
+                    "categories": [name, first, 0, last, 0],
+                    "values": [name, first, col, last, col],
+                    "fill": {"color": color},
+                }
+            )
         chart.set_title({"name": title})
         chart.set_y_axis({"name": unit, "num_format": "0", "min": 0})
         charts.append(chart)
@@ -119,8 +158,12 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
     with the change; charts over the periods for the indicators with targets, shares and counts apart. Every
     figure links to its lineage row."""
     columns = [p for _, p, _ in earlier] + [period]
-    header = ["Показатель", *[f"{p.code} ({label})" for label, p, _ in earlier], period.code,
-              *[f"Изменение к {p.code}" for _, p, _ in earlier]]
+    header = [
+        "Показатель",
+        *[f"{p.code} ({label})" for label, p, _ in earlier],
+        period.code,
+        *[f"Изменение к {p.code}" for _, p, _ in earlier],
+    ]
     targeted = {t.indicator for t in load_reference().targets if t.applies(m.code, period)}
     codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
     book.table(ws, 0, header, [], head_height=45)
@@ -132,24 +175,43 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         book.text(ws, r, 0, f"{code} {ind.title}", book.wrap)
         lines += book.wrapped_row(ws, r, [(f"{code} {ind.title}", TREND_TITLE_WIDTH)])
         values = [_shown(figs.get(code)) for _, _, figs in earlier]
-        cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [(None, now.shown, row_of[(code, m.code)])]
+        cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [
+            (None, now.shown, row_of[(code, m.code)])
+        ]
         for c, (_, value, row) in enumerate(cells, start=1):
-            book.linked_figure(ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None)
+            book.linked_figure(
+                ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None
+            )
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
             if isinstance(value, int | float) and isinstance(now.shown, int | float):
                 ws.write_number(r, c, round(now.shown - value, 1), book.change_format(ind.unit))
     if not earlier:
-        book.text(ws, len(codes) + 2, 0, "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.", book.wrap)
+        book.text(
+            ws,
+            len(codes) + 2,
+            0,
+            "В хранилище нет сводок за предыдущие сравнимые периоды: динамика появится со следующим периодом.",
+            book.wrap,
+        )
         return
     charted, charts = [c for c in codes if c in targeted], []
-    for share, title, unit in ((True, "Доли с целями по периодам, %", "%"), (False, "Показатели с целями по периодам", "число")):
+    for share, title, unit in (
+        (True, "Доли с целями по периодам, %", "%"),
+        (False, "Показатели с целями по периодам", "число"),
+    ):
         rows = [r for r, c in enumerate(codes, start=1) if c in charted and BY_CODE[c].is_share is share]
         if not rows:
             continue
         chart = book.wb.add_chart({"type": "line"})
         for r in rows:
-            chart.add_series({"name": ["Динамика", r, 0], "categories": ["Динамика", 0, 1, 0, len(columns)],
-                              "values": ["Динамика", r, 1, r, len(columns)], "marker": {"type": "circle"}})
+            chart.add_series(
+                {
+                    "name": ["Динамика", r, 0],
+                    "categories": ["Динамика", 0, 1, 0, len(columns)],
+                    "values": ["Динамика", r, 1, r, len(columns)],
+                    "marker": {"type": "circle"},
+                }
+            )
         chart.set_title({"name": title})
         chart.set_y_axis({"name": unit, "num_format": "0", "min": 0})
         chart.set_legend({"position": "bottom"})
@@ -186,7 +248,9 @@ def breakdowns_sheet(book: Book, ws, columns: list[tuple[str, str]], figure_cell
             for c, (entity, _) in enumerate(columns, start=1):
                 figure_cell(ws, r, c, ind.code, entity)
             r += 1
-    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 1 + len(columns), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.set_v_pagebreaks(
+        list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 1 + len(columns), INDICATOR_COLUMNS_PER_PAGE))
+    )
     ws.freeze_panes(1, 2)
 
 
@@ -201,33 +265,74 @@ def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
     for item in m.roadmap:
         statuses = [reported.get((sid, item.code), (None, None)) for sid in schools]
         done = sum(status in finished for status, _ in statuses)
-        overdue = sum(due == "да" and item.level != municipal and status not in finished
-                      for status, due in statuses)
-        rows.append([item.code, item.text, done, overdue, item.deadline_text, item.level,
-                     *[status or "" for status, _ in statuses]])
+        overdue = sum(
+            due == "да" and item.level != municipal and status not in finished for status, due in statuses
+        )
+        rows.append(
+            [
+                item.code,
+                item.text,
+                done,
+                overdue,
+                item.deadline_text,
+                item.level,
+                *[status or "" for status, _ in statuses],
+            ]
+        )
     for c, w in enumerate([8, 46, 10, 12, 16, 12]):
         ws.set_column(c, c, w)
     ws.set_column(6, 5 + max(len(schools), 1), 12)
     wrapped = {c: book.wrap for c in (1, 4, 5, *range(6, 6 + len(schools)))}
-    book.table(ws, 0, ["Пункт", "Мероприятие", "Выполнено ОО", "Не выполнено при сроке в периоде", "Срок", "Уровень",
-                       *schools], rows, formats={**wrapped, 2: book.centre, 3: book.centre}, head_height=45)
+    book.table(
+        ws,
+        0,
+        [
+            "Пункт",
+            "Мероприятие",
+            "Выполнено ОО",
+            "Не выполнено при сроке в периоде",
+            "Срок",
+            "Уровень",
+            *schools,
+        ],
+        rows,
+        formats={**wrapped, 2: book.centre, 3: book.centre},
+        head_height=45,
+    )
     ws.set_v_pagebreaks(list(range(6, 6 + len(schools), INDICATOR_COLUMNS_PER_PAGE)))
     ws.freeze_panes(1, 2)
 
 
 def submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
     rows = []
-    last_of = {rec["school_id"]: rec for rec in all_subs.to_dict("records")}  # ordered by version: the last wins
+    last_of = {
+        rec["school_id"]: rec for rec in all_subs.to_dict("records")
+    }  # ordered by version: the last wins
     for s in m.schools:
         last = last_of.get(s.id)
         if last is None:
             rows.append([s.id, s.short_name, "не сдан", "", "", "", "", ""])
             continue
-        rows.append([s.id, s.short_name, Verdict(last["verdict"]).ru, int(last["version"]),
-                     last["received_at"].to_pydatetime(), "да" if last["on_time"] else "нет (просрочено)",
-                     int(last["errors"]), int(last["warnings"])])
-    book.table(ws, 0, ["Код ОО", "ОО", "Статус приёма", "Версия", "Получен", "В срок", "Ошибок", "Предупреждений"], rows,
-               formats={3: book.centre, 6: book.centre, 7: book.centre}, head_height=30)
+        rows.append(
+            [
+                s.id,
+                s.short_name,
+                Verdict(last["verdict"]).ru,
+                int(last["version"]),
+                last["received_at"].to_pydatetime(),
+                "да" if last["on_time"] else "нет (просрочено)",
+                int(last["errors"]),
+                int(last["warnings"]),
+            ]
+        )
+    book.table(
+        ws,
+        0,
+        ["Код ОО", "ОО", "Статус приёма", "Версия", "Получен", "В срок", "Ошибок", "Предупреждений"],
+        rows,
+        formats={3: book.centre, 6: book.centre, 7: book.centre},
+        head_height=30,
+    )
     for i, w in enumerate([10, 26, 30, 8, 17, 18, 9, 15]):
         ws.set_column(i, i, w)
 
@@ -238,26 +343,57 @@ def quality_sheet(con, book: Book, ws, m, shas: list[str]):
     found = con.execute(
         "SELECT i.rule, i.severity, i.sheet, i.cell, s.school_id, "
         "row_number() OVER (PARTITION BY s.school_id ORDER BY s.version DESC) AS newest, s.version "
-        "FROM submission s LEFT JOIN issue i USING (sha256) WHERE list_contains(?, s.sha256)", [shas]).df()
+        "FROM submission s LEFT JOIN issue i USING (sha256) WHERE list_contains(?, s.sha256)",
+        [shas],
+    ).df()
     current_version = found[found["newest"] == 1].groupby("school_id")["version"].first()
     is_current = found["version"].eq(found["school_id"].map(current_version))
     current, earlier = found[is_current & found["rule"].notna()], found[~is_current & found["rule"].notna()]
     same = ["school_id", "rule", "sheet", "cell"]  # the same problem: same ОО, kind and cell
-    fixed = earlier.drop_duplicates(same).merge(current[same].drop_duplicates(), on=same, how="left", indicator=True)
+    fixed = earlier.drop_duplicates(same).merge(
+        current[same].drop_duplicates(), on=same, how="left", indicator=True
+    )
     fixed = fixed[fixed["_merge"] == "left_only"]
     rules = load_catalogue().rules
-    kinds = sorted(set(current["rule"]) | set(fixed["rule"]),
-                   key=lambda r: (-int((current["rule"] == r).sum()), -int((fixed["rule"] == r).sum()), r))
+    kinds = sorted(
+        set(current["rule"]) | set(fixed["rule"]),
+        key=lambda r: (-int((current["rule"] == r).sum()), -int((fixed["rule"] == r).sum()), r),
+    )
     severity = dict(zip(found["rule"], found["severity"], strict=True))
-    book.table(ws, 0, ["Замечание", "Серьёзность", "В текущих версиях", "ОО", "Исправлено повторной сдачей"],
-               [[rules[r].title, Severity(severity[r]).ru, int((current["rule"] == r).sum()),
-                 current.loc[current["rule"] == r, "school_id"].nunique(), int((fixed["rule"] == r).sum())] for r in kinds],
-               formats={2: book.centre, 3: book.centre, 4: book.centre}, head_height=30)
+    book.table(
+        ws,
+        0,
+        ["Замечание", "Серьёзность", "В текущих версиях", "ОО", "Исправлено повторной сдачей"],
+        [
+            [
+                rules[r].title,
+                Severity(severity[r]).ru,
+                int((current["rule"] == r).sum()),
+                current.loc[current["rule"] == r, "school_id"].nunique(),
+                int((fixed["rule"] == r).sum()),
+            ]
+            for r in kinds
+        ],
+        formats={2: book.centre, 3: book.centre, 4: book.centre},
+        head_height=30,
+    )
     names = {s.id: s.short_name for s in m.schools}
-    by_school = [[names.get(sid, sid), int((g["severity"] == Severity.ERROR.value).sum()),
-                  int((g["severity"] == Severity.WARNING.value).sum())] for sid, g in current.groupby("school_id")]
-    book.table(ws, len(kinds) + 3, ["ОО", "Ошибок", "Предупреждений"], by_school, formats={1: book.centre, 2: book.centre},
-               head_height=30)
+    by_school = [
+        [
+            names.get(sid, sid),
+            int((g["severity"] == Severity.ERROR.value).sum()),
+            int((g["severity"] == Severity.WARNING.value).sum()),
+        ]
+        for sid, g in current.groupby("school_id")
+    ]
+    book.table(
+        ws,
+        len(kinds) + 3,
+        ["ОО", "Ошибок", "Предупреждений"],
+        by_school,
+        formats={1: book.centre, 2: book.centre},
+        head_height=30,
+    )
     ws.freeze_panes(1, 0)
     for i, w in enumerate([48, 14, 12, 8, 17]):
         ws.set_column(i, i, w, book.wrap if i == 0 else None)

@@ -47,18 +47,24 @@ WITHHELD = "сводка МО без чисел скрытого показат�
 REGIONAL_JOURNAL = "region"  # journal/region/<run>.json: each regional run's periods, replayed by a rebuild
 
 
-def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], journal: Path | None = None) -> Path:
+def write_regional(
+    con, out_dir: Path, region: str, periods: dict[str, str], journal: Path | None = None
+) -> Path:
     """One region's workbook from each municipality's published run for the period given for it; its totals are
     stored (and journaled, for a rebuild) as the region's figures."""
     ref = load_reference()
     munis = [m for m in ref.municipalities_of(region) if m.code in periods]
     label = ", ".join(sorted(set(periods.values())))
-    book = Book(regional_path(out_dir, region, set(periods[m.code] for m in munis)),
-                running_head=f"Наставничество: {ref.regions[region]} · период {label}")
+    book = Book(
+        regional_path(out_dir, region, set(periods[m.code] for m in munis)),
+        running_head=f"Наставничество: {ref.regions[region]} · период {label}",
+    )
     title = book.sheet("Титул", portrait=True)
     ws = book.sheet("Показатели по МО", header_row=2, repeat_columns=2, pages_wide=None, scale=70)
     cuts = book.sheet("Разрезы", header_row=0, repeat_columns=2, pages_wide=None, scale=70)
-    goals, trend = (book.sheet(name, header_row=0, pages_wide=None, scale=90) for name in ("Цели", "Динамика"))
+    goals, trend = (
+        book.sheet(name, header_row=0, pages_wide=None, scale=90) for name in ("Цели", "Динамика")
+    )
     cov, lin = book.sheet("Охват", header_row=0), book.sheet(LINEAGE_SHEET, header_row=0)
     coverage = [_coverage(con, m, periods[m.code]) for m in munis]
     title_sheet(book, title, con, region, munis, periods, coverage)
@@ -68,12 +74,14 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2 + len(HEADLINES), 11)
     ws.set_row(2, 90)
-    ws.set_v_pagebreaks(list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE)))
+    ws.set_v_pagebreaks(
+        list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE))
+    )
     book.table(ws, 2, ["Муниципалитет", "Период", *[f"{i.code} {i.title}" for i in HEADLINES]], [])
     ws.freeze_panes(3, 2)
     shown = store_totals(con, region, periods, cells, journal)
     lineage_rows: list[list] = []
-    row_of: dict[tuple[str, str], int] = {}   # (municipality or TOTAL, indicator) -> its lineage row
+    row_of: dict[tuple[str, str], int] = {}  # (municipality or TOTAL, indicator) -> its lineage row
     shown_of: dict[tuple[str, str], object] = {}
 
     def figure_cell(sheet, r, c, code, entity):
@@ -83,13 +91,21 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
         where = "ИТОГО по региону" if entity == TOTAL else names[entity]
         origin = f"сумма сводок МО: {len(munis)}" if entity == TOTAL else cells[(entity, code)][2]
         shown_of[(entity, code)] = value = "—" if f is None else f.shown
-        book.linked_figure(sheet, r, c, value, book.figure_format(ind.unit, total=entity == TOTAL),
-                           lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None,
-                           book.bold if entity == TOTAL else None)
+        book.linked_figure(
+            sheet,
+            r,
+            c,
+            value,
+            book.figure_format(ind.unit, total=entity == TOTAL),
+            lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None,
+            book.bold if entity == TOTAL else None,
+        )
         if fid:
             row_of[(entity, code)] = FIRST_LINEAGE_ROW + len(lineage_rows)
-            lineage_rows.append([fid, ind.title, where, *lineage_values(value, f.numerator, f.denominator, f.hidden),
-                                 origin])
+            lineage_rows.append(
+                [fid, ind.title, where, *lineage_values(value, f.numerator, f.denominator, f.hidden), origin]
+            )
+
     names = {m.code: m.name for m in munis}
     for r, m in enumerate(munis, start=3):
         book.text(ws, r, 0, m.name)
@@ -101,20 +117,68 @@ def write_regional(con, out_dir: Path, region: str, periods: dict[str, str], jou
     for c, ind in enumerate(HEADLINES, start=2):
         figure_cell(ws, total_row, c, ind.code, TOTAL)
     by_municipality_charts(book, ws, len(munis), total_row + 3)
-    breakdowns_sheet(book, cuts, [(TOTAL, "ИТОГО по региону"), *[(m.code, m.name) for m in munis]], figure_cell)
-    region_wide = [t for t in ref.targets if t.municipality == "*" and t.indicator in BY_CODE and t.year is None]
-    target_rows(book, goals, [(f"{names[m.code]}: {t.indicator} {BY_CODE[t.indicator].title}", t,
-                               shown_of[(m.code, t.indicator)], row_of.get((m.code, t.indicator)))
-                              for m in munis for t in ref.targets
-                              if t.applies(m.code, m.period(periods[m.code])) and t.indicator in BY_CODE]
-                + [(f"ИТОГО по региону: {t.indicator} {BY_CODE[t.indicator].title}", t, shown_of[(TOTAL, t.indicator)],
-                    row_of.get((TOTAL, t.indicator))) for t in region_wide])
-    lineage_rows += trends_sheet(book, trend, con, munis, periods, shown_of, row_of, FIRST_LINEAGE_ROW + len(lineage_rows))
-    book.table(cov, 0, ["Муниципалитет", "Период", "ОО в реестре", "Принято отчётов", "Из них с опозданием",
-                        "Нет принятого отчёта"], coverage, head_height=30)
+    breakdowns_sheet(
+        book, cuts, [(TOTAL, "ИТОГО по региону"), *[(m.code, m.name) for m in munis]], figure_cell
+    )
+    region_wide = [
+        t for t in ref.targets if t.municipality == "*" and t.indicator in BY_CODE and t.year is None
+    ]
+    target_rows(
+        book,
+        goals,
+        [
+            (
+                f"{names[m.code]}: {t.indicator} {BY_CODE[t.indicator].title}",
+                t,
+                shown_of[(m.code, t.indicator)],
+                row_of.get((m.code, t.indicator)),
+            )
+            for m in munis
+            for t in ref.targets
+            if t.applies(m.code, m.period(periods[m.code])) and t.indicator in BY_CODE
+        ]
+        + [
+            (
+                f"ИТОГО по региону: {t.indicator} {BY_CODE[t.indicator].title}",
+                t,
+                shown_of[(TOTAL, t.indicator)],
+                row_of.get((TOTAL, t.indicator)),
+            )
+            for t in region_wide
+        ],
+    )
+    lineage_rows += trends_sheet(
+        book, trend, con, munis, periods, shown_of, row_of, FIRST_LINEAGE_ROW + len(lineage_rows)
+    )
+    book.table(
+        cov,
+        0,
+        [
+            "Муниципалитет",
+            "Период",
+            "ОО в реестре",
+            "Принято отчётов",
+            "Из них с опозданием",
+            "Нет принятого отчёта",
+        ],
+        coverage,
+        head_height=30,
+    )
     cov.set_column(0, 0, 40)
-    book.table(lin, 0, [FIGURE_ID_HEADER + " (сводка МО)", "Показатель", "Муниципалитет", "Значение", "Числитель",
-                        "Знаменатель", "Источник"], lineage_rows)
+    book.table(
+        lin,
+        0,
+        [
+            FIGURE_ID_HEADER + " (сводка МО)",
+            "Показатель",
+            "Муниципалитет",
+            "Значение",
+            "Числитель",
+            "Знаменатель",
+            "Источник",
+        ],
+        lineage_rows,
+    )
     lin.set_column(0, 6, 30)
     lin.print_area(0, 1, len(lineage_rows), 6)  # the figure ids are for `svod explain`, not for paper
     title.activate()
@@ -130,8 +194,14 @@ def by_municipality_charts(book: Book, ws, rows: int, at: int) -> None:
     for code in CHARTED:
         col = 2 + [i.code for i in HEADLINES].index(code)
         chart = book.wb.add_chart({"type": "bar"})
-        chart.add_series({"name": f"{BY_CODE[code].title} ({code})", "categories": [name, 3, 0, 2 + rows, 0],
-                          "values": [name, 3, col, 2 + rows, col], "fill": {"color": "#5B9BD5"}})
+        chart.add_series(
+            {
+                "name": f"{BY_CODE[code].title} ({code})",
+                "categories": [name, 3, 0, 2 + rows, 0],
+                "values": [name, 3, col, 2 + rows, col],
+                "fill": {"color": "#5B9BD5"},
+            }
+        )
         chart.set_title({"name": f"{BY_CODE[code].title}: по муниципалитетам"})
         chart.set_legend({"none": True})
         chart.set_x_axis({"name": "%" if BY_CODE[code].is_share else "число", "num_format": "0"})
@@ -140,20 +210,32 @@ def by_municipality_charts(book: Book, ws, rows: int, at: int) -> None:
         at += max(14, 2 * rows + 4)
 
 
-def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], shown_of: dict, row_of: dict,
-                 first_row: int) -> list[list]:
+def trends_sheet(
+    book: Book, ws, con, munis: list, periods: dict[str, str], shown_of: dict, row_of: dict, first_row: int
+) -> list[list]:
     """Each municipality's headline indicators now and in its previous comparable period held here (as its
     municipal summary saw it), with the change; returns the lineage rows of those earlier figures, which start at
     lineage row `first_row`. Small counts of people stay hidden."""
-    book.table(ws, 0, ["Муниципалитет", "Показатель", "Ранее: период", "Ранее", "Сейчас", "Изменение"], [], head_height=30)
+    book.table(
+        ws,
+        0,
+        ["Муниципалитет", "Показатель", "Ранее: период", "Ранее", "Сейчас", "Изменение"],
+        [],
+        head_height=30,
+    )
     for i, w in enumerate([26, 46, 12, 10, 10, 11]):
         ws.set_column(i, i, w)
     extra, r = [], 1
     for m in munis:
-        made = con.execute("SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
-                           [m.code, periods[m.code]]).fetchone()
-        earlier = [(p, figs) for _, p in m.comparable(m.period(periods[m.code]))
-                   if made and (figs := queries.comparable_figures(con, m.code, p.code, made[0]))]
+        made = con.execute(
+            "SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
+            [m.code, periods[m.code]],
+        ).fetchone()
+        earlier = [
+            (p, figs)
+            for _, p in m.comparable(m.period(periods[m.code]))
+            if made and (figs := queries.comparable_figures(con, m.code, p.code, made[0]))
+        ]
         if not earlier:
             book.text(ws, r, 0, m.name)
             book.text(ws, r, 1, "В хранилище нет сводок за предыдущие сравнимые периоды.")
@@ -164,40 +246,77 @@ def trends_sheet(book: Book, ws, con, munis: list, periods: dict[str, str], show
             now = shown_of[(m.code, ind.code)]
             fid, value, num, den, run, hidden = figs.get(ind.code, ("", None, None, None, "", None))
             if fid:  # as the region's readers may see it
-                then = suppress([ind.figure(Level.MUNICIPALITY, m.code, p.code, num or 0.0, den, hidden)], Level.REGION)[0]
+                then = suppress(
+                    [ind.figure(Level.MUNICIPALITY, m.code, p.code, num or 0.0, den, hidden)], Level.REGION
+                )[0]
                 value, hidden = then.shown, then.hidden
             book.text(ws, r, 0, m.name)
             book.text(ws, r, 1, f"{ind.code} {ind.title}")
             book.text(ws, r, 2, p.code)
             link = lineage_link(first_row + len(extra)) if fid else None
             book.linked_figure(ws, r, 3, value, book.figure_format(ind.unit), link)
-            book.linked_figure(ws, r, 4, now, book.figure_format(ind.unit),
-                               lineage_link(row_of[(m.code, ind.code)]) if (m.code, ind.code) in row_of else None)
+            book.linked_figure(
+                ws,
+                r,
+                4,
+                now,
+                book.figure_format(ind.unit),
+                lineage_link(row_of[(m.code, ind.code)]) if (m.code, ind.code) in row_of else None,
+            )
             if isinstance(value, int | float) and isinstance(now, int | float):
                 ws.write_number(r, 5, round(now - value, 1), book.change_format(ind.unit))
             if fid:
-                extra.append([fid, ind.title, f"{m.name} ({p.code})", *lineage_values(value, num, den, hidden),
-                              f"сводка МО за {p.code} (расчёт {run})"])
+                extra.append(
+                    [
+                        fid,
+                        ind.title,
+                        f"{m.name} ({p.code})",
+                        *lineage_values(value, num, den, hidden),
+                        f"сводка МО за {p.code} (расчёт {run})",
+                    ]
+                )
             r += 1
     ws.freeze_panes(1, 2)
     return extra
 
 
-def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
-                      ) -> dict[tuple[str, str], tuple[Figure, str, str]]:
+def municipal_figures(
+    con, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
+) -> dict[tuple[str, str], tuple[Figure, str, str]]:
     """(municipality, indicator) -> (its figure, figure id or "" when it has none, where the run came from), for
     the region's municipalities in `periods`: from the published run of each, or the given `runs`."""
     cells = {}
     for m in load_reference().municipalities_of(region):
         if m.code not in periods:
             continue
-        run = con.execute("SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
-                          [m.code, periods[m.code]]).fetchone() if runs is None else \
-            con.execute("SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]).fetchone()
-        origin = "расчёт по отчётам ОО" if run and run[1] is None else f"сводка МО, файл {run[1][:16]}" if run else "нет данных"
-        stored = {r[0]: r[1:] for r in con.execute(
-            "SELECT indicator, numerator, denominator, figure_id, hidden FROM figure WHERE run_id = ? AND level = ?",
-            [run[0], Level.MUNICIPALITY.value]).fetchall()} if run else {}
+        run = (
+            con.execute(
+                "SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
+                [m.code, periods[m.code]],
+            ).fetchone()
+            if runs is None
+            else con.execute(
+                "SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]
+            ).fetchone()
+        )
+        origin = (
+            "расчёт по отчётам ОО"
+            if run and run[1] is None
+            else f"сводка МО, файл {run[1][:16]}"
+            if run
+            else "нет данных"
+        )
+        stored = (
+            {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT indicator, numerator, denominator, figure_id, hidden FROM figure WHERE run_id = ? AND level = ?",
+                    [run[0], Level.MUNICIPALITY.value],
+                ).fetchall()
+            }
+            if run
+            else {}
+        )
         for ind in INDICATORS:
             num, den, fid, hidden = stored.get(ind.code, (0.0, None, "", None))
             f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], num or 0.0, den, hidden)
@@ -205,8 +324,14 @@ def municipal_figures(con, region: str, periods: dict[str, str], runs: dict[str,
     return cells
 
 
-def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal: Path | None = None,
-                 published_at: datetime | None = None) -> dict[tuple[str, str], tuple[Figure, str]]:
+def store_totals(
+    con,
+    region: str,
+    periods: dict[str, str],
+    cells: dict,
+    journal: Path | None = None,
+    published_at: datetime | None = None,
+) -> dict[tuple[str, str], tuple[Figure, str]]:
     """The region's total of each indicator over the municipal figures shown, stored as figures of one regional
     run with those figures as parts, hidden where the region's readers may not see them (`suppress`). Same parts,
     same run id. The newest published run's totals are the region's (`published_regional_run`); the journal
@@ -224,22 +349,47 @@ def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal
     run_id = hashlib.sha256("|".join([region, *ids]).encode()).hexdigest()[:12]
     label = "+".join(sorted(set(periods.values())))
     published_at = published_at or datetime.now().replace(microsecond=0)
-    sums = [replace(aggregate([f for f, _ in group], Level.REGION, region, label),
-                    hidden=FEW_RESPONDENTS if code in withheld else None) for code, group in parts.items()]
+    sums = [
+        replace(
+            aggregate([f for f, _ in group], Level.REGION, region, label),
+            hidden=FEW_RESPONDENTS if code in withheld else None,
+        )
+        for code, group in parts.items()
+    ]
     ids_of = {(f.entity, f.indicator): fid for group in parts.values() for f, fid in group}
-    ids_of |= {(TOTAL, t.indicator): FigureId(t.indicator, Level.REGION, region, label, run_id).format() for t in sums}
+    ids_of |= {
+        (TOTAL, t.indicator): FigureId(t.indicator, Level.REGION, region, label, run_id).format()
+        for t in sums
+    }
     decided = suppress([f for group in parts.values() for f, _ in group] + sums, Level.REGION)
     shown = {(TOTAL if f.level is Level.REGION else f.entity, f.indicator): f for f in decided}
     shown = {key: (f, ids_of[key]) for key, f in shown.items()}
     totals = {code: shown[(TOTAL, code)] for code in parts}
-    figures = pd.DataFrame([{"figure_id": fid, "run_id": run_id, "indicator": t.indicator, "level": t.level.value,
-                             "entity": region, "period": label, "numerator": t.numerator,
-                             "denominator": t.denominator, "value": t.value, "hidden": t.hidden}
-                            for t, fid in totals.values()])
-    links = pd.DataFrame([{"figure_id": totals[code][1], "part_id": fid}
-                          for code, group in parts.items() for _, fid in group])
+    figures = pd.DataFrame(
+        [
+            {
+                "figure_id": fid,
+                "run_id": run_id,
+                "indicator": t.indicator,
+                "level": t.level.value,
+                "entity": region,
+                "period": label,
+                "numerator": t.numerator,
+                "denominator": t.denominator,
+                "value": t.value,
+                "hidden": t.hidden,
+            }
+            for t, fid in totals.values()
+        ]
+    )
+    links = pd.DataFrame(
+        [{"figure_id": totals[code][1], "part_id": fid} for code, group in parts.items() for _, fid in group]
+    )
     with transaction(con):
-        con.execute("DELETE FROM figure_part WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)", [run_id])
+        con.execute(
+            "DELETE FROM figure_part WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)",
+            [run_id],
+        )
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM regional_run WHERE run_id = ?", [run_id])
         con.execute("INSERT INTO regional_run VALUES (?, ?, ?, ?)", [run_id, region, label, published_at])
@@ -247,38 +397,66 @@ def store_totals(con, region: str, periods: dict[str, str], cells: dict, journal
         insert_frame(con, "figure_part", links)
     if journal is not None:
         runs = {code: FigureId.parse(fid).run_id for (code, _), (_, fid, _) in cells.items() if fid}
-        record = {"run_id": run_id, "region": region, "periods": periods, "runs": runs,
-                  "published_at": published_at.isoformat()}
-        atomic_write(journal / REGIONAL_JOURNAL / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1))
+        record = {
+            "run_id": run_id,
+            "region": region,
+            "periods": periods,
+            "runs": runs,
+            "published_at": published_at.isoformat(),
+        }
+        atomic_write(
+            journal / REGIONAL_JOURNAL / f"{run_id}.json", json.dumps(record, ensure_ascii=False, indent=1)
+        )
     return shown
 
 
-def title_sheet(book: Book, ws, con, region: str, munis: list, periods: dict[str, str], coverage: list[list]) -> None:
+def title_sheet(
+    book: Book, ws, con, region: str, munis: list, periods: dict[str, str], coverage: list[list]
+) -> None:
     """Whose summary, which periods, which municipalities are in it and as of when, who is missing, and the
     signature block."""
     ref = load_reference()
     missing = [m.name for m in ref.municipalities_of(region) if m.code not in periods]
     as_of = []
     for m in munis:
-        made = con.execute("SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
-                           [m.code, periods[m.code]]).fetchone()
-        as_of.append(f"{m.name} ({periods[m.code]}) — " + (f"{made[0]:%d.%m.%Y}" if made and made[0] else "по сводке МО"))
+        made = con.execute(
+            "SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
+            [m.code, periods[m.code]],
+        ).fetchone()
+        as_of.append(
+            f"{m.name} ({periods[m.code]}) — "
+            + (f"{made[0]:%d.%m.%Y}" if made and made[0] else "по сводке МО")
+        )
     book.text(ws, 0, 0, f"Региональная сводка о наставничестве: {ref.regions[region]}", book.title)
-    rows = [("Отчётные периоды", ", ".join(sorted(set(periods.values())))),
-            ("Муниципалитеты в сводке", f"{len(munis)} из {len(munis) + len(missing)}"),
-            ("Нет сводки муниципалитета", ", ".join(missing) or "нет"),
-            ("Охват ОО", f"приняты отчёты {sum(c[3] for c in coverage)} из {sum(c[2] for c in coverage)} ОО "
-                         "(по муниципалитетам — лист «Охват»)"),
-            ("Данные на", "; ".join(as_of)),
-            ("Персональные данные", "Только итоги по муниципалитетам и региону. Число людей меньше "
-                                    f"{SMALL_COUNT} не показывается («{FEW_PEOPLE}»), результаты анкет, на которые "
-                                    f"ответили меньше {MIN_RESPONDENTS} человек, — тоже («{FEW_RESPONDENTS}»)."),
-            ("Как проверить цифру", "Каждая цифра листа «Показатели по МО» ведёт на строку листа «Происхождение» "
-                                    "и через сводки муниципалитетов — к ячейкам отчётов ОО.")]
+    rows = [
+        ("Отчётные периоды", ", ".join(sorted(set(periods.values())))),
+        ("Муниципалитеты в сводке", f"{len(munis)} из {len(munis) + len(missing)}"),
+        ("Нет сводки муниципалитета", ", ".join(missing) or "нет"),
+        (
+            "Охват ОО",
+            f"приняты отчёты {sum(c[3] for c in coverage)} из {sum(c[2] for c in coverage)} ОО "
+            "(по муниципалитетам — лист «Охват»)",
+        ),
+        ("Данные на", "; ".join(as_of)),
+        (
+            "Персональные данные",
+            "Только итоги по муниципалитетам и региону. Число людей меньше "
+            f"{SMALL_COUNT} не показывается («{FEW_PEOPLE}»), результаты анкет, на которые "
+            f"ответили меньше {MIN_RESPONDENTS} человек, — тоже («{FEW_RESPONDENTS}»).",
+        ),
+        (
+            "Как проверить цифру",
+            "Каждая цифра листа «Показатели по МО» ведёт на строку листа «Происхождение» "
+            "и через сводки муниципалитетов — к ячейкам отчётов ОО.",
+        ),
+    ]
     book.title_page(ws, rows)
 
 
 def _coverage(con, m, period: str) -> list:
-    n, late = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT on_time) FROM current_submission "
-                          "WHERE municipality = ? AND period = ?", [m.code, period]).fetchone()
+    n, late = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT on_time) FROM current_submission "
+        "WHERE municipality = ? AND period = ?",
+        [m.code, period],
+    ).fetchone()
     return [m.name, period, len(m.schools), n, late, len(m.schools) - n]

@@ -74,8 +74,11 @@ class RoadmapItem(BaseModel):
             return date.fromisoformat(m["o1"]) <= period.end and date.fromisoformat(m["o2"]) >= period.start
         if self.kind == "quarterly":
             months = {int(x) for x in m["months"].split(",")}
-            return any(period.start <= _month_end(y, mo) <= period.end
-                       for y in range(period.start.year, period.end.year + 1) for mo in months)
+            return any(
+                period.start <= _month_end(y, mo) <= period.end
+                for y in range(period.start.year, period.end.year + 1)
+                for mo in months
+            )
         (m1, d1), (m2, d2) = (map(int, m["y1"].split("-")), map(int, m["y2"].split("-")))
         for year in range(period.start.year - 1, period.end.year + 1):
             begin = date(year, m1, d1)
@@ -90,8 +93,12 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(first_of_next.toordinal() - 1)
 
 
-SHORT_KINDS = {"Средняя общеобразовательная школа": "СОШ", "Основная общеобразовательная школа": "ООШ",
-               "Средняя школа": "СШ", "Детский сад": "Д/с"}
+SHORT_KINDS = {
+    "Средняя общеобразовательная школа": "СОШ",
+    "Основная общеобразовательная школа": "ООШ",
+    "Средняя школа": "СШ",
+    "Детский сад": "Д/с",
+}
 
 
 def _first_quoted(name: str) -> str | None:
@@ -111,10 +118,13 @@ def _first_quoted(name: str) -> str | None:
 class School(BaseModel):
     id: str
     name: str
-    type: Literal["общеобразовательная организация", "дошкольная образовательная организация",
-                  "организация дополнительного образования"]
+    type: Literal[
+        "общеобразовательная организация",
+        "дошкольная образовательная организация",
+        "организация дополнительного образования",
+    ]
     size: Literal["small", "medium", "large"]
-    email: str          # the ОО's official address
+    email: str  # the ОО's official address
     curator_email: str  # its mentorship curator's address
 
     @property
@@ -155,7 +165,9 @@ class Contact(BaseModel):
     @model_validator(mode="after")
     def _plausible(self):
         if not EMAIL.match(self.email) or not PHONE.match(self.phone):
-            raise ValueError(f"contact {self.name!r}: e-mail {self.email!r} or phone {self.phone!r} is malformed")
+            raise ValueError(
+                f"contact {self.name!r}: e-mail {self.email!r} or phone {self.phone!r} is malformed"
+            )
         return self
 
     def text(self, authority: str) -> str:
@@ -177,7 +189,9 @@ class Municipality(BaseModel):
     periods: list[Period]
     roadmap: list[RoadmapItem]
     schools: list[School]
-    reminder_days: int = 7  # guess: a week's notice before the deadline (reminder lists, e-mails); per municipality
+    reminder_days: int = (
+        7  # guess: a week's notice before the deadline (reminder lists, e-mails); per municipality
+    )
 
     def period(self, code: str) -> Period:
         for p in self.periods:
@@ -191,11 +205,25 @@ class Municipality(BaseModel):
     def comparable(self, period: Period) -> list[tuple[str, Period]]:
         """The earlier periods of the calendar a summary compares with, labelled: the one just before of the same
         kind (the previous quarter or year), and the same period a year earlier; oldest first."""
-        before = next((p for p in self.periods if p.kind == period.kind and p.end == period.start - timedelta(days=1)), None)
-        year_ago = next((p for p in self.periods if (p.start, p.end) == (_year_before(period.start), _year_before(period.end))), None)
+        before = next(
+            (p for p in self.periods if p.kind == period.kind and p.end == period.start - timedelta(days=1)),
+            None,
+        )
+        year_ago = next(
+            (
+                p
+                for p in self.periods
+                if (p.start, p.end) == (_year_before(period.start), _year_before(period.end))
+            ),
+            None,
+        )
         if before is not None and before == year_ago:
             return [("предыдущий год", before)]
-        return [(label, p) for label, p in (("год назад", year_ago), ("предыдущий период", before)) if p is not None]
+        return [
+            (label, p)
+            for label, p in (("год назад", year_ago), ("предыдущий период", before))
+            if p is not None
+        ]
 
     @cached_property
     def _schools_by_id(self) -> dict[str, School]:
@@ -218,7 +246,10 @@ class Reference(BaseModel):
             ids = [s.id for s in m.schools]
             if len(ids) != len(set(ids)):
                 raise ValueError(f"{m.code}: duplicate school ids")
-        for code, period in [*self.demo_periods.items(), *((c, p) for c, ps in self.demo_earlier.items() for p in ps)]:
+        for code, period in [
+            *self.demo_periods.items(),
+            *((c, p) for c, ps in self.demo_earlier.items() for p in ps),
+        ]:
             self.municipalities[code].period(period)
         return self
 
@@ -246,7 +277,9 @@ def load_reference() -> Reference:
 
 @cache
 def _load(folder: Path) -> Reference:
-    raw = {name: (folder / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")}
+    raw = {
+        name: (folder / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")
+    }
     territories = yaml.safe_load(raw["territories.yaml"])
     roadmaps = yaml.safe_load(raw["roadmaps.yaml"])
     schools = yaml.safe_load(raw["schools.yaml"])
@@ -255,7 +288,9 @@ def _load(folder: Path) -> Reference:
             code=code,
             **body,
             roadmap=[
-                RoadmapItem(code=c, level=lv, deadline_text=dl, reading=rd, text=tx, seed=roadmaps[code]["seed"])
+                RoadmapItem(
+                    code=c, level=lv, deadline_text=dl, reading=rd, text=tx, seed=roadmaps[code]["seed"]
+                )
                 for c, lv, dl, rd, tx in roadmaps[code]["items"]
             ],
             schools=schools[code],

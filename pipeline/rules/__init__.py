@@ -27,15 +27,30 @@ SheetRule = Callable[[Context, str], list[Issue]]
 HistoryRule = Callable[[ParsedBook, dict[str, pd.DataFrame]], list[Issue]]
 
 # whole-book rules that come first: whose return it is, and who may be in it (C12 drops rows the others must not see)
-HEAD: dict[str, BookRule] = {"M06": identity.title_matches_identity, "M09": identity.director_confirmed,
-                             "M10": identity.submission_date_sane, "C12": rows.drop_without_consent}
+HEAD: dict[str, BookRule] = {
+    "M06": identity.title_matches_identity,
+    "M09": identity.director_confirmed,
+    "M10": identity.submission_date_sane,
+    "C12": rows.drop_without_consent,
+}
 PER_SHEET: dict[str, SheetRule] = {"C02": rows.required_if, "C11": rows.same_row_comparisons}
 ACROSS_SHEETS: dict[str, BookRule] = {
-    "X01": ids.unique_ids, "X02": ids.references_exist, "X03": pairs.form_fits, "X04": dates.dates_in_period,
-    "X05": pairs.statuses_agree, "X06": people.within_profile, "X07": pairs.load_per_mentor,
-    "X08": people.consent_in_pairs, "X08a": people.labour_code_paperwork, "X09": pairs.unit_composition,
-    "X10": pairs.programme_running, "X11": reports.respondents_within_participants, "X12": reports.no_names_in_text,
-    "X13": reports.roadmap_statuses, "X14": dates.on_time}
+    "X01": ids.unique_ids,
+    "X02": ids.references_exist,
+    "X03": pairs.form_fits,
+    "X04": dates.dates_in_period,
+    "X05": pairs.statuses_agree,
+    "X06": people.within_profile,
+    "X07": pairs.load_per_mentor,
+    "X08": people.consent_in_pairs,
+    "X08a": people.labour_code_paperwork,
+    "X09": pairs.unit_composition,
+    "X10": pairs.programme_running,
+    "X11": reports.respondents_within_participants,
+    "X12": reports.no_names_in_text,
+    "X13": reports.roadmap_statuses,
+    "X14": dates.on_time,
+}
 HISTORY: dict[str, HistoryRule] = {"X15": history.nothing_vanished, "P01": history.registries_plausible}
 RULES = {**HEAD, **PER_SHEET, **ACROSS_SHEETS, **HISTORY}  # every rule code a function decides
 
@@ -44,9 +59,9 @@ RULES = {**HEAD, **PER_SHEET, **ACROSS_SHEETS, **HISTORY}  # every rule code a f
 class Checked:
     """A return's own issues, in the order a curator would fix them; contracts slot in per sheet."""
 
-    head: list[Issue] = field(default_factory=list)                  # identity, typing, title, consent
-    by_sheet: dict[str, list[Issue]] = field(default_factory=dict)   # conditional and same-row rules
-    tail: list[Issue] = field(default_factory=list)                  # cross-sheet, timeliness, previous period
+    head: list[Issue] = field(default_factory=list)  # identity, typing, title, consent
+    by_sheet: dict[str, list[Issue]] = field(default_factory=dict)  # conditional and same-row rules
+    tail: list[Issue] = field(default_factory=list)  # cross-sheet, timeliness, previous period
 
     def assemble(self, contracts: dict[str, list[Issue]] | None = None) -> list[Issue]:
         found = list(self.head)
@@ -61,8 +76,10 @@ def check_book(book: ParsedBook, m: Municipality, period: Period, received: date
     checked = Checked(head=list(book.issues))
     for rule in HEAD.values():
         checked.head += rule(ctx)
-    checked.by_sheet = {sheet.code: [i for rule in PER_SHEET.values() for i in rule(ctx, sheet.code)]
-                        for sheet in ctx.catalogue.sheets}
+    checked.by_sheet = {
+        sheet.code: [i for rule in PER_SHEET.values() for i in rule(ctx, sheet.code)]
+        for sheet in ctx.catalogue.sheets
+    }
     checked.tail = [i for rule in ACROSS_SHEETS.values() for i in rule(ctx)]
     return checked
 

@@ -43,12 +43,19 @@ class Context:
         return self.catalogue.status(name)
 
     def active_pairs(self) -> list[dict]:
-        return [p for p in self.rows("pairs")
-                if is_active(p["start_date"], p["actual_end_date"], self.period.start, self.period.end)]
+        return [
+            p
+            for p in self.rows("pairs")
+            if is_active(p["start_date"], p["actual_end_date"], self.period.start, self.period.end)
+        ]
 
     def unreadable_rows(self, sheet: str, columns: tuple[str, ...]) -> set[int]:
         """Rows of a sheet where one of these cells held a value that could not be typed (a C03–C05 error)."""
-        return {i.row for i in self.book.issues if i.sheet == sheet and i.column in columns and i.rule in TYPING_RULES}
+        return {
+            i.row
+            for i in self.book.issues
+            if i.sheet == sheet and i.column in columns and i.rule in TYPING_RULES
+        }
 
     def ids(self, sheet: str) -> set:
         """The key values of a sheet (its key column from the catalogue)."""

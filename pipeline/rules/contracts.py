@@ -25,9 +25,15 @@ def failures(sheet_code: str, values: dict[str, list]) -> list[tuple[int | None,
         sheet_schema(sheet_code).validate(frame, lazy=True, inplace=True)
         return []
     except pa.errors.SchemaErrors as errors:
-        return [(None if case.index is None or pd.isna(case.index) else int(case.index), case.column,
-                 rule_of(case.check) or str(case.check), case.failure_case)
-                for case in errors.failure_cases.itertuples()]
+        return [
+            (
+                None if case.index is None or pd.isna(case.index) else int(case.index),
+                case.column,
+                rule_of(case.check) or str(case.check),
+                case.failure_case,
+            )
+            for case in errors.failure_cases.itertuples()
+        ]
 
 
 def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
@@ -36,12 +42,17 @@ def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
     found: list[dict[str, list[Issue]]] = [defaultdict(list) for _ in books]
     typed_failures = [{(i.row, i.column) for i in book.issues if i.row} for book in books]
     for sheet in catalogue.sheets:
-        owners = [(b, s) for b, book in enumerate(books) if (s := book.sheets.get(sheet.code)) is not None and len(s)]
+        owners = [
+            (b, s)
+            for b, book in enumerate(books)
+            if (s := book.sheets.get(sheet.code)) is not None and len(s)
+        ]
         if not owners:
             continue
         at = [(b, row) for b, s in owners for row in s.rows]
-        for position, column, rule, _ in failures(sheet.code, {c.code: stacked([s for _, s in owners], c.code)
-                                                               for c in sheet.columns}):
+        for position, column, rule, _ in failures(
+            sheet.code, {c.code: stacked([s for _, s in owners], c.code) for c in sheet.columns}
+        ):
             if position is None or rule not in catalogue.rules:
                 continue
             b, row = at[position]
@@ -49,8 +60,15 @@ def contract_issues(books: list[ParsedBook]) -> list[dict[str, list[Issue]]]:
             if column not in s.letters or (row, column) in typed_failures[b]:
                 continue
             col = sheet.column(column)
-            bounds = f"{'' if col.min is None else f'{col.min:g}'}–{'' if col.max is None else f'{col.max:g}'}"
-            params = {"allowed": "; ".join(col.values)[:300], "bounds": bounds, "example": col.example, "max_len": col.max_len}
+            bounds = (
+                f"{'' if col.min is None else f'{col.min:g}'}–{'' if col.max is None else f'{col.max:g}'}"
+            )
+            params = {
+                "allowed": "; ".join(col.values)[:300],
+                "bounds": bounds,
+                "example": col.example,
+                "max_len": col.max_len,
+            }
             if rule == "C10":
                 params["value"] = len(str(s.value(row, column)))
             found[b][sheet.code].append(s.at(rule, row, column, **params))
@@ -64,10 +82,20 @@ def loaded_failures(facts: dict[str, pd.DataFrame]) -> pd.DataFrame:
         frame = facts[sheet.code]
         if frame.empty:
             continue
-        values = {c.code: frame[c.code].astype(object).where(frame[c.code].notna(), None).tolist() for c in sheet.columns}
+        values = {
+            c.code: frame[c.code].astype(object).where(frame[c.code].notna(), None).tolist()
+            for c in sheet.columns
+        }
         for position, column, rule, value in failures(sheet.code, values):
             row = None if position is None else frame.iloc[position]
-            found.append({"sheet": sheet.code, "school_id": None if row is None else row["school_id"],
-                          "src_row": None if row is None else int(row["src_row"]), "column": column,
-                          "check": rule, "value": str(value)})
+            found.append(
+                {
+                    "sheet": sheet.code,
+                    "school_id": None if row is None else row["school_id"],
+                    "src_row": None if row is None else int(row["src_row"]),
+                    "column": column,
+                    "check": rule,
+                    "value": str(value),
+                }
+            )
     return pd.DataFrame(found, columns=["sheet", "school_id", "src_row", "column", "check", "value"])

@@ -22,11 +22,27 @@ def nothing_vanished(book: ParsedBook, previous: dict[str, pd.DataFrame]) -> lis
             continue
         gone = sorted(set(before[key]) - set(book.column(code, key)))
         if gone:
-            out.append(issue("X15", sheet=code, detail=f"Из базы пропали без статуса «{load_catalogue().status('mentor_left')}»: {', '.join(gone[:MAX_LISTED])}"
-                             + (" и др." if len(gone) > MAX_LISTED else "") + "."))
-    before, count = previous.get("programmes"), len(book.column("programmes", load_catalogue().keys["programmes"]))
+            out.append(
+                issue(
+                    "X15",
+                    sheet=code,
+                    detail=f"Из базы пропали без статуса «{load_catalogue().status('mentor_left')}»: {', '.join(gone[:MAX_LISTED])}"
+                    + (" и др." if len(gone) > MAX_LISTED else "")
+                    + ".",
+                )
+            )
+    before, count = (
+        previous.get("programmes"),
+        len(book.column("programmes", load_catalogue().keys["programmes"])),
+    )
     if before is not None and count < len(before):
-        out.append(issue("X15", sheet="programmes", detail=f"Число программ уменьшилось: было {len(before)}, стало {count}."))
+        out.append(
+            issue(
+                "X15",
+                sheet="programmes",
+                detail=f"Число программ уменьшилось: было {len(before)}, стало {count}.",
+            )
+        )
     return out
 
 
@@ -39,7 +55,15 @@ def registries_plausible(book: ParsedBook, previous: dict[str, pd.DataFrame]) ->
         if before is None or before.empty:
             continue
         a, b = len(before), len(book.column(code, catalogue.keys[code]))
-        if max(a, b) >= t["plausibility_min_base"] and (b > a * t["plausibility_ratio"] or a > b * t["plausibility_ratio"]):
-            out.append(issue("P01", sheet=code, detail=f"«{catalogue.sheet(code).title}»: число записей было {a}, стало {b} — "
-                                                       "подтвердите или исправьте."))
+        if max(a, b) >= t["plausibility_min_base"] and (
+            b > a * t["plausibility_ratio"] or a > b * t["plausibility_ratio"]
+        ):
+            out.append(
+                issue(
+                    "P01",
+                    sheet=code,
+                    detail=f"«{catalogue.sheet(code).title}»: число записей было {a}, стало {b} — "
+                    "подтвердите или исправьте.",
+                )
+            )
     return out

@@ -14,7 +14,9 @@ from pipeline.rules.context import Context
 from pipeline.xlsx.school_layout import TEMPLATE_VERSION, Identity
 
 
-def identify(identity: dict[str, str], signing_key: str) -> tuple[Municipality | None, Period | None, list[Issue]]:
+def identify(
+    identity: dict[str, str], signing_key: str
+) -> tuple[Municipality | None, Period | None, list[Issue]]:
     """Whose return this is, from the signed identity sheet, checked against registry and calendar."""
     if not identity:
         return None, None, [issue("M01", detail="служебный лист отсутствует")]
@@ -47,9 +49,16 @@ def title_matches_identity(ctx: Context) -> list[Issue]:
     if _title_row(ctx) is None:
         return [issue("C01", sheet="meta", column="school_id", cell="A3")]
     school = ctx.m.school(ctx.book.identity["school_id"])
-    expected = {"school_id": school.id, "report_period_code": ctx.period.code, "municipality_code": ctx.m.name}
-    return [ctx.at("M06", "meta", _title_row(ctx), code, value=got, expected=want)
-            for code, want in expected.items() if (got := ctx.meta(code)) is not None and str(got) != want]
+    expected = {
+        "school_id": school.id,
+        "report_period_code": ctx.period.code,
+        "municipality_code": ctx.m.name,
+    }
+    return [
+        ctx.at("M06", "meta", _title_row(ctx), code, value=got, expected=want)
+        for code, want in expected.items()
+        if (got := ctx.meta(code)) is not None and str(got) != want
+    ]
 
 
 def director_confirmed(ctx: Context) -> list[Issue]:
@@ -65,5 +74,9 @@ def submission_date_sane(ctx: Context) -> list[Issue]:
     if submitted and submitted > date.today():
         return [ctx.at("M10", "meta", _title_row(ctx), "submission_date", detail="ещё не наступила")]
     if submitted and submitted < ctx.period.start:
-        return [ctx.at("M10", "meta", _title_row(ctx), "submission_date", detail="раньше начала отчётного периода")]
+        return [
+            ctx.at(
+                "M10", "meta", _title_row(ctx), "submission_date", detail="раньше начала отчётного периода"
+            )
+        ]
     return []

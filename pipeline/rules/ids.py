@@ -45,7 +45,9 @@ def references_exist(ctx: Context) -> list[Issue]:
             known = set().union(*(set(ctx.book.column(*t.split("."))) for t in targets))
             target_title = " / ".join(ctx.catalogue.sheet(t.split(".")[0]).title for t in targets)
             for rec in s.records:
-                for part in ([] if rec[col.code] is None else str(rec[col.code]).split("; ")):
+                for part in [] if rec[col.code] is None else str(rec[col.code]).split("; "):
                     if part not in known and part not in ctx.refused:
-                        out.append(ctx.at("X02", sheet.code, rec["_row"], col.code, value=part, target=target_title))
+                        out.append(
+                            ctx.at("X02", sheet.code, rec["_row"], col.code, value=part, target=target_title)
+                        )
     return out

@@ -35,25 +35,50 @@ def within_profile(ctx: Context) -> list[Issue]:
         bound = prow[column]
         if bound is not None and count > bound:
             label = ctx.catalogue.column(f"school_profile.{column}").label
-            out.append(ctx.at("X06", "school_profile", prow["_row"], column,
-                              detail=f"В базе {count} участников, относящихся к «{label}», а в профиле указано {bound}."))
+            out.append(
+                ctx.at(
+                    "X06",
+                    "school_profile",
+                    prow["_row"],
+                    column,
+                    detail=f"В базе {count} участников, относящихся к «{label}», а в профиле указано {bound}.",
+                )
+            )
     return out
 
 
 def consent_in_pairs(ctx: Context) -> list[Issue]:
     """X08: everyone in a pair consented; a pupil's consent was given by a legal representative."""
     mentors, mentees, out = ctx.rows("mentors"), ctx.rows("mentees"), []
-    consent = {**{r["mentor_id"]: r["pd_consent"] for r in mentors}, **{r["mentee_id"]: r["pd_consent"] for r in mentees}}
+    consent = {
+        **{r["mentor_id"]: r["pd_consent"] for r in mentors},
+        **{r["mentee_id"]: r["pd_consent"] for r in mentees},
+    }
     by_rep = {r["mentee_id"]: r["pd_consent_by"] for r in mentees}
     minors = {r["mentee_id"] for r in mentees if r["mentee_category"] == STUDENT}
     for p in ctx.rows("pairs"):
         for column in ("mentor_id", "mentee_id"):
             pid = p[column]
             if pid in ctx.refused or (pid in consent and consent[pid] != "да"):
-                out.append(ctx.at("X08", "pairs", p["_row"], column, detail=f"У участника {pid} нет согласия на обработку ПДн."))
+                out.append(
+                    ctx.at(
+                        "X08",
+                        "pairs",
+                        p["_row"],
+                        column,
+                        detail=f"У участника {pid} нет согласия на обработку ПДн.",
+                    )
+                )
         if p["mentee_id"] in minors and by_rep.get(p["mentee_id"]) == "субъектом ПДн":
-            out.append(ctx.at("X08", "pairs", p["_row"], "mentee_id",
-                              detail=f"За обучающегося {p['mentee_id']} согласие должен дать законный представитель."))
+            out.append(
+                ctx.at(
+                    "X08",
+                    "pairs",
+                    p["_row"],
+                    "mentee_id",
+                    detail=f"За обучающегося {p['mentee_id']} согласие должен дать законный представитель.",
+                )
+            )
     return out
 
 
@@ -62,8 +87,17 @@ def labour_code_paperwork(ctx: Context) -> list[Issue]:
     if ctx.period.end < ACTIVE_FROM_TK:
         return []
     working = {p["mentor_id"] for p in ctx.active_pairs()}
-    return [ctx.at("X08a", "mentors", rec["_row"], "written_consent_mentoring", value=rec["mentor_id"],
-                   detail="нет письменного согласия или доп. соглашения")
-            for rec in ctx.rows("mentors")
-            if rec["mentor_category"] in ctx.catalogue.group("staff_mentors") and rec["mentor_id"] in working
-            and (rec["written_consent_mentoring"] != "да" or rec["employer_agreement_ref"] is None)]
+    return [
+        ctx.at(
+            "X08a",
+            "mentors",
+            rec["_row"],
+            "written_consent_mentoring",
+            value=rec["mentor_id"],
+            detail="нет письменного согласия или доп. соглашения",
+        )
+        for rec in ctx.rows("mentors")
+        if rec["mentor_category"] in ctx.catalogue.group("staff_mentors")
+        and rec["mentor_id"] in working
+        and (rec["written_consent_mentoring"] != "да" or rec["employer_agreement_ref"] is None)
+    ]

@@ -8,8 +8,12 @@ from pipeline.domain.issues import Issue
 from pipeline.domain.vocabulary import Severity
 from pipeline.rules.context import Context, distinct
 
-FREE_TEXT = (("best_practices", "description"), ("best_practices", "results"), ("roadmap_status", "comment"),
-             ("mentees", "request_summary"))
+FREE_TEXT = (
+    ("best_practices", "description"),
+    ("best_practices", "results"),
+    ("roadmap_status", "comment"),
+    ("mentees", "request_summary"),
+)
 PUBLISHED_TEXT = {"best_practices"}  # a name there is an error (it may be published); elsewhere a warning
 
 
@@ -20,12 +24,25 @@ def respondents_within_participants(ctx: Context) -> list[Issue]:
         n = rec["n_respondents"]
         if n is None or rec["respondent_role"] == "куратор" or not pairs:
             continue
-        scope = pairs if rec["form"] == load_catalogue().status("all_forms") else [p for p in pairs if p["form"] == rec["form"]]
+        scope = (
+            pairs
+            if rec["form"] == load_catalogue().status("all_forms")
+            else [p for p in pairs if p["form"] == rec["form"]]
+        )
         key = "mentee_id" if rec["respondent_role"] == "наставляемые" else "mentor_id"
         count = len(distinct(p[key] for p in scope))
         if n > count:
-            out.append(ctx.at("X11", "survey_summary", rec["_row"], "n_respondents", role=rec["respondent_role"],
-                              form=rec["form"], count=count))
+            out.append(
+                ctx.at(
+                    "X11",
+                    "survey_summary",
+                    rec["_row"],
+                    "n_respondents",
+                    role=rec["respondent_role"],
+                    form=rec["form"],
+                    count=count,
+                )
+            )
     return out
 
 
@@ -41,8 +58,16 @@ def no_names_in_text(ctx: Context) -> list[Issue]:
                 continue
             lowered = text.lower()
             if hit := next((n for n in short_names if n in lowered), None):
-                out.append(ctx.at("X12", code, rec["_row"], column, value=hit.title(),
-                                  severity=Severity.ERROR if code in PUBLISHED_TEXT else Severity.WARNING))
+                out.append(
+                    ctx.at(
+                        "X12",
+                        code,
+                        rec["_row"],
+                        column,
+                        value=hit.title(),
+                        severity=Severity.ERROR if code in PUBLISHED_TEXT else Severity.WARNING,
+                    )
+                )
     return out
 
 
@@ -51,9 +76,23 @@ def roadmap_statuses(ctx: Context) -> list[Issue]:
     out = []
     for rec in ctx.rows("roadmap_status"):
         if rec["due_in_period"] == "да" and rec["status"] == ctx.status("roadmap_not_required"):
-            out.append(ctx.at("X13", "roadmap_status", rec["_row"], "status",
-                              detail=f"Пункт {rec['activity_code']}: срок наступает в периоде, статус «не требуется» недопустим."))
+            out.append(
+                ctx.at(
+                    "X13",
+                    "roadmap_status",
+                    rec["_row"],
+                    "status",
+                    detail=f"Пункт {rec['activity_code']}: срок наступает в периоде, статус «не требуется» недопустим.",
+                )
+            )
         if rec["status"] in ctx.catalogue.group("roadmap_done") and not rec["evidence_ref"]:
-            out.append(ctx.at("X13", "roadmap_status", rec["_row"], "evidence_ref",
-                              detail=f"Пункт {rec['activity_code']} выполнен, но нет реквизитов подтверждающего документа."))
+            out.append(
+                ctx.at(
+                    "X13",
+                    "roadmap_status",
+                    rec["_row"],
+                    "evidence_ref",
+                    detail=f"Пункт {rec['activity_code']} выполнен, но нет реквизитов подтверждающего документа.",
+                )
+            )
     return out

@@ -40,8 +40,17 @@ def required_if(ctx: Context, code: str) -> list[Issue]:
             rows = [j for j in blank if cond.holds(other[j]) and (not allowed or other[j] in allowed)]
         if rows:
             label = ctx.catalogue.column(cond.column if source else f"{code}.{cond.column}").label
-            out += [ctx.at("C02", code, s.rows[j], col.code, severity=col.missing_severity,
-                           condition=cond.describe(label)) for j in rows]
+            out += [
+                ctx.at(
+                    "C02",
+                    code,
+                    s.rows[j],
+                    col.code,
+                    severity=col.missing_severity,
+                    condition=cond.describe(label),
+                )
+                for j in rows
+            ]
     return out
 
 
@@ -54,9 +63,11 @@ def same_row_comparisons(ctx: Context, code: str) -> list[Issue]:
         for op, other in col.compare:
             text, holds = OPS[op]
             other_label = spec.column(other).label
-            out += [ctx.at("C11", code, row, col.code, op_text=text, other=show(b), other_label=other_label)
-                    for row, a, b in zip(s.rows, s.values[col.code], s.values[other], strict=True)
-                    if a is not None and b is not None and not holds(a, b)]
+            out += [
+                ctx.at("C11", code, row, col.code, op_text=text, other=show(b), other_label=other_label)
+                for row, a, b in zip(s.rows, s.values[col.code], s.values[other], strict=True)
+                if a is not None and b is not None and not holds(a, b)
+            ]
     return out
 
 

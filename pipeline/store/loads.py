@@ -26,8 +26,22 @@ from pipeline.xlsx.reader import stacked
 if TYPE_CHECKING:
     from pipeline.intake.records import CheckResult, Received
 
-SUBMISSION_COLUMNS = ["sha256", "school_id", "municipality", "period", "version", "verdict", "on_time",
-                      "template_version", "catalogue", "errors", "warnings", "rows_read", "rows_loaded", "normalised"]
+SUBMISSION_COLUMNS = [
+    "sha256",
+    "school_id",
+    "municipality",
+    "period",
+    "version",
+    "verdict",
+    "on_time",
+    "template_version",
+    "catalogue",
+    "errors",
+    "warnings",
+    "rows_read",
+    "rows_loaded",
+    "normalised",
+]
 ISSUE_COLUMNS = ["sha256", "rule", "severity", "sheet", "src_row", "code", "cell", "value", "message", "fix"]
 CHANGED_SHEETS = ("mentors", "mentees", "pairs", "programmes")  # what the receipt compares between versions
 
@@ -53,20 +67,49 @@ def register_received(con, home: Path, received: list[Received]) -> None:
     if not received:
         return
     with transaction(con):
-        insert_frame(con, "received_file", pd.DataFrame(
-            [{"sha256": r.stored.stem, "original_name": r.name, "size": r.stored.stat().st_size,
-              "received_at": r.received_at, "archive_path": str(r.stored.relative_to(home))} for r in received]))
-        insert_frame(con, "submission", pd.DataFrame(
-            [{"sha256": r.stored.stem, "verdict": Verdict.PENDING.value, "received_at": r.received_at,
-              "school_id": r.claimed[0], "municipality": r.claimed[1], "period": r.claimed[2]} for r in received]))
+        insert_frame(
+            con,
+            "received_file",
+            pd.DataFrame(
+                [
+                    {
+                        "sha256": r.stored.stem,
+                        "original_name": r.name,
+                        "size": r.stored.stat().st_size,
+                        "received_at": r.received_at,
+                        "archive_path": str(r.stored.relative_to(home)),
+                    }
+                    for r in received
+                ]
+            ),
+        )
+        insert_frame(
+            con,
+            "submission",
+            pd.DataFrame(
+                [
+                    {
+                        "sha256": r.stored.stem,
+                        "verdict": Verdict.PENDING.value,
+                        "received_at": r.received_at,
+                        "school_id": r.claimed[0],
+                        "municipality": r.claimed[1],
+                        "period": r.claimed[2],
+                    }
+                    for r in received
+                ]
+            ),
+        )
 
 
 def fact_arrow(con, sheet, parts: list[tuple[str, object]]) -> pa.Table:
     """One sheet's rows of many returns as an Arrow table for its fact table: (sha256, parsed sheet) pairs, typed as
     the fact table's columns are."""
     sheets, types = [s for _, s in parts], arrow_schema(con, fact_table(sheet.code))
-    columns = {"sha256": pa.array(list(chain.from_iterable(repeat(sha, len(s)) for sha, s in parts)), pa.string()),
-               "src_row": pa.array(list(chain.from_iterable(s.rows for s in sheets)), pa.int32())}
+    columns = {
+        "sha256": pa.array(list(chain.from_iterable(repeat(sha, len(s)) for sha, s in parts)), pa.string()),
+        "src_row": pa.array(list(chain.from_iterable(s.rows for s in sheets)), pa.int32()),
+    }
     for c in sheet.columns:
         columns[c.code] = pa.array(stacked(sheets, c.code), types.field(c.code).type)
     return pa.table(columns)
@@ -81,8 +124,10 @@ def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
             sheets += repeat(code, len(s.letters))
             codes += s.letters.keys()
             letters += s.letters.values()
-    return pa.table({"sha256": shas, "sheet": sheets, "code": codes, "letter": letters},
-                    schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]))
+    return pa.table(
+        {"sha256": shas, "sheet": sheets, "code": codes, "letter": letters},
+        schema=pa.schema([(name, pa.string()) for name in ("sha256", "sheet", "code", "letter")]),
+    )
 
 
 def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[DueAnswer]:
@@ -93,10 +138,20 @@ def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[D
     catalogue = load_catalogue()
     ref = load_reference()
     schools = sorted({r.school_id for r in results if r.school_id})
-    versions = {(s, p): v for s, p, v in con.execute(
-        "SELECT school_id, period, max(version) FROM submission WHERE list_contains(?, school_id) GROUP BY ALL", [schools]).fetchall()}
-    current = {(s, p): sha for s, p, sha in con.execute(
-        "SELECT school_id, period, sha256 FROM current_submission WHERE list_contains(?, school_id)", [schools]).fetchall()}
+    versions = {
+        (s, p): v
+        for s, p, v in con.execute(
+            "SELECT school_id, period, max(version) FROM submission WHERE list_contains(?, school_id) GROUP BY ALL",
+            [schools],
+        ).fetchall()
+    }
+    current = {
+        (s, p): sha
+        for s, p, sha in con.execute(
+            "SELECT school_id, period, sha256 FROM current_submission WHERE list_contains(?, school_id)",
+            [schools],
+        ).fetchall()
+    }
     notes, updates, superseded = [], [], []
     for r in results:
         key, version = (r.school_id, r.period), None
@@ -106,13 +161,24 @@ def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[D
         rows_read = sum(len(s) for s in r.book.sheets.values()) if r.book else 0
         loaded = r.verdict.loads
         deadline = ref.municipalities[r.municipality].period(r.period).deadline if r.municipality else None
-        updates.append({"sha256": r.sha256, "school_id": r.school_id, "municipality": r.municipality, "period": r.period,
-                        "version": version, "verdict": r.verdict.value,
-                        "on_time": None if deadline is None else r.received_at.date() <= deadline,
-                        "template_version": r.book.identity.get("template_version") if r.book else None,
-                        "catalogue": catalogue.fingerprint, "errors": errors, "warnings": warnings,
-                        "rows_read": rows_read, "rows_loaded": rows_read if loaded else 0,
-                        "normalised": r.book.normalised if r.book else 0})
+        updates.append(
+            {
+                "sha256": r.sha256,
+                "school_id": r.school_id,
+                "municipality": r.municipality,
+                "period": r.period,
+                "version": version,
+                "verdict": r.verdict.value,
+                "on_time": None if deadline is None else r.received_at.date() <= deadline,
+                "template_version": r.book.identity.get("template_version") if r.book else None,
+                "catalogue": catalogue.fingerprint,
+                "errors": errors,
+                "warnings": warnings,
+                "rows_read": rows_read,
+                "rows_loaded": rows_read if loaded else 0,
+                "normalised": r.book.normalised if r.book else 0,
+            }
+        )
         if loaded and r.school_id:
             if key in current:
                 superseded.append((len(notes), current[key], r.sha256))
@@ -121,21 +187,54 @@ def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[D
     stored = [r for r in results if r.verdict.loads]
     with transaction(con):
         con.register("updates", arrow_table(con, "submission", updates, SUBMISSION_COLUMNS))
-        con.execute("UPDATE submission SET " + ", ".join(f"{k} = u.{k}" for k in SUBMISSION_COLUMNS if k != "sha256")
-                    + " FROM updates u WHERE submission.sha256 = u.sha256")
+        con.execute(
+            "UPDATE submission SET "
+            + ", ".join(f"{k} = u.{k}" for k in SUBMISSION_COLUMNS if k != "sha256")
+            + " FROM updates u WHERE submission.sha256 = u.sha256"
+        )
         con.unregister("updates")
-        insert_frame(con, "issue", arrow_table(con, "issue", [
-            {"sha256": r.sha256, "rule": i.rule, "severity": i.severity.value, "sheet": i.sheet, "src_row": i.row,
-             "code": i.column, "cell": i.cell, "value": i.value, "message": i.message, "fix": i.fix}
-            for r in results for i in r.issues], ISSUE_COLUMNS))
+        insert_frame(
+            con,
+            "issue",
+            arrow_table(
+                con,
+                "issue",
+                [
+                    {
+                        "sha256": r.sha256,
+                        "rule": i.rule,
+                        "severity": i.severity.value,
+                        "sheet": i.sheet,
+                        "src_row": i.row,
+                        "code": i.column,
+                        "cell": i.cell,
+                        "value": i.value,
+                        "message": i.message,
+                        "fix": i.fix,
+                    }
+                    for r in results
+                    for i in r.issues
+                ],
+                ISSUE_COLUMNS,
+            ),
+        )
         for sheet in catalogue.sheets:
-            insert_frame(con, fact_table(sheet.code), fact_arrow(
-                con, sheet, [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets]))
+            insert_frame(
+                con,
+                fact_table(sheet.code),
+                fact_arrow(
+                    con,
+                    sheet,
+                    [(r.sha256, r.book.sheets[sheet.code]) for r in stored if sheet.code in r.book.sheets],
+                ),
+            )
         insert_frame(con, "src_column", letters_arrow([(r.sha256, r.book.sheets) for r in stored]))
         for n, old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
             notes[n]["changes"] = _changes(con, old, new)
-        answers = [answer_of(r, note["version"], note.get("changes")) for r, note in zip(results, notes, strict=True)]
+        answers = [
+            answer_of(r, note["version"], note.get("changes")) for r, note in zip(results, notes, strict=True)
+        ]
         record_answers(con, answers)
     return answers
 
@@ -144,15 +243,35 @@ def record_answers(con, answers: list[DueAnswer]) -> None:
     """Record answers as due (within the caller's transaction); replaces an earlier answer of the same kind."""
     if not answers:
         return
-    con.execute("DELETE FROM answer WHERE list_contains(?, sha256 || '|' || kind)", [[f"{a.sha256}|{a.kind}" for a in answers]])
-    insert_frame(con, "answer", pd.DataFrame([{"sha256": a.sha256, "kind": a.kind, "school_id": a.school_id,
-                                               "period": a.period, "version": a.version, "payload": a.model_dump_json(),
-                                               "due_at": datetime.now()} for a in answers]))
+    con.execute(
+        "DELETE FROM answer WHERE list_contains(?, sha256 || '|' || kind)",
+        [[f"{a.sha256}|{a.kind}" for a in answers]],
+    )
+    insert_frame(
+        con,
+        "answer",
+        pd.DataFrame(
+            [
+                {
+                    "sha256": a.sha256,
+                    "kind": a.kind,
+                    "school_id": a.school_id,
+                    "period": a.period,
+                    "version": a.version,
+                    "payload": a.model_dump_json(),
+                    "due_at": datetime.now(),
+                }
+                for a in answers
+            ]
+        ),
+    )
 
 
 def mark_answered(con, answers: list[DueAnswer]) -> None:
-    con.execute("UPDATE answer SET written_at = current_localtimestamp() WHERE list_contains(?, sha256 || '|' || kind)",
-                [[f"{a.sha256}|{a.kind}" for a in answers]])
+    con.execute(
+        "UPDATE answer SET written_at = current_localtimestamp() WHERE list_contains(?, sha256 || '|' || kind)",
+        [[f"{a.sha256}|{a.kind}" for a in answers]],
+    )
 
 
 def _changes(con, old: str, new: str) -> dict[str, tuple[int, int, int]]:
@@ -160,11 +279,17 @@ def _changes(con, old: str, new: str) -> dict[str, tuple[int, int, int]]:
     found = {}
     for code in CHANGED_SHEETS:
         key, table = load_catalogue().keys[code], fact_table(code)
-        before = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall())
-        after = set(r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [new]).fetchall())
+        before = set(
+            r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall()
+        )
+        after = set(
+            r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [new]).fetchall()
+        )
         changed = con.execute(
             f"SELECT count(*) FROM (SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ? "
             f"EXCEPT SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ?) WHERE {key} IN "
-            f"(SELECT {key} FROM {table} WHERE sha256 = ?)", [new, old, old]).fetchone()[0]
+            f"(SELECT {key} FROM {table} WHERE sha256 = ?)",
+            [new, old, old],
+        ).fetchone()[0]
         found[code] = (len(after - before), len(before - after), changed)
     return found

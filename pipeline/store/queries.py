@@ -17,8 +17,12 @@ from pipeline.store.warehouse import fact_table
 CHECKED, ACCEPTED = sql_list(CHECKED_VERDICTS), sql_list(ACCEPTED_VERDICTS)
 HISTORY_SHEETS = ("mentors", "mentees", "programmes", "pairs")
 # what a new template carries forward from the last accepted return: sheet -> (comparison, status name)
-CARRIED = {"mentors": ("<>", "mentor_left"), "mentees": ("<>", "mentee_left"),
-           "programmes": ("<>", "programme_finished"), "pairs": ("=", "pair_active")}
+CARRIED = {
+    "mentors": ("<>", "mentor_left"),
+    "mentees": ("<>", "mentee_left"),
+    "programmes": ("<>", "programme_finished"),
+    "pairs": ("=", "pair_active"),
+}
 
 
 def pending(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
@@ -27,29 +31,42 @@ def pending(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> p
         "SELECT r.*, s.received_at AS received, s.school_id, a.sha256 AS locked_by FROM submission s "
         "JOIN received_file r USING (sha256) LEFT JOIN approval a ON a.school_id = s.school_id AND a.period = s.period "
         "WHERE s.verdict = ? AND s.municipality = ? AND s.period = ? ORDER BY s.received_at, r.sha256",
-        [Verdict.PENDING.value, municipality, period]).df()
+        [Verdict.PENDING.value, municipality, period],
+    ).df()
 
 
 def snapshot(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> list[str]:
     """Every checked return of the partition now: the inputs a run is computed from (and re-issued from)."""
-    return [r[0] for r in con.execute(
-        f"SELECT sha256 FROM submission WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} ORDER BY sha256",
-        [municipality, period]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT sha256 FROM submission WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} ORDER BY sha256",
+            [municipality, period],
+        ).fetchall()
+    ]
 
 
 def current_returns(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
     """Of a snapshot, each school's newest accepted return (ordered by school)."""
     return con.execute(
         f"SELECT * FROM submission WHERE list_contains(?, sha256) AND verdict IN {ACCEPTED} "
-        "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY version DESC) = 1 ORDER BY school_id", [shas]).df()
+        "QUALIFY row_number() OVER (PARTITION BY school_id ORDER BY version DESC) = 1 ORDER BY school_id",
+        [shas],
+    ).df()
 
 
-def facts_of(con: duckdb.DuckDBPyConnection, shas: list[str], sheets: list[str] | None = None) -> dict[str, pd.DataFrame]:
+def facts_of(
+    con: duckdb.DuckDBPyConnection, shas: list[str], sheets: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
     """sheet -> the facts of these returns, with each row's school, ordered by school and source row."""
-    return {code: con.execute(
-        f"SELECT f.*, s.school_id FROM {fact_table(code)} f JOIN submission s USING (sha256) "
-        "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.sha256, f.src_row", [shas]).df()
-        for code in sheets or [sheet.code for sheet in load_catalogue().sheets]}
+    return {
+        code: con.execute(
+            f"SELECT f.*, s.school_id FROM {fact_table(code)} f JOIN submission s USING (sha256) "
+            "WHERE list_contains(?, f.sha256) ORDER BY s.school_id, f.sha256, f.src_row",
+            [shas],
+        ).df()
+        for code in sheets or [sheet.code for sheet in load_catalogue().sheets]
+    }
 
 
 def intake_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
@@ -59,20 +76,28 @@ def intake_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
     return con.execute(
         "SELECT r.sha256, r.school_id, v.version AS src_row, v.version, v.sha256 = r.sha256 AS current, r.on_time, "
         "v.errors FROM submission r JOIN submission v ON v.school_id = r.school_id AND v.period = r.period "
-        "AND v.version <= r.version WHERE list_contains(?, r.sha256) ORDER BY r.school_id, v.version", [shas]).df()
+        "AND v.version <= r.version WHERE list_contains(?, r.sha256) ORDER BY r.school_id, v.version",
+        [shas],
+    ).df()
 
 
 def files_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
     """Of a snapshot, every received file of a return (accepted or not), ordered by school and version."""
-    return con.execute("SELECT sha256, school_id, version FROM submission WHERE list_contains(?, sha256) "
-                       "ORDER BY school_id, version", [shas]).df()
+    return con.execute(
+        "SELECT sha256, school_id, version FROM submission WHERE list_contains(?, sha256) "
+        "ORDER BY school_id, version",
+        [shas],
+    ).df()
 
 
 def files_journal(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
     """The intake journal's line of each of these files, as its own return: sha256 and src_row (its version),
     and how many errors it had."""
-    return con.execute("SELECT sha256, school_id, version AS src_row, version, errors FROM submission "
-                       "WHERE list_contains(?, sha256) ORDER BY school_id, version", [shas]).df()
+    return con.execute(
+        "SELECT sha256, school_id, version AS src_row, version, errors FROM submission "
+        "WHERE list_contains(?, sha256) ORDER BY school_id, version",
+        [shas],
+    ).df()
 
 
 def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
@@ -82,31 +107,44 @@ def letters_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
 
 def fact_rows(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> int:
     """Fact rows stored for all returns of a municipality and period."""
-    return sum(con.execute(f"SELECT count(*) FROM {fact_table(s.code)} f JOIN submission s USING (sha256) "
-                           "WHERE s.municipality = ? AND s.period = ?", [municipality, period]).fetchone()[0]
-               for s in load_catalogue().sheets)
+    return sum(
+        con.execute(
+            f"SELECT count(*) FROM {fact_table(s.code)} f JOIN submission s USING (sha256) "
+            "WHERE s.municipality = ? AND s.period = ?",
+            [municipality, period],
+        ).fetchone()[0]
+        for s in load_catalogue().sheets
+    )
 
 
 def previous_returns(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, str]:
     """school -> sha256 of its current accepted return for the latest period ending before `before_end`."""
-    return dict(con.execute(
-        "SELECT s.school_id, s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality "
-        "AND p.code = s.period WHERE list_contains(?, s.school_id) AND p.end_date < ? "
-        "QUALIFY row_number() OVER (PARTITION BY s.school_id ORDER BY p.end_date DESC) = 1", [school_ids, before_end]).fetchall())
+    return dict(
+        con.execute(
+            "SELECT s.school_id, s.sha256 FROM current_submission s JOIN period p ON p.municipality = s.municipality "
+            "AND p.code = s.period WHERE list_contains(?, s.school_id) AND p.end_date < ? "
+            "QUALIFY row_number() OVER (PARTITION BY s.school_id ORDER BY p.end_date DESC) = 1",
+            [school_ids, before_end],
+        ).fetchall()
+    )
 
 
 def previous_return(con: duckdb.DuckDBPyConnection, school_id: str, before_end) -> str | None:
     return previous_returns(con, [school_id], before_end).get(school_id)
 
 
-def previous_facts(con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end) -> dict[str, dict[str, pd.DataFrame]]:
+def previous_facts(
+    con: duckdb.DuckDBPyConnection, school_ids: list[str], before_end
+) -> dict[str, dict[str, pd.DataFrame]]:
     """school -> registries of its newest accepted return for an earlier period (for X15 and P01)."""
     shas = previous_returns(con, school_ids, before_end)
     out: dict[str, dict[str, pd.DataFrame]] = {school: {} for school in shas}
     school_of = {sha: school for school, sha in shas.items()}
     for code in HISTORY_SHEETS if shas else ():
-        frame = con.execute(f"SELECT * FROM {fact_table(code)} WHERE list_contains(?, sha256) ORDER BY sha256, src_row",
-                            [list(school_of)]).df()
+        frame = con.execute(
+            f"SELECT * FROM {fact_table(code)} WHERE list_contains(?, sha256) ORDER BY sha256, src_row",
+            [list(school_of)],
+        ).df()
         parts = dict(tuple(frame.groupby("sha256", sort=False)))
         for sha, school in school_of.items():
             part = parts.get(sha, frame.iloc[0:0])
@@ -121,8 +159,11 @@ def carried_forward(con: duckdb.DuckDBPyConnection, school_id: str, before_end) 
         return {}
     out = {}
     for code, (op, status) in CARRIED.items():
-        frame = con.execute(f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? "
-                            f"AND status {op} ? ORDER BY src_row", [sha, load_catalogue().status(status)]).df()
+        frame = con.execute(
+            f"SELECT * EXCLUDE (sha256, src_row) FROM {fact_table(code)} WHERE sha256 = ? "
+            f"AND status {op} ? ORDER BY src_row",
+            [sha, load_catalogue().status(status)],
+        ).df()
         out[code] = [{k: v for k, v in rec.items() if not _missing(v)} for rec in frame.to_dict("records")]
     return out
 
@@ -138,8 +179,12 @@ TIME_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)", "regional_run": "EXCLU
 def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     """A hash of the warehouse's content (all tables, order-independent), for rebuild and replay checks."""
     digest = hashlib.sha256()
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
     for table in tables:
         rows = con.execute(f"SELECT * {TIME_COLUMNS.get(table, '')} FROM {table}").fetchall()
         digest.update(table.encode())
@@ -148,7 +193,9 @@ def content_hash(con: duckdb.DuckDBPyConnection) -> str:
     return digest.hexdigest()
 
 
-def comparable_figures(con: duckdb.DuckDBPyConnection, municipality: str, period: str, as_of) -> dict[str, tuple]:
+def comparable_figures(
+    con: duckdb.DuckDBPyConnection, municipality: str, period: str, as_of
+) -> dict[str, tuple]:
     """The municipal figures of a period as a summary of data up to `as_of` saw them: of that period's runs
     computed here from data no newer, the one `published_run` would pick. indicator -> (figure id, value,
     numerator, denominator, run id, the mark it is hidden under or None). Later runs never change what a
@@ -158,7 +205,9 @@ def comparable_figures(con: duckdb.DuckDBPyConnection, municipality: str, period
         "AND created_at <= ? ORDER BY json_array_length(submissions) DESC, run_id LIMIT 1) "
         "SELECT f.indicator, f.figure_id, f.value, f.numerator, f.denominator, f.run_id, f.hidden "
         "FROM figure f JOIN chosen USING (run_id) "
-        "WHERE f.level = 'municipality'", [municipality, period, as_of]).fetchall()
+        "WHERE f.level = 'municipality'",
+        [municipality, period, as_of],
+    ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
@@ -175,28 +224,42 @@ def totals_and_parts(con: duckdb.DuckDBPyConnection, run_id: str, per_file: list
         "coalesce(sum(p.denominator), 0) AS s_den, coalesce(m.denominator, 0) AS m_den "
         "FROM figure m LEFT JOIN parts p USING (indicator) WHERE m.run_id = $run AND m.level = $municipality "
         "GROUP BY m.indicator, m.numerator, m.denominator",
-        {"school": Level.SCHOOL.value, "municipality": Level.MUNICIPALITY.value, "run": run_id,
-         "per_file": per_file}).df()
+        {
+            "school": Level.SCHOOL.value,
+            "municipality": Level.MUNICIPALITY.value,
+            "run": run_id,
+            "per_file": per_file,
+        },
+    ).df()
 
 
 def published_run(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> str | None:
     """The run whose figures are published for a municipality and period (view `published_run`)."""
-    row = con.execute("SELECT run_id FROM published_run WHERE municipality = ? AND period = ?", [municipality, period]).fetchone()
+    row = con.execute(
+        "SELECT run_id FROM published_run WHERE municipality = ? AND period = ?", [municipality, period]
+    ).fetchone()
     return row[0] if row else None
 
 
 def due_answers(con: duckdb.DuckDBPyConnection, shas: list[str] | None = None) -> list[str]:
     """Payloads of answers recorded but not yet written (of these files, or of all), in the order they fell due."""
     where = "AND list_contains(?, sha256)" if shas is not None else ""
-    return [r[0] for r in con.execute(f"SELECT payload FROM answer WHERE written_at IS NULL {where} ORDER BY due_at, sha256",
-                                      [shas] if shas is not None else []).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT payload FROM answer WHERE written_at IS NULL {where} ORDER BY due_at, sha256",
+            [shas] if shas is not None else [],
+        ).fetchall()
+    ]
 
 
 def unidentified_pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Registered files that claim no known return and were never checked (their check was interrupted)."""
-    return con.execute("SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
-                       "WHERE s.verdict = ? AND s.municipality IS NULL ORDER BY s.received_at, r.sha256",
-                       [Verdict.PENDING.value]).df()
+    return con.execute(
+        "SELECT r.*, s.received_at AS received FROM submission s JOIN received_file r USING (sha256) "
+        "WHERE s.verdict = ? AND s.municipality IS NULL ORDER BY s.received_at, r.sha256",
+        [Verdict.PENDING.value],
+    ).df()
 
 
 def school_states(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
@@ -210,10 +273,13 @@ def school_states(con: duckdb.DuckDBPyConnection, municipality: str, period: str
         "(PARTITION BY school_id ORDER BY received_at DESC, sha256) = 1) s ON s.school_id = sc.id "
         "LEFT JOIN current_submission cs ON cs.school_id = sc.id AND cs.period = $p "
         "WHERE sc.municipality = $m ORDER BY sc.id",
-        {"m": municipality, "p": period, "error": Severity.ERROR.value}).df()
+        {"m": municipality, "p": period, "error": Severity.ERROR.value},
+    ).df()
 
 
 def unidentified(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every received file that is no known return, newest first."""
-    return con.execute("SELECT r.original_name AS name, r.received_at, s.sha256 FROM submission s JOIN received_file r "
-                       "USING (sha256) WHERE s.municipality IS NULL ORDER BY r.received_at DESC, s.sha256").df()
+    return con.execute(
+        "SELECT r.original_name AS name, r.received_at, s.sha256 FROM submission s JOIN received_file r "
+        "USING (sha256) WHERE s.municipality IS NULL ORDER BY r.received_at DESC, s.sha256"
+    ).df()

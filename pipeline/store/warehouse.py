@@ -38,8 +38,9 @@ class WarehouseBusy(RuntimeError):
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY,
-            wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY, wait: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file, its schema brought up to date (unless read-only). Waits `wait` seconds
     (default LOCK_WAIT_SECONDS) for another svod process that holds the file, then says so in Russian."""
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
@@ -49,7 +50,9 @@ def connect(path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEM
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise WarehouseBusy(f"Хранилище {path} занято другим процессом svod; повторите позже.") from exc
+                raise WarehouseBusy(
+                    f"Хранилище {path} занято другим процессом svod; повторите позже."
+                ) from exc
             time.sleep(LOCK_RETRY_SECONDS)
     try:
         if not read_only:
@@ -73,7 +76,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         _decide_hidden(con)
     for sheet in load_catalogue().sheets:
         cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})"
+        )
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
     if loaded is None or loaded[0] != _reference_version():
         refresh_reference(con)
@@ -81,27 +86,36 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _reference_version() -> str:
     """The reference data's version and a digest of the indicators' declarations (table `indicator`)."""
-    kinds = json.dumps([[i.code, i.title, i.unit.value, bool(i.largest), i.revision] for i in INDICATORS],
-                       ensure_ascii=False)
+    kinds = json.dumps(
+        [[i.code, i.title, i.unit.value, bool(i.largest), i.revision] for i in INDICATORS], ensure_ascii=False
+    )
     return f"{load_reference().version}/{hashlib.sha256(kinds.encode()).hexdigest()[:12]}"
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-                       [table, column]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+            [table, column],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _decide_hidden(con: duckdb.DuckDBPyConnection) -> None:
     """Warehouses from before figures carried their suppression: decide it for every stored run, as its
     publication would now (a municipal run for the municipality's readers, a regional one for the region's)."""
-    stored = con.execute("SELECT f.figure_id, f.run_id, f.indicator, f.level, f.entity, f.period, f.numerator, "
-                         "f.denominator, r.run_id IS NOT NULL FROM figure f "
-                         "LEFT JOIN regional_run r USING (run_id)").fetchall()
+    stored = con.execute(
+        "SELECT f.figure_id, f.run_id, f.indicator, f.level, f.entity, f.period, f.numerator, "
+        "f.denominator, r.run_id IS NOT NULL FROM figure f "
+        "LEFT JOIN regional_run r USING (run_id)"
+    ).fetchall()
     runs: dict[tuple[str, bool], list] = {}
     for fid, run, code, level, entity, period, num, den, regional in stored:
         if code in BY_CODE:
             runs.setdefault((run, regional), []).append(
-                (fid, BY_CODE[code].figure(Level(level), entity, period, num or 0.0, den)))
+                (fid, BY_CODE[code].figure(Level(level), entity, period, num or 0.0, den))
+            )
     decided = []
     for (_, regional), rows in runs.items():
         figures = suppress([f for _, f in rows], Level.REGION if regional else Level.MUNICIPALITY)
@@ -109,24 +123,38 @@ def _decide_hidden(con: duckdb.DuckDBPyConnection) -> None:
     if decided:
         with transaction(con):
             con.register("decided", pd.DataFrame(decided, columns=["figure_id", "hidden"]))
-            con.execute("UPDATE figure SET hidden = d.hidden FROM decided d WHERE figure.figure_id = d.figure_id")
+            con.execute(
+                "UPDATE figure SET hidden = d.hidden FROM decided d WHERE figure.figure_id = d.figure_id"
+            )
             con.unregister("decided")
 
 
 def _split_lineage(con: duckdb.DuckDBPyConnection) -> None:
     """Warehouses from before per-return lineage kept a figure_source table: move it into return_source and
     figure_input (the view of the same name replaces it)."""
-    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'").fetchone()
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'figure_source'"
+    ).fetchone()
     if not kind or kind[0] != "BASE TABLE":
         return
     with transaction(con):
         con.execute("ALTER TABLE figure_source RENAME TO figure_source_old")
         con.execute(SCHEMA.read_text())
-        ids = [FigureId.parse(f) for (f,) in con.execute("SELECT DISTINCT figure_id FROM figure_source_old").fetchall()]
-        con.register("ids", pd.DataFrame([(f.format(), f.indicator, f.period) for f in ids if f.level is not Level.REGION],
-                                         columns=["figure_id", "indicator", "period"]))
-        con.execute("INSERT INTO return_source SELECT DISTINCT i.indicator, i.period, o.sha256, o.school_id, o.part, "
-                    "o.sheet, o.cell, o.value FROM figure_source_old o JOIN ids i USING (figure_id)")
+        ids = [
+            FigureId.parse(f)
+            for (f,) in con.execute("SELECT DISTINCT figure_id FROM figure_source_old").fetchall()
+        ]
+        con.register(
+            "ids",
+            pd.DataFrame(
+                [(f.format(), f.indicator, f.period) for f in ids if f.level is not Level.REGION],
+                columns=["figure_id", "indicator", "period"],
+            ),
+        )
+        con.execute(
+            "INSERT INTO return_source SELECT DISTINCT i.indicator, i.period, o.sha256, o.school_id, o.part, "
+            "o.sheet, o.cell, o.value FROM figure_source_old o JOIN ids i USING (figure_id)"
+        )
         con.unregister("ids")
         con.execute("INSERT INTO figure_input SELECT DISTINCT figure_id, sha256 FROM figure_source_old")
         con.execute("DROP TABLE figure_source_old")
@@ -159,20 +187,63 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
     ref = load_reference()
     tables = {
         "region": pd.DataFrame([{"code": k, "name": v} for k, v in ref.regions.items()]),
-        "municipality": pd.DataFrame([{"code": m.code, "name": m.name, "region": m.region} for m in ref.municipalities.values()]),
-        "school": pd.DataFrame([{"id": s.id, "municipality": m.code, "name": s.name, "type": s.type}
-                                for m in ref.municipalities.values() for s in m.schools]),
-        "period": pd.DataFrame([{"municipality": m.code, "code": p.code, "start_date": p.start, "end_date": p.end,
-                                 "deadline": p.deadline} for m in ref.municipalities.values() for p in m.periods]),
-        "roadmap_item": pd.DataFrame([{"municipality": m.code, "code": i.code, "level": i.level, "deadline_text": i.deadline_text,
-                                       "reading": i.reading, "text": i.text, "seed": i.seed}
-                                      for m in ref.municipalities.values() for i in m.roadmap]),
+        "municipality": pd.DataFrame(
+            [{"code": m.code, "name": m.name, "region": m.region} for m in ref.municipalities.values()]
+        ),
+        "school": pd.DataFrame(
+            [
+                {"id": s.id, "municipality": m.code, "name": s.name, "type": s.type}
+                for m in ref.municipalities.values()
+                for s in m.schools
+            ]
+        ),
+        "period": pd.DataFrame(
+            [
+                {
+                    "municipality": m.code,
+                    "code": p.code,
+                    "start_date": p.start,
+                    "end_date": p.end,
+                    "deadline": p.deadline,
+                }
+                for m in ref.municipalities.values()
+                for p in m.periods
+            ]
+        ),
+        "roadmap_item": pd.DataFrame(
+            [
+                {
+                    "municipality": m.code,
+                    "code": i.code,
+                    "level": i.level,
+                    "deadline_text": i.deadline_text,
+                    "reading": i.reading,
+                    "text": i.text,
+                    "seed": i.seed,
+                }
+                for m in ref.municipalities.values()
+                for i in m.roadmap
+            ]
+        ),
         "target": pd.DataFrame([t.model_dump() for t in ref.targets]),
-        "indicator": pd.DataFrame([{"code": i.code, "title": i.title, "unit": i.unit.value, "largest": bool(i.largest),
-                                    "revision": i.revision} for i in INDICATORS]),
+        "indicator": pd.DataFrame(
+            [
+                {
+                    "code": i.code,
+                    "title": i.title,
+                    "unit": i.unit.value,
+                    "largest": bool(i.largest),
+                    "revision": i.revision,
+                }
+                for i in INDICATORS
+            ]
+        ),
     }
-    stale = [code for code, revision in con.execute("SELECT code, coalesce(revision, 1) FROM indicator").fetchall()
-             if code in BY_CODE and BY_CODE[code].revision != revision]
+    stale = [
+        code
+        for code, revision in con.execute("SELECT code, coalesce(revision, 1) FROM indicator").fetchall()
+        if code in BY_CODE and BY_CODE[code].revision != revision
+    ]
     with transaction(con):
         for table in ("return_figure", "return_source"):  # what returns contributed to a redefined indicator
             con.execute(f"DELETE FROM {table} WHERE list_contains(?, indicator)", [stale])
@@ -193,10 +264,16 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
 
 def arrow_schema(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> pa.Schema:
     """The Arrow types of a table's columns as the warehouse declares them (schema.sql, or the catalogue for facts)."""
-    return con.sql(f"SELECT {', '.join(columns) if columns else '*'} FROM {table} LIMIT 0").to_arrow_table().schema
+    return (
+        con.sql(f"SELECT {', '.join(columns) if columns else '*'} FROM {table} LIMIT 0")
+        .to_arrow_table()
+        .schema
+    )
 
 
 def arrow_table(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], columns: list[str]) -> pa.Table:
     """Rows for some of a table's columns as Arrow, typed as the table declares them."""
     schema = arrow_schema(con, table, columns)
-    return pa.table({c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in columns}, schema=schema)
+    return pa.table(
+        {c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in columns}, schema=schema
+    )

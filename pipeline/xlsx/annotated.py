@@ -23,7 +23,10 @@ from pipeline.domain.vocabulary import Severity
 from pipeline.files import atomic_path
 from pipeline.xlsx.patch import CannotPatch, patch
 
-FILL = {Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"), Severity.WARNING: PatternFill("solid", fgColor="FFEB9C")}
+FILL = {
+    Severity.ERROR: PatternFill("solid", fgColor="FFC7CE"),
+    Severity.WARNING: PatternFill("solid", fgColor="FFEB9C"),
+}
 ISSUES_SHEET = "Ошибки"
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,11 @@ FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
 COUNT_FORMAT = "0"
 SHARE_FORMAT = '0.0" %"'
 NUMBER_FORMATS = {Unit.COUNT: COUNT_FORMAT, Unit.PERCENT: SHARE_FORMAT, Unit.MEAN: "0.0"}
-CHANGE_FORMATS = {Unit.COUNT: "+0;-0;0", Unit.PERCENT: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."',  # a share's change: points
-                  Unit.MEAN: "+0.0;-0.0;0.0"}
+CHANGE_FORMATS = {
+    Unit.COUNT: "+0;-0;0",
+    Unit.PERCENT: '+0.0" п.п.";-0.0" п.п.";0.0" п.п."',  # a share's change: points
+    Unit.MEAN: "+0.0;-0.0;0.0",
+}
 
 
 def safe_text(value) -> str:
@@ -56,26 +59,44 @@ class Book:
         self.path, self.running_head = path, running_head
         self._pending = ExitStack()
         self.tmp = self._pending.enter_context(atomic_path(path))
-        self.wb = xlsxwriter.Workbook(str(self.tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                      "strings_to_numbers": False, "constant_memory": True})
+        self.wb = xlsxwriter.Workbook(
+            str(self.tmp),
+            {
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "constant_memory": True,
+            },
+        )
         self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
         self._bulk: dict[object, tuple[int, list[list]]] = {}  # sheet -> (first row, rows) written at close
 
         def add(props: dict):
             return self.wb.add_format({"quote_prefix": True, **props})  # text stays text even when re-edited
+
         self.plain = add({})
-        self.head = add({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
+        self.head = add(
+            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
+        )
         self.bold = add({"bold": True, "valign": "top"})
         self.title = add({"bold": True, "font_size": 14})
         self.wrap = add({"text_wrap": True, "valign": "top"})
-        self._figure = {(unit, total): self.wb.add_format({"num_format": fmt, **({"bold": True, "top": 1} if total else {})})
-                        for unit, fmt in NUMBER_FORMATS.items() for total in (False, True)}
+        self._figure = {
+            (unit, total): self.wb.add_format(
+                {"num_format": fmt, **({"bold": True, "top": 1} if total else {})}
+            )
+            for unit, fmt in NUMBER_FORMATS.items()
+            for total in (False, True)
+        }
         self.centre = self.wb.add_format({"align": "center", "valign": "top"})
         self.when = self.wb.add_format({"num_format": "dd.mm.yyyy hh:mm", "align": "left", "valign": "top"})
         self.small = add({"font_size": 8, "font_color": "#595959"})
         self._change = {unit: self.wb.add_format({"num_format": fmt}) for unit, fmt in CHANGE_FORMATS.items()}
-        self._against_target = {(met, unit): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE", "num_format": fmt})
-                                for met in (True, False) for unit, fmt in NUMBER_FORMATS.items()}
+        self._against_target = {
+            (met, unit): self.wb.add_format({"bg_color": "#C6EFCE" if met else "#FFC7CE", "num_format": fmt})
+            for met in (True, False)
+            for unit, fmt in NUMBER_FORMATS.items()
+        }
 
     def change_format(self, unit: Unit):
         """How the change of a figure between periods prints: signed, a share's in percentage points."""
@@ -90,9 +111,17 @@ class Book:
         number; a total in bold under a rule."""
         return self._figure[(unit, total)]
 
-    def sheet(self, name: str, widths: list[int] | None = None, *, portrait: bool = False,
-              header_row: int | None = None, repeat_columns: int = 0, pages_wide: int | None = 1,
-              scale: int = 100):
+    def sheet(
+        self,
+        name: str,
+        widths: list[int] | None = None,
+        *,
+        portrait: bool = False,
+        header_row: int | None = None,
+        repeat_columns: int = 0,
+        pages_wide: int | None = 1,
+        scale: int = 100,
+    ):
         """A sheet set up for A4: `header_row` repeats on every page; with `pages_wide` None the sheet is not
         squeezed to a width but printed at `scale`, its first `repeat_columns` columns on every page."""
         ws = self.wb.add_worksheet(name)
@@ -126,8 +155,16 @@ class Book:
         r = len(rows) + 4
         for role in ("Исполнитель", "Руководитель"):
             self.text(ws, r, 0, role, self.bold)
-            self.text(ws, r, 1, "____________________  /  ____________________  /   «___» __________ 20___ г.")
-            self.text(ws, r + 1, 1, "подпись                          расшифровка                        дата", self.small)
+            self.text(
+                ws, r, 1, "____________________  /  ____________________  /   «___» __________ 20___ г."
+            )
+            self.text(
+                ws,
+                r + 1,
+                1,
+                "подпись                          расшифровка                        дата",
+                self.small,
+            )
             r += 3
 
     def wrapped_row(self, ws, r: int, texts: list[tuple[str, int]]) -> int:
@@ -150,8 +187,15 @@ class Book:
     def text(self, ws, r, c, value, fmt=None):
         ws.write_string(r, c, safe_text(value), fmt or self.plain)
 
-    def table(self, ws, r0: int, header: list[str], rows: list[list], formats: dict | None = None,
-              head_height: float | None = None):
+    def table(
+        self,
+        ws,
+        r0: int,
+        header: list[str],
+        rows: list[list],
+        formats: dict | None = None,
+        head_height: float | None = None,
+    ):
         """A header row (`head_height` points tall, for wrapped headings) and rows; numbers as numbers (whole
         ones without decimals, or in `formats[column]`), dates and times as such, the rest as text."""
         formats = formats or {}
@@ -162,11 +206,22 @@ class Book:
         for r, row in enumerate(rows, start=r0 + 1):
             for c, v in enumerate(row):
                 if _is_number(v):
-                    ws.write_number(r, c, v, formats.get(c, self._figure[(Unit.COUNT, False)] if float(v).is_integer() else None))
+                    ws.write_number(
+                        r,
+                        c,
+                        v,
+                        formats.get(c, self._figure[(Unit.COUNT, False)] if float(v).is_integer() else None),
+                    )
                 elif isinstance(v, datetime):
                     ws.write_datetime(r, c, v, formats.get(c, self.when))
                 else:
-                    self.text(ws, r, c, "" if v is None or (isinstance(v, float) and pd.isna(v)) else v, formats.get(c))
+                    self.text(
+                        ws,
+                        r,
+                        c,
+                        "" if v is None or (isinstance(v, float) and pd.isna(v)) else v,
+                        formats.get(c),
+                    )
         ws.freeze_panes(r0 + 1, 0)
 
     def bulk_rows(self, ws, r0: int, rows: list[list]) -> None:
@@ -183,9 +238,14 @@ class Book:
         out = []
         for r, row in enumerate(rows, start=r0 + 1):  # Excel counts rows from 1
             cells = "".join(
-                (number(f"{letters[c]}{r}", v, whole if float(v).is_integer() else None) if _is_number(v)
-                 else inline(f"{letters[c]}{r}", v, plain))
-                for c, v in enumerate(row) if v is not None and v == v and v != "")  # v == v: not NaN
+                (
+                    number(f"{letters[c]}{r}", v, whole if float(v).is_integer() else None)
+                    if _is_number(v)
+                    else inline(f"{letters[c]}{r}", v, plain)
+                )
+                for c, v in enumerate(row)
+                if v is not None and v == v and v != ""
+            )  # v == v: not NaN
             out.append(f'<row r="{r}">{cells}</row>')
         return "".join(out)
 
@@ -200,10 +260,16 @@ class Book:
                 part = f"xl/worksheets/sheet{worksheets.index(ws) + 1}.xml"
                 xml = archive.read(part).decode("utf-8")
                 width = max(map(len, rows), default=1)
-                xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{column_letter(width - 1)}{r0 + len(rows)}"/>',
-                             xml, count=1)
+                xml = re.sub(
+                    r'<dimension ref="[^"]*"/>',
+                    f'<dimension ref="A1:{column_letter(width - 1)}{r0 + len(rows)}"/>',
+                    xml,
+                    count=1,
+                )
                 xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
-                changed[part] = xml.replace("</sheetData>", self._bulk_xml(r0, rows) + "</sheetData>", 1).encode("utf-8")
+                changed[part] = xml.replace(
+                    "</sheetData>", self._bulk_xml(r0, rows) + "</sheetData>", 1
+                ).encode("utf-8")
         self.tmp.write_bytes(repack(data, infos, changed))
 
     def close(self) -> Path:
@@ -212,7 +278,9 @@ class Book:
             try:
                 self.wb.close()
             except xlsxwriter.exceptions.FileCreateError as exc:
-                raise (exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))) from exc
+                raise (
+                    exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+                ) from exc
             if self._bulk:
                 self._write_bulk_rows()
         except OSError as exc:

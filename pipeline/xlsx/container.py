@@ -49,7 +49,16 @@ def precheck(data: bytes, name: str) -> Issue | None:
         return issue("F01", name=name, detail="содержимое не распознано")
     try:
         return _check_archive(data, name)
-    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        struct.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ):
         return damaged(name)
 
 
@@ -101,11 +110,11 @@ def member(data: bytes, info: zipfile.ZipInfo, archive: zipfile.ZipFile, limit: 
         with archive.open(info) as part:
             return part.read(limit or -1)
     at = info.header_offset
-    if data[at:at + 4] != LOCAL_HEADER:
+    if data[at : at + 4] != LOCAL_HEADER:
         raise zipfile.BadZipFile(f"no local header for {info.filename}")
     name_length, extra_length = struct.unpack_from("<HH", data, at + 26)
     start = at + 30 + name_length + extra_length
-    raw = data[start:start + info.compress_size]
+    raw = data[start : start + info.compress_size]
     if info.compress_type == zipfile.ZIP_STORED:
         inflated = raw[:limit] if limit else raw
     else:
@@ -167,7 +176,11 @@ class SheetXmlFacts:
 
 _ATTRIBUTE = re.compile(r"""([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
-SHARED_PARTS = ("_rels/.rels", "xl/sharedStrings.xml", "xl/styles.xml")  # where the workbook is; every sheet's text and formats
+SHARED_PARTS = (
+    "_rels/.rels",
+    "xl/sharedStrings.xml",
+    "xl/styles.xml",
+)  # where the workbook is; every sheet's text and formats
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _FORMULA = re.compile(rb"<f[\s>/]")
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
@@ -178,8 +191,12 @@ def _hidden_rows(xml: bytes) -> set[int]:
     """Rows marked hidden: found from each `hidden="` back to its tag, not by scanning every row."""
     rows, at = set(), xml.find(b'hidden="')
     while at != -1:
-        tag = xml[xml.rfind(b"<", 0, at):xml.find(b">", at)]
-        if tag.startswith(b"<row") and (b'hidden="1"' in tag or b'hidden="true"' in tag) and (m := _ROW_NUMBER.search(tag)):
+        tag = xml[xml.rfind(b"<", 0, at) : xml.find(b">", at)]
+        if (
+            tag.startswith(b"<row")
+            and (b'hidden="1"' in tag or b'hidden="true"' in tag)
+            and (m := _ROW_NUMBER.search(tag))
+        ):
             rows.add(int(m[1]))
         at = xml.find(b'hidden="', at + 1)
     return rows
@@ -201,7 +218,10 @@ def value_parts(data: bytes, titles: set[str]) -> tuple[bytes, dict[str, SheetXm
             parts[name] = (inflated, infos[name].CRC)
             return inflated
 
-        book, rels = part("xl/workbook.xml").decode("utf-8", "replace"), part(WORKBOOK_RELS).decode("utf-8", "replace")
+        book, rels = (
+            part("xl/workbook.xml").decode("utf-8", "replace"),
+            part(WORKBOOK_RELS).decode("utf-8", "replace"),
+        )
         for shared in SHARED_PARTS:
             if shared in infos:
                 part(shared)

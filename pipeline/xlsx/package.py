@@ -61,7 +61,10 @@ def sheet_parts(pkg: Package) -> dict[str, str]:
     book = pkg.read("xl/workbook.xml")
     if not re.search(rf'<workbook\b[^>]*\sxmlns="{MAIN_NS}"', book):
         raise CannotPatch("the workbook part is prefixed or not SpreadsheetML")
-    rels = {a["Id"]: a["Target"] for a in map(attrs, re.findall(r"<Relationship\b[^>]*>", pkg.read("xl/_rels/workbook.xml.rels")))}
+    rels = {
+        a["Id"]: a["Target"]
+        for a in map(attrs, re.findall(r"<Relationship\b[^>]*>", pkg.read("xl/_rels/workbook.xml.rels")))
+    }
     sheets = {}
     for tag in re.findall(r"<sheet\b[^>]*>", book):
         a = attrs(tag)
@@ -89,10 +92,15 @@ def free_id(taken: set[str]) -> str:
     return f"rIdSvod{n}"
 
 
-def add_content_types(pkg: Package, overrides: dict[str, str], defaults: dict[str, str] | None = None) -> None:
+def add_content_types(
+    pkg: Package, overrides: dict[str, str], defaults: dict[str, str] | None = None
+) -> None:
     types = pkg.read("[Content_Types].xml")
-    added = "".join(f'<Default Extension="{ext}" ContentType="{ct}"/>' for ext, ct in (defaults or {}).items()
-                    if not re.search(rf'<Default\b[^>]*Extension="{ext}"', types, re.I))
+    added = "".join(
+        f'<Default Extension="{ext}" ContentType="{ct}"/>'
+        for ext, ct in (defaults or {}).items()
+        if not re.search(rf'<Default\b[^>]*Extension="{ext}"', types, re.I)
+    )
     added += "".join(f'<Override PartName="{name}" ContentType="{ct}"/>' for name, ct in overrides.items())
     if "</Types>" not in types:
         raise CannotPatch("content types part")

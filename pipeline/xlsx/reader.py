@@ -37,9 +37,9 @@ NORMALISED_KINDS = {"enum", "multi-enum", "int", "decimal", "date"}  # spellings
 class ParsedSheet:
     code: str
     title: str
-    letters: dict[str, str]                  # column code -> Excel column letter
-    rows: list[int]                          # Excel row number of each record
-    values: dict[str, list]                  # column code -> typed value per record (None = blank)
+    letters: dict[str, str]  # column code -> Excel column letter
+    rows: list[int]  # Excel row number of each record
+    values: dict[str, list]  # column code -> typed value per record (None = blank)
 
     def cell(self, row: int, code: str) -> str:
         return f"{self.letters.get(code, 'A')}{row}"
@@ -51,7 +51,9 @@ class ParsedSheet:
     def records(self) -> list[dict]:
         """One dict per record, with its Excel row under "_row"."""
         keys = ["_row", *self.values]
-        return [dict(zip(keys, vals, strict=True)) for vals in zip(self.rows, *self.values.values(), strict=True)]
+        return [
+            dict(zip(keys, vals, strict=True)) for vals in zip(self.rows, *self.values.values(), strict=True)
+        ]
 
     @cached_property
     def by_row(self) -> dict[int, dict]:
@@ -63,7 +65,9 @@ class ParsedSheet:
     def at(self, rule: str, row: int, column: str, **params) -> Issue:
         """The rule applied at one cell; `value` defaults to what the cell holds."""
         value = params.pop("value", show(self.value(row, column)) if column in self.values else None)
-        return issue(rule, sheet=self.code, row=row, column=column, cell=self.cell(row, column), value=value, **params)
+        return issue(
+            rule, sheet=self.code, row=row, column=column, cell=self.cell(row, column), value=value, **params
+        )
 
     def drop(self, rows: set[int]) -> None:
         keep = [i for i, r in enumerate(self.rows) if r not in rows]
@@ -103,7 +107,10 @@ class ParsedBook:
         s = self.sheets.get(sheet)
         return s.values.get(code, []) if s is not None else []
 
-def _find_header(rows: list[list], codes: set[str], labels: dict[str, str]) -> tuple[int, dict[str, int]] | None:
+
+def _find_header(
+    rows: list[list], codes: set[str], labels: dict[str, str]
+) -> tuple[int, dict[str, int]] | None:
     """(0-based row index of the first data row, code -> column index), by code row or else by labels."""
     for by_code in (True, False):
         for r, row in enumerate(rows[:HEADER_SCAN_ROWS]):
@@ -122,16 +129,25 @@ def _find_header(rows: list[list], codes: set[str], labels: dict[str, str]) -> t
 def _next_is_codes(rows, r, codes) -> bool:
     return r + 1 < len(rows) and any(str(v).strip() in codes for v in rows[r + 1] if v is not None)
 
+
 def identity_of(book: CalamineWorkbook) -> dict[str, str]:
     if IDENTITY_SHEET not in book.sheet_names:
         return {}
-    return {text_of(r[0]): text_of(r[1]) for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python() if len(r) > 1 and r[0]}
+    return {
+        text_of(r[0]): text_of(r[1])
+        for r in book.get_sheet_by_name(IDENTITY_SHEET).to_python()
+        if len(r) > 1 and r[0]
+    }
 
 
 def read_identity(path: Path, data: bytes | None = None) -> dict[str, str]:
     """Only the key/value rows of the identity sheet (empty if there is none): cheap, for routing a file.
     `data`: its bytes, if read."""
-    return identity_of(CalamineWorkbook.from_path(str(path)) if data is None else CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    return identity_of(
+        CalamineWorkbook.from_path(str(path))
+        if data is None
+        else CalamineWorkbook.from_filelike(io.BytesIO(data))
+    )
 
 
 def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
@@ -142,7 +158,9 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     archive, xml_facts = value_parts(data, titles)
     book = CalamineWorkbook.from_filelike(io.BytesIO(archive))
     names = set(book.sheet_names)
-    if names & (titles - xml_facts.keys()):  # a sheet's part named in a way not followed here: read the original
+    if names & (
+        titles - xml_facts.keys()
+    ):  # a sheet's part named in a way not followed here: read the original
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     parsed = ParsedBook(identity=identity_of(book), sheets={}, issues=[])
     for sheet in catalogue.sheets:
@@ -167,12 +185,16 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
     codes = {c.code for c in sheet.columns}
     header = _find_header(rows, codes, _labels(sheet.code))
     if header is None:
-        parsed.issues.append(issue("M08", sheet=sheet.code, sheet_title=sheet.title, label="строка заголовков"))
+        parsed.issues.append(
+            issue("M08", sheet=sheet.code, sheet_title=sheet.title, label="строка заголовков")
+        )
         return None
     first, positions = header
     for c in sheet.columns:
         if c.code not in positions:
-            parsed.issues.append(issue("M08", sheet=sheet.code, column=c.code, sheet_title=sheet.title, label=c.label))
+            parsed.issues.append(
+                issue("M08", sheet=sheet.code, column=c.code, sheet_title=sheet.title, label=c.label)
+            )
     letters = {code: column_letter(i) for code, i in positions.items()}
     by_index = {i: code for code, i in positions.items()}
     for (r0, c0), (r1, c1) in grid.merged_cell_ranges or []:
@@ -182,8 +204,16 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
                     rows[r].append("")
                 rows[r][c0] = rows[r0][c0]
             letter = letters[by_index[c0]]
-            parsed.issues.append(issue("C15", sheet=sheet.code, row=r0 + 1, column=by_index[c0], cell=f"{letter}{r0 + 1}",
-                                       value=f"{letter}{r0 + 1}:{letter}{r1 + 1}"))
+            parsed.issues.append(
+                issue(
+                    "C15",
+                    sheet=sheet.code,
+                    row=r0 + 1,
+                    column=by_index[c0],
+                    cell=f"{letter}{r0 + 1}",
+                    value=f"{letter}{r0 + 1}:{letter}{r1 + 1}",
+                )
+            )
     codes = [c.code for c in sheet.columns]
     found = [(k, positions[c.code]) for k, c in enumerate(sheet.columns) if c.code in positions]
     convert_to = [converter(sheet.code, code) for code in codes]
@@ -196,17 +226,30 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
         if len(row) < reach:
             row = row + [""] * (reach - len(row))
         # the filled cells: not empty, not only spaces or zero-width spaces
-        present = [(k, v) for k, i in found if (v := row[i]) != "" and v is not None and (
-            type(v) is not str or not v.isspace() and ("\u200b" not in v or v.replace("\u200b", "").strip()))]
+        present = [
+            (k, v)
+            for k, i in found
+            if (v := row[i]) != ""
+            and v is not None
+            and (
+                type(v) is not str
+                or not v.isspace()
+                and ("\u200b" not in v or v.replace("\u200b", "").strip())
+            )
+        ]
         if not present:
             continue
         excel_row = r + 1
         if type(lead := present[0][1]) is str and (lead_text := text_of(lead)).lower().startswith(TOTALS):
             parsed.skipped_rows += 1
-            parsed.issues.append(issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=lead_text))
+            parsed.issues.append(
+                issue("C16", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=lead_text)
+            )
             continue
         if excel_row in facts.hidden_rows:
-            parsed.issues.append(issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row))
+            parsed.issues.append(
+                issue("C13", sheet=sheet.code, row=excel_row, cell=f"A{excel_row}", value=excel_row)
+            )
         if facts.uncached_formulas:
             present = _drop_uncached_formulas(present, codes, letters, excel_row, facts, sheet.code, parsed)
         record = [None] * len(codes)
@@ -214,21 +257,42 @@ def _read_sheet(sheet, grid, facts: SheetXmlFacts, parsed: ParsedBook) -> Parsed
             try:
                 record[k], changed = convert_to[k](value)
             except (ValueError, OverflowError):
-                parsed.issues.append(issue(TYPING_RULE.get(sheet.columns[k].type), sheet=sheet.code, row=excel_row,
-                                           column=codes[k], cell=f"{letters[codes[k]]}{excel_row}", value=text_of(value)))
+                parsed.issues.append(
+                    issue(
+                        TYPING_RULE.get(sheet.columns[k].type),
+                        sheet=sheet.code,
+                        row=excel_row,
+                        column=codes[k],
+                        cell=f"{letters[codes[k]]}{excel_row}",
+                        value=text_of(value),
+                    )
+                )
                 continue
             if changed and counted[k]:
                 parsed.normalised += 1
         rows_out.append(excel_row)
         records.append(record)
-    values = dict(zip(codes, map(list, zip(*records, strict=True)), strict=True)) if records else {code: [] for code in codes}
+    values = (
+        dict(zip(codes, map(list, zip(*records, strict=True)), strict=True))
+        if records
+        else {code: [] for code in codes}
+    )
     return ParsedSheet(sheet.code, sheet.title, letters, rows_out, values)
 
 
-def _drop_uncached_formulas(present: list[tuple], codes: list[str], letters: dict[str, str], excel_row: int,
-                            facts: SheetXmlFacts, sheet: str, parsed: ParsedBook) -> list[tuple]:
+def _drop_uncached_formulas(
+    present: list[tuple],
+    codes: list[str],
+    letters: dict[str, str],
+    excel_row: int,
+    facts: SheetXmlFacts,
+    sheet: str,
+    parsed: ParsedBook,
+) -> list[tuple]:
     """A formula saved without its value is reported (C14) and read as blank."""
     formulas = {code for code, letter in letters.items() if f"{letter}{excel_row}" in facts.uncached_formulas}
     for code in formulas:
-        parsed.issues.append(issue("C14", sheet=sheet, row=excel_row, column=code, cell=f"{letters[code]}{excel_row}"))
+        parsed.issues.append(
+            issue("C14", sheet=sheet, row=excel_row, column=code, cell=f"{letters[code]}{excel_row}")
+        )
     return [cell for cell in present if codes[cell[0]] not in formulas] if formulas else present

@@ -16,12 +16,22 @@ from pathlib import Path
 from pipeline.signing import SignedRecord
 
 LINEAGE_SHEET = "Происхождение"
-FIGURE_ID_HEADER = "ID показателя"   # column A of the lineage sheet: the figure each row explains
-FIRST_LINEAGE_ROW = 2                 # Excel row of the first figure on the lineage sheet
-TECHNICAL_SHEET = "Служебное"        # run id, rule and reference versions: what a machine or an engineer reads
-MUNICIPAL_SHEETS = ("Титул", "Показатели по ОО", "Разрезы", "Цели", "Динамика", "Дорожная карта", "Сдача отчётов",
-                    "Качество данных", LINEAGE_SHEET, TECHNICAL_SHEET)
-INDICATOR_COLUMNS_PER_PAGE = 10       # printed wide tables break after this many figure columns
+FIGURE_ID_HEADER = "ID показателя"  # column A of the lineage sheet: the figure each row explains
+FIRST_LINEAGE_ROW = 2  # Excel row of the first figure on the lineage sheet
+TECHNICAL_SHEET = "Служебное"  # run id, rule and reference versions: what a machine or an engineer reads
+MUNICIPAL_SHEETS = (
+    "Титул",
+    "Показатели по ОО",
+    "Разрезы",
+    "Цели",
+    "Динамика",
+    "Дорожная карта",
+    "Сдача отчётов",
+    "Качество данных",
+    LINEAGE_SHEET,
+    TECHNICAL_SHEET,
+)
+INDICATOR_COLUMNS_PER_PAGE = 10  # printed wide tables break after this many figure columns
 REGIONAL_SHEETS = ("Титул", "Показатели по МО", "Разрезы", "Цели", "Динамика", "Охват", LINEAGE_SHEET)
 DATA_SHEET, SEAL_SHEET = "_data", "_svod"
 DATA_HEADER = ["figure_id", "indicator", "level", "entity", "period", "numerator", "denominator"]
@@ -73,6 +83,13 @@ class SummarySeal(SignedRecord):
 
 def figures_digest(rows: list[list]) -> str:
     """sha256 of the figure rows in a canonical text form (numbers as %.6g), as written and as read back."""
-    canon = [[f"{v:.6g}" if isinstance(v, int | float) and not isinstance(v, bool) else ("" if v is None else str(v))
-              for v in row] for row in rows]
+    canon = [
+        [
+            f"{v:.6g}"
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else ("" if v is None else str(v))
+            for v in row
+        ]
+        for row in rows
+    ]
     return hashlib.sha256(json.dumps(canon, ensure_ascii=False).encode()).hexdigest()

@@ -96,9 +96,15 @@ class TemplateWriter:
         self.book.set_properties({"title": "Мониторинг наставничества", "created": FIXED_DOCUMENT_DATE})
         b = self.book
         self.fmt = {
-            "label": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7", "border": 1}),
-            "required": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FCE4D6", "border": 1}),
-            "conditional": b.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FFF2CC", "border": 1}),
+            "label": b.add_format(
+                {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7", "border": 1}
+            ),
+            "required": b.add_format(
+                {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FCE4D6", "border": 1}
+            ),
+            "conditional": b.add_format(
+                {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#FFF2CC", "border": 1}
+            ),
             "code": b.add_format({"font_color": "#808080", "font_size": 8}),
             "open": b.add_format({"locked": False}),
             "open_date": b.add_format({"locked": False, "num_format": "dd.mm.yyyy"}),
@@ -110,7 +116,14 @@ class TemplateWriter:
         }
         self.list_ranges: dict[tuple[str, str], str] = {}
 
-    def write(self, identity: Identity, m: Municipality, school: School, period: Period, prefill: dict[str, list[dict]]):
+    def write(
+        self,
+        identity: Identity,
+        m: Municipality,
+        school: School,
+        period: Period,
+        prefill: dict[str, list[dict]],
+    ):
         self.title = {"school_type": school.type, "municipality_code": m.code}
         self._guide(m, school, period)
         lists = self.book.add_worksheet(LISTS_SHEET)
@@ -137,7 +150,9 @@ class TemplateWriter:
                 for r, value in enumerate(c.values, start=1):
                     ws.write_string(r, col, value)
                 letter = column_letter(col)
-                self.list_ranges[(sheet.code, c.code)] = f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(c.values) + 1}"
+                self.list_ranges[(sheet.code, c.code)] = (
+                    f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(c.values) + 1}"
+                )
                 col += 1
 
     def _guide(self, m: Municipality, school: School, period: Period):
@@ -149,17 +164,26 @@ class TemplateWriter:
             ("Отчёт о наставничестве", ""),
             ("Организация", f"{school.name} (код {school.id})"),
             ("Муниципалитет", m.name),
-            ("Отчётный период", f"{period.code}: {period.start:%d.%m.%Y} – {period.end:%d.%m.%Y} ({period.kind})"),
+            (
+                "Отчётный период",
+                f"{period.code}: {period.start:%d.%m.%Y} – {period.end:%d.%m.%Y} ({period.kind})",
+            ),
             ("Срок сдачи", f"{period.deadline:%d.%m.%Y}"),
             ("Куда обращаться", m.contact.text(m.authority)),
             ("", ""),
-            ("Как заполнять", "Заполняйте только белые ячейки. Серые ячейки предзаполнены и защищены. "
-             "Заголовки с оранжевой заливкой — обязательные столбцы, с жёлтой — обязательные при условии (условие "
-             "показано в подсказке к ячейке), с голубой — необязательные. Для перечней используйте выпадающие списки; "
-             "несколько значений вводите через «;». Даты — в формате ДД.ММ.ГГГГ. Не переименовывайте листы и "
-             "не удаляйте столбцы. Сохраните файл как «Книга Excel (.xlsx)» и отправьте его в муниципалитет."),
-            ("Персональные данные", "ФИО обучающихся не выходят за пределы муниципалитета; в регион уходят только "
-             "агрегаты. Не пишите ФИО в описаниях и комментариях."),
+            (
+                "Как заполнять",
+                "Заполняйте только белые ячейки. Серые ячейки предзаполнены и защищены. "
+                "Заголовки с оранжевой заливкой — обязательные столбцы, с жёлтой — обязательные при условии (условие "
+                "показано в подсказке к ячейке), с голубой — необязательные. Для перечней используйте выпадающие списки; "
+                "несколько значений вводите через «;». Даты — в формате ДД.ММ.ГГГГ. Не переименовывайте листы и "
+                "не удаляйте столбцы. Сохраните файл как «Книга Excel (.xlsx)» и отправьте его в муниципалитет.",
+            ),
+            (
+                "Персональные данные",
+                "ФИО обучающихся не выходят за пределы муниципалитета; в регион уходят только "
+                "агрегаты. Не пишите ФИО в описаниях и комментариях.",
+            ),
             ("", ""),
             ("Лист", "Назначение"),
         ]
@@ -205,43 +229,77 @@ class TemplateWriter:
 
     def _validation(self, ws, col: int, c: Column, sheet_code: str, last: int):
         first = FIRST_DATA_ROW - 1
-        common = {"input_title": c.label[:31], "input_message": prompt(c, self.catalogue, self.title)[:255],
-                  "error_title": "Недопустимое значение"}
+        common = {
+            "input_title": c.label[:31],
+            "input_message": prompt(c, self.catalogue, self.title)[:255],
+            "error_title": "Недопустимое значение",
+        }
         if (sheet_code, c.code) in self.list_ranges:
-            opts = {"validate": "list", "source": self.list_ranges[(sheet_code, c.code)],
-                    "error_message": "Выберите значение из списка."}
+            opts = {
+                "validate": "list",
+                "source": self.list_ranges[(sheet_code, c.code)],
+                "error_message": "Выберите значение из списка.",
+            }
         elif c.type == "int":
-            opts = {"validate": "integer", "criteria": "between", "minimum": int(c.min or 0),
-                    "maximum": int(c.max if c.max is not None else 10**9),
-                    "error_message": "Введите целое число" + (f" от {c.min:g}" if c.min is not None else "") + "."}
+            opts = {
+                "validate": "integer",
+                "criteria": "between",
+                "minimum": int(c.min or 0),
+                "maximum": int(c.max if c.max is not None else 10**9),
+                "error_message": "Введите целое число"
+                + (f" от {c.min:g}" if c.min is not None else "")
+                + ".",
+            }
         elif c.type == "decimal":
-            opts = {"validate": "decimal", "criteria": "between", "minimum": c.min or 0,
-                    "maximum": c.max if c.max is not None else 10**9,
-                    "error_message": f"Введите число от {c.min or 0:g} до {c.max if c.max is not None else 10**9:g}."}
+            opts = {
+                "validate": "decimal",
+                "criteria": "between",
+                "minimum": c.min or 0,
+                "maximum": c.max if c.max is not None else 10**9,
+                "error_message": f"Введите число от {c.min or 0:g} до {c.max if c.max is not None else 10**9:g}.",
+            }
         elif c.type == "date":
-            opts = {"validate": "date", "criteria": "between", "minimum": date(2000, 1, 1),
-                    "maximum": date(2100, 12, 31), "error_type": "warning",
-                    "error_message": "Введите дату в формате ДД.ММ.ГГГГ."}
+            opts = {
+                "validate": "date",
+                "criteria": "between",
+                "minimum": date(2000, 1, 1),
+                "maximum": date(2100, 12, 31),
+                "error_type": "warning",
+                "error_message": "Введите дату в формате ДД.ММ.ГГГГ.",
+            }
         elif c.type == "id" and c.pattern and (m := ID_PATTERN.match(c.pattern)):
             prefix, digits = m.group(1), int(m.group(2))
             cell = f"{column_letter(col)}{FIRST_DATA_ROW}"
-            opts = {"validate": "custom",
-                    "value": f'=AND(LEN({cell})={len(prefix) + digits},LEFT({cell},{len(prefix)})="{prefix}",'
-                             f'ISNUMBER(--RIGHT({cell},{digits})))',
-                    "error_message": f"ID вводится по образцу {c.example}."}
+            opts = {
+                "validate": "custom",
+                "value": f'=AND(LEN({cell})={len(prefix) + digits},LEFT({cell},{len(prefix)})="{prefix}",'
+                f"ISNUMBER(--RIGHT({cell},{digits})))",
+                "error_message": f"ID вводится по образцу {c.example}.",
+            }
         elif c.max_len:
-            opts = {"validate": "length", "criteria": "<=", "value": c.max_len,
-                    "error_message": f"Не более {c.max_len} символов."}
+            opts = {
+                "validate": "length",
+                "criteria": "<=",
+                "value": c.max_len,
+                "error_message": f"Не более {c.max_len} символов.",
+            }
         else:
             opts = {"validate": "any"}
         ws.data_validation(first, col, last, col, {**common, **opts})
 
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)  # stable bytes for the same inputs
-KIND_PROMPT = {"int": "Целое число", "decimal": "Число (дробную часть — через запятую)", "date": "Дата ДД.ММ.ГГГГ",
-               "enum": "Выберите значение из списка", "multi-enum": "Одно или несколько значений из списка через «;»",
-               "url": "Ссылка, начинается с http:// или https://", "id": "Номер по образцу {example}",
-               "ref": "Номер с листа «{target}»", "multi-ref": "Номера с листа «{target}» через «;»"}
+KIND_PROMPT = {
+    "int": "Целое число",
+    "decimal": "Число (дробную часть — через запятую)",
+    "date": "Дата ДД.ММ.ГГГГ",
+    "enum": "Выберите значение из списка",
+    "multi-enum": "Одно или несколько значений из списка через «;»",
+    "url": "Ссылка, начинается с http:// или https://",
+    "id": "Номер по образцу {example}",
+    "ref": "Номер с листа «{target}»",
+    "multi-ref": "Номера с листа «{target}» через «;»",
+}
 
 
 def requirement(c: Column, title: dict) -> str:
@@ -262,7 +320,9 @@ def prompt(c: Column, catalogue: Catalogue, title: dict) -> str:
     if c.max_len:
         what += f", не длиннее {c.max_len} символов"
     for op, other in c.compare:
-        what += f"; {'не больше' if op == '<=' else 'не меньше'} «{catalogue.sheet(c.sheet).column(other).label}»"
+        what += (
+            f"; {'не больше' if op == '<=' else 'не меньше'} «{catalogue.sheet(c.sheet).column(other).label}»"
+        )
     required = requirement(c, title)
     if required == "Y":
         need = "Обязательно."
@@ -280,8 +340,9 @@ def _open_format(f: dict, c: Column):
 
 def _write_value(ws, r: int, col: int, value, f: dict, fixed: bool):
     if isinstance(value, date):
-        ws.write_datetime(r, col, datetime(value.year, value.month, value.day),
-                          f["fixed_date"] if fixed else f["open_date"])
+        ws.write_datetime(
+            r, col, datetime(value.year, value.month, value.day), f["fixed_date"] if fixed else f["open_date"]
+        )
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         ws.write_number(r, col, value, f["fixed"] if fixed else f["open"])
     else:
@@ -289,8 +350,13 @@ def _write_value(ws, r: int, col: int, value, f: dict, fixed: bool):
 
 
 def write_template(
-    out_dir: Path, municipality: str, period_code: str, school_id: str, signing_key: str,
-    issued: date, carried: dict[str, list[dict]] | None = None,
+    out_dir: Path,
+    municipality: str,
+    period_code: str,
+    school_id: str,
+    signing_key: str,
+    issued: date,
+    carried: dict[str, list[dict]] | None = None,
 ) -> Path:
     """Write one prefilled, signed template atomically and return its path."""
     ref = load_reference()
@@ -298,11 +364,19 @@ def write_template(
     period, school = m.period(period_code), m.school(school_id)
     catalogue = load_catalogue()
     identity = Identity(
-        template_version=TEMPLATE_VERSION, catalogue=catalogue.fingerprint, school_id=school.id,
-        municipality=m.code, period=period.code, issued=issued.isoformat(),
+        template_version=TEMPLATE_VERSION,
+        catalogue=catalogue.fingerprint,
+        school_id=school.id,
+        municipality=m.code,
+        period=period.code,
+        issued=issued.isoformat(),
         submission_id=submission_id(school.id, period.code, issued),
     ).signed(signing_key)
-    prefill = {"meta": [title_row(m, school, period)], "roadmap_status": roadmap_rows(m, period), **(carried or {})}
+    prefill = {
+        "meta": [title_row(m, school, period)],
+        "roadmap_status": roadmap_rows(m, period),
+        **(carried or {}),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / template_name(m.code, period.code, school.id)
     with atomic_path(path) as tmp:

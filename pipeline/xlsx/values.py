@@ -93,10 +93,12 @@ def converter(sheet: str, code: str) -> Callable[[object], tuple[object, bool]]:
     """`convert` for one catalogue column, with the common cases short-cut and text conversions remembered."""
     column = load_catalogue().sheet(sheet).column(code)
     if column.type == "int":
+
         def to_int(value):
             if type(value) is float and value.is_integer():
                 return int(value), False
             return convert(column, value)
+
         return to_int
     if column.type == "decimal":
         return lambda value: (value, False) if type(value) is float else convert(column, value)
@@ -113,4 +115,5 @@ def converter(sheet: str, code: str) -> Callable[[object], tuple[object, bool]]:
             if len(memo) < MEMO_LIMIT:
                 memo[value] = found
         return found
+
     return to_text

@@ -33,28 +33,76 @@ def dos_now() -> tuple[int, int]:
     return (h << 11) | (mi << 5) | (s // 2), ((y - 1980) << 9) | (mo << 5) | d
 
 
-def _entry(name: str, packed: bytes, size: int, crc: int, method: int, offset: int, clock: int, day: int
-           ) -> tuple[bytes, bytes]:
+def _entry(
+    name: str, packed: bytes, size: int, crc: int, method: int, offset: int, clock: int, day: int
+) -> tuple[bytes, bytes]:
     """(local entry, central directory record) of one member whose (packed) bytes are written at `offset`."""
     encoded = name.encode("utf-8")
-    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, _UTF8_NAMES, method, clock, day, crc, len(packed), size,
-                        len(encoded), 0) + encoded + packed
-    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, _UTF8_NAMES, method, clock, day, crc, len(packed),
-                          size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
+    local = (
+        struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            20,
+            _UTF8_NAMES,
+            method,
+            clock,
+            day,
+            crc,
+            len(packed),
+            size,
+            len(encoded),
+            0,
+        )
+        + encoded
+        + packed
+    )
+    central = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            _UTF8_NAMES,
+            method,
+            clock,
+            day,
+            crc,
+            len(packed),
+            size,
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
+        + encoded
+    )
     return local, central
 
 
 def deflated_entry(name: str, payload: bytes, offset: int, clock: int, day: int) -> tuple[bytes, bytes]:
     """(local entry, central directory record) of one deflated member written at `offset`."""
     packer = fast_zlib.compressobj(6, fast_zlib.DEFLATED, -fast_zlib.MAX_WBITS)
-    return _entry(name, packer.compress(payload) + packer.flush(), len(payload), fast_zlib.crc32(payload), 8, offset,
-                  clock, day)
+    return _entry(
+        name,
+        packer.compress(payload) + packer.flush(),
+        len(payload),
+        fast_zlib.crc32(payload),
+        8,
+        offset,
+        clock,
+        day,
+    )
 
 
 def zip_end(directory: list[bytes], offset: int) -> bytes:
     """The central directory and its end record, for entries whose local parts end at `offset`."""
     listing = b"".join(directory)
-    return listing + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(directory), len(directory), len(listing), offset, 0)
+    return listing + struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(directory), len(directory), len(listing), offset, 0
+    )
 
 
 def deflated_zip(parts: dict[str, bytes]) -> bytes:
@@ -82,22 +130,43 @@ def repack(data: bytes, infos: list[zipfile.ZipInfo], changed: dict[str, bytes])
     entries += [(name, None) for name in changed if name not in {i.filename for i in infos}]
     for name, info in entries:
         if name in changed or info is None:
-            local, central = deflated_entry(name, changed[name], offset, *(_dos_time(info) if info else dos_now()))
+            local, central = deflated_entry(
+                name, changed[name], offset, *(_dos_time(info) if info else dos_now())
+            )
         else:
             at = info.header_offset
-            if data[at:at + 4] != LOCAL_HEADER:
+            if data[at : at + 4] != LOCAL_HEADER:
                 raise ValueError(f"no local header for {name}")
             name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
             end = at + 30 + name_len + extra_len + info.compress_size
             if info.flag_bits & 0x08:  # a data descriptor follows the data, with or without its signature
-                end += 16 if data[end:end + 4] == b"PK\x07\x08" else 12
+                end += 16 if data[end : end + 4] == b"PK\x07\x08" else 12
             local = data[at:end]
             clock, day = _dos_time(info)
-            raw_name = data[at + 30:at + 30 + name_len]
-            central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, info.create_version | (info.create_system << 8),
-                                  info.extract_version, info.flag_bits, info.compress_type, clock, day, info.CRC,
-                                  info.compress_size, info.file_size, len(raw_name), 0, 0, 0, info.internal_attr,
-                                  info.external_attr, offset) + raw_name
+            raw_name = data[at + 30 : at + 30 + name_len]
+            central = (
+                struct.pack(
+                    "<IHHHHHHIIIHHHHHII",
+                    0x02014B50,
+                    info.create_version | (info.create_system << 8),
+                    info.extract_version,
+                    info.flag_bits,
+                    info.compress_type,
+                    clock,
+                    day,
+                    info.CRC,
+                    info.compress_size,
+                    info.file_size,
+                    len(raw_name),
+                    0,
+                    0,
+                    0,
+                    info.internal_attr,
+                    info.external_attr,
+                    offset,
+                )
+                + raw_name
+            )
         chunks.append(local)
         directory.append(central)
         offset += len(local)

@@ -10,8 +10,13 @@ from pipeline.intake.examine import Previous, check_file
 from pipeline.intake.records import CheckResult
 
 
-def check_return(path: Path, ws: Workspace, received_at: datetime, original_name: str | None = None,
-                 previous_for: Previous | None = None) -> CheckResult:
+def check_return(
+    path: Path,
+    ws: Workspace,
+    received_at: datetime,
+    original_name: str | None = None,
+    previous_for: Previous | None = None,
+) -> CheckResult:
     """Every check of one file with the workspace's key, as the intake runs them."""
     return check_file(path, ws.key, received_at, original_name, previous_for)
 
@@ -23,9 +28,29 @@ def stacked_facts(book, school_id: str, versions: list[tuple[int, bool]] = ((0, 
 
     from pipeline.domain.indicators import INTAKE
 
-    frames = {k: v.frame.rename_axis("src_row").reset_index().assign(sha256=sha, school_id=school_id) for k, v in book.sheets.items()}
-    frames[INTAKE] = pd.DataFrame([{"sha256": sha, "school_id": school_id, "src_row": n, "version": n, "current": n == len(versions),
-                                    "on_time": versions[-1][1], "errors": errors} for n, (errors, _) in enumerate(versions, start=1)])
-    letters = pd.DataFrame([{"sha256": sha, "sheet": k, "code": c, "letter": letter}
-                            for k, v in book.sheets.items() for c, letter in v.letters.items()])
+    frames = {
+        k: v.frame.rename_axis("src_row").reset_index().assign(sha256=sha, school_id=school_id)
+        for k, v in book.sheets.items()
+    }
+    frames[INTAKE] = pd.DataFrame(
+        [
+            {
+                "sha256": sha,
+                "school_id": school_id,
+                "src_row": n,
+                "version": n,
+                "current": n == len(versions),
+                "on_time": versions[-1][1],
+                "errors": errors,
+            }
+            for n, (errors, _) in enumerate(versions, start=1)
+        ]
+    )
+    letters = pd.DataFrame(
+        [
+            {"sha256": sha, "sheet": k, "code": c, "letter": letter}
+            for k, v in book.sheets.items()
+            for c, letter in v.letters.items()
+        ]
+    )
     return frames, letters

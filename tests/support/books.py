@@ -19,9 +19,13 @@ def book(sheets: dict[str, list[dict]]) -> ParsedBook:
     for code, records in sheets.items():
         sheet = load_catalogue().sheet(code)
         codes = [c.code for c in sheet.columns]
-        parsed[code] = ParsedSheet(code, sheet.title, {c: column_letter(i) for i, c in enumerate(codes)},
-                                   list(range(FIRST_DATA_ROW, FIRST_DATA_ROW + len(records))),
-                                   {c: [r.get(c) for r in records] for c in codes})
+        parsed[code] = ParsedSheet(
+            code,
+            sheet.title,
+            {c: column_letter(i) for i, c in enumerate(codes)},
+            list(range(FIRST_DATA_ROW, FIRST_DATA_ROW + len(records))),
+            {c: [r.get(c) for r in records] for c in codes},
+        )
     return ParsedBook(identity={"school_id": SCHOOL}, sheets=parsed, issues=[])
 
 

@@ -45,6 +45,8 @@ def filled(template: Path, out: Path, mistake: str | None = None, seed: int = 7,
 
 def hand_in(client: Client, school: str, slug: str, path: Path, name: str | None = None) -> Upload:
     """Upload a file; returns the upload the cabinet recorded (the answer page it redirects to)."""
-    response = client.post(f"/o/{school}/{slug}/upload/", {"file": SimpleUploadedFile(name or path.name, path.read_bytes())})
+    response = client.post(
+        f"/o/{school}/{slug}/upload/", {"file": SimpleUploadedFile(name or path.name, path.read_bytes())}
+    )
     assert response.status_code == 302, (response.status_code, response.content[:500])
     return Upload.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])

@@ -79,8 +79,14 @@ POINTS = {
 
 
 # Imported once by the fork server, so that each `svod` run starts in a fork of it, not a new interpreter
-PRELOAD = ["pipeline.cli", "pipeline.in_process", "pipeline.intake.steps", "pipeline.publish.municipal",
-           "pipeline.publish.regional", "tests.support.crash"]
+PRELOAD = [
+    "pipeline.cli",
+    "pipeline.in_process",
+    "pipeline.intake.steps",
+    "pipeline.publish.municipal",
+    "pipeline.publish.regional",
+    "tests.support.crash",
+]
 
 
 def svod_process(point: str, args: list[str], env: dict[str, str]) -> None:
