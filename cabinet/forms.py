@@ -56,12 +56,14 @@ class DecisionForm(forms.Form):
             self.add_error("reason", "Укажите причину: школа её увидит.")
         if kind == DecisionKind.EXTEND and not data.get("deadline"):
             self.add_error("deadline", "Укажите новый срок сдачи.")
+        if kind != DecisionKind.EXTEND:  # a date sent with another decision is not part of it
+            data["deadline"] = None
         return data
 
 
 class InviteForm(forms.Form):
     school_id = forms.CharField(widget=forms.HiddenInput, max_length=32)
-    email = forms.EmailField(label="Адрес электронной почты", required=False)
+    email = forms.EmailField(label="Адрес электронной почты", required=False, max_length=254)  # as the model
 
 
 class ContactForm(forms.Form):

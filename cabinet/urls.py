@@ -17,11 +17,22 @@ def home(request):
     return redirect("school_home" if account_of(request.user).role == Role.SCHOOL else "staff_home")
 
 
+class LoginView(auth.LoginView):
+    """Django's login page; a signed-in person sent to it again goes home, even when `next` names the login page
+    itself (Django would refuse that as a redirect loop with a server error)."""
+
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        target = super().get_redirect_url()
+        return "" if target.split("?")[0] == self.request.path else target
+
+
 RESET = {"template_name": "registration/set_password.html", "success_url": "/login/?password=set"}
 
 urlpatterns = [
     path("", home, name="home"),
-    path("login/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path(
         "password/",

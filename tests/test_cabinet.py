@@ -412,3 +412,20 @@ def test_errors_are_plain_russian_pages_without_debug_detail():
     page = client.get("/o/ARH-001/1999-Q1/")
     assert page.status_code == 404 and "Страница не найдена" in text(page) and "Traceback" not in text(page)
     assert Client().get(f"/o/{SCHOOL}/{SLUG}/").status_code == 302  # login first
+
+
+def test_a_signed_in_person_sent_back_to_the_login_page_goes_home():
+    client = client_for(Role.SCHOOL, SCHOOL)
+    for url in ("/login/?next=/login/", "/login/?next=/login/%3Fnext%3D/login/", "/login/"):
+        response = client.get(url)
+        assert response.status_code == 302 and not response["Location"].startswith("/login/"), url
+
+
+def test_a_decision_takes_only_its_own_fields():
+    from cabinet.forms import DecisionForm, InviteForm
+
+    accept = DecisionForm({"kind": "accept", "deadline": "2030-01-01"})
+    assert accept.is_valid() and accept.cleaned_data["deadline"] is None
+    extend = DecisionForm({"kind": "extend", "deadline": "2030-01-01"})
+    assert extend.is_valid() and str(extend.cleaned_data["deadline"]) == "2030-01-01"
+    assert not InviteForm({"school_id": SCHOOL, "email": "a" * 250 + "@x.ru"}).is_valid()  # longer than 254

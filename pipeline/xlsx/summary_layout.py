@@ -66,8 +66,10 @@ def regional_path(out: Path, region: str, periods: set[str]) -> Path:
 
 
 def regional_files(out: Path, region: str) -> list[Path]:
-    """Every regional summary published for the region (any periods), by name."""
-    return sorted((out / "region").glob(f"svod_region_{region}_*.xlsx"))
+    """Every regional summary published for the region (any periods), by name: its own files only, not those of a
+    region whose code begins with this one's (period labels begin with a digit, region codes never do)."""
+    own = re.compile(rf"svod_region_{re.escape(region)}_\d[\w-]*\.xlsx")
+    return sorted(p for p in (out / "region").glob(f"svod_region_{region}_*.xlsx") if own.fullmatch(p.name))
 
 
 class SummarySeal(SignedRecord):
