@@ -5,19 +5,39 @@ from django.contrib import admin
 from django.contrib.auth import views as auth
 from django.shortcuts import redirect
 from django.urls import path
+from django.views.decorators.http import require_safe
 
 from cabinet.access import account_of
 from cabinet.models import Role
 from cabinet.views import school, staff
 
 
+@require_safe
 def home(request):
     if not request.user.is_authenticated:
         return redirect("login")
     return redirect("school_home" if account_of(request.user).role == Role.SCHOOL else "staff_home")
 
 
-class LoginView(auth.LoginView):
+FORM_METHODS = ["get", "head", "post"]  # Django's form views take PUT as POST
+
+
+def methods_first(view_class):
+    """`view_class` serving GET, HEAD and POST only, and refusing other methods before its own dispatch (which
+    redirects a signed-in person or checks a link's token first)."""
+
+    class Strict(view_class):
+        http_method_names = FORM_METHODS
+
+        def dispatch(self, request, *args, **kwargs):
+            if request.method.lower() not in self.http_method_names:
+                return self.http_method_not_allowed(request, *args, **kwargs)
+            return super().dispatch(request, *args, **kwargs)
+
+    return Strict
+
+
+class LoginView(methods_first(auth.LoginView)):
     """Django's login page; a signed-in person sent to it again goes home, even when `next` names the login page
     itself (Django would refuse that as a redirect loop with a server error)."""
 
@@ -36,7 +56,7 @@ urlpatterns = [
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path(
         "password/",
-        auth.PasswordResetView.as_view(
+        methods_first(auth.PasswordResetView).as_view(
             success_url="/password/sent/",
             email_template_name="registration/reset_email.txt",
             subject_template_name="registration/reset_subject.txt",
@@ -46,10 +66,14 @@ urlpatterns = [
     path("password/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password/<uidb64>/<token>/",
-        auth.PasswordResetConfirmView.as_view(**RESET),
+        methods_first(auth.PasswordResetConfirmView).as_view(**RESET),
         name="password_reset_confirm",
     ),
-    path("invite/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(**RESET), name="invite"),
+    path(
+        "invite/<uidb64>/<token>/",
+        methods_first(auth.PasswordResetConfirmView).as_view(**RESET),
+        name="invite",
+    ),
     path("school/", school.school_home, name="school_home"),
     path("o/<str:school_id>/<str:slug>/", school.return_page, name="return"),
     path("o/<str:school_id>/<str:slug>/template/", school.template, name="template"),

@@ -429,3 +429,49 @@ def test_a_decision_takes_only_its_own_fields():
     extend = DecisionForm({"kind": "extend", "deadline": "2030-01-01"})
     assert extend.is_valid() and str(extend.cleaned_data["deadline"]) == "2030-01-01"
     assert not InviteForm({"school_id": SCHOOL, "email": "a" * 250 + "@x.ru"}).is_valid()  # longer than 254
+
+
+SAMPLE_ARGS = {
+    "school_id": SCHOOL,
+    "slug": SLUG,
+    "upload_id": "00000000-0000-4000-8000-000000000000",
+    "kind": "original",
+    "code": M,
+    "job_id": "1",
+    "region": "arkhangelsk_obl",
+    "name": "x.xlsx",
+    "uidb64": "MQ",
+    "token": "x",
+}
+
+
+def every_address() -> list[str]:
+    """One address of each of the cabinet's pages and actions (Django admin apart), with sample arguments."""
+    from django.urls import URLPattern
+
+    from cabinet.urls import urlpatterns
+
+    fill = lambda match: SAMPLE_ARGS[match[1]]  # noqa: E731
+    return [
+        "/" + re.sub(r"<(?:\w+:)?(\w+)>", fill, str(p.pattern))
+        for p in urlpatterns
+        if isinstance(p, URLPattern)
+    ]
+
+
+def test_every_address_answers_only_its_methods():
+    """No page answers a method it does not serve: DELETE, PUT and PATCH get 405 everywhere, signed in or not,
+    and a page that only acts answers GET with 405 too."""
+    methodist = client_for(Role.METHODIST, M)
+    addresses = every_address()
+    assert len(addresses) >= 25
+    for url in addresses:
+        for client in (Client(), methodist):
+            for method in ("delete", "put", "patch"):
+                assert getattr(client, method)(url).status_code == 405, (method, url)
+    for url in (
+        "/o/ARH-001/2026-Q4/upload/",
+        "/o/ARH-001/2026-Q4/decide/",
+        "/m/arkhangelsk/2026-Q4/consolidate/",
+    ):
+        assert methodist.get(url).status_code == 405, url

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from cabinet import engine, notices
@@ -30,6 +30,7 @@ def open_periods(m):
     return sorted((p for p in m.periods if p.start <= today), key=lambda p: p.start, reverse=True)
 
 
+@require_safe
 @roles(Role.SCHOOL)
 def school_home(request, account):
     m, school = school_for(account, account.organisation)
@@ -68,13 +69,20 @@ def page_context(account, school_id: str, slug: str) -> dict:
     }
 
 
+@require_safe
 @roles(*READERS)
-def return_page(request, account, school_id, slug, upload_form=None, status=200):
+def return_page(request, account, school_id, slug):
+    return _return_page(request, account, school_id, slug)
+
+
+def _return_page(request, account, school_id, slug, upload_form=None, status=200):
+    """The return's page, with the upload form as sent back (its errors) after a refused upload."""
     context = page_context(account, school_id, slug)
     context["upload_form"] = upload_form or UploadForm()
     return render(request, "cabinet/return_page.html", context, status=status)
 
 
+@require_safe
 @roles(*READERS)
 def template(request, account, school_id, slug):
     m, school = school_for(account, school_id)
@@ -97,7 +105,9 @@ def hand_in(request, account, school_id, slug):
     if getattr(request, "upload_too_large", False):
         form.errors["file"] = form.error_class([too_large_message()])
     if form.errors or not form.is_valid():
-        return return_page(request, school_id, slug, upload_form=form, status=200 if request.htmx else 400)
+        return _return_page(
+            request, account, school_id, slug, upload_form=form, status=200 if request.htmx else 400
+        )
     file = form.cleaned_data["file"]
     data = file.read()
     previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
@@ -144,6 +154,7 @@ def hand_in(request, account, school_id, slug):
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
+@require_safe
 @roles(*READERS)
 def upload_page(request, account, upload_id):
     upload = upload_for(account, upload_id)
@@ -189,6 +200,7 @@ DOWNLOADS = {
 }
 
 
+@require_safe
 @roles(*READERS)
 def upload_file(request, account, upload_id, kind):
     upload = upload_for(account, upload_id)

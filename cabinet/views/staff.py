@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cabinet import engine, notices
 from cabinet.access import (
@@ -48,6 +48,7 @@ STAFF = (Role.METHODIST, Role.ADMIN)
 BOARD_PAGE_ROWS = 50  # ОО per page of the board; filters, search and totals span every page
 
 
+@require_safe
 @roles(Role.METHODIST, Role.REGION, Role.ADMIN)
 def staff_home(request, account):
     if account.role == Role.METHODIST:
@@ -70,6 +71,7 @@ def last_job(kind: JobKind, **where) -> Job | None:
     return Job.objects.filter(kind=kind, **where).order_by("-requested_at", "-id").first()
 
 
+@require_safe
 @roles(*STAFF)
 def board_page(request, account, code, slug):
     m = staff_municipality(account, code)
@@ -129,6 +131,7 @@ BOARD_COLUMNS = [
 ]
 
 
+@require_safe
 @roles(*STAFF)
 def board_export(request, account, code, slug):
     m = staff_municipality(account, code)
@@ -295,6 +298,7 @@ def job_scope(account, job: Job) -> None:
         staff_municipality(account, job.municipality)
 
 
+@require_safe
 @roles(Role.METHODIST, Role.REGION, Role.ADMIN)
 def job_status(request, account, job_id):
     job = get_object_or_404(Job, pk=job_id)
@@ -302,6 +306,7 @@ def job_status(request, account, job_id):
     return render(request, "cabinet/job.html", {"job": job})
 
 
+@require_safe
 @roles(*STAFF)
 def summary_download(request, account, code, slug):
     m = staff_municipality(account, code)
@@ -311,6 +316,7 @@ def summary_download(request, account, code, slug):
     return FileResponse(found[0].open("rb"), as_attachment=True, filename=found[0].name)
 
 
+@require_safe
 @roles(*STAFF)
 def audit_page(request, account, code):
     m = staff_municipality(account, code)
@@ -318,6 +324,7 @@ def audit_page(request, account, code):
     return render(request, "cabinet/audit.html", {"m": m, "events": events})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @roles(*STAFF)
 def users_page(request, account, code):
     m = staff_municipality(account, code)
@@ -351,6 +358,7 @@ def invitation_text(name: str, link: str) -> str:
     )
 
 
+@require_safe
 @roles(Role.REGION, Role.ADMIN)
 def region_page(request, account, region):
     munis = [m for m in municipalities_for(account) if m.region == region]
@@ -384,6 +392,7 @@ def regional_consolidate(request, account, region):
     return render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("region", region)
 
 
+@require_safe
 @roles(Role.REGION, Role.ADMIN)
 def regional_download(request, account, region, name):
     if region not in {m.region for m in municipalities_for(account)}:
