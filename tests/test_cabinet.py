@@ -475,3 +475,10 @@ def test_every_address_answers_only_its_methods():
         "/m/arkhangelsk/2026-Q4/consolidate/",
     ):
         assert methodist.get(url).status_code == 405, url
+
+
+def test_every_page_a_signed_in_person_sees_is_kept_by_no_cache():
+    methodist = client_for(Role.METHODIST, M)
+    for url in every_address():
+        response = methodist.get(url)
+        assert "no-store" in response.get("Cache-Control", ""), (url, response.status_code)
