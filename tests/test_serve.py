@@ -154,3 +154,33 @@ def test_a_busy_port_is_said_in_russian_without_a_traceback(tmp_path):
         )
     assert said.returncode != 0 and "Traceback" not in said.stdout + said.stderr
     assert "уже занимает другая программа" in " ".join(said.stdout.split())
+
+
+def test_invitation_links_are_complete_when_not_on_a_terminal(tmp_path):
+    """`svod users schools` in a script or a log: CSV with every link whole, none cut short with «…»."""
+    import csv
+    import io
+
+    from pipeline.reference import load_reference
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("svod")),
+            "users",
+            "schools",
+            "--municipality",
+            "kedrovy",
+            "--home",
+            str(tmp_path / "home"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0] == ["Код ОО", "Пользователь", "Ссылка"]
+    assert [r[0] for r in rows[1:]] == [s.id for s in load_reference().municipalities["kedrovy"].schools]
+    assert all("/invite/" in r[2] and r[2].endswith("/") and "…" not in r[2] for r in rows[1:])

@@ -3,6 +3,7 @@ created from the school registry."""
 
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import signal
@@ -189,6 +190,21 @@ def create(
     console.print(invitation_link(user), soft_wrap=True)
 
 
+def print_rows(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; elsewhere (a pipe, a file, a log) CSV with a header row, nothing cut short."""
+    if console.is_terminal:
+        table = Table(title=title)
+        for col in header:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    out = csv.writer(sys.stdout)
+    out.writerow(header)
+    out.writerows(rows)
+
+
 @command(on=users_app)
 def schools(municipality: str = typer.Option(..., help="Код муниципалитета."), home: Path = HOME) -> None:
     """Создать учётные записи всем ОО муниципалитета из реестра и напечатать их ссылки-приглашения."""
@@ -203,13 +219,11 @@ def schools(municipality: str = typer.Option(..., help="Код муниципа�
     from cabinet.accounts import create_account, invitation_link
     from cabinet.models import Role
 
-    table = Table(title=f"Приглашения ОО: {m.name}")
-    for col in ("Код ОО", "Пользователь", "Ссылка"):
-        table.add_column(col)
+    rows = []
     for s in m.schools:
         user = create_account(Role.SCHOOL, s.id)
-        table.add_row(s.id, user.get_username(), invitation_link(user))
-    console.print(table)
+        rows.append([s.id, user.get_username(), invitation_link(user)])
+    print_rows(f"Приглашения ОО: {m.name}", ["Код ОО", "Пользователь", "Ссылка"], rows)
 
 
 @command(on=users_app)
@@ -220,18 +234,21 @@ def accounts(home: Path = HOME) -> None:
     start(Workspace.locate(home))
     from cabinet.models import Account
 
-    table = Table(title="Учётные записи кабинета")
-    for col in ("Пользователь", "Роль", "Организация", "Пароль задан", "Последний вход"):
-        table.add_column(col)
-    for a in Account.objects.select_related("user").order_by("role", "organisation"):
-        table.add_row(
+    rows = [
+        [
             a.user.get_username(),
             a.get_role_display(),
             a.organisation,
             "да" if a.user.has_usable_password() else "нет",
             f"{a.user.last_login:%d.%m.%Y %H:%M}" if a.user.last_login else "",
-        )
-    console.print(table)
+        ]
+        for a in Account.objects.select_related("user").order_by("role", "organisation")
+    ]
+    print_rows(
+        "Учётные записи кабинета",
+        ["Пользователь", "Роль", "Организация", "Пароль задан", "Последний вход"],
+        rows,
+    )
     from django.conf import settings
 
     console.print(f"Адрес кабинета: {settings.PUBLIC_URL}")
