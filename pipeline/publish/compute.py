@@ -47,12 +47,11 @@ class Computed:
     snapshot: list[str]  # every checked return the run saw
     figures: list[Figure]
     subs: pd.DataFrame  # the returns that count: each school's newest accepted one
+    files: pd.DataFrame  # every received file of the snapshot (what a `per_file` indicator sums)
     new_figures: pd.DataFrame | None = None  # per-return figures first computed by this run (stored with it)
     new_sources: pd.DataFrame | None = None
-    texts: dict[tuple[str, str], str] = field(
-        default_factory=dict
-    )  # (indicator, entity) -> its sources in words;
-    # read back with a stored run, for rendering
+    # (indicator, entity) -> its sources in words; read back with a stored run, for rendering
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
@@ -188,7 +187,13 @@ def compute(con, municipality: str, period_code: str, snapshot: list[str] | None
     figures = _assemble(
         municipality, period_code, subs, files, by_key, len(ref.municipalities[municipality].schools), shared
     )
-    return Computed(run_id, municipality, period_code, shas, figures, subs, new_figures, new_sources)
+    return Computed(run_id, municipality, period_code, shas, figures, subs, files, new_figures, new_sources)
+
+
+def _summed(ind, subs: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
+    """What an indicator's municipal figure sums: every received file for a `per_file` one, else the counted
+    returns (columns sha256, school_id, …)."""
+    return files if ind.per_file else subs
 
 
 def _lacking(returns: pd.DataFrame, known: pd.DataFrame, indicators: list) -> pd.DataFrame:
@@ -214,7 +219,7 @@ def _assemble(
     `shared` numerator counts what several ОО share once."""
     figures = []
     for ind in INDICATORS:
-        inputs = files if ind.per_file else subs
+        inputs = _summed(ind, subs, files)
         parts = [
             ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
             for school, sha in zip(inputs["school_id"], inputs["sha256"], strict=True)
@@ -242,7 +247,7 @@ def _texts(
         for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
             if ind.school_level:
                 texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
-        inputs = files if ind.per_file else subs
+        inputs = _summed(ind, subs, files)
         texts[(ind.code, municipality)] = _limited(
             "; ".join(by_key[(ind.code, sha)][2] for sha in inputs["sha256"])
         )
@@ -270,7 +275,7 @@ def stored_run(con, run_id: str) -> Computed:
         [period, shas],
     ).fetchall()
     texts = _texts(municipality, subs, files, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
-    return Computed(run_id, municipality, period, shas, figures, subs, texts=texts)
+    return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts)
 
 
 @rare_collections()
@@ -282,14 +287,13 @@ def store(con, run: Computed, journal: Path | None = None) -> None:
         "SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]
     ).fetchone()[0]
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
-    files = list(queries.files_of(con, run.snapshot)["sha256"])
     inputs = pd.DataFrame(
         [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
         + [
             (f.id(run_id), sha)
             for f in figures
             if f.level is Level.MUNICIPALITY
-            for sha in (files if BY_CODE[f.indicator].per_file else run.subs["sha256"])
+            for sha in _summed(BY_CODE[f.indicator], run.subs, run.files)["sha256"]
         ],
         columns=["figure_id", "sha256"],
     )

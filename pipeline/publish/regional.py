@@ -362,8 +362,8 @@ def store_totals(
         for t in sums
     }
     decided = suppress([f for group in parts.values() for f, _ in group] + sums, Level.REGION)
-    shown = {(TOTAL if f.level is Level.REGION else f.entity, f.indicator): f for f in decided}
-    shown = {key: (f, ids_of[key]) for key, f in shown.items()}
+    keys = [(TOTAL if f.level is Level.REGION else f.entity, f.indicator) for f in decided]
+    shown = {key: (f, ids_of[key]) for key, f in zip(keys, decided, strict=True)}
     totals = {code: shown[(TOTAL, code)] for code in parts}
     figures = pd.DataFrame(
         [
