@@ -266,84 +266,75 @@ _readiness = [  # I11: (letter, profile column, filter, what the ОО has)
 _ROLES = ((1, "наставляемые"), (2, "наставники"))
 
 
+_SURVEY_KINDS = [  # letter, what it sums, headline title, title by form, breakdown label, formula in words
+    ("m", ("mean_score", "n_respondents"), "Удовлетворённость ({role}), средний балл", "Средний балл",
+     "Удовлетворённость", "Σ(средний балл × число ответивших) / Σ число ответивших, {role}"),
+    ("s", ("share_satisfied_pct", "n_respondents"), "Доля удовлетворённых ({role}), %", "Доля удовлетворённых, %",
+     "Доля удовлетворённых", "Σ(доля удовлетворённых × число ответивших) / Σ число ответивших, {role}"),
+    ("r", ("n_respondents",), "Отклик на анкету ({role}), %", "Отклик, %",
+     "Отклик на анкету", "Σ число ответивших / участники действующих пар, {role}"),
+]  # fmt: skip
+
+
 def _survey(n: int, role: str) -> list[Indicator]:
     """I15 of one survey role: the mean score, the share satisfied and the response rate, each for the role and by
     form (§3 «по ролям и формам»); every one hidden under MIN_RESPONDENTS respondents."""
-    of_role = _eq("respondent_role", role)
-    mean_words = f"Σ(средний балл × число ответивших) / Σ число ответивших, {role}"
-    share_words = f"Σ(доля удовлетворённых × число ответивших) / Σ число ответивших, {role}"
-    rate_words = f"Σ число ответивших / участники действующих пар, {role}"
-    survey = dict(sheet="survey_summary", key="n_respondents", mean=True)
-    headlines = [
-        Indicator(
-            f"I15m{n}",
-            f"Удовлетворённость ({role}), средний балл",
-            mean_words,
-            where=_all(of_role, _survey_rows),
-            sums=("mean_score", "n_respondents"),
-            respondents="denominator",
-            denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)),
-            **survey,
-        ),
-        Indicator(
-            f"I15s{n}",
-            f"Доля удовлетворённых ({role}), %",
-            share_words,
-            where=_all(of_role, _survey_rows),
-            sums=("share_satisfied_pct", "n_respondents"),
-            respondents="denominator",
-            denominator=Rows(_all(of_role, _survey_rows), sums=("n_respondents",)),
-            **survey,
-        ),
-        Indicator(
-            f"I15r{n}",
-            f"Отклик на анкету ({role}), %",
-            rate_words,
+    of_role, name = _eq("respondent_role", role), _catalogue.column("pairs.form").label
+
+    def survey(
+        kind: str, sums: tuple, code: str, title: str, words: str, rows: Filter, in_pairs: Filter, **more
+    ):
+        """A mean (m, s) over the respondents of `rows`, or the response rate (r) over the role's people of the
+        working pairs `in_pairs`."""
+        rate = kind == "r"
+        base = (
+            Rows(in_pairs, sheet="pairs", key=_in_pairs[role])
+            if rate
+            else Rows(rows, sums=("n_respondents",))
+        )
+        return Indicator(
+            code,
+            title,
+            words,
             "survey_summary",
             "n_respondents",
-            _all(of_role, _survey_rows),
-            sums=("n_respondents",),
-            respondents="numerator",
-            denominator=Rows(_active_pair, sheet="pairs", key=_in_pairs[role]),
-        ),
-    ]
-    name = _catalogue.column("pairs.form").label
-    by_form = []
-    for kind, sums, label, title, words in (
-        ("m", ("mean_score", "n_respondents"), "Удовлетворённость", "Средний балл", mean_words),
-        (
-            "s",
-            ("share_satisfied_pct", "n_respondents"),
-            "Доля удовлетворённых",
-            "Доля удовлетворённых, %",
-            share_words,
-        ),
-        ("r", ("n_respondents",), "Отклик на анкету", "Отклик, %", rate_words),
-    ):
-        for f, form in enumerate(_values("pairs.form"), start=1):
-            rows = _all(of_role, _eq("form", form))
-            base = (
-                Rows(rows, sums=("n_respondents",))
-                if kind != "r"
-                else Rows(_all(_active_pair, _eq("form", form)), sheet="pairs", key=_in_pairs[role])
+            rows,
+            sums=sums,
+            denominator=base,
+            mean=not rate,
+            respondents="numerator" if rate else "denominator",
+            **more,
+        )
+
+    figures = []
+    for kind, sums, headline, title, label, words in _SURVEY_KINDS:
+        words = words.format(role=role)
+        figures.append(
+            survey(
+                kind,
+                sums,
+                f"I15{kind}{n}",
+                headline.format(role=role),
+                words,
+                _all(of_role, _survey_rows),
+                _active_pair,
             )
-            by_form.append(
-                Indicator(
-                    f"I15{kind}{n}f{f}",
-                    f"{title} ({role}): {form}",
-                    f"{words}, «{name}» = «{form}»",
-                    "survey_summary",
-                    "n_respondents",
-                    rows,
-                    sums=sums,
-                    denominator=base,
-                    mean=kind != "r",
-                    respondents="numerator" if kind == "r" else "denominator",
-                    part_of=f"I15{kind}{n}",
-                    breakdown=f"{label} ({role}) по формам",
-                )
+        )
+        figures += [
+            survey(
+                kind,
+                sums,
+                f"I15{kind}{n}f{f}",
+                f"{title} ({role}): {form}",
+                f"{words}, «{name}» = «{form}»",
+                _all(of_role, _eq("form", form)),
+                _all(_active_pair, _eq("form", form)),
+                part_of=f"I15{kind}{n}",
+                breakdown=f"{label} ({role}) по формам",
             )
-    return headlines + by_form
+            for f, form in enumerate(_values("pairs.form"), start=1)
+        ]
+    return figures
 
 
 INDICATORS: list[Indicator] = [
