@@ -149,9 +149,9 @@ def run(n: int) -> None:
     start(home)
     from cabinet.accounts import create_account
     from cabinet.models import Job, Role
-    from pipeline.reference import load_reference
+    from pipeline.config import Workspace
 
-    schools = load_reference().municipalities[generated.MUNICIPALITY].schools
+    schools = Workspace.resolve(home, create=False).reference.municipalities[generated.MUNICIPALITY].schools
     gen = home / "generated"
     (gen / "inbox").mkdir(parents=True)
     extra = [(s.id, s.size, 10_000 + k) for k, s in enumerate(schools[: 2 * CLIENTS + ALONE])]

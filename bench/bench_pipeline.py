@@ -160,13 +160,12 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
     from pipeline.config import Workspace
     from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.publish.municipal import publish
-    from pipeline.reference import load_reference
 
     home = Path(os.environ["SVOD_HOME"])
     ws = Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
     donors_home = home / "donors"
     (donors_home / "inbox").mkdir(parents=True)
-    ark = load_reference().municipalities[MUNICIPALITY].schools
+    ark = ws.reference.municipalities[MUNICIPALITY].schools
     with ProcessPoolExecutor(2) as pool:
         list(
             pool.map(
@@ -176,8 +175,8 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
     donors = sorted(
         str(p) for p in (donors_home / "inbox").glob("*.xlsx") if p.stat().st_size > 6000
     )  # not the truncated
-    codes = [m for m in load_reference().municipalities if m.startswith("c")]
-    schools = [(s.id, m) for m in codes for s in load_reference().municipalities[m].schools]
+    codes = [m for m in ws.reference.municipalities if m.startswith("c")]
+    schools = [(s.id, m) for m in codes for s in ws.reference.municipalities[m].schools]
     chunks = [schools[i : i + 500] for i in range(0, len(schools), 500)]
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(_clone, [(donors, i * 500, chunk) for i, chunk in enumerate(chunks)]))
@@ -192,7 +191,7 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
         flagged = sum(any(i.cell for i in r.issues) for r in results) / len(results)
         checked = time.perf_counter()
         for m in codes:
-            publish(con, ws.out, m, PERIOD, ws.key, ws.journal)
+            publish(con, ws.reference, ws.out, m, PERIOD, ws.key, ws.journal)
     total = time.perf_counter() - started
     per_wb = (checked - started) / len(files)
     line(
@@ -215,11 +214,19 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
 
 def _make_return(args) -> str:
     home, school, size, k = args
+    from pipeline.config import Workspace
     from pipeline.xlsx.templates import write_template
     from samples.fake_school import fill, make_mistake, school_data
 
     out = Path(home) / "gen"
-    template = write_template(out, MUNICIPALITY, PERIOD, school, DEMO_SIGNING_KEY, date(2025, 10, 1))
+    template = write_template(
+        out,
+        Workspace.resolve(create=False, signing_key=DEMO_SIGNING_KEY).issuer,
+        MUNICIPALITY,
+        PERIOD,
+        school,
+        date(2025, 10, 1),
+    )
     data = school_data(template, k, size, date(2025, 12, 20))
     if k % 10 in FLAGGED:  # the first round of a new form: errors and warnings of the kinds the demo has
         make_mistake(data, BENCH_MISTAKES[k % len(BENCH_MISTAKES)])
@@ -303,11 +310,10 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
     from pipeline.config import Workspace
     from pipeline.intake.steps import process_pending, receive_inbox
     from pipeline.publish.municipal import publish
-    from pipeline.reference import load_reference
 
     generated = Path(os.environ["SVOD_HOME"]) / "generated"
     (generated / "inbox").mkdir(parents=True)
-    schools = load_reference().municipalities[MUNICIPALITY].schools
+    schools = Workspace.resolve(create=False).reference.municipalities[MUNICIPALITY].schools
     with ProcessPoolExecutor(2) as pool:
         list(
             pool.map(
@@ -332,7 +338,7 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
             accepted = sum(r.verdict != "rejected" for r in results)
             flagged = sum(any(i.cell for i in r.issues) for r in results) / len(results)
             checked = time.perf_counter()
-            publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
+            publish(con, ws.reference, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
         per = (checked - started) / len(files)
         runs.append(
             {
@@ -386,7 +392,7 @@ def resubmit(ws, templates: Path, n: int) -> None:
     with ws.connect() as con:
         receive_inbox(ws, con, 0, only=(MUNICIPALITY, PERIOD))
         process_pending(ws, con, MUNICIPALITY, PERIOD)
-        publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
+        publish(con, ws.reference, ws.out, MUNICIPALITY, PERIOD, ws.key, ws.journal)
     line(
         scenario="resubmission_into_region",
         n=n,
@@ -413,7 +419,7 @@ def annotate_copies(n: int) -> None:
         ]
         flagged = []
         for path in files:
-            result = check_file(path, ws.key, datetime(2025, 12, 21, 10))
+            result = check_file(path, ws.issuer, datetime(2025, 12, 21, 10))
             if result.book is not None and any(i.cell for i in result.issues):
                 flagged.append((path, result.issues))
         patch_ms, openpyxl_ms = [], []

@@ -18,7 +18,7 @@ import xlsxwriter
 
 from contracts.catalogue import load_catalogue
 from pipeline.config import DEMO_SIGNING_KEY
-from pipeline.reference import load_reference
+from pipeline.reference import Issuer, load_reference
 from pipeline.xlsx.templates import write_template
 
 
@@ -45,7 +45,7 @@ def floor(out: Path, n: int) -> None:
 def one(args) -> int:
     out, (municipality, period, school), k = args
     path = write_template(
-        Path(out) / str(k), municipality, period, school, DEMO_SIGNING_KEY, date(2025, 9, 1)
+        Path(out) / str(k), Issuer(DEMO_SIGNING_KEY), municipality, period, school, date(2025, 9, 1)
     )
     return path.stat().st_size
 

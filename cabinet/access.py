@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 
 from cabinet.models import Account, Role, Upload
-from pipeline.reference import Municipality, School, load_reference
+from pipeline.reference import Municipality, School
 
 
 def account_of(user) -> Account:
@@ -25,7 +26,7 @@ def account_of(user) -> Account:
 
 def municipalities_for(account: Account) -> list[Municipality]:
     """The municipalities whose aggregates the account may see."""
-    ref = load_reference()
+    ref = settings.WORKSPACE.reference
     if account.role == Role.ADMIN:
         return list(ref.municipalities.values())
     if account.role == Role.REGION:
@@ -53,7 +54,7 @@ def staff_municipality(account: Account, code: str) -> Municipality:
 
 def school_for(account: Account, school_id: str) -> tuple[Municipality, School]:
     """An ОО the account may open, with its municipality, else 404."""
-    home = load_reference().school_home(school_id)
+    home = settings.WORKSPACE.reference.school_home(school_id)
     allowed = home is not None and (
         account.role == Role.ADMIN
         or (account.role == Role.METHODIST and home.code == account.organisation)

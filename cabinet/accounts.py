@@ -5,6 +5,7 @@ spent once a password is set) lets the person choose one. Passwords are hashed b
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
@@ -13,7 +14,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from cabinet.models import Account, Role
-from pipeline.reference import load_reference
 
 
 class UnknownOrganisation(ValueError):
@@ -30,7 +30,7 @@ def default_username(role: Role, organisation: str) -> str:
 
 
 def check_organisation(role: Role, organisation: str) -> None:
-    ref = load_reference()
+    ref = settings.WORKSPACE.reference
     known = {
         Role.SCHOOL: ref.school_home(organisation) is not None,
         Role.METHODIST: organisation in ref.municipalities,
@@ -80,7 +80,7 @@ def invitation_link(user, base_url: str | None = None) -> str:
 
 def schools_with_accounts(municipality: str) -> dict[str, object]:
     """school id -> its account's user, for the ОО of a municipality that have one."""
-    ids = [s.id for s in load_reference().municipalities[municipality].schools]
+    ids = [s.id for s in settings.WORKSPACE.reference.municipalities[municipality].schools]
     return {
         a.organisation: a.user
         for a in Account.objects.select_related("user").filter(role=Role.SCHOOL, organisation__in=ids)

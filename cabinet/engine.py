@@ -32,7 +32,7 @@ from pipeline.intake.examine import checked_batches
 from pipeline.intake.inbox import archive_file
 from pipeline.intake.records import CheckResult
 from pipeline.intake.workers import preload
-from pipeline.reference import load_reference
+from pipeline.reference import Issuer
 from pipeline.schools import issue_templates
 from pipeline.store import queries
 from pipeline.store.warehouse import WarehouseBusy, connect
@@ -72,10 +72,10 @@ def template_path(municipality: str, period: str, school_id: str) -> Path:
     if path.exists():
         return path
     if not ws.database.exists():
-        return issue_templates(None, ws.key, folder, municipality, period, [school_id])[0][0]
+        return issue_templates(None, ws.issuer, folder, municipality, period, [school_id])[0][0]
     try:
         with ws.connect(read_only=True, wait=READ_WAIT_SECONDS) as con:
-            return issue_templates(con, ws.key, folder, municipality, period, [school_id])[0][0]
+            return issue_templates(con, ws.issuer, folder, municipality, period, [school_id])[0][0]
     except WarehouseBusy as exc:
         raise WarehouseInUse(
             "Сейчас идёт свод отчётов, шаблон с вашими данными прошлого периода можно будет "
@@ -129,7 +129,7 @@ def hand_in(
     suffix = Path(client_name).suffix.lower()
     internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
     stored = archive_file(ws, data, internal)
-    m = load_reference().school_home(school_id)
+    m = ws.reference.school_home(school_id)
     before = (
         None
         if previous_version is None
@@ -142,7 +142,7 @@ def hand_in(
     checked = CHECKING_LINE.check(
         Handing(
             stored,
-            ws.key,
+            ws.issuer,
             received_at.replace(microsecond=0),
             internal,
             display_name(client_name),
@@ -186,7 +186,7 @@ class Handing:
     answer goes, and the warehouse to read the previous registries from."""
 
     stored: Path
-    key: str
+    issuer: Issuer
     received_at: datetime
     internal: str
     shown_name: str
@@ -210,7 +210,7 @@ def check_and_answer(handings: list[Handing]) -> list[Checked | Exception]:
     results = [
         r
         for batch in checked_batches(
-            files, handings[0].key, lambda school, end: previous.get((school, end), {})
+            files, handings[0].issuer, lambda school, end: previous.get((school, end), {})
         )
         for r in batch
     ]
@@ -237,7 +237,7 @@ def answered(h: Handing, result: CheckResult, history_checked: bool) -> Checked:
         changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows)
     )
     write_answer(
-        answer_of(result, source=str(h.stored.relative_to(h.home)), changes=changes),
+        answer_of(result, h.issuer.reference, source=str(h.stored.relative_to(h.home)), changes=changes),
         h.folder,
         h.home,
         stem="ответ",
@@ -303,13 +303,21 @@ def start_checking(web_processes: int = 1) -> None:
     global _checking_processes
     _checking_processes = max(1, CHECKING_PROCESSES // web_processes)
     connections.close_all()
-    list(map(Future.result, [in_checking_pool().submit(preload) for _ in range(_checking_processes)]))
+    list(
+        map(
+            Future.result,
+            [
+                in_checking_pool().submit(preload, workspace().reference_dir)
+                for _ in range(_checking_processes)
+            ],
+        )
+    )
 
 
 def checking_process_start() -> None:
     """A checking process yields the CPU to the web process's pages, then loads what checking needs."""
     os.nice(CHECKING_NICENESS)
-    preload()
+    preload(workspace().reference_dir)
 
 
 def in_checking_pool() -> ProcessPoolExecutor:

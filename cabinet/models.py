@@ -13,7 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from pipeline.domain.vocabulary import Verdict
+from pipeline.domain.vocabulary import Decision, Verdict
 
 VERDICTS = [(v.value, v.ru) for v in Verdict]
 
@@ -73,12 +73,9 @@ class Upload(models.Model):
         return Verdict(self.recorded_verdict or self.verdict)
 
 
-class DecisionKind(models.TextChoices):
-    ACCEPT = "accept", "принят методистом"
-    RETURN = "return", "возвращён на доработку"
-    APPROVE = "approve", "утверждён"
-    UNAPPROVE = "unapprove", "утверждение снято"
-    EXTEND = "extend", "срок продлён"
+DecisionKind = models.TextChoices(
+    "DecisionKind", [(d.name, (d.value, d.ru)) for d in Decision]
+)  # the domain's decisions, as Django choices
 
 
 RETURNING = (DecisionKind.RETURN,)  # decisions that send work back need a reason
@@ -167,8 +164,6 @@ class AuditEvent(models.Model):
 class JobKind(models.TextChoices):
     CONSOLIDATE = "consolidate", "свод муниципалитета"
     REGIONAL = "regional", "свод региона"
-    APPROVE = "approve", "утверждение в хранилище"
-    UNAPPROVE = "unapprove", "снятие утверждения в хранилище"
 
 
 class JobState(models.TextChoices):

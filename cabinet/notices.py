@@ -24,11 +24,11 @@ from django.utils import timezone
 from cabinet import engine
 from cabinet.access import period_slug
 from cabinet.models import Decision, Notice, NoticeKind, NoticeState, SchoolContact, Upload
-from cabinet.workflow import Status, board, totals
+from cabinet.workflow import board, totals
 from pipeline.domain.issues import Issue, by_sheet
-from pipeline.domain.vocabulary import Verdict
+from pipeline.domain.vocabulary import Status, Verdict
 from pipeline.feedback import ANSWER_FILES, Answer, feedback_path
-from pipeline.reference import Municipality, Period, School, load_reference
+from pipeline.reference import Municipality, Period, School
 
 OVERDUE_DAYS = 7  # overdue notices and digests go out during the week after the deadline
 EXTENSIONS_DAYS = 90  # how long after a period's deadline extended deadlines are still followed
@@ -107,7 +107,7 @@ def problems_text(issues: list[Issue]) -> str:
 
 def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
     """The receipt for a checked (or held) return; `files` are its receipt and annotated copy, where written."""
-    ref = load_reference()
+    ref = settings.WORKSPACE.reference
     m = ref.school_home(answer.school_id) if answer.school_id else None
     if m is None or answer.period is None:
         return None  # a file that names no ОО of the registry: nobody to write to
@@ -196,7 +196,7 @@ def warehouse_receipts(payloads: list[str]) -> int:
 
 
 def returned(decision: Decision) -> Draft:
-    m = load_reference().school_home(decision.school_id)
+    m = settings.WORKSPACE.reference.school_home(decision.school_id)
     school = m.school(decision.school_id)
     body = (
         f"Здравствуйте!\n\nМетодист вернул отчёт о наставничестве {school.name} за период {decision.period} на "
@@ -218,7 +218,7 @@ def due(today: date, municipality: str | None = None, period: str | None = None)
     """Reminders, overdue notices and digests due on `today` for the periods whose collection is under way
     (from their start to EXTENSIONS_DAYS after the deadline, for ОО with an extended deadline)."""
     drafts = []
-    for m in load_reference().municipalities.values():
+    for m in settings.WORKSPACE.reference.municipalities.values():
         for p in m.periods:
             wanted = municipality in (None, m.code) and period in (None, p.code)
             if wanted and p.start <= today <= p.deadline + timedelta(days=EXTENSIONS_DAYS):

@@ -1,6 +1,6 @@
 """The cabinet's worker: the one process that does the warehouse work the cabinet asks for (`Job`), one job at a
-time, in the order asked: consolidations as the Dagster assets (`pipeline.in_process`), a methodist's approval as
-the warehouse's lock. After each job it copies what the warehouse recorded into the cabinet's state
+time, in the order asked: consolidations as the Dagster assets (`pipeline.in_process`), which also apply the
+methodists' decisions handed to the pipeline (`pipeline.intake.decisions`). After each job it copies what the warehouse recorded into the cabinet's state
 (`RecordedState`, `Upload.recorded_verdict`, the receipts to send), so pages never read the warehouse while a run
 writes it. Between jobs it sends the queued notices and, every few minutes, records the reminders, overdue
 notices and digests that fell due (`cabinet.notices`).
@@ -17,19 +17,22 @@ import os
 import time
 from contextlib import contextmanager
 
+import duckdb
 import pandas as pd
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from cabinet import notices
 from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
 from pipeline import in_process
+from pipeline.assets.run_context import regions_tag
 from pipeline.config import Workspace
-from pipeline.intake import approvals
-from pipeline.reference import load_reference
 from pipeline.store import queries
+from pipeline.store.warehouse import WarehouseBusy
 
 POLL_SECONDS = 1.0
+FOLLOW_SECONDS = 10.0  # how often the worker looks whether a run it did not start changed the warehouse
 NICENESS = 10  # the worker's runs yield the CPU to pages and uploads, which people wait for
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
 log = logging.getLogger(__name__)
@@ -66,12 +69,16 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
             state=JobState.QUEUED, progress="повтор после перезапуска"
         )
         notices.recover()
-        sync_all()
-        last_planned, parent = None, os.getppid()
+        follower = Follower(ws)
+        follower.follow()
+        last_planned, last_followed, parent = None, time.monotonic(), os.getppid()
         while os.getppid() == parent:  # started by `svod serve`: ends with it
             if last_planned is None or time.monotonic() - last_planned > PLAN_SECONDS:
                 plan_notices()
                 last_planned = time.monotonic()
+            if time.monotonic() - last_followed > FOLLOW_SECONDS:
+                follower.follow()
+                last_followed = time.monotonic()
             notices.send_due()
             if not run_next():
                 time.sleep(poll)
@@ -132,31 +139,18 @@ def regional(job: Job) -> None:
     ws = workspace()
     report(job, "сбор сводок муниципалитетов")
     in_process.materialize(
-        ws, in_process.instance(ws), ["regional_summary"], notify=lambda text: report(job, text)
+        ws,
+        in_process.instance(ws),
+        ["regional_summary"],
+        tags=regions_tag([job.region]),
+        notify=lambda text: report(job, text),
     )
     report(job, "сводка региона выпущена")
-
-
-def approve(job: Job) -> None:
-    consolidate(job)  # the version the methodist approved is registered and checked first
-    with workspace().connect() as con:
-        found = approvals.approve(con, job.school_id, job.period)
-    report(job, "утверждение записано в хранилище" if found else "в хранилище нет принятого отчёта этой ОО")
-
-
-def unapprove(job: Job) -> None:
-    with workspace().connect() as con:
-        released = approvals.unlock(con, job.school_id, job.period)
-    report(job, f"утверждение снято; отложенных версий: {released}")
-    if released:
-        consolidate(job)
 
 
 JOBS = {
     JobKind.CONSOLIDATE: consolidate,
     JobKind.REGIONAL: regional,
-    JobKind.APPROVE: approve,
-    JobKind.UNAPPROVE: unapprove,
 }
 
 
@@ -166,7 +160,7 @@ def sync(municipality: str, period: str) -> int:
     if not ws.database.exists():
         return 0
     uploads = list(Upload.objects.filter(municipality=municipality, period=period))
-    schools = [s.id for s in load_reference().municipalities[municipality].schools]
+    schools = [s.id for s in settings.WORKSPACE.reference.municipalities[municipality].schools]
     with ws.connect(read_only=True) as con:
         states = queries.school_states(con, municipality, period)
         recorded = dict(
@@ -218,7 +212,36 @@ def count(value) -> int:
 
 
 def sync_all() -> None:
-    """Copy the warehouse's record of every partition (at the worker's start)."""
-    for m in load_reference().municipalities.values():
+    """Copy the warehouse's record of every partition."""
+    for m in settings.WORKSPACE.reference.municipalities.values():
         for p in m.periods:
             sync(m.code, p.code)
+
+
+class Follower:
+    """Keeps the cabinet's copy current whoever ran the pipeline (the inbox sensor, a schedule, `svod run`, the
+    Dagster UI): when the warehouse files changed since it last looked, it reads each partition's stamp (one
+    attempt: a run writing now is looked at next time) and copies the partitions whose stamp changed."""
+
+    def __init__(self, ws: Workspace):
+        self.ws, self.files, self.stamps = ws, None, {}
+
+    def follow(self) -> list[tuple[str, str]]:
+        files = [(p.stat().st_mtime_ns, p.stat().st_size) for p in self._files()]
+        if files == self.files:
+            return []
+        try:
+            with self.ws.connect(read_only=True, wait=0) as con:
+                stamps = queries.partition_stamps(con)
+        except (WarehouseBusy, duckdb.Error):  # being written, or not made yet: next time
+            return []
+        known = self.ws.reference.municipalities  # not the summaries other municipalities sent up
+        changed = [key for key, stamp in stamps.items() if key[0] in known and self.stamps.get(key) != stamp]
+        for municipality, period in changed:
+            sync(municipality, period)
+        self.files, self.stamps = files, stamps
+        return changed
+
+    def _files(self) -> list:
+        database = self.ws.database
+        return [p for p in (database, database.with_name(database.name + ".wal")) if p.exists()]

@@ -17,27 +17,8 @@ from django.utils import timezone
 
 from cabinet.access import period_slug
 from cabinet.models import Decision, DecisionKind, Justification, RecordedState, Upload
-from pipeline.domain.vocabulary import Verdict
+from pipeline.domain.vocabulary import Status, Verdict
 from pipeline.reference import Municipality, Period, School
-
-
-class Status:
-    """The status of a return, as people read it; `RANK` orders the board with problems first."""
-
-    NOT_SENT, PENDING = "not_sent", "pending"
-    REJECTED, RETURNED = "rejected", "returned"
-    WARNINGS, ACCEPTED, APPROVED = "accepted_with_warnings", "accepted", "approved"
-    RU = {
-        NOT_SENT: "не сдан",
-        PENDING: "ожидает проверки",
-        REJECTED: "не принят",
-        RETURNED: "возвращён на доработку",
-        WARNINGS: "принят с предупреждениями",
-        ACCEPTED: "принят",
-        APPROVED: "утверждён",
-    }
-    RANK = {REJECTED: 0, RETURNED: 1, NOT_SENT: 2, PENDING: 3, WARNINGS: 4, ACCEPTED: 5, APPROVED: 6}
-    DONE = (WARNINGS, ACCEPTED, APPROVED)
 
 
 @dataclass
@@ -50,6 +31,7 @@ class Version:
     warnings: int
     upload: Upload | None = None
     reason: str = ""
+    sha256: str | None = None
 
 
 @dataclass
@@ -58,7 +40,7 @@ class ReturnState:
     period: Period
     deadline: date
     latest: Version | None
-    status: str
+    status: Status
     reason: str = ""  # why it was returned or not accepted
     justified: int = 0  # warnings of the latest version the school has justified
     decisions: list[Decision] = field(default_factory=list)
@@ -75,12 +57,12 @@ class ReturnState:
 
     @property
     def status_ru(self) -> str:
-        return Status.RU[self.status]
+        return self.status.ru
 
     @property
     def done(self) -> bool:
-        """Accepted or approved: nothing more is due."""
-        return self.status in Status.DONE
+        """Accepted or approved: counted in the summary, nothing more is due."""
+        return self.status.done
 
     @property
     def extended(self) -> bool:
@@ -119,7 +101,7 @@ def state_of(
     latest = None
     if uploads:
         u = uploads[0]
-        latest = Version(u.uploaded_at, u.shown_verdict, u.errors, u.warnings, upload=u)
+        latest = Version(u.uploaded_at, u.shown_verdict, u.errors, u.warnings, upload=u, sha256=u.sha256)
     if recorded and (latest is None or recorded.received_at > latest.received_at):
         same = next((u for u in uploads if u.sha256 == recorded.sha256), None)
         latest = Version(
@@ -129,6 +111,7 @@ def state_of(
             recorded.warnings,
             upload=same,
             reason=recorded.reason,
+            sha256=recorded.sha256,
         )
     state = ReturnState(
         school, period, deadline_of(period, decisions), latest, Status.NOT_SENT, decisions=decisions
@@ -154,7 +137,7 @@ def state_of(
     elif latest.verdict in (Verdict.PENDING, Verdict.HELD):
         state.status = Status.PENDING
     else:
-        state.status = latest.verdict.value
+        state.status = Status(latest.verdict.value)
         state.reason = latest.reason if latest.verdict is Verdict.REJECTED else ""
     return state
 
@@ -281,9 +264,9 @@ def _board(m: Municipality, period: Period, only: set[str] | None = None) -> lis
 def totals(states: list[ReturnState]) -> dict:
     """Counts by status, late ones, and the share of ОО whose return is accepted (for the progress bar)."""
     by = Counter(s.status for s in states)
-    done = sum(by[k] for k in Status.DONE)
+    done = sum(by[k] for k in Status if k.done)
     return {
-        "by_status": [(Status.RU[k], by[k], k) for k in sorted(Status.RU, key=Status.RANK.get)],
+        "by_status": [(k.ru, by[k], k.value) for k in Status],
         "total": len(states),
         "done": done,
         "late": sum(s.late for s in states if s.status != Status.APPROVED),
@@ -292,9 +275,7 @@ def totals(states: list[ReturnState]) -> dict:
 
 
 def problems_first(states: list[ReturnState]) -> list[ReturnState]:
-    return sorted(
-        states, key=lambda s: (Status.RANK[s.status], not s.late, -(s.latest.errors if s.latest else 0))
-    )
+    return sorted(states, key=lambda s: (s.status.rank, not s.late, -(s.latest.errors if s.latest else 0)))
 
 
 def issue_key(i: dict) -> str:

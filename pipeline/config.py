@@ -4,8 +4,8 @@ much memory DuckDB may take. The one place that reads svod's environment variabl
 A workspace (`--home DIR`, else SVOD_HOME, else ./svod_home) holds the inbox staff drop returns into, the
 content-addressed archive, the outbox of answers to schools, published summaries and the DuckDB warehouse.
 Templates and summaries are signed with SVOD_SIGNING_KEY; there is no default key, except in a workspace made
-by `svod demo` (marked by a file), which uses the published demo key. (The reference folder's variable is also read
-by `pipeline.reference` itself: the Dagster partitions need it before any workspace exists.)
+by `svod demo` (marked by a file), which uses the published demo key. The workspace carries the reference data it
+is worked with (`Workspace.reference`); nothing else selects it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from pipeline import reference
+from pipeline.reference import Issuer, Reference, load_reference
 from pipeline.store.warehouse import DEFAULT_MEMORY, connect
 from pipeline.xlsx.container import MAX_FILE_BYTES
 
@@ -27,7 +27,7 @@ DATABASE = "svod.duckdb"
 WORKSPACE_ENVIRONMENT = {
     "home": "SVOD_HOME",
     "signing_key": "SVOD_SIGNING_KEY",
-    "reference_dir": reference.REFERENCE_DIR_VARIABLE,
+    "reference_dir": "SVOD_REFERENCE_DIR",
     "duckdb_memory": "SVOD_DUCKDB_MEMORY",
 }
 CABINET_ENVIRONMENT = {
@@ -91,7 +91,6 @@ class Workspace(BaseModel):
             reference_dir=reference_dir or from_environment("reference_dir"),
             duckdb_memory=duckdb_memory or from_environment("duckdb_memory") or DEFAULT_MEMORY,
         )
-        reference.select(ws.reference_dir)
         for folder in (ws.inbox, ws.archive, ws.outbox, ws.out, ws.templates) if create else ():
             folder.mkdir(parents=True, exist_ok=True)
         return ws
@@ -106,9 +105,19 @@ class Workspace(BaseModel):
             )
         return self.signing_key
 
+    @property
+    def reference(self) -> Reference:
+        """The reference data this workspace is worked with: its region's folder, else the bundled sample."""
+        return load_reference(self.reference_dir)
+
+    @property
+    def issuer(self) -> Issuer:
+        """What files handed in here are checked against; stops with a message for staff when no key is set."""
+        return Issuer(self.key, self.reference_dir)
+
     def connect(self, read_only: bool = False, wait: float | None = None):
         """The warehouse; `wait` seconds for another process holding it (default: the warehouse's own wait)."""
-        return connect(self.database, read_only=read_only, memory_limit=self.duckdb_memory, wait=wait)
+        return connect(self.database, read_only, self.duckdb_memory, wait, self.reference)
 
     @property
     def inbox(self) -> Path:

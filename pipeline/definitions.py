@@ -8,7 +8,7 @@ SVOD_DUCKDB_MEMORY), resolved when a run starts, not at import.
 import dagster as dg
 
 from pipeline.assets.checks import contracts_hold, rows_reconcile, totals_reconcile
-from pipeline.assets.intake import checked_returns, received_files, unidentified_returns
+from pipeline.assets.intake import checked_returns, received_files, staff_decisions, unidentified_returns
 from pipeline.assets.jobs import JOBS
 from pipeline.assets.publishing import indicators, municipal_summary, regional_summary
 from pipeline.assets.resources import SvodWorkspace
@@ -22,6 +22,7 @@ ASSETS = [
     unidentified_returns,
     received_files,
     checked_returns,
+    staff_decisions,
     indicators,
     municipal_summary,
     regional_summary,

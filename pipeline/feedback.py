@@ -19,7 +19,7 @@ from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet, counts
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
-from pipeline.reference import load_reference
+from pipeline.reference import Reference
 from pipeline.xlsx.annotated import REWRITTEN, annotate
 from pipeline.xlsx.plain_book import write_plain_book
 
@@ -174,9 +174,9 @@ class Answer(BaseModel):
     parsed: bool = False  # the workbook could be read, so its cells can be annotated
 
 
-def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer:
-    """The answer to a checked file; `extra` adds what the load found (version, changes)."""
-    ref = load_reference()
+def answer_of(result: CheckResult, ref: Reference, source: str | None = None, **extra) -> Answer:
+    """The answer to a checked file (its school and deadline from `ref`); `extra` adds what the load found
+    (version, changes)."""
     school = ref.school_home(result.school_id).school(result.school_id) if result.school_id else None
     deadline = (
         ref.municipalities[result.municipality].period(result.period).deadline
@@ -209,7 +209,7 @@ def answer_of(result: CheckResult, source: str | None = None, **extra) -> Answer
     )
 
 
-def loaded_answer(home: Path):
+def loaded_answer(home: Path, ref: Reference):
     """`answer_of` for the store's load (`pipeline.store.loads.load_results`): the answer to a checked return,
     with its version and, in words, what it changed against the version it supersedes."""
 
@@ -223,7 +223,7 @@ def loaded_answer(home: Path):
             if result.source.is_relative_to(home)
             else str(result.source)
         )
-        return answer_of(result, source, version=version, changes=changes_text(changes))
+        return answer_of(result, ref, source, version=version, changes=changes_text(changes))
 
     return answer
 

@@ -13,7 +13,7 @@ import yaml
 from pipeline.assets.jobs import PARTITION_STAGES
 from pipeline.assets.partitions import partition_key
 from pipeline.assets.resources import SvodWorkspace
-from pipeline.assets.run_context import SETTLE_TAG
+from pipeline.assets.run_context import SETTLE_TAG, regions_tag
 from pipeline.assets.stale_runs import wait_for_pool
 from pipeline.config import ENVIRONMENT, Workspace, from_environment
 from pipeline.definitions import build_defs
@@ -90,10 +90,12 @@ def consolidate(
     progress: Callable[[Iterable], Iterable] = iter,
     notify: Callable[[str], None] = print,
 ) -> None:
-    """Receive the inbox, check and load each target's returns, publish municipal and regional summaries."""
+    """Receive the inbox, check and load each target's returns, publish their municipal summaries and the
+    regional summaries of their regions (no other region's)."""
     inst = instance(ws)
     tags = {SETTLE_TAG: str(settle)}
     materialize(ws, inst, ["unidentified_returns"], tags=tags, notify=notify)
     for municipality, period in progress(targets):
         materialize(ws, inst, PARTITION_STAGES, partition_key(municipality, period), tags=tags, notify=notify)
-    materialize(ws, inst, ["regional_summary"], notify=notify)
+    regions = regions_tag(ws.reference.municipalities[m].region for m, _ in targets)
+    materialize(ws, inst, ["regional_summary"], tags=regions, notify=notify)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Workspace
+from pipeline.intake import decisions
 from pipeline.intake.inbox import ARRIVALS_LOG
 from pipeline.intake.records import Received
 from pipeline.intake.routing import claimed_identities
@@ -46,9 +47,9 @@ def _stored(ws: Workspace, sha: str) -> Path:
 def rebuild(ws: Workspace, target: Path) -> str:
     """Build a fresh warehouse at `target` from `ws.archive`; returns its content hash."""
     target.unlink(missing_ok=True)
-    with connect(target, memory_limit=ws.duckdb_memory) as con:
+    with connect(target, memory_limit=ws.duckdb_memory, reference=ws.reference) as con:
         files = archived_files(ws)
-        claims = claimed_identities([stored for _, _, stored, _ in files], ws.key)
+        claims = claimed_identities([stored for _, _, stored, _ in files], ws.issuer)
         take_in(
             ws,
             con,
@@ -61,16 +62,21 @@ def rebuild(ws: Workspace, target: Path) -> str:
         partitions = list(dict.fromkeys((claimed[1], claimed[2]) for claimed in claims if claimed[1]))
         for municipality, period in partitions:
             process_pending(ws, con, municipality, period, answer=False)
+        decisions.replay(ws, con)  # after every file: a return marks the version current when it was made
         for journal in sorted(ws.journal.glob("*.json")):
             record = json.loads(journal.read_text(encoding="utf-8"))
-            run = compute.compute(con, record["municipality"], record["period"], record["submissions"])
-            compute.store(con, run)
+            run = compute.compute(
+                con, ws.reference, record["municipality"], record["period"], record["submissions"]
+            )
+            compute.store(con, ws.reference, run, as_of=journaled_as_of(record))
         published = [
             json.loads(p.read_text(encoding="utf-8"))
             for p in (ws.journal / regional.REGIONAL_JOURNAL).glob("*.json")
         ]
         for record in sorted(published, key=lambda r: r["published_at"]):
-            cells = regional.municipal_figures(con, record["region"], record["periods"], record["runs"])
+            cells = regional.municipal_figures(
+                con, ws.reference, record["region"], record["periods"], record["runs"]
+            )
             regional.store_totals(
                 con,
                 record["region"],
@@ -79,3 +85,8 @@ def rebuild(ws: Workspace, target: Path) -> str:
                 published_at=datetime.fromisoformat(record["published_at"]),
             )
         return content_hash(con)
+
+
+def journaled_as_of(record: dict) -> datetime | None:
+    """The date a journaled run was stored with (None in journals from before it was recorded)."""
+    return datetime.fromisoformat(record["as_of"]) if record.get("as_of") else None

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pipeline.reference import load_reference
+from pipeline.reference import Issuer
 from pipeline.store.queries import carried_forward
 from pipeline.xlsx.templates import write_template
 
 
 def issue_templates(
     con,
-    signing_key: str,
+    issuer: Issuer,
     out_dir: Path,
     municipality: str,
     period_code: str,
@@ -24,7 +24,7 @@ def issue_templates(
 ) -> tuple[list[Path], int]:
     """Templates for the municipality's ОО (or the listed ones), each prefilled with its carried-forward
     registries; returns the paths and how many templates carried data forward."""
-    m = load_reference().municipalities[municipality]
+    m = issuer.reference.municipalities[municipality]
     period = m.period(period_code)
     paths, carried = [], 0
     for school in progress([s for s in m.schools if not schools or s.id in schools]):
@@ -32,7 +32,7 @@ def issue_templates(
         carried += bool(previous)
         paths.append(
             write_template(
-                out_dir, municipality, period_code, school.id, signing_key, issued or period.start, previous
+                out_dir, issuer, municipality, period_code, school.id, issued or period.start, previous
             )
         )
     return paths, carried

@@ -24,7 +24,6 @@ from pipeline import in_process
 from pipeline.assets.partitions import partition_key
 from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
 from pipeline.domain.vocabulary import Verdict
-from pipeline.reference import load_reference
 from pipeline.xlsx.templates import template_name
 from samples.fake_school import MISTAKES, fill, make_mistake, school_data
 
@@ -71,7 +70,7 @@ def _write(ws: Workspace, r: Return, seed: int, size: str, mistake: str | None, 
 
 
 def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
-    ref = load_reference()
+    ref = ws.reference
     story = []
     mistakes = list(MISTAKES)
     k = 0
@@ -109,7 +108,7 @@ def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
 
 def send_corrections(ws: Workspace, story: list[Return]) -> list[tuple[str, str, str]]:
     """Schools whose return was rejected for a correctable mistake send a fixed version two days later."""
-    ref = load_reference()
+    ref = ws.reference
     sent = []
     for r in story:
         if r.mistake in CORRECTED:
@@ -142,7 +141,7 @@ def demo_workspace(home: Path | None) -> Workspace:
 def run_demo(home: Path | None, console: Console) -> Workspace:
     """Templates → filled returns → intake → warehouse → summaries, on the bundled sample; prints the results."""
     ws = demo_workspace(home)
-    ref = load_reference()
+    ref = ws.reference
     targets = [(m, p) for m, periods in ref.demo_earlier.items() for p in periods] + list(
         ref.demo_periods.items()
     )
@@ -172,7 +171,7 @@ def report(ws: Workspace, targets: list[tuple[str, str]], console: Console) -> N
                     [municipality, period],
                 ).fetchall()
             )
-            n = len(load_reference().municipalities[municipality].schools)
+            n = len(ws.reference.municipalities[municipality].schools)
             sent = con.execute(
                 "SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
                 [municipality, period],

@@ -391,7 +391,7 @@ def run_report(n_fuzz: int = 1000, workdir: Path | None = None) -> Report:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
         ws = Workspace.resolve(root / "home", signing_key=DEMO_SIGNING_KEY)
-        template = write_template(root / "t", MUNICIPALITY, PERIOD, "ARH-001", ws.key, date(2025, 10, 1))
+        template = write_template(root / "t", ws.issuer, MUNICIPALITY, PERIOD, "ARH-001", date(2025, 10, 1))
         good = fill(template, root / "good.xlsx", school_data(template, 1, "medium", SUBMITTED)).read_bytes()
         cases = corpus(good, messy_returns(template, root / "messy")) + mutations(good, n_fuzz)
         report.tried.update(c.kind for c in cases)
@@ -417,8 +417,8 @@ def run_report(n_fuzz: int = 1000, workdir: Path | None = None) -> Report:
                 "WHERE s.verdict = ? GROUP BY 1",
                 [Severity.ERROR.value, Verdict.REJECTED.value],
             ).fetchall()
-            publish(con, ws.out, MUNICIPALITY, PERIOD, ws.key)
-            write_regional(con, ws.out, "arkhangelsk_obl", {MUNICIPALITY: PERIOD})
+            publish(con, ws.reference, ws.out, MUNICIPALITY, PERIOD, ws.key)
+            write_regional(con, ws.reference, ws.out, "arkhangelsk_obl", {MUNICIPALITY: PERIOD})
         report.rejections = len(per_submission)
         report.rejections_in_russian = sum(bool(ok) for _, ok in per_submission)
         for path in ws.out.rglob("*.xlsx"):

@@ -30,10 +30,11 @@ def ws(tmp_path: Path) -> Workspace:
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory) -> Path:
+    from pipeline.reference import Issuer
     from pipeline.xlsx.templates import write_template
 
     out = tmp_path_factory.mktemp("templates")
-    return write_template(out, MUNICIPALITY, PERIOD, SCHOOL, DEMO_SIGNING_KEY, date(2025, 10, 1))
+    return write_template(out, Issuer(DEMO_SIGNING_KEY), MUNICIPALITY, PERIOD, SCHOOL, date(2025, 10, 1))
 
 
 @pytest.fixture

@@ -24,8 +24,12 @@ def test_next_template_carries_the_accepted_registries(make_return, ws, tmp_path
         receive_inbox(ws, con, settle_seconds=0)
         [result] = process_pending(ws, con, MUNICIPALITY, "2025-Q4")
         assert result.verdict == "accepted"
-        [path], carried = issue_templates(con, ws.key, tmp_path / "next", MUNICIPALITY, "2026-Q1", [SCHOOL])
-        [other], none = issue_templates(con, ws.key, tmp_path / "next", MUNICIPALITY, "2026-Q1", ["ARH-002"])
+        [path], carried = issue_templates(
+            con, ws.issuer, tmp_path / "next", MUNICIPALITY, "2026-Q1", [SCHOOL]
+        )
+        [other], none = issue_templates(
+            con, ws.issuer, tmp_path / "next", MUNICIPALITY, "2026-Q1", ["ARH-002"]
+        )
     assert carried == 1 and none == 0
     before, after = read_workbook(accepted), read_workbook(path)
     for sheet, key in (("mentors", "mentor_id"), ("mentees", "mentee_id"), ("programmes", "programme_id")):

@@ -32,7 +32,7 @@ def test_the_workbook_shows_the_run_the_checks_verified(published):
         [dg.AssetCheckKey(dg.AssetKey("indicators"), "totals_reconcile")]
     )
     verified = next(iter(checked.values())).event.asset_check_evaluation.metadata["run_id"].value
-    seal, _ = read_sealed(published.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx", published.key)
+    seal, _ = read_sealed(published.out / MUNI / f"svod_{MUNI}_{PERIOD}.xlsx", published.issuer)
     with published.connect(read_only=True) as con:
         assert computed == rendered == verified == seal.run_id == queries.published_run(con, MUNI, PERIOD)
 

@@ -16,6 +16,7 @@ import pytest
 from dagster._core.events import DagsterEventType
 
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
+from pipeline.reference import Issuer
 from pipeline.store import queries, warehouse
 from pipeline.xlsx.templates import write_template
 from samples.fake_school import fill, make_mistake, school_data
@@ -40,7 +41,7 @@ def returns(tmp_path_factory) -> Path:
     templates = tmp_path_factory.mktemp("templates")
     for n in range(1, 11):
         template = write_template(
-            templates, MUNICIPALITY, PERIOD, f"ARH-{n:03d}", DEMO_SIGNING_KEY, date(2025, 10, 1)
+            templates, Issuer(DEMO_SIGNING_KEY), MUNICIPALITY, PERIOD, f"ARH-{n:03d}", date(2025, 10, 1)
         )
         data = school_data(template, n, "small", date(2025, 12, 20))
         if n in MISTAKES:

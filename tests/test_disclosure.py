@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.config import DEMO_SIGNING_KEY, Workspace
+from pipeline.config import Workspace
 from pipeline.domain.indicators import INDICATORS
 from pipeline.domain.suppression import FEW_PEOPLE, FEW_RESPONDENTS, HIDDEN_PART
 from pipeline.in_process import consolidate
@@ -60,7 +60,7 @@ def _hand_in(
     ws: Workspace, period: str, school: str, seed: int, edit=None, mistake: str | None = None
 ) -> dict:
     p = load_reference().municipalities[MUNI].period(period)
-    template = write_template(ws.home / "issued", MUNI, period, school, DEMO_SIGNING_KEY, p.start)
+    template = write_template(ws.home / "issued", ws.issuer, MUNI, period, school, p.start)
     data = school_data(template, seed, "small", p.deadline - timedelta(days=3))
     if edit:
         edit(data)

@@ -290,7 +290,7 @@ def test_no_small_count_of_people_in_the_regional_workbook(published, tmp_path):
             "UPDATE figure SET numerator = 3 WHERE level = 'municipality' AND list_contains(?, indicator)",
             [[ind.code for ind in people]],
         )
-        path = write_regional(con, tmp_path / "out", region, {E2E_MUNICIPALITY: E2E_PERIOD})
+        path = write_regional(con, load_reference(), tmp_path / "out", region, {E2E_MUNICIPALITY: E2E_PERIOD})
     book = openpyxl.load_workbook(path)
     header = [str(c.value or "").split(" ")[0] for c in book["Показатели по МО"][3]]
     rows = list(book["Показатели по МО"].iter_rows(min_row=4, values_only=True))

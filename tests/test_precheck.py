@@ -81,6 +81,7 @@ def test_a_damaged_part_is_refused_when_read(template, tmp_path):
     from datetime import datetime
 
     from pipeline.intake.examine import examine
+    from pipeline.reference import Issuer
 
     data = bytearray(template.read_bytes())
     with zipfile.ZipFile(template) as z:
@@ -93,7 +94,7 @@ def test_a_damaged_part_is_refused_when_read(template, tmp_path):
     damaged = tmp_path / "damaged.xlsx"
     damaged.write_bytes(bytes(data))
     assert precheck(bytes(data), damaged.name) is None
-    result = examine(damaged, "any-key", datetime(2025, 12, 20), damaged.name)
+    result = examine(damaged, Issuer("any-key"), datetime(2025, 12, 20), damaged.name)
     expected = precheck_damaged(damaged.name)
     assert result.verdict == "rejected" and [(i.rule, i.message) for i in result.issues] == [
         (expected.rule, expected.message)

@@ -61,7 +61,7 @@ def fresh_database(name: str) -> str:
 
 def returns(folder: Path) -> list[Path]:
     """Filled returns of a few ОО of each target, all sent at the same (past) moment."""
-    from pipeline.reference import load_reference
+    from pipeline.reference import Issuer, load_reference
 
     files = []
     for municipality, period in TARGETS:
@@ -69,10 +69,10 @@ def returns(folder: Path) -> list[Path]:
         for k, school in enumerate(m.schools[: SENT.get(municipality, 1)]):
             template = write_template(
                 folder / "templates",
+                Issuer(DEMO_SIGNING_KEY),
                 municipality,
                 period,
                 school.id,
-                DEMO_SIGNING_KEY,
                 m.period(period).start,
             )
             data = school_data(template, 40 + k, "small", m.period(period).deadline)

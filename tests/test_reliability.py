@@ -209,7 +209,7 @@ def _publish_then_die(home, started):
 
     os.replace = slow_replace
     with ws.connect() as con:
-        publish(con, ws.out, "kedrovy", "2025", ws.key)
+        publish(con, ws.reference, ws.out, "kedrovy", "2025", ws.key)
 
 
 def test_a_publish_killed_midway_leaves_the_previous_summary_intact(published, tmp_path):
@@ -271,7 +271,7 @@ def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(
     shutil.rmtree(ws.out)
     ws.out.symlink_to(tiny_disk)
     with warehouse.connect(ws.database) as con:
-        publish(con, ws.out, "kedrovy", "2025", ws.key)
+        publish(con, ws.reference, ws.out, "kedrovy", "2025", ws.key)
         latest = ws.out / "kedrovy" / "svod_kedrovy_2025.xlsx"
         before = latest.read_bytes()
         _fill_up(tiny_disk)
@@ -279,7 +279,7 @@ def test_a_full_disk_keeps_outputs_and_leaves_inbox_files_pending(
             con.execute(
                 "UPDATE submission SET verdict = 'rejected' WHERE sha256 = (SELECT min(sha256) FROM current_submission)"
             )
-            publish(con, ws.out, "kedrovy", "2025", ws.key)
+            publish(con, ws.reference, ws.out, "kedrovy", "2025", ws.key)
         assert full.value.errno == errno.ENOSPC
         assert latest.read_bytes() == before
         # the archive is full too: a new return stays in the inbox and nothing is registered

@@ -229,8 +229,8 @@ def test_bulk_rows_read_back_as_the_same_cells(tmp_path):
 
 def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):
     with warehouse.connect(published.database) as con:
-        a, run_a = publish(con, tmp_path / "a", MUNI, PERIOD, published.key)
-        b, run_b = publish(con, tmp_path / "b", MUNI, PERIOD, published.key)
+        a, run_a = publish(con, published.reference, tmp_path / "a", MUNI, PERIOD, published.key)
+        b, run_b = publish(con, published.reference, tmp_path / "b", MUNI, PERIOD, published.key)
     assert run_a == run_b
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
     assert a.read_bytes() == municipal(published).read_bytes()

@@ -32,6 +32,15 @@ CREATE TABLE IF NOT EXISTS submission (
 CREATE TABLE IF NOT EXISTS approval (school_id VARCHAR, period VARCHAR, sha256 VARCHAR, approved_at TIMESTAMP,
                                      PRIMARY KEY (school_id, period));
 
+-- an accepted version returned for correction: the school's return is not counted until a newer version is accepted
+CREATE TABLE IF NOT EXISTS returned (school_id VARCHAR, period VARCHAR, sha256 VARCHAR, reason VARCHAR,
+                                     returned_at TIMESTAMP, PRIMARY KEY (school_id, period, sha256));
+
+-- every staff decision the pipeline applied (pipeline.intake.decisions), by the name of its file: applied once
+CREATE TABLE IF NOT EXISTS staff_decision (
+    name VARCHAR PRIMARY KEY, kind VARCHAR, school_id VARCHAR, period VARCHAR, reason VARCHAR, made_by VARCHAR,
+    made_at TIMESTAMP, applied_at TIMESTAMP, outcome VARCHAR);
+
 -- what each school is to be told about each received file: recorded in the same transaction as the verdict (or the
 -- hold), written to outbox/ from this record, then stamped; anything unstamped is written by the next run
 CREATE TABLE IF NOT EXISTS answer (

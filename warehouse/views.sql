@@ -16,16 +16,19 @@ SELECT fp.figure_id, d.part, d.sha256, d.school_id, d.sheet, d.cell, d.value
 FROM figure_part fp JOIN direct d ON d.figure_id = fp.part_id;
 
 -- the run whose figures are published for each municipality and period: computed here rather than sent up, and
--- of those the one that saw the most returns (a partition's set of checked returns only grows)
+-- of those the one that knew most recently (its newest return or staff decision), else the one that saw the most
+-- returns (a later return never dates a run earlier: a snapshot's newest return is at least its subset's)
 CREATE OR REPLACE VIEW published_run AS
 SELECT * FROM run
 QUALIFY row_number() OVER (PARTITION BY municipality, period
-                           ORDER BY source_file IS NULL DESC, json_array_length(submissions) DESC, run_id) = 1;
+                           ORDER BY source_file IS NULL DESC, created_at DESC NULLS LAST,
+                                    json_array_length(submissions) DESC, run_id) = 1;
 
 -- the version of each school's return that counts: its newest accepted one
 CREATE OR REPLACE VIEW current_submission AS
 SELECT * FROM submission
-WHERE verdict IN ('accepted', 'accepted_with_warnings') AND superseded_by IS NULL;
+WHERE verdict IN ('accepted', 'accepted_with_warnings') AND superseded_by IS NULL
+  AND sha256 NOT IN (SELECT sha256 FROM returned);
 
 -- published indicators at every level, as the summaries print them: a hidden figure (`hidden`, §4) shows no
 -- value, numerator or denominator; shares are Σnumerator / Σdenominator, counts are Σnumerator

@@ -39,8 +39,10 @@ from cabinet.models import (
     Role,
     SchoolContact,
 )
-from cabinet.workflow import Status, board, current_period, problems_first, school_state, totals
-from pipeline.reference import load_reference
+from cabinet.workflow import board, current_period, problems_first, school_state, totals
+from pipeline.domain.vocabulary import Status
+from pipeline.intake import decisions
+from pipeline.intake.decisions import StaffDecision
 from pipeline.xlsx.plain_book import write_plain_book
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 
@@ -58,7 +60,9 @@ def staff_home(request, account):
     if account.role == Role.REGION or len(regions) == 1:
         return redirect("region", regions[0])
     return render(
-        request, "cabinet/regions.html", {"regions": [(r, load_reference().regions[r]) for r in regions]}
+        request,
+        "cabinet/regions.html",
+        {"regions": [(r, settings.WORKSPACE.reference.regions[r]) for r in regions]},
     )
 
 
@@ -79,7 +83,7 @@ def board_page(request, account, code, slug):
     states = board(m, period)
     counts = totals(states)
     shown = states
-    if request.GET.get("status") in Status.RU:
+    if request.GET.get("status") in set(Status):
         shown = [s for s in shown if s.status == request.GET["status"]]
     if request.GET.get("late"):
         shown = [s for s in shown if s.late and s.status != Status.APPROVED]
@@ -106,7 +110,7 @@ def board_page(request, account, code, slug):
             "states": page,
             "page": page,
             "totals": counts,
-            "statuses": Status.RU,
+            "statuses": {s.value: s.ru for s in Status},
             "mail_configured": settings.MAIL_CONFIGURED,
             "mail_folder": settings.EMAIL_FILE_PATH,
             "filters": request.GET,
@@ -205,13 +209,22 @@ def decide(request, account, school_id, slug):
     )
     if kind == DecisionKind.RETURN:
         notices.returned(decision).record()
-    if kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE):  # the warehouse's lock follows, by the worker
-        Job.objects.create(
-            kind=JobKind(kind),
+    handed = decisions.request(
+        settings.WORKSPACE,
+        StaffDecision(
+            kind=kind,
+            school_id=school.id,
             municipality=m.code,
             period=period.code,
-            school_id=school.id,
-            requested_by=request.user,
+            made_at=decision.made_at,
+            made_by=request.user.get_username(),
+            reason=decision.reason,
+            sha256=state.latest.sha256 if state.latest else None,
+        ),
+    )
+    if handed:  # the warehouse follows by the next consolidation of the partition: asked for now
+        Job.objects.create(
+            kind=JobKind.CONSOLIDATE, municipality=m.code, period=period.code, requested_by=request.user
         )
     messages.success(request, f"Решение записано: {what}.")
     return redirect("return", school.id, slug)
@@ -219,7 +232,7 @@ def decide(request, account, school_id, slug):
 
 def refused(kind: str, state, deadline) -> str | None:
     """Why a decision cannot be made on a return as it stands (None: it can)."""
-    accepted = state.status in Status.DONE
+    accepted = state.done
     if kind in (DecisionKind.ACCEPT, DecisionKind.RETURN) and state.latest is None:
         return "Отчёт ещё не сдан: решать пока нечего."
     if kind == DecisionKind.ACCEPT and not accepted:
@@ -375,7 +388,7 @@ def region_page(request, account, region):
         "cabinet/region.html",
         {
             "region": region,
-            "region_name": load_reference().regions[region],
+            "region_name": settings.WORKSPACE.reference.regions[region],
             "rows": rows,
             "files": [(f.name, datetime.fromtimestamp(f.stat().st_mtime)) for f in files],
             "job": last_job(JobKind.REGIONAL, region=region),

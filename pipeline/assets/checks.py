@@ -13,7 +13,6 @@ from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import md, target
 from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.intake.verify import load_mismatches
-from pipeline.reference import load_reference
 from pipeline.rules.contracts import loaded_failures
 from pipeline.store import queries
 
@@ -54,7 +53,8 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
     (a maximum: the largest; what ОО share, at most the sum; per file: over every file received); a share over
     the registry has the registry's ОО as its denominator."""
     municipality, period = target(context)
-    with svod.connection() as con:
+    ws = svod.workspace()
+    with ws.connect() as con:
         run_id = queries.published_run(con, municipality, period)
         if run_id is None:
             return dg.AssetCheckResult(
@@ -64,7 +64,7 @@ def totals_reconcile(context: dg.AssetCheckExecutionContext, svod: SvodWorkspace
     ind = rows["indicator"].map(BY_CODE)
     registry = ind.map(lambda i: i.registry)
     school_num = rows["s_max"].where(ind.map(lambda i: bool(i.largest)), rows["s_num"]).fillna(0)
-    expected_den = rows["s_den"].where(~registry, len(load_reference().municipalities[municipality].schools))
+    expected_den = rows["s_den"].where(~registry, len(ws.reference.municipalities[municipality].schools))
     shared = ind.map(lambda i: i.shared is not None)  # counted once across ОО: never more than the sum
     bad = rows[
         (~registry & ~shared & (school_num != rows["m_num"]))

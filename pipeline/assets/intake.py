@@ -1,4 +1,5 @@
-"""Intake assets: files that are no known return, a partition's received files, and its checked returns."""
+"""Intake assets: files that are no known return, a partition's received files, its checked returns, and the staff
+decisions on them."""
 
 import dagster as dg
 import pandas as pd
@@ -8,6 +9,7 @@ from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import md, partition_work, settle_seconds, target
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import NOT_SENT, Verdict
+from pipeline.intake import decisions
 from pipeline.intake.routing import UNIDENTIFIED
 from pipeline.intake.steps import process_pending, receive_inbox
 from pipeline.store import queries
@@ -97,5 +99,34 @@ def checked_returns(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> d
             "missing": md(now[now["состояние"] == NOT_SENT][["ОО", "наименование"]], "все ОО сдали"),
             "annotation_failures": len(failed),
             "annotated_copies_failed": md(failed, "нет"),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=municipality_period,
+    deps=[checked_returns],
+    group_name="intake",
+    pool="duckdb",
+    kinds={"duckdb"},
+)
+def staff_decisions(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
+    """The methodists' decisions on this partition's returns (return for correction, acceptance, approval and its
+    removal), applied to the warehouse in the order made; versions an unlock released are checked now."""
+    municipality, period, ws = partition_work(context, svod)
+    with ws.connect() as con:
+        applied = decisions.apply_pending(ws, con, municipality, period)
+        released = process_pending(ws, con, municipality, period) if applied else []
+    frame = pd.DataFrame(
+        [
+            {"ОО": d.school_id, "решение": d.kind.ru, "когда": f"{d.made_at:%d.%m.%Y %H:%M}", "итог": outcome}
+            for d, outcome in applied
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(applied),
+            "decisions": md(frame, "новых решений нет"),
+            "checked_after_unlock": len(released),
         }
     )

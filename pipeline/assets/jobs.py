@@ -3,16 +3,16 @@ summary and the reminder list. Asset selections only; no logic here."""
 
 import dagster as dg
 
-from pipeline.assets.intake import checked_returns, received_files, unidentified_returns
+from pipeline.assets.intake import checked_returns, received_files, staff_decisions, unidentified_returns
 from pipeline.assets.publishing import indicators, municipal_summary, regional_summary
 from pipeline.assets.schools import missing_reminders
 
-PARTITION_STAGES = ["received_files", "checked_returns", "indicators", "municipal_summary"]
+PARTITION_STAGES = ["received_files", "checked_returns", "staff_decisions", "indicators", "municipal_summary"]
 
 consolidate_partition = dg.define_asset_job(
     "consolidate_partition",
-    selection=[received_files, checked_returns, indicators, municipal_summary],
-    description="Принять файлы ОО муниципалитета за период, проверить, загрузить и выпустить сводку.",
+    selection=[received_files, checked_returns, staff_decisions, indicators, municipal_summary],
+    description="Принять файлы ОО муниципалитета за период, проверить, загрузить, учесть решения методиста и выпустить сводку.",
 )
 answer_unidentified = dg.define_asset_job(
     "answer_unidentified",

@@ -4,20 +4,19 @@ and the regional workbooks from each municipality's published run."""
 import dagster as dg
 import pandas as pd
 
-from pipeline.assets.intake import checked_returns
+from pipeline.assets.intake import staff_decisions
 from pipeline.assets.partitions import municipality_period
 from pipeline.assets.resources import SvodWorkspace
-from pipeline.assets.run_context import file_meta, md, partition_work
+from pipeline.assets.run_context import file_meta, md, partition_work, regions_of
 from pipeline.domain.vocabulary import Level
 from pipeline.intake.upstream import ingest_municipal_summaries
 from pipeline.publish import compute, municipal, regional
-from pipeline.reference import load_reference
 from pipeline.store import queries
 
 
 @dg.asset(
     partitions_def=municipality_period,
-    deps=[checked_returns],
+    deps=[staff_decisions],
     group_name="publish",
     pool="duckdb",
     kinds={"duckdb"},
@@ -26,7 +25,7 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
     """Indicators per ОО and for the municipality, stored with the source cells of every figure."""
     municipality, period, ws = partition_work(context, svod)
     with ws.connect() as con:
-        run = compute.compute(con, municipality, period)
+        run = compute.compute(con, ws.reference, municipality, period)
         if run.subs.empty:  # no accepted return yet: a summary of zeros is no document
             return dg.MaterializeResult(
                 metadata={
@@ -36,7 +35,7 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
                     "note": "нет принятых отчётов: показатели не рассчитаны",
                 }
             )
-        compute.store(con, run, ws.journal)
+        compute.store(con, ws.reference, run, ws.journal)
     totals = pd.DataFrame(
         [
             {"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
@@ -71,7 +70,7 @@ def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
             return dg.MaterializeResult(
                 metadata={"run_id": "", "note": "сводка не выпущена: нет принятых отчётов"}
             )
-        path = municipal.write_municipal(con, ws.out, run_id, ws.key)
+        path = municipal.write_municipal(con, ws.reference, ws.out, run_id, ws.key)
     return dg.MaterializeResult(metadata={**file_meta(path), "run_id": run_id})
 
 
@@ -79,7 +78,7 @@ def municipal_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) ->
 def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """Regional workbooks (aggregates only) from each municipality's latest period, local or sent up."""
     ws = svod.workspace()
-    ref = load_reference()
+    ref = ws.reference
     written = []
     with ws.connect() as con:
         upstream = ingest_municipal_summaries(ws, con)
@@ -89,10 +88,10 @@ def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
                 "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1"
             ).fetchall()
         )
-        for region in ref.regions:
+        for region in regions_of(context, ws):
             periods = {m.code: latest[m.code] for m in ref.municipalities_of(region) if m.code in latest}
             if periods:
-                written.append(regional.write_regional(con, ws.out, region, periods, ws.journal))
+                written.append(regional.write_regional(con, ref, ws.out, region, periods, ws.journal))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(written),

@@ -1,4 +1,5 @@
-"""What the Dagster shells share: the partition a run works on, the settle tag, and metadata formatting."""
+"""What the Dagster shells share: the partition a run works on, the settle and regions tags, and metadata
+formatting."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ from pipeline.assets.resources import SvodWorkspace
 from pipeline.config import Workspace
 
 SETTLE_TAG = "svod/settle"  # seconds an inbox file must be unchanged before it is taken (the sensor sets 0)
+REGIONS_TAG = "svod/regions"  # the regions (codes, comma-separated) whose regional workbooks a run rewrites
+
+
+def regions_tag(regions) -> dict[str, str]:
+    return {REGIONS_TAG: ",".join(sorted(set(regions)))}
+
+
+def regions_of(context, ws: Workspace) -> list[str]:
+    """The regions a run publishes for: those its tag names (a run of one municipality or region touches no
+    other region's files), else every region (a run started by hand for all of them)."""
+    named = context.run.tags.get(REGIONS_TAG)
+    known = ws.reference.regions
+    return [r for r in known if r in named.split(",")] if named is not None else list(known)
 
 
 def target(context) -> tuple[str, str]:

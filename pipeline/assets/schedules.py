@@ -6,8 +6,8 @@ from datetime import timedelta
 import dagster as dg
 
 from pipeline.assets.jobs import PARTITION_STAGES
-from pipeline.assets.partitions import partition_key
-from pipeline.reference import Municipality, load_reference
+from pipeline.assets.partitions import LOCATION_REFERENCE, partition_key
+from pipeline.reference import Municipality
 
 REMIND = ["missing_reminders"]
 
@@ -47,4 +47,4 @@ def calendar_schedule(m: Municipality) -> dg.ScheduleDefinition:
     return _schedule
 
 
-SCHEDULES = [calendar_schedule(m) for m in load_reference().municipalities.values()]
+SCHEDULES = [calendar_schedule(m) for m in LOCATION_REFERENCE.municipalities.values()]

@@ -8,7 +8,6 @@ from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import file_meta, md, partition_work
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
-from pipeline.reference import load_reference
 from pipeline.schools import issue_templates
 from pipeline.store import queries
 
@@ -19,7 +18,7 @@ def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     municipality, period, ws = partition_work(context, svod)
     out = ws.templates / municipality / period.replace("/", "-")
     with ws.connect() as con:
-        paths, carried = issue_templates(con, ws.key, out, municipality, period)
+        paths, carried = issue_templates(con, ws.issuer, out, municipality, period)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(paths),
@@ -33,7 +32,7 @@ def school_templates(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
 def missing_reminders(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.MaterializeResult:
     """The list of ОО without an accepted return, with the deadline, for the department to remind."""
     municipality, period, ws = partition_work(context, svod)
-    m = load_reference().municipalities[municipality]
+    m = ws.reference.municipalities[municipality]
     with ws.connect() as con:
         states = queries.school_states(con, municipality, period)
     rejected = states[(states["verdict"] == Verdict.REJECTED) & ~states["has_accepted"]]

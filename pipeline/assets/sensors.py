@@ -10,9 +10,9 @@ import json
 import dagster as dg
 
 from pipeline.assets.jobs import answer_unidentified, consolidate_partition, publish_regional
-from pipeline.assets.partitions import partition_key
+from pipeline.assets.partitions import LOCATION_REFERENCE, PARTITION_TARGETS, partition_key
 from pipeline.assets.resources import SvodWorkspace
-from pipeline.assets.run_context import SETTLE_TAG
+from pipeline.assets.run_context import SETTLE_TAG, regions_tag
 from pipeline.assets.stale_runs import reap_dead_runs
 from pipeline.intake.inbox import settled_files, sha256_of
 from pipeline.intake.routing import claimed_identities
@@ -38,7 +38,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
         if digest not in seen and digest not in new:
             new[digest] = path
     for (digest, path), (_, municipality, period) in zip(
-        new.items(), claimed_identities(list(new.values()), ws.key), strict=True
+        new.items(), claimed_identities(list(new.values()), ws.issuer), strict=True
     ):
         seen[digest] = path.name
         if municipality:
@@ -65,7 +65,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
     description="После свода муниципалитета обновить региональную сводку.",
 )
 def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRequest:
-    return dg.RunRequest(run_key=context.dagster_run.run_id)
+    municipality, _ = PARTITION_TARGETS[context.dagster_run.tags["dagster/partition"]]
+    region = LOCATION_REFERENCE.municipalities[municipality].region
+    return dg.RunRequest(run_key=context.dagster_run.run_id, tags=regions_tag([region]))
 
 
 SENSORS = [inbox_sensor, regional_after_consolidation]

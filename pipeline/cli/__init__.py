@@ -19,7 +19,7 @@ from rich.console import Console
 from pipeline import in_process
 from pipeline.assets.stale_runs import PoolBusy
 from pipeline.config import DATABASE, NoSigningKey, Workspace
-from pipeline.reference import Municipality, load_reference
+from pipeline.reference import Municipality, Reference
 from pipeline.store.warehouse import WarehouseBusy
 
 app = typer.Typer(
@@ -48,10 +48,15 @@ def existing(home: Path | None) -> Workspace:
     return Workspace.resolve(home)
 
 
-def targets(period: str, municipalities: list[str] | None) -> list[Municipality]:
+def reference_of(home: Path | None) -> Reference:
+    """The reference data the workspace at `home` is worked with (nothing is created)."""
+    return Workspace.resolve(home, create=False).reference
+
+
+def targets(ref: Reference, period: str, municipalities: list[str] | None) -> list[Municipality]:
     """The named municipalities (default: all) that collect `period`; a wrong code or period is refused with the
     valid ones."""
-    known = load_reference().municipalities
+    known = ref.municipalities
     unknown = sorted(set(municipalities or []) - set(known))
     if unknown:
         raise WrongInput(f"Неизвестный муниципалитет: {', '.join(unknown)}. Есть: {', '.join(known)}.")
@@ -66,9 +71,9 @@ def targets(period: str, municipalities: list[str] | None) -> list[Municipality]
     return found
 
 
-def school_of(code: str) -> Municipality:
+def school_of(ref: Reference, code: str) -> Municipality:
     """The municipality of an ОО of the registry; an unknown code is refused."""
-    home = next((m for m in load_reference().municipalities.values() if m.school(code)), None)
+    home = ref.school_home(code)
     if home is None:
         raise WrongInput(
             f"ОО с кодом «{code}» нет в реестре. Коды выглядят как ARH-001 или KED-001; "
@@ -77,11 +82,11 @@ def school_of(code: str) -> Municipality:
     return home
 
 
-def command(fn=None, *, on: typer.Typer = app):
-    """A CLI command (of `on`) whose staff errors end with a Russian message: exit 2 for wrong input, 1 for a
-    failed run."""
+def command(fn=None, *, on: typer.Typer = app, name: str | None = None):
+    """A CLI command (of `on`, named `name` or after the function) whose staff errors end with a Russian message:
+    exit 2 for wrong input, 1 for a failed run."""
     if fn is None:
-        return functools.partial(command, on=on)
+        return functools.partial(command, on=on, name=name)
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -94,7 +99,7 @@ def command(fn=None, *, on: typer.Typer = app):
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
 
-    return on.command()(run)
+    return on.command(name)(run)
 
 
 from pipeline.cli import audit, cabinet, work  # noqa: E402,F401 — the commands register themselves on `app`

@@ -14,6 +14,7 @@ from pipeline.cli import AS_JSON, HOME, command, console, existing
 from pipeline.domain.vocabulary import Level, Verdict
 from pipeline.publish import lineage, municipal
 from pipeline.publish.compute import compute, store
+from pipeline.rebuild import journaled_as_of
 from pipeline.rebuild import rebuild as rebuild_from_archive
 from pipeline.store.queries import content_hash
 from pipeline.xlsx.summary_layout import municipal_paths
@@ -122,8 +123,9 @@ def reissue(
         if not con.execute(
             "SELECT 1 FROM run WHERE run_id = ?", [run_id]
         ).fetchone():  # not stored here: compute it
-            store(con, compute(con, run["municipality"], run["period"], run["submissions"]))
-        municipal.write_municipal(con, out, run_id, ws.key)
+            computed = compute(con, ws.reference, run["municipality"], run["period"], run["submissions"])
+            store(con, ws.reference, computed, as_of=journaled_as_of(run))
+        municipal.write_municipal(con, ws.reference, out, run_id, ws.key)
     path = municipal_paths(out, run["municipality"], run["period"], run_id)[1]
     console.print(f"Сводка расчёта {run_id} выпущена заново: {path}")
 

@@ -16,9 +16,8 @@ import typer
 from rich.table import Table
 
 from pipeline import in_process
-from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, targets
+from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, reference_of, targets
 from pipeline.config import ENVIRONMENT, Workspace
-from pipeline.reference import load_reference
 
 users_app = typer.Typer(
     help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True
@@ -210,11 +209,10 @@ def schools(municipality: str = typer.Option(..., help="Код муниципа�
     """Создать учётные записи всем ОО муниципалитета из реестра и напечатать их ссылки-приглашения."""
     from cabinet.setup import start
 
-    m = load_reference().municipalities.get(municipality)
+    known = reference_of(home).municipalities
+    m = known.get(municipality)
     if m is None:
-        raise WrongInput(
-            f"Неизвестный муниципалитет: {municipality}. Есть: {', '.join(load_reference().municipalities)}."
-        )
+        raise WrongInput(f"Неизвестный муниципалитет: {municipality}. Есть: {', '.join(known)}.")
     start(Workspace.locate(home))
     from cabinet.accounts import create_account, invitation_link
     from cabinet.models import Role
@@ -264,7 +262,7 @@ def notify(
     """Напоминания, письма о пропущенном сроке и сводки методистам, которые пора отправить, — и отправка очереди писем."""
     from datetime import date
 
-    targets(period, [municipality] if municipality else None)
+    targets(reference_of(home), period, [municipality] if municipality else None)
     ws = existing(home)
     from cabinet.setup import start
 

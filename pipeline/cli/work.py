@@ -15,10 +15,22 @@ from rich.table import Table
 
 from pipeline import in_process
 from pipeline.assets.stale_runs import unfinished_runs
-from pipeline.cli import HOME, PERIOD, SCHOOL, WrongInput, command, console, existing, school_of, targets
+from pipeline.cli import (
+    HOME,
+    PERIOD,
+    SCHOOL,
+    WrongInput,
+    command,
+    console,
+    existing,
+    reference_of,
+    school_of,
+    targets,
+)
 from pipeline.config import Workspace
-from pipeline.domain.vocabulary import NOT_SENT, Verdict
-from pipeline.intake import approvals
+from pipeline.domain.vocabulary import NOT_SENT, Decision, Verdict
+from pipeline.intake import decisions
+from pipeline.intake.decisions import StaffDecision
 from pipeline.intake.steps import dry_run
 from pipeline.schools import issue_templates
 from pipeline.store import queries
@@ -74,9 +86,10 @@ def templates(
     home: Path = HOME,
 ) -> None:
     """Выпустить шаблоны отчёта для ОО (создаёт рабочую папку, если её ещё нет)."""
-    chosen = targets(period, municipality)
+    ref = reference_of(home)
+    chosen = targets(ref, period, municipality)
     for code in school or []:
-        if school_of(code) not in chosen:
+        if school_of(ref, code) not in chosen:
             raise WrongInput(f"ОО «{code}» не относится к выбранным муниципалитетам.")
     ws = Workspace.resolve(home)
     total = carried = 0
@@ -84,7 +97,7 @@ def templates(
         for m in chosen:
             paths, n = issue_templates(
                 con,
-                ws.key,
+                ws.issuer,
                 out / m.code,
                 m.code,
                 period,
@@ -123,7 +136,7 @@ def run(
     home: Path = HOME,
 ) -> None:
     """Принять файлы из папки inbox, проверить, загрузить и выпустить сводки."""
-    chosen = targets(period, municipality)
+    chosen = targets(reference_of(home), period, municipality)
     ws = existing(home)
     ws.key  # noqa: B018 — stop before any run when there is no key to check signatures with
     with ws.connect(read_only=True) as con:
@@ -192,7 +205,7 @@ def status(
     home: Path = HOME,
 ) -> None:
     """Кто сдал, кто опоздал, кто не сдал, и почему отчёт не принят."""
-    chosen = targets(period, [municipality] if municipality else None)
+    chosen = targets(reference_of(home), period, [municipality] if municipality else None)
     ws = existing(home)
     with ws.connect(read_only=True) as con:
         for m in chosen:
@@ -255,31 +268,52 @@ def _unfinished_runs(ws: Workspace) -> None:
     console.print(table)
 
 
-def _school_period(school: str, period: str, home: Path | None) -> Workspace:
-    """The workspace for a decision on one school's return: the school, its period and the warehouse must exist."""
-    targets(period, [school_of(school).code])
-    return existing(home)
+def decide(kind: Decision, school: str, period: str, home: Path | None, reason: str = "") -> str:
+    """Hand a staff decision to the pipeline and run the school's partition, so it applies and the summary
+    follows; returns what it did, in words."""
+    ref = reference_of(home)
+    m = school_of(ref, school)
+    targets(ref, period, [m.code])
+    ws = existing(home)
+    ws.key  # noqa: B018 — stop before the run when there is no key to check signatures with
+    made = StaffDecision(
+        kind=kind, school_id=school, municipality=m.code, period=period, made_at=datetime.now(), reason=reason
+    )
+    path = decisions.request(ws, made)
+    in_process.consolidate(ws, [(m.code, period)], notify=console.print)
+    with ws.connect(read_only=True) as con:
+        return queries.decision_outcome(con, path.name) or "не применено"
 
 
 @command
 def approve(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
     """Утвердить принятый отчёт ОО: новые версии будут ждать разблокировки."""
-    with _school_period(school, period, home).connect() as con:
-        sha = approvals.approve(con, school, period)
-    if sha is None:
-        console.print(f"[red]У ОО {school} нет принятого отчёта за период {period}: утверждать нечего.[/red]")
+    outcome = decide(Decision.APPROVE, school, period, home)
+    console.print(f"Отчёт ОО {school} за {period}: {outcome}.")
+    if "нечего" in outcome:
         raise typer.Exit(2)
-    console.print(f"Отчёт ОО {school} за {period} утверждён (файл {sha[:16]}). Новые версии будут отложены.")
 
 
 @command
 def unlock(school: str = SCHOOL, period: str = PERIOD, home: Path = HOME) -> None:
-    """Снять утверждение: отложенные версии снова встанут в очередь на проверку (svod run)."""
-    with _school_period(school, period, home).connect() as con:
-        released = approvals.unlock(con, school, period)
-    console.print(
-        f"Утверждение снято. Отложенных версий возвращено в очередь: {released}. Запустите svod run."
-    )
+    """Снять утверждение: отложенные версии проверяются сразу, сводка обновляется."""
+    console.print(f"Отчёт ОО {school} за {period}: {decide(Decision.UNAPPROVE, school, period, home)}.")
+
+
+@command(name="return")
+def return_for_correction(
+    school: str = SCHOOL,
+    period: str = PERIOD,
+    reason: str = typer.Option(..., help="Что исправить: ОО увидит эту причину."),
+    home: Path = HOME,
+) -> None:
+    """Вернуть принятый отчёт ОО на доработку: он не учитывается в своде, пока ОО не пришлёт новую версию."""
+    if not reason.strip():
+        raise WrongInput("Укажите причину возврата: ОО увидит её и будет знать, что исправить.")
+    outcome = decide(Decision.RETURN, school, period, home, reason.strip())
+    console.print(f"Отчёт ОО {school} за {period}: {outcome}.")
+    if "нечего" in outcome:
+        raise typer.Exit(2)
 
 
 @command

@@ -22,7 +22,7 @@ from pipeline.intake.inbox import sha256_of
 from pipeline.intake.records import CheckResult
 from pipeline.intake.workers import readers
 from pipeline.isolation import PARSE_MEMORY_MB, PARSE_TIMEOUT_SECONDS, Outcome
-from pipeline.reference import load_reference
+from pipeline.reference import Issuer
 from pipeline.rules import against_previous, check_book
 from pipeline.rules.contracts import contract_issues
 from pipeline.rules.identity import identify
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def examine(
-    path: Path, signing_key: str, received_at: datetime, name: str, prechecked: bool = False
+    path: Path, issuer: Issuer, received_at: datetime, name: str, prechecked: bool = False
 ) -> CheckResult:
     """In a worker: pre-check (unless these bytes passed it on arrival), parse, identify and run the return's own
     rules (all but contracts and history)."""
@@ -50,14 +50,14 @@ def examine(
         if (
             problem.rule == OPENDOCUMENT
         ):  # our template re-saved as .ods still says whose it is: answer that school
-            claim_opendocument(result, data, signing_key)
+            claim_opendocument(result, data, issuer)
         return result
     try:
         book = result.book = read_workbook(path, data)
     except zipfile.BadZipFile:  # a part fails its CRC: the pre-check reads only each part's beginning
         result.issues = [damaged(name)]
         return result
-    m, period, problems = identify(book.identity, signing_key)
+    m, period, problems = identify(book.identity, issuer)
     result.issues = problems
     if m is None or period is None:
         return result
@@ -67,7 +67,7 @@ def examine(
     return result
 
 
-def claim_opendocument(result: CheckResult, data: bytes, signing_key: str) -> None:
+def claim_opendocument(result: CheckResult, data: bytes, issuer: Issuer) -> None:
     """Name the school of an .ods re-save of an issued template (its signed identity survives the re-save), so
     the refusal reaches that school; the file stays refused."""
     try:
@@ -77,7 +77,7 @@ def claim_opendocument(result: CheckResult, data: bytes, signing_key: str) -> No
     ) as exc:  # an .ods calamine cannot read names no school; the refusal goes to the unidentified
         log.info("%s: no identity in the OpenDocument file: %s", result.original_name, exc)
         return
-    m, period, _ = identify(identity, signing_key)
+    m, period, _ = identify(identity, issuer)
     if m is not None and period is not None:
         result.municipality, result.period, result.school_id = m.code, period.code, identity["school_id"]
 
@@ -96,9 +96,9 @@ def unparseable(file: FileToCheck, outcome: Outcome) -> CheckResult:
     )
 
 
-def finish(results: list[CheckResult], previous_for: Previous | None = None) -> None:
+def finish(results: list[CheckResult], issuer: Issuer, previous_for: Previous | None = None) -> None:
     """Add the batch's contract issues and each school's history checks; settle every verdict."""
-    ref = load_reference()
+    ref = issuer.reference
     own = [r for r in results if r.checked is not None]
     for r, contracts in zip(own, contract_issues([r.book for r in own]), strict=True):
         if previous_for is not None:
@@ -109,11 +109,11 @@ def finish(results: list[CheckResult], previous_for: Previous | None = None) -> 
 
 
 def checked_batches(
-    files: list[FileToCheck], signing_key: str, previous_for: Previous | None = None, prechecked: bool = False
+    files: list[FileToCheck], issuer: Issuer, previous_for: Previous | None = None, prechecked: bool = False
 ) -> Iterator[list[CheckResult]]:
     """Check files in arrival order, a batch at a time; workers keep reading ahead."""
-    tasks = [(path, signing_key, received_at, name, prechecked) for path, received_at, name in files]
-    with readers(examine, len(tasks)) as pool:
+    tasks = [(path, issuer, received_at, name, prechecked) for path, received_at, name in files]
+    with readers(examine, len(tasks), issuer) as pool:
         outcomes = zip(files, pool.map(tasks), strict=True)
         for size in batch_sizes(len(tasks)):
             batch = list(islice(outcomes, size))
@@ -121,7 +121,7 @@ def checked_batches(
                 outcome.value if outcome.failure is None else unparseable(file, outcome)
                 for file, outcome in batch
             ]
-            finish(results, previous_for)
+            finish(results, issuer, previous_for)
             yield results
 
 
@@ -136,11 +136,11 @@ def batch_sizes(n: int) -> list[int]:
 
 def check_file(
     path: Path,
-    signing_key: str,
+    issuer: Issuer,
     received_at: datetime,
     original_name: str | None = None,
     previous_for: Previous | None = None,
 ) -> CheckResult:
     """Every check of one file. `previous_for(school_id, period_end)` gives the school's last accepted registries."""
-    [[result]] = checked_batches([(path, received_at, original_name or path.name)], signing_key, previous_for)
+    [[result]] = checked_batches([(path, received_at, original_name or path.name)], issuer, previous_for)
     return result

@@ -64,7 +64,7 @@ def arrive(path: Path, ws: Workspace) -> Received:
     data = path.read_bytes()
     received_at = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
     stored = archive_file(ws, data, path.name, sync=False)
-    return Received(stored, path.name, received_at, claimed_identity(path, ws.key, data), inbox=path)
+    return Received(stored, path.name, received_at, claimed_identity(path, ws.issuer, data), inbox=path)
 
 
 def log_arrivals(ws: Workspace, received: list[Received]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipeline.intake.records import NOT_CLAIMED, Claim
 from pipeline.intake.workers import readers
+from pipeline.reference import Issuer
 from pipeline.rules.identity import identify
 from pipeline.xlsx.container import precheck
 from pipeline.xlsx.reader import read_identity
@@ -20,7 +21,7 @@ UNIDENTIFIED = ("", "")  # the partition of files that claim no known return
 log = logging.getLogger(__name__)
 
 
-def claimed_identity(path: Path, signing_key: str, data: bytes | None = None) -> Claim:
+def claimed_identity(path: Path, issuer: Issuer, data: bytes | None = None) -> Claim:
     """(school, municipality, period) a file's signed identity names, if registry and calendar know them; else
     Nones. `data` is the file's bytes when the caller has already read them."""
     data = path.read_bytes() if data is None else data
@@ -31,7 +32,7 @@ def claimed_identity(path: Path, signing_key: str, data: bytes | None = None) ->
     except Exception as exc:  # a spreadsheet library refusing a broken file: the full check answers it
         log.info("%s claims no return: %s: %s", path.name, type(exc).__name__, exc)
         return NOT_CLAIMED
-    m, period, _ = identify(identity, signing_key)
+    m, period, _ = identify(identity, issuer)
     if m is not None and period is not None:
         return identity["school_id"], m.code, period.code
     return NOT_CLAIMED
@@ -42,9 +43,9 @@ def partition_of(claim: Claim) -> tuple[str, str]:
     return (claim[1] or "", claim[2] or "")
 
 
-def claimed_identities(files: list[Path], signing_key: str) -> list[Claim]:
+def claimed_identities(files: list[Path], issuer: Issuer) -> list[Claim]:
     """`claimed_identity` of each file, read in the isolated workers (a file that kills its reader claims nothing)."""
     if not files:
         return []
-    with readers(claimed_identity, len(files)) as pool:
-        return [NOT_CLAIMED if o.failure else o.value for o in pool.map([(f, signing_key) for f in files])]
+    with readers(claimed_identity, len(files), issuer) as pool:
+        return [NOT_CLAIMED if o.failure else o.value for o in pool.map([(f, issuer) for f in files])]

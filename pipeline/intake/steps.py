@@ -25,7 +25,6 @@ from pipeline.intake.inbox import arrive, log_arrivals, remove_from_inbox, settl
 from pipeline.intake.records import CheckResult, Received
 from pipeline.intake.routing import partition_of
 from pipeline.intake.workers import readers
-from pipeline.reference import load_reference
 from pipeline.store import queries
 from pipeline.store.loads import load_results, mark_answered, register_received
 from pipeline.store.warehouse import single_threaded
@@ -44,7 +43,7 @@ def receive_inbox(
     files = settled_files(ws.inbox, settle_seconds)
     if not files:
         return []
-    with readers(arrive, len(files)) as pool:
+    with readers(arrive, len(files), ws.issuer) as pool:
         outcomes = list(pool.map([(f, ws) for f in files]))
     failed = [o.detail for o in outcomes if o.failure]
     if failed:  # archiving itself failed (disk full, permissions): take nothing, register nothing
@@ -88,7 +87,7 @@ def process_pending(
     """Check every pending return of one municipality and period in arrival order, load them a batch at a time
     (one transaction each), and answer each school once its batch is stored. With `answer` false (a rebuild)
     answers are recorded as due but nothing is written to the outbox."""
-    period_end = load_reference().municipalities[municipality].period(period).end
+    period_end = ws.reference.municipalities[municipality].period(period).end
     if answer:
         deliver(ws, con)
     files, schools = [], set()
@@ -121,8 +120,8 @@ def check_and_load(
     verdicts and issues, not the parsed frames."""
     results = []
     with single_threaded(con):
-        for batch in checked_batches(files, ws.key, previous_for, prechecked):
-            load_results(con, batch, loaded_answer(ws.home))
+        for batch in checked_batches(files, ws.issuer, previous_for, prechecked):
+            load_results(con, ws.reference, batch, loaded_answer(ws.home, ws.reference))
             if answer:
                 written = deliver(ws, con, [r.sha256 for r in batch])
                 for r in batch:
@@ -161,6 +160,6 @@ def recover(ws: Workspace, con) -> None:
 
 def dry_run(path: Path, ws: Workspace, out_dir: Path) -> CheckResult:
     """`svod check`: the full check of one file and its feedback, without touching the warehouse."""
-    result = check_file(path, ws.key, datetime.now().replace(microsecond=0))
-    result.feedback, result.annotation_failure = write_answer(answer_of(result), out_dir)
+    result = check_file(path, ws.issuer, datetime.now().replace(microsecond=0))
+    result.feedback, result.annotation_failure = write_answer(answer_of(result, ws.reference), out_dir)
     return result

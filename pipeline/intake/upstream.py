@@ -19,7 +19,7 @@ from pipeline.domain.indicators import BY_CODE
 from pipeline.domain.suppression import FEW_RESPONDENTS, HIDDEN_PART
 from pipeline.domain.vocabulary import Level
 from pipeline.intake.inbox import archive_file, sha256_of
-from pipeline.reference import load_reference
+from pipeline.reference import Issuer
 from pipeline.store.warehouse import insert_frame, transaction
 from pipeline.xlsx.container import precheck
 from pipeline.xlsx.summary_layout import DATA_HEADER, DATA_SHEET, SEAL_SHEET, SummarySeal, figures_digest
@@ -33,8 +33,9 @@ class UpstreamResult:
     message: str
 
 
-def read_sealed(path: Path, key: str) -> tuple[SummarySeal, list[list]]:
-    """The seal and figure rows of a municipal summary; raises ValueError with a Russian reason."""
+def read_sealed(path: Path, issuer: Issuer) -> tuple[SummarySeal, list[list]]:
+    """The seal and figure rows of a municipal summary signed with the issuer's key, for a municipality of its
+    reference; raises ValueError with a Russian reason."""
     problem = precheck(path.read_bytes(), path.name)
     if problem:
         raise ValueError(problem.message)
@@ -42,7 +43,7 @@ def read_sealed(path: Path, key: str) -> tuple[SummarySeal, list[list]]:
     if SEAL_SHEET not in book.sheet_names or DATA_SHEET not in book.sheet_names:
         raise ValueError("это не сводная книга муниципалитета svod (нет служебных листов)")
     seal = SummarySeal.from_rows(book.get_sheet_by_name(SEAL_SHEET).to_python())
-    if not seal.verify(key):
+    if not seal.verify(issuer.signing_key):
         raise ValueError("подпись сводной книги не совпадает: книга изменена или подписана другим ключом")
     rows = book.get_sheet_by_name(DATA_SHEET).to_python()
     if not rows or [str(v) for v in rows[0]] != DATA_HEADER:
@@ -50,7 +51,7 @@ def read_sealed(path: Path, key: str) -> tuple[SummarySeal, list[list]]:
     data = [[None if v == "" else v for v in row] for row in rows[1:]]
     if figures_digest(data) != seal.figures_sha256:
         raise ValueError("числа на листе данных не совпадают с подписанными: книга изменена вручную")
-    if seal.municipality not in load_reference().municipalities:
+    if seal.municipality not in issuer.reference.municipalities:
         raise ValueError(f"муниципалитет «{seal.municipality}» не найден в справочнике")
     return seal, data
 
@@ -75,7 +76,7 @@ def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
         digest = sha256_of(data)
         archive_file(ws, data, path.name)
         try:
-            seal, rows = read_sealed(path, ws.key)
+            seal, rows = read_sealed(path, ws.issuer)
         except ValueError as exc:
             results.append(
                 UpstreamResult(path.name, digest, False, f"Сводка «{path.name}» не принята: {exc}.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +35,7 @@ from pipeline.domain.indicators import (
 from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
-from pipeline.reference import load_reference
+from pipeline.reference import Reference
 from pipeline.store import queries
 from pipeline.store.warehouse import insert_frame, transaction
 
@@ -150,11 +151,12 @@ RETURN_SOURCE_COLUMNS = ["indicator", "period", "sha256", "school_id", "part", "
 
 
 @rare_collections()
-def compute(con, municipality: str, period_code: str, snapshot: list[str] | None = None) -> Computed:
+def compute(
+    con, ref: Reference, municipality: str, period_code: str, snapshot: list[str] | None = None
+) -> Computed:
     """Figures per ОО and for the municipality from a snapshot of returns (default: what is checked now).
 
     Only returns never computed before for this period are evaluated; the others' figures are read back."""
-    ref = load_reference()
     period = ref.municipalities[municipality].period(period_code)
     shas = sorted(queries.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
@@ -279,13 +281,14 @@ def stored_run(con, run_id: str) -> Computed:
 
 
 @rare_collections()
-def store(con, run: Computed, journal: Path | None = None) -> None:
-    """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs."""
-    ref = load_reference()
+def store(
+    con, ref: Reference, run: Computed, journal: Path | None = None, as_of: datetime | None = None
+) -> None:
+    """Replace this run's figures and lineage in one transaction (idempotent); journal the run's inputs. The run
+    is dated by what it saw (`as_of`, default: its newest return or the partition's newest staff decision, so a
+    return for correction makes a newer run); a rebuild or re-issue passes the journaled date."""
     run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
-    latest = con.execute(
-        "SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)", [run.snapshot]
-    ).fetchone()[0]
+    latest = as_of or queries.data_as_of(con, municipality, period, run.snapshot)
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
     inputs = pd.DataFrame(
         [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
@@ -352,6 +355,7 @@ def store(con, run: Computed, journal: Path | None = None) -> None:
             "municipality": municipality,
             "period": period,
             "submissions": run.snapshot,
+            "as_of": latest.isoformat() if latest else None,
             "catalogue": load_catalogue().fingerprint,
             "reference": ref.version,
         }

@@ -17,7 +17,7 @@ from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_copy
 from pipeline.publish import municipal_sheets as parts
 from pipeline.publish.compute import compute, store, stored_run
-from pipeline.reference import load_reference
+from pipeline.reference import Reference
 from pipeline.store import queries
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import (
@@ -55,11 +55,11 @@ PRINT = {  # how each sheet prints (`Book.sheet`): the wide ones at a fixed scal
 
 
 @rare_collections()
-def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
+def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key: str) -> Path:
     """Render a stored run as the latest municipal summary, plus an immutable copy named by its run id."""
     run = stored_run(con, run_id)
     municipality, period_code = run.municipality, run.period
-    m = load_reference().municipalities[municipality]
+    m = ref.municipalities[municipality]
     period = m.period(period_code)
     all_subs = con.execute(
         "SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version", [run.snapshot]
@@ -188,10 +188,11 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
         ws.set_h_pagebreaks([len(entities) + 2])  # on a page of its own
         ws.insert_chart(len(entities) + 3, 1, chart)
     # title and coverage
-    parts.title_sheet(book, sheets["Титул"], m, period, as_of, all_subs)
-    parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id)
-    parts.targets_sheet(book, sheets["Цели"], m, period, by_key, row_of)
-    parts.trends_sheet(book, sheets["Динамика"], m, period, earlier, by_key, row_of)
+    returned = queries.returned_schools(con, municipality, period_code, run.snapshot)
+    parts.title_sheet(book, sheets["Титул"], ref.regions[m.region], m, period, as_of, all_subs, returned)
+    parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id, ref.version)
+    parts.targets_sheet(book, sheets["Цели"], ref.targets, m, period, by_key, row_of)
+    parts.trends_sheet(book, sheets["Динамика"], ref.targets, m, period, earlier, by_key, row_of)
     parts.roadmap_sheet(
         book,
         sheets["Дорожная карта"],
@@ -234,10 +235,16 @@ def write_municipal(con, out_dir: Path, run_id: str, signing_key: str) -> Path:
 
 
 def publish(
-    con, out_dir: Path, municipality: str, period: str, signing_key: str, journal: Path | None = None
+    con,
+    ref: Reference,
+    out_dir: Path,
+    municipality: str,
+    period: str,
+    signing_key: str,
+    journal: Path | None = None,
 ) -> tuple[Path, str]:
     """The two publishing steps outside Dagster (samples, benchmarks): compute and store the run of what is checked
     now, then render that stored run. Returns (the latest summary, run id)."""
-    run = compute(con, municipality, period)
-    store(con, run, journal)
-    return write_municipal(con, out_dir, run.run_id, signing_key), run.run_id
+    run = compute(con, ref, municipality, period)
+    store(con, ref, run, journal)
+    return write_municipal(con, ref, out_dir, run.run_id, signing_key), run.run_id

@@ -9,14 +9,15 @@ import pandas as pd
 from contracts.catalogue import load_catalogue
 from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
-from pipeline.reference import load_reference
+from pipeline.reference import Target
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, lineage_link
 
 
-def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
+def title_sheet(
+    book: Book, ws, region_name: str, m, period, as_of, all_subs: pd.DataFrame, returned: list[str]
+):
     """Who reports on what, coverage in words, and the signature block."""
-    ref = load_reference()
     latest = (
         all_subs.sort_values("version").groupby("school_id").tail(1).set_index("school_id")
         if len(all_subs)
@@ -28,11 +29,12 @@ def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
     rejected = [
         s for s in m.schools if s.id in latest.index and latest.at[s.id, "verdict"] == Verdict.REJECTED
     ]
-    missing = [s for s in m.schools if s.id not in latest.index]
+    sent_back = [s for s in m.schools if s.id in returned]
+    missing = [s for s in m.schools if s.id not in latest.index and s.id not in returned]
     late = [s for s in accepted if not bool(latest.at[s.id, "on_time"])]
     book.text(ws, 0, 0, f"Сводный отчёт о наставничестве: {m.name}", book.title)
     rows = [
-        ("Субъект РФ", ref.regions[m.region]),
+        ("Субъект РФ", region_name),
         (
             "Отчётный период",
             f"{period.code} ({period.start:%d.%m.%Y} – {period.end:%d.%m.%Y}), срок сдачи {period.deadline:%d.%m.%Y}",
@@ -41,6 +43,7 @@ def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
         ("Охват", f"приняты отчёты {len(accepted)} из {len(m.schools)} ОО"),
         ("Сданы с опозданием", ", ".join(s.short_name for s in late) or "нет"),
         ("Отклонены (ждём исправления)", ", ".join(s.short_name for s in rejected) or "нет"),
+        ("Возвращены на доработку (не учтены)", ", ".join(s.short_name for s in sent_back) or "нет"),
         ("Не сдали", ", ".join(s.short_name for s in missing) or "нет"),
         (
             "Как проверить цифру",
@@ -51,14 +54,14 @@ def title_sheet(book: Book, ws, m, period, as_of, all_subs: pd.DataFrame):
     book.title_page(ws, rows)
 
 
-def technical_sheet(book: Book, ws, run_id: str):
+def technical_sheet(book: Book, ws, run_id: str, reference_version: str):
     """What identifies this summary for svod and its engineers: not for print, but kept with the workbook."""
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 60)
     rows = [
         ("Идентификатор расчёта", run_id),
         ("Версия правил (каталог)", load_catalogue().fingerprint),
-        ("Версия справочников", load_reference().version),
+        ("Версия справочников", reference_version),
         ("Выпустить заново", f"svod reissue --run {run_id}"),
         ("Проверить цифру", "svod explain --workbook … --cell …"),
     ]
@@ -70,9 +73,9 @@ LINES_PER_PAGE = 34  # rows of 15 points on a landscape A4 page within its margi
 CHART_LINES = 16  # rows a 320-pixel chart covers
 
 
-def targets_sheet(book: Book, ws, m, period, by_key, row_of):
+def targets_sheet(book: Book, ws, all_targets: list[Target], m, period, by_key, row_of):
     """The municipality's seed and federal targets against its figures."""
-    targets = [t for t in load_reference().targets if t.applies(m.code, period) and t.indicator in BY_CODE]
+    targets = [t for t in all_targets if t.applies(m.code, period) and t.indicator in BY_CODE]
     target_rows(
         book,
         ws,
@@ -153,7 +156,9 @@ def charts_below(ws, charts: list, at: int, lines: int) -> None:
 TREND_TITLE_WIDTH = 60  # characters
 
 
-def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dict]], by_key, row_of):
+def trends_sheet(
+    book: Book, ws, targets: list[Target], m, period, earlier: list[tuple[str, object, dict]], by_key, row_of
+):
     """Each indicator now and in the earlier comparable periods held in the warehouse (`Municipality.comparable`),
     with the change; charts over the periods for the indicators with targets, shares and counts apart. Every
     figure links to its lineage row."""
@@ -164,7 +169,7 @@ def trends_sheet(book: Book, ws, m, period, earlier: list[tuple[str, object, dic
         period.code,
         *[f"Изменение к {p.code}" for _, p, _ in earlier],
     ]
-    targeted = {t.indicator for t in load_reference().targets if t.applies(m.code, period)}
+    targeted = {t.indicator for t in targets if t.applies(m.code, period)}
     codes = sorted(BY_CODE, key=lambda c: (c not in targeted, list(BY_CODE).index(c)))
     book.table(ws, 0, header, [], head_height=45)
     ws.set_column(0, 0, TREND_TITLE_WIDTH, book.wrap)

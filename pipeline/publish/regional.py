@@ -29,7 +29,7 @@ from pipeline.domain.suppression import (
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.publish.municipal_sheets import breakdowns_sheet, target_rows
-from pipeline.reference import load_reference
+from pipeline.reference import Reference
 from pipeline.store import queries
 from pipeline.store.warehouse import insert_frame, transaction
 from pipeline.xlsx.book import Book
@@ -48,11 +48,10 @@ REGIONAL_JOURNAL = "region"  # journal/region/<run>.json: each regional run's pe
 
 
 def write_regional(
-    con, out_dir: Path, region: str, periods: dict[str, str], journal: Path | None = None
+    con, ref: Reference, out_dir: Path, region: str, periods: dict[str, str], journal: Path | None = None
 ) -> Path:
     """One region's workbook from each municipality's published run for the period given for it; its totals are
     stored (and journaled, for a rebuild) as the region's figures."""
-    ref = load_reference()
     munis = [m for m in ref.municipalities_of(region) if m.code in periods]
     label = ", ".join(sorted(set(periods.values())))
     book = Book(
@@ -67,9 +66,9 @@ def write_regional(
     )
     cov, lin = book.sheet("Охват", header_row=0), book.sheet(LINEAGE_SHEET, header_row=0)
     coverage = [_coverage(con, m, periods[m.code]) for m in munis]
-    title_sheet(book, title, con, region, munis, periods, coverage)
+    title_sheet(book, title, con, ref, region, munis, periods, coverage)
     book.text(ws, 0, 0, f"Региональная сводка: {ref.regions[region]}", book.title)
-    cells = municipal_figures(con, region, periods)
+    cells = municipal_figures(con, ref, region, periods)
     ws.set_column(0, 0, 30, book.wrap)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2 + len(HEADLINES), 11)
@@ -281,12 +280,12 @@ def trends_sheet(
 
 
 def municipal_figures(
-    con, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
+    con, ref: Reference, region: str, periods: dict[str, str], runs: dict[str, str] | None = None
 ) -> dict[tuple[str, str], tuple[Figure, str, str]]:
     """(municipality, indicator) -> (its figure, figure id or "" when it has none, where the run came from), for
     the region's municipalities in `periods`: from the published run of each, or the given `runs`."""
     cells = {}
-    for m in load_reference().municipalities_of(region):
+    for m in ref.municipalities_of(region):
         if m.code not in periods:
             continue
         run = (
@@ -411,11 +410,17 @@ def store_totals(
 
 
 def title_sheet(
-    book: Book, ws, con, region: str, munis: list, periods: dict[str, str], coverage: list[list]
+    book: Book,
+    ws,
+    con,
+    ref: Reference,
+    region: str,
+    munis: list,
+    periods: dict[str, str],
+    coverage: list[list],
 ) -> None:
     """Whose summary, which periods, which municipalities are in it and as of when, who is missing, and the
     signature block."""
-    ref = load_reference()
     missing = [m.name for m in ref.municipalities_of(region) if m.code not in periods]
     as_of = []
     for m in munis:

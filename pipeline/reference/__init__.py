@@ -7,12 +7,11 @@ calendar questions such as «is this roadmap item due in that period?». Nothing
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from datetime import date, timedelta
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, model_validator
@@ -260,19 +259,22 @@ class Reference(BaseModel):
         return [m for m in self.municipalities.values() if m.region == region]
 
 
-REFERENCE_DIR_VARIABLE = "SVOD_REFERENCE_DIR"
-_selected: list[Path] = []  # a region's own reference folder, chosen by the workspace settings (`select`)
+class Issuer(NamedTuple):
+    """What a returned file is checked against: the key its template was signed with and the folder of the
+    reference data it was issued from (None: the bundled sample). Small, so it travels to the isolated workers,
+    which load the reference from the folder (cached, and loaded before they are forked)."""
+
+    signing_key: str
+    reference_dir: Path | None = None
+
+    @property
+    def reference(self) -> Reference:
+        return load_reference(self.reference_dir)
 
 
-def select(folder: Path | None) -> None:
-    """Use a region's own copy of the three reference files instead of the bundled sample."""
-    _selected[:] = [Path(folder)] if folder else []
-
-
-def load_reference() -> Reference:
-    """The reference data of the folder the workspace selected, else of $SVOD_REFERENCE_DIR (which the Dagster
-    definitions need before any workspace exists), else the bundled sample."""
-    return _load(_selected[0] if _selected else Path(os.environ.get(REFERENCE_DIR_VARIABLE) or HERE))
+def load_reference(folder: Path | None = None) -> Reference:
+    """The reference data in `folder` (a region's own copy of the three files), else the bundled sample."""
+    return _load(Path(folder) if folder else HERE)
 
 
 @cache

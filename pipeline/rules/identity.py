@@ -9,27 +9,27 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.domain.issues import Issue, issue
-from pipeline.reference import Municipality, Period, load_reference
+from pipeline.reference import Issuer, Municipality, Period
 from pipeline.rules.context import Context
 from pipeline.xlsx.school_layout import TEMPLATE_VERSION, Identity
 
 
 def identify(
-    identity: dict[str, str], signing_key: str
+    identity: dict[str, str], issuer: Issuer
 ) -> tuple[Municipality | None, Period | None, list[Issue]]:
-    """Whose return this is, from the signed identity sheet, checked against registry and calendar."""
+    """Whose return this is, from the signed identity sheet, checked against the issuer's registry and calendar."""
     if not identity:
         return None, None, [issue("M01", detail="служебный лист отсутствует")]
     try:
         ident = Identity(**{k: identity.get(k, "") for k in Identity.model_fields})
     except ValueError:
         return None, None, [issue("M01", detail="служебный лист повреждён")]
-    if not ident.verify(signing_key):
+    if not ident.verify(issuer.signing_key):
         return None, None, [issue("M02", detail="подпись не совпадает")]
     problems = []
     if ident.template_version != TEMPLATE_VERSION:
         problems.append(issue("M03", value=ident.template_version, expected=TEMPLATE_VERSION))
-    m = load_reference().municipalities.get(ident.municipality)
+    m = issuer.reference.municipalities.get(ident.municipality)
     if m is None or m.school(ident.school_id) is None:
         return None, None, [*problems, issue("M04", value=ident.school_id, municipality=ident.municipality)]
     try:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import counts
 from pipeline.domain.vocabulary import Verdict
-from pipeline.reference import load_reference
+from pipeline.reference import Reference
 from pipeline.store.warehouse import arrow_schema, arrow_table, fact_table, insert_frame, transaction
 from pipeline.xlsx.reader import stacked
 
@@ -130,13 +130,12 @@ def letters_arrow(parts: list[tuple[str, dict]]) -> pa.Table:
     )
 
 
-def load_results(con, results: list[CheckResult], answer_of: AnswerOf) -> list[DueAnswer]:
+def load_results(con, ref: Reference, results: list[CheckResult], answer_of: AnswerOf) -> list[DueAnswer]:
     """Store a batch of checked returns in one transaction, in arrival order: versions per school and period,
     verdicts, issues, the facts of every accepted return (through Arrow) and the answer due to each school
     (`answer_of`, given what the load found). An accepted version supersedes the school's previous one. Returns
     the answers, in the order of `results`."""
     catalogue = load_catalogue()
-    ref = load_reference()
     schools = sorted({r.school_id for r in results if r.school_id})
     versions = {
         (s, p): v

@@ -36,14 +36,69 @@ def pending(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> p
 
 
 def snapshot(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> list[str]:
-    """Every checked return of the partition now: the inputs a run is computed from (and re-issued from)."""
+    """Every checked return of the partition now: the inputs a run is computed from (and re-issued from). A school's
+    versions up to one returned for correction are left out: a returned report is not counted until a newer
+    version is accepted."""
     return [
         r[0]
         for r in con.execute(
-            f"SELECT sha256 FROM submission WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} ORDER BY sha256",
+            f"SELECT sha256 FROM submission s WHERE municipality = ? AND period = ? AND verdict IN {CHECKED} "
+            "AND NOT EXISTS (SELECT 1 FROM returned r JOIN submission rv ON rv.sha256 = r.sha256 "
+            "WHERE rv.school_id = s.school_id AND rv.period = s.period AND s.version <= rv.version) ORDER BY sha256",
             [municipality, period],
         ).fetchall()
     ]
+
+
+def returned_schools(
+    con: duckdb.DuckDBPyConnection, municipality: str, period: str, shas: list[str]
+) -> list[str]:
+    """Schools whose return was returned for correction and that have no version among `shas` (a run's snapshot)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT r.school_id FROM returned r JOIN school sc ON sc.id = r.school_id "
+            "WHERE sc.municipality = ? AND r.period = ? AND r.school_id NOT IN "
+            "(SELECT school_id FROM submission WHERE list_contains(?, sha256)) ORDER BY 1",
+            [municipality, period, shas],
+        ).fetchall()
+    ]
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection, municipality: str, period: str, shas: list[str]):
+    """What a run of these returns knows about: the newest of them, or the partition's newest staff decision."""
+    return con.execute(
+        "SELECT greatest((SELECT max(received_at) FROM submission WHERE list_contains(?, sha256)), "
+        "(SELECT max(d.made_at) FROM staff_decision d JOIN school sc ON sc.id = d.school_id "
+        "WHERE sc.municipality = ? AND d.period = ?))",
+        [shas, municipality, period],
+    ).fetchone()[0]
+
+
+def partition_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
+    """(municipality, period) -> a stamp of what the warehouse records for it (versions and their verdicts, returns
+    for correction, approvals, runs): it changes whenever a run changes what the partition shows."""
+    rows = con.execute(
+        "WITH parts AS ("
+        "  SELECT municipality, period, hash(sha256 || verdict) AS h FROM submission WHERE municipality IS NOT NULL"
+        "  UNION ALL SELECT sc.municipality, r.period, hash(r.sha256 || 'returned') FROM returned r "
+        "    JOIN school sc ON sc.id = r.school_id"
+        "  UNION ALL SELECT sc.municipality, a.period, hash(a.sha256 || 'approved') FROM approval a "
+        "    JOIN school sc ON sc.id = a.school_id"
+        "  UNION ALL SELECT municipality, period, hash(run_id) FROM run) "
+        "SELECT municipality, period, count(*), sum(h) FROM parts GROUP BY ALL"
+    ).fetchall()
+    return {(m, p): (n, int(h)) for m, p, n, h in rows}
+
+
+def decision_applied(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return decision_outcome(con, name) is not None
+
+
+def decision_outcome(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """What an applied staff decision did, in words (None: not applied)."""
+    row = con.execute("SELECT outcome FROM staff_decision WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
 
 
 def current_returns(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
@@ -173,7 +228,11 @@ def _missing(value) -> bool:
 
 
 # when an answer fell due and was written, when a regional workbook was published: times, not content
-TIME_COLUMNS = {"answer": "EXCLUDE (due_at, written_at)", "regional_run": "EXCLUDE (created_at)"}
+TIME_COLUMNS = {
+    "answer": "EXCLUDE (due_at, written_at)",
+    "regional_run": "EXCLUDE (created_at)",
+    "staff_decision": "EXCLUDE (applied_at)",
+}
 
 
 def content_hash(con: duckdb.DuckDBPyConnection) -> str:
@@ -202,7 +261,7 @@ def comparable_figures(
     re-issued summary shows."""
     rows = con.execute(
         "WITH chosen AS (SELECT run_id FROM run WHERE municipality = ? AND period = ? AND source_file IS NULL "
-        "AND created_at <= ? ORDER BY json_array_length(submissions) DESC, run_id LIMIT 1) "
+        "AND created_at <= ? ORDER BY created_at DESC, json_array_length(submissions) DESC, run_id LIMIT 1) "
         "SELECT f.indicator, f.figure_id, f.value, f.numerator, f.denominator, f.run_id, f.hidden "
         "FROM figure f JOIN chosen USING (run_id) "
         "WHERE f.level = 'municipality'",
@@ -264,14 +323,18 @@ def unidentified_pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def school_states(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
     """Every ОО of the registry with its latest return for the period (verdict None: nothing handed in), the first
-    error of that return (why it was not accepted) and whether an earlier version stands accepted."""
+    error of that return (why it was not accepted), whether an earlier version stands accepted, and, for a
+    version returned for correction, why (`returned`), and whether it is approved."""
     return con.execute(
         "SELECT sc.id AS school_id, sc.name, s.sha256, s.verdict, s.version, s.received_at, s.on_time, s.errors, "
         "s.warnings, (SELECT min_by(message, coalesce(src_row, 0)) FROM issue i WHERE i.sha256 = s.sha256 AND i.severity = $error) "
-        "AS reason, cs.sha256 IS NOT NULL AS has_accepted FROM school sc "
+        "AS reason, cs.sha256 IS NOT NULL AS has_accepted, rt.reason AS returned, ap.sha256 IS NOT NULL AS approved "
+        "FROM school sc "
         "LEFT JOIN (SELECT * FROM submission WHERE municipality = $m AND period = $p QUALIFY row_number() OVER "
         "(PARTITION BY school_id ORDER BY received_at DESC, sha256) = 1) s ON s.school_id = sc.id "
         "LEFT JOIN current_submission cs ON cs.school_id = sc.id AND cs.period = $p "
+        "LEFT JOIN returned rt ON rt.sha256 = s.sha256 "
+        "LEFT JOIN approval ap ON ap.school_id = sc.id AND ap.period = $p "
         "WHERE sc.municipality = $m ORDER BY sc.id",
         {"m": municipality, "p": period, "error": Severity.ERROR.value},
     ).df()

@@ -24,7 +24,7 @@ from pipeline.domain.figures import FigureId
 from pipeline.domain.indicators import BY_CODE, INDICATORS
 from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
-from pipeline.reference import load_reference
+from pipeline.reference import Reference, load_reference
 from warehouse import SCHEMA, VIEWS
 
 SQL_TYPES = {"int": "BIGINT", "decimal": "DOUBLE", "date": "DATE"}
@@ -39,9 +39,14 @@ class WarehouseBusy(RuntimeError):
 
 @contextmanager
 def connect(
-    path: Path, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY, wait: float | None = None
+    path: Path,
+    read_only: bool = False,
+    memory_limit: str = DEFAULT_MEMORY,
+    wait: float | None = None,
+    reference: Reference | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse file, its schema brought up to date (unless read-only). Waits `wait` seconds
+    """A connection to the warehouse file, its schema brought up to date (unless read-only) and its reference
+    dimensions loaded from `reference` (default: the bundled sample) where they differ. Waits `wait` seconds
     (default LOCK_WAIT_SECONDS) for another svod process that holds the file, then says so in Russian."""
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
     while True:
@@ -56,7 +61,7 @@ def connect(
             time.sleep(LOCK_RETRY_SECONDS)
     try:
         if not read_only:
-            ensure_schema(con)
+            ensure_schema(con, reference or load_reference())
         yield con
     finally:
         con.close()
@@ -66,7 +71,7 @@ def fact_table(sheet: str) -> str:
     return f"fact_{sheet}"
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_schema(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
     """Migrate: create what is missing, convert older layouts, and load the reference data if it changed."""
     _split_lineage(con)
     decided = _has_column(con, "figure", "hidden")
@@ -80,16 +85,16 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})"
         )
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
-    if loaded is None or loaded[0] != _reference_version():
-        refresh_reference(con)
+    if loaded is None or loaded[0] != _reference_version(ref):
+        refresh_reference(con, ref)
 
 
-def _reference_version() -> str:
+def _reference_version(ref: Reference) -> str:
     """The reference data's version and a digest of the indicators' declarations (table `indicator`)."""
     kinds = json.dumps(
         [[i.code, i.title, i.unit.value, bool(i.largest), i.revision] for i in INDICATORS], ensure_ascii=False
     )
-    return f"{load_reference().version}/{hashlib.sha256(kinds.encode()).hexdigest()[:12]}"
+    return f"{ref.version}/{hashlib.sha256(kinds.encode()).hexdigest()[:12]}"
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
@@ -182,9 +187,8 @@ def single_threaded(con: duckdb.DuckDBPyConnection):
         con.execute(f"SET threads = {int(before)}")
 
 
-def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace the reference dimensions with the bundled reference data."""
-    ref = load_reference()
+def refresh_reference(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
+    """Replace the reference dimensions with `ref`'s."""
     tables = {
         "region": pd.DataFrame([{"code": k, "name": v} for k, v in ref.regions.items()]),
         "municipality": pd.DataFrame(
@@ -250,7 +254,7 @@ def refresh_reference(con: duckdb.DuckDBPyConnection) -> None:
         for name, frame in tables.items():
             con.execute(f"DELETE FROM {name}")
             insert_frame(con, name, frame)
-        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [_reference_version()])
+        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('reference', ?)", [_reference_version(ref)])
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table) -> None:

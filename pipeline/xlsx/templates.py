@@ -16,7 +16,7 @@ import xlsxwriter
 
 from contracts.catalogue import Catalogue, Column, load_catalogue
 from pipeline.files import atomic_path
-from pipeline.reference import Municipality, Period, School, load_reference
+from pipeline.reference import Issuer, Municipality, Period, School
 from pipeline.xlsx.school_layout import (
     CAPACITY,
     CODE_ROW,
@@ -56,12 +56,11 @@ def submission_id(school_id: str, period: str, issued: date) -> str:
     return hashlib.sha256(f"{school_id}|{period}|{issued.isoformat()}".encode()).hexdigest()[:12]
 
 
-def title_row(m: Municipality, school: School, period: Period) -> dict:
-    ref = load_reference()
+def title_row(m: Municipality, school: School, period: Period, region_name: str) -> dict:
     return {
         "template_version": TEMPLATE_VERSION,
         "municipality_code": m.name,
-        "region_code": ref.regions[m.region],
+        "region_code": region_name,
         "school_id": school.id,
         "school_name": school.name,
         "school_type": school.type,
@@ -351,15 +350,15 @@ def _write_value(ws, r: int, col: int, value, f: dict, fixed: bool):
 
 def write_template(
     out_dir: Path,
+    issuer: Issuer,
     municipality: str,
     period_code: str,
     school_id: str,
-    signing_key: str,
     issued: date,
     carried: dict[str, list[dict]] | None = None,
 ) -> Path:
     """Write one prefilled, signed template atomically and return its path."""
-    ref = load_reference()
+    ref = issuer.reference
     m = ref.municipalities[municipality]
     period, school = m.period(period_code), m.school(school_id)
     catalogue = load_catalogue()
@@ -371,9 +370,9 @@ def write_template(
         period=period.code,
         issued=issued.isoformat(),
         submission_id=submission_id(school.id, period.code, issued),
-    ).signed(signing_key)
+    ).signed(issuer.signing_key)
     prefill = {
-        "meta": [title_row(m, school, period)],
+        "meta": [title_row(m, school, period, ref.regions[m.region])],
         "roadmap_status": roadmap_rows(m, period),
         **(carried or {}),
     }

@@ -18,7 +18,7 @@ def check_return(
     previous_for: Previous | None = None,
 ) -> CheckResult:
     """Every check of one file with the workspace's key, as the intake runs them."""
-    return check_file(path, ws.key, received_at, original_name, previous_for)
+    return check_file(path, ws.issuer, received_at, original_name, previous_for)
 
 
 def stacked_facts(book, school_id: str, versions: list[tuple[int, bool]] = ((0, True),), sha: str = "sha"):

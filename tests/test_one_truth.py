@@ -1,0 +1,139 @@
+"""One system: the cabinet and the pipeline agree by construction. A return for correction is counted nowhere
+(board, school's page, municipal summary, region page, regional workbook); runs the cabinet did not start reach
+its board; a run of one region writes no other region's files."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import openpyxl
+import pytest
+from django.conf import settings
+from typer.testing import CliRunner
+
+from cabinet import worker
+from cabinet.models import Job, Role
+from cabinet.workflow import board, school_state, totals
+from pipeline.assets.partitions import partition_key
+from pipeline.cli import app
+from pipeline.config import Workspace
+from pipeline.domain.vocabulary import Status
+from pipeline.in_process import consolidate, instance, materialize
+from pipeline.xlsx.summary_layout import municipal_paths, regional_files
+from samples import demo
+from tests.support.cabinet import client_for
+
+pytestmark = pytest.mark.e2e
+TOMSK, SARATOV = ("kedrovy", "2025", "tomsk_obl"), ("voskresensky", "2025", "saratov_obl")
+
+
+def hand_in_by_mail(ws: Workspace, partitions) -> list:
+    """Every ОО of the partitions sends its return the way most do: a file in the inbox (e-mail, a shared folder)."""
+    for municipality, period, _ in partitions:
+        materialize(ws, instance(ws), ["school_templates"], partition_key(municipality, period))
+    return demo.fill_inbox(ws, [(m, p) for m, p, _ in partitions])
+
+
+@pytest.fixture(scope="module")
+def two_regions(tmp_path_factory) -> Workspace:
+    ws = Workspace.resolve(tmp_path_factory.mktemp("two_regions") / "home")
+    hand_in_by_mail(ws, [TOMSK, SARATOV])
+    consolidate(ws, [(m, p) for m, p, _ in (TOMSK, SARATOV)], settle=0)
+    return ws
+
+
+def test_a_run_of_one_region_writes_no_other_regions_workbook(two_regions, tmp_path):
+    ws = Workspace.resolve(tmp_path / "home")
+    shutil.copytree(two_regions.home, ws.home, dirs_exist_ok=True)
+    [tomsk], [saratov] = regional_files(ws.out, TOMSK[2]), regional_files(ws.out, SARATOV[2])
+    before = {path: path.read_bytes() for path in (tomsk, saratov)}
+    for path in before:
+        os.utime(path, ns=(0, 0))
+    consolidate(ws, [TOMSK[:2]], settle=0)
+    assert saratov.stat().st_mtime_ns == 0 and saratov.read_bytes() == before[saratov]
+    assert tomsk.stat().st_mtime_ns > 0  # its own region's workbook is written again
+
+
+def coverage_line(path) -> str:
+    title = openpyxl.load_workbook(path, read_only=True)["Титул"]
+    return next(str(r[1]) for r in title.iter_rows(values_only=True) if r[0] == "Охват")
+
+
+def regional_coverage(ws: Workspace, municipality_name: str) -> int:
+    """Accepted returns of one municipality as the regional workbook counts them (sheet «Охват»)."""
+    [path] = regional_files(ws.out, TOMSK[2])
+    rows = openpyxl.load_workbook(path, read_only=True)["Охват"].iter_rows(values_only=True)
+    return next(int(r[3]) for r in rows if r[0] == municipality_name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_returned_for_correction_is_counted_in_none_of_five_places(tmp_path):
+    ws = settings.WORKSPACE
+    municipality, period, region = TOMSK
+    m = ws.reference.municipalities[municipality]
+    hand_in_by_mail(ws, [TOMSK])
+    consolidate(ws, [(municipality, period)], settle=0)
+    worker.Follower(ws).follow()
+    before = totals(board(m, m.period(period)))["done"]
+    assert before >= 2, "the sample must have several accepted reports"
+    victim = next(s for s in board(m, m.period(period)) if s.done).school
+
+    methodist = client_for(Role.METHODIST, municipality)
+    slug = period.replace("/", "-")
+    methodist.post(
+        f"/o/{victim.id}/{slug}/decide/", {"kind": "return", "reason": "Нет подписи руководителя."}
+    )
+    assert Job.objects.filter(state="queued", municipality=municipality).exists()
+    while worker.run_next():  # the consolidation the decision asked for: it applies the decision
+        pass
+
+    state = school_state(m, victim, m.period(period))
+    page = re.sub(r"\s+", " ", methodist.get(f"/o/{victim.id}/{slug}/").content.decode())
+    region_page = client_for(Role.REGION, region).get(f"/region/{region}/").content.decode()
+    summary = municipal_paths(ws.out, municipality, period, "")[0]  # the latest
+    assert state.status == Status.RETURNED and Status.RETURNED.ru in page  # the school's page
+    assert totals(board(m, m.period(period)))["done"] == before - 1  # the board
+    assert coverage_line(summary).startswith(f"приняты отчёты {before - 1} из {len(m.schools)}")
+    assert f"{before - 1} из {len(m.schools)}" in region_page  # the region page
+    assert regional_coverage(ws, m.name) == before - 1  # the regional workbook
+    title = {r[0]: r[1] for r in openpyxl.load_workbook(summary)["Титул"].iter_rows(values_only=True)}
+    assert victim.short_name in title["Возвращены на доработку (не учтены)"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_the_cabinet_did_not_start_reach_its_board():
+    """A run of `svod run` and one the inbox sensor asked for are on the board at the worker's next look."""
+    import dagster as dg
+
+    from pipeline.assets.sensors import inbox_sensor
+    from pipeline.definitions import build_defs
+    from pipeline.in_process import resource
+
+    ws = settings.WORKSPACE
+    municipality, period = "levokumsky", "2024/2025"
+    m = ws.reference.municipalities[municipality]
+    follower = worker.Follower(ws)
+    follower.follow()
+    assert totals(board(m, m.period(period)))["done"] == 0
+    story = hand_in_by_mail(ws, [(municipality, period, "")])
+    cli = CliRunner().invoke(
+        app, ["run", "--period", period, "--municipality", municipality, "--home", str(ws.home)]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert (municipality, period) in follower.follow()
+    after_cli = totals(board(m, m.period(period)))["done"]
+    assert after_cli > 0
+
+    assert demo.send_corrections(ws, story), "the sample must include corrected resubmissions"
+    inst = instance(ws)
+    asked = inbox_sensor(
+        dg.build_sensor_context(cursor=None, resources={"svod": resource(ws)}, instance=inst)
+    )
+    job = build_defs({"svod": resource(ws)}).resolve_job_def("consolidate_partition")
+    for request in asked.run_requests:
+        run = job.execute_in_process(partition_key=request.partition_key, instance=inst, tags=request.tags)
+        assert run.success
+    assert (municipality, period) in follower.follow()
+    assert totals(board(m, m.period(period)))["done"] > after_cli
