@@ -39,9 +39,15 @@ class Account(models.Model):
         return f"{self.user.username} ({self.get_role_display()} {self.organisation})"
 
 
+class Channel(models.TextChoices):
+    CABINET = "cabinet", "через кабинет"
+    INBOX = "inbox", "по почте или через папку"
+
+
 class Upload(models.Model):
-    """One workbook handed in through the cabinet and the answer shown at once. Its bytes are in the archive
-    (by sha256); its receipt and annotated copy are under the workspace's `cabinet/answers/<id>/`."""
+    """One version of a school's return: handed in through the cabinet (and answered at once), or one that came
+    another way, as the warehouse recorded it (`cabinet.versions`). Its bytes are in the archive (by sha256); its
+    receipt and annotated copy are under the workspace's `cabinet/answers/<id>/`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     school_id = models.CharField(max_length=32, db_index=True)
@@ -62,6 +68,7 @@ class Upload(models.Model):
     recorded_verdict = models.CharField(
         max_length=32, choices=VERDICTS, blank=True
     )  # what consolidation recorded
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.CABINET)
 
     class Meta:
         ordering = ["-uploaded_at"]

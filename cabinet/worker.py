@@ -23,11 +23,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cabinet import notices
+from cabinet import notices, versions
 from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
 from pipeline import in_process
 from pipeline.assets.run_context import regions_tag
 from pipeline.config import Workspace
+from pipeline.domain.vocabulary import CHECKED_VERDICTS
 from pipeline.store import queries
 from pipeline.store.warehouse import WarehouseBusy
 
@@ -155,31 +156,25 @@ JOBS = {
 
 
 def sync(municipality: str, period: str) -> int:
-    """Copy the warehouse's record of a partition into the cabinet's state; returns how many ОО stand accepted."""
+    """Copy the warehouse's record of a partition into the cabinet's state: each ОО's latest verdict, the verdicts
+    recorded for uploads, the versions that came another way (e-mail, the inbox), and the receipts to send.
+    Returns how many ОО stand accepted."""
     ws = workspace()
     if not ws.database.exists():
         return 0
     uploads = list(Upload.objects.filter(municipality=municipality, period=period))
-    schools = [s.id for s in settings.WORKSPACE.reference.municipalities[municipality].schools]
+    schools = [s.id for s in ws.reference.municipalities[municipality].schools]
     with ws.connect(read_only=True) as con:
         states = queries.school_states(con, municipality, period)
-        recorded = dict(
-            con.execute(
-                "SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)",
-                [[u.sha256 for u in uploads]],
-            ).fetchall()
-        )
-        answers = [
-            r[0]
-            for r in con.execute(
-                "SELECT payload FROM answer WHERE period = ? AND list_contains(?, school_id) "
-                "AND written_at >= ? ORDER BY due_at",
-                [period, schools, notices.receipts_since()],
-            ).fetchall()
-        ]
-    notices.warehouse_receipts(answers)
+        recorded = queries.verdicts_of(con, [u.sha256 for u in uploads])
+        answers = queries.answers_of(con, period, schools)
+    since = notices.receipts_since()
+    notices.warehouse_receipts([payload for payload, written in answers if written and written >= since])
     accepted = 0
     with transaction.atomic():
+        versions.add_missing(
+            ws, municipality, [payload for payload, _ in answers], {u.sha256 for u in uploads}
+        )
         for s in states[states["verdict"].notna()].itertuples():
             accepted += bool(s.has_accepted)
             RecordedState.objects.update_or_create(
@@ -197,10 +192,7 @@ def sync(municipality: str, period: str) -> int:
             )
         for u in uploads:
             verdict = recorded.get(u.sha256)
-            if (
-                verdict in ("accepted", "accepted_with_warnings", "rejected")
-                and verdict != u.recorded_verdict
-            ):
+            if verdict in CHECKED_VERDICTS and verdict != u.recorded_verdict:
                 u.recorded_verdict = verdict
                 u.save(update_fields=["recorded_verdict"])
     return accepted

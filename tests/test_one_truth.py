@@ -14,7 +14,7 @@ from django.conf import settings
 from typer.testing import CliRunner
 
 from cabinet import worker
-from cabinet.models import Job, Role
+from cabinet.models import Channel, Job, Role, Upload
 from cabinet.workflow import board, school_state, totals
 from pipeline.assets.partitions import partition_key
 from pipeline.cli import app
@@ -54,6 +54,22 @@ def test_a_run_of_one_region_writes_no_other_regions_workbook(two_regions, tmp_p
     consolidate(ws, [TOMSK[:2]], settle=0)
     assert saratov.stat().st_mtime_ns == 0 and saratov.read_bytes() == before[saratov]
     assert tomsk.stat().st_mtime_ns > 0  # its own region's workbook is written again
+
+
+def e_mailed_version_is_shown_whole(m, period: str) -> None:
+    """A version that came by e-mail is in the cabinet: its verdict, its problems by cell, the file as sent."""
+    rejected = next(s for s in board(m, m.period(period)) if s.status == Status.REJECTED)
+    school, slug = rejected.school, period.replace("/", "-")
+    client = client_for(Role.SCHOOL, school.id)
+    versions = Upload.objects.filter(school_id=school.id, period=period, channel=Channel.INBOX)
+    assert versions.exists() and Channel.INBOX.label in client.get(f"/o/{school.id}/{slug}/").content.decode()
+    version = versions.first()
+    cell = next(i["cell"] for i in version.issues if i["severity"] == "error" and i["cell"])
+    assert f">{cell}<" in client.get(f"/upload/{version.pk}/").content.decode().replace(" ", "")
+    sent = client.get(f"/upload/{version.pk}/original/")
+    archived = next((settings.WORKSPACE.archive / version.sha256[:2]).glob(f"{version.sha256}.*"))
+    assert b"".join(sent.streaming_content) == archived.read_bytes()
+    assert client.get(f"/upload/{version.pk}/receipt/").status_code == 200
 
 
 def coverage_line(path) -> str:
@@ -125,6 +141,7 @@ def test_runs_the_cabinet_did_not_start_reach_its_board():
     assert (municipality, period) in follower.follow()
     after_cli = totals(board(m, m.period(period)))["done"]
     assert after_cli > 0
+    e_mailed_version_is_shown_whole(m, period)
 
     assert demo.send_corrections(ws, story), "the sample must include corrected resubmissions"
     inst = instance(ws)

@@ -91,6 +91,25 @@ def partition_stamps(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tu
     return {(m, p): (n, int(h)) for m, p, n, h in rows}
 
 
+def answers_of(con: duckdb.DuckDBPyConnection, period: str, schools: list[str]) -> list[tuple[str, object]]:
+    """(JSON payload, when written to the outbox) of the answers about the schools' checked files for the period,
+    oldest first."""
+    return con.execute(
+        "SELECT payload, written_at FROM answer WHERE period = ? AND list_contains(?, school_id) "
+        "AND kind = 'receipt' ORDER BY due_at",
+        [period, schools],
+    ).fetchall()
+
+
+def verdicts_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, str]:
+    """sha256 -> the verdict the warehouse recorded for each of these files."""
+    return dict(
+        con.execute(
+            "SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)", [shas]
+        ).fetchall()
+    )
+
+
 def decision_applied(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return decision_outcome(con, name) is not None
 
