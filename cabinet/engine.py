@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 import unicodedata
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -314,10 +315,25 @@ def start_checking(web_processes: int = 1) -> None:
     )
 
 
+def stop_checking() -> None:
+    """Stop this web process's checking processes (the web process is stopping)."""
+    with _checkers_lock:
+        if _checkers is not None:
+            _checkers.shutdown(wait=True, cancel_futures=True)
+
+
 def checking_process_start() -> None:
-    """A checking process yields the CPU to the web process's pages, then loads what checking needs."""
+    """A checking process yields the CPU to the web process's pages, ends with its web process (even one that
+    was killed), then loads what checking needs."""
     os.nice(CHECKING_NICENESS)
+    threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True).start()
     preload(workspace().reference_dir)
+
+
+def _end_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def in_checking_pool() -> ProcessPoolExecutor:

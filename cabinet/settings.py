@@ -1,6 +1,8 @@
-"""Django settings of the cabinet. Everything that varies between machines comes from `pipeline.config`
-(the one place that reads svod's environment): the workspace, the cabinet's database, the secret key, the
-hosts it answers and the mail server. The defaults are embedded: SQLite in the workspace, mail into files.
+"""Django settings of the cabinet: what is the same everywhere, as module constants, and what varies with the
+workspace (`for_workspace`), from `pipeline.config` (the one place that reads svod's environment): the workspace,
+the cabinet's database, the secret key, the hosts it answers and the mail server. The defaults are embedded:
+SQLite in the workspace, mail into files. `cabinet.setup.start` configures Django with both for a given
+workspace; `cabinet.served_settings` is the settings module of a server (gunicorn) and the tests.
 """
 
 from __future__ import annotations
@@ -9,14 +11,8 @@ from pathlib import Path
 
 from pipeline.config import Workspace, cabinet_settings
 
-WORKSPACE = Workspace.resolve(create=False)  # made, with the cabinet's secret, by `cabinet.setup.start`
-_settings = cabinet_settings(WORKSPACE.home)
-
 BASE_DIR = Path(__file__).resolve().parent
-SECRET_KEY = _settings.secret_key
 DEBUG = False  # never a debug page, in any mode a user can reach
-ALLOWED_HOSTS = _settings.allowed_hosts
-CSRF_TRUSTED_ORIGINS = _settings.trusted_origins
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,12 +58,10 @@ TEMPLATES = [
     }
 ]
 WSGI_APPLICATION = "cabinet.wsgi.application"
-DATABASES = {"default": _settings.database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
-TIME_ZONE = _settings.time_zone
 USE_I18N = True
 USE_TZ = True
 
@@ -85,7 +79,6 @@ SESSION_COOKIE_AGE = 8 * 3600  # a working day; then the session expires
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _settings.secure_cookies
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "cabinet.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -97,9 +90,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# uploads: the size limit applies before the body is read (RefuseOversizedUploads), files stay in memory
-UPLOAD_LIMIT_BYTES = _settings.upload_limit_bytes
-FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_LIMIT_BYTES
+# uploads: the size limit (UPLOAD_LIMIT_BYTES) applies before the body is read (RefuseOversizedUploads), files
+# stay in memory
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["cabinet.uploads.LimitedUploadHandler"]
 
@@ -109,17 +101,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
 
-EMAIL_BACKEND = _settings.email_backend
-EMAIL_FILE_PATH = WORKSPACE.home / "cabinet" / "mail"
-EMAIL_HOST, EMAIL_PORT = _settings.smtp_host, _settings.smtp_port
-EMAIL_USE_TLS, EMAIL_USE_SSL = _settings.smtp_security == "starttls", _settings.smtp_security == "ssl"
-EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _settings.smtp_user, _settings.smtp_password
 EMAIL_TIMEOUT = 30
-DEFAULT_FROM_EMAIL = _settings.mail_from
-MAIL_CONFIGURED = _settings.email_backend.endswith(
-    "smtp.EmailBackend"
-)  # else notices are written to EMAIL_FILE_PATH
-PUBLIC_URL = _settings.public_url
 
 LOGGING = {
     "version": 1,
@@ -127,3 +109,36 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+
+def for_workspace(ws: Workspace) -> dict:
+    """The settings that vary with the workspace and the machine (its cabinet prepared: `prepare_cabinet`)."""
+    varying = cabinet_settings(ws.home)
+    return {
+        "WORKSPACE": ws,
+        "SECRET_KEY": varying.secret_key,
+        "ALLOWED_HOSTS": varying.allowed_hosts,
+        "CSRF_TRUSTED_ORIGINS": varying.trusted_origins,
+        "DATABASES": {"default": varying.database},
+        "TIME_ZONE": varying.time_zone,
+        "SESSION_COOKIE_SECURE": varying.secure_cookies,
+        "CSRF_COOKIE_SECURE": varying.secure_cookies,
+        "UPLOAD_LIMIT_BYTES": varying.upload_limit_bytes,
+        "FILE_UPLOAD_MAX_MEMORY_SIZE": varying.upload_limit_bytes,
+        "EMAIL_BACKEND": varying.email_backend,
+        "EMAIL_FILE_PATH": ws.home / "cabinet" / "mail",
+        "EMAIL_HOST": varying.smtp_host,
+        "EMAIL_PORT": varying.smtp_port,
+        "EMAIL_USE_TLS": varying.smtp_security == "starttls",
+        "EMAIL_USE_SSL": varying.smtp_security == "ssl",
+        "EMAIL_HOST_USER": varying.smtp_user,
+        "EMAIL_HOST_PASSWORD": varying.smtp_password,
+        "DEFAULT_FROM_EMAIL": varying.mail_from,
+        "MAIL_CONFIGURED": varying.email_backend.endswith("smtp.EmailBackend"),  # else mail goes to files
+        "PUBLIC_URL": varying.public_url,
+    }
+
+
+def of_workspace(ws: Workspace) -> dict:
+    """Every setting of the cabinet for the workspace."""
+    return {name: value for name, value in globals().items() if name.isupper()} | for_workspace(ws)

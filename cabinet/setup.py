@@ -1,22 +1,25 @@
 """Starting Django for the cabinet from svod's commands (serve, users, demo, the worker): the workspace, the
-settings, and the cabinet's database brought up to date."""
+settings made for it (`cabinet.settings.of_workspace`), and the cabinet's database brought up to date. Writes no
+environment variable."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pipeline.config import ENVIRONMENT, Workspace, prepare_cabinet
+from pipeline.config import Workspace, prepare_cabinet
 
 
 def start(home: str | Path | None = None, migrate: bool = True) -> None:
     import django
+    from django.conf import settings
     from django.core.management import call_command
+
+    from cabinet.settings import of_workspace
 
     ws = Workspace.resolve(home)
     prepare_cabinet(ws.home)
-    os.environ[ENVIRONMENT["home"]] = str(ws.home)  # Django reads its settings module, which reads this
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cabinet.settings")
+    if not settings.configured:
+        settings.configure(**of_workspace(ws))
     django.setup()
     if migrate:
         call_command("migrate", interactive=False, verbosity=0)

@@ -11,7 +11,7 @@ os.environ.setdefault("SVOD_SIGNING_KEY", "svod-demo-signing-key")
 from pipeline.config import Workspace, prepare_cabinet  # noqa: E402
 
 prepare_cabinet(Workspace.resolve().home)  # what `svod serve` does before Django starts
-from cabinet.settings import *  # noqa: E402,F403
+from cabinet.served_settings import *  # noqa: E402,F403
 
 DATABASES["default"]["TEST"] = {"NAME": str(WORKSPACE.home / "cabinet" / "test.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only

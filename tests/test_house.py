@@ -35,7 +35,11 @@ print(json.dumps({"changed": changed, "skipped": skipped}))
 
 def test_importing_any_module_creates_nothing_and_sets_no_environment(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SVOD_", "DJANGO_", "DAGSTER_"))}
-    env |= {"DJANGO_SETTINGS_MODULE": "cabinet.settings", "SVOD_SECRET_KEY": "test", "PYTHONPATH": str(ROOT)}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "cabinet.served_settings",
+        "SVOD_SECRET_KEY": "test",
+        "PYTHONPATH": str(ROOT),
+    }
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_ALL], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

@@ -1,4 +1,4 @@
-"""`svod serve` as schools meet it: two web processes on one port sharing sessions through the cabinet's store,
+"""`svod serve` as schools meet it: two gunicorn web processes on one port sharing sessions through the cabinet's store,
 every upload answered whichever process takes it, and nothing it started left running once it stops."""
 
 from __future__ import annotations
@@ -32,16 +32,19 @@ for school in {schools!r}:
 
 
 def web_processes(pgid: int) -> list[int]:
-    """The processes of the server's group answering requests (not their checking processes: those are forks)."""
+    """gunicorn's web processes in the server's group: forks of its arbiter at niceness 0 (not their checking
+    processes, which are forks of theirs at niceness 5)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
                 stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if (b"serve" in argv or b"web" in argv) and int(
-                    stat[16]
-                ) == 0:  # niceness 0: not a checking process
+                parent = Path("/proc") / stat[1] / "cmdline"
+                if (
+                    b"gunicorn" in (proc / "cmdline").read_bytes()
+                    and b"gunicorn" in parent.read_bytes()
+                    and int(stat[16]) == 0
+                ):
                     found.append(int(proc.name))
         except (OSError, ValueError):
             continue
@@ -126,6 +129,14 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         with ThreadPoolExecutor(len(sent)) as pool:  # all at once: both processes take some
             verdicts = list(pool.map(lambda job: school_hands_in(base, *job), sent))
         assert verdicts == ["Отчёт принят", "Отчёт не принят"] * 4
+        killed = web_processes(server.pid)[0]
+        os.kill(killed, signal.SIGKILL)  # a web process dies: gunicorn's arbiter starts another, nobody else
+        wait_until(
+            lambda: killed not in (now := web_processes(server.pid)) and len(now) == 2,
+            "a new web process",
+            60,
+        )
+        assert school_hands_in(base, *sent[0]) == "Отчёт принят"
     finally:
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
         server.wait(timeout=60)

@@ -56,8 +56,52 @@ def serve(
     ws = Workspace.resolve(home)
     ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
     start(ws.home)
+    refuse_taken_port(host, port)
+    env = {
+        **os.environ,
+        ENVIRONMENT["home"]: str(ws.home),
+        ENVIRONMENT["signing_key"]: ws.key,
+        "DAGSTER_HOME": str(in_process.write_instance_settings(ws)),
+    }
+    web = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "-c",
+        "python:cabinet.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
+    server = subprocess.Popen(web, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
+    console.print(
+        f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
+    )
+    if all_services:
+        console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
     try:
-        listener = socket.create_server((host, port), backlog=128)
+        server.wait()
+    finally:
+        for child in [server, *children]:
+            child.terminate()
+        for child in [server, *children]:
+            try:
+                child.wait(timeout=STOP_SECONDS)
+            except (
+                subprocess.TimeoutExpired
+            ):  # a run that does not stop in time: killed runs are finished on restart
+                child.kill()
+                child.wait()
+
+
+def refuse_taken_port(host: str, port: int) -> None:
+    """Say in Russian when the address cannot be listened on (gunicorn would retry and then log in English)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
     except OSError as exc:
         reason = (
             "его уже занимает другая программа"
@@ -67,50 +111,6 @@ def serve(
         raise WrongInput(
             f"Кабинет не может слушать адрес {host}:{port}: {reason}. Укажите другой --port или --host."
         ) from exc
-    listener.set_inheritable(True)  # every web process accepts on it
-    env = {
-        **os.environ,
-        ENVIRONMENT["home"]: str(ws.home),
-        ENVIRONMENT["signing_key"]: ws.key,
-        "DAGSTER_HOME": str(in_process.write_instance_settings(ws)),
-    }
-    web = [
-        sys.executable,
-        "-m",
-        "cabinet",
-        "web",
-        "--home",
-        str(ws.home),
-        "--socket-fd",
-        str(listener.fileno()),
-        "--threads",
-        str(threads),
-        "--web-processes",
-        str(processes),
-    ]
-    children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
-    children += [subprocess.Popen(web, env=env, pass_fds=[listener.fileno()]) for _ in range(processes - 1)]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
-    console.print(
-        f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
-    )
-    if all_services:
-        console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
-    from cabinet.wsgi import serve as serve_requests
-
-    try:
-        serve_requests(listener, threads, processes)  # this process is one of the web processes
-    finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=STOP_SECONDS)
-            except (
-                subprocess.TimeoutExpired
-            ):  # a run that does not stop in time: killed runs are finished on restart
-                child.kill()
-                child.wait()
 
 
 def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[str, list[str]]]:
