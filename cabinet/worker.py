@@ -1,12 +1,11 @@
-"""The cabinet's worker: the one process that does the warehouse work the cabinet asks for (`Job`), one job at a
-time, in the order asked: consolidations as the Dagster assets (`pipeline.in_process`), which also apply the
-methodists' decisions handed to the pipeline (`pipeline.intake.decisions`). After each job it copies what the warehouse recorded into the cabinet's state
-(`RecordedState`, `Upload.recorded_verdict`, the receipts to send), so pages never read the warehouse while a run
-writes it. Between jobs it sends the queued notices and, every few minutes, records the reminders, overdue
-notices and digests that fell due (`cabinet.notices`).
+"""The cabinet's worker: keeps the cabinet's copy of what the warehouse recorded current, whoever ran the
+pipeline (`Follower`: each ОО's latest verdict, the verdicts recorded for uploads, the versions that came by
+e-mail or the inbox, the receipts to send), so pages never read the warehouse while a run writes it; sends the
+queued notices and, every few minutes, records the reminders, overdue notices and digests that fell due
+(`cabinet.notices`). It runs nothing: the cabinet asks Dagster for runs (`cabinet.runs`).
 
-`svod serve` starts it beside the web server; one worker runs per workspace (a lock file). A job left running
-by a killed worker is queued again when the next one starts: every job is safe to repeat.
+`svod serve` starts it beside the web server; one worker runs per workspace (a lock file). Everything it does is
+safe to repeat after it was killed.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cabinet import notices, versions
-from cabinet.models import Job, JobKind, JobState, RecordedState, Upload
-from pipeline import in_process
-from pipeline.assets.run_context import regions_tag
+from cabinet.models import RecordedState, Upload
 from pipeline.config import Workspace
 from pipeline.domain.vocabulary import CHECKED_VERDICTS
 from pipeline.store import queries
@@ -34,14 +31,12 @@ from pipeline.store.warehouse import WarehouseBusy
 
 POLL_SECONDS = 1.0
 FOLLOW_SECONDS = 10.0  # how often the worker looks whether a run it did not start changed the warehouse
-NICENESS = 10  # the worker's runs yield the CPU to pages and uploads, which people wait for
+NICENESS = 10  # the worker yields the CPU to pages and uploads, which people wait for
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
 log = logging.getLogger(__name__)
 
 
 def workspace() -> Workspace:
-    from django.conf import settings
-
     return settings.WORKSPACE
 
 
@@ -66,9 +61,6 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
         os.nice(NICENESS)
-        Job.objects.filter(state=JobState.RUNNING).update(
-            state=JobState.QUEUED, progress="повтор после перезапуска"
-        )
         notices.recover()
         follower = Follower(ws)
         follower.follow()
@@ -81,78 +73,12 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
                 follower.follow()
                 last_followed = time.monotonic()
             notices.send_due()
-            if not run_next():
-                time.sleep(poll)
+            time.sleep(poll)
 
 
 def plan_notices(today=None) -> int:
     """Record the reminders, overdue notices and digests due today (each once: keys); returns how many are new."""
     return sum(bool(draft.record()) for draft in notices.due(today or timezone.localdate()))
-
-
-def run_next() -> bool:
-    """Do the oldest queued job; False when there is none."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().filter(state=JobState.QUEUED).first()
-        if job is None:
-            return False
-        job.state, job.started_at, job.progress = JobState.RUNNING, timezone.now(), "начат"
-        job.save()
-    try:
-        JOBS[job.kind](job)
-        job.state = JobState.DONE
-    except Exception as exc:  # the job fails, the worker goes on; staff read the reason, engineers the log
-        log.exception("cabinet job %s failed", job.pk)
-        job.state = JobState.FAILED
-        job.progress = (
-            str(exc)
-            if isinstance(exc, in_process.RunFailed)
-            else "не удалось выполнить; подробности — в журнале сервера"
-        )
-    job.finished_at = timezone.now()
-    job.save()
-    return True
-
-
-def report(job: Job, text: str) -> None:
-    job.progress = text[:300]
-    job.save(update_fields=["progress"])
-
-
-def consolidate(job: Job) -> None:
-    ws = workspace()
-    report(job, "приём и проверка отчётов")
-
-    def stages(items):
-        for item in items:
-            report(job, "проверка, загрузка и расчёт показателей")
-            yield item
-        report(job, "сводка региона")
-
-    in_process.consolidate(
-        ws, [(job.municipality, job.period)], settle=0, progress=stages, notify=lambda text: report(job, text)
-    )
-    done = sync(job.municipality, job.period)
-    report(job, f"сводка выпущена: принятых отчётов {done}")
-
-
-def regional(job: Job) -> None:
-    ws = workspace()
-    report(job, "сбор сводок муниципалитетов")
-    in_process.materialize(
-        ws,
-        in_process.instance(ws),
-        ["regional_summary"],
-        tags=regions_tag([job.region]),
-        notify=lambda text: report(job, text),
-    )
-    report(job, "сводка региона выпущена")
-
-
-JOBS = {
-    JobKind.CONSOLIDATE: consolidate,
-    JobKind.REGIONAL: regional,
-}
 
 
 def sync(municipality: str, period: str) -> int:

@@ -5,6 +5,8 @@ Before each run, runs left dead by a killed process are marked failed and releas
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -14,10 +16,13 @@ from pipeline.assets.jobs import PARTITION_STAGES
 from pipeline.assets.partitions import partition_key
 from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import SETTLE_TAG, regions_tag
+from pipeline.assets.sensors import run_request_for
 from pipeline.assets.stale_runs import wait_for_pool
 from pipeline.config import ENVIRONMENT, Workspace, from_environment
 from pipeline.definitions import build_defs
 from pipeline.files import atomic_write
+from pipeline.intake import run_requests
+from pipeline.intake.run_requests import REQUEST_TAG
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 POOL_WAIT_SECONDS = 600  # how long a run waits for another live run to release the warehouse
@@ -99,3 +104,69 @@ def consolidate(
         materialize(ws, inst, PARTITION_STAGES, partition_key(municipality, period), tags=tags, notify=notify)
     regions = regions_tag(ws.reference.municipalities[m].region for m, _ in targets)
     materialize(ws, inst, ["regional_summary"], tags=regions, notify=notify)
+
+
+def run_asked(ws: Workspace) -> list[str]:
+    """Run, in this process, what staff asked for and no run has taken yet (what Dagster's daemon does through
+    the `staff_requests` sensor; here for tests and a server without the daemon). Returns the request ids."""
+    inst = instance(ws)
+    done = []
+    for asked in run_requests.waiting(ws, set()):
+        if inst.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: asked.id}), limit=1):
+            continue
+        request = run_request_for(asked)
+        tags = dict(request.tags)
+        if asked.kind == "consolidate":
+            materialize(ws, inst, PARTITION_STAGES, request.partition_key, tags=tags)
+        followed = tags if asked.kind == "regional" else {k: v for k, v in tags.items() if k != REQUEST_TAG}
+        materialize(ws, inst, ["regional_summary"], tags=followed)  # as the regional sensor follows a run
+        done.append(asked.id)
+    return done
+
+
+@dataclass
+class RunProgress:
+    """Where a requested run stands, for the person who asked: a state of `STATES` and what it has done."""
+
+    state: str
+    text: str
+    finished_at: datetime | None = None
+
+
+STATES = {  # Dagster's run status -> the cabinet's words for a job (cabinet.models.JobState)
+    dg.DagsterRunStatus.QUEUED: "queued",
+    dg.DagsterRunStatus.NOT_STARTED: "queued",
+    dg.DagsterRunStatus.STARTING: "running",
+    dg.DagsterRunStatus.STARTED: "running",
+    dg.DagsterRunStatus.CANCELING: "running",
+    dg.DagsterRunStatus.SUCCESS: "done",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELED: "failed",
+}
+STAGES = {  # what each asset's materialization means to staff
+    "received_files": "файлы приняты",
+    "checked_returns": "отчёты проверены",
+    "staff_decisions": "решения методиста учтены",
+    "indicators": "показатели рассчитаны",
+    "municipal_summary": "сводка выпущена",
+    "regional_summary": "сводка региона выпущена",
+}
+
+
+def progress(inst: dg.DagsterInstance, request_id: str) -> RunProgress:
+    """The progress of the run a request asked for (the first one; not started yet when there is none)."""
+    records = inst.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+    if not records:
+        return RunProgress("queued", "ждёт запуска")
+    record = min(records, key=lambda r: r.create_timestamp)
+    state = STATES.get(record.dagster_run.status, "running")
+    stages = [
+        STAGES.get(e.dagster_event.asset_key.path[-1], "")
+        for e in inst.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ]
+    text = {
+        "queued": "в очереди Dagster",
+        "failed": "не удалось выполнить; подробности — в журнале Dagster",
+    }.get(state, stages[-1] if stages else "начат")
+    ended = record.end_time if state in ("done", "failed") else None
+    return RunProgress(state, text, datetime.fromtimestamp(ended) if ended else None)

@@ -17,9 +17,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from cabinet import worker
+from cabinet import engine
 from cabinet.accounts import create_account
 from cabinet.models import Role
+from pipeline import in_process
 from tests.support.cabinet import PASSWORD, filled
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
@@ -169,11 +170,10 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     assert after == {**before, "accepted": before["accepted"] - 1, "approved": before["approved"] + 1}
     shoot(browser, "cabinet_board")
 
-    # 6. consolidation, its progress, and the summary (the worker's loop is this test's)
+    # 6. consolidation, its progress, and the summary (this test runs what the daemon would)
     browser.find_element(By.XPATH, "//button[contains(., 'Запустить свод')]").click()
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#job .job"), "the job on the board")
-    while worker.run_next():
-        pass
+    assert in_process.run_asked(engine.workspace())
     link = wait(browser, lambda d: d.find_elements(By.ID, "job-summary"), "the finished job")[0]
     assert "готово" in page(browser)
     link.click()

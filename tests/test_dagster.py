@@ -78,6 +78,11 @@ def test_inbox_sensor_picks_up_a_file_once_and_a_changed_file_again(make_return,
         dg.build_sensor_context(cursor=changed.cursor, resources=resources, instance=instance)
     )
     assert [r.job_name for r in junk.run_requests] == ["answer_unidentified"]
+    for seed in (3, 4, 5):  # a burst of files of one partition is one run
+        shutil.copy(make_return(seed=seed), ws.inbox / f"burst_{seed}.xlsx")
+        os.utime(ws.inbox / f"burst_{seed}.xlsx", (old, old))
+    burst = inbox_sensor(dg.build_sensor_context(cursor=junk.cursor, resources=resources, instance=instance))
+    assert [r.job_name for r in burst.run_requests] == ["consolidate_partition"]
 
 
 def test_calendar_schedule_reminds_before_and_consolidates_after_the_deadline():

@@ -20,7 +20,7 @@ from pipeline.assets.partitions import partition_key
 from pipeline.cli import app
 from pipeline.config import Workspace
 from pipeline.domain.vocabulary import Status
-from pipeline.in_process import consolidate, instance, materialize
+from pipeline.in_process import consolidate, instance, materialize, run_asked
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 from samples import demo
 from tests.support.cabinet import client_for
@@ -102,8 +102,8 @@ def test_a_report_returned_for_correction_is_counted_in_none_of_five_places(tmp_
         f"/o/{victim.id}/{slug}/decide/", {"kind": "return", "reason": "Нет подписи руководителя."}
     )
     assert Job.objects.filter(state="queued", municipality=municipality).exists()
-    while worker.run_next():  # the consolidation the decision asked for: it applies the decision
-        pass
+    assert run_asked(ws)  # what the daemon does: the consolidation the decision asked for applies it
+    worker.Follower(ws).follow()
 
     state = school_state(m, victim, m.period(period))
     page = re.sub(r"\s+", " ", methodist.get(f"/o/{victim.id}/{slug}/").content.decode())

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tests.support.cabinet import PASSWORD, filled
 from tests.support.servers import answering, free_port, group_alive, wait_until
 
 pytestmark = pytest.mark.slow
-SCHOOLS, SLUG = ["ARH-001", "ARH-002"], "2026-Q4"
+SCHOOLS, SLUG, BY_MAIL = ["ARH-001", "ARH-002"], "2026-Q4", "ARH-003"
 ACCOUNTS = """
 from cabinet.setup import start
 start({home!r})
@@ -28,6 +29,7 @@ from cabinet.accounts import create_account
 from cabinet.models import Role
 for school in {schools!r}:
     create_account(Role.SCHOOL, school, password={password!r})
+create_account(Role.METHODIST, "arkhangelsk", password={password!r})
 """
 
 
@@ -89,7 +91,11 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
     for name in ("DJANGO_SETTINGS_MODULE", "SVOD_CABINET_DATABASE"):
         env.pop(name, None)
     subprocess.run(
-        [sys.executable, "-c", ACCOUNTS.format(home=str(home), schools=SCHOOLS, password=PASSWORD)],
+        [
+            sys.executable,
+            "-c",
+            ACCOUNTS.format(home=str(home), schools=[*SCHOOLS, BY_MAIL], password=PASSWORD),
+        ],
         env=env,
         check=True,
     )
@@ -137,10 +143,42 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
             60,
         )
         assert school_hands_in(base, *sent[0]) == "Отчёт принят"
+        dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(base, home, tmp_path)
     finally:
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
         server.wait(timeout=60)
         wait_until(lambda: not group_alive(server.pid), "every process the server started to stop", 30)
+
+
+def dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(
+    base: str, home: Path, tmp_path
+) -> None:
+    """The methodist's «Запустить свод» is a run of Dagster's daemon, followed on the page to its end; a return
+    e-mailed into the inbox reaches the board within a minute by the daemon's inbox sensor, nobody pressing
+    anything."""
+    methodist = logged_in(base, "metodist-arkhangelsk")
+    asked = methodist.post(
+        f"{base}/m/arkhangelsk/{SLUG}/consolidate/",
+        data={"csrfmiddlewaretoken": methodist.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/m/arkhangelsk/{SLUG}/", "HX-Request": "true"},
+        timeout=60,
+    )
+    job = re.search(r'hx-get="(/job/[^"]+/)"', asked.text).group(1)
+    wait_until(lambda: "готово" in methodist.get(f"{base}{job}", timeout=30).text, "the consolidation", 240)
+
+    def board_row() -> str:
+        board = methodist.get(f"{base}/m/arkhangelsk/{SLUG}/?q={BY_MAIL}", timeout=30).text
+        return re.sub(r"\s+", " ", board.split(f'data-school="{BY_MAIL}"', 1)[-1].split("</tr>")[0])
+
+    assert "не сдан" in board_row()
+    template = logged_in(base, BY_MAIL).get(f"{base}/o/{BY_MAIL}/{SLUG}/template/", timeout=60).content
+    (tmp_path / "by_mail.xlsx").write_bytes(template)
+    e_mailed = filled(tmp_path / "by_mail.xlsx", tmp_path / f"{BY_MAIL}_письмо.xlsx")
+    dropped = home / "inbox" / e_mailed.name
+    dropped.write_bytes(e_mailed.read_bytes())
+    settled = time.time() - 10  # as a mail client leaves it: written, not being written
+    os.utime(dropped, (settled, settled))
+    wait_until(lambda: "принят" in board_row(), "the e-mailed return on the board", 60)
 
 
 def test_a_busy_port_is_said_in_russian_without_a_traceback(tmp_path):

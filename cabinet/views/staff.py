@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from cabinet import engine, notices
+from cabinet import engine, notices, runs
 from cabinet.access import (
     municipalities_for,
     period_of,
@@ -34,7 +34,6 @@ from cabinet.models import (
     DecisionKind,
     Job,
     JobKind,
-    JobState,
     Notice,
     Role,
     SchoolContact,
@@ -72,7 +71,8 @@ def summary_file(m, period) -> tuple[Path, datetime] | None:
 
 
 def last_job(kind: JobKind, **where) -> Job | None:
-    return Job.objects.filter(kind=kind, **where).order_by("-requested_at", "-id").first()
+    job = Job.objects.filter(kind=kind, **where).order_by("-requested_at", "-id").first()
+    return runs.refresh(job) if job else None
 
 
 @require_safe
@@ -222,9 +222,9 @@ def decide(request, account, school_id, slug):
             sha256=state.latest.sha256 if state.latest else None,
         ),
     )
-    if handed:  # the warehouse follows by the next consolidation of the partition: asked for now
-        Job.objects.create(
-            kind=JobKind.CONSOLIDATE, municipality=m.code, period=period.code, requested_by=request.user
+    if handed:  # the warehouse follows by the partition's next consolidation: asked for now
+        runs.ask(
+            request.user, kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code
         )
     messages.success(request, f"Решение записано: {what}.")
     return redirect("return", school.id, slug)
@@ -275,7 +275,7 @@ def contacts(request, account, school_id, slug):
 def consolidate(request, account, code, slug):
     m = staff_municipality(account, code)
     period = period_of(m, slug)
-    job = ask_worker(
+    job = ask_for_run(
         request,
         account,
         "запущен свод муниципалитета",
@@ -289,15 +289,15 @@ def consolidate(request, account, code, slug):
     )
 
 
-def ask_worker(request, account, action: str, **job) -> Job:
-    """The job of this kind and scope still waiting or running, else a new one (recorded in the audit log)."""
-    found = Job.objects.filter(**job, state__in=[JobState.QUEUED, JobState.RUNNING]).first()
-    if found is None:
-        found = Job.objects.create(**job, requested_by=request.user)
+def ask_for_run(request, account, action: str, **scope) -> Job:
+    """The run of this kind and scope still waiting or running, else a new one asked of Dagster (recorded in
+    the audit log)."""
+    job, new = runs.ask(request.user, **scope)
+    if new:
         AuditEvent.record(
-            account, action, municipality=job.get("municipality", ""), period=job.get("period", "")
+            account, action, municipality=scope.get("municipality", ""), period=scope.get("period", "")
         )
-    return found
+    return job
 
 
 def job_scope(account, job: Job) -> None:
@@ -316,7 +316,7 @@ def job_scope(account, job: Job) -> None:
 def job_status(request, account, job_id):
     job = get_object_or_404(Job, pk=job_id)
     job_scope(account, job)
-    return render(request, "cabinet/job.html", {"job": job})
+    return render(request, "cabinet/job.html", {"job": runs.refresh(job)})
 
 
 @require_safe
@@ -401,7 +401,9 @@ def region_page(request, account, region):
 def regional_consolidate(request, account, region):
     if region not in {m.region for m in municipalities_for(account)}:
         raise Http404("нет такого региона")
-    job = ask_worker(request, account, f"запущен свод региона {region}", kind=JobKind.REGIONAL, region=region)
+    job = ask_for_run(
+        request, account, f"запущен свод региона {region}", kind=JobKind.REGIONAL, region=region
+    )
     return render(request, "cabinet/job.html", {"job": job}) if request.htmx else redirect("region", region)
 
 

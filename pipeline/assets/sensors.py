@@ -1,10 +1,14 @@
-"""Sensors: the inbox watcher and the regional follow-up. Decisions only; the work happens in the assets.
+"""Sensors: the inbox watcher, the runs staff ask for, and the regional follow-up. Decisions only; the work happens
+in the assets.
 
 Before requesting runs, the inbox sensor marks runs left dead by a killed process as failed, freeing the pool.
-The inbox sensor keys each run on the file's content hash and keeps a JSON cursor of the hashes it has seen, so
-a file is picked up once and a changed file (new bytes) again.
+The inbox sensor asks one run per partition for the files new since its last look (keyed on their content hashes)
+and keeps a JSON cursor of the hashes it has seen, so a file is picked up once and a changed file (new bytes)
+again; a thousand files dropped at once are one run, not a thousand. The staff sensor keys each run on the request's id
+(`pipeline.intake.run_requests`): the cabinet asks Dagster for runs; it keeps no queue of its own.
 """
 
+import hashlib
 import json
 
 import dagster as dg
@@ -14,6 +18,7 @@ from pipeline.assets.partitions import LOCATION_REFERENCE, PARTITION_TARGETS, pa
 from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import SETTLE_TAG, regions_tag
 from pipeline.assets.stale_runs import reap_dead_runs
+from pipeline.intake import run_requests
 from pipeline.intake.inbox import settled_files, sha256_of
 from pipeline.intake.routing import claimed_identities
 
@@ -22,7 +27,7 @@ SETTLE_SECONDS = 2.0
 
 @dg.sensor(
     jobs=[consolidate_partition, answer_unidentified],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,  # with the run and the cabinet's next look: on the board within a minute
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Новые файлы в папке inbox.",
 )
@@ -37,14 +42,18 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
         digest = sha256_of(path.read_bytes())
         if digest not in seen and digest not in new:
             new[digest] = path
+    arrived: dict[tuple[str, str], list[str]] = {}  # partition -> digests of its new files
     for (digest, path), (_, municipality, period) in zip(
         new.items(), claimed_identities(list(new.values()), ws.issuer), strict=True
     ):
         seen[digest] = path.name
+        arrived.setdefault((municipality or "", period or ""), []).append(digest)
+    for (municipality, period), digests in arrived.items():  # one run per partition, however many files
+        run_key = hashlib.sha256("|".join(sorted(digests)).encode()).hexdigest()
         if municipality:
             requests.append(
                 dg.RunRequest(
-                    run_key=digest,
+                    run_key=run_key,
                     job_name=consolidate_partition.name,
                     partition_key=partition_key(municipality, period),
                     tags={SETTLE_TAG: "0"},
@@ -52,9 +61,40 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
             )
         else:
             requests.append(
-                dg.RunRequest(run_key=digest, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"})
+                dg.RunRequest(run_key=run_key, job_name=answer_unidentified.name, tags={SETTLE_TAG: "0"})
             )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, ensure_ascii=False, sort_keys=True))
+
+
+@dg.sensor(
+    jobs=[consolidate_partition, publish_regional],
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Своды, которые запросили методисты и регион в кабинете.",
+)
+def staff_requests(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    asked = run_requests.waiting(svod.workspace(), seen)
+    kept = {p.stem.split("-", 1)[1] for p in (svod.workspace().home / run_requests.FOLDER).glob("*.json")}
+    return dg.SensorResult(
+        run_requests=[run_request_for(a) for a in asked],
+        cursor=json.dumps(sorted((seen | {a.id for a in asked}) & kept)),
+    )
+
+
+def run_request_for(asked: run_requests.RunAsked) -> dg.RunRequest:
+    """The run a staff request asks for: one partition's consolidation, or one region's summary."""
+    tags = {run_requests.REQUEST_TAG: asked.id, SETTLE_TAG: "0"}
+    if asked.kind == "regional":
+        return dg.RunRequest(
+            run_key=asked.id, job_name=publish_regional.name, tags=tags | regions_tag([asked.region])
+        )
+    return dg.RunRequest(
+        run_key=asked.id,
+        job_name=consolidate_partition.name,
+        partition_key=partition_key(asked.municipality, asked.period),
+        tags=tags | regions_tag([asked.region]),
+    )
 
 
 @dg.run_status_sensor(
@@ -70,4 +110,4 @@ def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRe
     return dg.RunRequest(run_key=context.dagster_run.run_id, tags=regions_tag([region]))
 
 
-SENSORS = [inbox_sensor, regional_after_consolidation]
+SENSORS = [inbox_sensor, staff_requests, regional_after_consolidation]

@@ -29,7 +29,6 @@ ROLES = {
     "region": "регион (код региона)",
     "admin": "администратор",
 }
-CODE_SERVER_PORT = 4266  # the gRPC code server, on the loopback only
 WEB_PROCESSES = (
     2  # processes answering the cabinet's requests: while one receives uploads, the other serves pages
 )
@@ -46,11 +45,12 @@ def serve(
     all_services: bool = typer.Option(
         False,
         "--all",
-        help="Вместе с кабинетом запустить службы Dagster для сервера: код (gRPC), веб-интерфейс и демон.",
+        help="Вместе с кабинетом запустить и веб-интерфейс Dagster (код и демон Dagster запускаются всегда).",
     ),
     dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all)."),
+    code_port: int = typer.Option(0, help="Порт сервера кода Dagster на 127.0.0.1 (0 — любой свободный)."),
 ) -> None:
-    """Запустить кабинет svod (веб-приложение для школ и методистов) и его фоновый обработчик; с --all — все службы сервера."""
+    """Запустить кабинет svod (веб-приложение для школ и методистов), его фоновый обработчик и демон Dagster; с --all — и веб-интерфейс Dagster."""
     from cabinet.setup import start
 
     ws = Workspace.resolve(home)
@@ -74,14 +74,16 @@ def serve(
         "--threads",
         str(threads),
     ]
-    children = [subprocess.Popen(argv, env=env) for _, argv in services(ws, all_services, dagster_port)]
+    code_port = code_port or free_loopback_port()
+    listed = services(ws, all_services, dagster_port, code_port)
+    children = [subprocess.Popen(argv, env=env) for _, argv in listed]
     server = subprocess.Popen(web, env=env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(
         f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
     )
     if all_services:
-        console.print(f"Dagster: http://127.0.0.1:{dagster_port}/ (демон и сервер кода запущены)")
+        console.print(f"Dagster: http://127.0.0.1:{dagster_port}/")
     try:
         server.wait()
     finally:
@@ -95,6 +97,11 @@ def serve(
             ):  # a run that does not stop in time: killed runs are finished on restart
                 child.kill()
                 child.wait()
+
+
+def free_loopback_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
 
 
 def refuse_taken_port(host: str, port: int) -> None:
@@ -113,48 +120,29 @@ def refuse_taken_port(host: str, port: int) -> None:
         ) from exc
 
 
-def services(ws: Workspace, dagster_too: bool, dagster_port: int) -> list[tuple[str, list[str]]]:
-    """The processes beside the cabinet's web server: its worker, and with `dagster_too` Dagster's code server
-    (gRPC), webserver and daemon on the workspace's instance. The one declaration of a server's processes
-    (deploy/ mirrors it for systemd)."""
+def services(
+    ws: Workspace, webserver_too: bool, dagster_port: int, code_port: int
+) -> list[tuple[str, list[str]]]:
+    """The processes beside the cabinet's web server: its worker, Dagster's code server (gRPC) and daemon (the
+    runs staff ask for, the inbox sensor, the calendars, run monitoring), and with `webserver_too` Dagster's
+    webserver, all on the workspace's instance. The one declaration of a server's processes (deploy/ mirrors it
+    for systemd)."""
     python, bin_dir = sys.executable, Path(sys.executable).parent
-    listed = [("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)])]
-    if dagster_too:
-        workspace_file = ws.home / ".dagster" / "workspace.yaml"
-        workspace_file.write_text(
-            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {CODE_SERVER_PORT}\n"
-            "      location_name: svod\n",
-            encoding="utf-8",
-        )
-        listed += [
-            (
-                "code",
-                [
-                    str(bin_dir / "dagster"),
-                    "api",
-                    "grpc",
-                    "-m",
-                    "pipeline.definitions",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(CODE_SERVER_PORT),
-                ],
-            ),
-            (
-                "webserver",
-                [
-                    str(bin_dir / "dagster-webserver"),
-                    "-w",
-                    str(workspace_file),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(dagster_port),
-                ],
-            ),
-            ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
-        ]
+    workspace_file = ws.home / ".dagster" / "workspace.yaml"
+    workspace_file.write_text(
+        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {code_port}\n"
+        "      location_name: svod\n",
+        encoding="utf-8",
+    )
+    code = [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1"]
+    listed = [
+        ("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)]),
+        ("code", [*code, "-p", str(code_port)]),
+        ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
+    ]
+    if webserver_too:
+        webserver = [str(bin_dir / "dagster-webserver"), "-w", str(workspace_file), "-h", "127.0.0.1"]
+        listed.append(("webserver", [*webserver, "-p", str(dagster_port)]))
     return listed
 
 

@@ -1,0 +1,55 @@
+"""The runs the cabinet asks Dagster for (a municipality's consolidation, a region's summary) and how they stand.
+A `Job` records who asked for what; Dagster queues and runs it (`pipeline.intake.run_requests`, the
+`staff_requests` sensor) and its state and progress are read back from Dagster's run records."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from cabinet.models import Job, JobState
+from pipeline import in_process
+from pipeline.intake import run_requests
+
+
+@cache
+def dagster(dagster_home: Path):
+    """The workspace's Dagster instance, opened once per web process."""
+    return in_process.instance(settings.WORKSPACE)
+
+
+def ask(user, **scope) -> tuple[Job, bool]:
+    """The run of this kind and scope still waiting or running, else a new one asked of Dagster; and whether it
+    is new."""
+    for job in Job.objects.filter(**scope, state__in=[JobState.QUEUED, JobState.RUNNING]):
+        if not refresh(job).finished:
+            return job, False
+    job = Job.objects.create(**scope, requested_by=user)
+    run_requests.ask(
+        settings.WORKSPACE,
+        run_requests.RunAsked(
+            id=str(job.pk),
+            kind=job.kind,
+            municipality=job.municipality,
+            period=job.period,
+            region=job.region,
+            asked_by=user.get_username() if user else "",
+            asked_at=timezone.localtime(job.requested_at).replace(tzinfo=None),
+        ),
+    )
+    return job, True
+
+
+def refresh(job: Job) -> Job:
+    """The job with its state and progress as Dagster records them (saved when they changed)."""
+    if job.finished:
+        return job
+    now = in_process.progress(dagster(settings.WORKSPACE.home / ".dagster"), str(job.pk))
+    if (now.state, now.text) != (job.state, job.progress):
+        job.state, job.progress = now.state, now.text[:300]
+        job.finished_at = timezone.make_aware(now.finished_at) if now.finished_at else None
+        job.save(update_fields=["state", "progress", "finished_at"])
+    return job
