@@ -209,6 +209,19 @@ def answer_of(result: CheckResult, ref: Reference, source: str | None = None, **
     )
 
 
+def held_answer(rec, period: str) -> Answer:
+    """The notice for a new version of an approved return: it waits until staff unlock the approval."""
+    return Answer(
+        kind=HELD,
+        sha256=rec.sha256,
+        original_name=rec.original_name,
+        received_at=rec.received,
+        verdict=Verdict.HELD,
+        school_id=rec.school_id,
+        period=period,
+    )
+
+
 def loaded_answer(home: Path, ref: Reference):
     """`answer_of` for the store's load (`pipeline.store.loads.load_results`): the answer to a checked return,
     with its version and, in words, what it changed against the version it supersedes."""

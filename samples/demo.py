@@ -24,6 +24,7 @@ from pipeline import in_process
 from pipeline.assets.partitions import partition_key
 from pipeline.config import DEMO_MARKER, DEMO_SIGNING_KEY, Workspace
 from pipeline.domain.vocabulary import Verdict
+from pipeline.store import queries
 from pipeline.xlsx.templates import template_name
 from samples.fake_school import MISTAKES, fill, make_mistake, school_data
 
@@ -164,18 +165,12 @@ def report(ws: Workspace, targets: list[tuple[str, str]], console: Console) -> N
         for col in ("Муниципалитет", "Период", "ОО", "Принято", "С предупр.", "Отклонено", "Не сдали"):
             table.add_column(col)
         for municipality, period in targets:
-            counts = dict(
-                con.execute(
-                    "SELECT verdict, count(*) FROM (SELECT school_id, arg_max(verdict, version) AS verdict FROM submission "
-                    "WHERE municipality = ? AND period = ? GROUP BY 1) GROUP BY 1",
-                    [municipality, period],
-                ).fetchall()
+            latest = queries.school_states(con, municipality, period)["verdict"].dropna()
+            counts, n, sent = (
+                latest.value_counts(),
+                len(ws.reference.municipalities[municipality].schools),
+                len(latest),
             )
-            n = len(ws.reference.municipalities[municipality].schools)
-            sent = con.execute(
-                "SELECT count(DISTINCT school_id) FROM submission WHERE municipality = ? AND period = ?",
-                [municipality, period],
-            ).fetchone()[0]
             table.add_row(
                 municipality,
                 period,

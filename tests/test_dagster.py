@@ -23,11 +23,10 @@ from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.schedules import SCHEDULES
 from pipeline.assets.sensors import inbox_sensor
 from pipeline.definitions import build_defs
-from pipeline.intake import approvals
 from pipeline.intake import steps as intake
 from pipeline.publish import lineage
 from pipeline.reference import load_reference
-from pipeline.store import warehouse
+from pipeline.store import approvals, warehouse
 
 from .conftest import E2E_MUNICIPALITY, E2E_PERIOD
 
@@ -207,7 +206,7 @@ def test_impact_goes_from_a_school_cell_up_to_published_figures(published):
     with warehouse.connect(published.database, read_only=True) as con:
         sha, cell = con.execute(
             "SELECT fs.sha256, fs.cell FROM figure_source fs JOIN figure f USING (figure_id) "
-            f"WHERE fs.sheet = 'school_profile' AND f.indicator = 'I03' AND f.level = 'school' AND f.run_id IN ({lineage.PUBLISHED_RUNS}) "
+            "WHERE fs.sheet = 'school_profile' AND f.indicator = 'I03' AND f.level = 'school' AND f.run_id IN (SELECT run_id FROM published_run) "
             "LIMIT 1"
         ).fetchone()
     school_file = next(p for p in published.archive.glob(f"{sha[:2]}/{sha}.*") if p.suffix != ".json")

@@ -82,12 +82,7 @@ def regional_summary(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> 
     written = []
     with ws.connect() as con:
         upstream = ingest_municipal_summaries(ws, con)
-        latest = dict(
-            con.execute(
-                "SELECT r.municipality, arg_max(r.period, p.end_date) FROM run r "
-                "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1"
-            ).fetchall()
-        )
+        latest = queries.latest_periods(con)
         for region in regions_of(context, ws):
             periods = {m.code: latest[m.code] for m in ref.municipalities_of(region) if m.code in latest}
             if periods:

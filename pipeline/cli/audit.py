@@ -16,6 +16,7 @@ from pipeline.publish import lineage, municipal
 from pipeline.publish.compute import compute, store
 from pipeline.rebuild import journaled_as_of
 from pipeline.rebuild import rebuild as rebuild_from_archive
+from pipeline.store import queries
 from pipeline.store.queries import content_hash
 from pipeline.xlsx.summary_layout import municipal_paths
 
@@ -120,9 +121,7 @@ def reissue(
         raise typer.Exit(2)
     run = json.loads(record.read_text(encoding="utf-8"))
     with ws.connect() as con:
-        if not con.execute(
-            "SELECT 1 FROM run WHERE run_id = ?", [run_id]
-        ).fetchone():  # not stored here: compute it
+        if queries.run_of(con, run_id) is None:  # not stored here: compute it
             computed = compute(con, ws.reference, run["municipality"], run["period"], run["submissions"])
             store(con, ws.reference, computed, as_of=journaled_as_of(run))
         municipal.write_municipal(con, ws.reference, out, run_id, ws.key)

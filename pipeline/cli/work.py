@@ -140,7 +140,7 @@ def run(
     ws = existing(home)
     ws.key  # noqa: B018 — stop before any run when there is no key to check signatures with
     with ws.connect(read_only=True) as con:
-        before = con.execute("SELECT count(*) FROM received_file").fetchone()[0]
+        before = queries.files_received(con)
     in_process.consolidate(
         ws,
         [(m.code, period) for m in chosen],
@@ -163,7 +163,7 @@ def run(
         table.add_column(col)
     unpublished = []
     with ws.connect(read_only=True) as con:
-        received = con.execute("SELECT count(*) FROM received_file").fetchone()[0] - before
+        received = queries.files_received(con) - before
         for m in chosen:
             n = tally(queries.school_states(con, m.code, period))
             published = municipal_paths(ws.out, m.code, period, "")[0].exists()

@@ -19,8 +19,7 @@ from pydantic import BaseModel
 from pipeline.config import Workspace
 from pipeline.domain.vocabulary import Decision
 from pipeline.files import atomic_write
-from pipeline.intake import approvals
-from pipeline.store import queries
+from pipeline.store import approvals, queries
 from pipeline.store.warehouse import transaction
 
 FOLDER = "decisions"
@@ -84,10 +83,7 @@ def replay(ws: Workspace, con) -> int:
 
 
 def record(con, name: str, d: StaffDecision, outcome: str) -> None:
-    con.execute(
-        "INSERT INTO staff_decision VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
-        [name, d.kind.value, d.school_id, d.period, d.reason, d.made_by, d.made_at, outcome],
-    )
+    approvals.record(con, name, d.kind.value, d.school_id, d.period, d.reason, d.made_by, d.made_at, outcome)
 
 
 def apply(con, d: StaffDecision) -> str:

@@ -17,15 +17,21 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Workspace
-from pipeline.feedback import Answer, answer_of, loaded_answer, write_answer, write_duplicate_receipt
+from pipeline.feedback import (
+    Answer,
+    answer_of,
+    held_answer,
+    loaded_answer,
+    write_answer,
+    write_duplicate_receipt,
+)
 from pipeline.files import remove_stale_parts
-from pipeline.intake.approvals import hold
 from pipeline.intake.examine import FileToCheck, Previous, check_file, checked_batches
 from pipeline.intake.inbox import arrive, log_arrivals, remove_from_inbox, settled_files, sync_archive
 from pipeline.intake.records import CheckResult, Received
 from pipeline.intake.routing import partition_of
 from pipeline.intake.workers import readers
-from pipeline.store import queries
+from pipeline.store import approvals, queries
 from pipeline.store.loads import load_results, mark_answered, register_received
 from pipeline.store.warehouse import single_threaded
 
@@ -49,12 +55,7 @@ def receive_inbox(
     if failed:  # archiving itself failed (disk full, permissions): take nothing, register nothing
         raise OSError(f"Не удалось сохранить полученные файлы в архив: {failed[0]}")
     taken = [o.value for o in outcomes if only is None or partition_of(o.value.claimed) == only]
-    first_seen = dict(
-        con.execute(
-            "SELECT sha256, received_at FROM received_file WHERE list_contains(?, sha256)",
-            [[r.sha256 for r in taken]],
-        ).fetchall()
-    )
+    first_seen = queries.first_received(con, [r.sha256 for r in taken])
     fresh, answers = [], []
     for r in taken:
         duplicate = r.sha256 in first_seen
@@ -93,7 +94,7 @@ def process_pending(
     files, schools = [], set()
     for rec in queries.pending(con, municipality, period).itertuples():
         if isinstance(rec.locked_by, str):
-            hold(con, rec, period)
+            approvals.hold(con, rec.sha256, held_answer(rec, period))
             if answer:
                 deliver(ws, con, [rec.sha256])
         else:

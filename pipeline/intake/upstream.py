@@ -20,7 +20,7 @@ from pipeline.domain.suppression import FEW_RESPONDENTS, HIDDEN_PART
 from pipeline.domain.vocabulary import Level
 from pipeline.intake.inbox import archive_file, sha256_of
 from pipeline.reference import Issuer
-from pipeline.store.warehouse import insert_frame, transaction
+from pipeline.store import queries, runs
 from pipeline.xlsx.container import precheck
 from pipeline.xlsx.summary_layout import DATA_HEADER, DATA_SHEET, SEAL_SHEET, SummarySeal, figures_digest
 
@@ -82,10 +82,7 @@ def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
                 UpstreamResult(path.name, digest, False, f"Сводка «{path.name}» не принята: {exc}.")
             )
             continue
-        local = con.execute(
-            "SELECT 1 FROM run WHERE run_id = ? AND source_file IS NULL", [seal.run_id]
-        ).fetchone()
-        if local:
+        if queries.computed_here(con, seal.run_id):
             results.append(
                 UpstreamResult(
                     path.name,
@@ -115,14 +112,7 @@ def ingest_municipal_summaries(ws: Workspace, con) -> list[UpstreamResult]:
                 for fid, f in figures
             ]
         )
-        with transaction(con):
-            con.execute("DELETE FROM figure WHERE run_id = ?", [seal.run_id])
-            con.execute("DELETE FROM run WHERE run_id = ?", [seal.run_id])
-            con.execute(
-                "INSERT INTO run VALUES (?, ?, ?, NULL, NULL, NULL, '[]', ?)",
-                [seal.run_id, seal.municipality, seal.period, digest],
-            )
-            insert_frame(con, "figure", frame)
+        runs.replace_sent_up_run(con, seal.run_id, seal.municipality, seal.period, digest, frame)
         results.append(
             UpstreamResult(
                 path.name,

@@ -12,33 +12,19 @@ from pathlib import Path
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
-from pipeline.store.warehouse import fact_table
+from pipeline.store import queries
 from pipeline.xlsx.reader import read_workbook
 
 REREAD_SAMPLE = 25  # returns read again from the archive per check (the newest first)
 MISMATCH_COLUMNS = ["sha256", "school_id", "sheet", "expected", "fact_rows"]
 
 
-def fact_counts(con, shas: list[str]) -> pd.DataFrame:
-    """Rows per (sha256, sheet) in the fact tables."""
-    parts = [
-        f"SELECT sha256, '{s.code}' AS sheet, count(*) AS n FROM {fact_table(s.code)} "
-        "WHERE list_contains($shas, sha256) GROUP BY sha256"
-        for s in load_catalogue().sheets
-    ]
-    return con.execute(" UNION ALL ".join(parts), {"shas": shas}).df()
-
-
 def load_mismatches(
     con, home: Path, municipality: str, period: str, sample: int = REREAD_SAMPLE
 ) -> pd.DataFrame:
     """Every (return, sheet) whose fact rows differ from what was loaded or from the archived file; empty if none."""
-    current = con.execute(
-        "SELECT s.sha256, s.school_id, s.rows_loaded, r.archive_path FROM current_submission s JOIN received_file r "
-        "USING (sha256) WHERE s.municipality = ? AND s.period = ? ORDER BY s.received_at DESC, s.sha256",
-        [municipality, period],
-    ).df()
-    counts = fact_counts(con, list(current["sha256"]))
+    current = queries.current_with_files(con, municipality, period)
+    counts = queries.fact_counts(con, list(current["sha256"]))
     per_return = counts.groupby("sha256")["n"].sum()
     found = [
         [sha, school, "все листы", int(loaded), int(per_return.get(sha, 0))]
@@ -49,10 +35,7 @@ def load_mismatches(
     ]
     dropped = dict(
         ((sha, sheet), n)
-        for sha, sheet, n in con.execute(
-            "SELECT sha256, sheet, count(*) FROM issue WHERE rule = 'C12' AND list_contains(?, sha256) GROUP BY ALL",
-            [list(current["sha256"][:sample])],
-        ).fetchall()
+        for sha, sheet, n in queries.rows_dropped_without_consent(con, list(current["sha256"][:sample]))
     )
     stored = {
         (sha, sheet): n for sha, sheet, n in zip(counts["sha256"], counts["sheet"], counts["n"], strict=True)

@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
 from pipeline.bulk import rare_collections
@@ -36,8 +35,7 @@ from pipeline.domain.suppression import suppress
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.reference import Reference
-from pipeline.store import queries
-from pipeline.store.warehouse import insert_frame, transaction
+from pipeline.store import queries, runs
 
 
 @dataclass
@@ -161,9 +159,7 @@ def compute(
     shas = sorted(queries.snapshot(con, municipality, period_code) if snapshot is None else snapshot)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
     run_id = run_id_for(municipality, period_code, shas, load_catalogue().fingerprint, ref.version)
-    known = con.execute(
-        "SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)", [period_code, shas]
-    ).df()
+    known = queries.return_figures(con, period_code, shas)
     new_figures, new_sources = _returns_figures(
         con, _lacking(subs, known, PER_RETURN), _lacking(files, known, PER_FILE), period, period_code
     )
@@ -258,25 +254,29 @@ def _texts(
 
 def stored_run(con, run_id: str) -> Computed:
     """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
-    municipality, period, snapshot = con.execute(
-        "SELECT municipality, period, submissions FROM run WHERE run_id = ?", [run_id]
-    ).fetchone()
-    shas = json.loads(snapshot)
+    municipality, period, shas = queries.run_inputs(con, run_id)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
     figures = [
         BY_CODE[i].figure(Level(level), entity, p, num, den, hidden)
-        for i, level, entity, p, num, den, hidden in con.execute(
-            "SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure "
-            "WHERE run_id = ?",
-            [run_id],
-        ).fetchall()
+        for i, level, entity, p, num, den, hidden in queries.run_figures(con, run_id)
     ]
-    sources = con.execute(
-        "SELECT indicator, sha256, numerator, denominator, sources_text FROM return_figure "
-        "WHERE period = ? AND list_contains(?, sha256)",
-        [period, shas],
-    ).fetchall()
-    texts = _texts(municipality, subs, files, {(i, sha): (n, d, t) for i, sha, n, d, t in sources})
+    sources = queries.return_figures(con, period, shas)
+    texts = _texts(
+        municipality,
+        subs,
+        files,
+        {
+            (i, sha): (n, d, t)
+            for i, sha, n, d, t in zip(
+                sources["indicator"],
+                sources["sha256"],
+                sources["numerator"],
+                sources["denominator"],
+                sources["sources_text"],
+                strict=True,
+            )
+        },
+    )
     return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts)
 
 
@@ -300,55 +300,33 @@ def store(
         ],
         columns=["figure_id", "sha256"],
     )
-    with transaction(con):
-        con.execute(
-            "DELETE FROM figure_input WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)",
-            [run_id],
-        )
-        con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
-        con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
-        con.execute(
-            "INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            [
-                run_id,
-                municipality,
-                period,
-                latest,
-                load_catalogue().fingerprint,
-                ref.version,
-                json.dumps(run.snapshot),
-            ],
-        )
-        fresh = list(run.new_figures["sha256"] + "|" + run.new_figures["indicator"])
-        for table in ("return_figure", "return_source"):
-            con.execute(
-                f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256 || '|' || indicator)",
-                [period, fresh],
-            )
-        insert_frame(con, "return_figure", run.new_figures)
-        insert_frame(con, "return_source", pa.Table.from_pandas(run.new_sources, preserve_index=False))
-        insert_frame(
-            con,
-            "figure",
-            pd.DataFrame(
-                [
-                    {
-                        "figure_id": f.id(run_id),
-                        "run_id": run_id,
-                        "indicator": f.indicator,
-                        "level": f.level.value,
-                        "entity": f.entity,
-                        "period": f.period,
-                        "numerator": f.numerator,
-                        "denominator": f.denominator,
-                        "value": f.value,
-                        "hidden": f.hidden,
-                    }
-                    for f in figures
-                ]
-            ),
-        )
-        insert_frame(con, "figure_input", inputs)
+    figure_rows = pd.DataFrame(
+        [
+            {
+                "figure_id": f.id(run_id),
+                "run_id": run_id,
+                "indicator": f.indicator,
+                "level": f.level.value,
+                "entity": f.entity,
+                "period": f.period,
+                "numerator": f.numerator,
+                "denominator": f.denominator,
+                "value": f.value,
+                "hidden": f.hidden,
+            }
+            for f in figures
+        ]
+    )
+    row = {
+        "run_id": run_id,
+        "municipality": municipality,
+        "period": period,
+        "created_at": latest,
+        "catalogue": load_catalogue().fingerprint,
+        "reference": ref.version,
+        "submissions": run.snapshot,
+    }
+    runs.replace_run(con, row, figure_rows, inputs, run.new_figures, run.new_sources)
     if journal is not None:
         record = {
             "run_id": run_id,

@@ -17,12 +17,9 @@ from contracts.catalogue import load_catalogue
 from pipeline.domain.figures import FigureId
 from pipeline.domain.indicators import BY_CODE, PART_RU, SHEET_TITLES
 from pipeline.domain.suppression import HIDDEN_PART, lineage_values
-from pipeline.domain.vocabulary import Level
+from pipeline.store import queries
 from pipeline.store.warehouse import connect
 from pipeline.xlsx.summary_layout import FIRST_LINEAGE_ROW, LINEAGE_SHEET, linked_row
-
-PUBLISHED_RUNS = "SELECT run_id FROM published_run"
-PUBLISHED_REGIONAL_RUNS = "SELECT run_id FROM published_regional_run"
 
 
 class NotAFigure(ValueError):
@@ -92,19 +89,13 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
     if database is None:
         return answer
     with connect(database, read_only=True) as con:
-        row = con.execute(
-            "SELECT value, numerator, denominator, hidden FROM figure WHERE figure_id = ?", [figure_id]
-        ).fetchone()
+        row = queries.figure_values(con, figure_id)
         hidden = row is not None and row[3] is not None
         if row:
             shown, numerator, denominator = lineage_values(row[3] or row[0], *row[1:])
             answer.update(value=shown, numerator=numerator, denominator=denominator, hidden=hidden)
         secret = _hidden_schools(con, figure_id)
-        for part, sha, school, sheet, cell, value, version in con.execute(
-            "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
-            "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
-            [figure_id],
-        ).fetchall():
+        for part, sha, school, sheet, cell, value, version in queries.figure_sources(con, figure_id):
             answer["sources"].append(
                 {
                     "part": PART_RU[part],
@@ -122,17 +113,7 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
 def _hidden_schools(con, figure_id: str) -> set[str]:
     """The ОО whose cells a figure's sources may not show the values of: those whose own figure of the indicator is
     hidden (§4) in the run of the figure or of one of its parts, and every ОО under a hidden part."""
-    return {
-        school
-        for (school,) in con.execute(
-            "WITH parts AS (SELECT figure_id, run_id, indicator, hidden FROM figure WHERE figure_id = $id "
-            "  UNION ALL SELECT f.figure_id, f.run_id, f.indicator, f.hidden FROM figure_part p "
-            "  JOIN figure f ON f.figure_id = p.part_id WHERE p.figure_id = $id) "
-            "SELECT DISTINCT s.entity FROM parts JOIN figure s ON s.run_id = parts.run_id AND s.indicator = parts.indicator "
-            "WHERE s.level = $school AND (s.hidden IS NOT NULL OR parts.hidden IS NOT NULL)",
-            {"id": figure_id, "school": Level.SCHOOL.value},
-        ).fetchall()
-    }
+    return queries.schools_hidden_under(con, figure_id)
 
 
 def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
@@ -144,20 +125,10 @@ def impact(database: Path, school_file: Path, cell_ref: str) -> dict:
         raise NotAFigure(f"В отчёте ОО нет листа «{sheet_title}».")
     digest = hashlib.sha256(school_file.read_bytes()).hexdigest()
     with connect(database, read_only=True) as con:
-        sub = con.execute(
-            "SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?",
-            [digest],
-        ).fetchone()
+        sub = queries.submission_of(con, digest)
         if sub is None:
             raise NotAFigure("Этот файл не поступал в svod (его контрольной суммы нет в хранилище).")
-        rows = con.execute(
-            "SELECT DISTINCT f.figure_id, f.indicator, f.level, f.entity, coalesce(f.hidden, f.value::VARCHAR), fs.part, "
-            "f.hidden IS NOT NULL FROM figure_source fs "
-            "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
-            f"AND f.run_id IN ({PUBLISHED_RUNS} UNION ALL {PUBLISHED_REGIONAL_RUNS}) "
-            "ORDER BY CASE f.level WHEN 'school' THEN 0 WHEN 'municipality' THEN 1 ELSE 2 END, f.indicator",
-            [digest, codes[sheet_title], cell],
-        ).fetchall()
+        rows = queries.published_figures_fed_by(con, digest, codes[sheet_title], cell)
     return {
         "sha256": digest,
         "school_id": sub[0],

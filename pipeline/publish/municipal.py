@@ -61,9 +61,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     municipality, period_code = run.municipality, run.period
     m = ref.municipalities[municipality]
     period = m.period(period_code)
-    all_subs = con.execute(
-        "SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version", [run.snapshot]
-    ).df()
+    all_subs = queries.submissions_of(con, run.snapshot)
     figures, subs = run.figures, run.subs
     latest, kept = municipal_paths(out_dir, municipality, period_code, run_id)
     as_of = subs["received_at"].max().date() if len(subs) else period.end  # the newest return counted
@@ -85,7 +83,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
         "Источники (ОО, файл, версия, ячейки)",
     ]
     ordered = sorted(figures, key=lambda f: (f.level is not Level.MUNICIPALITY, f.entity, f.indicator))
-    data_as_of = con.execute("SELECT created_at FROM run WHERE run_id = ?", [run_id]).fetchone()[0]
+    data_as_of = queries.run_of(con, run_id).created_at
     earlier = [
         (label, p, figs)
         for label, p in m.comparable(period)

@@ -10,6 +10,7 @@ from contracts.catalogue import load_catalogue
 from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import Target
+from pipeline.store import queries
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, lineage_link
 
@@ -345,12 +346,7 @@ def submissions_sheet(book: Book, ws, m, all_subs: pd.DataFrame):
 def quality_sheet(con, book: Book, ws, m, shas: list[str]):
     """Problems in each ОО's current version (its newest in the run), by kind and by ОО, and, apart, the problems
     of earlier versions that the current one no longer has (fixed by resubmitting)."""
-    found = con.execute(
-        "SELECT i.rule, i.severity, i.sheet, i.cell, s.school_id, "
-        "row_number() OVER (PARTITION BY s.school_id ORDER BY s.version DESC) AS newest, s.version "
-        "FROM submission s LEFT JOIN issue i USING (sha256) WHERE list_contains(?, s.sha256)",
-        [shas],
-    ).df()
+    found = queries.issues_by_version(con, shas)
     current_version = found[found["newest"] == 1].groupby("school_id")["version"].first()
     is_current = found["version"].eq(found["school_id"].map(current_version))
     current, earlier = found[is_current & found["rule"].notna()], found[~is_current & found["rule"].notna()]

@@ -31,7 +31,7 @@ from pipeline.files import atomic_write
 from pipeline.publish.municipal_sheets import breakdowns_sheet, target_rows
 from pipeline.reference import Reference
 from pipeline.store import queries
-from pipeline.store.warehouse import insert_frame, transaction
+from pipeline.store import runs as runs_store
 from pipeline.xlsx.book import Book
 from pipeline.xlsx.summary_layout import (
     FIGURE_ID_HEADER,
@@ -226,14 +226,11 @@ def trends_sheet(
         ws.set_column(i, i, w)
     extra, r = [], 1
     for m in munis:
-        made = con.execute(
-            "SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
-            [m.code, periods[m.code]],
-        ).fetchone()
+        made = queries.published_run_of(con, m.code, periods[m.code])
         earlier = [
             (p, figs)
             for _, p in m.comparable(m.period(periods[m.code]))
-            if made and (figs := queries.comparable_figures(con, m.code, p.code, made[0]))
+            if made and (figs := queries.comparable_figures(con, m.code, p.code, made.created_at))
         ]
         if not earlier:
             book.text(ws, r, 0, m.name)
@@ -289,33 +286,18 @@ def municipal_figures(
         if m.code not in periods:
             continue
         run = (
-            con.execute(
-                "SELECT run_id, source_file FROM published_run WHERE municipality = ? AND period = ?",
-                [m.code, periods[m.code]],
-            ).fetchone()
+            queries.published_run_of(con, m.code, periods[m.code])
             if runs is None
-            else con.execute(
-                "SELECT run_id, source_file FROM run WHERE run_id = ?", [runs.get(m.code)]
-            ).fetchone()
+            else queries.run_of(con, runs.get(m.code))
         )
         origin = (
             "расчёт по отчётам ОО"
-            if run and run[1] is None
-            else f"сводка МО, файл {run[1][:16]}"
+            if run and run.source_file is None
+            else f"сводка МО, файл {run.source_file[:16]}"
             if run
             else "нет данных"
         )
-        stored = (
-            {
-                r[0]: r[1:]
-                for r in con.execute(
-                    "SELECT indicator, numerator, denominator, figure_id, hidden FROM figure WHERE run_id = ? AND level = ?",
-                    [run[0], Level.MUNICIPALITY.value],
-                ).fetchall()
-            }
-            if run
-            else {}
-        )
+        stored = {r[0]: r[1:] for r in queries.municipal_figures_of(con, run.run_id)} if run else {}
         for ind in INDICATORS:
             num, den, fid, hidden = stored.get(ind.code, (0.0, None, "", None))
             f = ind.figure(Level.MUNICIPALITY, m.code, periods[m.code], num or 0.0, den, hidden)
@@ -384,16 +366,7 @@ def store_totals(
     links = pd.DataFrame(
         [{"figure_id": totals[code][1], "part_id": fid} for code, group in parts.items() for _, fid in group]
     )
-    with transaction(con):
-        con.execute(
-            "DELETE FROM figure_part WHERE figure_id IN (SELECT figure_id FROM figure WHERE run_id = ?)",
-            [run_id],
-        )
-        con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
-        con.execute("DELETE FROM regional_run WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO regional_run VALUES (?, ?, ?, ?)", [run_id, region, label, published_at])
-        insert_frame(con, "figure", figures)
-        insert_frame(con, "figure_part", links)
+    runs_store.replace_regional_run(con, (run_id, region, label, published_at), figures, links)
     if journal is not None:
         runs = {code: FigureId.parse(fid).run_id for (code, _), (_, fid, _) in cells.items() if fid}
         record = {
@@ -424,13 +397,10 @@ def title_sheet(
     missing = [m.name for m in ref.municipalities_of(region) if m.code not in periods]
     as_of = []
     for m in munis:
-        made = con.execute(
-            "SELECT created_at FROM published_run WHERE municipality = ? AND period = ?",
-            [m.code, periods[m.code]],
-        ).fetchone()
+        made = queries.published_run_of(con, m.code, periods[m.code])
         as_of.append(
             f"{m.name} ({periods[m.code]}) — "
-            + (f"{made[0]:%d.%m.%Y}" if made and made[0] else "по сводке МО")
+            + (f"{made.created_at:%d.%m.%Y}" if made and made.created_at else "по сводке МО")
         )
     book.text(ws, 0, 0, f"Региональная сводка о наставничестве: {ref.regions[region]}", book.title)
     rows = [
@@ -459,9 +429,5 @@ def title_sheet(
 
 
 def _coverage(con, m, period: str) -> list:
-    n, late = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT on_time) FROM current_submission "
-        "WHERE municipality = ? AND period = ?",
-        [m.code, period],
-    ).fetchone()
+    n, late = queries.accepted_and_late(con, m.code, period)
     return [m.name, period, len(m.schools), n, late, len(m.schools) - n]

@@ -6,6 +6,8 @@ Reads only; writes are in `loads` and `pipeline.publish.compute`.
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -107,6 +109,196 @@ def verdicts_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, st
         con.execute(
             "SELECT sha256, verdict FROM submission WHERE list_contains(?, sha256)", [shas]
         ).fetchall()
+    )
+
+
+def return_figures(con: duckdb.DuckDBPyConnection, period: str, shas: list[str]) -> pd.DataFrame:
+    """The figures computed for each of these returns (once per return and indicator), with their sources' text."""
+    return con.execute(
+        "SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)", [period, shas]
+    ).df()
+
+
+def run_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, str, list[str]]:
+    """(municipality, period, the snapshot of returns) a stored run was computed from."""
+    municipality, period, snapshot = con.execute(
+        "SELECT municipality, period, submissions FROM run WHERE run_id = ?", [run_id]
+    ).fetchone()
+    return municipality, period, json.loads(snapshot)
+
+
+def run_figures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
+    """(indicator, level, entity, period, numerator, denominator, hidden) of each figure of a stored run."""
+    return con.execute(
+        "SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure WHERE run_id = ?",
+        [run_id],
+    ).fetchall()
+
+
+class RunRow(NamedTuple):
+    run_id: str
+    source_file: str | None  # a summary sent up (its sha256), or None: computed here
+    created_at: object
+
+
+def published_run_of(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> RunRow | None:
+    """The run published for a municipality and period (view `published_run`), if any."""
+    row = con.execute(
+        "SELECT run_id, source_file, created_at FROM published_run WHERE municipality = ? AND period = ?",
+        [municipality, period],
+    ).fetchone()
+    return RunRow(*row) if row else None
+
+
+def run_of(con: duckdb.DuckDBPyConnection, run_id: str | None) -> RunRow | None:
+    row = con.execute("SELECT run_id, source_file, created_at FROM run WHERE run_id = ?", [run_id]).fetchone()
+    return RunRow(*row) if row else None
+
+
+def municipal_figures_of(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
+    """(indicator, numerator, denominator, figure id, hidden) of a run's municipal figures."""
+    return con.execute(
+        "SELECT indicator, numerator, denominator, figure_id, hidden FROM figure WHERE run_id = ? AND level = ?",
+        [run_id, Level.MUNICIPALITY.value],
+    ).fetchall()
+
+
+def accepted_and_late(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> tuple[int, int]:
+    """How many ОО's returns count for the period (`current_submission`), and how many of them came late."""
+    return con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT on_time) FROM current_submission "
+        "WHERE municipality = ? AND period = ?",
+        [municipality, period],
+    ).fetchone()
+
+
+def submissions_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """These received files' submission rows, by school and version."""
+    return con.execute(
+        "SELECT * FROM submission WHERE list_contains(?, sha256) ORDER BY school_id, version", [shas]
+    ).df()
+
+
+def submission_of(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple | None:
+    """(school, period, version, verdict, superseded by) of one received file."""
+    return con.execute(
+        "SELECT school_id, period, version, verdict, superseded_by FROM submission WHERE sha256 = ?", [sha256]
+    ).fetchone()
+
+
+def issues_by_version(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """Every issue of these returns with its school and version, and `newest` = 1 on each school's newest."""
+    return con.execute(
+        "SELECT i.rule, i.severity, i.sheet, i.cell, s.school_id, "
+        "row_number() OVER (PARTITION BY s.school_id ORDER BY s.version DESC) AS newest, s.version "
+        "FROM submission s LEFT JOIN issue i USING (sha256) WHERE list_contains(?, s.sha256)",
+        [shas],
+    ).df()
+
+
+def figure_values(con: duckdb.DuckDBPyConnection, figure_id: str) -> tuple | None:
+    """(value, numerator, denominator, hidden) of a figure."""
+    return con.execute(
+        "SELECT value, numerator, denominator, hidden FROM figure WHERE figure_id = ?", [figure_id]
+    ).fetchone()
+
+
+def figure_sources(con: duckdb.DuckDBPyConnection, figure_id: str) -> list[tuple]:
+    """(part, sha256, school, sheet, cell, value read, version) of every school cell behind a figure."""
+    return con.execute(
+        "SELECT fs.part, fs.sha256, fs.school_id, fs.sheet, fs.cell, fs.value, s.version FROM figure_source fs "
+        "LEFT JOIN submission s USING (sha256) WHERE fs.figure_id = ? ORDER BY fs.school_id, fs.part, fs.sheet, fs.cell",
+        [figure_id],
+    ).fetchall()
+
+
+def schools_hidden_under(con: duckdb.DuckDBPyConnection, figure_id: str) -> set[str]:
+    """The ОО whose own figure of the indicator is hidden in the run of the figure or of one of its parts, and
+    every ОО under a hidden part."""
+    return {
+        school
+        for (school,) in con.execute(
+            "WITH parts AS (SELECT figure_id, run_id, indicator, hidden FROM figure WHERE figure_id = $id "
+            "  UNION ALL SELECT f.figure_id, f.run_id, f.indicator, f.hidden FROM figure_part p "
+            "  JOIN figure f ON f.figure_id = p.part_id WHERE p.figure_id = $id) "
+            "SELECT DISTINCT s.entity FROM parts JOIN figure s ON s.run_id = parts.run_id AND s.indicator = parts.indicator "
+            "WHERE s.level = $school AND (s.hidden IS NOT NULL OR parts.hidden IS NOT NULL)",
+            {"id": figure_id, "school": Level.SCHOOL.value},
+        ).fetchall()
+    }
+
+
+def published_figures_fed_by(
+    con: duckdb.DuckDBPyConnection, sha256: str, sheet: str, cell: str
+) -> list[tuple]:
+    """(figure id, indicator, level, entity, shown value, part, hidden?) of every published figure (municipal or
+    regional) one school cell feeds, ОО first."""
+    return con.execute(
+        "SELECT DISTINCT f.figure_id, f.indicator, f.level, f.entity, coalesce(f.hidden, f.value::VARCHAR), fs.part, "
+        "f.hidden IS NOT NULL FROM figure_source fs "
+        "JOIN figure f USING (figure_id) WHERE fs.sha256 = ? AND fs.sheet = ? AND fs.cell = ? "
+        "AND f.run_id IN (SELECT run_id FROM published_run UNION ALL SELECT run_id FROM published_regional_run) "
+        "ORDER BY CASE f.level WHEN 'school' THEN 0 WHEN 'municipality' THEN 1 ELSE 2 END, f.indicator",
+        [sha256, sheet, cell],
+    ).fetchall()
+
+
+def fact_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> pd.DataFrame:
+    """Rows per (sha256, sheet) in the fact tables."""
+    parts = [
+        f"SELECT sha256, '{s.code}' AS sheet, count(*) AS n FROM {fact_table(s.code)} "
+        "WHERE list_contains($shas, sha256) GROUP BY sha256"
+        for s in load_catalogue().sheets
+    ]
+    return con.execute(" UNION ALL ".join(parts), {"shas": shas}).df()
+
+
+def current_with_files(con: duckdb.DuckDBPyConnection, municipality: str, period: str) -> pd.DataFrame:
+    """Each ОО's current return of the partition with the rows it was loaded with and its archived file, newest
+    first."""
+    return con.execute(
+        "SELECT s.sha256, s.school_id, s.rows_loaded, r.archive_path FROM current_submission s JOIN received_file r "
+        "USING (sha256) WHERE s.municipality = ? AND s.period = ? ORDER BY s.received_at DESC, s.sha256",
+        [municipality, period],
+    ).df()
+
+
+def rows_dropped_without_consent(con: duckdb.DuckDBPyConnection, shas: list[str]) -> list[tuple]:
+    """(sha256, sheet, rows) the load left out for lack of consent (rule C12)."""
+    return con.execute(
+        "SELECT sha256, sheet, count(*) FROM issue WHERE rule = 'C12' AND list_contains(?, sha256) GROUP BY ALL",
+        [shas],
+    ).fetchall()
+
+
+def first_received(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, object]:
+    """sha256 -> when these bytes were first received, for those received before."""
+    return dict(
+        con.execute(
+            "SELECT sha256, received_at FROM received_file WHERE list_contains(?, sha256)", [shas]
+        ).fetchall()
+    )
+
+
+def files_received(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM received_file").fetchone()[0]
+
+
+def latest_periods(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """municipality -> the latest period (by its end) it has a run of, computed here or sent up."""
+    return dict(
+        con.execute(
+            "SELECT r.municipality, arg_max(r.period, p.end_date) FROM run r "
+            "JOIN period p ON p.municipality = r.municipality AND p.code = r.period GROUP BY 1"
+        ).fetchall()
+    )
+
+
+def computed_here(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether the run was computed in this warehouse (not sent up as a summary)."""
+    return (
+        con.execute("SELECT 1 FROM run WHERE run_id = ? AND source_file IS NULL", [run_id]).fetchone()
+        is not None
     )
 
 

@@ -1,33 +1,24 @@
 """Staff decisions as warehouse writes. A methodist's approval locks a school's accepted return for the period:
 later versions wait ('held') until the approval is removed. A return for correction marks the accepted version
 returned: the school's return is not counted until a newer version is accepted. Callers hold the transaction
-(`pipeline.intake.decisions`), except for `hold`, which records the school's notice with the verdict."""
+(`pipeline.intake.decisions`), except for `hold`, which records the school's notice with the verdict; each
+applied decision is recorded once (`record`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pipeline.domain.vocabulary import Verdict
-from pipeline.feedback import HELD, Answer
 from pipeline.store.loads import record_answers
 from pipeline.store.warehouse import transaction
 
 
-def hold(con, rec, period: str) -> Answer:
-    """A new version of an approved return waits for staff to unlock it; the school's notice is due with it."""
-    answer = Answer(
-        kind=HELD,
-        sha256=rec.sha256,
-        original_name=rec.original_name,
-        received_at=rec.received,
-        verdict=Verdict.HELD,
-        school_id=rec.school_id,
-        period=period,
-    )
+def hold(con, sha256: str, answer) -> None:
+    """A new version of an approved return waits for staff to unlock it; the school's notice (`answer`) is due with
+    it."""
     with transaction(con):
-        con.execute("UPDATE submission SET verdict = ? WHERE sha256 = ?", [Verdict.HELD.value, rec.sha256])
+        con.execute("UPDATE submission SET verdict = ? WHERE sha256 = ?", [Verdict.HELD.value, sha256])
         record_answers(con, [answer])
-    return answer
 
 
 def approve(con, school_id: str, period: str, sha256: str | None = None) -> str | None:
@@ -81,3 +72,13 @@ def _current(con, school_id: str, period: str, sha256: str | None) -> tuple | No
         "SELECT sha256 FROM current_submission WHERE school_id = ? AND period = ? AND coalesce(? = sha256, true)",
         [school_id, period, sha256],
     ).fetchone()
+
+
+def record(
+    con, name: str, kind: str, school_id: str, period: str, reason: str, by: str, at, outcome: str
+) -> None:
+    """An applied staff decision, under the name of its file (applied once: `queries.decision_applied`)."""
+    con.execute(
+        "INSERT INTO staff_decision VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
+        [name, kind, school_id, period, reason, by, at, outcome],
+    )
