@@ -96,18 +96,18 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
 
     def handing(school: str, path: Path, folder: str) -> engine.Handing:
         return engine.Handing(
-            engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"),
-            ws.issuer,
-            datetime(2026, 11, 2, 10),
-            f"{folder}-{school}.xlsx",
-            path.name,
-            school,
-            SLUG,
-            date(2026, 12, 31),
-            None,
-            tmp_path / folder / school,
-            ws.home,
-            ws.database,
+            stored=engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"),
+            issuer=ws.issuer,
+            received_at=datetime(2026, 11, 2, 10),
+            internal=f"{folder}-{school}.xlsx",
+            shown_name=path.name,
+            school_id=school,
+            period=SLUG,
+            period_end=date(2026, 12, 31),
+            before=None,
+            folder=tmp_path / folder / school,
+            home=ws.home,
+            database=ws.database,
         )
 
     alone = [engine.check_and_answer([handing(s, p, "alone")])[0] for s, p in files.items()]
@@ -221,7 +221,8 @@ def test_board_lists_every_school_and_exports_to_excel(school, tmp_path):
     )
     methodist.post(f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"})
     m = load_reference().municipalities[M]
-    kept, computed = workflow.board(m, m.period(SLUG)), workflow._board(m, m.period(SLUG))
+    kept = workflow.board(m, m.period(SLUG))
+    computed = [workflow.school_state(m, s, m.period(SLUG)) for s in m.schools]  # each ОО on its own
     assert [(s.school.id, s.status, s.reason, s.justified) for s in kept] == [
         (s.school.id, s.status, s.reason, s.justified) for s in computed
     ]

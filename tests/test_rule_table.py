@@ -320,6 +320,7 @@ def test_layout_rules(make_return, ws, rule):
 def test_late_return_x14(make_return, ws):
     result = check_return(make_return(), ws, datetime(2026, 3, 1, 9))
     assert [i.rule for i in result.issues] == ["X14"] and russian(result.issues[0].message)
+    assert result.verdict == "accepted_with_warnings"  # late is a warning: the return still counts
 
 
 def test_against_the_previous_period_x15_and_p01(make_return, ws):

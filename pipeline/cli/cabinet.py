@@ -57,6 +57,7 @@ def serve(
     ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
     start(ws.home)
     refuse_taken_port(host, port)
+    in_process.instance(ws)  # Dagster's storage made (or migrated) here, once, before its processes share it
     env = {
         **os.environ,
         ENVIRONMENT["home"]: str(ws.home),
