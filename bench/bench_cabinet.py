@@ -152,7 +152,7 @@ def quiet(home: Path) -> None:
     busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
     busy.append(dg.DagsterRunStatus.STARTED)
     time.sleep(20)  # the sensor's first look
-    while any((home / "inbox").glob("*.xlsx")) or runs.dagster(home / ".dagster").get_runs(
+    while any((home / "inbox").glob("*.xlsx")) or runs.dagster().get_runs(
         filters=dg.RunsFilter(statuses=busy), limit=1
     ):
         time.sleep(1)

@@ -8,7 +8,9 @@ raw_env = ["DJANGO_SETTINGS_MODULE=cabinet.served_settings"]
 worker_class = "gthread"  # threads per process (`--threads`): pages go on while an upload is checked
 timeout = 180  # seconds a web process may be silent (a large upload's check) before the arbiter replaces it
 graceful_timeout = 30
-keepalive = 30  # seconds an idle connection stays open (gthread keeps it off the threads): a school's next click
+keepalive = (
+    30  # seconds an idle connection stays open (gthread keeps it off the threads): a school's next click
+)
 forwarded_allow_ips = "127.0.0.1"  # TLS ends at a local proxy; only it may say the scheme was https
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 proc_name = "svod-cabinet"

@@ -4,9 +4,11 @@ A `Job` records who asked for what; Dagster queues and runs it (`pipeline.intake
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 
+import dagster as dg
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,10 +17,18 @@ from pipeline import in_process
 from pipeline.intake import run_requests
 
 
+def dagster() -> dg.DagsterInstance:
+    """The workspace's Dagster instance, opened once per process (a web process's threads wait for the first)."""
+    with _opening:
+        return _opened(settings.WORKSPACE.home)
+
+
 @cache
-def dagster(dagster_home: Path):
-    """The workspace's Dagster instance, opened once per web process."""
+def _opened(home: Path) -> dg.DagsterInstance:
     return in_process.instance(settings.WORKSPACE)
+
+
+_opening = threading.Lock()
 
 
 def ask(user, **scope) -> tuple[Job, bool]:
@@ -47,7 +57,7 @@ def refresh(job: Job) -> Job:
     """The job with its state and progress as Dagster records them (saved when they changed)."""
     if job.finished:
         return job
-    now = in_process.progress(dagster(settings.WORKSPACE.home / ".dagster"), str(job.pk))
+    now = in_process.progress(dagster(), str(job.pk))
     if (now.state, now.text) != (job.state, job.progress):
         job.state, job.progress = now.state, now.text[:300]
         job.finished_at = timezone.make_aware(now.finished_at) if now.finished_at else None

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -81,10 +82,12 @@ def plan_notices(today=None) -> int:
     return sum(bool(draft.record()) for draft in notices.due(today or timezone.localdate()))
 
 
-def sync(municipality: str, period: str) -> int:
+def sync(municipality: str, period: str, receipts_since: datetime | None = None) -> int:
     """Copy the warehouse's record of a partition into the cabinet's state: each ОО's latest verdict, the verdicts
-    recorded for uploads, the versions that came another way (e-mail, the inbox), and the receipts to send.
-    Returns how many ОО stand accepted."""
+    recorded for uploads, the versions that came another way (e-mail, the inbox), and the receipts of answers
+    written since `receipts_since` (default: the receipt window) to send. Writes only what changed, so a
+    thousand-ОО partition that changed by one school costs the cabinet's store one row. Returns how many ОО
+    stand accepted."""
     ws = workspace()
     if not ws.database.exists():
         return 0
@@ -94,27 +97,30 @@ def sync(municipality: str, period: str) -> int:
         states = queries.school_states(con, municipality, period)
         recorded = queries.verdicts_of(con, [u.sha256 for u in uploads])
         answers = queries.answers_of(con, period, schools)
-    since = notices.receipts_since()
+    since = max(receipts_since or notices.receipts_since(), notices.receipts_since())
     notices.warehouse_receipts([payload for payload, written in answers if written and written >= since])
-    accepted = 0
+    kept = {r.school_id: r for r in RecordedState.objects.filter(municipality=municipality, period=period)}
+    fresh, accepted = [], 0
+    for s in states[states["verdict"].notna()].itertuples():
+        accepted += bool(s.has_accepted)
+        now = {
+            "sha256": s.sha256,
+            "verdict": s.verdict,
+            "received_at": timezone.make_aware(s.received_at.to_pydatetime()),
+            "errors": count(s.errors),
+            "warnings": count(s.warnings),
+            "reason": s.reason if isinstance(s.reason, str) else "",
+        }
+        state = kept.get(s.school_id)
+        if state is None or any(getattr(state, k) != v for k, v in now.items()):
+            fresh.append((s.school_id, now))
     with transaction.atomic():
         versions.add_missing(
             ws, municipality, [payload for payload, _ in answers], {u.sha256 for u in uploads}
         )
-        for s in states[states["verdict"].notna()].itertuples():
-            accepted += bool(s.has_accepted)
+        for school_id, now in fresh:
             RecordedState.objects.update_or_create(
-                school_id=s.school_id,
-                period=period,
-                defaults={
-                    "municipality": municipality,
-                    "sha256": s.sha256,
-                    "verdict": s.verdict,
-                    "received_at": timezone.make_aware(s.received_at.to_pydatetime()),
-                    "errors": count(s.errors),
-                    "warnings": count(s.warnings),
-                    "reason": s.reason if isinstance(s.reason, str) else "",
-                },
+                school_id=school_id, period=period, defaults={"municipality": municipality, **now}
             )
         for u in uploads:
             verdict = recorded.get(u.sha256)
@@ -142,7 +148,7 @@ class Follower:
     attempt: a run writing now is looked at next time) and copies the partitions whose stamp changed."""
 
     def __init__(self, ws: Workspace):
-        self.ws, self.files, self.stamps = ws, None, {}
+        self.ws, self.files, self.stamps, self.looked_at = ws, None, {}, None
 
     def follow(self) -> list[tuple[str, str]]:
         files = [(p.stat().st_mtime_ns, p.stat().st_size) for p in self._files()]
@@ -155,9 +161,11 @@ class Follower:
             return []
         known = self.ws.reference.municipalities  # not the summaries other municipalities sent up
         changed = [key for key, stamp in stamps.items() if key[0] in known and self.stamps.get(key) != stamp]
+        looking = datetime.now()
+        since = self.looked_at - timedelta(minutes=1) if self.looked_at else None  # a minute's overlap
         for municipality, period in changed:
-            sync(municipality, period)
-        self.files, self.stamps = files, stamps
+            sync(municipality, period, since)
+        self.files, self.stamps, self.looked_at = files, stamps, looking
         return changed
 
     def _files(self) -> list:

@@ -8,6 +8,7 @@ A `.part` left by a writer that died is removed by `remove_stale_parts`.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,8 @@ PART_SUFFIX = ".part"
 def atomic_path(path: Path, sync: bool = False) -> Iterator[Path]:
     """A temporary path to write `path`'s new content to; it replaces `path` when the block ends without error."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}{PART_SUFFIX}")  # two processes may write the same target
+    writer = f"t{threading.get_ident()}.{os.getpid()}"  # two processes, or threads, may write the same target
+    tmp = path.with_name(f"{path.name}.{writer}{PART_SUFFIX}")
     try:
         yield tmp
         if sync:
