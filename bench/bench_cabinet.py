@@ -143,11 +143,14 @@ def receipts(home: Path) -> str:
     return f"{sum(engine.answer_file(u.pk, 'receipt') is not None for u in uploads)}/{len(uploads)}"
 
 
-def quiet(home: Path) -> None:
-    """Wait until the inbox is taken and no Dagster run is waiting or running."""
+def quiet(home: Path, n: int) -> None:
+    """Wait until the inbox is taken, no Dagster run is waiting or running, and the cabinet has copied the
+    region's returns (its worker follows the runs)."""
     import dagster as dg
 
     from cabinet import runs
+    from cabinet.models import RecordedState
+    from cabinet.worker import FOLLOW_SECONDS
 
     busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
     busy.append(dg.DagsterRunStatus.STARTED)
@@ -156,6 +159,9 @@ def quiet(home: Path) -> None:
         filters=dg.RunsFilter(statuses=busy), limit=1
     ):
         time.sleep(1)
+    while RecordedState.objects.filter(municipality=generated.MUNICIPALITY).count() < n:
+        time.sleep(1)
+    time.sleep(FOLLOW_SECONDS)  # its receipts and versions after the states
 
 
 def run(n: int) -> None:
@@ -221,7 +227,7 @@ def run(n: int) -> None:
                 break
             except (requests.ConnectionError, requests.Timeout):  # bound early, answering once started
                 time.sleep(0.5)
-        quiet(home)  # Dagster's inbox sensor consolidates the region's returns by itself first
+        quiet(home, n)  # Dagster's inbox sensor consolidates the region's returns by itself first
         alone = []
         for school, path in uploads[2 * CLIENTS :]:  # one school at a time: what a single upload costs
             alone += phase(base, [(school, path)])

@@ -60,6 +60,6 @@ def refresh(job: Job) -> Job:
     now = in_process.progress(dagster(), str(job.pk))
     if (now.state, now.text) != (job.state, job.progress):
         job.state, job.progress = now.state, now.text[:300]
-        job.finished_at = timezone.make_aware(now.finished_at) if now.finished_at else None
+        job.finished_at = now.finished_at
         job.save(update_fields=["state", "progress", "finished_at"])
     return job

@@ -31,6 +31,7 @@ from pipeline.store import queries
 from pipeline.store.warehouse import WarehouseBusy
 
 POLL_SECONDS = 1.0
+SYNC_BATCH = 100  # recorded states written per transaction
 FOLLOW_SECONDS = 10.0  # how often the worker looks whether a run it did not start changed the warehouse
 NICENESS = 10  # the worker yields the CPU to pages and uploads, which people wait for
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
@@ -114,19 +115,18 @@ def sync(municipality: str, period: str, receipts_since: datetime | None = None)
         state = kept.get(s.school_id)
         if state is None or any(getattr(state, k) != v for k, v in now.items()):
             fresh.append((s.school_id, now))
-    with transaction.atomic():
-        versions.add_missing(
-            ws, municipality, [payload for payload, _ in answers], {u.sha256 for u in uploads}
-        )
-        for school_id, now in fresh:
-            RecordedState.objects.update_or_create(
-                school_id=school_id, period=period, defaults={"municipality": municipality, **now}
-            )
-        for u in uploads:
-            verdict = recorded.get(u.sha256)
-            if verdict in CHECKED_VERDICTS and verdict != u.recorded_verdict:
-                u.recorded_verdict = verdict
-                u.save(update_fields=["recorded_verdict"])
+    versions.add_missing(ws, municipality, [payload for payload, _ in answers], {u.sha256 for u in uploads})
+    for start in range(0, len(fresh), SYNC_BATCH):  # short transactions: the web processes write between them
+        with transaction.atomic():
+            for school_id, now in fresh[start : start + SYNC_BATCH]:
+                RecordedState.objects.update_or_create(
+                    school_id=school_id, period=period, defaults={"municipality": municipality, **now}
+                )
+    for u in uploads:
+        verdict = recorded.get(u.sha256)
+        if verdict in CHECKED_VERDICTS and verdict != u.recorded_verdict:
+            u.recorded_verdict = verdict
+            u.save(update_fields=["recorded_verdict"])
     return accepted
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -130,7 +130,7 @@ class RunProgress:
 
     state: str
     text: str
-    finished_at: datetime | None = None
+    finished_at: datetime | None = None  # aware
 
 
 STATES = {  # Dagster's run status -> the cabinet's words for a job (cabinet.models.JobState)
@@ -169,4 +169,4 @@ def progress(inst: dg.DagsterInstance, request_id: str) -> RunProgress:
         "failed": "не удалось выполнить; подробности — в журнале Dagster",
     }.get(state, stages[-1] if stages else "начат")
     ended = record.end_time if state in ("done", "failed") else None
-    return RunProgress(state, text, datetime.fromtimestamp(ended) if ended else None)
+    return RunProgress(state, text, datetime.fromtimestamp(ended, tz=UTC) if ended else None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
+from tests.support.office import soffice
 
 os.environ.setdefault(
     "SVOD_SIGNING_KEY", DEMO_SIGNING_KEY
@@ -53,10 +54,6 @@ def make_return(template: Path, tmp_path: Path):
         return fill(template, tmp_path / f"return_{next(counter)}.xlsx", data)
 
     return build
-
-
-def soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
 
 
 E2E_MUNICIPALITY, E2E_PERIOD = "kedrovy", "2025"

@@ -14,32 +14,14 @@ from contracts.catalogue import load_catalogue
 from pipeline.xlsx.reader import read_workbook
 from pipeline.xlsx.school_layout import LISTS_SHEET
 from tests.support import check_return
-
-from .conftest import soffice
+from tests.support.office import convert
 
 # In CI (CI=true) LibreOffice is installed by .ci/run, so a missing soffice fails instead of skipping.
 pytestmark = pytest.mark.libreoffice
 
 
 def resave(path: Path, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            soffice(),
-            "--headless",
-            "--norestore",
-            f"-env:UserInstallation=file://{out_dir}/profile",
-            "--convert-to",
-            "xlsx:Calc MS Excel 2007 XML",
-            "--outdir",
-            str(out_dir),
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    return out_dir / path.name
+    return convert(path, "xlsx:Calc MS Excel 2007 XML", out_dir)
 
 
 def test_return_saved_by_libreoffice_is_accepted_with_the_same_rows(make_return, ws, tmp_path):

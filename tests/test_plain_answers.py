@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,8 +23,9 @@ from pipeline.xlsx.school_layout import GUIDE_SHEET
 from pipeline.xlsx.templates import requirement
 from tests.support import check_return, stacked_facts
 from tests.support.books import context
+from tests.support.office import convert
 
-from .conftest import E2E_MUNICIPALITY, E2E_PERIOD, MUNICIPALITY, SCHOOL, soffice
+from .conftest import E2E_MUNICIPALITY, E2E_PERIOD, MUNICIPALITY, SCHOOL
 
 RECEIVED = datetime(2025, 12, 21, 10)
 CODES = {c.code for s in load_catalogue().sheets for c in s.columns if "_" in c.code} | {
@@ -166,22 +166,7 @@ def test_an_ods_resave_is_answered_to_its_school(make_return, ws, tmp_path):
     from pipeline.intake.steps import dry_run
 
     path = make_return()
-    subprocess.run(
-        [
-            soffice(),
-            "--headless",
-            "--norestore",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "ods",
-            "--outdir",
-            str(tmp_path),
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    convert(path, "ods", tmp_path)
     result = dry_run(tmp_path / (path.stem + ".ods"), ws, tmp_path / "answers")
     assert result.verdict == "rejected" and [i.rule for i in result.issues] == ["F03"]
     assert result.school_id == SCHOOL and result.feedback[0].parent.name == SCHOOL

@@ -37,10 +37,10 @@ from pipeline.store import warehouse
 from pipeline.xlsx.book import NUMBER_FORMATS, Book
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, LINEAGE_SHEET, TECHNICAL_SHEET
 from samples import demo
+from tests.support.office import convert
 
 from .conftest import E2E_MUNICIPALITY as MUNI
 from .conftest import E2E_PERIOD as PERIOD
-from .conftest import soffice
 
 
 def municipal(ws: Workspace):
@@ -239,22 +239,7 @@ def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):
 @pytest.mark.libreoffice
 def test_summaries_open_in_libreoffice_and_export_to_pdf(published, tmp_path):
     for path in (municipal(published), regional(published)):
-        subprocess.run(
-            [
-                soffice(),
-                "--headless",
-                "--norestore",
-                f"-env:UserInstallation=file://{tmp_path}/profile",
-                "--convert-to",
-                "pdf",
-                "--outdir",
-                str(tmp_path),
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
+        convert(path, "pdf", tmp_path)
         pdf = tmp_path / (path.stem + ".pdf")
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
 
@@ -387,22 +372,7 @@ def test_a_warehouse_with_the_old_lineage_table_keeps_its_lineage(published, tmp
 def printed(book, out_dir) -> list[str]:
     """The workbook as LibreOffice prints it to PDF: the text of each page."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            soffice(),
-            "--headless",
-            "--norestore",
-            f"-env:UserInstallation=file://{out_dir}/profile",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(out_dir),
-            str(book),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    convert(book, "pdf", out_dir)
     pdf = out_dir / book.with_suffix(".pdf").name
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
