@@ -33,7 +33,6 @@ from pipeline.store.warehouse import WarehouseBusy
 POLL_SECONDS = 1.0
 SYNC_BATCH = 100  # recorded states written per transaction
 FOLLOW_SECONDS = 10.0  # how often the worker looks whether a run it did not start changed the warehouse
-NICENESS = 10  # the worker yields the CPU to pages and uploads, which people wait for
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,6 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
         if not mine:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
-        os.nice(NICENESS)
         notices.recover()
         follower = Follower(ws)
         follower.follow()

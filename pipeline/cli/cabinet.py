@@ -77,7 +77,7 @@ def serve(
     ]
     code_port = code_port or free_loopback_port()
     listed = services(ws, all_services, dagster_port, code_port)
-    children = [subprocess.Popen(argv, env=env) for _, argv in listed]
+    children = [subprocess.Popen(argv, env=env, preexec_fn=yield_to_pages) for _, argv in listed]
     server = subprocess.Popen(web, env=env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(
@@ -98,6 +98,14 @@ def serve(
             ):  # a run that does not stop in time: killed runs are finished on restart
                 child.kill()
                 child.wait()
+
+
+BACKGROUND_NICENESS = 10  # the runs, the worker and Dagster yield the CPU to the pages and uploads people wait for
+
+
+def yield_to_pages() -> None:
+    """In a background process before it starts: a lower CPU priority, inherited by the runs it launches."""
+    os.nice(BACKGROUND_NICENESS)
 
 
 def free_loopback_port() -> int:
