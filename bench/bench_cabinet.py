@@ -143,7 +143,7 @@ def receipts(home: Path) -> str:
     return f"{sum(engine.answer_file(u.pk, 'receipt') is not None for u in uploads)}/{len(uploads)}"
 
 
-def quiet(home: Path, n: int) -> None:
+def quiet(home: Path) -> None:
     """Wait until the inbox is taken, no Dagster run is waiting or running, and the cabinet has copied the
     region's returns (its worker follows the runs)."""
     import dagster as dg
@@ -159,9 +159,9 @@ def quiet(home: Path, n: int) -> None:
         filters=dg.RunsFilter(statuses=busy), limit=1
     ):
         time.sleep(1)
-    while RecordedState.objects.filter(municipality=generated.MUNICIPALITY).count() < n:
-        time.sleep(1)
-    time.sleep(FOLLOW_SECONDS)  # its receipts and versions after the states
+    copied = -1  # the worker's copy is done when two of its looks in a row found nothing new
+    while copied != (copied := RecordedState.objects.filter(municipality=generated.MUNICIPALITY).count()):
+        time.sleep(2 * FOLLOW_SECONDS)
 
 
 def run(n: int) -> None:
@@ -227,7 +227,7 @@ def run(n: int) -> None:
                 break
             except (requests.ConnectionError, requests.Timeout):  # bound early, answering once started
                 time.sleep(0.5)
-        quiet(home, n)  # Dagster's inbox sensor consolidates the region's returns by itself first
+        quiet(home)  # Dagster's inbox sensor consolidates the region's returns by itself first
         alone = []
         for school, path in uploads[2 * CLIENTS :]:  # one school at a time: what a single upload costs
             alone += phase(base, [(school, path)])
