@@ -44,6 +44,10 @@ class Channel(models.TextChoices):
     INBOX = "inbox", "по почте или через папку"
 
 
+def first_error(issues: list[dict]) -> str:
+    return next((i["message"] for i in issues if i["severity"] == "error"), "")
+
+
 class Upload(models.Model):
     """One version of a school's return: handed in through the cabinet (and answered at once), or one that came
     another way, as the warehouse recorded it (`cabinet.versions`). Its bytes are in the archive (by sha256); its
@@ -69,10 +73,17 @@ class Upload(models.Model):
         max_length=32, choices=VERDICTS, blank=True
     )  # what consolidation recorded
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.CABINET)
+    reason = models.TextField(
+        blank=True
+    )  # the first error's message: why it is not accepted (the board shows it)
 
     class Meta:
         ordering = ["-uploaded_at"]
         indexes = [models.Index(fields=["school_id", "period", "uploaded_at"])]
+
+    def save(self, *args, **kwargs):
+        self.reason = first_error(self.issues)
+        super().save(*args, **kwargs)
 
     @property
     def shown_verdict(self) -> Verdict:

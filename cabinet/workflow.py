@@ -120,8 +120,7 @@ def state_of(
         return state
     if latest.upload is not None:
         state.justified = latest.upload.justifications.count()
-        first_error = next((i for i in latest.upload.issues if i["severity"] == "error"), None)
-        latest.reason = first_error["message"] if first_error else latest.reason
+        latest.reason = latest.upload.reason or latest.reason
     approvals = [d for d in decisions if d.kind in (DecisionKind.APPROVE, DecisionKind.UNAPPROVE)]
     reviews = [
         d
@@ -245,9 +244,8 @@ def _board(m: Municipality, period: Period, only: set[str] | None = None) -> lis
     schools = [s for s in m.schools if only is None or s.id in only]
     ids = {"school_id__in": [s.id for s in schools]}
     uploads: dict[str, list[Upload]] = {}
-    for u in Upload.objects.filter(municipality=m.code, period=period.code, **ids).prefetch_related(
-        "justifications"
-    ):
+    kept = Upload.objects.filter(municipality=m.code, period=period.code, **ids).defer("issues", "rows")
+    for u in kept.prefetch_related("justifications"):  # a thousand versions' problems are not the board's
         uploads.setdefault(u.school_id, []).append(u)
     recorded = {
         r.school_id: r for r in RecordedState.objects.filter(municipality=m.code, period=period.code, **ids)
