@@ -33,6 +33,20 @@ create_account(Role.METHODIST, "arkhangelsk", password={password!r})
 """
 
 
+def processes(pgid: int, command: bytes) -> list[int]:
+    """The live processes of the server's group whose command line holds `command`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                if command in (proc / "cmdline").read_bytes() and stat[0] != "Z":
+                    found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def web_processes(pgid: int) -> list[int]:
     """gunicorn's web processes in the server's group: forks of its arbiter at niceness 0 (not their checking
     processes, which are forks of theirs at niceness 5)."""
@@ -143,6 +157,10 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
             60,
         )
         assert school_hands_in(base, *sent[0]) == "Отчёт принят"
+        for service in (b"cabinet\x00worker", b"dagster-daemon"):  # killed: svod serve starts them again
+            [dead] = processes(server.pid, service)
+            os.kill(dead, signal.SIGKILL)
+            wait_until(lambda s=service, d=dead: processes(server.pid, s) not in ([], [d]), "a restart", 60)
         dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(base, home, tmp_path)
     finally:
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -76,21 +77,20 @@ def serve(
         str(threads),
     ]
     code_port = code_port or free_loopback_port()
-    listed = services(ws, all_services, dagster_port, code_port)
-    children = [subprocess.Popen(argv, env=env, preexec_fn=yield_to_pages) for _, argv in listed]
-    server = subprocess.Popen(web, env=env)
+    listed = [("web", web), *services(ws, all_services, dagster_port, code_port)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(
         f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
     )
     if all_services:
         console.print(f"Dagster: http://127.0.0.1:{dagster_port}/")
+    running: dict[str, subprocess.Popen] = {}
     try:
-        server.wait()
+        supervise(listed, env, running)
     finally:
-        for child in [server, *children]:
+        for child in running.values():
             child.terminate()
-        for child in [server, *children]:
+        for child in running.values():
             try:
                 child.wait(timeout=STOP_SECONDS)
             except (
@@ -100,7 +100,32 @@ def serve(
                 child.wait()
 
 
-BACKGROUND_NICENESS = 10  # the runs, the worker and Dagster yield the CPU to the pages and uploads people wait for
+RESTART_PAUSE_SECONDS = 2  # between a death and the next start: no busy loop
+
+
+def supervise(listed: list[tuple[str, list[str]]], env: dict, running: dict[str, subprocess.Popen]) -> None:
+    """Start every service and start again any that dies, until svod serve is stopped (`running`: the live ones).
+    In production systemd does this for each service (deploy/); this is the embedded server's supervisor."""
+    for name, argv in listed:
+        running[name] = start_service(name, argv, env)
+    while True:
+        time.sleep(1)
+        for name, argv in listed:
+            code = running[name].poll()
+            if code is not None:
+                console.print(
+                    f"[yellow]Служба «{name}» остановилась (код {code}); запускаю её снова.[/yellow]"
+                )
+                time.sleep(RESTART_PAUSE_SECONDS)
+                running[name] = start_service(name, argv, env)
+
+
+def start_service(name: str, argv: list[str], env: dict) -> subprocess.Popen:
+    """The web server answers at normal priority; the others yield the CPU to it."""
+    return subprocess.Popen(argv, env=env, preexec_fn=None if name == "web" else yield_to_pages)
+
+
+BACKGROUND_NICENESS = 10  # runs, worker and Dagster yield the CPU to the pages people wait for
 
 
 def yield_to_pages() -> None:
