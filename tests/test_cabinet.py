@@ -25,7 +25,7 @@ from pipeline.reference import load_reference
 from samples.reliability import corpus
 from tests.support.cabinet import PASSWORD, body, client_for, filled, hand_in, template_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 SCHOOL, M, SLUG = "ARH-001", "arkhangelsk", "2026-Q4"  # a period open today: returns are on time
 
 

@@ -19,7 +19,7 @@ from cabinet.models import Notice, NoticeKind, NoticeState, Role
 from pipeline.reference import load_reference
 from tests.support.cabinet import client_for, filled, hand_in, template_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 SCHOOL, SLUG = "ARH-001", "2026-Q4"
 
 
@@ -100,6 +100,7 @@ def test_a_return_for_correction_mails_the_reason(smtp, tmp_path):
     assert len(returned) == 1 and "Причина: Нет приказа" in returned[0].get_body(("plain",)).get_content()
 
 
+@pytest.mark.django_db(transaction=True)  # the send commits its claim before it talks to the server
 def test_a_server_that_is_down_delays_notices_which_then_go_exactly_once(smtp, tmp_path):
     client = client_for(Role.SCHOOL, SCHOOL)
     hand_in(client, SCHOOL, SLUG, filled(template_of(client, SCHOOL, SLUG, tmp_path), tmp_path / "a.xlsx"))

@@ -84,7 +84,7 @@ def regional_coverage(ws: Workspace, municipality_name: str) -> int:
     return next(int(r[3]) for r in rows if r[0] == municipality_name)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_report_returned_for_correction_is_counted_in_none_of_five_places(tmp_path):
     ws = settings.WORKSPACE
     municipality, period, region = TOMSK
@@ -118,7 +118,7 @@ def test_a_report_returned_for_correction_is_counted_in_none_of_five_places(tmp_
     assert victim.short_name in title["Возвращены на доработку (не учтены)"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_runs_the_cabinet_did_not_start_reach_its_board():
     """A run of `svod run` and one the inbox sensor asked for are on the board at the worker's next look."""
     import dagster as dg
