@@ -1,5 +1,6 @@
 """Sensors: the inbox watcher, the runs staff ask for, and the regional follow-up. Decisions only; the work happens
-in the assets.
+in the assets. The regional follow-up compares what is published with what its last run saw (keys of the
+municipal runs a region's summary is made of), so it follows every way a municipal run came about.
 
 Before requesting runs, the inbox sensor marks runs left dead by a killed process as failed, freeing the pool.
 The inbox sensor asks one run per partition for the files new since its last look (keyed on their content hashes)
@@ -12,15 +13,18 @@ import hashlib
 import json
 
 import dagster as dg
+import duckdb
 
 from pipeline.assets.jobs import answer_unidentified, consolidate_partition, publish_regional
-from pipeline.assets.partitions import LOCATION_REFERENCE, PARTITION_TARGETS, partition_key
+from pipeline.assets.partitions import partition_key
 from pipeline.assets.resources import SvodWorkspace
 from pipeline.assets.run_context import SETTLE_TAG, regions_tag
 from pipeline.assets.stale_runs import reap_dead_runs
 from pipeline.intake import run_requests
 from pipeline.intake.inbox import settled_files, sha256_of
 from pipeline.intake.routing import claimed_identities
+from pipeline.store import queries
+from pipeline.store.warehouse import WarehouseBusy
 
 SETTLE_SECONDS = 2.0
 
@@ -97,17 +101,30 @@ def run_request_for(asked: run_requests.RunAsked) -> dg.RunRequest:
     )
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[consolidate_partition],
-    request_job=publish_regional,
+@dg.sensor(
+    job=publish_regional,
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="После свода муниципалитета обновить региональную сводку.",
+    description="Сводка региона отстаёт от сводок его муниципалитетов: выпустить заново.",
 )
-def regional_after_consolidation(context: dg.RunStatusSensorContext) -> dg.RunRequest:
-    municipality, _ = PARTITION_TARGETS[context.dagster_run.tags["dagster/partition"]]
-    region = LOCATION_REFERENCE.municipalities[municipality].region
-    return dg.RunRequest(run_key=context.dagster_run.run_id, tags=regions_tag([region]))
+def regional_follows(context: dg.SensorEvaluationContext, svod: SvodWorkspace):
+    """A regional run for each region whose municipalities' published runs changed, keyed on those runs: each
+    state is published once, however it came (a sensor's run, `svod run`, the cabinet), and none is missed."""
+    ws = svod.workspace()
+    try:
+        with ws.connect(read_only=True, wait=0) as con:
+            published = queries.published_runs(con)
+    except (WarehouseBusy, duckdb.Error):  # being written, or not made yet: the next look
+        return dg.SkipReason("хранилище занято или ещё не создано")
+    requests = []
+    for region in ws.reference.regions:
+        runs = sorted(
+            published[m.code] for m in ws.reference.municipalities_of(region) if m.code in published
+        )
+        if runs:
+            key = f"{region}:{hashlib.sha256('|'.join(runs).encode()).hexdigest()[:16]}"
+            requests.append(dg.RunRequest(run_key=key, tags=regions_tag([region])))
+    return requests
 
 
-SENSORS = [inbox_sensor, staff_requests, regional_after_consolidation]
+SENSORS = [inbox_sensor, staff_requests, regional_follows]

@@ -302,6 +302,15 @@ def computed_here(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
     )
 
 
+def published_runs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """municipality -> the run ids published for it (every period), joined: what its regional summary is made of."""
+    return dict(
+        con.execute(
+            "SELECT municipality, string_agg(run_id, ',' ORDER BY period) FROM published_run GROUP BY 1"
+        ).fetchall()
+    )
+
+
 def decision_applied(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return decision_outcome(con, name) is not None
 

@@ -71,7 +71,7 @@ POINTS = {
     "receipt_half_written": lambda: half_written("pipeline.feedback:atomic_write", nth=5),
     # publishing
     "before_indicators": lambda: arm("pipeline.publish.compute:compute"),
-    "inside_store_transaction": lambda: arm("pipeline.publish.compute:insert_frame", nth=2),
+    "inside_store_transaction": lambda: arm("pipeline.store.runs:insert_frame", nth=2),
     "before_municipal_summary": lambda: arm("pipeline.publish.municipal:write_municipal"),
     "summary_half_copied": lambda: half_written("pipeline.publish.municipal:atomic_copy"),
     "before_regional_summary": lambda: arm("pipeline.publish.regional:write_regional"),
