@@ -157,7 +157,7 @@ def test_services_on_postgresql_consolidate_three_municipalities_as_the_in_proce
             return published and idle and not any((home / "inbox").iterdir())
 
         wait_until(settled, "all three municipalities consolidated by the daemon's runs", WAIT_SECONDS)
-        time.sleep(35)  # a last sensor tick (regional follow-ups) may still request runs
+        time.sleep(20)  # a last tick of the regional follow-up (every 15 s) may still request runs
         wait_until(settled, "the follow-up runs", WAIT_SECONDS)
         runs = instance.get_runs()
         assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
