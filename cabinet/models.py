@@ -13,7 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from pipeline.domain.vocabulary import Decision, Verdict
+from pipeline.domain.vocabulary import Decision, Severity, Verdict
 
 VERDICTS = [(v.value, v.ru) for v in Verdict]
 
@@ -45,7 +45,7 @@ class Channel(models.TextChoices):
 
 
 def first_error(issues: list[dict]) -> str:
-    return next((i["message"] for i in issues if i["severity"] == "error"), "")
+    return next((i["message"] for i in issues if i["severity"] == Severity.ERROR), "")
 
 
 class Upload(models.Model):

@@ -25,7 +25,7 @@ from cabinet import engine
 from cabinet.access import period_slug
 from cabinet.models import Decision, Notice, NoticeKind, NoticeState, SchoolContact, Upload
 from cabinet.workflow import board, totals
-from pipeline.domain.issues import Issue, by_sheet
+from pipeline.domain.issues import Issue, by_sheet, counts
 from pipeline.domain.vocabulary import Status, Verdict
 from pipeline.feedback import ANSWER_FILES, Answer, feedback_path
 from pipeline.reference import Municipality, Period, School
@@ -113,7 +113,7 @@ def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
         return None  # a file that names no ОО of the registry: nobody to write to
     school = m.school(answer.school_id)
     word = VERDICT_WORDS.get(answer.verdict, answer.verdict.ru)
-    errors = sum(i.severity == "error" for i in answer.issues)
+    errors = counts(answer.issues)[0]
     body = [
         f"Здравствуйте!\n\nОтчёт о наставничестве {school.name} за период {answer.period} "
         f"(файл «{answer.original_name}», получен {answer.received_at:%d.%m.%Y %H:%M}) {word}."

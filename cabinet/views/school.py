@@ -19,7 +19,7 @@ from cabinet.forms import ContactForm, JustificationForm, UploadForm
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
 from cabinet.workflow import changes_since, issue_key, school_state, school_states
-from pipeline.domain.issues import Issue, by_sheet
+from pipeline.domain.issues import Issue, by_sheet, counts
 
 READERS = (Role.SCHOOL, Role.METHODIST, Role.ADMIN)
 
@@ -121,7 +121,7 @@ def hand_in(request, account, school_id, slug):
         timezone.localtime(now).replace(tzinfo=None),
         previous,
     )
-    errors = sum(i.severity == "error" for i in result.issues)
+    errors = counts(result.issues)[0]
     upload = Upload.objects.create(
         id=upload_id,
         school_id=school.id,
