@@ -78,11 +78,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg
 )
 def staff_requests(context: dg.SensorEvaluationContext, svod: SvodWorkspace) -> dg.SensorResult:
     seen = set(json.loads(context.cursor)) if context.cursor else set()
-    asked = run_requests.waiting(svod.workspace(), seen)
-    kept = {p.stem.split("-", 1)[1] for p in (svod.workspace().home / run_requests.FOLDER).glob("*.json")}
+    kept = run_requests.waiting(svod.workspace(), set())  # the cursor forgets the requests no longer kept
     return dg.SensorResult(
-        run_requests=[run_request_for(a) for a in asked],
-        cursor=json.dumps(sorted((seen | {a.id for a in asked}) & kept)),
+        run_requests=[run_request_for(a) for a in kept if a.id not in seen],
+        cursor=json.dumps(sorted(a.id for a in kept)),
     )
 
 

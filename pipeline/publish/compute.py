@@ -168,17 +168,7 @@ def compute(
         if len(known) or len(new_figures)
         else new_figures
     )
-    by_key = {
-        (i, sha): (num, den, text)
-        for i, sha, num, den, text in zip(
-            per_return["indicator"],
-            per_return["sha256"],
-            per_return["numerator"],
-            per_return["denominator"],
-            per_return["sources_text"],
-            strict=True,
-        )
-    }
+    by_key = _contributions(per_return)
     shared = shared_numerators(
         Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end)
     )
@@ -252,6 +242,21 @@ def _texts(
     return texts
 
 
+def _contributions(per_return: pd.DataFrame) -> dict[tuple[str, str], tuple]:
+    """(indicator, sha256) -> (numerator, denominator, sources' text) of each return's stored figures."""
+    return {
+        (i, sha): (num, den, text)
+        for i, sha, num, den, text in zip(
+            per_return["indicator"],
+            per_return["sha256"],
+            per_return["numerator"],
+            per_return["denominator"],
+            per_return["sources_text"],
+            strict=True,
+        )
+    }
+
+
 def stored_run(con, run_id: str) -> Computed:
     """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
     municipality, period, shas = queries.run_inputs(con, run_id)
@@ -261,22 +266,7 @@ def stored_run(con, run_id: str) -> Computed:
         for i, level, entity, p, num, den, hidden in queries.run_figures(con, run_id)
     ]
     sources = queries.return_figures(con, period, shas)
-    texts = _texts(
-        municipality,
-        subs,
-        files,
-        {
-            (i, sha): (n, d, t)
-            for i, sha, n, d, t in zip(
-                sources["indicator"],
-                sources["sha256"],
-                sources["numerator"],
-                sources["denominator"],
-                sources["sources_text"],
-                strict=True,
-            )
-        },
-    )
+    texts = _texts(municipality, subs, files, _contributions(sources))
     return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts)
 
 
