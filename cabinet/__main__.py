@@ -1,19 +1,25 @@
-"""`python -m cabinet worker --home DIR`: the cabinet's worker process, which `svod serve` starts beside the web
-server (gunicorn)."""
+"""`python -m cabinet worker|mail --home DIR`: the cabinet's processes beside its web server (gunicorn), which
+`svod serve` starts and deploy/ runs as systemd services: the worker (`cabinet.worker`) and the mail queue's
+worker (django-tasks' `db_worker`, which sends the recorded notices: `cabinet.notices.send`)."""
 
 import argparse
 import logging
 
+from django.core.management import call_command
+
 from cabinet.setup import start
 
 parser = argparse.ArgumentParser(prog="python -m cabinet", description="svod cabinet processes")
-parser.add_argument("process", choices=["worker"])
+parser.add_argument("process", choices=["worker", "mail"])
 parser.add_argument("--home")
 args = parser.parse_args()
 start(args.home)
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 logging.getLogger("cabinet").setLevel(logging.INFO)
 
-from cabinet.worker import run_forever  # noqa: E402 — models load once Django is set up
+if args.process == "mail":
+    call_command("db_worker", interval=1, startup_delay=False, reload=False, verbosity=0)
+else:
+    from cabinet.worker import run_forever  # models load once Django is set up
 
-run_forever()
+    run_forever()

@@ -1,7 +1,7 @@
-"""The cabinet's one door into the pipeline, for what a page does at once: give a school its template, and take
-a workbook in the way an inbox file is taken (archive byte for byte, isolated pre-check and parse, every rule,
-history against the warehouse) and answer it. Nothing here writes the warehouse: an accepted identity is handed
-to the pipeline by putting the file into the inbox under an internal name, and consolidation registers it there.
+"""What the cabinet's pages need of the pipeline at once: a school's template, and a handed-in workbook taken
+through the pipeline's one entry (`pipeline.intake.handing`: archived, checked, answered, forwarded to the
+inbox), checked in processes of the web server's own so that pages served meanwhile do not wait on its CPU.
+Nothing here writes the warehouse.
 
 The warehouse is read only for a moment and never waited for: while a pipeline run writes it (DuckDB lets no
 other process read then), the check goes on without the previous period's registries and says so.
@@ -17,32 +17,23 @@ import time
 import unicodedata
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from pipeline.config import Workspace
-from pipeline.domain.issues import Issue, issue, verdict
-from pipeline.feedback import ANSWER_FILES, answer_of, write_answer
-from pipeline.files import atomic_path
-from pipeline.intake.examine import checked_batches
-from pipeline.intake.inbox import archive_file
-from pipeline.intake.records import CheckResult
+from pipeline.domain.issues import Issue
+from pipeline.domain.versions import Version
+from pipeline.feedback import ANSWER_FILES
+from pipeline.intake.handing import READ_WAIT_SECONDS, Handed, Handing, handing, take
 from pipeline.intake.workers import preload
-from pipeline.reference import Issuer
 from pipeline.schools import issue_templates
-from pipeline.store import queries
-from pipeline.store.warehouse import WarehouseBusy, connect
+from pipeline.store.warehouse import WarehouseBusy
 from pipeline.xlsx.templates import template_name
 
-READ_WAIT_SECONDS = (
-    0.0  # a check tries the warehouse once; while a run writes it, the history rules wait for the run
-)
-ACCEPTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")  # kept as sent; the pre-check answers each
 CHECKING_PROCESSES = 2  # uploads checked at the same time by one server, each in its own process (shared out
 # among its web processes: `start_checking`)
 MAX_BATCH = 8  # uploads a checking process takes at once when they queue
@@ -84,33 +75,13 @@ def template_path(municipality: str, period: str, school_id: str) -> Path:
         ) from exc
 
 
-def previous_registries(database: Path, wanted: list[tuple[str, date]]) -> tuple[dict, bool]:
-    """{(school, period end): its registries of the previous accepted period} for each wanted pair, in one read
-    of the warehouse, and whether the warehouse could be read."""
-    if not database.exists():
-        return {}, True
-    try:
-        with connect(database, read_only=True, wait=READ_WAIT_SECONDS) as con:
-            found = {}
-            for end in {end for _, end in wanted}:
-                schools = sorted({school for school, e in wanted if e == end})
-                found |= {
-                    (school, end): frames
-                    for school, frames in queries.previous_facts(con, schools, end).items()
-                }
-            return found, True
-    except WarehouseBusy:
-        return {}, False
-
-
-@dataclass
-class HandedIn:
-    sha256: str
-    verdict: str
-    issues: list[Issue]
-    rows: dict[str, int]
-    history_checked: bool
-    forwarded: bool
+def version_of(upload) -> Version:
+    """What the next version is compared with: an upload's problems, rows and time."""
+    return Version(
+        [Issue.model_validate(i) for i in upload.issues],
+        upload.rows,
+        timezone.localtime(upload.uploaded_at).replace(tzinfo=None),
+    )
 
 
 def hand_in(
@@ -120,137 +91,24 @@ def hand_in(
     school_id: str,
     period: str,
     received_at: datetime,
-    previous_version=None,
-) -> HandedIn:
-    """Archive, check and answer one workbook a school hands in for a period (in a checking process, so pages
-    served meanwhile do not wait on its CPU); forward it to the pipeline when it is that school's return for that
-    period. The answer, with what changed since `previous_version` (an upload), is under
-    `cabinet/answers/<upload id>/`."""
+    previous=None,
+) -> Handed:
+    """Hand a workbook in through the pipeline's one entry (`pipeline.intake.handing`), checked in a checking
+    process so pages served meanwhile do not wait on its CPU. The answer, with what changed since
+    `previous_version` (an upload), is under `cabinet/answers/<upload id>/`."""
     ws = workspace()
-    suffix = Path(client_name).suffix.lower()
-    internal = f"{upload_id}{suffix if suffix in ACCEPTED_SUFFIXES else '.bin'}"
-    stored = archive_file(ws, data, internal)
-    m = ws.reference.school_home(school_id)
-    before = (
-        None
-        if previous_version is None
-        else SimpleNamespace(
-            issues=previous_version.issues,
-            rows=previous_version.rows,
-            uploaded_at=previous_version.uploaded_at,
-        )
-    )
-    checked = CHECKING_LINE.check(
-        Handing(
-            stored,
-            ws.issuer,
-            received_at.replace(microsecond=0),
-            internal,
+    return CHECKING_LINE.check(
+        handing(
+            ws,
+            str(upload_id),
+            data,
             display_name(client_name),
             school_id,
             period,
-            m.period(period).end,
-            before,
+            received_at,
+            None if previous is None else version_of(previous),
             answers_folder(upload_id),
-            ws.home,
-            ws.database,
         )
-    )
-    forwarded = checked.school_id == school_id and checked.period == period
-    if forwarded:
-        with atomic_path(ws.inbox / internal) as tmp:
-            tmp.write_bytes(data)
-            stamp = received_at.timestamp()
-            os.utime(
-                tmp, (stamp, stamp)
-            )  # the pipeline takes the arrival time, and the order, from the file's time
-    return HandedIn(
-        checked.sha256, checked.verdict, checked.issues, checked.rows, checked.history_checked, forwarded
-    )
-
-
-@dataclass
-class Checked:
-    sha256: str
-    verdict: str
-    issues: list[Issue]
-    rows: dict[str, int]
-    school_id: str | None
-    period: str | None
-    history_checked: bool  # the previous period's registries could be read for the history rules
-
-
-@dataclass
-class Handing:
-    """One workbook waiting for its check: the archived file, who handed it in for which period (and when that
-    period ends: the history rules compare with the period before), that school's previous upload, where its
-    answer goes, and the warehouse to read the previous registries from."""
-
-    stored: Path
-    issuer: Issuer
-    received_at: datetime
-    internal: str
-    shown_name: str
-    school_id: str
-    period: str
-    period_end: date
-    before: object
-    folder: Path
-    home: Path
-    database: Path
-
-
-def check_and_answer(handings: list[Handing]) -> list[Checked | Exception]:
-    """In a checking process: the schools' previous registries in one read of the warehouse, every check of the
-    files as one batch of the pipeline's checking, the cabinet's own identity rules, and each written answer; an
-    answer that fails is that file's exception, not the others'."""
-    previous, history_checked = previous_registries(
-        handings[0].database, [(h.school_id, h.period_end) for h in handings]
-    )
-    files = [(h.stored, h.received_at, h.internal) for h in handings]
-    results = [
-        r
-        for batch in checked_batches(
-            files, handings[0].issuer, lambda school, end: previous.get((school, end), {})
-        )
-        for r in batch
-    ]
-    answers = []
-    for h, result in zip(handings, results, strict=True):
-        try:
-            answers.append(answered(h, result, history_checked))
-        except Exception as exc:  # noqa: BLE001 — reported to that upload's page, not to the batch
-            answers.append(exc)
-    return answers
-
-
-def answered(h: Handing, result: CheckResult, history_checked: bool) -> Checked:
-    """The cabinet's identity rules on a checked file, and its answer written."""
-    from cabinet.workflow import changes_since, changes_text
-
-    result.original_name = h.shown_name
-    if result.school_id is not None and result.school_id != h.school_id:
-        result.issues = [issue("U01", claimed=result.school_id, school=h.school_id), *result.issues]
-    elif result.period is not None and result.period != h.period:
-        result.issues = [issue("U02", claimed=result.period, period=h.period), *result.issues]
-    result.verdict = verdict(result.issues)
-    changes = changes_text(
-        changes_since(h.before, [i.model_dump(mode="json") for i in result.issues], result.rows)
-    )
-    write_answer(
-        answer_of(result, h.issuer.reference, source=str(h.stored.relative_to(h.home)), changes=changes),
-        h.folder,
-        h.home,
-        stem="ответ",
-    )
-    return Checked(
-        result.sha256,
-        result.verdict.value,
-        result.issues,
-        result.rows,
-        result.school_id,
-        result.period,
-        history_checked,
     )
 
 
@@ -263,9 +121,9 @@ class CheckingLine:
         self.waiting: queue.SimpleQueue[tuple[Handing, Future]] = queue.SimpleQueue()
         self.lock, self.started = threading.Lock(), False
 
-    def check(self, handing: Handing) -> Checked:
+    def check(self, waiting: Handing) -> Handed:
         future: Future = Future()
-        self.waiting.put((handing, future))
+        self.waiting.put((waiting, future))
         with self.lock:
             if not self.started:
                 for _ in range(_checking_processes):
@@ -282,7 +140,7 @@ class CheckingLine:
                 except queue.Empty:
                     break
             try:
-                answers = in_checking_process(check_and_answer, [h for h, _ in batch])
+                answers = in_checking_process(take, [h for h, _ in batch])
             except Exception as exc:  # noqa: BLE001 — every waiting page gets the failure
                 answers = [exc] * len(batch)
             for (_, future), answer in zip(batch, answers, strict=True):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django import forms
 
-from cabinet.engine import ACCEPTED_SUFFIXES
 from cabinet.models import DecisionKind
+from pipeline.intake.handing import ACCEPTED_SUFFIXES
 
 
 class UploadForm(forms.Form):

@@ -277,6 +277,7 @@ class Notice(models.Model):
     state = models.CharField(max_length=16, choices=NoticeState.choices, default=NoticeState.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True)
+    sending_since = models.DateTimeField(null=True)
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True)

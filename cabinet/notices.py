@@ -1,6 +1,8 @@
 """E-mail notices to schools and methodists: composing each in Russian under its idempotency key, recording it
 in the outbox (`Notice`) and sending what is queued. Composing never sends and sending never composes; nothing
-here runs inside a web request except recording. The worker (`cabinet.worker`) and `svod notify` send.
+here runs inside a web request except recording. Recording a notice enqueues its sending in the kept task
+queue (django-tasks with its database backend: the cabinet's own database, no broker), which the mail
+process (`python -m cabinet mail`, started by `svod serve`) and `svod notify` run.
 
 Kinds: a receipt after each upload or inbox file (the annotated copy attached when a cell is flagged); a return
 for correction with the methodist's reason; a reminder `reminder_days` before the deadline to each ОО without an
@@ -18,8 +20,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.management import call_command
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django_tasks import task
 
 from cabinet import engine
 from cabinet.access import period_slug
@@ -33,6 +38,7 @@ from pipeline.reference import Municipality, Period, School
 OVERDUE_DAYS = 7  # overdue notices and digests go out during the week after the deadline
 EXTENSIONS_DAYS = 90  # how long after a period's deadline extended deadlines are still followed
 BACKOFF_SECONDS = (60, 300, 900, 3600)  # waits before the 1st, 2nd, 3rd and later retries
+SENDING_SECONDS = 600  # a notice sending for longer was caught by a crash
 RECEIPT_WINDOW_DAYS = (
     7  # answers the pipeline wrote longer ago are not mailed when the cabinet first sees them
 )
@@ -61,20 +67,24 @@ class Draft:
     attachments: list[tuple[str, str]] = field(default_factory=list)
 
     def record(self) -> Notice | None:
-        """Put it in the outbox unless a notice with its key is there already; the new notice, or None."""
-        notice, created = Notice.objects.get_or_create(
-            key=self.key,
-            defaults={
-                "kind": self.kind,
-                "municipality": self.municipality,
-                "period": self.period,
-                "school_id": self.school_id,
-                "recipients": self.recipients,
-                "subject": self.subject,
-                "body": self.body,
-                "attachments": self.attachments,
-            },
-        )
+        """Put it in the outbox, and its sending in the mail queue, unless a notice with its key is there
+        already; the new notice, or None."""
+        with transaction.atomic():
+            notice, created = Notice.objects.get_or_create(
+                key=self.key,
+                defaults={
+                    "kind": self.kind,
+                    "municipality": self.municipality,
+                    "period": self.period,
+                    "school_id": self.school_id,
+                    "recipients": self.recipients,
+                    "subject": self.subject,
+                    "body": self.body,
+                    "attachments": self.attachments,
+                },
+            )
+            if created:
+                send.enqueue(notice.pk)
         return notice if created else None
 
 
@@ -85,11 +95,12 @@ def school_addresses(school: School) -> list[str]:
     return list(dict.fromkeys(a for a in pair if a))
 
 
-def footer(m: Municipality) -> str:
-    return (
-        f"\n\n—\nВопросы об отчёте: {m.contact.text(m.authority)}\nКабинет svod: {settings.PUBLIC_URL}/\n"
-        "Письмо отправлено автоматически, отвечать на него не нужно."
-    )
+def body(template: str, m: Municipality, **context) -> str:
+    """A notice's text from its template (`cabinet/templates/cabinet/mail/`), with the municipality's footer."""
+    return render_to_string(
+        f"cabinet/mail/{template}.txt",
+        {"contact": m.contact.text(m.authority), "public_url": settings.PUBLIC_URL, **context},
+    ).strip()
 
 
 def problems_text(issues: list[Issue]) -> str:
@@ -114,25 +125,20 @@ def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
     school = m.school(answer.school_id)
     word = VERDICT_WORDS.get(answer.verdict, answer.verdict.ru)
     errors = counts(answer.issues)[0]
-    body = [
-        f"Здравствуйте!\n\nОтчёт о наставничестве {school.name} за период {answer.period} "
-        f"(файл «{answer.original_name}», получен {answer.received_at:%d.%m.%Y %H:%M}) {word}."
-    ]
-    if answer.verdict is Verdict.HELD:
-        body.append(
-            "Отчёт за этот период уже утверждён, поэтому новая версия будет проверена после того, как методист "
-            "снимет утверждение."
-        )
-    elif answer.issues:
-        body.append(
-            f"Ошибок: {errors}, предупреждений: {len(answer.issues) - errors}.\n\n{problems_text(answer.issues)}"
-        )
-    if answer.verdict is Verdict.REJECTED:
-        deadline = m.period(answer.period).deadline
-        body.append(
-            f"Исправьте ошибки в своём файле и загрузите его в кабинете (или отправьте снова) до {deadline:%d.%m.%Y}."
-            + (" Ошибочные ячейки отмечены в приложенной копии файла." if "annotated" in files else "")
-        )
+    text = body(
+        "receipt",
+        m,
+        school=school,
+        answer=answer,
+        word=word,
+        held=answer.verdict is Verdict.HELD,
+        problems=problems_text(answer.issues),
+        errors=errors,
+        warnings=len(answer.issues) - errors,
+        rejected=answer.verdict is Verdict.REJECTED,
+        deadline=m.period(answer.period).deadline,
+        annotated="annotated" in files,
+    )
     attachments = [
         (
             f"{answer.school_id}_{period_slug(answer.period)}_{name}",
@@ -148,7 +154,7 @@ def receipt(answer: Answer, files: dict[str, Path]) -> Draft | None:
         answer.period,
         school_addresses(school),
         f"Отчёт о наставничестве {word}: {school.name}, период {answer.period}",
-        "\n\n".join(body) + footer(m),
+        text,
         school.id,
         attachments,
     )
@@ -198,10 +204,6 @@ def warehouse_receipts(payloads: list[str]) -> int:
 def returned(decision: Decision) -> Draft:
     m = settings.WORKSPACE.reference.school_home(decision.school_id)
     school = m.school(decision.school_id)
-    body = (
-        f"Здравствуйте!\n\nМетодист вернул отчёт о наставничестве {school.name} за период {decision.period} на "
-        f"доработку.\n\nПричина: {decision.reason}\n\nИсправьте отчёт и загрузите новую версию в кабинете."
-    )
     return Draft(
         f"returned|{school.id}|{decision.period}|{decision.pk}",
         NoticeKind.RETURNED,
@@ -209,7 +211,7 @@ def returned(decision: Decision) -> Draft:
         decision.period,
         school_addresses(school),
         f"Отчёт возвращён на доработку: {school.name}, период {decision.period}",
-        body + footer(m),
+        body("returned", m, school=school, period=decision.period, reason=decision.reason),
         school.id,
     )
 
@@ -240,8 +242,7 @@ def period_notices(m: Municipality, p: Period, today: date) -> list[Draft]:
         if not s.done and s.status != Status.PENDING and in_window(today, s.deadline, m.reminder_days)
     ]
     if in_window(today, p.deadline, m.reminder_days):
-        counts = totals(states)
-        lines = [f"{label}: {n}" for label, n, _ in counts["by_status"] if n]
+        counted = totals(states)
         drafts.append(
             Draft(
                 f"digest|{m.code}|{p.code}|{today.isoformat()}",
@@ -249,13 +250,16 @@ def period_notices(m: Municipality, p: Period, today: date) -> list[Draft]:
                 m.code,
                 p.code,
                 [m.contact.email],
-                f"Сдача отчётов о наставничестве за {p.code}: принято {counts['done']} из {counts['total']}",
-                f"Сдача отчётов о наставничестве, {m.name}, период {p.code}, срок {p.deadline:%d.%m.%Y}.\n"
-                f"На {today:%d.%m.%Y}: принято {counts['done']} из {counts['total']} ОО ({counts['percent']}%), "
-                f"сдано с опозданием или не сдано в срок: {counts['late']}.\n\n"
-                + "\n".join(lines)
-                + f"\n\nТаблица сдачи: {settings.PUBLIC_URL}/m/{m.code}/{period_slug(p.code)}/?order=problems"
-                + footer(m),
+                f"Сдача отчётов о наставничестве за {p.code}: принято {counted['done']} из {counted['total']}",
+                body(
+                    "digest",
+                    m,
+                    municipality=m,
+                    period=p,
+                    today=today,
+                    counts=counted,
+                    board_url=f"{settings.PUBLIC_URL}/m/{m.code}/{period_slug(p.code)}/?order=problems",
+                ),
             )
         )
     return drafts
@@ -263,20 +267,11 @@ def period_notices(m: Municipality, p: Period, today: date) -> list[Draft]:
 
 def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
     refused = s.status in (Status.REJECTED, Status.RETURNED)
-    what = (
-        "ваш отчёт не принят"
-        + (f" ({s.reason})" if s.reason else "")
-        + ": исправьте его и загрузите новую версию"
-        if refused
-        else "отчёт в svod от вашей ОО ещё не получен: скачайте шаблон в кабинете, заполните и загрузите его"
+    subject = (
+        f"Напоминание: срок сдачи отчёта о наставничестве — {s.deadline:%d.%m.%Y}"
+        if kind == NoticeKind.REMINDER
+        else f"Срок сдачи отчёта о наставничестве прошёл ({s.deadline:%d.%m.%Y})"
     )
-    if kind == NoticeKind.REMINDER:
-        subject = f"Напоминание: срок сдачи отчёта о наставничестве — {s.deadline:%d.%m.%Y}"
-        first = f"Срок сдачи отчёта о наставничестве за период {p.code} — {s.deadline:%d.%m.%Y}, осталось дней: {s.days_left}."
-    else:
-        subject = f"Срок сдачи отчёта о наставничестве прошёл ({s.deadline:%d.%m.%Y})"
-        first = f"Срок сдачи отчёта о наставничестве за период {p.code} прошёл {s.deadline:%d.%m.%Y}."
-    body = f"Здравствуйте!\n\n{first}\nСейчас {what}."
     return Draft(
         f"{kind.value}|{s.school.id}|{p.code}|{s.deadline.isoformat()}|{'refused' if refused else 'missing'}",
         kind,
@@ -284,65 +279,65 @@ def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
         p.code,
         school_addresses(s.school),
         f"{subject}: {s.school.name}",
-        body + footer(m),
+        body("school_notice", m, period=p, state=s, refused=refused, overdue=kind == NoticeKind.OVERDUE),
         s.school.id,
     )
 
 
 def recover() -> int:
-    """Notices caught mid-send by a crash are not sent again automatically: staff see them as unconfirmed."""
-    return Notice.objects.filter(state=NoticeState.SENDING).update(state=NoticeState.UNCONFIRMED)
-
-
-def send_due(now=None) -> tuple[int, int]:
-    """Send queued notices whose time has come, one at a time; returns (sent, postponed)."""
-    now = now or timezone.now()
-    queued = list(
-        Notice.objects.filter(state=NoticeState.QUEUED).exclude(next_attempt_at__gt=now).order_by("id")
+    """Notices caught mid-send by a crash (sending for longer than a send takes) are not sent again
+    automatically: staff see them as unconfirmed."""
+    stale = timezone.now() - timedelta(seconds=SENDING_SECONDS)
+    return Notice.objects.filter(state=NoticeState.SENDING, sending_since__lt=stale).update(
+        state=NoticeState.UNCONFIRMED
     )
-    sent = postponed = 0
-    if not queued:
-        return 0, 0
-    try:
-        connection = get_connection()
-        connection.open()
-    except OSError as exc:  # the server is down: everything waits for its next attempt
-        for notice in queued:
-            postpone(notice, now, exc)
-        return 0, len(queued)
-    try:
-        for notice in queued:
-            with (
-                transaction.atomic()
-            ):  # claimed before the send: a crash after it never sends this notice again
-                if not Notice.objects.filter(pk=notice.pk, state=NoticeState.QUEUED).update(
-                    state=NoticeState.SENDING
-                ):
-                    continue
-            try:
-                connection.send_messages([message(notice)])
-            except Exception as exc:  # refused or dropped: nothing was accepted, so it can be retried
-                postpone(notice, now, exc)
-                postponed += 1
-                continue
-            Notice.objects.filter(pk=notice.pk).update(
-                state=NoticeState.SENT, sent_at=timezone.now(), last_error=""
-            )
-            sent += 1
-    finally:
-        connection.close()
-    return sent, postponed
 
 
-def postpone(notice: Notice, now, exc: Exception) -> None:
-    wait = BACKOFF_SECONDS[min(notice.attempts, len(BACKOFF_SECONDS) - 1)]
+@task()
+def send(notice_id: int) -> str:
+    """Send one recorded notice; a failure is retried with backoff by enqueueing the task again. The task
+    queue (django-tasks, database backend) runs it: `python -m cabinet mail` beside the server, `svod notify`
+    at once."""
+    now = timezone.now()
+    with transaction.atomic():  # claimed before the send: a crash after it never sends this notice again
+        if not Notice.objects.filter(pk=notice_id, state=NoticeState.QUEUED).update(
+            state=NoticeState.SENDING, sending_since=now
+        ):
+            return "not queued"
+    notice = Notice.objects.get(pk=notice_id)
+    try:
+        with get_connection() as connection:
+            connection.send_messages([message(notice)])
+    except Exception as exc:  # down, refused or dropped: nothing was accepted, so it can be tried again
+        with transaction.atomic():
+            send.using(run_after=postpone(notice, now, exc)).enqueue(notice_id)
+        return "postponed"
+    Notice.objects.filter(pk=notice_id).update(state=NoticeState.SENT, sent_at=timezone.now(), last_error="")
+    return "sent"
+
+
+def send_queued() -> tuple[int, int]:
+    """Run the mail queue now until nothing is ready (`svod notify`); returns (sent now, waiting for a later
+    attempt)."""
+    started = timezone.now()
+    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+    return (
+        Notice.objects.filter(state=NoticeState.SENT, sent_at__gte=started).count(),
+        Notice.objects.filter(state=NoticeState.QUEUED, next_attempt_at__gt=started).count(),
+    )
+
+
+def postpone(notice: Notice, now, exc: Exception):
+    """Mark a notice for another attempt after its backoff; returns when."""
+    retry_at = now + timedelta(seconds=BACKOFF_SECONDS[min(notice.attempts, len(BACKOFF_SECONDS) - 1)])
     Notice.objects.filter(pk=notice.pk).update(
         state=NoticeState.QUEUED,
         attempts=notice.attempts + 1,
-        next_attempt_at=now + timedelta(seconds=wait),
+        next_attempt_at=retry_at,
         last_error=str(exc)[:300],
     )
     log.warning("notice %s postponed: %s", notice.key, exc)
+    return retry_at
 
 
 def message(notice: Notice) -> EmailMessage:

@@ -23,8 +23,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "cabinet",
 ]
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend"}
+}  # the mail queue, in the cabinet's database
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

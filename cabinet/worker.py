@@ -1,8 +1,8 @@
 """The cabinet's worker: keeps the cabinet's copy of what the warehouse recorded current, whoever ran the
 pipeline (`Follower`: each ОО's latest verdict, the verdicts recorded for uploads, the versions that came by
-e-mail or the inbox, the receipts to send), so pages never read the warehouse while a run writes it; sends the
-queued notices and, every few minutes, records the reminders, overdue notices and digests that fell due
-(`cabinet.notices`). It runs nothing: the cabinet asks Dagster for runs (`cabinet.runs`).
+e-mail or the inbox, the receipts to send), so pages never read the warehouse while a run writes it; every few
+minutes it records the reminders, overdue notices and digests that fell due (`cabinet.notices`; the mail queue
+sends them). It runs nothing: the cabinet asks Dagster for runs (`cabinet.runs`).
 
 `svod serve` starts it beside the web server; one worker runs per workspace (a lock file). Everything it does is
 safe to repeat after it was killed.
@@ -61,18 +61,17 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
         if not mine:
             log.warning("another cabinet worker runs for %s", ws.home)
             return
-        notices.recover()
         follower = Follower(ws)
         follower.follow()
         last_planned, last_followed, parent = None, time.monotonic(), os.getppid()
         while os.getppid() == parent:  # started by `svod serve`: ends with it
             if last_planned is None or time.monotonic() - last_planned > PLAN_SECONDS:
+                notices.recover()
                 plan_notices()
                 last_planned = time.monotonic()
             if time.monotonic() - last_followed > FOLLOW_SECONDS:
                 follower.follow()
                 last_followed = time.monotonic()
-            notices.send_due()
             time.sleep(poll)
 
 

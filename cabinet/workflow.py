@@ -276,37 +276,6 @@ def problems_first(states: list[ReturnState]) -> list[ReturnState]:
     return sorted(states, key=lambda s: (s.status.rank, not s.late, -(s.latest.errors if s.latest else 0)))
 
 
-def issue_key(i: dict) -> str:
-    return f"{i.get('sheet') or ''}|{i.get('cell') or ''}|{i['rule']}"
-
-
-def changes_since(previous: Upload | None, issues: list[dict], rows: dict[str, int]) -> dict | None:
-    """What changed against the school's previous version: problems fixed and new, rows added or removed."""
-    if previous is None:
-        return None
-    before, now = {issue_key(i): i for i in previous.issues}, {issue_key(i): i for i in issues}
-    rows_changed = [
-        (sheet, previous.rows.get(sheet, 0), rows.get(sheet, 0))
-        for sheet in dict.fromkeys([*previous.rows, *rows])
-        if previous.rows.get(sheet, 0) != rows.get(sheet, 0)
-    ]
-    return {
-        "fixed": [before[k] for k in before if k not in now],
-        "new": [now[k] for k in now if k not in before],
-        "rows": rows_changed,
-        "previous_at": previous.uploaded_at,
-    }
-
-
-def changes_text(changes: dict | None) -> str | None:
-    """The same comparison in one line, for the receipt."""
-    if changes is None:
-        return None
-    parts = [f"исправлено замечаний: {len(changes['fixed'])}", f"новых замечаний: {len(changes['new'])}"]
-    parts += [f"{sheet}: строк {a} → {b}" for sheet, a, b in changes["rows"]]
-    return "; ".join(parts)
-
-
 def current_period(m: Municipality) -> Period:
     """The period staff most likely work on: the newest begun period with returns, else the newest begun one."""
     today = timezone.localdate()

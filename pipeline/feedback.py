@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from contracts.catalogue import load_catalogue
 from pipeline.domain.issues import Issue, by_sheet, counts
+from pipeline.domain.versions import Version, changes
 from pipeline.domain.vocabulary import Verdict
 from pipeline.files import atomic_write
 from pipeline.reference import Reference
@@ -224,11 +224,9 @@ def held_answer(rec, period: str) -> Answer:
 
 def loaded_answer(home: Path, ref: Reference):
     """`answer_of` for the store's load (`pipeline.store.loads.load_results`): the answer to a checked return,
-    with its version and, in words, what it changed against the version it supersedes."""
+    with its version and what it changed against the school's version before it."""
 
-    def answer(
-        result: CheckResult, version: int | None, changes: dict[str, tuple[int, int, int]] | None
-    ) -> Answer:
+    def answer(result: CheckResult, version: int | None, before: Version | None) -> Answer:
         source = (
             None
             if result.source is None
@@ -236,20 +234,15 @@ def loaded_answer(home: Path, ref: Reference):
             if result.source.is_relative_to(home)
             else str(result.source)
         )
-        return answer_of(result, ref, source, version=version, changes=changes_text(changes))
+        return answer_of(result, ref, source, version=version, changes=changes_text(before, result))
 
     return answer
 
 
-def changes_text(changes: dict[str, tuple[int, int, int]] | None) -> str | None:
-    """«Лист»: добавлено N, удалено N, изменено N; … for each registry sheet compared."""
-    if changes is None:
-        return None
-    catalogue = load_catalogue()
-    return "; ".join(
-        f"«{catalogue.sheet(code).title}»: добавлено {added}, удалено {removed}, изменено {changed}"
-        for code, (added, removed, changed) in changes.items()
-    )
+def changes_text(before: Version | None, result: CheckResult) -> str | None:
+    """What a checked file changed against the school's version before it, in words (None for a first one)."""
+    found = changes(before, result.issues, result.rows)
+    return found.text if found else None
 
 
 def write_answer(

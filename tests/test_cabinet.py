@@ -5,11 +5,12 @@ CSRF, upload limits, the reliability corpus, accounts and login throttling."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -21,6 +22,7 @@ from cabinet import engine, runs, worker, workflow
 from cabinet.models import AppendOnly, AuditEvent, Decision, Job, JobState, RecordedState, Role, Upload
 from cabinet.views.staff import BOARD_PAGE_ROWS
 from pipeline import in_process
+from pipeline.intake import handing
 from pipeline.reference import load_reference
 from samples.reliability import corpus
 from tests.support.cabinet import PASSWORD, body, client_for, filled, hand_in, template_of
@@ -94,24 +96,21 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
     files["ARH-004"] = broken
     ws = engine.workspace()
 
-    def handing(school: str, path: Path, folder: str) -> engine.Handing:
-        return engine.Handing(
-            stored=engine.archive_file(ws, path.read_bytes(), f"{folder}-{school}.xlsx"),
-            issuer=ws.issuer,
-            received_at=datetime(2026, 11, 2, 10),
-            internal=f"{folder}-{school}.xlsx",
-            shown_name=path.name,
-            school_id=school,
-            period=SLUG,
-            period_end=date(2026, 12, 31),
-            before=None,
-            folder=tmp_path / folder / school,
-            home=ws.home,
-            database=ws.database,
+    def waiting(school: str, path: Path, folder: str) -> handing.Handing:
+        return handing.handing(
+            ws,
+            f"{folder}-{school}",
+            path.read_bytes(),
+            path.name,
+            school,
+            SLUG,
+            datetime(2026, 11, 2, 10),
+            None,
+            tmp_path / folder / school,
         )
 
-    alone = [engine.check_and_answer([handing(s, p, "alone")])[0] for s, p in files.items()]
-    together = engine.check_and_answer([handing(s, p, "together") for s, p in files.items()])
+    alone = [handing.take([waiting(s, p, "alone")])[0] for s, p in files.items()]
+    together = handing.take([waiting(s, p, "together") for s, p in files.items()])
     assert [(c.verdict, [i.rule for i in c.issues]) for c in together] == [
         (c.verdict, [i.rule for i in c.issues]) for c in alone
     ]
@@ -122,6 +121,9 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
         assert sorted(p.name for p in (tmp_path / "together" / school).rglob("*")) == sorted(
             p.name for p in (tmp_path / "alone" / school).rglob("*")
         )
+    assert [c.forwarded for c in together] == [True, False, False, False]  # the others name ARH-001 or nobody
+    for forwarded in ws.inbox.glob("*-ARH-001.xlsx"):
+        forwarded.unlink()
 
     sizes, first_taken, release = [], threading.Event(), threading.Event()
 
@@ -134,13 +136,13 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
     monkeypatch.setattr(engine, "in_checking_process", in_process)
     line = engine.CheckingLine()
     with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(line.check, handing("ARH-001", files["ARH-001"], "line0"))
+        first = pool.submit(line.check, waiting("ARH-001", files["ARH-001"], "line0"))
         first_taken.wait(30)
-        second = pool.submit(line.check, handing("ARH-002", files["ARH-002"], "line1"))
+        second = pool.submit(line.check, waiting("ARH-002", files["ARH-002"], "line1"))
         while len(sizes) < 2:  # the second dispatcher takes the next one alone
             time.sleep(0.01)
         rest = [
-            pool.submit(line.check, handing(s, p, f"line{k}"))
+            pool.submit(line.check, waiting(s, p, f"line{k}"))
             for k, (s, p) in enumerate(files.items(), start=2)
         ]
         time.sleep(0.2)
@@ -150,6 +152,8 @@ def test_uploads_that_queue_are_checked_together_each_with_its_own_answer(tmp_pa
         sizes
     )  # the four queued went together
     assert [a.verdict for a in answers[2:]] == [c.verdict for c in alone]
+    for forwarded in ws.inbox.glob("line*-ARH-001.xlsx"):
+        forwarded.unlink()
 
 
 @pytest.mark.e2e  # the worker runs a consolidation
@@ -183,6 +187,14 @@ def test_return_with_reason_approve_and_the_worker_records_it(school, tmp_path):
             con.execute("SELECT sha256 FROM approval WHERE school_id = ?", [SCHOOL]).fetchone()[0]
             == again.sha256
         )
+        loaded = con.execute(
+            "SELECT payload FROM answer WHERE sha256 = ? AND kind = 'receipt'", [again.sha256]
+        ).fetchone()[0]
+    said = json.loads(loaded)["changes"]  # one "what changed": the cabinet's answer and the load's agree
+    assert (
+        said.startswith("исправлено замечаний")
+        and said in engine.answer_file(again.pk, "receipt_text").read_text()
+    )
     actions = list(AuditEvent.objects.filter(school_id=SCHOOL).values_list("action", flat=True))
     assert any("возвращён" in a for a in actions) and any("утверждён" in a for a in actions)
 

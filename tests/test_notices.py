@@ -13,6 +13,8 @@ import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
+from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
 
 from cabinet import notices
 from cabinet.models import Notice, NoticeKind, NoticeState, Role
@@ -37,6 +39,12 @@ class Inbox:
             )
         )
         return "250 OK"
+
+
+@pytest.fixture(autouse=True)
+def queue_in_test_transaction(monkeypatch):
+    """The mail queue's worker closes connections it finds in a transaction, as a test's is: not here."""
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
 
 def free_port() -> int:
@@ -68,7 +76,7 @@ def test_a_refused_upload_mails_the_school_its_receipt_with_the_annotated_copy(s
     template = template_of(client, SCHOOL, SLUG, tmp_path)
     upload = hand_in(client, SCHOOL, SLUG, filled(template, tmp_path / "a.xlsx", "bad_date"))
     assert smtp.received == []  # recorded by the request, sent by the worker
-    assert notices.send_due() == (1, 0)
+    assert notices.send_queued() == (1, 0)
     [(to, mail)] = smtp.received
     assert to == school_addresses(SCHOOL)
     assert mail["Subject"].strip().startswith("Отчёт о наставничестве не принят: МБОУ «Средняя школа № 1»")
@@ -84,7 +92,7 @@ def test_a_refused_upload_mails_the_school_its_receipt_with_the_annotated_copy(s
         "Ошибки" in openpyxl.load_workbook(io.BytesIO(files[f"{SCHOOL}_{SLUG}_с_пометками.xlsx"])).sheetnames
     )
     assert Notice.objects.get().state == NoticeState.SENT
-    assert notices.send_due() == (0, 0)  # nothing twice
+    assert notices.send_queued() == (0, 0)  # nothing twice
 
 
 def test_a_return_for_correction_mails_the_reason(smtp, tmp_path):
@@ -93,7 +101,7 @@ def test_a_return_for_correction_mails_the_reason(smtp, tmp_path):
     client_for(Role.METHODIST, "arkhangelsk").post(
         f"/o/{SCHOOL}/{SLUG}/decide/", {"kind": "return", "reason": "Нет приказа"}
     )
-    notices.send_due()
+    notices.send_queued()
     returned = [
         m for _, m in smtp.received if m["Subject"].strip().startswith("Отчёт возвращён на доработку")
     ]
@@ -105,18 +113,20 @@ def test_a_server_that_is_down_delays_notices_which_then_go_exactly_once(smtp, t
     client = client_for(Role.SCHOOL, SCHOOL)
     hand_in(client, SCHOOL, SLUG, filled(template_of(client, SCHOOL, SLUG, tmp_path), tmp_path / "a.xlsx"))
     smtp.controller.stop()
-    assert notices.send_due() == (0, 1)
+    assert notices.send_queued() == (0, 1)
     notice = Notice.objects.get()
     assert (
         notice.state == NoticeState.QUEUED
         and notice.attempts == 1
         and notice.next_attempt_at > timezone.now()
     )
+    retry = DBTaskResult.objects.ready()
+    assert not retry.exists()  # not before its next attempt
     smtp.controller = Controller(smtp, hostname="127.0.0.1", port=smtp.port)  # the server is back
     smtp.controller.start()
-    assert notices.send_due() == (0, 0)  # not before its next attempt
-    later = timezone.now() + timedelta(minutes=2)
-    assert notices.send_due(later) == (1, 0) and notices.send_due(later) == (0, 0)
+    assert notices.send_queued() == (0, 1)  # still waiting for its next attempt
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())  # its time has come
+    assert notices.send_queued() == (1, 0) and notices.send_queued() == (0, 0)
     assert len(smtp.received) == 1
 
 
@@ -132,12 +142,15 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(smtp, tmp_path,
         raise SystemExit("killed after the server accepted the message")  # the process dies before recording
 
     monkeypatch.setattr(EmailBackend, "send_messages", deliver_then_die)
-    with pytest.raises(SystemExit):
-        notices.send_due()
+    notices.send_queued()  # the queue records the task as failed; the notice stays claimed
     monkeypatch.setattr(EmailBackend, "send_messages", delivered)
     assert Notice.objects.get().state == NoticeState.SENDING
-    assert notices.recover() == 1  # the worker restarts
-    assert notices.send_due(timezone.now() + timedelta(hours=2)) == (0, 0)
+    assert notices.recover() == 0  # a send may still be under way
+    Notice.objects.update(sending_since=timezone.now() - timedelta(hours=1))
+    assert notices.recover() == 1  # the worker's next look
+    Notice.objects.update(state=NoticeState.UNCONFIRMED)
+    DBTaskResult.objects.update(status="READY", run_after=timezone.now())  # even were the task run again
+    assert notices.send_queued() == (0, 0)
     assert len(smtp.received) == 1 and Notice.objects.get().state == NoticeState.UNCONFIRMED
 
 

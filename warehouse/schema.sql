@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS src_column (sha256 VARCHAR, sheet VARCHAR, code VARCH
 CREATE TABLE IF NOT EXISTS run (
     run_id VARCHAR PRIMARY KEY, municipality VARCHAR, period VARCHAR, created_at TIMESTAMP,
     catalogue VARCHAR, reference VARCHAR, submissions VARCHAR, source_file VARCHAR);
+-- the order runs were stored in: of two runs knowing the same moment's data, the later one is published
+CREATE SEQUENCE IF NOT EXISTS run_order;
+ALTER TABLE run ADD COLUMN IF NOT EXISTS stored BIGINT;
 -- hidden: the mark printed instead of the value, numerator and denominator (pipeline/domain/suppression.py)
 CREATE TABLE IF NOT EXISTS figure (
     figure_id VARCHAR PRIMARY KEY, run_id VARCHAR, indicator VARCHAR, level VARCHAR, entity VARCHAR, period VARCHAR,

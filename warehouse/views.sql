@@ -21,7 +21,7 @@ FROM figure_part fp JOIN direct d ON d.figure_id = fp.part_id;
 CREATE OR REPLACE VIEW published_run AS
 SELECT * FROM run
 QUALIFY row_number() OVER (PARTITION BY municipality, period
-                           ORDER BY source_file IS NULL DESC, created_at DESC NULLS LAST,
+                           ORDER BY source_file IS NULL DESC, created_at DESC NULLS LAST, stored DESC NULLS LAST,
                                     json_array_length(submissions) DESC, run_id) = 1;
 
 -- the version of each school's return that counts: its newest accepted one

@@ -18,8 +18,9 @@ from cabinet.access import period_of, period_slug, roles, school_for, upload_for
 from cabinet.forms import ContactForm, JustificationForm, UploadForm
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
-from cabinet.workflow import changes_since, issue_key, school_state, school_states
-from pipeline.domain.issues import Issue, by_sheet, counts
+from cabinet.workflow import school_state, school_states
+from pipeline.domain.issues import Issue, Severity, by_sheet, counts
+from pipeline.domain.versions import changes, issue_key
 
 READERS = (Role.SCHOOL, Role.METHODIST, Role.ADMIN)
 
@@ -173,7 +174,11 @@ def upload_page(request, account, upload_id):
             "school": school,
             "groups": groups,
             "slug": period_slug(upload.period),
-            "changes": changes_since(previous, upload.issues, upload.rows),
+            "changes": changes(
+                previous and engine.version_of(previous),
+                [Issue.model_validate(i) for i in upload.issues],
+                upload.rows,
+            ),
             "is_latest": latest == upload,
             "annotated": engine.answer_file(upload.pk, "annotated") is not None,
             "state": school_state(m, school, period_of(m, upload.period)),
@@ -187,7 +192,7 @@ def problem_groups(upload: Upload) -> list[tuple[str, list]]:
     justified = {j.issue_key: j for j in upload.justifications.select_related("written_by")}
     issues = [Issue.model_validate(i) for i in upload.issues]
     return [
-        (title, [(i, key, justified.get(key)) for i in found for key in [issue_key(i.model_dump())]])
+        (title, [(i, key, justified.get(key)) for i in found for key in [issue_key(i)]])
         for title, found in by_sheet(issues)
     ]
 
@@ -223,7 +228,9 @@ def upload_file(request, account, upload_id, kind):
 def justify(request, account, upload_id):
     upload = upload_for(account, upload_id)
     form = JustificationForm(request.POST)
-    warnings = {issue_key(i) for i in upload.issues if i["severity"] == "warning"}
+    warnings = {
+        issue_key(i) for i in map(Issue.model_validate, upload.issues) if i.severity is Severity.WARNING
+    }
     if form.is_valid() and form.cleaned_data["issue_key"] in warnings:
         Justification.objects.update_or_create(
             upload=upload,

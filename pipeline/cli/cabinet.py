@@ -4,6 +4,7 @@ created from the school registry."""
 from __future__ import annotations
 
 import csv
+import ctypes
 import errno
 import os
 import signal
@@ -121,15 +122,23 @@ def supervise(listed: list[tuple[str, list[str]]], env: dict, running: dict[str,
 
 
 def start_service(name: str, argv: list[str], env: dict) -> subprocess.Popen:
-    """The web server answers at normal priority; the others yield the CPU to it."""
-    return subprocess.Popen(argv, env=env, preexec_fn=None if name == "web" else yield_to_pages)
+    """Every service ends with svod serve, even one killed; the web server answers at normal priority, the
+    others yield the CPU to it."""
+    return subprocess.Popen(argv, env=env, preexec_fn=end_with_parent if name == "web" else in_background)
 
 
 BACKGROUND_NICENESS = 10  # runs, worker and Dagster yield the CPU to the pages people wait for
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
-def yield_to_pages() -> None:
-    """In a background process before it starts: a lower CPU priority, inherited by the runs it launches."""
+def end_with_parent() -> None:
+    """In a service before it starts: the kernel stops it when svod serve dies, so none is left orphaned."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def in_background() -> None:
+    """In a background service before it starts: a lower CPU priority, inherited by the runs it launches."""
+    end_with_parent()
     os.nice(BACKGROUND_NICENESS)
 
 
@@ -171,6 +180,7 @@ def services(
     code = [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1"]
     listed = [
         ("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)]),
+        ("mail", [python, "-m", "cabinet", "mail", "--home", str(ws.home)]),
         ("code", [*code, "-p", str(code_port)]),
         ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
     ]
@@ -304,7 +314,7 @@ def notify(
         console.print(f"Проверка без отправки: писем к отправке — {len(drafts)}.")
         return
     new = sum(bool(d.record()) for d in drafts)
-    sent, postponed = notices.send_due()
+    sent, postponed = notices.send_queued()
     where = (
         "через почтовый сервер"
         if settings.MAIL_CONFIGURED

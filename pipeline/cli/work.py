@@ -59,7 +59,7 @@ def _demo_cabinet(ws: Workspace) -> None:
 
     accounts = demo_accounts()
     sync_all()  # also records the receipts of the demo's answers
-    sent, postponed = notices.send_due()
+    sent, postponed = notices.send_queued()
     where = (
         "через почтовый сервер"
         if settings.MAIL_CONFIGURED

@@ -7,6 +7,7 @@ the period. Reads are in `queries`; figures are stored by `pipeline.publish.comp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from itertools import chain, repeat
@@ -17,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from contracts.catalogue import load_catalogue
-from pipeline.domain.issues import counts
+from pipeline.domain.issues import Issue, counts
+from pipeline.domain.versions import Version
 from pipeline.domain.vocabulary import Verdict
 from pipeline.reference import Reference
 from pipeline.store.warehouse import arrow_schema, arrow_table, fact_table, insert_frame, transaction
@@ -43,7 +45,6 @@ SUBMISSION_COLUMNS = [
     "normalised",
 ]
 ISSUE_COLUMNS = ["sha256", "rule", "severity", "sheet", "src_row", "code", "cell", "value", "message", "fix"]
-CHANGED_SHEETS = ("mentors", "mentees", "pairs", "programmes")  # what the receipt compares between versions
 
 
 class DueAnswer(Protocol):
@@ -58,8 +59,8 @@ class DueAnswer(Protocol):
     def model_dump_json(self) -> str: ...
 
 
-# (checked return, its version, what changed against the version it supersedes: sheet -> added, removed, changed)
-AnswerOf = Callable[["CheckResult", int | None, dict[str, tuple[int, int, int]] | None], DueAnswer]
+# (checked return, its version, the school's version before it, if any)
+AnswerOf = Callable[["CheckResult", int | None, Version | None], DueAnswer]
 
 
 def register_received(con, home: Path, received: list[Received]) -> None:
@@ -151,11 +152,23 @@ def load_results(con, ref: Reference, results: list[CheckResult], answer_of: Ans
             [schools],
         ).fetchall()
     }
+    latest = {
+        (s, p): sha
+        for s, p, sha in con.execute(
+            "SELECT school_id, period, arg_max(sha256, version) FROM submission "
+            "WHERE list_contains(?, school_id) AND version IS NOT NULL GROUP BY ALL",
+            [schools],
+        ).fetchall()
+    }
+    earlier = previous_versions(con, list(latest.values()))
     notes, updates, superseded = [], [], []
     for r in results:
-        key, version = (r.school_id, r.period), None
+        key, version, before = (r.school_id, r.period), None, None
         if r.school_id:
             version = versions[key] = (versions.get(key) or 0) + 1
+            before = earlier.get(latest.get(key))
+            latest[key] = r.sha256
+            earlier[r.sha256] = Version(r.issues, r.rows, r.received_at)
         errors, warnings = counts(r.issues)
         rows_read = sum(len(s) for s in r.book.sheets.values()) if r.book else 0
         loaded = r.verdict.loads
@@ -180,9 +193,9 @@ def load_results(con, ref: Reference, results: list[CheckResult], answer_of: Ans
         )
         if loaded and r.school_id:
             if key in current:
-                superseded.append((len(notes), current[key], r.sha256))
+                superseded.append((current[key], r.sha256))
             current[key] = r.sha256
-        notes.append({"version": version})
+        notes.append({"version": version, "previous": before})
     stored = [r for r in results if r.verdict.loads]
     with transaction(con):
         con.register("updates", arrow_table(con, "submission", updates, SUBMISSION_COLUMNS))
@@ -228,11 +241,11 @@ def load_results(con, ref: Reference, results: list[CheckResult], answer_of: Ans
                 ),
             )
         insert_frame(con, "src_column", letters_arrow([(r.sha256, r.book.sheets) for r in stored]))
-        for n, old, new in superseded:
+        for old, new in superseded:
             con.execute("UPDATE submission SET superseded_by = ? WHERE sha256 = ?", [new, old])
-            notes[n]["changes"] = _changes(con, old, new)
         answers = [
-            answer_of(r, note["version"], note.get("changes")) for r, note in zip(results, notes, strict=True)
+            answer_of(r, note["version"], note.get("previous"))
+            for r, note in zip(results, notes, strict=True)
         ]
         record_answers(con, answers)
     return answers
@@ -273,22 +286,17 @@ def mark_answered(con, answers: list[DueAnswer]) -> None:
     )
 
 
-def _changes(con, old: str, new: str) -> dict[str, tuple[int, int, int]]:
-    """What a new version changed in the registries: sheet -> (rows added, removed, changed), by the sheet's key."""
+def previous_versions(con, shas: list[str]) -> dict[str, Version]:
+    """What a receipt compares of earlier versions (any verdict): their problems, rows per sheet and arrival,
+    as their own answers recorded them."""
     found = {}
-    for code in CHANGED_SHEETS:
-        key, table = load_catalogue().keys[code], fact_table(code)
-        before = set(
-            r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [old]).fetchall()
+    for sha, payload in con.execute(
+        "SELECT sha256, payload FROM answer WHERE kind = 'receipt' AND list_contains(?, sha256)", [shas]
+    ).fetchall():
+        answer = json.loads(payload)
+        found[sha] = Version(
+            [Issue.model_validate(i) for i in answer["issues"]],
+            answer.get("rows") or {},
+            datetime.fromisoformat(answer["received_at"]),
         )
-        after = set(
-            r[0] for r in con.execute(f"SELECT {key} FROM {table} WHERE sha256 = ?", [new]).fetchall()
-        )
-        changed = con.execute(
-            f"SELECT count(*) FROM (SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ? "
-            f"EXCEPT SELECT * EXCLUDE (sha256, src_row) FROM {table} WHERE sha256 = ?) WHERE {key} IN "
-            f"(SELECT {key} FROM {table} WHERE sha256 = ?)",
-            [new, old, old],
-        ).fetchone()[0]
-        found[code] = (len(after - before), len(before - after), changed)
     return found

@@ -447,10 +447,12 @@ def _missing(value) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-# when an answer fell due and was written, when a regional workbook was published: times, not content
+# when an answer fell due and was written, when a regional workbook was published, in which order runs were
+# stored: bookkeeping, not content
 TIME_COLUMNS = {
     "answer": "EXCLUDE (due_at, written_at)",
     "regional_run": "EXCLUDE (created_at)",
+    "run": "EXCLUDE (stored)",  # the order runs were stored in, which a killed run or a rebuild moves on
     "staff_decision": "EXCLUDE (applied_at)",
 }
 

@@ -32,7 +32,7 @@ def replace_run(
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
         con.execute(
-            "INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO run VALUES (?, ?, ?, ?, ?, ?, ?, NULL, nextval('run_order'))",
             [
                 run_id,
                 run["municipality"],
@@ -85,7 +85,7 @@ def replace_sent_up_run(
         con.execute("DELETE FROM figure WHERE run_id = ?", [run_id])
         con.execute("DELETE FROM run WHERE run_id = ?", [run_id])
         con.execute(
-            "INSERT INTO run VALUES (?, ?, ?, NULL, NULL, NULL, '[]', ?)",
+            "INSERT INTO run VALUES (?, ?, ?, NULL, NULL, NULL, '[]', ?, nextval('run_order'))",
             [run_id, municipality, period, sha256],
         )
         insert_frame(con, "figure", figures)
