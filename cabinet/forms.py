@@ -1,10 +1,12 @@
-"""The cabinet's forms: handing in a workbook, justifying a warning, a methodist's decision, an invitation."""
+"""The cabinet's forms: handing in a workbook, justifying a warning, a methodist's decision, an invitation, a
+password reset."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 
 from cabinet.models import DecisionKind
 from pipeline.intake.handing import ACCEPTED_SUFFIXES
@@ -64,6 +66,17 @@ class DecisionForm(forms.Form):
 class InviteForm(forms.Form):
     school_id = forms.CharField(widget=forms.HiddenInput, max_length=32)
     email = forms.EmailField(label="Адрес электронной почты", required=False, max_length=254)  # as the model
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's password reset, its mail recorded for the mail queue instead of sent inside the request: the
+    answer takes as long for an unknown address as for a known one, and a mail server that is down is not an
+    error page."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **_):
+        from cabinet import notices
+
+        notices.password_reset(context["user"], to_email, context["uid"], context["token"]).record()
 
 
 class ContactForm(forms.Form):

@@ -251,6 +251,9 @@ class NoticeKind(models.TextChoices):
     REMINDER = "reminder", "напоминание о сроке"
     OVERDUE = "overdue", "срок прошёл"
     DIGEST = "digest", "сводка для методиста"
+    INVITATION = "invitation", "приглашение в кабинет"
+    ADDRESS = "address", "смена адреса учётной записи"
+    PASSWORD = "password", "новый пароль"
 
 
 class NoticeState(models.TextChoices):

@@ -23,6 +23,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.management import call_command
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
@@ -213,6 +214,61 @@ def returned(decision: Decision) -> Draft:
         f"Отчёт возвращён на доработку: {school.name}, период {decision.period}",
         body("returned", m, school=school, period=decision.period, reason=decision.reason),
         school.id,
+    )
+
+
+def invitation(user, m: Municipality, school: School, again: bool = False) -> Draft:
+    """The invitation to an ОО's account, to the account's address: its username and a one-time link to set a
+    password (`again`: a new link for an account in use, sent only here)."""
+    from cabinet.accounts import invitation_link
+
+    return Draft(
+        f"invitation|{user.pk}|{timezone.now().isoformat()}",
+        NoticeKind.INVITATION,
+        m.code,
+        "",
+        [user.email],
+        f"Приглашение в кабинет svod: {school.name}",
+        body(
+            "invitation",
+            m,
+            school=school,
+            username=user.get_username(),
+            link=invitation_link(user),
+            again=again,
+        ),
+        school.id,
+    )
+
+
+def address_changed(user, m: Municipality, school: School, old: str) -> Draft:
+    """Both addresses are told when a methodist changes an account's address."""
+    return Draft(
+        f"address|{user.pk}|{timezone.now().isoformat()}",
+        NoticeKind.ADDRESS,
+        m.code,
+        "",
+        list(dict.fromkeys(a for a in (old, user.email) if a)),
+        f"Изменён адрес учётной записи в кабинете svod: {school.name}",
+        body("address_changed", m, school=school, username=user.get_username(), old=old, new=user.email),
+        school.id,
+    )
+
+
+def password_reset(user, address: str, uid: str, token: str) -> Draft:
+    """The link to set a new password that a person asked for on the login page (any role)."""
+    link = settings.PUBLIC_URL + reverse("password_reset_confirm", args=[uid, token])
+    return Draft(
+        f"password|{user.pk}|{timezone.now().isoformat()}",
+        NoticeKind.PASSWORD,
+        "",
+        "",
+        [address],
+        "Новый пароль для кабинета svod",
+        render_to_string(
+            "cabinet/mail/password.txt",
+            {"username": user.get_username(), "link": link, "public_url": settings.PUBLIC_URL},
+        ).strip(),
     )
 
 

@@ -39,7 +39,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "cabinet.headers.PrivateResponses",
+    "cabinet.headers.ResponseHeaders",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -105,6 +105,13 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "cabinet.limits.client_address"
+ADDRESS_FAILURE_LIMIT = (
+    20  # failed logins from one address across usernames within the pause, then a pause too
+)
+UPLOADS_PER_HOUR = 30  # uploads one account may make in an hour
+SCHOOL_STORAGE_BYTES = 1024**3  # the files an ОО may keep in the cabinet, all its versions together
+HSTS_SECONDS = 365 * 24 * 3600  # browsers keep to https for a year once the cabinet is served over https
 
 EMAIL_TIMEOUT = 30
 
@@ -141,6 +148,8 @@ def for_workspace(ws: Workspace) -> dict:
         "DEFAULT_FROM_EMAIL": varying.mail_from,
         "MAIL_CONFIGURED": varying.email_backend.endswith("smtp.EmailBackend"),  # else mail goes to files
         "PUBLIC_URL": varying.public_url,
+        "PROXIES": varying.proxies,
+        "SECURE_HSTS_SECONDS": HSTS_SECONDS if varying.secure_cookies else 0,
     }
 
 

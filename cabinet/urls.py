@@ -3,11 +3,13 @@ checked against the logged-in account by the view (`cabinet.access`)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_safe
 
 from cabinet.access import account_of
+from cabinet.forms import QueuedPasswordResetForm
+from cabinet.limits import address_spraying
 from cabinet.models import Role
 from cabinet.views import school, staff
 
@@ -39,9 +41,15 @@ def methods_first(view_class):
 
 class LoginView(methods_first(auth.LoginView)):
     """Django's login page; a signed-in person sent to it again goes home, even when `next` names the login page
-    itself (Django would refuse that as a redirect loop with a server error)."""
+    itself (Django would refuse that as a redirect loop with a server error). An address that failed too often
+    across usernames waits like a username does (`limits.address_spraying`)."""
 
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if address_spraying(request):
+            return render(request, "registration/locked.html", status=429)
+        return super().post(request, *args, **kwargs)
 
     def get_redirect_url(self):
         target = super().get_redirect_url()
@@ -57,9 +65,7 @@ urlpatterns = [
     path(
         "password/",
         methods_first(auth.PasswordResetView).as_view(
-            success_url="/password/sent/",
-            email_template_name="registration/reset_email.txt",
-            subject_template_name="registration/reset_subject.txt",
+            success_url="/password/sent/", form_class=QueuedPasswordResetForm
         ),
         name="password_reset",
     ),
@@ -90,6 +96,7 @@ urlpatterns = [
     path("m/<str:code>/<str:slug>/summary/", staff.summary_download, name="summary"),
     path("audit/<str:code>/", staff.audit_page, name="audit"),
     path("users/<str:code>/", staff.users_page, name="users"),
+    path("users/<str:code>/address/", staff.account_address, name="account_address"),
     path("job/<int:job_id>/", staff.job_status, name="job"),
     path("region/<str:region>/", staff.region_page, name="region"),
     path("region/<str:region>/consolidate/", staff.regional_consolidate, name="regional_consolidate"),

@@ -42,6 +42,7 @@ CABINET_ENVIRONMENT = {
     "smtp_user": "SVOD_SMTP_USER",
     "smtp_password": "SVOD_SMTP_PASSWORD",
     "mail_from": "SVOD_MAIL_FROM",
+    "proxies": "SVOD_PROXIES",
 }
 SERVER_ENVIRONMENT = {
     "dagster_database": "SVOD_DAGSTER_DATABASE"
@@ -172,6 +173,7 @@ class CabinetSettings(BaseModel):
     smtp_password: str
     mail_from: str
     upload_limit_bytes: int = MAX_FILE_BYTES
+    proxies: int = 0  # reverse proxies in front of the cabinet (nginx: 1), whose X-Forwarded-For is believed
 
 
 def prepare_cabinet(home: Path) -> None:
@@ -209,6 +211,7 @@ def cabinet_settings(home: Path) -> CabinetSettings:
         allowed_hosts=sorted({h.strip() for h in hosts if h.strip()}),
         trusted_origins=[public_url],
         public_url=public_url,
+        proxies=from_environment("proxies") or 0,
         secure_cookies=public_url.startswith("https://"),
         time_zone=from_environment("time_zone") or "Europe/Moscow",
         email_backend="django.core.mail.backends.smtp.EmailBackend"

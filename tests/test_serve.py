@@ -157,7 +157,8 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
             60,
         )
         assert school_hands_in(base, *sent[0]) == "Отчёт принят"
-        for service in (b"cabinet\x00worker", b"dagster-daemon"):  # killed: svod serve starts them again
+        the_server_answers_head_without_a_body_and_a_large_body_before_reading_it(port)
+        for service in (b"cabinet\x00worker", b"cabinet\x00mail", b"dagster-daemon"):  # killed: started again
             [dead] = processes(server.pid, service)
             os.kill(dead, signal.SIGKILL)
             wait_until(lambda s=service, d=dead: processes(server.pid, s) not in ([], [d]), "a restart", 60)
@@ -166,6 +167,29 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
         server.wait(timeout=60)
         wait_until(lambda: not group_alive(server.pid), "every process the server started to stop", 30)
+
+
+def the_server_answers_head_without_a_body_and_a_large_body_before_reading_it(port: int) -> None:
+    """A HEAD answer carries no body, so the next answer on a kept-alive connection is read as itself; a body
+    declared over the limit is refused at once, before a byte of it is read."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(
+            b"HEAD /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        answers = b""
+        while chunk := conn.recv(65536):
+            answers += chunk
+    head, rest = answers.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and rest.startswith(b"HTTP/1.1 200")  # nothing in between
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(
+            b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 1073741824\r\n\r\nx"
+        )  # a gigabyte declared, one byte sent
+        started = time.monotonic()
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413") and time.monotonic() - started < 10
 
 
 def dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(
@@ -251,3 +275,44 @@ def test_invitation_links_are_complete_when_not_on_a_terminal(tmp_path):
     assert rows[0] == ["Код ОО", "Пользователь", "Ссылка"]
     assert [r[0] for r in rows[1:]] == [s.id for s in load_reference().municipalities["kedrovy"].schools]
     assert all("/invite/" in r[2] and r[2].endswith("/") and "…" not in r[2] for r in rows[1:])
+
+
+def test_systemd_runs_each_declared_service_in_its_own_unit(tmp_path):
+    """deploy/ has one unit per process `svod serve` supervises (and one that prepares the databases first), each
+    restarting by itself, the daemon and webserver after the code server, all in svod.target; `svod service`
+    prepares, and names the services when asked for one that does not exist."""
+    from pipeline.cli.cabinet import server_processes
+
+    deploy = Path(__file__).parents[1] / "deploy"
+    units = {
+        p.stem.removeprefix("svod-"): p.read_text(encoding="utf-8") for p in deploy.glob("svod-*.service")
+    }
+    declared = [
+        name
+        for name, _ in server_processes(Workspace(home=tmp_path), "127.0.0.1", 8000, 2, 8, True, 3000, 4266)
+    ]
+    assert set(units) == {"prepare", *declared}
+    target = (deploy / "svod.target").read_text(encoding="utf-8")
+    for name, text in units.items():
+        assert (
+            f"ExecStart=/opt/svod/.venv/bin/svod service {name}" in text and f"svod-{name}.service" in target
+        )
+        assert ("Type=oneshot" in text) if name == "prepare" else ("Restart=always" in text), name
+        assert "After=svod-prepare.service" in text or name == "prepare"
+    for name in ("daemon", "webserver"):
+        assert "svod-code.service" in units[name].split("[Service]")[0]
+
+    home = tmp_path / "home"
+    Workspace.resolve(home, signing_key=DEMO_SIGNING_KEY)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SVOD_CABINET_DATABASE")
+    }
+    env["SVOD_SIGNING_KEY"] = DEMO_SIGNING_KEY
+    svod = [str(Path(sys.executable).with_name("svod")), "service"]
+    wrong = subprocess.run([*svod, "nope", "--home", str(home)], env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "Нет службы «nope»" in wrong.stdout and "Traceback" not in wrong.stderr
+    prepared = subprocess.run(
+        [*svod, "prepare", "--home", str(home)], env=env, capture_output=True, text=True
+    )
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    assert (home / "cabinet" / "cabinet.sqlite3").exists() and (home / ".dagster" / "dagster.yaml").exists()

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from cabinet import engine, notices
 from cabinet.access import period_of, period_slug, roles, school_for, upload_for
 from cabinet.forms import ContactForm, JustificationForm, UploadForm
+from cabinet.limits import upload_refusal
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
 from cabinet.workflow import school_state, school_states
@@ -110,6 +111,11 @@ def hand_in(request, account, school_id, slug):
             request, account, school_id, slug, upload_form=form, status=200 if request.htmx else 400
         )
     file = form.cleaned_data["file"]
+    if refusal := upload_refusal(request.user, school.id, file.size):
+        form.errors["file"] = form.error_class([refusal])
+        return _return_page(
+            request, account, school_id, slug, upload_form=form, status=200 if request.htmx else 429
+        )
     data = file.read()
     previous = Upload.objects.filter(school_id=school.id, period=period.code).first()
     upload_id, now = uuid.uuid4(), timezone.now()

@@ -4,13 +4,13 @@ methodist works only with its municipality, a region sees aggregates of its muni
 
 from __future__ import annotations
 
+import io
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -46,6 +46,7 @@ from pipeline.xlsx.plain_book import write_plain_book
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 
 STAFF = (Role.METHODIST, Role.ADMIN)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BOARD_PAGE_ROWS = 50  # ОО per page of the board; filters, search and totals span every page
 
 
@@ -169,9 +170,12 @@ def board_export(request, account, code, slug):
             Path(tmp) / "board.xlsx", "Сдача отчётов", rows, [10, 45, 24, 50, 11, 8, 8, 14, 10, 16]
         )
         data = path.read_bytes()
-    response = FileResponse(iter([data]), as_attachment=True, filename=f"сдача_отчётов_{m.code}_{slug}.xlsx")
-    response["Content-Length"] = str(len(data))
-    return response
+    return FileResponse(  # a file object: FileResponse names it (Content-Disposition) and sizes it
+        io.BytesIO(data),
+        as_attachment=True,
+        filename=f"сдача_отчётов_{m.code}_{slug}.xlsx",
+        content_type=XLSX_TYPE,
+    )
 
 
 @require_POST
@@ -340,35 +344,79 @@ def audit_page(request, account, code):
 @require_http_methods(["GET", "HEAD", "POST"])
 @roles(*STAFF)
 def users_page(request, account, code):
+    """The ОО's accounts. An ОО without an account gets one and its invitation link; an account not yet set up
+    gets a new link; an account in use never gets a link here: a new one goes to its address on record only, so
+    nobody but the ОО can set its password."""
     m = staff_municipality(account, code)
     link = None
     if request.method == "POST":
         form = InviteForm(request.POST)
-        if form.is_valid() and m.school(form.cleaned_data["school_id"]):
-            school_id, email = form.cleaned_data["school_id"], form.cleaned_data["email"]
-            user = create_account(Role.SCHOOL, school_id, email=email)
-            link = (school_id, invitation_link(user))
-            if user.email:
-                send_mail(
-                    "Приглашение в кабинет svod",
-                    invitation_text(m.school(school_id).name, link[1]),
-                    None,
-                    [user.email],
-                )
-            AuditEvent.record(account, "выдано приглашение", municipality=m.code, school_id=school_id)
+        school = m.school(form.data.get("school_id", ""))
+        if form.is_valid() and school:
+            link = invite(request, account, m, school, form.cleaned_data["email"])
     accounts = schools_with_accounts(m.code)
     return render(
         request,
         "cabinet/users.html",
-        {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools], "link": link, "form": InviteForm()},
+        {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools], "link": link},
     )
 
 
-def invitation_text(name: str, link: str) -> str:
-    return (
-        f"Здравствуйте!\n\nДля {name} открыт доступ в кабинет svod, где сдают отчёт о наставничестве.\n"
-        f"Чтобы войти, задайте пароль по ссылке (она действует неделю и только один раз):\n{link}\n"
-    )
+def invite(request, account, m, school, email: str) -> tuple[str, str] | None:
+    """Invite an ОО (see `users_page`); the link to show, if any."""
+    user = schools_with_accounts(m.code).get(school.id)
+    if user is not None and user.has_usable_password():
+        if not user.email:
+            messages.error(
+                request, f"У учётной записи {user.get_username()} нет адреса: сначала укажите его."
+            )
+            return None
+        notices.invitation(user, m, school, again=True).record()
+        AuditEvent.record(
+            account, "повторное приглашение на адрес учётной записи", municipality=m.code, school_id=school.id
+        )
+        messages.success(request, f"Ссылка для нового пароля отправлена на {user.email}.")
+        return None
+    if user is not None and email and user.email and email != user.email:
+        messages.error(request, "Адрес учётной записи меняют отдельно: кнопкой «Сменить адрес».")
+        return None
+    user = user or create_account(Role.SCHOOL, school.id, email=email)
+    if email and not user.email:
+        user.email = email
+        user.save(update_fields=["email"])
+    if user.email:
+        notices.invitation(user, m, school).record()
+    AuditEvent.record(account, "выдано приглашение", municipality=m.code, school_id=school.id)
+    return school.id, invitation_link(user)
+
+
+@require_POST
+@roles(*STAFF)
+def account_address(request, account, code):
+    """Change an ОО account's e-mail address: its own audited action, of which both addresses are told."""
+    m = staff_municipality(account, code)
+    form = InviteForm(request.POST)
+    school = m.school(form.data.get("school_id", ""))
+    user = schools_with_accounts(m.code).get(school.id) if school else None
+    if user is None:
+        raise Http404("нет такой учётной записи")
+    if not form.is_valid() or not form.cleaned_data["email"]:
+        messages.error(request, "Адрес не изменён: укажите адрес электронной почты.")
+        return redirect("users", m.code)
+    old, new = user.email, form.cleaned_data["email"]
+    if old != new:
+        user.email = new
+        user.save(update_fields=["email"])
+        notices.address_changed(user, m, school, old).record()
+        AuditEvent.record(
+            account,
+            "изменён адрес учётной записи ОО",
+            municipality=m.code,
+            school_id=school.id,
+            reason=f"{old or 'не было'} → {new}",
+        )
+    messages.success(request, f"Адрес учётной записи {user.get_username()}: {new}.")
+    return redirect("users", m.code)
 
 
 @require_safe

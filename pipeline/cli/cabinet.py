@@ -20,6 +20,7 @@ from rich.table import Table
 from pipeline import in_process
 from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, reference_of, targets
 from pipeline.config import ENVIRONMENT, Workspace
+from pipeline.files import atomic_write
 
 users_app = typer.Typer(
     help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True
@@ -37,48 +38,36 @@ WEB_PROCESSES = (
 STOP_SECONDS = 30  # how long a stopping server waits for its worker and services before killing them
 
 
+HOST = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет.")
+PORT = typer.Option(8000, help="Порт кабинета.")
+THREADS = typer.Option(8, help="Сколько запросов обслуживает одновременно каждый процесс.")
+PROCESSES = typer.Option(WEB_PROCESSES, min=1, help="Сколько процессов отвечает на запросы.")
+DAGSTER_PORT = typer.Option(3000, help="Порт веб-интерфейса Dagster.")
+CODE_PORT = 4266  # the Dagster code server's port on 127.0.0.1 in production (deploy/)
+CODE_WAIT_SECONDS = 180  # how long the daemon and webserver wait for the code server before starting anyway
+
+
 @command
 def serve(
     home: Path = HOME,
-    host: str = typer.Option("127.0.0.1", help="Адрес, на котором отвечает кабинет."),
-    port: int = typer.Option(8000, help="Порт кабинета."),
-    threads: int = typer.Option(8, help="Сколько запросов обслуживает одновременно каждый процесс."),
-    processes: int = typer.Option(WEB_PROCESSES, min=1, help="Сколько процессов отвечает на запросы."),
+    host: str = HOST,
+    port: int = PORT,
+    threads: int = THREADS,
+    processes: int = PROCESSES,
     all_services: bool = typer.Option(
         False,
         "--all",
         help="Вместе с кабинетом запустить и веб-интерфейс Dagster (код и демон Dagster запускаются всегда).",
     ),
-    dagster_port: int = typer.Option(3000, help="Порт веб-интерфейса Dagster (с --all)."),
+    dagster_port: int = DAGSTER_PORT,
     code_port: int = typer.Option(0, help="Порт сервера кода Dagster на 127.0.0.1 (0 — любой свободный)."),
 ) -> None:
-    """Запустить кабинет svod (веб-приложение для школ и методистов), его фоновый обработчик и демон Dagster; с --all — и веб-интерфейс Dagster."""
-    from cabinet.setup import start
-
+    """Запустить кабинет svod (веб-приложение для школ и методистов), его фоновые службы и демон Dagster; с --all — и веб-интерфейс Dagster."""
     ws = Workspace.resolve(home)
-    ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
-    start(ws.home)
+    env = prepare(ws)
     refuse_taken_port(host, port)
-    in_process.instance(ws)  # Dagster's storage made (or migrated) here, once, before its processes share it
-    env = {
-        **os.environ,
-        ENVIRONMENT["home"]: str(ws.home),
-        ENVIRONMENT["signing_key"]: ws.key,
-        "DAGSTER_HOME": str(in_process.write_instance_settings(ws)),
-    }
-    web = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "-c",
-        "python:cabinet.gunicorn_conf",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(processes),
-        "--threads",
-        str(threads),
-    ]
     code_port = code_port or free_loopback_port()
-    listed = [("web", web), *services(ws, all_services, dagster_port, code_port)]
+    listed = server_processes(ws, host, port, processes, threads, all_services, dagster_port, code_port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a service manager: stop the others too
     console.print(
         f"Кабинет: http://{host}:{port}/  (остановить — Ctrl+C). Рабочая папка: {ws.home}", soft_wrap=True
@@ -87,7 +76,7 @@ def serve(
         console.print(f"Dagster: http://127.0.0.1:{dagster_port}/")
     running: dict[str, subprocess.Popen] = {}
     try:
-        supervise(listed, env, running)
+        supervise(listed, env, running, code_port)
     finally:
         for child in running.values():
             child.terminate()
@@ -101,13 +90,86 @@ def serve(
                 child.wait()
 
 
+@command
+def service(
+    name: str = typer.Argument(
+        ..., help="prepare, web, worker, mail, code, daemon или webserver (как в deploy/svod-*.service)."
+    ),
+    home: Path = HOME,
+    host: str = HOST,
+    port: int = PORT,
+    threads: int = THREADS,
+    processes: int = PROCESSES,
+    dagster_port: int = DAGSTER_PORT,
+    code_port: int = typer.Option(CODE_PORT, help="Порт сервера кода Dagster на 127.0.0.1."),
+) -> None:
+    """Запустить одну службу svod — так их запускает systemd, каждую своим юнитом (deploy/). prepare — подготовить базы данных перед остальными."""
+    ws = Workspace.resolve(home)
+    if name == "prepare":
+        prepare(ws)
+        console.print(f"Базы данных svod готовы. Рабочая папка: {ws.home}", soft_wrap=True)
+        return
+    listed = dict(server_processes(ws, host, port, processes, threads, True, dagster_port, code_port))
+    if name not in listed:
+        raise WrongInput(f"Нет службы «{name}». Службы: prepare, {', '.join(listed)}.")
+    if name in WAIT_FOR_CODE and not port_answers(code_port, CODE_WAIT_SECONDS):
+        console.print(
+            f"[yellow]Сервер кода Dagster (порт {code_port}) не отвечает; запускаю «{name}».[/yellow]"
+        )
+    argv = listed[name]
+    os.execve(argv[0], argv, server_environment(ws))
+
+
+def prepare(ws: Workspace) -> dict:
+    """Before a server's processes start: the signing key there, the cabinet's database migrated, Dagster's
+    storage made (or migrated) once, before its processes share it. Returns the processes' environment."""
+    from cabinet.setup import start
+
+    ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
+    start(ws.home)
+    in_process.instance(ws)
+    return server_environment(ws)
+
+
+def server_environment(ws: Workspace) -> dict:
+    return {
+        **os.environ,
+        ENVIRONMENT["home"]: str(ws.home),
+        ENVIRONMENT["signing_key"]: ws.key,
+        "DAGSTER_HOME": str(in_process.write_instance_settings(ws)),
+    }
+
+
+WAIT_FOR_CODE = (
+    "daemon",
+    "webserver",
+)  # they dequeue runs and load code from the code server: after it answers
+
+
+def port_answers(port: int, seconds: float) -> bool:
+    """Whether something answers on 127.0.0.1:`port` within `seconds` (the code server, once it has loaded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
 RESTART_PAUSE_SECONDS = 2  # between a death and the next start: no busy loop
 
 
-def supervise(listed: list[tuple[str, list[str]]], env: dict, running: dict[str, subprocess.Popen]) -> None:
-    """Start every service and start again any that dies, until svod serve is stopped (`running`: the live ones).
-    In production systemd does this for each service (deploy/); this is the embedded server's supervisor."""
+def supervise(
+    listed: list[tuple[str, list[str]]], env: dict, running: dict[str, subprocess.Popen], code_port: int
+) -> None:
+    """Start every service (the daemon and webserver once the code server answers) and start again any that
+    dies, until svod serve is stopped (`running`: the live ones). In production systemd does this for each
+    service (deploy/); this is the embedded server's supervisor."""
     for name, argv in listed:
+        if name in WAIT_FOR_CODE:
+            port_answers(code_port, CODE_WAIT_SECONDS)
         running[name] = start_service(name, argv, env)
     while True:
         time.sleep(1)
@@ -163,22 +225,32 @@ def refuse_taken_port(host: str, port: int) -> None:
         ) from exc
 
 
-def services(
-    ws: Workspace, webserver_too: bool, dagster_port: int, code_port: int
+def server_processes(
+    ws: Workspace,
+    host: str,
+    port: int,
+    processes: int,
+    threads: int,
+    webserver_too: bool,
+    dagster_port: int,
+    code_port: int,
 ) -> list[tuple[str, list[str]]]:
-    """The processes beside the cabinet's web server: its worker, Dagster's code server (gRPC) and daemon (the
-    runs staff ask for, the inbox sensor, the calendars, run monitoring), and with `webserver_too` Dagster's
-    webserver, all on the workspace's instance. The one declaration of a server's processes (deploy/ mirrors it
-    for systemd)."""
+    """A server's processes, in start order: the cabinet's web server (gunicorn), its worker and mail queue,
+    Dagster's code server (gRPC) and daemon (the runs staff ask for, the inbox sensor, the calendars, run
+    monitoring and retries), and with `webserver_too` Dagster's webserver, all on the workspace's instance. The
+    one declaration of a server's processes: `svod serve` supervises them, `svod service` starts one for systemd
+    (deploy/)."""
     python, bin_dir = sys.executable, Path(sys.executable).parent
     workspace_file = ws.home / ".dagster" / "workspace.yaml"
-    workspace_file.write_text(
+    atomic_write(
+        workspace_file,
         f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {code_port}\n"
         "      location_name: svod\n",
-        encoding="utf-8",
     )
+    web = [str(bin_dir / "gunicorn"), "-c", "python:cabinet.gunicorn_conf", "--bind", f"{host}:{port}"]
     code = [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1"]
     listed = [
+        ("web", [*web, "--workers", str(processes), "--threads", str(threads)]),
         ("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)]),
         ("mail", [python, "-m", "cabinet", "mail", "--home", str(ws.home)]),
         ("code", [*code, "-p", str(code_port)]),
