@@ -3,7 +3,6 @@
 worker (django-tasks' `db_worker`, which sends the recorded notices: `cabinet.notices.send`)."""
 
 import argparse
-import logging
 
 from django.core.management import call_command
 
@@ -13,9 +12,7 @@ parser = argparse.ArgumentParser(prog="python -m cabinet", description="svod cab
 parser.add_argument("process", choices=["worker", "mail"])
 parser.add_argument("--home")
 args = parser.parse_args()
-start(args.home)
-logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-logging.getLogger("cabinet").setLevel(logging.INFO)
+start(args.home)  # Django's settings bring the one-line log format (cabinet.logs)
 
 if args.process == "mail":
     call_command("db_worker", interval=1, startup_delay=False, reload=False, verbosity=0)

@@ -1,10 +1,48 @@
-"""The cabinet's error pages, in Russian and without technical detail (there is no debug page in any mode)."""
+"""The cabinet's error pages, in Russian and without technical detail (there is no debug page in any mode).
 
+When the cabinet's database is away, the page is a 503 made without it (no session, no account: both live
+there), and the log gets one line, not a traceback per request (`cabinet.logs`); a full disk is said as such.
+"""
+
+import errno
+import sys
+
+from django.db.utils import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+
+RETRY_AFTER_SECONDS = 30
+UNAVAILABLE = (
+    "Сервис временно недоступен",
+    "Кабинет не может связаться со своей базой данных. Ничего не потеряно; повторите через минуту.",
+)
+DISK_FULL = (
+    "На сервере нет места",
+    "На диске сервера закончилось место, поэтому действие не выполнено и файл не сохранён. "
+    "Сообщите администратору; когда место появится, повторите.",
+)
+
+
+def database_away(exc: BaseException | None) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _page(request, status: int, title: str, text: str):
     return render(request, "cabinet/message.html", {"title": title, "text": text}, status=status)
+
+
+def unavailable(title: str, text: str, status: int = 503) -> HttpResponse:
+    """A page made without the database (no request context: the session and account live there)."""
+    response = HttpResponse(
+        render_to_string("cabinet/unavailable.html", {"title": title, "text": text}), status=status
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def not_found(request, exception=None):
@@ -27,11 +65,17 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
+    failure = sys.exc_info()[1]
+    if database_away(failure):
+        return unavailable(*UNAVAILABLE)
+    if disk_full(failure):
+        return unavailable(*DISK_FULL, status=507)
     return _page(
         request,
         500,
         "Ошибка на сервере",
-        "Что-то пошло не так. Ваши файлы сохранены; повторите через несколько минут или напишите методисту.",
+        "Что-то пошло не так, и действие не выполнено. Повторите через несколько минут; если ошибка "
+        "повторится, напишите методисту.",
     )
 
 

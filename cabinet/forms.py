@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from cabinet.models import DecisionKind
 from pipeline.intake.handing import ACCEPTED_SUFFIXES
@@ -66,6 +67,18 @@ class DecisionForm(forms.Form):
 class InviteForm(forms.Form):
     school_id = forms.CharField(widget=forms.HiddenInput, max_length=32)
     email = forms.EmailField(label="Адрес электронной почты", required=False, max_length=254)  # as the model
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with usernames matched whatever their letters' case: the ОО code is printed
+    «ARH-001» everywhere while the account is «arh-001»."""
+
+    def clean_username(self):
+        typed = self.cleaned_data["username"].strip()
+        found = list(
+            get_user_model().objects.filter(username__iexact=typed).values_list("username", flat=True)
+        )
+        return found[0] if len(found) == 1 else typed
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

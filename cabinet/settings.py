@@ -118,8 +118,12 @@ EMAIL_TIMEOUT = 30
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django": {"handlers": ["console"], "level": "WARNING"}},
+    "formatters": {"one_line": {"()": "cabinet.logs.OneLine"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "one_line"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING"},
+        "cabinet": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 

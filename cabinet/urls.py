@@ -8,10 +8,11 @@ from django.urls import path
 from django.views.decorators.http import require_safe
 
 from cabinet.access import account_of
-from cabinet.forms import QueuedPasswordResetForm
+from cabinet.forms import LoginForm, QueuedPasswordResetForm
+from cabinet.health import health
 from cabinet.limits import address_spraying
 from cabinet.models import Role
-from cabinet.views import school, staff
+from cabinet.views import figures, school, staff
 
 
 @require_safe
@@ -45,6 +46,7 @@ class LoginView(methods_first(auth.LoginView)):
     across usernames waits like a username does (`limits.address_spraying`)."""
 
     redirect_authenticated_user = True
+    form_class = LoginForm
 
     def post(self, request, *args, **kwargs):
         if address_spraying(request):
@@ -71,6 +73,20 @@ urlpatterns = [
     ),
     path("password/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
+        "password/change/",
+        methods_first(auth.PasswordChangeView).as_view(
+            template_name="registration/change_password.html", success_url="/password/changed/"
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/changed/",
+        methods_first(auth.PasswordChangeDoneView).as_view(
+            template_name="registration/password_changed.html"
+        ),
+        name="password_change_done",
+    ),
+    path(
         "password/<uidb64>/<token>/",
         methods_first(auth.PasswordResetConfirmView).as_view(**RESET),
         name="password_reset_confirm",
@@ -94,6 +110,9 @@ urlpatterns = [
     path("m/<str:code>/<str:slug>/export/", staff.board_export, name="board_export"),
     path("m/<str:code>/<str:slug>/consolidate/", staff.consolidate, name="consolidate"),
     path("m/<str:code>/<str:slug>/summary/", staff.summary_download, name="summary"),
+    path("m/<str:code>/<str:slug>/indicators/", figures.indicators_page, name="indicators"),
+    path("figure/<path:figure_id>/", figures.figure_page, name="figure"),
+    path("region/<str:region>/indicators/", figures.region_indicators, name="region_indicators"),
     path("audit/<str:code>/", staff.audit_page, name="audit"),
     path("users/<str:code>/", staff.users_page, name="users"),
     path("users/<str:code>/address/", staff.account_address, name="account_address"),
@@ -101,6 +120,7 @@ urlpatterns = [
     path("region/<str:region>/", staff.region_page, name="region"),
     path("region/<str:region>/consolidate/", staff.regional_consolidate, name="regional_consolidate"),
     path("region/<str:region>/file/<str:name>/", staff.regional_download, name="regional_file"),
+    path("health/", health, name="health"),
     path("admin/", admin.site.urls),
 ]
 

@@ -71,8 +71,14 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
                 last_planned = time.monotonic()
             if time.monotonic() - last_followed > FOLLOW_SECONDS:
                 follower.follow()
+                beat_file(ws).touch()
                 last_followed = time.monotonic()
             time.sleep(poll)
+
+
+def beat_file(ws: Workspace | None = None):
+    """Touched at each look at the warehouse: its age says whether the worker is alive (`cabinet.health`)."""
+    return (ws or workspace()).home / "cabinet" / "worker.beat"
 
 
 def plan_notices(today=None) -> int:

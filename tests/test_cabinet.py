@@ -458,6 +458,7 @@ SAMPLE_ARGS = {
     "name": "x.xlsx",
     "uidb64": "MQ",
     "token": "x",
+    "figure_id": "I01|school|ARH-001|2026-Q4|run",
 }
 
 

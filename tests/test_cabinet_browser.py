@@ -179,3 +179,38 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     link.click()
     summary = downloaded(browser, f"svod_{M}_*.xlsx")
     assert len(openpyxl.load_workbook(summary, read_only=True).sheetnames) > 1
+
+    # 7. the numbers in the browser: the indicators against their targets, one traced to the school cells
+    browser.get(f"{base}/m/{M}/{SLUG}/indicators/")
+    assert "показатели муниципалитета" in page(browser)
+    shoot(browser, "cabinet_indicators")
+    browser.find_element(By.CSS_SELECTOR, "td.num a").click()
+    wait(browser, lambda d: "Откуда это число" in page(d), "the figure's lineage")
+    assert "Ячейки отчётов ОО" in page(browser)
+    shoot(browser, "cabinet_figure")
+
+    # 8. a phone: every page fits 390 px (wide tables scroll inside the page), «Выйти» on screen
+    browser.set_window_size(390, 844)
+    for url in (f"/m/{M}/{SLUG}/", f"/m/{M}/{SLUG}/indicators/", f"/o/{SCHOOL}/{SLUG}/", f"/users/{M}/"):
+        browser.get(base + url)
+        wide = browser.execute_script("return document.documentElement.scrollWidth")
+        assert wide <= 390, (url, wide, browser.execute_script(WIDER_THAN_SCREEN))
+        out = browser.find_element(By.CSS_SELECTOR, "form.who button").rect
+        assert out["x"] + out["width"] <= 390, url
+    shoot_phone(browser, "cabinet_board_phone", f"{base}/m/{M}/{SLUG}/")
+    browser.set_window_size(1280, 900)
+
+
+WIDER_THAN_SCREEN = """return [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth && !e.closest('table.grid, .scroll'))
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));"""
+
+
+def shoot_phone(driver, name: str, url: str) -> None:
+    folder = os.environ.get("SVOD_SCREENSHOTS")
+    if folder:
+        driver.get(url)
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(390, min(max(height + 160, 844), 2400))
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        driver.set_window_size(390, 844)

@@ -178,3 +178,65 @@ def test_uploads_are_limited_per_account_and_per_school(settings, tmp_path):
         full = school.post(f"/o/{SCHOOL}/{SLUG}/upload/", {"file": f})
     assert full.status_code == 429 and "заняли всё место" in full.content.decode()
     assert Upload.objects.count() == 2
+
+
+def test_without_its_database_the_cabinet_says_so_in_a_page_made_without_it(monkeypatch, caplog):
+    """A request that meets the database away gets a Russian 503 (with Retry-After) that needs no session or
+    account, and the log one line; a full disk is said as such; other failures keep a plain Russian 500."""
+    from django.db.utils import OperationalError
+
+    from cabinet.logs import OneLine
+    from cabinet.views import school
+
+    client = client_for(Role.SCHOOL, SCHOOL)
+    client.raise_request_exception = False
+
+    def away(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+    monkeypatch.setattr(school, "school_states", away)
+    page = client.get("/school/")
+    assert page.status_code == 503 and page["Retry-After"] == "30"
+    assert "Сервис временно недоступен" in page.content.decode() and "Traceback" not in page.content.decode()
+    [logged] = [r for r in caplog.records if r.exc_info]
+    line = OneLine().format(logged)
+    assert "\n" not in line and "OperationalError: connection to server" in line and "Traceback" not in line
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(school, "school_states", full)
+    page = client.get("/school/")
+    assert page.status_code == 507 and "закончилось место" in page.content.decode()
+
+
+def test_health_says_which_services_are_up(tmp_path):
+    from cabinet import worker
+
+    answer = Client().get("/health/")
+    state = answer.json()
+    assert state["database"] is True and state["mail"]["waiting"] == 0
+    assert answer.status_code == 503 and state["daemon_heartbeat_seconds"] is None  # no daemon in this test
+    worker.beat_file().parent.mkdir(parents=True, exist_ok=True)
+    worker.beat_file().touch()
+    assert Client().get("/health/").json()["worker_seconds"] < 60
+
+
+def test_login_ignores_the_case_of_the_username_and_a_password_can_be_changed():
+    create_account(Role.SCHOOL, "ARH-011", password=PASSWORD)
+    person = Client()
+    assert (
+        person.post("/login/", {"username": "ARH-011", "password": PASSWORD}).status_code == 302
+    )  # as printed
+    changed = person.post(
+        "/password/change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Новый-пароль-2027",
+            "new_password2": "Новый-пароль-2027",
+        },
+    )
+    assert changed.status_code == 302 and changed["Location"] == "/password/changed/"
+    assert (
+        Client().post("/login/", {"username": "arh-011", "password": "Новый-пароль-2027"}).status_code == 302
+    )

@@ -113,7 +113,6 @@ def board_page(request, account, code, slug):
             "totals": counts,
             "statuses": {s.value: s.ru for s in Status},
             "mail_configured": settings.MAIL_CONFIGURED,
-            "mail_folder": settings.EMAIL_FILE_PATH,
             "filters": request.GET,
             "summary": summary_file(m, period),
             "periods": m.periods,

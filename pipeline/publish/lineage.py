@@ -68,15 +68,23 @@ def _opened(path: Path, mtime_ns: int, size: int) -> openpyxl.Workbook:
 
 
 def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
+    """What a cell of a summary workbook shows and, with the warehouse, where it came from (`trace`)."""
     fid = figure_id_at(workbook, cell_ref)
-    figure_id, indicator = fid.format(), fid.indicator
-    if indicator not in BY_CODE:
-        raise NotAFigure(f"Показатель {indicator} неизвестен этой версии svod.")
-    answer = {
-        "figure_id": figure_id,
-        "indicator": indicator,
-        "title": BY_CODE[indicator].title,
-        "formula": BY_CODE[indicator].words,
+    if database is None:
+        return described(fid)
+    with connect(database, read_only=True) as con:
+        return trace(con, fid)
+
+
+def described(fid: FigureId) -> dict:
+    """A figure as its id names it: indicator, its title and formula, level, entity, period and run."""
+    if fid.indicator not in BY_CODE:
+        raise NotAFigure(f"Показатель {fid.indicator} неизвестен этой версии svod.")
+    return {
+        "figure_id": fid.format(),
+        "indicator": fid.indicator,
+        "title": BY_CODE[fid.indicator].title,
+        "formula": BY_CODE[fid.indicator].words,
         "level": fid.level.value,
         "entity": fid.entity,
         "period": fid.period,
@@ -86,27 +94,32 @@ def explain(workbook: Path, cell_ref: str, database: Path | None) -> dict:
         "denominator": None,
         "sources": [],
     }
-    if database is None:
-        return answer
-    with connect(database, read_only=True) as con:
-        row = queries.figure_values(con, figure_id)
-        hidden = row is not None and row[3] is not None
-        if row:
-            shown, numerator, denominator = lineage_values(row[3] or row[0], *row[1:])
-            answer.update(value=shown, numerator=numerator, denominator=denominator, hidden=hidden)
-        secret = _hidden_schools(con, figure_id)
-        for part, sha, school, sheet, cell, value, version in queries.figure_sources(con, figure_id):
-            answer["sources"].append(
-                {
-                    "part": PART_RU[part],
-                    "sha256": sha,
-                    "school_id": school,
-                    "version": version,
-                    "sheet": SHEET_TITLES[sheet],
-                    "cell": cell,
-                    "value": HIDDEN_PART if hidden or school in secret else value,
-                }
-            )
+
+
+def trace(con, fid: FigureId) -> dict:
+    """A figure's value and the school cells it came from (file hash, version, sheet, cell, value), as the
+    summaries print them: no numbers behind a hidden figure, no values of an ОО hidden under it (§4). The one
+    lineage of the CLI (`svod explain`), the workbooks' sheet and the cabinet's page."""
+    answer = described(fid)
+    figure_id = answer["figure_id"]
+    row = queries.figure_values(con, figure_id)
+    hidden = row is not None and row[3] is not None
+    if row:
+        shown, numerator, denominator = lineage_values(row[3] or row[0], *row[1:])
+        answer.update(value=shown, numerator=numerator, denominator=denominator, hidden=hidden)
+    secret = _hidden_schools(con, figure_id)
+    for part, sha, school, sheet, cell, value, version in queries.figure_sources(con, figure_id):
+        answer["sources"].append(
+            {
+                "part": PART_RU[part],
+                "sha256": sha,
+                "school_id": school,
+                "version": version,
+                "sheet": SHEET_TITLES[sheet],
+                "cell": cell,
+                "value": HIDDEN_PART if hidden or school in secret else value,
+            }
+        )
     return answer
 
 

@@ -45,6 +45,14 @@ class Period(BaseModel):
     def kind(self) -> str:
         return "квартал" if "-Q" in self.code else "учебный год" if "/" in self.code else "календарный год"
 
+    @property
+    def label(self) -> str:
+        """The period in words, as staff say it: «IV квартал 2025 г.», «2024/2025 учебный год», «2025 год»."""
+        if "-Q" in self.code:
+            year, quarter = self.code.split("-Q")
+            return f"{['I', 'II', 'III', 'IV'][int(quarter) - 1]} квартал {year} г."
+        return f"{self.code} учебный год" if "/" in self.code else f"{self.code} год"
+
 
 class RoadmapItem(BaseModel):
     code: str

@@ -568,3 +568,27 @@ def unidentified(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "SELECT r.original_name AS name, r.received_at, s.sha256 FROM submission s JOIN received_file r "
         "USING (sha256) WHERE s.municipality IS NULL ORDER BY r.received_at DESC, s.sha256"
     ).df()
+
+
+def published_indicators(
+    con: duckdb.DuckDBPyConnection, municipalities: list[str], levels: list[str]
+) -> pd.DataFrame:
+    """Every published figure of these municipalities at these levels, every period, as the summaries print them
+    (a hidden figure has no value, numerator or denominator, only its mark), with the target of a municipal
+    figure and whether it is met, and the data time of its run."""
+    return con.execute(
+        "SELECT ip.figure_id, ip.indicator, ip.level, ip.entity, ip.period, ip.municipality, ip.value, "
+        "ip.numerator, ip.denominator, ip.hidden, r.created_at AS data_as_of, td.op, td.target, td.met "
+        "FROM indicator_published ip JOIN run r USING (run_id) "
+        "LEFT JOIN target_deviation td ON ip.level = 'municipality' AND td.municipality = ip.municipality "
+        "  AND td.period = ip.period AND td.indicator = ip.indicator "
+        "WHERE list_contains(?, ip.municipality) AND list_contains(?, ip.level) "
+        "ORDER BY ip.municipality, ip.period, ip.indicator, ip.entity",
+        [municipalities, levels],
+    ).df()
+
+
+def figure_run_municipality(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The municipality whose run published a figure (None for a regional run or an unknown one)."""
+    row = con.execute("SELECT municipality FROM run WHERE run_id = ?", [run_id]).fetchone()
+    return row[0] if row else None
