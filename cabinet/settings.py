@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_tasks",
     "django_tasks_db",
     "cabinet",
@@ -39,6 +41,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "cabinet.twofactor.StaffSecondFactor",
     "cabinet.headers.ResponseHeaders",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -111,6 +115,7 @@ ADDRESS_FAILURE_LIMIT = (
 )
 UPLOADS_PER_HOUR = 30  # uploads one account may make in an hour
 SCHOOL_STORAGE_BYTES = 1024**3  # the files an ОО may keep in the cabinet, all its versions together
+OTP_TOTP_ISSUER = "svod"  # the name the authenticator app shows
 HSTS_SECONDS = 365 * 24 * 3600  # browsers keep to https for a year once the cabinet is served over https
 
 EMAIL_TIMEOUT = 30
@@ -154,6 +159,7 @@ def for_workspace(ws: Workspace) -> dict:
         "PUBLIC_URL": varying.public_url,
         "PROXIES": varying.proxies,
         "SECURE_HSTS_SECONDS": HSTS_SECONDS if varying.secure_cookies else 0,
+        "STAFF_TWO_FACTOR": varying.staff_two_factor,
     }
 
 

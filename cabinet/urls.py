@@ -12,6 +12,7 @@ from cabinet.forms import LoginForm, QueuedPasswordResetForm
 from cabinet.health import health
 from cabinet.limits import address_spraying
 from cabinet.models import Role
+from cabinet.twofactor import second_factor
 from cabinet.views import figures, school, staff
 
 
@@ -121,6 +122,7 @@ urlpatterns = [
     path("region/<str:region>/consolidate/", staff.regional_consolidate, name="regional_consolidate"),
     path("region/<str:region>/file/<str:name>/", staff.regional_download, name="regional_file"),
     path("health/", health, name="health"),
+    path("2fa/", second_factor, name="second_factor"),
     path("admin/", admin.site.urls),
 ]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
@@ -43,6 +43,7 @@ CABINET_ENVIRONMENT = {
     "smtp_password": "SVOD_SMTP_PASSWORD",
     "mail_from": "SVOD_MAIL_FROM",
     "proxies": "SVOD_PROXIES",
+    "staff_two_factor": "SVOD_STAFF_TWO_FACTOR",
 }
 SERVER_ENVIRONMENT = {
     "dagster_database": "SVOD_DAGSTER_DATABASE"
@@ -174,6 +175,7 @@ class CabinetSettings(BaseModel):
     mail_from: str
     upload_limit_bytes: int = MAX_FILE_BYTES
     proxies: int = 0  # reverse proxies in front of the cabinet (nginx: 1), whose X-Forwarded-For is believed
+    staff_two_factor: bool = False  # staff sign in with a code from an app too (cabinet.twofactor)
 
 
 def prepare_cabinet(home: Path) -> None:
@@ -212,6 +214,7 @@ def cabinet_settings(home: Path) -> CabinetSettings:
         trusted_origins=[public_url],
         public_url=public_url,
         proxies=from_environment("proxies") or 0,
+        staff_two_factor=from_environment("staff_two_factor") or public_url.startswith("https://"),
         secure_cookies=public_url.startswith("https://"),
         time_zone=from_environment("time_zone") or "Europe/Moscow",
         email_backend="django.core.mail.backends.smtp.EmailBackend"
@@ -248,8 +251,8 @@ def database_settings(url: str | None, home: Path) -> dict:
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": parts.path.lstrip("/"),
-        "USER": parts.username or "",
-        "PASSWORD": parts.password or "",
+        "USER": unquote(parts.username or ""),  # percent-encoded as in any URL (a password with @ or /),
+        "PASSWORD": unquote(parts.password or ""),  # as Dagster decodes SVOD_DAGSTER_DATABASE
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
         "CONN_MAX_AGE": 60,

@@ -240,3 +240,41 @@ def test_login_ignores_the_case_of_the_username_and_a_password_can_be_changed():
     assert (
         Client().post("/login/", {"username": "arh-011", "password": "Новый-пароль-2027"}).status_code == 302
     )
+
+
+def test_staff_sign_in_with_a_code_from_their_phone(settings):
+    """With the second factor on (the default over https), a methodist's pages wait for a code from an app: the
+    first time with a QR code to set it up; a wrong code is refused; a school signs in with its password alone."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.STAFF_TWO_FACTOR = True
+    methodist = client_for(Role.METHODIST, M)
+    held = methodist.get(f"/m/{M}/{SLUG}/")
+    assert held.status_code == 302 and held["Location"].startswith("/2fa/?next=")
+    setup = methodist.get(held["Location"])
+    assert setup.status_code == 200 and "<svg" in setup.content.decode() and "Ключ:" in setup.content.decode()
+    device = TOTPDevice.objects.get(user__username=f"metodist-{M}")
+    assert not device.confirmed
+    wrong = methodist.post("/2fa/", {"code": "000000", "next": f"/m/{M}/{SLUG}/"})
+    assert wrong.status_code == 400 and "Код не подошёл" in wrong.content.decode()
+    device.refresh_from_db()
+    device.throttling_failure_count, device.throttling_failure_timestamp = 0, None  # the wait after a failure
+    device.save()
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06}"
+    passed = methodist.post("/2fa/", {"code": code, "next": f"/m/{M}/{SLUG}/"})
+    assert passed.status_code == 302 and passed["Location"] == f"/m/{M}/{SLUG}/"
+    assert methodist.get(f"/m/{M}/{SLUG}/").status_code == 200
+    device.refresh_from_db()
+    assert device.confirmed and AuditEvent.objects.filter(action="подключён второй фактор входа").exists()
+    assert client_for(Role.SCHOOL, SCHOOL).get("/school/").status_code == 200  # schools: the password alone
+    again = client_for(Role.METHODIST, M)  # a new sign-in: the code again, no QR code this time
+    asked = again.get(again.get(f"/m/{M}/{SLUG}/")["Location"]).content.decode()
+    assert "<svg" not in asked and "Код из приложения" in asked
+
+
+def test_a_database_password_with_reserved_characters_reaches_the_cabinet_as_dagster_reads_it(tmp_path):
+    from pipeline.config import database_settings
+
+    found = database_settings("postgresql://svod:p%40ss%2Fw%3Ard@127.0.0.1:5432/svod_cabinet", tmp_path)
+    assert found["PASSWORD"] == "p@ss/w:rd" and found["USER"] == "svod" and found["NAME"] == "svod_cabinet"

@@ -1,5 +1,6 @@
-"""svod commands for the web cabinet: `svod serve` runs it (with its worker) and `svod users` manages accounts
-created from the school registry."""
+"""svod commands for the server: `svod serve` runs the cabinet with every service, `svod service` one of them
+for systemd, `svod users` manages accounts created from the school registry, `svod backup` and `svod restore`
+copy a whole installation."""
 
 from __future__ import annotations
 
@@ -326,6 +327,66 @@ def schools(municipality: str = typer.Option(..., help="Код муниципа�
         user = create_account(Role.SCHOOL, s.id)
         rows.append([s.id, user.get_username(), invitation_link(user)])
     print_rows(f"Приглашения ОО: {m.name}", ["Код ОО", "Пользователь", "Ссылка"], rows)
+
+
+@command
+def backup(
+    to: Path = typer.Option(..., "--to", help="Папка для резервных копий (лучше на другом диске)."),
+    home: Path = HOME,
+) -> None:
+    """Резервная копия всей установки одним файлом: рабочая папка, хранилище, базы кабинета и Dagster (или их копии из PostgreSQL); файл доступен только владельцу."""
+    from pipeline.backup import BackupRefused
+    from pipeline.backup import backup as make_backup
+
+    try:
+        written = make_backup(existing(home), to)
+    except BackupRefused as exc:
+        raise WrongInput(str(exc)) from exc
+    console.print(f"Резервная копия: {written} ({written.stat().st_size / 1024**2:.1f} МБ).", soft_wrap=True)
+
+
+@command
+def restore(
+    archive: Path = typer.Argument(..., help="Файл резервной копии (svod_backup_….tar.gz)."),
+    home: Path = HOME,
+) -> None:
+    """Восстановить установку из резервной копии в новую пустую рабочую папку (и базы PostgreSQL, если они были)."""
+    from pipeline.backup import BackupRefused
+    from pipeline.backup import restore as unpack
+
+    if not archive.is_file():
+        raise WrongInput(f"Файла {archive} нет.")
+    try:
+        restored = unpack(archive, Workspace.locate(home))
+    except BackupRefused as exc:
+        raise WrongInput(str(exc)) from exc
+    console.print(
+        f"Восстановлено в {restored}. Запустите svod serve --home {restored} (или службы svod) — "
+        "кабинет и сводки будут такими, какими были в момент копии.",
+        soft_wrap=True,
+    )
+
+
+@command(on=users_app, name="second-factor")
+def second_factor(
+    username: str = typer.Option(..., help="Имя пользователя, чей телефон потерян или заменён."),
+    home: Path = HOME,
+) -> None:
+    """Отключить второй фактор входа учётной записи (телефон потерян): при следующем входе она подключит новый."""
+    from cabinet.setup import start
+
+    start(Workspace.locate(home))
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = get_user_model().objects.filter(username__iexact=username).first()
+    if user is None:
+        raise WrongInput(f"Учётной записи «{username}» нет.")
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    console.print(
+        f"Второй фактор учётной записи {user.get_username()} отключён (устройств: {removed}); "
+        "при следующем входе она подключит новый телефон."
+    )
 
 
 @command(on=users_app)
