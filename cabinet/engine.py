@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import socket
 import threading
 import time
 import unicodedata
@@ -21,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 
 from pipeline.config import Workspace
@@ -151,17 +151,17 @@ class CheckingLine:
 
 
 CHECKING_LINE = CheckingLine()
+CHECKING_CONTEXT = multiprocessing.get_context("fork")  # at the web process's start: nothing to share yet
 _checkers: ProcessPoolExecutor | None = None
 _checkers_lock = threading.Lock()
 _checking_processes = CHECKING_PROCESSES  # this web process's share
 
 
 def start_checking(web_processes: int = 1) -> None:
-    """Fork this web process's share of the server's checking processes now (at its start, before threads and
-    requests), ready to check. No database connection is carried into them: they never use one."""
+    """Start this web process's share of the server's checking processes now (at its start, before requests),
+    ready to check."""
     global _checking_processes
     _checking_processes = max(1, CHECKING_PROCESSES // web_processes)
-    connections.close_all()
     list(
         map(
             Future.result,
@@ -180,12 +180,31 @@ def stop_checking() -> None:
             _checkers.shutdown(wait=True, cancel_futures=True)
 
 
-def checking_process_start() -> None:
-    """A checking process yields the CPU to the web process's pages, ends with its web process (even one that
-    was killed), then loads what checking needs."""
+def checking_process_start(reference_dir) -> None:
+    """A checking process lets go of the sockets its web process listens on (so a stopped or killed server frees
+    its port), yields the CPU to the web process's pages, ends with its web process (even one that was killed),
+    then loads what checking needs."""
+    close_listening_sockets()
     os.nice(CHECKING_NICENESS)
     threading.Thread(target=_end_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    preload(workspace().reference_dir)
+    preload(reference_dir)
+
+
+def close_listening_sockets() -> None:
+    """Close the listening sockets a forked process inherited; it never accepts connections."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            probe = socket.socket(fileno=int(name))
+        except OSError:  # not a socket
+            continue
+        try:
+            listening = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            listening = False
+        if listening:
+            probe.close()
+        else:
+            probe.detach()
 
 
 def _end_when_orphaned(parent: int) -> None:
@@ -200,8 +219,9 @@ def in_checking_pool() -> ProcessPoolExecutor:
         if _checkers is None:
             _checkers = ProcessPoolExecutor(
                 _checking_processes,
-                mp_context=multiprocessing.get_context("fork"),
+                mp_context=CHECKING_CONTEXT,
                 initializer=checking_process_start,
+                initargs=(workspace().reference_dir,),
             )
         return _checkers
 

@@ -148,6 +148,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name, verbose_name_plural = "запись журнала", "журнал действий"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -254,6 +255,7 @@ class NoticeKind(models.TextChoices):
     INVITATION = "invitation", "приглашение в кабинет"
     ADDRESS = "address", "смена адреса учётной записи"
     PASSWORD = "password", "новый пароль"
+    EXTENDED = "extended", "новый срок"
 
 
 class NoticeState(models.TextChoices):

@@ -321,7 +321,9 @@ def period_notices(m: Municipality, p: Period, today: date) -> list[Draft]:
     return drafts
 
 
-def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
+def school_notice(m: Municipality, p: Period, s, kind: NoticeKind, asked_on: date | None = None) -> Draft:
+    """A reminder or overdue notice to one ОО; `asked_on`: sent because a methodist asked that day (once a day),
+    not by the calendar (once per deadline)."""
     refused = s.status in (Status.REJECTED, Status.RETURNED)
     subject = (
         f"Напоминание: срок сдачи отчёта о наставничестве — {s.deadline:%d.%m.%Y}"
@@ -329,7 +331,8 @@ def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
         else f"Срок сдачи отчёта о наставничестве прошёл ({s.deadline:%d.%m.%Y})"
     )
     return Draft(
-        f"{kind.value}|{s.school.id}|{p.code}|{s.deadline.isoformat()}|{'refused' if refused else 'missing'}",
+        f"{kind.value}|{s.school.id}|{p.code}|{s.deadline.isoformat()}|{'refused' if refused else 'missing'}"
+        + (f"|asked|{asked_on.isoformat()}" if asked_on else ""),
         kind,
         m.code,
         p.code,
@@ -337,6 +340,36 @@ def school_notice(m: Municipality, p: Period, s, kind: NoticeKind) -> Draft:
         f"{subject}: {s.school.name}",
         body("school_notice", m, period=p, state=s, refused=refused, overdue=kind == NoticeKind.OVERDUE),
         s.school.id,
+    )
+
+
+def remind_all(m: Municipality, p: Period, today: date) -> int:
+    """A methodist's «Напомнить всем»: a reminder (or, after its deadline, an overdue notice) to every ОО of the
+    period without an accepted return, once a day; returns how many were recorded now."""
+    return sum(
+        bool(
+            school_notice(
+                m, p, s, NoticeKind.REMINDER if today <= s.deadline else NoticeKind.OVERDUE, asked_on=today
+            ).record()
+        )
+        for s in board(m, p)
+        if not s.done and school_addresses(s.school)
+    )
+
+
+def extended(decision: Decision) -> Draft:
+    """An ОО is told its new deadline when a methodist extends it."""
+    m = settings.WORKSPACE.reference.school_home(decision.school_id)
+    school = m.school(decision.school_id)
+    return Draft(
+        f"extended|{school.id}|{decision.period}|{decision.pk}",
+        NoticeKind.EXTENDED,
+        m.code,
+        decision.period,
+        school_addresses(school),
+        f"Новый срок сдачи отчёта о наставничестве — {decision.deadline:%d.%m.%Y}: {school.name}",
+        body("extended", m, school=school, period=m.period(decision.period), decision=decision),
+        school.id,
     )
 
 

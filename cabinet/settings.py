@@ -22,11 +22,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "axes",
+    "cabinet.apps.LoginPauses",  # axes, named in Russian
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "cabinet.apps.SecondFactor",  # django_otp.plugins.otp_totp
     "django_tasks",
-    "django_tasks_db",
+    "cabinet.apps.MailQueue",  # django_tasks_db
     "cabinet",
 ]
 TASKS = {

@@ -4,6 +4,7 @@ CSRF, upload limits, the reliability corpus, accounts and login throttling."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import re
@@ -499,3 +500,29 @@ def test_every_page_a_signed_in_person_sees_is_kept_by_no_cache():
     for url in every_address():
         response = methodist.get(url)
         assert "no-store" in response.get("Cache-Control", ""), (url, response.status_code)
+
+
+def test_the_audit_log_filters_pages_and_exports(tmp_path):
+    from cabinet.models import Account
+
+    methodist = client_for(Role.METHODIST, M)
+    account = Account.objects.get(user__username=f"metodist-{M}")
+    for n in range(120):
+        AuditEvent.record(account, f"проверка {n}", municipality=M, school_id=f"ARH-{n % 3:03}", period=SLUG)
+    first = text(methodist.get(f"/audit/{M}/"))
+    assert "Записи 1–100 из 120" in first and "проверка 119" in first  # newest first, by pages
+    found = text(methodist.get(f"/audit/{M}/?q=проверка 7"))
+    assert "проверка 7" in found and "проверка 8<" not in found
+    export = methodist.get(f"/audit/{M}/?q=ARH-001&export=xlsx")
+    assert export["Content-Disposition"].startswith("attachment")
+    rows = list(openpyxl.load_workbook(io.BytesIO(body(export))).active.iter_rows(values_only=True))
+    assert len([r for r in rows if r[3] and str(r[3]).startswith("проверка")]) == 40  # every match, no cap
+
+
+def test_the_admin_speaks_russian_and_reaches_every_board():
+    admin = client_for(Role.ADMIN, "")
+    index = text(admin.get("/admin/"))
+    assert "Журнал действий" in index and "Неудачные входы и паузы" in index and "Очередь писем" in index
+    assert "Audit events" not in index and "AXES" not in index
+    region = text(admin.get("/region/arkhangelsk_obl/"))
+    assert f'href="/m/{M}/' in region  # from the regions to each municipality's board

@@ -192,3 +192,34 @@ def test_the_methodist_corrects_a_schools_addresses_and_notices_follow():
         "Адреса не сохранены" in refused.content.decode()
         and notices.school_addresses(school)[0] == "sch1@arh.example"
     )
+
+
+def test_a_methodist_reminds_everyone_who_has_not_handed_in_once_a_day(tmp_path):
+    m = load_reference().municipalities["kedrovy"]
+    period = m.periods[-1]
+    methodist = client_for(Role.METHODIST, m.code)
+    board = methodist.get(f"/m/{m.code}/{period.code}/").content.decode()
+    assert "Напомнить всем, кто не сдал" in board and m.schools[0].email in board  # whom to chase, and how
+    methodist.post(f"/m/{m.code}/{period.code}/remind/")
+    asked = Notice.objects.filter(key__contains="|asked|")
+    assert asked.count() == len(m.schools)  # nobody has an accepted return yet
+    assert {n.school_id for n in asked} == {s.id for s in m.schools}
+    page = methodist.post(f"/m/{m.code}/{period.code}/remind/", follow=True).content.decode()
+    assert asked.count() == len(m.schools) and "Новых напоминаний нет" in page  # not twice a day
+
+
+def test_an_extension_is_mailed_with_the_new_deadline(tmp_path):
+    client = client_for(Role.SCHOOL, SCHOOL)
+    hand_in(
+        client,
+        SCHOOL,
+        SLUG,
+        filled(template_of(client, SCHOOL, SLUG, tmp_path), tmp_path / "a.xlsx", "bad_date"),
+    )
+    client_for(Role.METHODIST, "arkhangelsk").post(
+        f"/o/{SCHOOL}/{SLUG}/decide/",
+        {"kind": "extend", "deadline": "2027-03-01", "reason": "болезнь куратора"},
+    )
+    [notice] = Notice.objects.filter(kind=NoticeKind.EXTENDED)
+    assert "новый срок — 01.03.2027" in notice.body and "болезнь куратора" in notice.body
+    assert notice.recipients == school_addresses(SCHOOL)

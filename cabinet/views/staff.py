@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -101,6 +102,7 @@ def board_page(request, account, code, slug):
     }
     for s in page:
         s.last_notice = letters.get(s.school.id)
+        s.addresses = [] if s.done else notices.school_addresses(s.school)  # whom to chase
     return render(
         request,
         "cabinet/board.html",
@@ -164,16 +166,17 @@ def board_export(request, account, code, slug):
                 ],
             )
         )
+    return xlsx_download(
+        rows, "Сдача отчётов", [10, 45, 24, 50, 11, 8, 8, 14, 10, 16], f"сдача_отчётов_{m.code}_{slug}.xlsx"
+    )
+
+
+def xlsx_download(rows: list, sheet: str, widths: list[int], filename: str) -> FileResponse:
+    """A plain workbook of `rows` (`write_plain_book`) as a download."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_plain_book(
-            Path(tmp) / "board.xlsx", "Сдача отчётов", rows, [10, 45, 24, 50, 11, 8, 8, 14, 10, 16]
-        )
-        data = path.read_bytes()
+        data = write_plain_book(Path(tmp) / "book.xlsx", sheet, rows, widths).read_bytes()
     return FileResponse(  # a file object: FileResponse names it (Content-Disposition) and sizes it
-        io.BytesIO(data),
-        as_attachment=True,
-        filename=f"сдача_отчётов_{m.code}_{slug}.xlsx",
-        content_type=XLSX_TYPE,
+        io.BytesIO(data), as_attachment=True, filename=filename, content_type=XLSX_TYPE
     )
 
 
@@ -212,6 +215,8 @@ def decide(request, account, school_id, slug):
     )
     if kind == DecisionKind.RETURN:
         notices.returned(decision).record()
+    if kind == DecisionKind.EXTEND:
+        notices.extended(decision).record()
     handed = decisions.request(
         settings.WORKSPACE,
         StaffDecision(
@@ -275,6 +280,25 @@ def contacts(request, account, school_id, slug):
 
 @require_POST
 @roles(*STAFF)
+def remind(request, account, code, slug):
+    """«Напомнить всем, кто не сдал»: a notice to every ОО of the period without an accepted return (once a day)."""
+    m = staff_municipality(account, code)
+    period = period_of(m, slug)
+    sent = notices.remind_all(m, period, timezone.localdate())
+    AuditEvent.record(
+        account, f"напоминание всем, кто не сдал: {sent}", municipality=m.code, period=period.code
+    )
+    messages.success(
+        request,
+        f"Напоминания поставлены в очередь писем: {sent}."
+        if sent
+        else "Новых напоминаний нет: сегодня они уже отправлены, или все отчёты приняты.",
+    )
+    return redirect("board", m.code, slug)
+
+
+@require_POST
+@roles(*STAFF)
 def consolidate(request, account, code, slug):
     m = staff_municipality(account, code)
     period = period_of(m, slug)
@@ -332,12 +356,49 @@ def summary_download(request, account, code, slug):
     return FileResponse(found[0].open("rb"), as_attachment=True, filename=found[0].name)
 
 
+AUDIT_PAGE_ROWS = 100
+AUDIT_COLUMNS = ["Когда", "Кто", "Роль", "Действие", "ОО", "Период", "Причина"]
+
+
 @require_safe
 @roles(*STAFF)
 def audit_page(request, account, code):
+    """The municipality's audit log, newest first, filtered by words (who, what, why, which ОО) and period; the
+    whole filtered log as a workbook with `?export=xlsx`."""
     m = staff_municipality(account, code)
-    events = AuditEvent.objects.filter(municipality=m.code)[:500]
-    return render(request, "cabinet/audit.html", {"m": m, "events": events})
+    events = AuditEvent.objects.filter(municipality=m.code)
+    if words := request.GET.get("q", "").strip():
+        events = events.filter(
+            Q(actor__icontains=words)
+            | Q(action__icontains=words)
+            | Q(reason__icontains=words)
+            | Q(school_id__icontains=words)
+        )
+    if period := request.GET.get("period", "").strip():
+        events = events.filter(period=period)
+    if request.GET.get("export") == "xlsx":
+        rows = [("title", [f"{m.name}: журнал действий"]), ("head", AUDIT_COLUMNS)] + [
+            (
+                "plain",
+                [
+                    f"{timezone.localtime(e.at):%d.%m.%Y %H:%M:%S}",
+                    e.actor,
+                    e.get_role_display(),
+                    e.action,
+                    e.school_id,
+                    e.period,
+                    e.reason,
+                ],
+            )
+            for e in events
+        ]
+        return xlsx_download(rows, "Журнал", [18, 22, 14, 40, 10, 10, 50], f"журнал_{m.code}.xlsx")
+    page = Paginator(events, AUDIT_PAGE_ROWS).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cabinet/audit.html",
+        {"m": m, "events": page, "page": page, "filters": request.GET, "periods": m.periods},
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
