@@ -382,7 +382,8 @@ def test_every_class_of_the_reliability_corpus_gets_a_russian_answer(school, tmp
         answered += 1
     assert answered == len(cases)
     home = engine.workspace().home
-    assert not [p for p in home.rglob("*") if "etc" in p.parts or any(c.name in p.name for c in cases)]
+    sent = {c.name for c in cases}  # stored under a client's name: never (a hash may end like a short name)
+    assert not [p for p in home.rglob("*") if "etc" in p.parts or p.name in sent]
     assert client.get(f"/o/{SCHOOL}/{SLUG}/").status_code == 200  # still serving
 
 

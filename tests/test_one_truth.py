@@ -1,12 +1,14 @@
 """One system: the cabinet and the pipeline agree by construction. A return for correction is counted nowhere
 (board, school's page, municipal summary, region page, regional workbook); runs the cabinet did not start reach
-its board; a run of one region writes no other region's files."""
+its board; a run of one region writes no other region's files; the numbers in the browser are the summary's."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -14,13 +16,18 @@ from django.conf import settings
 from typer.testing import CliRunner
 
 from cabinet import worker
+from cabinet.figures import shown
 from cabinet.models import Channel, Job, Role, Upload
 from cabinet.workflow import board, school_state, totals
 from pipeline.assets.partitions import partition_key
 from pipeline.cli import app
 from pipeline.config import Workspace
+from pipeline.domain.figures import FigureId
+from pipeline.domain.indicators import BY_CODE
 from pipeline.domain.vocabulary import Status
 from pipeline.in_process import consolidate, instance, materialize, run_asked
+from pipeline.publish import lineage
+from pipeline.store import queries
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 from samples import demo
 from tests.support.cabinet import client_for
@@ -154,3 +161,59 @@ def test_runs_the_cabinet_did_not_start_reach_its_board():
         assert run.success
     assert (municipality, period) in follower.follow()
     assert totals(board(m, m.period(period)))["done"] > after_cli
+
+
+def page_text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return html.unescape(re.sub(r"\s+", " ", response.content.decode()))
+
+
+@pytest.mark.django_db
+def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_cells(two_regions, settings):
+    """The methodist's indicators page prints the published figures as the summary does (hidden ones as their
+    mark), each traces to the school cells it came from, and every page keeps its scope (a methodist their
+    municipality, a region aggregates of its own municipalities only)."""
+    settings.WORKSPACE = ws = two_regions  # Саратовская область, consolidated once for this module
+    M, P, REGION = SARATOV
+    with ws.connect(read_only=True) as con:
+        rows = queries.published_indicators(con, [M], ["municipality", "school"])
+        rows = rows[rows["period"] == P]
+        municipal = rows[rows["level"] == "municipality"]
+        traced_id = next(
+            r.figure_id
+            for r in municipal.itertuples()
+            if not BY_CODE[r.indicator].breakdown and isinstance(r.value, float) and r.hidden is None
+        )
+        traced = lineage.trace(con, FigureId.parse(traced_id))
+    methodist = client_for(Role.METHODIST, M)
+
+    page = page_text(methodist.get(f"/m/{M}/{P}/indicators/"))
+    for r in municipal.itertuples():  # every headline as the summary prints it
+        if not BY_CODE[r.indicator].breakdown:
+            assert shown(r.value, r.hidden, BY_CODE[r.indicator].unit) in page, r.indicator
+    hidden = rows[(rows["level"] == "school") & rows["hidden"].notna()]
+    for code in hidden["indicator"].unique()[:3]:  # a hidden figure by ОО shows its mark, not a number
+        by_school = page_text(methodist.get(f"/m/{M}/{P}/indicators/?indicator={code}"))
+        assert all(mark in by_school for mark in hidden[hidden["indicator"] == code]["hidden"]), code
+
+    figure = page_text(methodist.get(f"/figure/{quote(traced_id, safe='/')}/"))
+    assert traced["sources"], "a headline count comes from school cells"
+    for source in traced["sources"][:10]:  # the cells, file hash and version of its lineage
+        assert source["cell"] in figure and source["sha256"][:16] in figure and source["sheet"] in figure
+    assert BY_CODE[traced["indicator"]].title in figure
+
+    other = client_for(Role.METHODIST, "kedrovy")
+    assert other.get(f"/figure/{quote(traced_id, safe='/')}/").status_code == 404
+    assert other.get(f"/m/{M}/{P}/indicators/").status_code in (403, 404)
+    region = client_for(Role.REGION, REGION)
+    seen = page_text(region.get(f"/figure/{quote(traced_id, safe='/')}/"))
+    assert "Ячейки отчётов ОО (" not in seen  # a region sees how it is made, not the schools' cells
+    assert shown(
+        municipal.set_index("figure_id").loc[traced_id, "value"], None, BY_CODE[traced["indicator"]].unit
+    ) in page_text(region.get(f"/region/{REGION}/indicators/?indicator={traced['indicator']}"))
+    school_figure = rows[rows["level"] == "school"].iloc[0].figure_id
+    assert region.get(f"/figure/{quote(school_figure, safe='/')}/").status_code == 404
+    assert (
+        client_for(Role.REGION, "tomsk_obl").get(f"/figure/{quote(traced_id, safe='/')}/").status_code == 404
+    )
+    assert client_for(Role.SCHOOL, "VOS-001").get(f"/m/{M}/{P}/indicators/").status_code in (403, 404)

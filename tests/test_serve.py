@@ -158,10 +158,12 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         )
         assert school_hands_in(base, *sent[0]) == "Отчёт принят"
         the_server_answers_head_without_a_body_and_a_large_body_before_reading_it(port)
-        for service in (b"cabinet\x00worker", b"cabinet\x00mail", b"dagster-daemon"):  # killed: started again
-            [dead] = processes(server.pid, service)
-            os.kill(dead, signal.SIGKILL)
-            wait_until(lambda s=service, d=dead: processes(server.pid, s) not in ([], [d]), "a restart", 60)
+        services = (b"cabinet\x00worker", b"cabinet\x00mail", b"dagster-daemon")
+        dead = {service: processes(server.pid, service)[0] for service in services}
+        for pid in dead.values():  # killed together: svod serve starts each again
+            os.kill(pid, signal.SIGKILL)
+        for service, pid in dead.items():
+            wait_until(lambda s=service, d=pid: processes(server.pid, s) not in ([], [d]), "a restart", 60)
         dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(base, home, tmp_path)
     finally:
         server.send_signal(signal.SIGTERM)  # the main process only, as a service manager stops it
