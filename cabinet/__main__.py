@@ -8,6 +8,10 @@ from django.core.management import call_command
 
 from cabinet.setup import start
 
+MAIL_POLL_SECONDS = (
+    5  # how often the mail queue is looked at (on SQLite each look takes the write lock a moment)
+)
+
 parser = argparse.ArgumentParser(prog="python -m cabinet", description="svod cabinet processes")
 parser.add_argument("process", choices=["worker", "mail"])
 parser.add_argument("--home")
@@ -15,7 +19,7 @@ args = parser.parse_args()
 start(args.home)  # Django's settings bring the one-line log format (cabinet.logs)
 
 if args.process == "mail":
-    call_command("db_worker", interval=1, startup_delay=False, reload=False, verbosity=0)
+    call_command("db_worker", interval=MAIL_POLL_SECONDS, startup_delay=False, reload=False, verbosity=0)
 else:
     from cabinet.worker import run_forever  # models load once Django is set up
 
