@@ -115,7 +115,16 @@ def reference(returns, tmp_path_factory) -> dict:
     return found
 
 
-@pytest.mark.parametrize("point", sorted(set(POINTS) - {"none"}))
+# a kill point that is also a restart's kill point (RESTART_KILLS) is exercised there; every point runs on its own
+# too with SVOD_EVERY_KILL_POINT=1
+KILLED_FIRST = sorted(
+    set(POINTS)
+    - {"none"}
+    - (set() if os.environ.get("SVOD_EVERY_KILL_POINT") else set(RESTART_KILLS.values()))
+)
+
+
+@pytest.mark.parametrize("point", KILLED_FIRST)
 def test_a_killed_run_is_finished_by_the_next_one(point, returns, reference, tmp_path):
     home = workspace(tmp_path, returns)
     assert svod(home, point) == -signal.SIGKILL, f"the run never reached the kill point {point}"
