@@ -4,10 +4,16 @@ its board; a run of one region writes no other region's files; the numbers in th
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
 import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import quote
 
 import openpyxl
@@ -28,6 +34,7 @@ from pipeline.domain.vocabulary import Status
 from pipeline.in_process import consolidate, instance, materialize, run_asked
 from pipeline.publish import lineage
 from pipeline.store import queries
+from pipeline.store.warehouse import connect
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
 from samples import demo
 from tests.support.cabinet import client_for
@@ -217,3 +224,69 @@ def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_ce
         client_for(Role.REGION, "tomsk_obl").get(f"/figure/{quote(traced_id, safe='/')}/").status_code == 404
     )
     assert client_for(Role.SCHOOL, "VOS-001").get(f"/m/{M}/{P}/indicators/").status_code in (403, 404)
+
+
+def files_of(home: Path, folder: str) -> dict[str, str]:
+    return {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (home / folder).rglob("*")
+        if p.is_file()
+    }
+
+
+def content(home: Path) -> str:
+    with connect(home / "svod.duckdb", read_only=True) as con:
+        return queries.content_hash(con)
+
+
+def dagster_runs(home: Path) -> int:
+    with sqlite3.connect(next((home / ".dagster").rglob("runs.db"))) as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_a_backup_restores_the_whole_installation(two_regions: Workspace, tmp_path):
+    """`svod backup` and `svod restore`: the installation copied into one file readable only by its owner and
+    restored into a new folder gives the same warehouse (content hash), summaries, received files, answers, keys
+    and Dagster history; a restore never overwrites a workspace in use."""
+    home = tmp_path / "home"  # a copy: the session's workspace stays as other tests expect it
+    shutil.copytree(two_regions.home, home)
+    (home / ".cabinet-secret").write_text("секрет кабинета")
+    (home / "cabinet").mkdir(exist_ok=True)
+    with sqlite3.connect(
+        home / "cabinet" / "cabinet.sqlite3"
+    ) as db:  # the cabinet's store, as the cabinet keeps it
+        db.execute("CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
+        db.execute("INSERT INTO probe VALUES (42)")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE")}
+    svod = str(Path(sys.executable).with_name("svod"))
+    made = subprocess.run(
+        [svod, "backup", "--to", str(tmp_path / "copies"), "--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    [archive] = (tmp_path / "copies").glob("svod_backup_*.tar.gz")
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # readable by the service user only
+
+    restored = tmp_path / "restored"
+    done = subprocess.run(
+        [svod, "restore", str(archive), "--home", str(restored)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert content(restored) == content(home)
+    for folder in ("archive", "out", "outbox", "templates"):
+        assert files_of(restored, folder) == files_of(home, folder), folder
+    assert (restored / ".cabinet-secret").read_text() == "секрет кабинета"
+    with sqlite3.connect(restored / "cabinet" / "cabinet.sqlite3") as db:
+        assert db.execute("SELECT n FROM probe").fetchall() == [(42,)]
+    assert dagster_runs(restored) == dagster_runs(home) > 0
+
+    again = subprocess.run(
+        [svod, "restore", str(archive), "--home", str(restored)], env=env, capture_output=True, text=True
+    )
+    assert (
+        again.returncode == 2
+        and "не пуста" in " ".join(again.stdout.split())
+        and "Traceback" not in again.stderr
+    )
