@@ -203,16 +203,28 @@ def warehouse_receipts(payloads: list[str]) -> int:
 
 
 def returned(decision: Decision) -> Draft:
+    return decision_notice(
+        decision,
+        NoticeKind.RETURNED,
+        "returned",
+        "Отчёт возвращён на доработку: {school}, период {period}",
+        reason=decision.reason,
+    )
+
+
+def decision_notice(decision: Decision, kind: NoticeKind, template: str, subject: str, **context) -> Draft:
+    """A notice to the ОО a methodist's decision concerns (once per decision): `subject` names the school and
+    period as `{school}` and `{period}`."""
     m = settings.WORKSPACE.reference.school_home(decision.school_id)
     school = m.school(decision.school_id)
     return Draft(
-        f"returned|{school.id}|{decision.period}|{decision.pk}",
-        NoticeKind.RETURNED,
+        f"{kind.value}|{school.id}|{decision.period}|{decision.pk}",
+        kind,
         m.code,
         decision.period,
         school_addresses(school),
-        f"Отчёт возвращён на доработку: {school.name}, период {decision.period}",
-        body("returned", m, school=school, period=decision.period, reason=decision.reason),
+        subject.format(school=school.name, period=decision.period),
+        body(template, m, school=school, period=decision.period, **context),
         school.id,
     )
 
@@ -360,16 +372,14 @@ def remind_all(m: Municipality, p: Period, today: date) -> int:
 def extended(decision: Decision) -> Draft:
     """An ОО is told its new deadline when a methodist extends it."""
     m = settings.WORKSPACE.reference.school_home(decision.school_id)
-    school = m.school(decision.school_id)
-    return Draft(
-        f"extended|{school.id}|{decision.period}|{decision.pk}",
+    return decision_notice(
+        decision,
         NoticeKind.EXTENDED,
-        m.code,
-        decision.period,
-        school_addresses(school),
-        f"Новый срок сдачи отчёта о наставничестве — {decision.deadline:%d.%m.%Y}: {school.name}",
-        body("extended", m, school=school, period=m.period(decision.period), decision=decision),
-        school.id,
+        "extended",
+        f"Новый срок сдачи отчёта о наставничестве — {decision.deadline:%d.%m.%Y}: {{school}}",
+        period_label=m.period(decision.period).label,
+        deadline=decision.deadline,
+        comment=decision.reason,
     )
 
 
