@@ -74,7 +74,10 @@ def suppress(figures: list[Figure], audience: Level) -> list[Figure]:
         for whole, parts in groups:
             _complement(whole, parts, hidden, audience)
         if len(hidden) == before:
-            return [replace(f, hidden=hidden.get((f.indicator, f.entity))) for f in figures]
+            return [
+                f if (mark := hidden.get((f.indicator, f.entity))) == f.hidden else replace(f, hidden=mark)
+                for f in figures
+            ]
 
 
 def _groups(figures: list[Figure]) -> list[tuple[Figure, list[Figure]]]:

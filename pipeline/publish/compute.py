@@ -49,8 +49,9 @@ class Computed:
     files: pd.DataFrame  # every received file of the snapshot (what a `per_file` indicator sums)
     new_figures: pd.DataFrame | None = None  # per-return figures first computed by this run (stored with it)
     new_sources: pd.DataFrame | None = None
-    # (indicator, entity) -> its sources in words; read back with a stored run, for rendering
+    # (indicator, entity) -> its sources in words, and its figure id; read back with a stored run, for rendering
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
+    ids: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
@@ -261,13 +262,15 @@ def stored_run(con, run_id: str) -> Computed:
     """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
     municipality, period, shas = queries.run_inputs(con, run_id)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
+    stored = queries.run_figures(con, run_id)
     figures = [
         BY_CODE[i].figure(Level(level), entity, p, num, den, hidden)
-        for i, level, entity, p, num, den, hidden in queries.run_figures(con, run_id)
+        for i, level, entity, p, num, den, hidden, _ in stored
     ]
+    ids = {(i, entity): fid for i, _, entity, *_, fid in stored}
     sources = queries.return_figures(con, period, shas)
     texts = _texts(municipality, subs, files, _contributions(sources))
-    return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts)
+    return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts, ids=ids)
 
 
 @rare_collections()
@@ -280,32 +283,31 @@ def store(
     run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
     latest = as_of or queries.data_as_of(con, municipality, period, run.snapshot)
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
+    summed = {ind.per_file: list(_summed(ind, run.subs, run.files)["sha256"]) for ind in INDICATORS}
+    ids = [f.id(run_id) for f in figures]  # formatted once
     inputs = pd.DataFrame(
-        [(f.id(run_id), sha_of[f.entity]) for f in figures if f.level is Level.SCHOOL]
+        [(fid, sha_of[f.entity]) for fid, f in zip(ids, figures, strict=True) if f.level is Level.SCHOOL]
         + [
-            (f.id(run_id), sha)
-            for f in figures
+            (fid, sha)
+            for fid, f in zip(ids, figures, strict=True)
             if f.level is Level.MUNICIPALITY
-            for sha in _summed(BY_CODE[f.indicator], run.subs, run.files)["sha256"]
+            for sha in summed[BY_CODE[f.indicator].per_file]
         ],
         columns=["figure_id", "sha256"],
     )
     figure_rows = pd.DataFrame(
-        [
-            {
-                "figure_id": f.id(run_id),
-                "run_id": run_id,
-                "indicator": f.indicator,
-                "level": f.level.value,
-                "entity": f.entity,
-                "period": f.period,
-                "numerator": f.numerator,
-                "denominator": f.denominator,
-                "value": f.value,
-                "hidden": f.hidden,
-            }
-            for f in figures
-        ]
+        {
+            "figure_id": ids,
+            "run_id": run_id,
+            "indicator": [f.indicator for f in figures],
+            "level": [f.level.value for f in figures],
+            "entity": [f.entity for f in figures],
+            "period": [f.period for f in figures],
+            "numerator": [f.numerator for f in figures],
+            "denominator": [f.denominator for f in figures],
+            "value": [f.value for f in figures],
+            "hidden": [f.hidden for f in figures],
+        }
     )
     row = {
         "run_id": run_id,

@@ -19,7 +19,7 @@ from pipeline.publish import municipal_sheets as parts
 from pipeline.publish.compute import compute, store, stored_run
 from pipeline.reference import Reference
 from pipeline.store import queries
-from pipeline.xlsx.book import Book
+from pipeline.xlsx.book import Book, Cell
 from pipeline.xlsx.summary_layout import (
     DATA_HEADER,
     DATA_SHEET,
@@ -106,7 +106,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
     rows = [
         [
-            f.id(run_id),
+            run.ids[(f.indicator, f.entity)],
             BY_CODE[f.indicator].title,
             f.level.ru,
             f.entity,
@@ -147,20 +147,27 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     names = {sid: schools[sid].short_name if sid in schools else sid for sid in reported}
     entities = [(sid, names[sid]) for sid in reported] + [(municipality, "ИТОГО")]
 
-    def figure_cell(sheet, r, c, code, entity):
+    def figure_cell(code: str, entity: str):
         """A figure's cell linked to its lineage row; blank where the figure has no value at this level."""
-        f, total = by_key.get((code, entity)), entity == municipality
-        if f is not None:
-            book.linked_figure(
-                sheet, r, c, f.shown, book.figure_format(f.unit, total), lineage_link(row_of[(code, entity)])
-            )
-
-    for r, (entity, name) in enumerate(entities, start=1):
+        f = by_key.get((code, entity))
+        if f is None:
+            return None
         total = entity == municipality
-        book.text(ws, r, 0, "" if total else entity)
-        book.text(ws, r, 1, name, book.bold if total else None)
-        for c, ind in enumerate(HEADLINES, start=2):
-            figure_cell(ws, r, c, ind.code, entity)
+        fmt = book.figure_format(f.unit, total)
+        return book.figure_cell(f.shown, fmt, lineage_link(row_of[(code, entity)]))
+
+    book.bulk_rows(
+        ws,
+        1,
+        [
+            [
+                "" if entity == municipality else entity,
+                Cell(name, book.bold) if entity == municipality else name,
+                *(figure_cell(ind.code, entity) for ind in HEADLINES),
+            ]
+            for entity, name in entities
+        ],
+    )
     ws.freeze_panes(1, 2)
     parts.breakdowns_sheet(
         book,
@@ -202,7 +209,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)
     data_rows = [
         [
-            f.id(run_id),
+            run.ids[(f.indicator, f.entity)],
             f.indicator,
             f.level.value,
             f.entity,

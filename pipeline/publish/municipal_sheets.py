@@ -11,7 +11,7 @@ from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import Target
 from pipeline.store import queries
-from pipeline.xlsx.book import Book
+from pipeline.xlsx.book import Book, Cell, wrapped_lines
 from pipeline.xlsx.summary_layout import INDICATOR_COLUMNS_PER_PAGE, lineage_link
 
 
@@ -239,21 +239,18 @@ BREAKDOWN_TITLE_WIDTH = 60  # characters
 def breakdowns_sheet(book: Book, ws, columns: list[tuple[str, str]], figure_cell) -> None:
     """Every breakdown of §3 as rows under its name, the whole (municipality or region) first and then each of
     `columns` (entity, name), INDICATOR_COLUMNS_PER_PAGE of them a page with the indicator repeated.
-    `figure_cell(ws, r, c, code, entity)` writes one linked figure."""
+    `figure_cell(code, entity)` gives one linked figure's `Cell` (None for a blank)."""
     book.table(ws, 0, ["Показатель", *[name for _, name in columns]], [], head_height=45)
     ws.set_column(0, 0, BREAKDOWN_TITLE_WIDTH, book.wrap)
     ws.set_column(1, len(columns), 11)
-    r = 1
+    rows, heights = [], {}
     for label, indicators in BREAKDOWNS.items():
-        book.text(ws, r, 0, label, book.bold)
-        r += 1
+        rows.append([Cell(label, book.bold)])
         for ind in indicators:
             title = f"{ind.code} {ind.title}"
-            book.text(ws, r, 0, title, book.wrap)
-            book.wrapped_row(ws, r, [(title, BREAKDOWN_TITLE_WIDTH)])
-            for c, (entity, _) in enumerate(columns, start=1):
-                figure_cell(ws, r, c, ind.code, entity)
-            r += 1
+            heights[1 + len(rows)] = 15 * wrapped_lines([(title, BREAKDOWN_TITLE_WIDTH)])
+            rows.append([Cell(title, book.wrap), *(figure_cell(ind.code, entity) for entity, _ in columns)])
+    book.bulk_rows(ws, 1, rows, heights)
     ws.set_v_pagebreaks(
         list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 1 + len(columns), INDICATOR_COLUMNS_PER_PAGE))
     )

@@ -83,17 +83,14 @@ def write_regional(
     row_of: dict[tuple[str, str], int] = {}  # (municipality or TOTAL, indicator) -> its lineage row
     shown_of: dict[tuple[str, str], object] = {}
 
-    def figure_cell(sheet, r, c, code, entity):
+    def figure_cell(code: str, entity: str):
         """One shown figure linked to its lineage row: a municipality's, or the region's total (`TOTAL`)."""
         ind = BY_CODE[code]
         f, fid = shown.get((entity, code), (None, ""))
         where = "ИТОГО по региону" if entity == TOTAL else names[entity]
         origin = f"сумма сводок МО: {len(munis)}" if entity == TOTAL else cells[(entity, code)][2]
         shown_of[(entity, code)] = value = "—" if f is None else f.shown
-        book.linked_figure(
-            sheet,
-            r,
-            c,
+        cell = book.figure_cell(
             value,
             book.figure_format(ind.unit, total=entity == TOTAL),
             lineage_link(FIRST_LINEAGE_ROW + len(lineage_rows)) if fid else None,
@@ -104,17 +101,18 @@ def write_regional(
             lineage_rows.append(
                 [fid, ind.title, where, *lineage_values(value, f.numerator, f.denominator, f.hidden), origin]
             )
+        return cell
 
     names = {m.code: m.name for m in munis}
-    for r, m in enumerate(munis, start=3):
-        book.text(ws, r, 0, m.name)
-        book.text(ws, r, 1, periods[m.code])
-        for c, ind in enumerate(HEADLINES, start=2):
-            figure_cell(ws, r, c, ind.code, m.code)
+    book.bulk_rows(
+        ws,
+        3,
+        [
+            *([m.name, periods[m.code], *(figure_cell(i.code, m.code) for i in HEADLINES)] for m in munis),
+            ["ИТОГО по региону", "", *(figure_cell(i.code, TOTAL) for i in HEADLINES)],
+        ],
+    )
     total_row = 3 + len(munis)
-    book.text(ws, total_row, 0, "ИТОГО по региону")
-    for c, ind in enumerate(HEADLINES, start=2):
-        figure_cell(ws, total_row, c, ind.code, TOTAL)
     by_municipality_charts(book, ws, len(munis), total_row + 3)
     breakdowns_sheet(
         book, cuts, [(TOTAL, "ИТОГО по региону"), *[(m.code, m.name) for m in munis]], figure_cell

@@ -128,9 +128,11 @@ def run_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, str, l
 
 
 def run_figures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
-    """(indicator, level, entity, period, numerator, denominator, hidden) of each figure of a stored run."""
+    """(indicator, level, entity, period, numerator, denominator, hidden, figure_id) of each figure of a stored
+    run."""
     return con.execute(
-        "SELECT indicator, level, entity, period, numerator, denominator, hidden FROM figure WHERE run_id = ?",
+        "SELECT indicator, level, entity, period, numerator, denominator, hidden, figure_id FROM figure "
+        "WHERE run_id = ?",
         [run_id],
     ).fetchall()
 

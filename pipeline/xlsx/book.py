@@ -11,11 +11,13 @@ columns) repeated on every page, a running head (whose summary, which period, th
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import xlsxwriter
@@ -23,7 +25,7 @@ import xlsxwriter.exceptions
 
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
-from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, inline, number
+from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number
 from pipeline.xlsx.school_layout import column_letter
 from pipeline.xlsx.zipwrite import repack
 
@@ -50,6 +52,19 @@ def _hf(text: str) -> str:
 
 def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and not pd.isna(v)
+
+
+def wrapped_lines(texts: list[tuple[str, int]]) -> int:
+    """How many lines the tallest of the texts wraps to, each given with its column's width in characters."""
+    return max(-(-len(text) // width) for text, width in texts)
+
+
+class Cell(NamedTuple):
+    """A cell of `Book.bulk_rows` in its own format (an xlsxwriter Format), linked to `link` when given."""
+
+    value: object
+    fmt: object = None
+    link: str | None = None  # an in-workbook location, as `summary_layout.lineage_link` makes it
 
 
 class Book:
@@ -170,7 +185,7 @@ class Book:
     def wrapped_row(self, ws, r: int, texts: list[tuple[str, int]]) -> int:
         """Row `r` as tall as its tallest wrapped text, each given with its column's width in characters (no
         reader autofits rows written by xlsxwriter); returns its height in lines."""
-        lines = max(-(-len(text) // width) for text, width in texts)
+        lines = wrapped_lines(texts)
         ws.set_row(r, 15 * lines)
         return lines
 
@@ -183,6 +198,12 @@ class Book:
             ws.write_number(r, c, value, fmt)
         else:
             self.text(ws, r, c, "—" if value is None else value, text_fmt)
+
+    def figure_cell(self, value, fmt, link: str | None = None, text_fmt=None) -> Cell:
+        """`linked_figure` as a cell of `bulk_rows`."""
+        if _is_number(value):
+            return Cell(value, fmt, link)
+        return Cell("—" if value is None else value, text_fmt or self.plain, link)
 
     def text(self, ws, r, c, value, fmt=None):
         ws.write_string(r, c, safe_text(value), fmt or self.plain)
@@ -224,39 +245,67 @@ class Book:
                     )
         ws.freeze_panes(r0 + 1, 0)
 
-    def bulk_rows(self, ws, r0: int, rows: list[list]) -> None:
-        """Rows of text and numbers from row `r0` to the sheet's end, formatted as `table` formats them, written
-        into the sheet's XML when the book closes: xlsxwriter spends about 8 µs a cell, which made the lineage
-        sheet's hundreds of thousands of cells the largest part of publishing. Write nothing else below `r0`."""
+    def bulk_rows(self, ws, r0: int, rows: list[list], heights: dict[int, float] | None = None) -> None:
+        """Rows from row `r0` to the sheet's end, written into the sheet's XML when the book closes: plain values
+        formatted as `table` formats them, a `Cell` in its own format and link; `heights` in points by row.
+        xlsxwriter spends about 8 µs a cell and more a link, which made the lineage sheet and the figure grids
+        most of publishing. Write nothing else below `r0`."""
         for fmt in (self.plain, self._figure[(Unit.COUNT, False)]):
             fmt._get_xf_index()  # registered now, so the styles written at close hold them
-        self._bulk[ws] = (r0, rows)
+        for row in rows:
+            for cell in row:
+                if type(cell) is Cell and cell.fmt is not None:
+                    cell.fmt._get_xf_index()
+        self._bulk[ws] = (r0, rows, heights or {})
 
-    def _bulk_xml(self, r0: int, rows: list[list]) -> str:
+    def _bulk_xml(self, r0: int, rows: list[list], heights: dict[int, float]) -> tuple[str, str]:
+        """(the rows' XML, their links' XML): text escaped once per distinct text."""
         plain, whole = self.plain._get_xf_index(), self._figure[(Unit.COUNT, False)]._get_xf_index()
         letters = [column_letter(c) for c in range(max(map(len, rows), default=0))]
+        escaped: dict[str, str] = {}
+        links = []
+
+        def text(ref: str, value, style: int) -> str:
+            value = value if type(value) is str else str(value)
+            clean = escaped.get(value)
+            if clean is None:
+                clean = escaped[value] = html.escape(CONTROL_CHARACTERS.sub("", value), quote=False)
+            return f'<c r="{ref}" t="inlineStr" s="{style}"><is><t xml:space="preserve">{clean}</t></is></c>'
+
         out = []
         for r, row in enumerate(rows, start=r0 + 1):  # Excel counts rows from 1
-            cells = "".join(
-                (
-                    number(f"{letters[c]}{r}", v, whole if float(v).is_integer() else None)
-                    if _is_number(v)
-                    else inline(f"{letters[c]}{r}", v, plain)
-                )
-                for c, v in enumerate(row)
-                if v is not None and v == v and v != ""
-            )  # v == v: not NaN
-            out.append(f'<row r="{r}">{cells}</row>')
-        return "".join(out)
+            cells = []
+            for c, v in enumerate(row):
+                style = None
+                if type(v) is Cell:
+                    if v.link:
+                        location = html.escape(v.link.removeprefix("internal:"))
+                        links.append(f'<hyperlink ref="{letters[c]}{r}" location="{location}"/>')
+                    v, style = v.value, v.fmt._get_xf_index() if v.fmt is not None else None
+                kind = type(v)
+                if kind is str:  # the common cases first: this loop runs once per cell
+                    if v:
+                        cells.append(text(f"{letters[c]}{r}", v, plain if style is None else style))
+                elif kind is float or kind is int or _is_number(v):
+                    fmt = style if style is not None else whole if float(v).is_integer() else None
+                    if v == v:  # not NaN
+                        cells.append(number(f"{letters[c]}{r}", v, fmt))
+                elif v is not None and v == v:
+                    cells.append(text(f"{letters[c]}{r}", v, plain if style is None else style))
+            height = heights.get(r - 1)
+            tall = f' ht="{height}" customHeight="1"' if height else ""
+            out.append(f'<row r="{r}"{tall}>{"".join(cells)}</row>')
+        return "".join(out), "".join(links)
 
     def _write_bulk_rows(self) -> None:
-        """Splice the bulk rows into the written sheets, copying every other part of the archive as it is."""
+        """Splice the bulk rows (and their links) into the written sheets, copying every other part of the
+        archive as it is."""
         data = self.tmp.read_bytes()
         with zipfile.ZipFile(self.tmp) as archive:
             infos = archive.infolist()
             changed = {}
             worksheets = [w for w in self.wb.worksheets() if not w.is_chartsheet]
-            for ws, (r0, rows) in self._bulk.items():
+            for ws, (r0, rows, heights) in self._bulk.items():
                 part = f"xl/worksheets/sheet{worksheets.index(ws) + 1}.xml"
                 xml = archive.read(part).decode("utf-8")
                 width = max(map(len, rows), default=1)
@@ -266,10 +315,15 @@ class Book:
                     xml,
                     count=1,
                 )
+                body, links = self._bulk_xml(r0, rows, heights)
                 xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
-                changed[part] = xml.replace(
-                    "</sheetData>", self._bulk_xml(r0, rows) + "</sheetData>", 1
-                ).encode("utf-8")
+                xml = xml.replace("</sheetData>", body + "</sheetData>", 1)
+                if links and "</hyperlinks>" in xml:
+                    xml = xml.replace("</hyperlinks>", links + "</hyperlinks>", 1)
+                elif links:  # before what follows hyperlinks in a worksheet (ECMA-376 order)
+                    at = min(i for tag in ("<printOptions", "<pageMargins") if (i := xml.find(tag)) >= 0)
+                    xml = f"{xml[:at]}<hyperlinks>{links}</hyperlinks>{xml[at:]}"
+                changed[part] = xml.encode("utf-8")
         self.tmp.write_bytes(repack(data, infos, changed))
 
     def close(self) -> Path:
