@@ -9,9 +9,11 @@ such and signs with the published demo key; nothing here is used by the pipeline
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import random
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -56,21 +58,51 @@ def inbox_name(ws: Workspace, school_id: str, period: str, suffix: str = "") -> 
     return ws.inbox / f"{school_id}_отчёт_{period.replace('/', '-')}{suffix}.xlsx"
 
 
-def _write(ws: Workspace, r: Return, seed: int, size: str, mistake: str | None, suffix: str = "") -> None:
+@dataclass(frozen=True)
+class Filling:
+    """One return a fake curator fills: the issued template, where it lands, and what goes in."""
+
+    template: Path
+    out: Path
+    seed: int
+    size: str
+    received: datetime
+    mistake: str | None
+
+
+def _filling(ws: Workspace, r: Return, suffix: str = "") -> Filling:
     template = (
         ws.templates
         / r.municipality
         / r.period.replace("/", "-")
         / template_name(r.municipality, r.period, r.school_id)
     )
-    data = school_data(template, seed, size, r.received.date())
-    if mistake:
-        make_mistake(data, mistake)
-    out = fill(template, inbox_name(ws, r.school_id, r.period, suffix), data)
-    _drop(out, r.received)
+    size = ws.reference.municipalities[r.municipality].school(r.school_id).size
+    out = inbox_name(ws, r.school_id, r.period, suffix)
+    return Filling(template, out, _seed(r.school_id, r.period), size, r.received, r.mistake)
 
 
-def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
+def _fill(job: Filling) -> None:
+    data = school_data(job.template, job.seed, job.size, job.received.date())
+    if job.mistake:
+        make_mistake(data, job.mistake)
+    _drop(fill(job.template, job.out, data), job.received)
+
+
+def fill_all(jobs: list[Filling], processes: int = 1) -> None:
+    """Fill every return, in `processes` forked from a server that has imported the filler once."""
+    if processes <= 1 or len(jobs) < 2 * processes:
+        for job in jobs:
+            _fill(job)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["samples.fake_school"])
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        list(pool.map(_fill, jobs, chunksize=4))
+
+
+def first_returns(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
+    """The story of each target: who sends when, and with which mistake (nothing written yet)."""
     ref = ws.reference
     story = []
     mistakes = list(MISTAKES)
@@ -91,42 +123,48 @@ def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
                 if late
                 else period.deadline - timedelta(days=rng.randint(1, 20))
             )
-            r = Return(
-                municipality,
-                period_code,
-                school.id,
-                mistake,
-                late,
-                datetime.combine(day, time(10, rng.randint(0, 59))),
+            story.append(
+                Return(
+                    municipality,
+                    period_code,
+                    school.id,
+                    mistake,
+                    late,
+                    datetime.combine(day, time(10, rng.randint(0, 59))),
+                )
             )
-            _write(ws, r, seed=_seed(school.id, period_code), size=school.size, mistake=mistake)
-            story.append(r)
+    return story
+
+
+def corrections(story: list[Return]) -> list[Return]:
+    """Schools whose return was rejected for a correctable mistake send a fixed version two days later."""
+    return [
+        Return(r.municipality, r.period, r.school_id, None, r.late, r.received + timedelta(days=2))
+        for r in story
+        if r.mistake in CORRECTED
+    ]
+
+
+def drop_junk(ws: Workspace) -> None:
+    """A CSV renamed to .xlsx, from nobody in particular."""
     junk = ws.inbox / "Отчёт_школа.xlsx"
     junk.write_text("ОО;наставники;наставляемые\nШкола;5;7\n", encoding="cp1251")
     _drop(junk, datetime.combine(date(2025, 12, 1), time(9)))
+
+
+def fill_inbox(ws: Workspace, targets: list[tuple[str, str]]) -> list[Return]:
+    """Every school's first return for each target, dated by the story, and the junk file."""
+    story = first_returns(ws, targets)
+    fill_all([_filling(ws, r) for r in story])
+    drop_junk(ws)
     return story
 
 
 def send_corrections(ws: Workspace, story: list[Return]) -> list[tuple[str, str, str]]:
-    """Schools whose return was rejected for a correctable mistake send a fixed version two days later."""
-    ref = ws.reference
-    sent = []
-    for r in story:
-        if r.mistake in CORRECTED:
-            school = ref.municipalities[r.municipality].school(r.school_id)
-            fixed = Return(
-                r.municipality, r.period, r.school_id, None, r.late, r.received + timedelta(days=2)
-            )
-            _write(
-                ws,
-                fixed,
-                seed=_seed(r.school_id, r.period),
-                size=school.size,
-                mistake=None,
-                suffix="_исправлен",
-            )
-            sent.append((r.municipality, r.period, r.school_id))
-    return sent
+    """The corrected versions of `story`'s correctable rejections, into the inbox."""
+    fixed = corrections(story)
+    fill_all([_filling(ws, r, suffix="_исправлен") for r in fixed])
+    return [(r.municipality, r.period, r.school_id) for r in fixed]
 
 
 def demo_workspace(home: Path | None) -> Workspace:
@@ -149,12 +187,13 @@ def run_demo(home: Path | None, console: Console) -> Workspace:
     instance = in_process.instance(ws)
     for municipality, period in track(targets, description="Шаблоны для ОО", console=console):
         in_process.materialize(ws, instance, ["school_templates"], partition_key(municipality, period))
-    story = fill_inbox(ws, targets)
+    # the corrections are dated two days after the rejected returns: one run checks both, in order of arrival
+    story = first_returns(ws, targets)
+    jobs = [_filling(ws, r) for r in story] + [_filling(ws, r, "_исправлен") for r in corrections(story)]
+    fill_all(jobs, os.cpu_count() or 1)
+    drop_junk(ws)
     progress = lambda items: track(items, description="Проверка и свод по муниципалитетам", console=console)  # noqa: E731
     in_process.consolidate(ws, targets, settle=0, progress=progress)
-    resent = send_corrections(ws, story)
-    if resent:
-        in_process.consolidate(ws, sorted({(m, p) for m, p, _ in resent}), settle=0, progress=progress)
     report(ws, targets, console)
     return ws
 

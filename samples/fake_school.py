@@ -1,4 +1,5 @@
-"""A fake school curator: fills issued templates through openpyxl the way staff would.
+"""A fake school curator: fills issued templates through openpyxl the way staff would (reading them with
+calamine, which is faster).
 
 Used by the demo, the tests and the benchmarks. Data are plausible and, unless a mistake is asked for,
 consistent with every rule; `MISTAKES` lists the errors a curator typically makes, each naming the rule it breaks.
@@ -12,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
+from python_calamine import CalamineWorkbook
 
 from contracts.catalogue import load_catalogue
 from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET
@@ -113,13 +115,13 @@ def school_data(
     template: Path, seed: int, size: str = "medium", submitted: date | None = None
 ) -> dict[str, list[dict]]:
     """Plausible, rule-consistent rows for every sheet of one template."""
-    wb = openpyxl.load_workbook(template, read_only=True)
-    ident = {r[0]: r[1] for r in wb[IDENTITY_SHEET].iter_rows(values_only=True)}
-    meta = _read_rows(wb[load_catalogue().sheet("meta").title])[0]
-    roadmap = _read_rows(wb[load_catalogue().sheet("roadmap_status").title])
+    wb = CalamineWorkbook.from_path(str(template))  # read only: faster than openpyxl's reader
+    ident = {r[0]: r[1] for r in wb.get_sheet_by_name(IDENTITY_SHEET).to_python()}
+    meta = _read_rows(wb, load_catalogue().sheet("meta").title)[0]
+    roadmap = _read_rows(wb, load_catalogue().sheet("roadmap_status").title)
     wb.close()
     rng = random.Random(seed)
-    p_start, p_end = meta["period_start"].date(), meta["period_end"].date()
+    p_start, p_end = meta["period_start"], meta["period_end"]
     school_type = meta["school_type"]
     general = school_type == "общеобразовательная организация"
     lo, hi = SIZES[size]
@@ -454,8 +456,9 @@ def fill(template: Path, out: Path, data: dict[str, list[dict]]) -> Path:
     return out
 
 
-def _read_rows(ws) -> list[dict]:
-    rows = list(ws.iter_rows(values_only=True))
+def _read_rows(wb: CalamineWorkbook, title: str) -> list[dict]:
+    """A sheet's data rows by machine code, blank cells as None."""
+    rows = [[None if v == "" else v for v in r] for r in wb.get_sheet_by_name(title).to_python()]
     codes = rows[CODE_ROW - 1]
     return [
         dict(zip(codes, r, strict=False)) for r in rows[FIRST_DATA_ROW - 1 :] if any(v is not None for v in r)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from contracts.catalogue import load_catalogue, normal_key
@@ -842,19 +843,42 @@ def _cells(frame: F, sheet: str, code: str, letters: Letters) -> pd.Series:
     return frame["sha256"].map(letters.of(sheet, code)).fillna("?") + frame["src_row"].astype(int).astype(str)
 
 
-def _sources(frame: F, ind: Indicator, part: str, code: str, letters: Letters, sheet: str | None = None) -> F:
+Sources = dict[str, object]  # SOURCE_COLUMNS -> a column's values (or one value for every row); joined once
+
+
+def _sources(
+    frame: F, ind: Indicator, part: str, code: str, letters: Letters, sheet: str | None = None
+) -> Sources:
     sheet = sheet or ind.sheet
+    return {
+        "indicator": ind.code,
+        "sha256": frame["sha256"].to_numpy(),
+        "school_id": frame["school_id"].to_numpy(),
+        "part": part,
+        "sheet": sheet,
+        "cell": _cells(frame, sheet, code, letters).to_numpy(),
+        "value": frame[code].astype(object).map(str).to_numpy(),
+    }
+
+
+def _joined(chunks: list[Sources]) -> F:
+    """One frame of SOURCE_COLUMNS from the chunks, built once rather than a frame per chunk."""
+    chunks = [c for c in chunks if len(c["sha256"])]
+    sizes = [len(c["sha256"]) for c in chunks]
     return pd.DataFrame(
         {
-            "indicator": ind.code,
-            "sha256": frame["sha256"],
-            "school_id": frame["school_id"],
-            "part": part,
-            "sheet": sheet,
-            "cell": _cells(frame, sheet, code, letters),
-            "value": frame[code].astype(object).map(str),
-        },
-        columns=SOURCE_COLUMNS,
+            column: np.concatenate(
+                [
+                    np.asarray(c[column], dtype=object)
+                    if not isinstance(c[column], str)
+                    else np.full(n, c[column], dtype=object)
+                    for c, n in zip(chunks, sizes, strict=True)
+                ]
+            )
+            if chunks
+            else np.array([], dtype=object)
+            for column in SOURCE_COLUMNS
+        }
     )
 
 
@@ -878,7 +902,7 @@ def _count(
 
 def _counted_sources(
     rows: F, ind: Indicator, part: str, key: str, sums: tuple[str, ...], letters: Letters, sheet: str
-) -> list[F]:
+) -> list[Sources]:
     return [_sources(rows, ind, part, column, letters, sheet) for column in (sums or (key,))]
 
 
@@ -927,17 +951,15 @@ def return_figures(
         blank = returns[~returns["sha256"].isin(frame["sha256"])]
         if len(blank):  # an empty sheet: the sheet itself was examined and had no rows
             sources.append(
-                pd.DataFrame(
-                    {
-                        "indicator": ind.code,
-                        "sha256": blank["sha256"],
-                        "school_id": blank["school_id"],
-                        "part": "examined",
-                        "sheet": ind.sheet,
-                        "cell": "",
-                        "value": EMPTY_SHEET,
-                    }
-                )
+                {
+                    "indicator": ind.code,
+                    "sha256": blank["sha256"].to_numpy(),
+                    "school_id": blank["school_id"].to_numpy(),
+                    "part": "examined",
+                    "sheet": ind.sheet,
+                    "cell": "",
+                    "value": EMPTY_SHEET,
+                }
             )
         if ind.profile_denominator:
             profile = scope.frames["school_profile"].drop_duplicates("sha256")
@@ -966,9 +988,5 @@ def return_figures(
         figures.append(fig)
     figures = pd.concat(figures, ignore_index=True)
     figures["denominator"] = figures["denominator"].astype(object).where(figures["denominator"].notna(), None)
-    sources = (
-        pd.concat([s for s in sources if len(s)], ignore_index=True)
-        if any(len(s) for s in sources)
-        else pd.DataFrame(columns=SOURCE_COLUMNS)
-    )
+    sources = _joined(sources)
     return figures, sources[sources["sha256"].isin(returns["sha256"])]
