@@ -9,7 +9,7 @@ import functools
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 
 from cabinet.models import Account, Role, Upload
 from pipeline.reference import Municipality, School
@@ -91,13 +91,20 @@ def roles(*allowed: Role):
     """A view for logged-in users of these roles; the view gets the account after the request."""
 
     def wrap(view):
-        @functools.wraps(view)
         @login_required
-        def run(request, *args, **kwargs):
+        def logged_in(request, *args, **kwargs):
             account = account_of(request.user)
             if account.role not in allowed:
                 raise Http404("страница недоступна")
             return view(request, account, *args, **kwargs)
+
+        @functools.wraps(view)
+        def run(request, *args, **kwargs):
+            if getattr(request, "htmx", False) and not request.user.is_authenticated:
+                # a part of a page asked for after the session ended: the page says so (cabinet.js) and keeps
+                # its form, rather than being swapped for the login page
+                return HttpResponse("Сеанс закончился: войдите снова.", status=401)
+            return logged_in(request, *args, **kwargs)
 
         return run
 

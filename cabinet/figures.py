@@ -1,7 +1,8 @@
 """The published figures as the cabinet shows them: read from the warehouse for a moment (one attempt; while a
 run writes it, the last figures read are shown and the page says so), the same rows the summaries print (hidden
 figures carry only their mark, §4), with targets, and laid out for the pages: a municipality's headline
-indicators by period, one indicator by ОО or by municipality, and its trend across periods.
+indicators by period, one indicator by ОО or by municipality, and its trend across periods; and what one version
+of a return changes in them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.cache import cache
 from pipeline.domain.figures import FigureId, Unit
 from pipeline.domain.indicators import BY_CODE, INDICATORS, Indicator
 from pipeline.publish import lineage
+from pipeline.publish.impact import Impact, impact
 from pipeline.store import queries
 from pipeline.store.warehouse import WarehouseBusy
 
@@ -72,6 +74,11 @@ def shown(value, hidden, unit: Unit) -> str:
     return f"{text} %" if unit is Unit.PERCENT else text
 
 
+def printed(value: float | str | None, unit: Unit) -> str:
+    """A figure in its shown form (`Figure.shown`: a number, or the mark of a hidden one) as a page prints it."""
+    return value if isinstance(value, str) else shown(value, None, unit)
+
+
 @dataclass(frozen=True)
 class Line:
     """One figure on a page: what it is of, its value as printed, its target, and the figure to trace."""
@@ -126,3 +133,13 @@ def trace(figure_id: str) -> tuple[dict, str | None]:
             return lineage.trace(con, fid), queries.figure_run_municipality(con, fid.run_id)
     except WarehouseBusy as exc:
         raise FiguresAway("Сейчас идёт свод: откройте происхождение показателя через минуту.") from exc
+
+
+def impact_of(municipality: str, period: str, sha256: str) -> Impact:
+    """What a version changes in the published figures (`pipeline.publish.impact`), read for a moment."""
+    ws = settings.WORKSPACE
+    try:
+        with ws.connect(read_only=True, wait=0) as con:
+            return impact(con, ws.reference, municipality, period, sha256)
+    except WarehouseBusy as exc:
+        raise FiguresAway("Сейчас идёт свод: влияние версии на показатели будет видно через минуту.") from exc

@@ -103,6 +103,7 @@ urlpatterns = [
     path("o/<str:school_id>/<str:slug>/upload/", school.hand_in, name="hand_in"),
     path("o/<str:school_id>/<str:slug>/decide/", staff.decide, name="decide"),
     path("o/<str:school_id>/<str:slug>/contacts/", staff.contacts, name="contacts"),
+    path("o/<str:school_id>/<str:slug>/impact/", figures.impact_fragment, name="impact"),
     path("upload/<uuid:upload_id>/", school.upload_page, name="upload"),
     path("upload/<uuid:upload_id>/justify/", school.justify, name="justify"),
     path("upload/<uuid:upload_id>/<str:kind>/", school.upload_file, name="upload_file"),

@@ -20,6 +20,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from cabinet import engine, runs, worker, workflow
+from cabinet.accounts import create_account
 from cabinet.models import AppendOnly, AuditEvent, Decision, Job, JobState, RecordedState, Role, Upload
 from cabinet.views.staff import BOARD_PAGE_ROWS
 from pipeline import in_process
@@ -348,6 +349,24 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(school):
         CONTENT_LENGTH=str(200 * 1024 * 1024),
     )
     assert response.status_code == 413 and "Файл слишком большой" in text(response)
+
+
+def test_a_part_of_a_page_asked_for_without_a_session_gets_401_not_the_login_page(school, tmp_path):
+    """htmx then says the session ended and keeps the form (cabinet.js); a whole page still goes to login."""
+    _, template = school
+    anonymous = Client()
+    with filled(template, tmp_path / "a.xlsx").open("rb") as f:
+        asked = anonymous.post(f"/o/{SCHOOL}/{SLUG}/upload/", {"file": f}, HTTP_HX_REQUEST="true")
+    assert asked.status_code == 401 and not Upload.objects.exists()
+    assert anonymous.get(f"/o/{SCHOOL}/{SLUG}/").status_code == 302
+
+
+def test_a_schools_home_puts_the_period_due_now_first_with_its_methodists_address():
+    create_account(Role.METHODIST, M, email="metodist@arh-edu.example", password=PASSWORD)
+    page = text(client_for(Role.SCHOOL, SCHOOL).get("/school/"))
+    due = page.index("Сейчас сдаётся: IV квартал 2026 г.")  # today's open period, in words
+    assert due < page.index("Все периоды") < page.index("III квартал 2026 г.")
+    assert "metodist@arh-edu.example" in page and ">2026-Q3<" not in page  # in words, not codes
 
 
 @pytest.mark.slow  # the whole reliability corpus

@@ -110,18 +110,51 @@ def hand_in(driver, path: Path) -> str:
     return page(driver)
 
 
+AXE = (
+    Path(__file__).parent / "support" / "axe" / "axe.min.js"
+)  # axe-core 4.14.1 from the npm registry (MPL-2.0)
+AXE_RUN = """const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map(
+  v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))));"""
+
+
+SETTLED = "return document.readyState === 'complete' && !document.querySelector('.htmx-request')"
+
+
+def accessible(driver) -> None:
+    """axe-core finds no serious or critical violation on the page the browser shows (loaded, and its htmx
+    requests answered)."""
+    wait(driver, lambda d: d.execute_script(SETTLED), "the page loaded")
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    violations = driver.execute_async_script(AXE_RUN)
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, (driver.current_url, serious)
+
+
+def refused(driver, path: Path, message: str) -> None:
+    """Handing in `path` is refused with `message` on the same page, the file still chosen in the form."""
+    driver.find_element(By.ID, "id_file").send_keys(str(path))
+    driver.find_element(By.XPATH, "//button[contains(., 'Загрузить и проверить')]").click()
+    wait(driver, lambda d: message in d.find_element(By.ID, "upload-errors").text, message)
+    assert driver.find_element(By.ID, "id_file").get_attribute("value").endswith(path.name)
+
+
 def chip(driver, status: str) -> int:
     return int(driver.find_element(By.CSS_SELECTOR, f"span[data-status={status}]").text)
 
 
-def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
+def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path, settings):
     base = live_server.url
     create_account(Role.SCHOOL, SCHOOL, password=PASSWORD)
     create_account(Role.METHODIST, M, password=PASSWORD)
 
     # 1. the school logs in and downloads its template
+    browser.get(base + "/login/")
+    accessible(browser)
     log_in(browser, base, SCHOOL.lower())
+    accessible(browser)
     browser.find_element(By.XPATH, f"//a[contains(@href, '/o/{SCHOOL}/{SLUG}/')]").click()
+    accessible(browser)
     browser.find_element(By.XPATH, "//a[contains(., 'Скачать шаблон')]").click()
     template = downloaded(browser, f"*{SCHOOL}.xlsx")
     return_page = browser.current_url
@@ -131,6 +164,7 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     assert "Отчёт не принят" in text and "Наставнические пары и группы" in text and "31.02.2025" in text
     cell = browser.find_element(By.CSS_SELECTOR, "tr.error td.cell").text.split()[0]
     assert re.fullmatch(r"[A-Z]+\d+", cell)
+    accessible(browser)
     shoot(browser, "cabinet_upload_result")
 
     # 3. the annotated copy, then a fixed version: accepted
@@ -139,6 +173,18 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     browser.get(return_page)
     text = hand_in(browser, filled(template, tmp_path / "исправлен.xlsx"))
     assert "Отчёт принят" in text and "Исправлено замечаний: 1" in text
+
+    # 3b. never silent: an ended session and an oversized file each say what happened, and the file stays chosen
+    browser.get(return_page)
+    browser.delete_cookie("sessionid")
+    refused(browser, filled(template, tmp_path / "после_выхода.xlsx"), "Сеанс закончился")
+    log_in(browser, base, SCHOOL.lower())
+    settings.UPLOAD_LIMIT_BYTES = 64 * 1024
+    browser.get(return_page)
+    big = tmp_path / "большой.xlsx"
+    big.write_bytes(os.urandom(256 * 1024))
+    refused(browser, big, "Файл слишком большой")
+    accessible(browser)
     log_out(browser)
 
     # 4. the methodist returns it with a reason; the school sees the reason
@@ -162,12 +208,14 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     browser.get(f"{base}/m/{M}/{SLUG}/")
     before = {s: chip(browser, s) for s in ("accepted", "approved", "returned")}
     browser.get(f"{base}/o/{SCHOOL}/{SLUG}/")
+    accessible(browser)
     shoot(browser, "cabinet_school_page")
     browser.find_element(By.XPATH, "//button[contains(., 'Утвердить')]").click()
     wait(browser, lambda d: "Решение записано: утверждён" in page(d), "the approval")
     browser.get(f"{base}/m/{M}/{SLUG}/")
     after = {s: chip(browser, s) for s in before}
     assert after == {**before, "accepted": before["accepted"] - 1, "approved": before["approved"] + 1}
+    accessible(browser)
     shoot(browser, "cabinet_board")
 
     # 6. consolidation, its progress, and the summary (this test runs what the daemon would)
@@ -183,11 +231,23 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
     # 7. the numbers in the browser: the indicators against their targets, one traced to the school cells
     browser.get(f"{base}/m/{M}/{SLUG}/indicators/")
     assert "показатели муниципалитета" in page(browser)
+    accessible(browser)
     shoot(browser, "cabinet_indicators")
     browser.find_element(By.CSS_SELECTOR, "td.num a").click()
     wait(browser, lambda d: "Откуда это число" in page(d), "the figure's lineage")
     assert "Ячейки отчётов ОО" in page(browser)
+    accessible(browser)
     shoot(browser, "cabinet_figure")
+    for url in ("/staff/", f"/users/{M}/", f"/audit/{M}/", "/password/change/"):
+        browser.get(base + url)
+        accessible(browser)
+
+    # 7b. before deciding on a version, what it changes in the published figures
+    browser.get(f"{base}/o/{SCHOOL}/{SLUG}/")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#impact table"), "the version's impact")
+    assert "Без этой версии" in page(browser) and "С ней (в сводке)" in page(browser)
+    accessible(browser)
+    shoot(browser, "cabinet_impact")
 
     # 8. a phone: every page fits 390 px (wide tables scroll inside the page), «Выйти» on screen
     browser.set_window_size(390, 844)
@@ -198,6 +258,12 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path):
         out = browser.find_element(By.CSS_SELECTOR, "form.who button").rect
         assert out["x"] + out["width"] <= 390, url
     shoot_phone(browser, "cabinet_board_phone", f"{base}/m/{M}/{SLUG}/")
+    log_out(browser)
+    log_in(browser, base, SCHOOL.lower())
+    for url in ("/school/", f"/o/{SCHOOL}/{SLUG}/"):
+        browser.get(base + url)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390, url
+    shoot_phone(browser, "cabinet_school_home_phone", f"{base}/school/")
     browser.set_window_size(1280, 900)
 
 

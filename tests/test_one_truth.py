@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import os
 import re
 import shutil
@@ -22,17 +23,18 @@ from django.conf import settings
 from typer.testing import CliRunner
 
 from cabinet import worker
-from cabinet.figures import shown
+from cabinet.figures import printed, shown
 from cabinet.models import Channel, Job, Role, Upload
 from cabinet.workflow import board, school_state, totals
 from pipeline.assets.partitions import partition_key
 from pipeline.cli import app
 from pipeline.config import Workspace
-from pipeline.domain.figures import FigureId
+from pipeline.domain.figures import FigureId, Unit
 from pipeline.domain.indicators import BY_CODE
-from pipeline.domain.vocabulary import Status
+from pipeline.domain.vocabulary import Level, Status
 from pipeline.in_process import consolidate, instance, materialize, run_asked
 from pipeline.publish import lineage
+from pipeline.publish.impact import impact
 from pipeline.store import queries
 from pipeline.store.warehouse import connect
 from pipeline.xlsx.summary_layout import municipal_paths, regional_files
@@ -202,6 +204,17 @@ def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_ce
     for code in hidden["indicator"].unique()[:3]:  # a hidden figure by ОО shows its mark, not a number
         by_school = page_text(methodist.get(f"/m/{M}/{P}/indicators/?indicator={code}"))
         assert all(mark in by_school for mark in hidden[hidden["indicator"] == code]["hidden"]), code
+    # what the page shows, as a workbook: an attachment, each value as printed (a hidden one by its mark)
+    code = hidden["indicator"].iloc[0] if len(hidden) else municipal["indicator"].iloc[0]
+    exported = methodist.get(f"/m/{M}/{P}/indicators/?indicator={code}&export=xlsx")
+    assert exported["Content-Disposition"].startswith("attachment; filename")
+    assert exported["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(exported.streaming_content)), read_only=True)
+    cells = {v for row in book.active.iter_rows(values_only=True) for v in row if v}
+    assert set(hidden[hidden["indicator"] == code]["hidden"]) <= cells
+    for r in municipal.itertuples():
+        if not BY_CODE[r.indicator].breakdown:
+            assert shown(r.value, r.hidden, BY_CODE[r.indicator].unit) in cells, r.indicator
 
     figure = page_text(methodist.get(f"/figure/{quote(traced_id, safe='/')}/"))
     assert traced["sources"], "a headline count comes from school cells"
@@ -224,6 +237,42 @@ def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_ce
         client_for(Role.REGION, "tomsk_obl").get(f"/figure/{quote(traced_id, safe='/')}/").status_code == 404
     )
     assert client_for(Role.SCHOOL, "VOS-001").get(f"/m/{M}/{P}/indicators/").status_code in (403, 404)
+
+
+@pytest.mark.django_db
+def test_a_methodist_sees_what_a_version_changes_in_the_published_figures(two_regions, settings):
+    """Before deciding on a version, its impact: the published figures with it and without it (returned, the
+    school's previous accepted version counts, here none), printed as published, for the methodist only."""
+    settings.WORKSPACE = ws = two_regions
+    M, P, _ = SARATOV
+    with ws.connect(read_only=True) as con:
+        run = queries.published_run_of(con, M, P)
+        counted = queries.current_returns(con, queries.run_inputs(con, run.run_id)[2])
+        sha, school = counted.iloc[0]["sha256"], counted.iloc[0]["school_id"]
+        found = impact(con, ws.reference, M, P, sha)
+        published = {(f[0], f[2]): f for f in queries.run_figures(con, run.run_id)}
+    assert found.counted and found.changes
+    assert {c.entity for c in found.changes} <= {M, school}
+    additive = [
+        c
+        for c in found.changes
+        if c.level is Level.MUNICIPALITY
+        and BY_CODE[c.indicator].unit is Unit.COUNT
+        and not (BY_CODE[c.indicator].shared or BY_CODE[c.indicator].largest or BY_CODE[c.indicator].per_file)
+        and isinstance(c.before, float)
+        and isinstance(c.after, float)
+    ]
+    assert additive, "a count that adds up across ОО moves with the version"
+    for c in additive:  # by exactly the school's own published count
+        _, _, _, _, own, _, hidden, _ = published[(c.indicator, school)]
+        assert hidden is None and c.after - c.before == pytest.approx(own), c.indicator
+    worker.Follower(ws).follow()  # the cabinet knows the versions the warehouse recorded
+    page = page_text(client_for(Role.METHODIST, M).get(f"/o/{school}/{P}/impact/"))
+    for c in found.changes[:5]:
+        unit = BY_CODE[c.indicator].unit
+        assert BY_CODE[c.indicator].title in page and printed(c.after, unit) in page, c.indicator
+    assert client_for(Role.METHODIST, "kedrovy").get(f"/o/{school}/{P}/impact/").status_code in (403, 404)
+    assert client_for(Role.SCHOOL, school).get(f"/o/{school}/{P}/impact/").status_code in (403, 404)
 
 
 def files_of(home: Path, folder: str) -> dict[str, str]:

@@ -5,16 +5,29 @@ came from. The same published figures, marks and lineage as the summary workbook
 
 from __future__ import annotations
 
+import pandas as pd
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from cabinet.access import municipalities_for, period_of, roles, staff_municipality
-from cabinet.figures import HEADLINES, FiguresAway, Line, bars, indicator_of, lines, published, shown, trace
+from cabinet.access import municipalities_for, period_of, roles, school_for, staff_municipality
+from cabinet.figures import (
+    HEADLINES,
+    FiguresAway,
+    Line,
+    bars,
+    impact_of,
+    indicator_of,
+    lines,
+    printed,
+    published,
+    shown,
+    trace,
+)
 from cabinet.models import Role
-from cabinet.views.staff import STAFF
-from cabinet.workflow import current_period
+from cabinet.views.staff import STAFF, xlsx_download
+from cabinet.workflow import current_period, school_state
 from pipeline.domain.indicators import BY_CODE
 from pipeline.domain.vocabulary import Level
 from pipeline.publish.lineage import NotAFigure
@@ -56,7 +69,15 @@ def indicators_page(request, account, code, slug):
     labels = {p.code: p.label for p in m.periods}
     trend = lines(trend_rows, chosen, lambda r: labels.get(r.period, r.period))
     target = municipal.loc[chosen.code, "target"] if chosen.code in municipal.index else None
-    target = None if target is None or target != target else float(target)
+    target = None if target is None or pd.isna(target) else float(target)
+    if request.GET.get("export") == "xlsx":
+        return shown_as_xlsx(
+            f"{m.name}: показатели наставничества, {period.label}",
+            [(i.title, line) for i, line in headline],
+            (f"{chosen.title}: по ОО", by_school),
+            (f"{chosen.title}: по периодам", trend),
+            f"показатели_{m.code}_{slug}_{chosen.code}.xlsx",
+        )
     return render(
         request,
         "cabinet/indicators.html",
@@ -73,6 +94,31 @@ def indicators_page(request, account, code, slug):
             "data_as_of": here["data_as_of"].max() if len(here) else None,
         },
     )
+
+
+@require_safe
+@roles(*STAFF)
+def impact_fragment(request, account, school_id, slug):
+    """What the school's latest version changes in the municipality's published figures, and in the school's own:
+    from (without it: returned, or never sent) to (as published). Loaded into the return's page."""
+    m, school = school_for(account, school_id)
+    period = period_of(m, slug)
+    latest = school_state(m, school, period).latest
+    try:
+        found = impact_of(m.code, period.code, latest.sha256) if latest and latest.sha256 else None
+    except FiguresAway as exc:
+        return render(request, "cabinet/impact.html", {"away": str(exc)})
+    rows = [
+        (
+            BY_CODE[c.indicator],
+            "муниципалитет" if c.level is Level.MUNICIPALITY else "эта ОО",
+            printed(c.before, BY_CODE[c.indicator].unit),
+            printed(c.after, BY_CODE[c.indicator].unit),
+            c.figure_id,
+        )
+        for c in (found.changes if found else [])
+    ]
+    return render(request, "cabinet/impact.html", {"found": found, "rows": rows, "school": school})
 
 
 @require_safe
@@ -99,6 +145,14 @@ def region_indicators(request, account, region):
         found += lines(picked, chosen, lambda r, label=label: label) or [
             Line(label, "", "сводка не выпущена", None, "", None)
         ]
+    if request.GET.get("export") == "xlsx":
+        return shown_as_xlsx(
+            f"{settings.WORKSPACE.reference.regions[region]}: {chosen.title}",
+            [],
+            (f"{chosen.title}: по муниципалитетам", found),
+            None,
+            f"показатели_{region}_{chosen.code}.xlsx",
+        )
     return render(
         request,
         "cabinet/region_indicators.html",
@@ -156,6 +210,37 @@ def figure_page(request, account, figure_id):
             "denominator": number(traced["denominator"]),
         },
     )
+
+
+FIGURE_COLUMNS = ["Показатель", "Значение", "Цель", "Достигнута"]
+
+
+def shown_as_xlsx(
+    title: str,
+    headline: list[tuple[str, Line | None]],
+    listed: tuple[str, list[Line]],
+    trend: tuple[str, list[Line]] | None,
+    filename: str,
+):
+    """What an indicators page shows, as a workbook: the headline figures, the chosen one listed (by ОО or by
+    municipality) and its trend, each value as the page prints it (a hidden one by its mark)."""
+
+    def met(line: Line) -> str:
+        return "" if line.met is None else "да" if line.met else "нет"
+
+    rows = [("title", [title])]
+    if headline:
+        rows += [("head", FIGURE_COLUMNS)] + [
+            ("plain", [what, line.text, line.target, met(line)] if line else [what, "нет"])
+            for what, line in headline
+        ]
+        rows.append(("plain", []))
+    for section in [listed, trend] if trend else [listed]:
+        heading, found = section
+        rows += [("bold", [heading]), ("head", ["", *FIGURE_COLUMNS[1:]])]
+        rows += [("plain", [line.label, line.text, line.target, met(line)]) for line in found]
+        rows.append(("plain", []))
+    return xlsx_download(rows, "Показатели", [60, 14, 16, 12], filename)
 
 
 def entity_name(level: str, entity: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.auth.models import User
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,9 +36,32 @@ def open_periods(m):
 @require_safe
 @roles(Role.SCHOOL)
 def school_home(request, account):
+    """The ОО's periods, the one due now first, and whom to ask: the methodists of its municipality."""
     m, school = school_for(account, account.organisation)
     states = school_states(school, open_periods(m))
-    return render(request, "cabinet/school_home.html", {"m": m, "school": school, "states": states})
+    due = due_now(states)
+    methodists = User.objects.filter(
+        account__role=Role.METHODIST, account__organisation=m.code, is_active=True
+    ).exclude(email="")
+    return render(
+        request,
+        "cabinet/school_home.html",
+        {
+            "m": m,
+            "school": school,
+            "due": due,
+            "states": [s for s in states if s is not due],
+            "methodists": sorted({u.email for u in methodists}),
+        },
+    )
+
+
+def due_now(states: list) -> object | None:
+    """The report to hand in now: of those not done, the nearest deadline still ahead, else the latest one
+    missed."""
+    open_ = [s for s in states if not s.done]
+    ahead = sorted((s for s in open_ if s.days_left >= 0), key=lambda s: s.deadline)
+    return ahead[0] if ahead else max(open_, key=lambda s: s.deadline, default=None)
 
 
 def page_context(account, school_id: str, slug: str) -> dict:
