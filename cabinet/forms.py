@@ -59,7 +59,7 @@ class DecisionForm(forms.Form):
             self.add_error("reason", "Укажите причину: школа её увидит.")
         if kind == DecisionKind.EXTEND and not data.get("deadline"):
             self.add_error("deadline", "Укажите новый срок сдачи.")
-        if kind != DecisionKind.EXTEND:  # a date sent with another decision is not part of it
+        if kind not in (DecisionKind.EXTEND, DecisionKind.RETURN):  # a date is part of these two only
             data["deadline"] = None
         return data
 

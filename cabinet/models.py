@@ -256,6 +256,7 @@ class NoticeKind(models.TextChoices):
     ADDRESS = "address", "смена адреса учётной записи"
     PASSWORD = "password", "новый пароль"
     EXTENDED = "extended", "новый срок"
+    RETURN_UNDONE = "return_undone", "возврат отменён"
 
 
 class NoticeState(models.TextChoices):
@@ -289,3 +290,10 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    @property
+    def state_shown(self) -> str:
+        """The state as staff read it: with no mail server configured, a «sent» notice went to a file."""
+        if self.state == NoticeState.SENT and not settings.MAIL_CONFIGURED:
+            return "записано в файл: почта не настроена"
+        return self.get_state_display()

@@ -209,6 +209,7 @@ def returned(decision: Decision) -> Draft:
         "returned",
         "Отчёт возвращён на доработку: {school}, период {period}",
         reason=decision.reason,
+        deadline=decision.deadline,
     )
 
 
@@ -379,6 +380,17 @@ def extended(decision: Decision) -> Draft:
         f"Новый срок сдачи отчёта о наставничестве — {decision.deadline:%d.%m.%Y}: {{school}}",
         period_label=m.period(decision.period).label,
         deadline=decision.deadline,
+        comment=decision.reason,
+    )
+
+
+def return_undone(decision: Decision) -> Draft:
+    """An ОО is told that the return of its report was a mistake: the version it sent counts."""
+    return decision_notice(
+        decision,
+        NoticeKind.RETURN_UNDONE,
+        "return_undone",
+        "Возврат отчёта отменён, отчёт принят: {school}, период {period}",
         comment=decision.reason,
     )
 

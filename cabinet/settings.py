@@ -116,6 +116,9 @@ ADDRESS_FAILURE_LIMIT = (
 UPLOADS_PER_HOUR = 30  # uploads one account may make in an hour
 SCHOOL_STORAGE_BYTES = 1024**3  # the files an ОО may keep in the cabinet, all its versions together
 OTP_TOTP_ISSUER = "svod"  # the name the authenticator app shows
+RETURN_DAYS = (
+    7  # a report returned after its deadline gets a new one this many days on, unless staff give one
+)
 HSTS_SECONDS = 365 * 24 * 3600  # browsers keep to https for a year once the cabinet is served over https
 
 EMAIL_TIMEOUT = 30

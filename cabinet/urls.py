@@ -112,6 +112,7 @@ urlpatterns = [
     path("m/<str:code>/<str:slug>/export/", staff.board_export, name="board_export"),
     path("m/<str:code>/<str:slug>/consolidate/", staff.consolidate, name="consolidate"),
     path("m/<str:code>/<str:slug>/remind/", staff.remind, name="remind"),
+    path("m/<str:code>/<str:slug>/approve/", staff.approve_chosen, name="approve_chosen"),
     path("m/<str:code>/<str:slug>/summary/", staff.summary_download, name="summary"),
     path("m/<str:code>/<str:slug>/indicators/", figures.indicators_page, name="indicators"),
     path("figure/<path:figure_id>/", figures.figure_page, name="figure"),

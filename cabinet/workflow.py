@@ -60,6 +60,14 @@ class ReturnState:
         return self.status.ru
 
     @property
+    def return_undoable(self) -> bool:
+        """Returned for correction though the version had no errors: accepting it cancels the return."""
+        acceptable = (Verdict.ACCEPTED, Verdict.ACCEPTED_WITH_WARNINGS)
+        return (
+            self.status == Status.RETURNED and self.latest is not None and self.latest.verdict in acceptable
+        )
+
+    @property
     def done(self) -> bool:
         """Accepted or approved: counted in the summary, nothing more is due."""
         return self.status.done
@@ -85,8 +93,10 @@ def return_url(school_id: str, slug: str) -> str:
 
 
 def deadline_of(period: Period, decisions: list[Decision]) -> date:
-    """The period's deadline, or the latest extension granted to this ОО."""
-    extensions = [d.deadline for d in decisions if d.kind == DecisionKind.EXTEND and d.deadline]
+    """The period's deadline, or the latest new one given to this ОО: an extension, or a return's."""
+    extensions = [
+        d.deadline for d in decisions if d.kind in (DecisionKind.EXTEND, DecisionKind.RETURN) and d.deadline
+    ]
     return extensions[-1] if extensions else period.deadline
 
 

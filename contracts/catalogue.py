@@ -28,6 +28,15 @@ _SPACES = re.compile(r"[\s\u00a0\u200b\u2009\u202f]+")
 _LOOKALIKES = str.maketrans("aceopxyk", "асеорхук")  # Latin letters typed inside Cyrillic words
 
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
+
+
+def parse_yaml(text: bytes | str):
+    """YAML as `yaml.safe_load` reads it, through libyaml's C parser when present (a registry of a thousand ОО
+    loads in 0.04 s instead of 0.3 s: every process that reads the reference pays it)."""
+    return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+
+
 def normal_key(text: str) -> str:
     """The form in which two spellings of one value compare equal (case, ё/е, dashes, quotes, spaces)."""
     text = _QUOTES.sub("", text.replace("\u200b", "")).lower().replace("ё", "е")
@@ -176,7 +185,7 @@ def load_catalogue() -> Catalogue:
     raw = {
         name: (HERE / name).read_bytes() for name in ("data_dictionary.csv", "catalogue.yaml", "rules.yaml")
     }
-    overlay = yaml.safe_load(raw["catalogue.yaml"])
+    overlay = parse_yaml(raw["catalogue.yaml"])
     lists = {
         name: ([item["value"] for item in items], {item["value"]: item.get("synonyms", []) for item in items})
         for name, items in overlay["lists"].items()
@@ -226,7 +235,7 @@ def load_catalogue() -> Catalogue:
     unknown = set(extra) - {f"{s.code}.{c.code}" for s in sheets.values() for c in s.columns}
     if unknown:
         raise ValueError(f"catalogue.yaml names columns missing from the dictionary: {sorted(unknown)}")
-    rules = {code: Rule(code=code, **body) for code, body in yaml.safe_load(raw["rules.yaml"]).items()}
+    rules = {code: Rule(code=code, **body) for code, body in parse_yaml(raw["rules.yaml"]).items()}
     columns = {f"{s.code}.{c.code}": c for s in sheets.values() for c in s.columns}
     named = {
         **{name: (where, [value]) for name, (where, value) in overlay["statuses"].items()},

@@ -11,20 +11,34 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 
 from cabinet import engine, runs, worker, workflow
 from cabinet.accounts import create_account
-from cabinet.models import AppendOnly, AuditEvent, Decision, Job, JobState, RecordedState, Role, Upload
+from cabinet.models import (
+    AppendOnly,
+    AuditEvent,
+    Decision,
+    Job,
+    JobState,
+    Notice,
+    NoticeState,
+    RecordedState,
+    Role,
+    Upload,
+)
 from cabinet.views.staff import BOARD_PAGE_ROWS
 from pipeline import in_process
-from pipeline.intake import handing
+from pipeline.domain.vocabulary import Decision as Decided
+from pipeline.domain.vocabulary import Status
+from pipeline.intake import decisions, handing
 from pipeline.reference import load_reference
 from samples.reliability import corpus
 from tests.support.cabinet import PASSWORD, body, client_for, filled, hand_in, template_of
@@ -349,6 +363,62 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(school):
         CONTENT_LENGTH=str(200 * 1024 * 1024),
     )
     assert response.status_code == 413 and "Файл слишком большой" in text(response)
+
+
+def test_a_late_return_gets_a_new_deadline_and_a_mistaken_return_is_undone(tmp_path, settings):
+    """Returned after the deadline, the ОО is given RETURN_DAYS more (told in the e-mail, not shown as late);
+    a return made by mistake is undone: the version counts again, the ОО is told, the warehouse follows."""
+    late = "2026-Q3"  # its deadline has passed
+    client = client_for(Role.SCHOOL, SCHOOL)
+    hand_in(client, SCHOOL, late, filled(template_of(client, SCHOOL, late, tmp_path), tmp_path / "a.xlsx"))
+    methodist = client_for(Role.METHODIST, M)
+    methodist.post(f"/o/{SCHOOL}/{late}/decide/", {"kind": "return", "reason": "Нет приказа"})
+    returned = Decision.objects.get(kind="return")
+    assert returned.deadline == timezone.localdate() + timedelta(days=settings.RETURN_DAYS)
+    page = text(client.get("/school/"))
+    assert f"{returned.deadline:%d.%m.%Y}" in page and "возвращён на доработку" in page
+    assert f"до {returned.deadline:%d.%m.%Y}" in Notice.objects.get(kind="returned").body
+    Notice.objects.update(state=NoticeState.SENT, sent_at=timezone.now())  # as the queue marks it
+    # with no mail server configured, «sent» means written to a file, and the page says so
+    assert "записано в файл: почта не настроена" in text(methodist.get(f"/o/{SCHOOL}/{late}/"))
+
+    undo = text(methodist.post(f"/o/{SCHOOL}/{late}/decide/", {"kind": "accept"}, follow=True))
+    assert "Решение записано: отмена возврата" in undo
+    assert workflow.school_state(
+        load_reference().municipalities[M],
+        load_reference().municipalities[M].school(SCHOOL),
+        load_reference().municipalities[M].period(late),
+    ).status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    assert "ничего исправлять не нужно" in Notice.objects.get(kind="return_undone").body.lower()
+    handed = [d for _, d in decisions.pending(engine.workspace(), M, late)]
+    assert [d.kind for d in handed] == [Decided.RETURN, Decided.ACCEPT]  # the warehouse clears the mark
+
+
+def test_a_methodist_approves_the_chosen_schools_at_once(tmp_path):
+    """«Утвердить отмеченные»: each chosen accepted return is approved as on its own page; one not handed in is
+    named and left; the warehouse follows by one run."""
+    for school_id in ("ARH-001", "ARH-002"):
+        client = client_for(Role.SCHOOL, school_id)
+        template = template_of(client, school_id, SLUG, tmp_path)
+        hand_in(client, school_id, SLUG, filled(template, tmp_path / f"{school_id}.xlsx"))
+    methodist = client_for(Role.METHODIST, M)
+    board = text(methodist.get(f"/m/{M}/{SLUG}/"))
+    assert (
+        'value="ARH-001" form="approve-chosen"' in board
+        and 'value="ARH-003" form="approve-chosen"' not in board
+    )
+    done = text(
+        methodist.post(f"/m/{M}/{SLUG}/approve/", {"school": ["ARH-001", "ARH-002", "ARH-003"]}, follow=True)
+    )
+    assert "Утверждено отчётов: 2" in done and "Не утверждены:" in done
+    assert sorted(Decision.objects.filter(kind="approve").values_list("school_id", flat=True)) == [
+        "ARH-001",
+        "ARH-002",
+    ]
+    assert Job.objects.filter(kind="consolidate").count() == 1
+    assert client_for(Role.METHODIST, "kedrovy").post(
+        f"/m/{M}/{SLUG}/approve/", {"school": ["ARH-001"]}
+    ).status_code in (403, 404)
 
 
 def test_a_part_of_a_page_asked_for_without_a_session_gets_401_not_the_login_page(school, tmp_path):

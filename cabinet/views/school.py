@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -92,6 +93,7 @@ def page_context(account, school_id: str, slug: str) -> dict:
         "latest": latest,
         "latest_groups": problem_groups(latest) if latest else [],
         "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")},
+        "return_days": settings.RETURN_DAYS,
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -194,17 +194,64 @@ def decide(request, account, school_id, slug):
     if not form.is_valid() or refusal:
         messages.error(request, refusal or " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("return", school.id, slug)
-    upload = state.latest.upload if state.latest else None
+    what, handed = make_decision(
+        request.user, account, m, state, kind, form.cleaned_data["reason"], form.cleaned_data.get("deadline")
+    )
+    if handed:
+        follow_decisions(request.user, m, period)
+    messages.success(request, f"Решение записано: {what}.")
+    return redirect("return", school.id, slug)
+
+
+@require_POST
+@roles(*STAFF)
+def approve_chosen(request, account, code, slug):
+    """Approve the chosen ОО of the board at once: each as if approved on its own page (refused ones are named)."""
+    m = staff_municipality(account, code)
+    period = period_of(m, slug)
+    approved, refusals = [], []
+    for school_id in dict.fromkeys(request.POST.getlist("school")):
+        school = m.school(school_id)
+        if school is None:
+            continue
+        state = school_state(m, school, period)
+        if refusal := refused(DecisionKind.APPROVE, state, None):
+            refusals.append(f"{school.short_name}: {refusal}")
+            continue
+        make_decision(request.user, account, m, state, DecisionKind.APPROVE)
+        approved.append(school.id)
+    if approved:
+        follow_decisions(request.user, m, period)
+        messages.success(request, f"Утверждено отчётов: {len(approved)}.")
+    if refusals:
+        messages.error(request, "Не утверждены: " + "; ".join(refusals))
+    if not approved and not refusals:
+        messages.error(request, "Отметьте ОО, отчёты которых нужно утвердить.")
+    return redirect("board", m.code, slug)
+
+
+def follow_decisions(user, m, period) -> None:
+    """The warehouse follows staff decisions by the partition's next consolidation: asked for now."""
+    runs.ask(user, kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code)
+
+
+def make_decision(user, account, m, state, kind, reason: str = "", deadline=None) -> tuple[str, bool]:
+    """Record a decision on one return (checked by `refused`): its audit event, its notice to the ОО, and its
+    file for the warehouse. Returns (the decision in words, whether the warehouse needs a run to follow)."""
+    school, period = state.school, state.period
+    undone = kind == DecisionKind.ACCEPT and state.return_undoable
     decision = Decision.objects.create(
         school_id=school.id,
         period=period.code,
-        upload=upload,
+        upload=state.latest.upload if state.latest else None,
         kind=kind,
-        reason=form.cleaned_data["reason"].strip(),
-        deadline=form.cleaned_data.get("deadline"),
-        made_by=request.user,
+        reason=reason.strip(),
+        deadline=new_deadline(kind, state, deadline),
+        made_by=user,
     )
-    what = decision.get_kind_display() + (f" до {decision.deadline:%d.%m.%Y}" if decision.deadline else "")
+    what = ("отмена возврата" if undone else decision.get_kind_display()) + (
+        f", новый срок {decision.deadline:%d.%m.%Y}" if decision.deadline else ""
+    )
     AuditEvent.record(
         account,
         f"решение: {what}",
@@ -217,6 +264,8 @@ def decide(request, account, school_id, slug):
         notices.returned(decision).record()
     if kind == DecisionKind.EXTEND:
         notices.extended(decision).record()
+    if undone:
+        notices.return_undone(decision).record()
     handed = decisions.request(
         settings.WORKSPACE,
         StaffDecision(
@@ -225,17 +274,21 @@ def decide(request, account, school_id, slug):
             municipality=m.code,
             period=period.code,
             made_at=decision.made_at,
-            made_by=request.user.get_username(),
+            made_by=user.get_username(),
             reason=decision.reason,
             sha256=state.latest.sha256 if state.latest else None,
         ),
     )
-    if handed:  # the warehouse follows by the partition's next consolidation: asked for now
-        runs.ask(
-            request.user, kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code
-        )
-    messages.success(request, f"Решение записано: {what}.")
-    return redirect("return", school.id, slug)
+    return what, handed is not None
+
+
+def new_deadline(kind: str, state, given):
+    """The deadline a decision sets: an extension's, or a return's (given, or RETURN_DAYS from today when the
+    deadline has passed, so the school is not left late with nothing to aim for)."""
+    if kind != DecisionKind.RETURN or given:
+        return given
+    today = timezone.localdate()
+    return today + timedelta(days=settings.RETURN_DAYS) if state.deadline < today else None
 
 
 def refused(kind: str, state, deadline) -> str | None:
@@ -243,8 +296,10 @@ def refused(kind: str, state, deadline) -> str | None:
     accepted = state.done
     if kind in (DecisionKind.ACCEPT, DecisionKind.RETURN) and state.latest is None:
         return "Отчёт ещё не сдан: решать пока нечего."
-    if kind == DecisionKind.ACCEPT and not accepted:
+    if kind == DecisionKind.ACCEPT and not (accepted or state.return_undoable):
         return "Принять можно только отчёт без ошибок."
+    if kind == DecisionKind.RETURN and deadline and deadline <= timezone.localdate():
+        return "Новый срок после возврата должен быть позже сегодняшнего дня."
     if kind == DecisionKind.RETURN and state.status == Status.APPROVED:
         return "Отчёт утверждён: чтобы вернуть его, сначала снимите утверждение."
     if kind == DecisionKind.APPROVE and (not accepted or state.status == Status.APPROVED):

@@ -13,8 +13,9 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import yaml
 from pydantic import BaseModel, model_validator
+
+from contracts.catalogue import parse_yaml
 
 HERE = Path(__file__).parent
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
@@ -290,9 +291,9 @@ def _load(folder: Path) -> Reference:
     raw = {
         name: (folder / name).read_bytes() for name in ("territories.yaml", "roadmaps.yaml", "schools.yaml")
     }
-    territories = yaml.safe_load(raw["territories.yaml"])
-    roadmaps = yaml.safe_load(raw["roadmaps.yaml"])
-    schools = yaml.safe_load(raw["schools.yaml"])
+    territories = parse_yaml(raw["territories.yaml"])
+    roadmaps = parse_yaml(raw["roadmaps.yaml"])
+    schools = parse_yaml(raw["schools.yaml"])
     municipalities = {
         code: Municipality(
             code=code,
