@@ -173,7 +173,7 @@ class Indicator:
     per_file: bool = False  # a municipal share over every file received for the period
     revision: int = 1  # bumped when its counting changes (stored contributions recomputed)
 
-    @property
+    @cached_property  # read for every figure
     def unit(self) -> Unit:
         if not (self.profile_denominator or self.denominator or self.per_school):
             return Unit.COUNT
@@ -826,21 +826,26 @@ class Letters:
     """Each return's column letter of every (sheet, code), split once by (sheet, code) for the many lookups."""
 
     def __init__(self, letters: F):
-        unique = letters.drop_duplicates(["sha256", "sheet", "code"])
-        self._by_column = {
-            key: group.set_index("sha256")["letter"] for key, group in unique.groupby(["sheet", "code"])
-        }
+        self._by_column: dict[tuple[str, str], dict[str, str]] = {}
+        for sha, sheet, code, letter in zip(
+            letters["sha256"], letters["sheet"], letters["code"], letters["letter"], strict=True
+        ):
+            self._by_column.setdefault((sheet, code), {}).setdefault(sha, letter)
 
-    def of(self, sheet: str, code: str) -> pd.Series:
-        return self._by_column.get((sheet, code), pd.Series(dtype=object))
+    def of(self, sheet: str, code: str) -> dict[str, str]:
+        return self._by_column.get((sheet, code), {})
 
 
-def _cells(frame: F, sheet: str, code: str, letters: Letters) -> pd.Series:
+def _cells(frame: F, sheet: str, code: str, letters: Letters) -> list[str]:
     """Excel address of `code` in each row, from each return's own column letters (on the intake journal: the
-    version)."""
+    version). Plain Python: a frame here is often a few rows, where each pandas call costs more than the work."""
+    rows = frame["src_row"].to_numpy()
     if sheet == INTAKE:
-        return "версия " + frame["src_row"].astype(int).astype(str)
-    return frame["sha256"].map(letters.of(sheet, code)).fillna("?") + frame["src_row"].astype(int).astype(str)
+        return [f"версия {int(row)}" for row in rows]
+    letter = letters.of(sheet, code)
+    return [
+        f"{letter.get(sha, '?')}{int(row)}" for sha, row in zip(frame["sha256"].to_numpy(), rows, strict=True)
+    ]
 
 
 Sources = dict[str, object]  # SOURCE_COLUMNS -> a column's values (or one value for every row); joined once
@@ -856,8 +861,8 @@ def _sources(
         "school_id": frame["school_id"].to_numpy(),
         "part": part,
         "sheet": sheet,
-        "cell": _cells(frame, sheet, code, letters).to_numpy(),
-        "value": frame[code].astype(object).map(str).to_numpy(),
+        "cell": _cells(frame, sheet, code, letters),
+        "value": [str(v) for v in frame[code].astype(object).to_numpy()],
     }
 
 
@@ -936,25 +941,30 @@ def return_figures(
     (`pipeline.publish.compute`).
 
     Returns (figures: indicator, sha256, school_id, numerator, denominator; sources: SOURCE_COLUMNS)."""
-    figures, sources, letters = [], [], Letters(letters)
+    sources, letters = [], Letters(letters)
+    shas, schools = list(returns["sha256"]), list(returns["school_id"])
+    present = {sheet: set(frame["sha256"]) for sheet, frame in scope.frames.items()}
+    figures: dict[str, list] = {
+        c: [] for c in ("sha256", "school_id", "indicator", "numerator", "denominator")
+    }
     for ind in indicators:
         frame = scope.frames[ind.sheet]
         counts, counted = _count(
             frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest
         )
-        fig = returns[["sha256", "school_id"]].assign(indicator=ind.code)
-        fig["numerator"] = fig["sha256"].map(counts).fillna(0).astype(float)
-        fig["denominator"] = None
+        counts = counts.to_dict()
+        numerators = [float(counts.get(sha, 0.0)) for sha in shas]
+        denominators: list = [None] * len(shas)
         sources += _counted_sources(counted, ind, "numerator", ind.key, ind.sums, letters, ind.sheet)
         none = frame[~frame["sha256"].isin(counted["sha256"])]
         sources.append(_sources(none, ind, "examined", ind.key, letters))
-        blank = returns[~returns["sha256"].isin(frame["sha256"])]
-        if len(blank):  # an empty sheet: the sheet itself was examined and had no rows
+        blank = [i for i, sha in enumerate(shas) if sha not in present[ind.sheet]]
+        if blank:  # an empty sheet: the sheet itself was examined and had no rows
             sources.append(
                 {
                     "indicator": ind.code,
-                    "sha256": blank["sha256"].to_numpy(),
-                    "school_id": blank["school_id"].to_numpy(),
+                    "sha256": [shas[i] for i in blank],
+                    "school_id": [schools[i] for i in blank],
                     "part": "examined",
                     "sheet": ind.sheet,
                     "cell": "",
@@ -963,8 +973,8 @@ def return_figures(
             )
         if ind.profile_denominator:
             profile = scope.frames["school_profile"].drop_duplicates("sha256")
-            value = profile.set_index("sha256")[ind.profile_denominator]
-            fig["denominator"] = fig["sha256"].map(value.dropna().astype(float)).astype(object)
+            value = profile.set_index("sha256")[ind.profile_denominator].dropna().astype(float).to_dict()
+            denominators = [value.get(sha) for sha in shas]
             shown = profile.assign(
                 **{
                     ind.profile_denominator: profile[ind.profile_denominator]
@@ -980,13 +990,22 @@ def return_figures(
             sheet, key = d.sheet or ind.sheet, d.key or ind.key
             base_frame = scope.frames[sheet]
             totals, base = _count(base_frame[_mask(d.where, base_frame, scope)], key, d.sums)
-            fig["denominator"] = fig["sha256"].map(totals).fillna(0).astype(float)
+            totals = totals.to_dict()
+            denominators = [float(totals.get(sha, 0.0)) for sha in shas]
             sources += _counted_sources(base, ind, "denominator", key, d.sums, letters, sheet)
         elif ind.per_school:
-            fig["numerator"] = fig["numerator"].clip(upper=1.0)
-            fig["denominator"] = 1.0
-        figures.append(fig)
-    figures = pd.concat(figures, ignore_index=True)
-    figures["denominator"] = figures["denominator"].astype(object).where(figures["denominator"].notna(), None)
+            numerators = [min(n, 1.0) for n in numerators]
+            denominators = [1.0] * len(shas)
+        figures["sha256"] += shas
+        figures["school_id"] += schools
+        figures["indicator"] += [ind.code] * len(shas)
+        figures["numerator"] += numerators
+        figures["denominator"] += denominators
+    figures = pd.DataFrame(
+        {
+            **{c: pd.Series(v, dtype=object) for c, v in figures.items() if c != "numerator"},
+            "numerator": pd.Series(figures["numerator"], dtype=float),
+        }
+    )[["sha256", "school_id", "indicator", "numerator", "denominator"]]
     sources = _joined(sources)
     return figures, sources[sources["sha256"].isin(returns["sha256"])]

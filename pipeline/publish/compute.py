@@ -207,11 +207,17 @@ def _assemble(
     is the municipality's only, over its `registry` ОО; a `per_file` one sums every received file's line; a
     `shared` numerator counts what several ОО share once."""
     figures = []
+    pairs: dict[bool, list[tuple[str, str]]] = {}  # (ОО, sha256) of what an indicator sums, by `per_file`
     for ind in INDICATORS:
-        inputs = _summed(ind, subs, files)
+        if ind.per_file not in pairs:
+            inputs = _summed(ind, subs, files)
+            pairs[ind.per_file] = list(zip(inputs["school_id"], inputs["sha256"], strict=True))
+    for ind in INDICATORS:
         parts = [
-            ind.figure(Level.SCHOOL, school, period, float(num), None if pd.isna(den) else float(den))
-            for school, sha in zip(inputs["school_id"], inputs["sha256"], strict=True)
+            ind.figure(
+                Level.SCHOOL, school, period, float(num), None if den is None or den != den else float(den)
+            )
+            for school, sha in pairs[ind.per_file]
             for num, den, _ in [by_key[(ind.code, sha)]]
         ]
         total = (

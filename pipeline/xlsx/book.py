@@ -258,19 +258,22 @@ class Book:
                     cell.fmt._get_xf_index()
         self._bulk[ws] = (r0, rows, heights or {})
 
-    def _bulk_xml(self, r0: int, rows: list[list], heights: dict[int, float]) -> tuple[str, str]:
-        """(the rows' XML, their links' XML): text escaped once per distinct text."""
+    def _bulk_xml(
+        self, r0: int, rows: list[list], heights: dict[int, float], strings: dict[str, int]
+    ) -> tuple[str, str]:
+        """(the rows' XML, their links' XML). Text goes to the shared strings (`strings`: text -> its index),
+        each distinct text escaped once: a lineage sheet repeats every indicator's title and formula for each
+        ОО, and shared, they are a third of its bytes."""
         plain, whole = self.plain._get_xf_index(), self._figure[(Unit.COUNT, False)]._get_xf_index()
         letters = [column_letter(c) for c in range(max(map(len, rows), default=0))]
-        escaped: dict[str, str] = {}
         links = []
 
         def text(ref: str, value, style: int) -> str:
             value = value if type(value) is str else str(value)
-            clean = escaped.get(value)
-            if clean is None:
-                clean = escaped[value] = html.escape(CONTROL_CHARACTERS.sub("", value), quote=False)
-            return f'<c r="{ref}" t="inlineStr" s="{style}"><is><t xml:space="preserve">{clean}</t></is></c>'
+            index = strings.get(value)
+            if index is None:
+                index = strings[value] = len(strings)
+            return f'<c r="{ref}" t="s" s="{style}"><v>{index}</v></c>'
 
         out = []
         for r, row in enumerate(rows, start=r0 + 1):  # Excel counts rows from 1
@@ -298,9 +301,10 @@ class Book:
         return "".join(out), "".join(links)
 
     def _write_bulk_rows(self) -> None:
-        """Splice the bulk rows (and their links) into the written sheets, copying every other part of the
-        archive as it is."""
+        """Splice the bulk rows (and their links) into the written sheets, with their shared strings, copying
+        every other part of the archive as it is."""
         data = self.tmp.read_bytes()
+        strings: dict[str, int] = {}
         with zipfile.ZipFile(self.tmp) as archive:
             infos = archive.infolist()
             changed = {}
@@ -315,16 +319,20 @@ class Book:
                     xml,
                     count=1,
                 )
-                body, links = self._bulk_xml(r0, rows, heights)
+                body, links = self._bulk_xml(r0, rows, heights, strings)
                 xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
-                xml = xml.replace("</sheetData>", body + "</sheetData>", 1)
-                if links and "</hyperlinks>" in xml:
-                    xml = xml.replace("</hyperlinks>", links + "</hyperlinks>", 1)
+                head, tail = xml.split("</sheetData>", 1)
+                if links and "</hyperlinks>" in tail:
+                    tail = tail.replace("</hyperlinks>", links + "</hyperlinks>", 1)
                 elif links:  # before what follows hyperlinks in a worksheet (ECMA-376 order)
-                    at = min(i for tag in ("<printOptions", "<pageMargins") if (i := xml.find(tag)) >= 0)
-                    xml = f"{xml[:at]}<hyperlinks>{links}</hyperlinks>{xml[at:]}"
-                changed[part] = xml.encode("utf-8")
-        self.tmp.write_bytes(repack(data, infos, changed))
+                    at = min(i for tag in ("<printOptions", "<pageMargins") if (i := tail.find(tag)) >= 0)
+                    tail = f"{tail[:at]}<hyperlinks>{links}</hyperlinks>{tail[at:]}"
+                changed[part] = b"".join(x.encode("utf-8") for x in (head, body, "</sheetData>", tail))
+            if strings:
+                changed |= _shared_strings(archive, strings)
+        self.tmp.write_bytes(
+            repack(data, infos, changed, dated_as_first=True)
+        )  # the same inputs, the same bytes
 
     def close(self) -> Path:
         """Finish the temp file and rename it into place; on a write error the old file stays and the temp goes."""
@@ -342,3 +350,40 @@ class Book:
             raise
         self._pending.close()
         return self.path
+
+
+SHARED_STRINGS = "xl/sharedStrings.xml"
+SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SHARED_STRINGS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def _shared_strings(archive: zipfile.ZipFile, strings: dict[str, int]) -> dict[str, bytes]:
+    """The shared strings part of the bulk rows' text, with its content type and workbook relationship (a book
+    written in xlsxwriter's constant-memory mode has none of its own)."""
+    if SHARED_STRINGS in archive.namelist():
+        raise OSError("the workbook already has shared strings")  # not in constant-memory mode: a bug here
+    items = "".join(
+        f'<si><t xml:space="preserve">{html.escape(CONTROL_CHARACTERS.sub("", text), quote=False)}</t></si>'
+        for text in strings
+    )  # in order of index: a dict keeps insertion order
+    sst = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(strings)}" '
+        f'uniqueCount="{len(strings)}">{items}</sst>'
+    )
+    types = archive.read("[Content_Types].xml").decode("utf-8")
+    types = types.replace(
+        "</Types>", f'<Override PartName="/{SHARED_STRINGS}" ContentType="{SHARED_STRINGS_TYPE}"/></Types>', 1
+    )
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    rels = rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="rIdSharedStrings" Type="{SHARED_STRINGS_REL}" Target="sharedStrings.xml"/>'
+        "</Relationships>",
+        1,
+    )
+    return {
+        SHARED_STRINGS: sst.encode("utf-8"),
+        "[Content_Types].xml": types.encode("utf-8"),
+        "xl/_rels/workbook.xml.rels": rels.encode("utf-8"),
+    }
