@@ -356,9 +356,9 @@ def school_notice(m: Municipality, p: Period, s, kind: NoticeKind, asked_on: dat
     )
 
 
-def remind_all(m: Municipality, p: Period, today: date) -> int:
-    """A methodist's «Напомнить всем»: a reminder (or, after its deadline, an overdue notice) to every ОО of the
-    period without an accepted return, once a day; returns how many were recorded now."""
+def remind_all(m: Municipality, p: Period, today: date, chosen: set[str] | None = None) -> int:
+    """A methodist's «Напомнить всем» (or only the `chosen` ОО): a reminder (or, after its deadline, an overdue
+    notice) to each ОО of the period without an accepted return, once a day; returns how many were recorded now."""
     return sum(
         bool(
             school_notice(
@@ -366,7 +366,7 @@ def remind_all(m: Municipality, p: Period, today: date) -> int:
             ).record()
         )
         for s in board(m, p)
-        if not s.done and school_addresses(s.school)
+        if not s.done and (chosen is None or s.school.id in chosen) and school_addresses(s.school)
     )
 
 

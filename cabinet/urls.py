@@ -120,6 +120,7 @@ urlpatterns = [
     path("audit/<str:code>/", staff.audit_page, name="audit"),
     path("users/<str:code>/", staff.users_page, name="users"),
     path("users/<str:code>/address/", staff.account_address, name="account_address"),
+    path("users/<str:code>/invite-all/", staff.invite_all, name="invite_all"),
     path("job/<int:job_id>/", staff.job_status, name="job"),
     path("region/<str:region>/", staff.region_page, name="region"),
     path("region/<str:region>/consolidate/", staff.regional_consolidate, name="regional_consolidate"),

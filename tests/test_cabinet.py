@@ -403,10 +403,7 @@ def test_a_methodist_approves_the_chosen_schools_at_once(tmp_path):
         hand_in(client, school_id, SLUG, filled(template, tmp_path / f"{school_id}.xlsx"))
     methodist = client_for(Role.METHODIST, M)
     board = text(methodist.get(f"/m/{M}/{SLUG}/"))
-    assert (
-        'value="ARH-001" form="approve-chosen"' in board
-        and 'value="ARH-003" form="approve-chosen"' not in board
-    )
+    assert 'value="ARH-001" form="chosen"' in board and 'value="ARH-003" form="chosen"' in board
     done = text(
         methodist.post(f"/m/{M}/{SLUG}/approve/", {"school": ["ARH-001", "ARH-002", "ARH-003"]}, follow=True)
     )
@@ -419,6 +416,23 @@ def test_a_methodist_approves_the_chosen_schools_at_once(tmp_path):
     assert client_for(Role.METHODIST, "kedrovy").post(
         f"/m/{M}/{SLUG}/approve/", {"school": ["ARH-001"]}
     ).status_code in (403, 404)
+    # reminders to the chosen only: the approved one is not reminded
+    reminded = text(methodist.post(f"/m/{M}/{SLUG}/remind/", {"school": ["ARH-003", "ARH-001"]}, follow=True))
+    assert "Напоминания поставлены в очередь писем: 1" in reminded
+    assert list(
+        Notice.objects.filter(kind__in=["reminder", "overdue"]).values_list("school_id", flat=True)
+    ) == ["ARH-003"]
+
+
+def test_a_methodist_invites_every_school_without_an_account_at_once():
+    client_for(Role.SCHOOL, "ARH-001")  # has its account
+    invited = text(client_for(Role.METHODIST, M).post(f"/users/{M}/invite-all/", follow=True))
+    schools = load_reference().municipalities[M].schools
+    with_address = [s for s in schools if s.email or s.curator_email]
+    assert f"Приглашения поставлены в очередь писем: {len(with_address) - 1}" in invited
+    mailed = set(Notice.objects.filter(kind="invitation").values_list("school_id", flat=True))
+    assert mailed == {s.id for s in with_address} - {"ARH-001"}
+    assert client_for(Role.METHODIST, "kedrovy").post(f"/users/{M}/invite-all/").status_code in (403, 404)
 
 
 def test_a_part_of_a_page_asked_for_without_a_session_gets_401_not_the_login_page(school, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import json
 import os
 import re
 import shutil
@@ -221,6 +222,15 @@ def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_ce
     for source in traced["sources"][:10]:  # the cells, file hash and version of its lineage
         assert source["cell"] in figure and source["sha256"][:16] in figure and source["sheet"] in figure
     assert BY_CODE[traced["indicator"]].title in figure
+
+    # the figure of a summary's cell traces in the browser as `svod explain` traces it
+    summary = municipal_paths(ws.out, M, P, "")[0]
+    explain = ["explain", "--home", str(ws.home), "--workbook", str(summary), "--cell", "Показатели по ОО!C2"]
+    explained = json.loads(CliRunner().invoke(app, [*explain, "--json"]).output)
+    page = page_text(methodist.get(f"/figure/{quote(explained['figure_id'], safe='/')}/"))
+    assert explained["sources"] and explained["title"] in page
+    for source in explained["sources"]:
+        assert source["cell"] in page and source["sha256"][:16] in page and source["sheet"] in page
 
     other = client_for(Role.METHODIST, "kedrovy")
     assert other.get(f"/figure/{quote(traced_id, safe='/')}/").status_code == 404

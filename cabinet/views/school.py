@@ -41,9 +41,6 @@ def school_home(request, account):
     m, school = school_for(account, account.organisation)
     states = school_states(school, open_periods(m))
     due = due_now(states)
-    methodists = User.objects.filter(
-        account__role=Role.METHODIST, account__organisation=m.code, is_active=True
-    ).exclude(email="")
     return render(
         request,
         "cabinet/school_home.html",
@@ -52,9 +49,17 @@ def school_home(request, account):
             "school": school,
             "due": due,
             "states": [s for s in states if s is not due],
-            "methodists": sorted({u.email for u in methodists}),
+            "methodists": methodist_addresses(m.code),
         },
     )
+
+
+def methodist_addresses(municipality: str) -> list[str]:
+    """Whom an ОО asks about its report: the e-mail of each active methodist account of its municipality."""
+    found = User.objects.filter(
+        account__role=Role.METHODIST, account__organisation=municipality, is_active=True
+    ).exclude(email="")
+    return sorted({u.email for u in found})
 
 
 def due_now(states: list) -> object | None:
@@ -94,6 +99,7 @@ def page_context(account, school_id: str, slug: str) -> dict:
         "latest_groups": problem_groups(latest) if latest else [],
         "annotated": {u.pk for u in uploads if engine.answer_file(u.pk, "annotated")},
         "return_days": settings.RETURN_DAYS,
+        "methodists": methodist_addresses(m.code),
     }
 
 

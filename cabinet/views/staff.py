@@ -336,13 +336,14 @@ def contacts(request, account, school_id, slug):
 @require_POST
 @roles(*STAFF)
 def remind(request, account, code, slug):
-    """«Напомнить всем, кто не сдал»: a notice to every ОО of the period without an accepted return (once a day)."""
+    """«Напомнить всем, кто не сдал» (or «Напомнить отмеченным»: the ОО chosen on the board): a notice to each ОО
+    of the period without an accepted return (once a day)."""
     m = staff_municipality(account, code)
     period = period_of(m, slug)
-    sent = notices.remind_all(m, period, timezone.localdate())
-    AuditEvent.record(
-        account, f"напоминание всем, кто не сдал: {sent}", municipality=m.code, period=period.code
-    )
+    chosen = set(request.POST.getlist("school")) or None
+    sent = notices.remind_all(m, period, timezone.localdate(), chosen)
+    whom = "отмеченным" if chosen else "всем, кто не сдал"
+    AuditEvent.record(account, f"напоминание {whom}: {sent}", municipality=m.code, period=period.code)
     messages.success(
         request,
         f"Напоминания поставлены в очередь писем: {sent}."
@@ -475,6 +476,29 @@ def users_page(request, account, code):
         "cabinet/users.html",
         {"m": m, "rows": [(s, accounts.get(s.id)) for s in m.schools], "link": link},
     )
+
+
+@require_POST
+@roles(*STAFF)
+def invite_all(request, account, code):
+    """«Пригласить все ОО без учётной записи»: an account for each, its invitation mailed to the ОО's address
+    (the methodist's correction, else the registry's); ОО with no address are named, to be invited one by one."""
+    m = staff_municipality(account, code)
+    accounts = schools_with_accounts(m.code)
+    invited, no_address = 0, []
+    for school in m.schools:
+        if school.id in accounts:
+            continue
+        addresses = notices.school_addresses(school)
+        if not addresses:
+            no_address.append(school.id)
+            continue
+        invite(request, account, m, school, addresses[0])
+        invited += 1
+    messages.success(request, f"Приглашения поставлены в очередь писем: {invited}.")
+    if no_address:
+        messages.error(request, "Нет адреса, пригласите по одной, указав почту: " + ", ".join(no_address))
+    return redirect("users", m.code)
 
 
 def invite(request, account, m, school, email: str) -> tuple[str, str] | None:
