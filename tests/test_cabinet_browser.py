@@ -118,7 +118,9 @@ axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map
   v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))));"""
 
 
-SETTLED = "return document.readyState === 'complete' && !document.querySelector('.htmx-request')"
+SETTLED = (  # loaded, and every part a page loads by htmx in place (`hx-trigger="load"`)
+    "return document.readyState === 'complete' && !document.querySelector('.htmx-request, [hx-trigger=load]')"
+)
 
 
 def accessible(driver) -> None:
@@ -235,6 +237,7 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path, settin
     shoot(browser, "cabinet_indicators")
     browser.find_element(By.CSS_SELECTOR, "td.num a").click()
     wait(browser, lambda d: "Откуда это число" in page(d), "the figure's lineage")
+    figure_url = browser.current_url
     assert "Ячейки отчётов ОО" in page(browser)
     accessible(browser)
     shoot(browser, "cabinet_figure")
@@ -251,13 +254,22 @@ def test_a_reporting_round_in_the_browser(browser, live_server, tmp_path, settin
 
     # 8. a phone: every page fits 390 px (wide tables scroll inside the page), «Выйти» on screen
     browser.set_window_size(390, 844)
-    for url in (f"/m/{M}/{SLUG}/", f"/m/{M}/{SLUG}/indicators/", f"/o/{SCHOOL}/{SLUG}/", f"/users/{M}/"):
-        browser.get(base + url)
+    for url in (
+        f"/m/{M}/{SLUG}/",
+        f"/m/{M}/{SLUG}/indicators/",
+        f"/o/{SCHOOL}/{SLUG}/",
+        f"/users/{M}/",
+        figure_url,
+    ):
+        browser.get(url if url.startswith("http") else base + url)
         wide = browser.execute_script("return document.documentElement.scrollWidth")
         assert wide <= 390, (url, wide, browser.execute_script(WIDER_THAN_SCREEN))
         out = browser.find_element(By.CSS_SELECTOR, "form.who button").rect
         assert out["x"] + out["width"] <= 390, url
     shoot_phone(browser, "cabinet_board_phone", f"{base}/m/{M}/{SLUG}/")
+    shoot_phone(browser, "cabinet_indicators_phone", f"{base}/m/{M}/{SLUG}/indicators/")
+    shoot_phone(browser, "cabinet_impact_phone", f"{base}/o/{SCHOOL}/{SLUG}/")
+    shoot_phone(browser, "cabinet_figure_phone", figure_url)
     log_out(browser)
     log_in(browser, base, SCHOOL.lower())
     for url in ("/school/", f"/o/{SCHOOL}/{SLUG}/"):
@@ -276,6 +288,7 @@ def shoot_phone(driver, name: str, url: str) -> None:
     folder = os.environ.get("SVOD_SCREENSHOTS")
     if folder:
         driver.get(url)
+        wait(driver, lambda d: d.execute_script(SETTLED), "the page loaded")
         height = driver.execute_script("return document.body.scrollHeight")
         driver.set_window_size(390, min(max(height + 160, 844), 2400))
         driver.save_screenshot(str(Path(folder) / f"{name}.png"))
