@@ -198,9 +198,9 @@ def test_the_numbers_are_in_the_browser_as_in_the_summary_and_trace_to_school_ce
     methodist = client_for(Role.METHODIST, M)
 
     page = page_text(methodist.get(f"/m/{M}/{P}/indicators/"))
-    for r in municipal.itertuples():  # every headline as the summary prints it
-        if not BY_CODE[r.indicator].breakdown:
-            assert shown(r.value, r.hidden, BY_CODE[r.indicator].unit) in page, r.indicator
+    for r in municipal.itertuples():  # every headline and breakdown as the summary prints it
+        ind = BY_CODE[r.indicator]
+        assert ind.title in page and shown(r.value, r.hidden, ind.unit) in page, r.indicator
     hidden = rows[(rows["level"] == "school") & rows["hidden"].notna()]
     for code in hidden["indicator"].unique()[:3]:  # a hidden figure by ОО shows its mark, not a number
         by_school = page_text(methodist.get(f"/m/{M}/{P}/indicators/?indicator={code}"))

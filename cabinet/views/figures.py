@@ -28,7 +28,7 @@ from cabinet.figures import (
 from cabinet.models import Role
 from cabinet.views.staff import STAFF, xlsx_download
 from cabinet.workflow import current_period, school_state
-from pipeline.domain.indicators import BY_CODE
+from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Level
 from pipeline.publish.lineage import NotAFigure
 
@@ -52,15 +52,16 @@ def indicators_page(request, account, code, slug):
     rows = figures.rows
     here = rows[rows["period"] == period.code]
     municipal = here[here["level"] == Level.MUNICIPALITY.value].set_index("indicator")
-    headline = [
-        (
-            i,
+
+    def municipal_line(i):
+        return (
             lines(municipal.loc[[i.code]], i, lambda r, t=i.title: t)[0]
             if i.code in municipal.index
-            else None,
+            else None
         )
-        for i in HEADLINES
-    ]
+
+    headline = [(i, municipal_line(i)) for i in HEADLINES]
+    breakdowns = [(label, [(i, municipal_line(i)) for i in found]) for label, found in BREAKDOWNS.items()]
     schools = here[(here["level"] == Level.SCHOOL.value) & (here["indicator"] == chosen.code)]
     by_school = lines(
         schools, chosen, lambda r: m.school(r.entity).short_name if m.school(r.entity) else r.entity
@@ -87,6 +88,7 @@ def indicators_page(request, account, code, slug):
             "slug": slug,
             "periods": [p for p in m.periods if p.code in set(rows["period"])],
             "headline": headline,
+            "breakdowns": breakdowns,
             "chosen": chosen,
             "by_school": bars(by_school, target),
             "trend": bars(trend, target),
