@@ -145,6 +145,7 @@ class AuditEvent(models.Model):
     school_id = models.CharField(max_length=32, blank=True)
     period = models.CharField(max_length=16, blank=True)
     reason = models.TextField(blank=True)
+    address = models.CharField("адрес клиента", max_length=45, blank=True)  # behind proxies: SVOD_PROXIES
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -168,8 +169,11 @@ class AuditEvent(models.Model):
         school_id: str = "",
         period: str = "",
         reason: str = "",
+        address: str | None = "",
     ) -> AuditEvent:
+        """An event by `account`, from the client `address` it came from (`cabinet.limits.client_address`)."""
         return cls.objects.create(
+            address=address or "",
             actor=account.user.get_username(),
             role=account.role,
             action=action,

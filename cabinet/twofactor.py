@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cabinet.limits import client_address
 from cabinet.models import Account, AuditEvent, Role
 
 STAFF_ROLES = (Role.METHODIST, Role.REGION, Role.ADMIN)
@@ -72,7 +73,9 @@ def second_factor(request):
                 device.save(update_fields=["confirmed"])
                 account = Account.objects.filter(user=request.user).first()
                 if account:
-                    AuditEvent.record(account, "подключён второй фактор входа")
+                    AuditEvent.record(
+                        account, "подключён второй фактор входа", address=client_address(request)
+                    )
             otp_login(request, device)
             return redirect(target)
         error = (

@@ -162,6 +162,17 @@ def test_behind_a_proxy_the_address_is_the_one_the_proxy_saw(settings):
     assert client_address(request) == "203.0.113.7"
 
 
+def test_the_audit_log_records_the_address_an_action_came_from(settings):
+    """Behind nginx, each audited action keeps the client's address (the one the proxy saw), shown and exported."""
+    settings.PROXIES = 1
+    methodist = client_for(
+        Role.METHODIST, M, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7"
+    )
+    methodist.post(f"/m/{M}/{SLUG}/remind/")
+    assert AuditEvent.objects.get(action__startswith="напоминание").address == "203.0.113.7"
+    assert "203.0.113.7" in methodist.get(f"/audit/{M}/").content.decode()
+
+
 def test_uploads_are_limited_per_account_and_per_school(settings, tmp_path):
     school = client_for(Role.SCHOOL, SCHOOL)
     workbook = filled(template_of(school, SCHOOL, SLUG, tmp_path), tmp_path / "a.xlsx")

@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from cabinet import engine, notices
 from cabinet.access import period_of, period_slug, roles, school_for, upload_for
 from cabinet.forms import ContactForm, JustificationForm, UploadForm
-from cabinet.limits import upload_refusal
+from cabinet.limits import client_address, upload_refusal
 from cabinet.models import AuditEvent, Justification, Notice, Role, Upload
 from cabinet.uploads import too_large_message
 from cabinet.workflow import school_state, school_states
@@ -185,6 +185,7 @@ def hand_in(request, account, school_id, slug):
         municipality=m.code,
         school_id=school.id,
         period=period.code,
+        address=client_address(request),
     )
     draft = notices.upload_receipt(upload)
     if draft:
@@ -282,5 +283,6 @@ def justify(request, account, upload_id):
             school_id=upload.school_id,
             period=upload.period,
             reason=form.cleaned_data["text"],
+            address=client_address(request),
         )
     return redirect(reverse("upload", args=[upload.pk]) + "#problems")

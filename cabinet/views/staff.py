@@ -29,6 +29,7 @@ from cabinet.access import (
 )
 from cabinet.accounts import create_account, invitation_link, schools_with_accounts
 from cabinet.forms import ContactForm, DecisionForm, InviteForm
+from cabinet.limits import client_address
 from cabinet.models import (
     AuditEvent,
     Decision,
@@ -195,7 +196,7 @@ def decide(request, account, school_id, slug):
         messages.error(request, refusal or " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("return", school.id, slug)
     what, handed = make_decision(
-        request.user, account, m, state, kind, form.cleaned_data["reason"], form.cleaned_data.get("deadline")
+        request, account, m, state, kind, form.cleaned_data["reason"], form.cleaned_data.get("deadline")
     )
     if handed:
         follow_decisions(request.user, m, period)
@@ -218,7 +219,7 @@ def approve_chosen(request, account, code, slug):
         if refusal := refused(DecisionKind.APPROVE, state, None):
             refusals.append(f"{school.short_name}: {refusal}")
             continue
-        make_decision(request.user, account, m, state, DecisionKind.APPROVE)
+        make_decision(request, account, m, state, DecisionKind.APPROVE)
         approved.append(school.id)
     if approved:
         follow_decisions(request.user, m, period)
@@ -235,7 +236,7 @@ def follow_decisions(user, m, period) -> None:
     runs.ask(user, kind=JobKind.CONSOLIDATE, municipality=m.code, region=m.region, period=period.code)
 
 
-def make_decision(user, account, m, state, kind, reason: str = "", deadline=None) -> tuple[str, bool]:
+def make_decision(request, account, m, state, kind, reason: str = "", deadline=None) -> tuple[str, bool]:
     """Record a decision on one return (checked by `refused`): its audit event, its notice to the ОО, and its
     file for the warehouse. Returns (the decision in words, whether the warehouse needs a run to follow)."""
     school, period = state.school, state.period
@@ -247,7 +248,7 @@ def make_decision(user, account, m, state, kind, reason: str = "", deadline=None
         kind=kind,
         reason=reason.strip(),
         deadline=new_deadline(kind, state, deadline),
-        made_by=user,
+        made_by=request.user,
     )
     what = ("отмена возврата" if undone else decision.get_kind_display()) + (
         f", новый срок {decision.deadline:%d.%m.%Y}" if decision.deadline else ""
@@ -259,6 +260,7 @@ def make_decision(user, account, m, state, kind, reason: str = "", deadline=None
         school_id=school.id,
         period=period.code,
         reason=decision.reason,
+        address=client_address(request),
     )
     if kind == DecisionKind.RETURN:
         notices.returned(decision).record()
@@ -274,7 +276,7 @@ def make_decision(user, account, m, state, kind, reason: str = "", deadline=None
             municipality=m.code,
             period=period.code,
             made_at=decision.made_at,
-            made_by=user.get_username(),
+            made_by=request.user.get_username(),
             reason=decision.reason,
             sha256=state.latest.sha256 if state.latest else None,
         ),
@@ -326,6 +328,7 @@ def contacts(request, account, school_id, slug):
             municipality=m.code,
             school_id=school.id,
             reason=f"{form.cleaned_data['email']}, {form.cleaned_data['curator_email']}",
+            address=client_address(request),
         )
         messages.success(request, "Адреса ОО сохранены: уведомления пойдут на них.")
     else:
@@ -343,7 +346,13 @@ def remind(request, account, code, slug):
     chosen = set(request.POST.getlist("school")) or None
     sent = notices.remind_all(m, period, timezone.localdate(), chosen)
     whom = "отмеченным" if chosen else "всем, кто не сдал"
-    AuditEvent.record(account, f"напоминание {whom}: {sent}", municipality=m.code, period=period.code)
+    AuditEvent.record(
+        account,
+        f"напоминание {whom}: {sent}",
+        municipality=m.code,
+        period=period.code,
+        address=client_address(request),
+    )
     messages.success(
         request,
         f"Напоминания поставлены в очередь писем: {sent}."
@@ -378,7 +387,11 @@ def ask_for_run(request, account, action: str, **scope) -> Job:
     job, new = runs.ask(request.user, **scope)
     if new:
         AuditEvent.record(
-            account, action, municipality=scope.get("municipality", ""), period=scope.get("period", "")
+            account,
+            action,
+            municipality=scope.get("municipality", ""),
+            period=scope.get("period", ""),
+            address=client_address(request),
         )
     return job
 
@@ -413,7 +426,7 @@ def summary_download(request, account, code, slug):
 
 
 AUDIT_PAGE_ROWS = 100
-AUDIT_COLUMNS = ["Когда", "Кто", "Роль", "Действие", "ОО", "Период", "Причина"]
+AUDIT_COLUMNS = ["Когда", "Кто", "Роль", "Действие", "ОО", "Период", "Причина", "Адрес"]
 
 
 @require_safe
@@ -444,11 +457,12 @@ def audit_page(request, account, code):
                     e.school_id,
                     e.period,
                     e.reason,
+                    e.address,
                 ],
             )
             for e in events
         ]
-        return xlsx_download(rows, "Журнал", [18, 22, 14, 40, 10, 10, 50], f"журнал_{m.code}.xlsx")
+        return xlsx_download(rows, "Журнал", [18, 22, 14, 40, 10, 10, 50, 16], f"журнал_{m.code}.xlsx")
     page = Paginator(events, AUDIT_PAGE_ROWS).get_page(request.GET.get("page"))
     return render(
         request,
@@ -512,7 +526,11 @@ def invite(request, account, m, school, email: str) -> tuple[str, str] | None:
             return None
         notices.invitation(user, m, school, again=True).record()
         AuditEvent.record(
-            account, "повторное приглашение на адрес учётной записи", municipality=m.code, school_id=school.id
+            account,
+            "повторное приглашение на адрес учётной записи",
+            municipality=m.code,
+            school_id=school.id,
+            address=client_address(request),
         )
         messages.success(request, f"Ссылка для нового пароля отправлена на {user.email}.")
         return None
@@ -525,7 +543,13 @@ def invite(request, account, m, school, email: str) -> tuple[str, str] | None:
         user.save(update_fields=["email"])
     if user.email:
         notices.invitation(user, m, school).record()
-    AuditEvent.record(account, "выдано приглашение", municipality=m.code, school_id=school.id)
+    AuditEvent.record(
+        account,
+        "выдано приглашение",
+        municipality=m.code,
+        school_id=school.id,
+        address=client_address(request),
+    )
     return school.id, invitation_link(user)
 
 
@@ -553,6 +577,7 @@ def account_address(request, account, code):
             municipality=m.code,
             school_id=school.id,
             reason=f"{old or 'не было'} → {new}",
+            address=client_address(request),
         )
     messages.success(request, f"Адрес учётной записи {user.get_username()}: {new}.")
     return redirect("users", m.code)
