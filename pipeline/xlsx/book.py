@@ -25,7 +25,7 @@ import xlsxwriter.exceptions
 
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
-from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number
+from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number, xml_text
 from pipeline.xlsx.school_layout import column_letter
 from pipeline.xlsx.zipwrite import repack
 
@@ -189,21 +189,22 @@ class Book:
         ws.set_row(r, 15 * lines)
         return lines
 
-    def linked_figure(self, ws, r, c, value, fmt, link: str | None = None, text_fmt=None) -> None:
-        """A figure's cell, linked to `link` (its lineage row): the number in `fmt`, or a text in `text_fmt`
-        («—» when there is none, «< 5» when it is hidden)."""
-        if link:
-            ws.write_url(r, c, link, fmt, string="—")
-        if _is_number(value):
-            ws.write_number(r, c, value, fmt)
-        else:
-            self.text(ws, r, c, "—" if value is None else value, text_fmt)
-
     def figure_cell(self, value, fmt, link: str | None = None, text_fmt=None) -> Cell:
-        """`linked_figure` as a cell of `bulk_rows`."""
+        """A figure's cell, linked to `link` (its lineage row): the number in `fmt`, or a text in `text_fmt`
+        («—» when there is none, «< 5» when it is hidden). For `bulk_rows`, or written by `linked_figure`."""
         if _is_number(value):
             return Cell(value, fmt, link)
         return Cell("—" if value is None else value, text_fmt or self.plain, link)
+
+    def linked_figure(self, ws, r, c, value, fmt, link: str | None = None, text_fmt=None) -> None:
+        """`figure_cell` written through xlsxwriter, for the few figures outside bulk rows."""
+        cell = self.figure_cell(value, fmt, link, text_fmt)
+        if link:
+            ws.write_url(r, c, link, fmt, string="—")
+        if _is_number(cell.value):
+            ws.write_number(r, c, cell.value, cell.fmt)
+        else:
+            self.text(ws, r, c, cell.value, cell.fmt)
 
     def text(self, ws, r, c, value, fmt=None):
         ws.write_string(r, c, safe_text(value), fmt or self.plain)
@@ -363,8 +364,7 @@ def _shared_strings(archive: zipfile.ZipFile, strings: dict[str, int]) -> dict[s
     if SHARED_STRINGS in archive.namelist():
         raise OSError("the workbook already has shared strings")  # not in constant-memory mode: a bug here
     items = "".join(
-        f'<si><t xml:space="preserve">{html.escape(CONTROL_CHARACTERS.sub("", text), quote=False)}</t></si>'
-        for text in strings
+        f'<si><t xml:space="preserve">{xml_text(text)}</t></si>' for text in strings
     )  # in order of index: a dict keeps insertion order
     sst = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

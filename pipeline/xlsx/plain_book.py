@@ -35,11 +35,15 @@ STYLES = (
 )
 
 
+def xml_text(text) -> str:
+    """A cell's text as it goes into the XML: control characters dropped, markup escaped."""
+    return html.escape(CONTROL_CHARACTERS.sub("", str(text)), quote=False)
+
+
 def inline(ref: str, text: str, style: int | None = None) -> str:
     """One cell holding `text` as an inline string (control characters dropped)."""
     s = f' s="{style}"' if style is not None else ""
-    clean = html.escape(CONTROL_CHARACTERS.sub("", str(text)), quote=False)
-    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{clean}</t></is></c>'
+    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{xml_text(text)}</t></is></c>'
 
 
 def number(ref: str, value: float, style: int | None = None) -> str:
