@@ -7,6 +7,7 @@ there), and the log gets one line, not a traceback per request (`cabinet.logs`);
 import errno
 import sys
 
+import sqlalchemy.exc
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -25,7 +26,8 @@ DISK_FULL = (
 
 
 def database_away(exc: BaseException | None) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError))
+    """The cabinet's store or Dagster's (through SQLAlchemy) cannot be reached."""
+    return isinstance(exc, (OperationalError, InterfaceError, sqlalchemy.exc.OperationalError))
 
 
 def disk_full(exc: BaseException | None) -> bool:

@@ -5,7 +5,7 @@ minutes it records the reminders, overdue notices and digests that fell due (`ca
 sends them). It runs nothing: the cabinet asks Dagster for runs (`cabinet.runs`).
 
 `svod serve` starts it beside the web server; one worker runs per workspace (a lock file). Everything it does is
-safe to repeat after it was killed.
+safe to repeat after it was killed; with a database away it says so in one log line and looks again.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from cabinet import notices, versions
+from cabinet.errors import database_away
 from cabinet.models import RecordedState, Upload
 from pipeline.config import Workspace
 from pipeline.domain.vocabulary import CHECKED_VERDICTS
@@ -34,6 +35,7 @@ POLL_SECONDS = 1.0
 SYNC_BATCH = 100  # recorded states written per transaction
 FOLLOW_SECONDS = 10.0  # how often the worker looks whether a run it did not start changed the warehouse
 PLAN_SECONDS = 600  # how often the worker looks for reminders, overdue notices and digests that fell due
+AWAY_PAUSE_SECONDS = 5  # with a database away: one log line, then a look again this much later
 log = logging.getLogger(__name__)
 
 
@@ -65,14 +67,23 @@ def run_forever(poll: float = POLL_SECONDS) -> None:
         follower.follow()
         last_planned, last_followed, parent = None, time.monotonic(), os.getppid()
         while os.getppid() == parent:  # started by `svod serve`: ends with it
-            if last_planned is None or time.monotonic() - last_planned > PLAN_SECONDS:
-                notices.recover()
-                plan_notices()
-                last_planned = time.monotonic()
-            if time.monotonic() - last_followed > FOLLOW_SECONDS:
-                follower.follow()
-                beat_file(ws).touch()
-                last_followed = time.monotonic()
+            try:
+                if last_planned is None or time.monotonic() - last_planned > PLAN_SECONDS:
+                    notices.recover()
+                    plan_notices()
+                    last_planned = time.monotonic()
+                if time.monotonic() - last_followed > FOLLOW_SECONDS:
+                    follower.follow()
+                    beat_file(ws).touch()
+                    last_followed = time.monotonic()
+            except Exception as exc:
+                if not database_away(exc):
+                    raise
+                log.warning(
+                    "a database is away; the worker looks again in %s s", AWAY_PAUSE_SECONDS, exc_info=exc
+                )
+                close_old_connections()
+                time.sleep(AWAY_PAUSE_SECONDS)
             time.sleep(poll)
 
 

@@ -256,4 +256,5 @@ def database_settings(url: str | None, home: Path) -> dict:
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
         "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,  # a connection the server dropped (restarted, away) is not reused
     }

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
+from dagster._core.events import RunFailureReason
+from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG
 
 from pipeline.assets.jobs import PARTITION_STAGES
 from pipeline.assets.partitions import partition_key
@@ -36,6 +38,17 @@ class RunFailed(RuntimeError):
 def instance(ws: Workspace) -> dg.DagsterInstance:
     """The workspace's Dagster instance, with svod's instance settings (pools, telemetry off)."""
     return dg.DagsterInstance.from_config(str(write_instance_settings(ws)))
+
+
+def migrated_instance(ws: Workspace) -> dg.DagsterInstance:
+    """The instance, its storage upgraded as `dagster instance migrate` does, once per Dagster version (the
+    version last migrated for is kept beside the settings: with SQLite storage an upgrade reads every run)."""
+    inst = instance(ws)
+    done = ws.home / ".dagster" / "migrated_for"
+    if not done.exists() or done.read_text(encoding="utf-8") != dg.__version__:
+        inst.upgrade()
+        atomic_write(done, dg.__version__)
+    return inst
 
 
 def write_instance_settings(ws: Workspace) -> Path:
@@ -143,6 +156,14 @@ STATES = {  # Dagster's run status -> the cabinet's words for a job (cabinet.mod
     dg.DagsterRunStatus.FAILURE: "failed",
     dg.DagsterRunStatus.CANCELED: "failed",
 }
+STOPPED = "не выполнено: работа прервана (сервер остановили или перезапустили)"
+FAILED = {  # why a run failed (Dagster's failure reason), for the person who asked
+    RunFailureReason.UNEXPECTED_TERMINATION.value: STOPPED,
+    RunFailureReason.RUN_WORKER_RESTART.value: STOPPED,
+    RunFailureReason.START_TIMEOUT.value: "не выполнено: работа не смогла начаться",
+    "": "не выполнено из-за ошибки на сервере (подробности — в журнале Dagster)",
+}
+AGAIN = ". Запустите ещё раз; если не получится снова, сообщите администратору"
 STAGES = {  # what each asset's materialization means to staff
     "received_files": "файлы приняты",
     "checked_returns": "отчёты проверены",
@@ -154,19 +175,24 @@ STAGES = {  # what each asset's materialization means to staff
 
 
 def progress(inst: dg.DagsterInstance, request_id: str) -> RunProgress:
-    """The progress of the run a request asked for (the first one; not started yet when there is none)."""
+    """The progress of the run a request asked for (not started yet when there is none): its latest, so a run
+    Dagster retries (the retry keeps the request's tag) is followed to the retry's end, and one failed that
+    Dagster will retry is still under way."""
     records = inst.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
     if not records:
         return RunProgress("queued", "ждёт запуска")
-    record = min(records, key=lambda r: r.create_timestamp)
-    state = STATES.get(record.dagster_run.status, "running")
+    run = max(records, key=lambda r: r.create_timestamp).dagster_run
+    state = STATES.get(run.status, "running")
+    if state == "failed" and run.tags.get(WILL_RETRY_TAG) == "true":
+        return RunProgress("queued", "прервано; Dagster запустит снова")
     stages = [
         STAGES.get(e.dagster_event.asset_key.path[-1], "")
-        for e in inst.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        for e in inst.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     ]
     text = {
         "queued": "в очереди Dagster",
-        "failed": "не удалось выполнить; подробности — в журнале Dagster",
+        "failed": FAILED.get(run.tags.get(RUN_FAILURE_REASON_TAG, ""), FAILED[""]) + AGAIN,
     }.get(state, stages[-1] if stages else "начат")
-    ended = record.end_time if state in ("done", "failed") else None
+    record = inst.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and state in ("done", "failed") else None
     return RunProgress(state, text, datetime.fromtimestamp(ended, tz=UTC) if ended else None)

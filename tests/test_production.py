@@ -16,7 +16,6 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,38 +24,15 @@ from pipeline.store import queries
 from pipeline.xlsx.summary_layout import municipal_paths
 from pipeline.xlsx.templates import write_template
 from samples.fake_school import fill, school_data
+from tests.support.postgres import ADMIN_URL, NEEDED, fresh_database
 from tests.support.servers import answering, free_port, group_alive, wait_until
 
-ADMIN_URL = os.environ.get("SVOD_TEST_POSTGRES")
 TARGETS = [("kedrovy", "2025"), ("nazarovo", "2024/2025")]  # two regions, a calendar and an academic year
 SENT = {"kedrovy": 2}  # ОО handing in per municipality (else one): two runs of one partition race for it too
 ARRIVED = datetime(2025, 6, 20, 10, 0)
 WAIT_SECONDS = 900
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not ADMIN_URL and not os.environ.get("SVOD_REQUIRE_POSTGRES"),
-        reason="SVOD_TEST_POSTGRES is not set (no PostgreSQL to test against)",
-    ),
-]
-
-
-def fresh_database(name: str) -> str:
-    """An empty database on the test server; its postgresql:// address."""
-    import psycopg2
-
-    admin = psycopg2.connect(ADMIN_URL)
-    admin.autocommit = True  # databases are created outside transactions
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            cur.execute(f"CREATE DATABASE {name}")
-    finally:
-        admin.close()
-    parts = urlsplit(ADMIN_URL)
-    return parts._replace(path=f"/{name}").geturl()
+pytestmark = [*NEEDED, pytest.mark.slow]
 
 
 def returns(folder: Path) -> list[Path]:

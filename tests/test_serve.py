@@ -14,37 +14,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
 from pipeline.config import DEMO_SIGNING_KEY, Workspace
-from tests.support.cabinet import PASSWORD, filled
-from tests.support.servers import answering, free_port, group_alive, wait_until
+from tests.support.cabinet import filled
+from tests.support.servers import (
+    accounts_script,
+    answering,
+    free_port,
+    group_alive,
+    logged_in,
+    processes,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 SCHOOLS, SLUG, BY_MAIL = ["ARH-001", "ARH-002"], "2026-Q4", "ARH-003"
-ACCOUNTS = """
-from cabinet.setup import start
-start({home!r})
-from cabinet.accounts import create_account
-from cabinet.models import Role
-for school in {schools!r}:
-    create_account(Role.SCHOOL, school, password={password!r})
-create_account(Role.METHODIST, "arkhangelsk", password={password!r})
-"""
-
-
-def processes(pgid: int, command: bytes) -> list[int]:
-    """The live processes of the server's group whose command line holds `command`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and os.getpgid(int(proc.name)) == pgid:
-                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if command in (proc / "cmdline").read_bytes() and stat[0] != "Z":
-                    found.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def web_processes(pgid: int) -> list[int]:
@@ -65,22 +49,6 @@ def web_processes(pgid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
-
-
-def logged_in(base: str, school: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{base}/login/", timeout=30)
-    session.post(
-        f"{base}/login/",
-        data={
-            "username": school.lower(),
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{base}/login/"},
-        timeout=30,
-    ).raise_for_status()
-    return session
 
 
 def school_hands_in(base: str, school: str, workbook: Path) -> str:
@@ -108,7 +76,7 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         [
             sys.executable,
             "-c",
-            ACCOUNTS.format(home=str(home), schools=[*SCHOOLS, BY_MAIL], password=PASSWORD),
+            accounts_script(home, [*SCHOOLS, BY_MAIL]),
         ],
         env=env,
         check=True,

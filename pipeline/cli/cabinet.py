@@ -123,12 +123,12 @@ def service(
 
 def prepare(ws: Workspace) -> dict:
     """Before a server's processes start: the signing key there, the cabinet's database migrated, Dagster's
-    storage made (or migrated) once, before its processes share it. Returns the processes' environment."""
+    storage made or migrated once, before its processes share it. Returns the processes' environment."""
     from cabinet.setup import start
 
     ws.key  # noqa: B018 — uploads are checked against signed templates: stop now when there is no key
     start(ws.home)
-    in_process.instance(ws)
+    in_process.migrated_instance(ws)
     return server_environment(ws)
 
 
@@ -249,16 +249,33 @@ def server_processes(
         "      location_name: svod\n",
     )
     web = [str(bin_dir / "gunicorn"), "-c", "python:cabinet.gunicorn_conf", "--bind", f"{host}:{port}"]
-    code = [str(bin_dir / "dagster"), "api", "grpc", "-m", "pipeline.definitions", "-h", "127.0.0.1"]
+    dagster = [python, "-m", "pipeline.dagster_process"]  # each log line once
+    code = [
+        *dagster,
+        str(bin_dir / "dagster"),
+        "api",
+        "grpc",
+        "-m",
+        "pipeline.definitions",
+        "-h",
+        "127.0.0.1",
+    ]
     listed = [
         ("web", [*web, "--workers", str(processes), "--threads", str(threads)]),
         ("worker", [python, "-m", "cabinet", "worker", "--home", str(ws.home)]),
         ("mail", [python, "-m", "cabinet", "mail", "--home", str(ws.home)]),
         ("code", [*code, "-p", str(code_port)]),
-        ("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
+        ("daemon", [*dagster, str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace_file)]),
     ]
     if webserver_too:
-        webserver = [str(bin_dir / "dagster-webserver"), "-w", str(workspace_file), "-h", "127.0.0.1"]
+        webserver = [
+            *dagster,
+            str(bin_dir / "dagster-webserver"),
+            "-w",
+            str(workspace_file),
+            "-h",
+            "127.0.0.1",
+        ]
         listed.append(("webserver", [*webserver, "-p", str(dagster_port)]))
     return listed
 

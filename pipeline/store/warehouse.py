@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -47,24 +48,48 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file, its schema brought up to date (unless read-only) and its reference
     dimensions loaded from `reference` (default: the bundled sample) where they differ. Waits `wait` seconds
-    (default LOCK_WAIT_SECONDS) for another svod process that holds the file, then says so in Russian."""
+    (default LOCK_WAIT_SECONDS) for another svod process that holds the file, then says so in Russian. A
+    read-only connection to a warehouse an earlier release wrote migrates it first, through one writing one."""
     deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise WarehouseBusy(
-                    f"Хранилище {path} занято другим процессом svod; повторите позже."
-                ) from exc
-            time.sleep(LOCK_RETRY_SECONDS)
+    con = _open(path, read_only, memory_limit, deadline)
+    if read_only and not _up_to_date(con):
+        con.close()
+        with connect(path, memory_limit=memory_limit, wait=wait, reference=reference):
+            pass
+        con = _open(path, read_only, memory_limit, deadline)
     try:
         if not read_only:
             ensure_schema(con, reference or load_reference())
         yield con
     finally:
         con.close()
+
+
+def _open(path: Path, read_only: bool, memory_limit: str, deadline: float) -> duckdb.DuckDBPyConnection:
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseBusy(
+                    f"Хранилище {path} занято другим процессом svod; повторите позже."
+                ) from exc
+            time.sleep(LOCK_RETRY_SECONDS)
+
+
+@cache
+def schema_version() -> str:
+    """A digest of what `ensure_schema` makes: the schema, the views and the catalogue's fact tables."""
+    made = SCHEMA.read_bytes() + VIEWS.read_bytes() + load_catalogue().fingerprint.encode()
+    return hashlib.sha256(made).hexdigest()[:16]
+
+
+def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        row = con.execute("SELECT value FROM svod_meta WHERE key = 'schema'").fetchone()
+    except duckdb.CatalogException:  # older than svod_meta itself
+        return False
+    return row is not None and row[0] == schema_version()
 
 
 def fact_table(sheet: str) -> str:
@@ -84,6 +109,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})"
         )
+    con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('schema', ?)", [schema_version()])
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
     if loaded is None or loaded[0] != _reference_version(ref):
         refresh_reference(con, ref)
