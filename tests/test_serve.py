@@ -126,7 +126,7 @@ def test_two_web_processes_answer_every_upload_and_stop_with_the_server(tmp_path
         )
         assert school_hands_in(base, *sent[0]) == "Отчёт принят"
         the_server_answers_head_without_a_body_and_a_large_body_before_reading_it(port)
-        services = (b"cabinet\x00worker", b"cabinet\x00mail", b"dagster-daemon")
+        services = (b"cabinet\x00worker", b"cabinet\x00mail", b"api\x00grpc", b"dagster-daemon")
         for service in services:  # the daemon starts once the code server answers
             wait_until(lambda s=service: processes(server.pid, s), "every service to start", 180)
         dead = {service: processes(server.pid, service)[0] for service in services}

@@ -1,6 +1,6 @@
 """A database that goes away and comes back, as its clients see it: a TCP forwarder the services connect through.
-`cut()` resets every open connection and stops listening (new connections are refused, as by a stopped server);
-`restore()` listens again on the same port. The test's other users of the server are not disturbed."""
+`cut()` ends every open connection and stops listening, so new connections are refused (as when the server is
+stopped); `restore()` listens again on the same port. The test's other users of the server are not disturbed."""
 
 from __future__ import annotations
 
@@ -22,8 +22,12 @@ class Outage:
         with self._lock:
             listener, self._listener = self._listener, None
             listener.close()
-            for conn in self._open:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+            for conn in self._open:  # shut down first: a close alone leaves a recv of another thread waiting
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 conn.close()
             self._open.clear()
 
