@@ -24,6 +24,7 @@ from tests.support.servers import (
     group_alive,
     logged_in,
     processes,
+    uploaded,
     wait_until,
 )
 
@@ -52,15 +53,7 @@ def web_processes(pgid: int) -> list[int]:
 
 
 def school_hands_in(base: str, school: str, workbook: Path) -> str:
-    session = logged_in(base, school)
-    with workbook.open("rb") as f:
-        answer = session.post(
-            f"{base}/o/{school}/{SLUG}/upload/",
-            files={"file": (workbook.name, f)},
-            data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
-            headers={"Referer": f"{base}/o/{school}/{SLUG}/"},
-            timeout=60,
-        )
+    answer = uploaded(logged_in(base, school), base, school, SLUG, workbook)
     answer.raise_for_status()
     return re.search(r"Отчёт (не )?принят", answer.text).group(0)
 

@@ -28,19 +28,32 @@ MUNICIPALITY, PERIOD = "kedrovy", "2025"
 pytestmark = pytest.mark.slow
 
 
-def svod(*args: str, home: Path) -> subprocess.CompletedProcess:
+def svod(*args: str, home: Path) -> str:
+    """`svod args… --home home` in this process (as the CLI runs it: a failure is a message and an exit code,
+    never a traceback); its output."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    done = CliRunner().invoke(app, [*args, "--home", str(home)], env={"SVOD_SIGNING_KEY": KEY})
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.output
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def prepared(home: Path) -> None:
+    """`svod service prepare` (systemd's svod-prepare): the cabinet's database made, Dagster's storage migrated.
+    In its own process: it sets up Django with the server's settings."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["SVOD_SIGNING_KEY"] = KEY
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("svod")), *args, "--home", str(home)],
+        [str(Path(sys.executable).with_name("svod")), "service", "prepare", "--home", str(home)],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert "Traceback" not in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def published(home: Path) -> dict[str, tuple]:
@@ -58,12 +71,12 @@ def test_a_workspace_of_the_previous_release_reads_consolidates_and_publishes_ev
     before = set(published(home))
     assert len(before) < len(INDICATORS)  # that release published fewer indicators
 
-    svod("service", "prepare", home=home)  # as svod-prepare: the cabinet's database made, Dagster's migrated
+    prepared(home)
     assert (home / ".dagster" / "migrated_for").exists()
     status = svod(
         "status", "--period", PERIOD, "--municipality", MUNICIPALITY, home=home
     )  # read-only: migrates
-    assert "с предупреждениями: 4" in " ".join(status.stdout.split())
+    assert "с предупреждениями: 4" in " ".join(status.split())
 
     school = load_reference().municipalities[MUNICIPALITY].schools[0].id
     svod("templates", "--period", PERIOD, "--school", school, "--out", str(tmp_path / "t"), home=home)

@@ -88,3 +88,17 @@ def logged_in(base: str, school: str) -> requests.Session:
         timeout=30,
     ).raise_for_status()
     return session
+
+
+def uploaded(
+    session: requests.Session, base: str, school: str, slug: str, workbook: Path
+) -> requests.Response:
+    """A signed-in school's workbook through the cabinet's upload form; the answer as it came."""
+    with workbook.open("rb") as f:
+        return session.post(
+            f"{base}/o/{school}/{slug}/upload/",
+            files={"file": (workbook.name, f)},
+            data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/o/{school}/{slug}/"},
+            timeout=60,
+        )
