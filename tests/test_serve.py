@@ -185,7 +185,7 @@ def dagster_runs_what_the_cabinet_asks_and_the_board_follows_the_inbox(
     dropped.write_bytes(e_mailed.read_bytes())
     settled = time.time() - 10  # as a mail client leaves it: written, not being written
     os.utime(dropped, (settled, settled))
-    wait_until(lambda: "принят" in board_row(), "the e-mailed return on the board", 60)
+    wait_until(lambda: "принят" in board_row(), "the e-mailed return on the board", 120)
 
 
 def test_a_busy_port_is_said_in_russian_without_a_traceback(tmp_path):
