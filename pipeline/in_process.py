@@ -181,7 +181,8 @@ def progress(inst: dg.DagsterInstance, request_id: str) -> RunProgress:
     records = inst.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
     if not records:
         return RunProgress("queued", "ждёт запуска")
-    run = max(records, key=lambda r: r.create_timestamp).dagster_run
+    record = max(records, key=lambda r: r.create_timestamp)
+    run = record.dagster_run
     state = STATES.get(run.status, "running")
     if state == "failed" and run.tags.get(WILL_RETRY_TAG) == "true":
         return RunProgress("queued", "прервано; Dagster запустит снова")
@@ -193,6 +194,5 @@ def progress(inst: dg.DagsterInstance, request_id: str) -> RunProgress:
         "queued": "в очереди Dagster",
         "failed": FAILED.get(run.tags.get(RUN_FAILURE_REASON_TAG, ""), FAILED[""]) + AGAIN,
     }.get(state, stages[-1] if stages else "начат")
-    record = inst.get_run_record_by_id(run.run_id)
-    ended = record.end_time if record and state in ("done", "failed") else None
+    ended = record.end_time if state in ("done", "failed") else None
     return RunProgress(state, text, datetime.fromtimestamp(ended, tz=UTC) if ended else None)
