@@ -2,7 +2,6 @@
 and the regional workbooks from each municipality's published run."""
 
 import dagster as dg
-import pandas as pd
 
 from pipeline.assets.intake import staff_decisions
 from pipeline.assets.partitions import municipality_period
@@ -36,12 +35,9 @@ def indicators(context: dg.AssetExecutionContext, svod: SvodWorkspace) -> dg.Mat
                 }
             )
         compute.store(con, ws.reference, run, ws.journal)
-    totals = pd.DataFrame(
-        [
-            {"код": f.indicator, "значение": f.value, "числитель": f.numerator, "знаменатель": f.denominator}
-            for f in run.figures
-            if f.level is Level.MUNICIPALITY
-        ]
+    municipal = run.figures[run.figures["level"].eq(Level.MUNICIPALITY.value)]
+    totals = municipal[["indicator", "value", "numerator", "denominator"]].set_axis(
+        ["код", "значение", "числитель", "знаменатель"], axis=1
     )
     return dg.MaterializeResult(
         metadata={

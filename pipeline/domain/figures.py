@@ -30,7 +30,7 @@ class FigureId:
     run_id: str = ""
 
     def format(self) -> str:
-        return ID_SEPARATOR.join([self.indicator, self.level.value, self.entity, self.period, self.run_id])
+        return format_id(self.indicator, self.level, self.entity, self.period, self.run_id)
 
     @classmethod
     def parse(cls, text: str) -> FigureId:
@@ -39,6 +39,13 @@ class FigureId:
         if len(parts) != 5 or not parts[0]:
             raise ValueError(f"not a figure id: {text!r}")
         return cls(parts[0], Level(parts[1]), parts[2], parts[3], parts[4])
+
+
+def format_id(indicator: str, level: str, entity: str, period: str, run_id: str) -> str:
+    """A figure id's text (`FigureId.format`), for columns of figures that have no object each."""
+    return (
+        f"{indicator}{ID_SEPARATOR}{level}{ID_SEPARATOR}{entity}{ID_SEPARATOR}{period}{ID_SEPARATOR}{run_id}"
+    )
 
 
 class Unit(StrEnum):
@@ -55,6 +62,13 @@ def share(numerator: float, denominator: float | None, scale: int = 100) -> floa
     if not denominator:
         return None
     return round(scale * numerator / denominator, 1)
+
+
+def figure_value(unit: Unit, numerator: float, denominator: float | None) -> float | None:
+    """A figure's value: a count is its numerator, a share or a mean is one decimal of their quotient."""
+    if unit is Unit.COUNT:
+        return numerator
+    return share(numerator, denominator, 100 if unit is Unit.PERCENT else 1)
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,7 @@ class Figure:
 
     @property
     def value(self) -> float | None:
-        if self.unit is Unit.COUNT:
-            return self.numerator
-        return share(self.numerator, self.denominator, 100 if self.unit is Unit.PERCENT else 1)
+        return figure_value(self.unit, self.numerator, self.denominator)
 
     @property
     def shown(self) -> float | str | None:

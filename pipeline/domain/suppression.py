@@ -32,23 +32,19 @@ _LEVELS = [Level.SCHOOL, Level.MUNICIPALITY, Level.REGION]
 
 
 class Rule(NamedTuple):
-    """The people a rule protects in one figure: how many, the fewest that may be shown, the mark otherwise."""
+    """What protects the people behind each figure of one indicator: the fewest that may be shown, the mark
+    printed otherwise."""
 
-    base: float
     fewest: int
     mark: str
 
-    @property
-    def small(self) -> bool:
-        return 0 < self.base < self.fewest
 
-
-def protected(ind: Indicator, figure: Figure, audience: Level) -> Rule | None:
-    """The rule that protects the people behind `figure` for readers at `audience`, or None where none applies."""
+def protected(ind: Indicator, audience: Level) -> Rule | None:
+    """The rule that protects the people behind `ind`'s figures for readers at `audience`, or None."""
     if ind.respondents:
-        return Rule(_respondents(ind, figure), MIN_RESPONDENTS, FEW_RESPONDENTS)
+        return Rule(MIN_RESPONDENTS, FEW_RESPONDENTS)
     if audience is Level.REGION and ind.counts_people:
-        return Rule(float(figure.numerator or 0), SMALL_COUNT, FEW_PEOPLE)
+        return Rule(SMALL_COUNT, FEW_PEOPLE)
     return None
 
 
@@ -61,68 +57,107 @@ def lineage_values(shown, numerator, denominator, hidden: str | None) -> list:
 
 def suppress(figures: list[Figure], audience: Level) -> list[Figure]:
     """`figures` of one publication (the ОО and their municipality, or municipalities and their region) with
-    `hidden` set for readers at `audience`: what was hidden before stays hidden, then the primary rules, then
-    complementary suppression until nothing small can be recovered."""
-    hidden: dict[tuple[str, str], str] = {}
-    for f in figures:
-        rule = protected(BY_CODE[f.indicator], f, audience)
-        if f.hidden or (rule and rule.small):
-            hidden[(f.indicator, f.entity)] = f.hidden or rule.mark
-    groups = _groups(figures)
+    `hidden` set for readers at `audience` (`hidden_marks`)."""
+    marks = hidden_marks(
+        [f.indicator for f in figures],
+        [f.level for f in figures],
+        [f.entity for f in figures],
+        [f.numerator for f in figures],
+        [f.denominator for f in figures],
+        [f.hidden for f in figures],
+        audience,
+    )
+    return [
+        f if mark == f.hidden else replace(f, hidden=mark) for f, mark in zip(figures, marks, strict=True)
+    ]
+
+
+def hidden_marks(
+    indicators: list[str],
+    levels: list[Level],
+    entities: list[str],
+    numerators: list[float],
+    denominators: list[float | None],
+    hidden: list[str | None],
+    audience: Level,
+) -> list[str | None]:
+    """The mark of each figure of one publication, given as columns (one (indicator, entity) a figure): what
+    was hidden before stays hidden, then the primary rules, then complementary suppression until nothing small
+    can be recovered. Figures are positions here, so a run's 100,000 need no object each."""
+    kinds = {code: BY_CODE[code] for code in set(indicators)}
+    rules = {code: protected(ind, audience) for code, ind in kinds.items()}
+    bases = [
+        _base(kinds[code], num, den)
+        for code, num, den in zip(indicators, numerators, denominators, strict=True)
+    ]
+    marks = list(hidden)
+    for at, code in enumerate(indicators):
+        rule = rules[code]
+        if marks[at] is None and rule and 0 < bases[at] < rule.fewest:
+            marks[at] = rule.mark
+    groups = _groups(indicators, levels, entities, numerators, denominators, kinds)
+    figures = _Positions(indicators, entities, bases, rules)
     while True:  # hiding a part of one group can leave another's hidden parts small: until nothing changes
-        before = len(hidden)
+        before = sum(m is not None for m in marks)
         for whole, parts in groups:
-            _complement(whole, parts, hidden, audience)
-        if len(hidden) == before:
-            return [
-                f if (mark := hidden.get((f.indicator, f.entity))) == f.hidden else replace(f, hidden=mark)
-                for f in figures
-            ]
+            _complement(whole, parts, marks, figures)
+        if sum(m is not None for m in marks) == before:
+            return marks
 
 
-def _groups(figures: list[Figure]) -> list[tuple[Figure, list[Figure]]]:
-    """(a total, the figures it adds up): for each indicator, its figure at the top level over those below; for
-    each headline of one entity, its breakdown where their bases add up to its own."""
-    groups, by_indicator = [], {}
-    for f in figures:
-        by_indicator.setdefault(f.indicator, []).append(f)
+class _Positions(NamedTuple):
+    indicators: list[str]
+    entities: list[str]
+    bases: list[float]
+    rules: dict[str, Rule | None]
+
+
+def _base(ind: Indicator, numerator: float | None, denominator: float | None) -> float:
+    """The people a figure of `ind` counts: its respondents, or else its numerator."""
+    return float((denominator if ind.respondents == "denominator" else numerator) or 0)
+
+
+def _groups(indicators, levels, entities, numerators, denominators, kinds) -> list[tuple[int, list[int]]]:
+    """(a total, the figures it adds up), as positions: for each indicator, its figure at the top level over
+    those below; for each headline of one entity, its breakdown where their bases add up to its own."""
+    groups: list[tuple[int, list[int]]] = []
+    by_indicator: dict[str, list[int]] = {}
+    for at, code in enumerate(indicators):
+        by_indicator.setdefault(code, []).append(at)
     for group in by_indicator.values():
-        top = max(_LEVELS.index(f.level) for f in group)
-        wholes = [f for f in group if _LEVELS.index(f.level) == top]
-        parts = [f for f in group if _LEVELS.index(f.level) < top]
+        top = max(_LEVELS.index(levels[at]) for at in group)
+        wholes = [at for at in group if _LEVELS.index(levels[at]) == top]
+        parts = [at for at in group if _LEVELS.index(levels[at]) < top]
         if len(wholes) == 1 and parts:
             groups.append((wholes[0], parts))
-    by_key = {(f.indicator, f.entity): f for f in figures}
-    breakdowns: dict[tuple[str, str], list[Figure]] = {}
-    for f in figures:
-        headline = (BY_CODE[f.indicator].part_of, f.entity)
-        if headline in by_key:
-            breakdowns.setdefault(headline, []).append(f)
-    groups += [(by_key[key], parts) for key, parts in breakdowns.items() if _adds_up(by_key[key], parts)]
+    at_key = {(code, entity): at for at, (code, entity) in enumerate(zip(indicators, entities, strict=True))}
+    breakdowns: dict[int, list[int]] = {}
+    for at, (code, entity) in enumerate(zip(indicators, entities, strict=True)):
+        whole = at_key.get((kinds[code].part_of, entity))
+        if whole is not None:
+            breakdowns.setdefault(whole, []).append(at)
+    for whole, parts in breakdowns.items():
+        kind = kinds[indicators[whole]]  # the headline's respondents count its breakdown's too
+        whole_base = _base(kind, numerators[whole], denominators[whole])
+        if abs(sum(_base(kind, numerators[p], denominators[p]) for p in parts) - whole_base) < 1e-9:
+            groups.append((whole, parts))
     return groups
 
 
-def _adds_up(whole: Figure, parts: list[Figure]) -> bool:
-    """Whether a breakdown's bases (respondents) sum to its headline's, so that one can be taken from the other."""
-    ind = BY_CODE[whole.indicator]
-    return abs(sum(_respondents(ind, p) for p in parts) - _respondents(ind, whole)) < 1e-9
-
-
-def _respondents(ind: Indicator, figure: Figure) -> float:
-    return float((figure.denominator if ind.respondents == "denominator" else figure.numerator) or 0)
-
-
-def _complement(whole: Figure, parts: list[Figure], hidden: dict, audience: Level) -> None:
+def _complement(whole: int, parts: list[int], marks: list, figures: _Positions) -> None:
     """Hide more of `parts` (the smallest shown first), or else `whole`, until the parts hidden under a shown
     `whole` hold no small number of people. The extra ones are marked HIDDEN_PART: their own base is not small."""
-    rules = {(p.indicator, p.entity): protected(BY_CODE[p.indicator], p, audience) for p in parts}
-    if None in rules.values():
+    rules = [figures.rules[figures.indicators[p]] for p in parts]
+    if None in rules or not any(marks[p] for p in parts):  # nothing hidden under it: nothing to recover
         return
-    while (whole.indicator, whole.entity) not in hidden:
-        under = Rule(
-            sum(r.base for key, r in rules.items() if key in hidden), next(iter(rules.values())).fewest, ""
-        )
-        if not under.small:
+    fewest = rules[0].fewest
+    while marks[whole] is None:
+        under = sum(figures.bases[p] for p in parts if marks[p] is not None)
+        if not 0 < under < fewest:
             return
-        shown = sorted((r.base, key) for key, r in rules.items() if key not in hidden and r.base > 0)
-        hidden[shown[0][1] if shown else (whole.indicator, whole.entity)] = HIDDEN_PART
+        shown = sorted(
+            (figures.bases[p], figures.indicators[p], figures.entities[p], p)
+            for p in parts
+            if marks[p] is None and figures.bases[p] > 0
+        )
+        marks[shown[0][3] if shown else whole] = HIDDEN_PART

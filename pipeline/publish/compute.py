@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from contracts.catalogue import load_catalogue
 from pipeline.bulk import rare_collections
-from pipeline.domain.figures import Figure, aggregate, run_id_for
+from pipeline.domain.figures import figure_value, format_id, run_id_for
 from pipeline.domain.indicators import (
     BY_CODE,
     EMPTY_SHEET,
@@ -31,11 +31,23 @@ from pipeline.domain.indicators import (
     return_figures,
     shared_numerators,
 )
-from pipeline.domain.suppression import suppress
+from pipeline.domain.suppression import hidden_marks
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
 from pipeline.reference import Reference
 from pipeline.store import queries, runs
+
+FIGURE_COLUMNS = [
+    "figure_id",
+    "indicator",
+    "level",
+    "entity",
+    "period",
+    "numerator",
+    "denominator",
+    "value",
+    "hidden",
+]
 
 
 @dataclass
@@ -44,14 +56,25 @@ class Computed:
     municipality: str
     period: str
     snapshot: list[str]  # every checked return the run saw
-    figures: list[Figure]
+    figures: (
+        pd.DataFrame
+    )  # FIGURE_COLUMNS: each indicator's ОО in the order of `subs`, then the municipality's
     subs: pd.DataFrame  # the returns that count: each school's newest accepted one
     files: pd.DataFrame  # every received file of the snapshot (what a `per_file` indicator sums)
     new_figures: pd.DataFrame | None = None  # per-return figures first computed by this run (stored with it)
     new_sources: pd.DataFrame | None = None
-    # (indicator, entity) -> its sources in words, and its figure id; read back with a stored run, for rendering
+    # (indicator, entity) -> its sources in words; read back with a stored run, for rendering
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
-    ids: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def shown(self) -> dict[tuple[str, str], float | str | None]:
+        """(indicator, entity) -> the figure as every sheet and page prints it: the mark where it is hidden."""
+        f = self.figures
+        return {
+            (code, entity): hidden or (None if value != value else value)
+            for code, entity, value, hidden in zip(
+                f["indicator"], f["entity"], f["value"], f["hidden"], strict=True
+            )
+        }
 
 
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
@@ -64,16 +87,21 @@ def _limited(text: str) -> str:
 _CELL = re.compile(r"([A-Z]+)(\d+)")
 
 
-def cell_ranges(cells: list[str]) -> str:
-    """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7"."""
+def cell_ranges(cells: list[str], addresses: dict | None = None) -> str:
+    """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7".
+    `addresses` keeps each cell's (column, row) between calls, or None for a cell that is not an address."""
+    addresses = {} if addresses is None else addresses
     runs: list[list | str] = []  # [column, first row, last row], or a cell that is not an address, as written
     for cell in cells:
-        m = _CELL.fullmatch(cell)
+        if cell not in addresses:
+            m = _CELL.fullmatch(cell)
+            addresses[cell] = (m[1], int(m[2])) if m else None
+        address = addresses[cell]
         last = runs[-1] if runs else None
-        if m and isinstance(last, list) and last[0] == m[1] and int(m[2]) == last[2] + 1:
+        if address and isinstance(last, list) and last[0] == address[0] and address[1] == last[2] + 1:
             last[2] += 1
         else:
-            runs.append([m[1], int(m[2]), int(m[2])] if m else cell)
+            runs.append([address[0], address[1], address[1]] if address else cell)
     return ", ".join(
         run
         if isinstance(run, str)
@@ -90,15 +118,20 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
     for indicator, sha, school, part, sheet, cell in zip(*columns, strict=True):
         cells.setdefault((indicator, sha, school, part), {}).setdefault(sheet, []).append(cell)
     texts: dict[tuple[str, str], list[str]] = {}
+    addresses: dict[str, tuple[str, int] | None] = {}
+    ranges: dict[tuple[str, ...], str] = {}  # several indicators of a return often cite the same cells
     for (indicator, sha, school, part), sheets in sorted(cells.items()):
-        refs = ", ".join(
-            f"{SHEET_TITLES[sheet]}!{cell_ranges(listed)}"
-            if listed != [""]
-            else f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}"
-            for sheet, listed in sheets.items()
-        )
+        refs = []
+        for sheet, listed in sheets.items():
+            if listed == [""]:
+                refs.append(f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}")
+                continue
+            key = tuple(listed)
+            if key not in ranges:
+                ranges[key] = cell_ranges(listed, addresses)
+            refs.append(f"{SHEET_TITLES[sheet]}!{ranges[key]}")
         texts.setdefault((indicator, sha), []).append(
-            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {refs}"
+            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {', '.join(refs)}"
         )
     return {key: "; ".join(parts) for key, parts in texts.items()}
 
@@ -169,13 +202,11 @@ def compute(
         if len(known) or len(new_figures)
         else new_figures
     )
-    by_key = _contributions(per_return)
     shared = shared_numerators(
         Scope(queries.facts_of(con, list(subs["sha256"]), SHARED_SHEETS), period.start, period.end)
     )
-    figures = _assemble(
-        municipality, period_code, subs, files, by_key, len(ref.municipalities[municipality].schools), shared
-    )
+    registry = len(ref.municipalities[municipality].schools)
+    figures = _assemble(run_id, municipality, period_code, subs, files, per_return, registry, shared)
     return Computed(run_id, municipality, period_code, shas, figures, subs, files, new_figures, new_sources)
 
 
@@ -194,43 +225,106 @@ def _lacking(returns: pd.DataFrame, known: pd.DataFrame, indicators: list) -> pd
 
 
 def _assemble(
+    run_id: str,
     municipality: str,
     period: str,
     subs: pd.DataFrame,
     files: pd.DataFrame,
-    by_key: dict,
+    per_return: pd.DataFrame,
     registry: int,
     shared: dict[str, float],
-) -> list[Figure]:
-    """Figures per ОО and for the municipality, from per-return (numerator, denominator, …) by (indicator, sha256),
-    hidden where §4 says so (`suppression.suppress`, for the municipality's readers); a share over the registry
-    is the municipality's only, over its `registry` ОО; a `per_file` one sums every received file's line; a
-    `shared` numerator counts what several ОО share once."""
-    figures = []
-    pairs: dict[bool, list[tuple[str, str]]] = {}  # (ОО, sha256) of what an indicator sums, by `per_file`
+) -> pd.DataFrame:
+    """Figures per ОО and for the municipality (FIGURE_COLUMNS) from each return's numerator and denominator,
+    hidden where §4 says so (`suppression.hidden_marks`, for the municipality's readers); a share over the
+    registry is the municipality's only, over its `registry` ОО; a `per_file` one sums every received file's
+    line; a `shared` numerator counts what several ОО share once. Sums are Python's, in the order of the
+    returns, so a run gives the same figures to the last bit whatever computed it."""
+    parts = _parts(subs, files, per_return)
+    columns: dict[str, list] = {k: [] for k in ("indicator", "level", "entity", "numerator", "denominator")}
+
+    def add(code: str, level: Level, entities: list[str], numerators: list, denominators: list) -> None:
+        columns["indicator"] += [code] * len(entities)
+        columns["level"] += [level] * len(entities)
+        columns["entity"] += entities
+        columns["numerator"] += numerators
+        columns["denominator"] += denominators
+
     for ind in INDICATORS:
-        if ind.per_file not in pairs:
-            inputs = _summed(ind, subs, files)
-            pairs[ind.per_file] = list(zip(inputs["school_id"], inputs["sha256"], strict=True))
-    for ind in INDICATORS:
-        parts = [
-            ind.figure(
-                Level.SCHOOL, school, period, float(num), None if den is None or den != den else float(den)
-            )
-            for school, sha in pairs[ind.per_file]
-            for num, den, _ in [by_key[(ind.code, sha)]]
-        ]
-        total = (
-            aggregate(parts, Level.MUNICIPALITY, municipality, period)
-            if parts
-            else ind.figure(Level.MUNICIPALITY, municipality, period, 0.0, 0.0 if ind.is_share else None)
-        )
-        if ind.code in shared:
-            total = replace(total, numerator=shared[ind.code])
-        if ind.registry:
-            total = replace(total, denominator=float(registry))
-        figures += [*parts, total] if ind.school_level else [total]
-    return suppress(figures, Level.MUNICIPALITY)
+        schools, nums, dens = parts[ind.per_file].get(ind.code, ([], [], []))
+        if nums:
+            total = max(nums) if ind.largest else sum(nums)
+            total_den = sum(d for d in dens if d is not None) if ind.is_share else None
+        else:
+            total, total_den = 0.0, 0.0 if ind.is_share else None
+        total = shared.get(ind.code, total)
+        total_den = float(registry) if ind.registry else total_den
+        if ind.school_level:
+            add(ind.code, Level.SCHOOL, schools, nums, dens)
+        add(ind.code, Level.MUNICIPALITY, [municipality], [total], [total_den])
+    marks = hidden_marks(
+        columns["indicator"],
+        columns["level"],
+        columns["entity"],
+        columns["numerator"],
+        columns["denominator"],
+        [None] * len(columns["indicator"]),
+        Level.MUNICIPALITY,
+    )
+    units = {i.code: i.unit for i in INDICATORS}
+    return pd.DataFrame(
+        {
+            "figure_id": [
+                format_id(code, level, entity, period, run_id)
+                for code, level, entity in zip(
+                    columns["indicator"], columns["level"], columns["entity"], strict=True
+                )
+            ],
+            "indicator": columns["indicator"],
+            "level": [level.value for level in columns["level"]],
+            "entity": columns["entity"],
+            "period": period,
+            "numerator": pd.array(columns["numerator"], dtype="float64"),
+            "denominator": pd.array(columns["denominator"], dtype="float64"),
+            "value": pd.array(
+                [
+                    figure_value(units[code], num, den)
+                    for code, num, den in zip(
+                        columns["indicator"], columns["numerator"], columns["denominator"], strict=True
+                    )
+                ],
+                dtype="float64",
+            ),
+            "hidden": pd.array(marks, dtype=object),
+        }
+    )[FIGURE_COLUMNS]
+
+
+def _parts(
+    subs: pd.DataFrame, files: pd.DataFrame, per_return: pd.DataFrame
+) -> dict[bool, dict[str, tuple[list[str], list[float], list[float | None]]]]:
+    """By `per_file`, then by indicator: (ОО, numerators, denominators) of what its municipal figure sums, in
+    the order of `subs` (or of `files`, for a `per_file` one)."""
+    contributions = per_return[["indicator", "sha256", "numerator", "denominator"]].drop_duplicates(
+        ["indicator", "sha256"],
+        keep="last",  # a return recomputed by this run: its new figures
+    )
+    parts: dict[bool, dict] = {}
+    for per_file, inputs in ((False, subs), (True, files)):
+        codes = [i.code for i in INDICATORS if i.per_file is per_file]
+        pairs = pd.DataFrame(
+            {"school_id": inputs["school_id"].to_numpy(), "sha256": inputs["sha256"].to_numpy()}
+        ).assign(order=range(len(inputs)))
+        merged = pairs.merge(contributions[contributions["indicator"].isin(codes)], on="sha256")
+        merged = merged.sort_values(["indicator", "order"], kind="stable")
+        bounds = merged["indicator"].ne(merged["indicator"].shift()).to_numpy().nonzero()[0].tolist()
+        schools, nums = merged["school_id"].tolist(), merged["numerator"].tolist()
+        dens = [None if d != d else d for d in merged["denominator"].tolist()]
+        codes_at = merged["indicator"].tolist()
+        parts[per_file] = {
+            codes_at[start]: (schools[start:end], nums[start:end], dens[start:end])
+            for start, end in zip(bounds, [*bounds[1:], len(merged)][: len(bounds)], strict=True)
+        }
+    return parts
 
 
 def _texts(
@@ -241,42 +335,32 @@ def _texts(
     for ind in INDICATORS:
         for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
             if ind.school_level:
-                texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)][2])
+                texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)])
         inputs = _summed(ind, subs, files)
         texts[(ind.code, municipality)] = _limited(
-            "; ".join(by_key[(ind.code, sha)][2] for sha in inputs["sha256"])
+            "; ".join(by_key[(ind.code, sha)] for sha in inputs["sha256"])
         )
     return texts
 
 
-def _contributions(per_return: pd.DataFrame) -> dict[tuple[str, str], tuple]:
-    """(indicator, sha256) -> (numerator, denominator, sources' text) of each return's stored figures."""
-    return {
-        (i, sha): (num, den, text)
-        for i, sha, num, den, text in zip(
-            per_return["indicator"],
-            per_return["sha256"],
-            per_return["numerator"],
-            per_return["denominator"],
+def _source_texts(per_return: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(indicator, sha256) -> the sources' text of each return's stored figures."""
+    return dict(
+        zip(
+            zip(per_return["indicator"], per_return["sha256"], strict=True),
             per_return["sources_text"],
             strict=True,
         )
-    }
+    )
 
 
 def stored_run(con, run_id: str) -> Computed:
     """A stored run as it was computed: its snapshot, its figures as stored, and where each came from."""
     municipality, period, shas = queries.run_inputs(con, run_id)
     subs, files = queries.current_returns(con, shas), queries.files_of(con, shas)
-    stored = queries.run_figures(con, run_id)
-    figures = [
-        BY_CODE[i].figure(Level(level), entity, p, num, den, hidden)
-        for i, level, entity, p, num, den, hidden, _ in stored
-    ]
-    ids = {(i, entity): fid for i, _, entity, *_, fid in stored}
-    sources = queries.return_figures(con, period, shas)
-    texts = _texts(municipality, subs, files, _contributions(sources))
-    return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts, ids=ids)
+    figures = queries.run_figure_frame(con, run_id)[FIGURE_COLUMNS]
+    texts = _texts(municipality, subs, files, _source_texts(queries.return_texts(con, period, shas)))
+    return Computed(run_id, municipality, period, shas, figures, subs, files, texts=texts)
 
 
 @rare_collections()
@@ -288,33 +372,16 @@ def store(
     return for correction makes a newer run); a rebuild or re-issue passes the journaled date."""
     run_id, figures, municipality, period = run.run_id, run.figures, run.municipality, run.period
     latest = as_of or queries.data_as_of(con, municipality, period, run.snapshot)
+    school = figures["level"].eq(Level.SCHOOL.value).to_numpy()
     sha_of = dict(zip(run.subs["school_id"], run.subs["sha256"], strict=True))
     summed = {ind.per_file: list(_summed(ind, run.subs, run.files)["sha256"]) for ind in INDICATORS}
-    ids = [f.id(run_id) for f in figures]  # formatted once
-    inputs = pd.DataFrame(
-        [(fid, sha_of[f.entity]) for fid, f in zip(ids, figures, strict=True) if f.level is Level.SCHOOL]
-        + [
-            (fid, sha)
-            for fid, f in zip(ids, figures, strict=True)
-            if f.level is Level.MUNICIPALITY
-            for sha in summed[BY_CODE[f.indicator].per_file]
-        ],
-        columns=["figure_id", "sha256"],
-    )
-    figure_rows = pd.DataFrame(
-        {
-            "figure_id": ids,
-            "run_id": run_id,
-            "indicator": [f.indicator for f in figures],
-            "level": [f.level.value for f in figures],
-            "entity": [f.entity for f in figures],
-            "period": [f.period for f in figures],
-            "numerator": [f.numerator for f in figures],
-            "denominator": [f.denominator for f in figures],
-            "value": [f.value for f in figures],
-            "hidden": [f.hidden for f in figures],
-        }
-    )
+    ids, shas = figures["figure_id"][school].tolist(), figures["entity"][school].map(sha_of).tolist()
+    for fid, code in zip(figures["figure_id"][~school], figures["indicator"][~school], strict=True):
+        inputs_of = summed[BY_CODE[code].per_file]
+        ids += [fid] * len(inputs_of)
+        shas += inputs_of
+    inputs = pd.DataFrame({"figure_id": ids, "sha256": shas}, columns=["figure_id", "sha256"])
+    figure_rows = figures.assign(run_id=run_id)
     row = {
         "run_id": run_id,
         "municipality": municipality,

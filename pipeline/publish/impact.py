@@ -45,15 +45,13 @@ def impact(con, ref: Reference, municipality: str, period: str, sha256: str) -> 
     if sha256 not in set(counted["sha256"]):
         return Impact(False, [])
     school = counted.set_index("sha256").at[sha256, "school_id"]
-    without = compute(con, ref, municipality, period, [s for s in snapshot if s != sha256]).figures
-    before = {(f.indicator, f.entity): f for f in without}
+    before = compute(con, ref, municipality, period, [s for s in snapshot if s != sha256]).shown()
     changes = []
     for code, level, entity, p, num, den, hidden, fid in queries.run_figures(con, run.run_id):
         if entity not in (municipality, school):
             continue
         after = BY_CODE[code].figure(Level(level), entity, p, num, den, hidden)
-        earlier = before.get((code, entity))
-        was = earlier.shown if earlier is not None else None
+        was = before.get((code, entity))
         if not _same(was, after.shown):
             changes.append(Change(code, Level(level), entity, was, after.shown, fid))
     order = {i: n for n, i in enumerate(BY_CODE)}

@@ -9,6 +9,9 @@ same run renders to the same bytes (`svod reissue`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
 
 from pipeline.bulk import rare_collections
 from pipeline.domain.indicators import BY_CODE, HEADLINES
@@ -82,7 +85,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
         "Знаменатель",
         "Источники (ОО, файл, версия, ячейки)",
     ]
-    ordered = sorted(figures, key=lambda f: (f.level is not Level.MUNICIPALITY, f.entity, f.indicator))
+    listed = _listed(figures)
     data_as_of = queries.run_of(con, run_id).created_at
     earlier = [
         (label, p, figs)
@@ -103,18 +106,12 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
         for code, (fid, value, num, den, run, hidden) in figs.items()
         if code in BY_CODE
     ]
-    totals = sum(f.level is Level.MUNICIPALITY for f in ordered)
+    totals = listed.totals
     rows = [
-        [
-            run.ids[(f.indicator, f.entity)],
-            BY_CODE[f.indicator].title,
-            f.level.ru,
-            f.entity,
-            BY_CODE[f.indicator].words,
-            *lineage_values(f.shown, f.numerator, f.denominator, f.hidden),
-            run.texts[(f.indicator, f.entity)],
-        ]
-        for f in ordered
+        [fid, BY_CODE[code].title, level.ru, entity, BY_CODE[code].words, *values, run.texts[(code, entity)]]
+        for fid, code, level, entity, values in zip(
+            listed.ids, listed.codes, listed.levels, listed.entities, listed.values, strict=True
+        )
     ]
     book.table(lineage, 0, lineage_header, [])
     book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
@@ -124,8 +121,8 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     # source lists are for the screen and `svod explain`
     lineage.print_area(0, 1, totals + len(earlier_rows), 7)
     row_of = {
-        (f.indicator, f.entity): n + FIRST_LINEAGE_ROW + (len(earlier_rows) if n >= totals else 0)
-        for n, f in enumerate(ordered)
+        key: n + FIRST_LINEAGE_ROW + (len(earlier_rows) if n >= totals else 0)
+        for n, key in enumerate(zip(listed.codes, listed.entities, strict=True))
     }
     row_of |= {(row[0], "lineage"): n + FIRST_LINEAGE_ROW + totals for n, row in enumerate(earlier_rows)}
     # indicators by school: ОО in rows, printed 10 indicators a page with the ОО repeated
@@ -143,18 +140,17 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     ws.set_v_pagebreaks(
         list(range(2 + INDICATOR_COLUMNS_PER_PAGE, 2 + len(HEADLINES), INDICATOR_COLUMNS_PER_PAGE))
     )
-    by_key = {(f.indicator, f.entity): f for f in figures}
+    shown = dict(zip(zip(listed.codes, listed.entities, strict=True), listed.shown, strict=True))
     names = {sid: schools[sid].short_name if sid in schools else sid for sid in reported}
     entities = [(sid, names[sid]) for sid in reported] + [(municipality, "ИТОГО")]
 
     def figure_cell(code: str, entity: str):
         """A figure's cell linked to its lineage row; blank where the figure has no value at this level."""
-        f = by_key.get((code, entity))
-        if f is None:
+        row = row_of.get((code, entity))
+        if row is None:
             return None
-        total = entity == municipality
-        fmt = book.figure_format(f.unit, total)
-        return book.figure_cell(f.shown, fmt, lineage_link(row_of[(code, entity)]))
+        fmt = book.figure_format(BY_CODE[code].unit, entity == municipality)
+        return book.figure_cell(shown[(code, entity)], fmt, lineage_link(row))
 
     book.bulk_rows(
         ws,
@@ -196,8 +192,8 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     returned = queries.returned_schools(con, municipality, period_code, run.snapshot)
     parts.title_sheet(book, sheets["Титул"], ref.regions[m.region], m, period, as_of, all_subs, returned)
     parts.technical_sheet(book, sheets[TECHNICAL_SHEET], run_id, ref.version)
-    parts.targets_sheet(book, sheets["Цели"], ref.targets, m, period, by_key, row_of)
-    parts.trends_sheet(book, sheets["Динамика"], ref.targets, m, period, earlier, by_key, row_of)
+    parts.targets_sheet(book, sheets["Цели"], ref.targets, m, period, shown, row_of)
+    parts.trends_sheet(book, sheets["Динамика"], ref.targets, m, period, earlier, shown, row_of)
     parts.roadmap_sheet(
         book,
         sheets["Дорожная карта"],
@@ -208,16 +204,14 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     parts.submissions_sheet(book, sheets["Сдача отчётов"], m, all_subs)
     parts.quality_sheet(con, book, sheets["Качество данных"], m, run.snapshot)
     data_rows = [
-        [
-            run.ids[(f.indicator, f.entity)],
-            f.indicator,
-            f.level.value,
-            f.entity,
-            f.period,
-            *lineage_values(f.shown, f.numerator, f.denominator, f.hidden)[1:],
-        ]
-        for f in ordered
-        if f.level is Level.MUNICIPALITY
+        [fid, code, Level.MUNICIPALITY.value, entity, period_code, *values[1:]]
+        for fid, code, entity, values in zip(
+            listed.ids[:totals],
+            listed.codes[:totals],
+            listed.entities[:totals],
+            listed.values[:totals],
+            strict=True,
+        )
     ]
     data = book.sheet(DATA_SHEET)
     book.table(data, 0, DATA_HEADER, data_rows)
@@ -237,6 +231,47 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
     sheets["Титул"].activate()
     atomic_copy(book.close(), latest)
     return latest
+
+
+class _Listed(NamedTuple):
+    """A run's figures in the lineage sheet's order (the municipality's first, then by ОО and indicator), as
+    columns: `values` is each one's [value, numerator, denominator] as a lineage row prints them."""
+
+    totals: int  # how many are the municipality's
+    ids: list[str]
+    codes: list[str]
+    levels: list[Level]
+    entities: list[str]
+    shown: list[float | str | None]
+    values: list[list]
+
+
+def _listed(figures: pd.DataFrame) -> _Listed:
+    def column(name: str) -> list:
+        return [None if v != v else v for v in figures[name].tolist()]  # blank, not NaN
+
+    ids, codes, levels, entities = (
+        figures[c].tolist() for c in ("figure_id", "indicator", "level", "entity")
+    )
+    value, numerator, denominator, hidden = (
+        column(c) for c in ("value", "numerator", "denominator", "hidden")
+    )
+    order = sorted(
+        range(len(ids)), key=lambda n: (levels[n] != Level.MUNICIPALITY.value, entities[n], codes[n])
+    )
+    shown = [hidden[n] or value[n] for n in order]
+    return _Listed(
+        totals=sum(levels[n] == Level.MUNICIPALITY.value for n in order),
+        ids=[ids[n] for n in order],
+        codes=[codes[n] for n in order],
+        levels=[Level(levels[n]) for n in order],
+        entities=[entities[n] for n in order],
+        shown=shown,
+        values=[
+            lineage_values(s, numerator[n], denominator[n], hidden[n])
+            for s, n in zip(shown, order, strict=True)
+        ],
+    )
 
 
 def publish(

@@ -74,7 +74,7 @@ LINES_PER_PAGE = 34  # rows of 15 points on a landscape A4 page within its margi
 CHART_LINES = 16  # rows a 320-pixel chart covers
 
 
-def targets_sheet(book: Book, ws, all_targets: list[Target], m, period, by_key, row_of):
+def targets_sheet(book: Book, ws, all_targets: list[Target], m, period, shown, row_of):
     """The municipality's seed and federal targets against its figures."""
     targets = [t for t in all_targets if t.applies(m.code, period) and t.indicator in BY_CODE]
     target_rows(
@@ -84,7 +84,7 @@ def targets_sheet(book: Book, ws, all_targets: list[Target], m, period, by_key, 
             (
                 f"{t.indicator} {BY_CODE[t.indicator].title}",
                 t,
-                by_key[(t.indicator, m.code)].shown,
+                shown[(t.indicator, m.code)],
                 row_of[(t.indicator, m.code)],
             )
             for t in targets
@@ -158,7 +158,7 @@ TREND_TITLE_WIDTH = 60  # characters
 
 
 def trends_sheet(
-    book: Book, ws, targets: list[Target], m, period, earlier: list[tuple[str, object, dict]], by_key, row_of
+    book: Book, ws, targets: list[Target], m, period, earlier: list[tuple[str, object, dict]], shown, row_of
 ):
     """Each indicator now and in the earlier comparable periods held in the warehouse (`Municipality.comparable`),
     with the change; charts over the periods for the indicators with targets, shares and counts apart. Every
@@ -177,20 +177,20 @@ def trends_sheet(
     ws.set_column(1, len(header) - 1, 11)
     lines = 3
     for r, code in enumerate(codes, start=1):
-        ind, now = BY_CODE[code], by_key[(code, m.code)]
+        ind, now = BY_CODE[code], shown[(code, m.code)]
         book.text(ws, r, 0, f"{code} {ind.title}", book.wrap)
         lines += book.wrapped_row(ws, r, [(f"{code} {ind.title}", TREND_TITLE_WIDTH)])
         values = [_shown(figs.get(code)) for _, _, figs in earlier]
         cells = [(fid, value, row_of.get((fid, "lineage"))) for fid, value in values] + [
-            (None, now.shown, row_of[(code, m.code)])
+            (None, now, row_of[(code, m.code)])
         ]
         for c, (_, value, row) in enumerate(cells, start=1):
             book.linked_figure(
                 ws, r, c, value, book.figure_format(ind.unit), lineage_link(row) if row else None
             )
         for c, (_, value) in enumerate(values, start=len(cells) + 1):
-            if isinstance(value, int | float) and isinstance(now.shown, int | float):
-                ws.write_number(r, c, round(now.shown - value, 1), book.change_format(ind.unit))
+            if isinstance(value, int | float) and isinstance(now, int | float):
+                ws.write_number(r, c, round(now - value, 1), book.change_format(ind.unit))
     if not earlier:
         book.text(
             ws,

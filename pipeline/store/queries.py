@@ -113,9 +113,19 @@ def verdicts_of(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, st
 
 
 def return_figures(con: duckdb.DuckDBPyConnection, period: str, shas: list[str]) -> pd.DataFrame:
-    """The figures computed for each of these returns (once per return and indicator), with their sources' text."""
+    """The figures computed for each of these returns (once per return and indicator)."""
     return con.execute(
-        "SELECT * FROM return_figure WHERE period = ? AND list_contains(?, sha256)", [period, shas]
+        "SELECT indicator, period, sha256, school_id, numerator, denominator FROM return_figure "
+        "WHERE period = ? AND list_contains(?, sha256)",
+        [period, shas],
+    ).df()
+
+
+def return_texts(con: duckdb.DuckDBPyConnection, period: str, shas: list[str]) -> pd.DataFrame:
+    """Where each of these returns' figures came from, in words (indicator, sha256, sources_text)."""
+    return con.execute(
+        "SELECT indicator, sha256, sources_text FROM return_figure WHERE period = ? AND list_contains(?, sha256)",
+        [period, shas],
     ).df()
 
 
@@ -135,6 +145,15 @@ def run_figures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:
         "WHERE run_id = ?",
         [run_id],
     ).fetchall()
+
+
+def run_figure_frame(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """The figures of a stored run, one row each (as `publish.compute.FIGURE_COLUMNS`)."""
+    return con.execute(
+        "SELECT figure_id, indicator, level, entity, period, numerator, denominator, value, hidden FROM figure "
+        "WHERE run_id = ?",
+        [run_id],
+    ).df()
 
 
 class RunRow(NamedTuple):
