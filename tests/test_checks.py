@@ -194,15 +194,16 @@ def test_sheets_listed_in_another_attribute_order_read_the_same(make_return, tmp
 
     path = make_return()
 
+    def flipped(tag: re.Match) -> bytes:  # attributes in reverse order, single-quoted, one a line
+        name = tag[1]
+        pairs = re.findall(rb'([\w:]+)="([^"]*)"', tag[0])
+        return b"<" + name + b" " + b"\n ".join(k + b"='" + v + b"'" for k, v in reversed(pairs)) + b"/>"
+
     def reorder(name: str, xml: bytes) -> bytes:
         if name == "xl/workbook.xml":
-            return re.sub(
-                rb'<sheet name="([^"]*)" sheetId="(\d+)" state="(\w+)" r:id="(\w+)" */>',
-                rb"<sheet r:id='\4' state='\3' sheetId='\2'\n name='\1'/>",
-                xml,
-            )
+            return re.sub(rb"<(sheet)\b[^>]*/>", flipped, xml)
         if name == "xl/_rels/workbook.xml.rels":
-            return re.sub(rb'Target="([^"]*)" Id="(\w+)"', rb"Id='\2' Target='\1'", xml)
+            return re.sub(rb"<(Relationship)\b[^>]*/>", flipped, xml)
         return xml
 
     rewritten = _rewritten(path, tmp_path, reorder)

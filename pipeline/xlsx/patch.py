@@ -34,7 +34,7 @@ from pipeline.xlsx.package import (
     sheet_parts,
 )
 from pipeline.xlsx.plain_book import inline
-from pipeline.xlsx.school_layout import column_letter
+from pipeline.xlsx.school_layout import column_index, column_letter
 from pipeline.xlsx.zipwrite import repack
 
 ISSUES_SHEET = "Ошибки"
@@ -167,13 +167,6 @@ class Styles:
 # --- flagged cells ---------------------------------------------------------------------------------------------
 
 
-def _column_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
 def _base_format(sheet: str, row_tag: str | None, column: int) -> int:
     """The format an absent cell shows: its row's, if the row has one, else its column's, else the default."""
     if row_tag and 'customFormat="1"' in row_tag and (m := re.search(r'\ss="(\d+)"', row_tag)):
@@ -192,7 +185,7 @@ def _mark_cells(pkg: Package, part: str, cells: dict[str, list[Issue]], styles: 
     rows: dict[int, list[tuple[int, str, Issue]]] = {}
     for ref, found in cells.items():
         letters, row = _CELL_REF.match(ref).groups()
-        rows.setdefault(int(row), []).append((_column_number(letters), ref, found))
+        rows.setdefault(int(row), []).append((column_index(letters) + 1, ref, found))
     for row, wanted in sorted(rows.items()):
         sheet = _mark_row(sheet, row, sorted(wanted), styles)
     pkg.write(part, sheet)
@@ -232,7 +225,7 @@ def _mark_row(sheet: str, row: int, wanted: list, styles: Styles) -> str:
                 (
                     c
                     for c in re.finditer(r'<c\b[^>]*\sr="([A-Z]+)\d+"', inner)
-                    if _column_number(c.group(1)) > col
+                    if column_index(c.group(1)) + 1 > col
                 ),
                 None,
             )
@@ -270,7 +263,7 @@ def _add_comments(pkg: Package, part: str, cells: dict[str, list[Issue]]) -> Non
     shapes = []
     for k, ref in enumerate(cells, start=1):
         letters, row = _CELL_REF.match(ref).groups()
-        col, r = _column_number(letters) - 1, int(row) - 1
+        col, r = column_index(letters), int(row) - 1
         shapes.append(
             f'<v:shape id="_x0000_s{number * 1024 + k}" type="#_x0000_t202" style="position:absolute;'
             'margin-left:60pt;margin-top:2pt;width:270pt;height:120pt;z-index:1;visibility:hidden" '

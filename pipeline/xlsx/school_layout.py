@@ -31,6 +31,14 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def column_index(letters: str) -> int:
+    """Excel letters -> 0-based column index (the inverse of `column_letter`)."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 class Identity(SignedRecord):
     """What the template was issued for; signed, stored on the identity sheet as key/value rows."""
 

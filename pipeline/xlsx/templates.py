@@ -90,7 +90,12 @@ class TemplateWriter:
         self.catalogue = catalogue
         self.book = xlsxwriter.Workbook(
             str(path),
-            {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+            {
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "in_memory": True,
+            },
         )
         self.book.set_properties({"title": "Мониторинг наставничества", "created": FIXED_DOCUMENT_DATE})
         b = self.book
