@@ -79,8 +79,14 @@ def _open(path: Path, read_only: bool, memory_limit: str, deadline: float) -> du
 
 @cache
 def schema_version() -> str:
-    """A digest of what `ensure_schema` makes: the schema, the views and the catalogue's fact tables."""
-    made = SCHEMA.read_bytes() + VIEWS.read_bytes() + load_catalogue().fingerprint.encode()
+    """A digest of what `ensure_schema` makes: the schema, the views, the catalogue's fact tables and the
+    migrations of this module (a warehouse stamped with it needs none of them again)."""
+    made = (
+        SCHEMA.read_bytes()
+        + VIEWS.read_bytes()
+        + load_catalogue().fingerprint.encode()
+        + Path(__file__).read_bytes()
+    )
     return hashlib.sha256(made).hexdigest()[:16]
 
 
@@ -97,19 +103,22 @@ def fact_table(sheet: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
-    """Migrate: create what is missing, convert older layouts, and load the reference data if it changed."""
-    _split_lineage(con)
-    decided = _has_column(con, "figure", "hidden")
-    con.execute(SCHEMA.read_text())
-    con.execute(VIEWS.read_text())
-    if not decided:
-        _decide_hidden(con)
-    for sheet in load_catalogue().sheets:
-        cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})"
-        )
-    con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('schema', ?)", [schema_version()])
+    """Migrate: create what is missing, convert older layouts, and load the reference data if it changed. A
+    warehouse already stamped with this `schema_version` is left as it is: re-creating the views on every
+    connection would make each one's close write the catalogue again."""
+    if not _up_to_date(con):
+        _split_lineage(con)
+        decided = _has_column(con, "figure", "hidden")
+        con.execute(SCHEMA.read_text())
+        con.execute(VIEWS.read_text())
+        if not decided:
+            _decide_hidden(con)
+        for sheet in load_catalogue().sheets:
+            cols = ", ".join(f'"{c.code}" {SQL_TYPES.get(c.type, "VARCHAR")}' for c in sheet.columns)
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {fact_table(sheet.code)} (sha256 VARCHAR, src_row INTEGER, {cols})"
+            )
+        con.execute("INSERT OR REPLACE INTO svod_meta VALUES ('schema', ?)", [schema_version()])
     loaded = con.execute("SELECT value FROM svod_meta WHERE key = 'reference'").fetchone()
     if loaded is None or loaded[0] != _reference_version(ref):
         refresh_reference(con, ref)
