@@ -20,7 +20,7 @@ from python_calamine import CalamineWorkbook
 
 from contracts.catalogue import load_catalogue
 from pipeline.xlsx.package import Package, attrs, check_well_formed, sheet_parts
-from pipeline.xlsx.plain_book import inline, number
+from pipeline.xlsx.plain_book import number, xml_text
 from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET, column_index, column_letter
 from pipeline.xlsx.zipwrite import repack
 
@@ -448,12 +448,14 @@ def make_mistake(data: dict[str, list[dict]], mistake: str) -> None:
 
 def fill(template: Path, out: Path, data: dict[str, list[dict]]) -> Path:
     """Write rows into a copy of the template by machine code (row 2), as a curator types them in: each value in
-    the cell's own format (a new cell takes its column's, and a date a date format); strings inline."""
+    the cell's own format (a new cell takes its column's, and a date a date format); text in the shared strings,
+    as office suites keep it."""
     raw = template.read_bytes()
     codes = CalamineWorkbook.from_filelike(io.BytesIO(raw))
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         pkg = Package(raw, archive.infolist(), archive)
         parts, dates = sheet_parts(pkg), _date_formats(pkg.read("xl/styles.xml"))
+        strings = _SharedStrings(pkg.read(SHARED_STRINGS))
         for sheet in load_catalogue().sheets:
             rows = data.get(sheet.code, [])
             if rows:
@@ -461,7 +463,9 @@ def fill(template: Path, out: Path, data: dict[str, list[dict]]) -> Path:
                     code: c
                     for c, code in enumerate(codes.get_sheet_by_name(sheet.title).to_python()[CODE_ROW - 1])
                 }
-                pkg.write(parts[sheet.title], _typed_in(pkg.read(parts[sheet.title]), rows, columns, dates))
+                typed = _typed_in(pkg.read(parts[sheet.title]), rows, columns, dates, strings)
+                pkg.write(parts[sheet.title], typed)
+        pkg.write(SHARED_STRINGS, strings.xml())
         for name, payload in pkg.changed.items():
             check_well_formed(name, payload)
         filled = repack(pkg.data, pkg.infos, pkg.changed)
@@ -474,6 +478,7 @@ _ROW = re.compile(r'<row\b[^>]*\sr="(\d+)"[^>]*?(?:/>|>.*?</row>)', re.S)
 _CELL = re.compile(r'<c\b[^>]*\sr="([A-Z]+)\d+"[^>]*?(?:/>|>.*?</c>)', re.S)
 _STYLE = re.compile(r'\ss="(\d+)"')
 EXCEL_EPOCH = date(1899, 12, 30)
+SHARED_STRINGS = "xl/sharedStrings.xml"
 
 
 def _date_formats(styles: str) -> list[int]:
@@ -488,7 +493,39 @@ def _date_formats(styles: str) -> list[int]:
     return [n for n, f in enumerate(formats) if 14 <= f <= 22 or f in custom]
 
 
-def _typed_in(sheet: str, rows: list[dict], columns: dict[str, int], dates: list[int]) -> str:
+class _SharedStrings:
+    """A workbook's shared strings with the texts typed in appended (each new text once)."""
+
+    def __init__(self, part: str):
+        self.part = part
+        self.known = len(re.findall(r"<si\b", part))
+        self.added: dict[str, int] = {}
+        self.uses = 0
+
+    def index(self, text: str) -> int:
+        self.uses += 1
+        if text not in self.added:
+            self.added[text] = self.known + len(self.added)
+        return self.added[text]
+
+    def xml(self) -> str:
+        items = "".join(f'<si><t xml:space="preserve">{xml_text(t)}</t></si>' for t in self.added)
+        counted = re.sub(
+            r"<sst\b[^>]*>",
+            lambda m: re.sub(
+                r'uniqueCount="\d+"',
+                f'uniqueCount="{self.known + len(self.added)}"',
+                re.sub(r'\scount="(\d+)"', lambda c: f' count="{int(c[1]) + self.uses}"', m[0]),
+            ),
+            self.part,
+            count=1,
+        )
+        return counted.replace("</sst>", items + "</sst>", 1)
+
+
+def _typed_in(
+    sheet: str, rows: list[dict], columns: dict[str, int], dates: list[int], strings: _SharedStrings
+) -> str:
     """A sheet's XML with `rows` typed into its data rows (from FIRST_DATA_ROW), other cells and rows kept."""
     column_style = {}
     for tag in re.findall(r"<col\b[^>]*>", sheet):
@@ -510,7 +547,7 @@ def _typed_in(sheet: str, rows: list[dict], columns: dict[str, int], dates: list
             style = int(style[1]) if style else column_style.get(c, 0)
             ref = f"{column_letter(c)}{r}"
             if isinstance(value, str):
-                cells[c] = inline(ref, value, style)
+                cells[c] = f'<c r="{ref}" s="{style}" t="s"><v>{strings.index(value)}</v></c>'
             elif isinstance(value, bool):
                 cells[c] = f'<c r="{ref}" s="{style}" t="b"><v>{int(value)}</v></c>'
             elif isinstance(value, date):
