@@ -1,8 +1,9 @@
 """Which published figures are hidden, and what is printed instead (domain.md §3 I15, §4 п.2).
 
-Decided once, where a run's figures are computed (`suppress`), and carried by each figure (`Figure.hidden`,
-stored in the warehouse's `figure.hidden`): every sheet, lineage row, trend, chart, command, view and page prints
-`Figure.shown` and, for a hidden figure, `HIDDEN_PART` for its numerator and denominator.
+Decided once, where a run's figures are computed (`hidden_marks` over a run's columns, or `suppress` over a list
+of figures), and carried by each figure (`Figure.hidden`, stored in the warehouse's `figure.hidden`): every sheet,
+lineage row, trend, chart, command, view and page prints the mark instead of the value and, for a hidden
+figure, `HIDDEN_PART` for its numerator and denominator.
 
 - A survey figure of fewer than MIN_RESPONDENTS respondents is hidden for everyone: its mean, share satisfied
   and response rate alike (`Indicator.respondents` names the part that counts them).

@@ -56,9 +56,8 @@ class Computed:
     municipality: str
     period: str
     snapshot: list[str]  # every checked return the run saw
-    figures: (
-        pd.DataFrame
-    )  # FIGURE_COLUMNS: each indicator's ОО in the order of `subs`, then the municipality's
+    # FIGURE_COLUMNS, a row a figure: each indicator's ОО in the order of `subs`, then the municipality's
+    figures: pd.DataFrame
     subs: pd.DataFrame  # the returns that count: each school's newest accepted one
     files: pd.DataFrame  # every received file of the snapshot (what a `per_file` indicator sums)
     new_figures: pd.DataFrame | None = None  # per-return figures first computed by this run (stored with it)
