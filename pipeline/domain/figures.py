@@ -71,6 +71,12 @@ def figure_value(unit: Unit, numerator: float, denominator: float | None) -> flo
     return share(numerator, denominator, 100 if unit is Unit.PERCENT else 1)
 
 
+def shown_value(value: float | None, hidden: str | None) -> float | str | None:
+    """A figure as every sheet, command, view and page prints it: the mark where it is hidden, else its value
+    (None, not NaN, where there is none)."""
+    return hidden or (None if value is None or value != value else value)
+
+
 @dataclass(frozen=True)
 class Figure:
     indicator: str
@@ -93,8 +99,8 @@ class Figure:
 
     @property
     def shown(self) -> float | str | None:
-        """The value as every sheet, command, view and page prints it: the mark where it is hidden."""
-        return self.hidden or self.value
+        """The value as every sheet, command, view and page prints it (`shown_value`)."""
+        return shown_value(self.value, self.hidden)
 
     def id(self, run_id: str) -> str:
         return FigureId(self.indicator, self.level, self.entity, self.period, run_id).format()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from contracts.catalogue import load_catalogue
 from pipeline.bulk import rare_collections
-from pipeline.domain.figures import figure_value, format_id, run_id_for
+from pipeline.domain.figures import figure_value, format_id, run_id_for, shown_value
 from pipeline.domain.indicators import (
     BY_CODE,
     EMPTY_SHEET,
@@ -69,7 +69,7 @@ class Computed:
         """(indicator, entity) -> the figure as every sheet and page prints it: the mark where it is hidden."""
         f = self.figures
         return {
-            (code, entity): hidden or (None if value != value else value)
+            (code, entity): shown_value(value, hidden)
             for code, entity, value, hidden in zip(
                 f["indicator"], f["entity"], f["value"], f["hidden"], strict=True
             )

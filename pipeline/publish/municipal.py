@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from pipeline.bulk import rare_collections
+from pipeline.domain.figures import shown_value
 from pipeline.domain.indicators import BY_CODE, HEADLINES
 from pipeline.domain.suppression import lineage_values
 from pipeline.domain.vocabulary import Level
@@ -99,7 +100,7 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
             Level.MUNICIPALITY.ru,
             municipality,
             BY_CODE[code].words,
-            *lineage_values(hidden or value, num, den, hidden),
+            *lineage_values(shown_value(value, hidden), num, den, hidden),
             f"сводка за {p.code} (расчёт {run})",
         ]
         for _, p, figs in earlier
@@ -259,7 +260,7 @@ def _listed(figures: pd.DataFrame) -> _Listed:
     order = sorted(
         range(len(ids)), key=lambda n: (levels[n] != Level.MUNICIPALITY.value, entities[n], codes[n])
     )
-    shown = [hidden[n] or value[n] for n in order]
+    shown = [shown_value(value[n], hidden[n]) for n in order]
     return _Listed(
         totals=sum(levels[n] == Level.MUNICIPALITY.value for n in order),
         ids=[ids[n] for n in order],

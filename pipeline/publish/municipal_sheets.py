@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
+from pipeline.domain.figures import shown_value
 from pipeline.domain.indicators import BREAKDOWNS, BY_CODE
 from pipeline.domain.vocabulary import Severity, Verdict
 from pipeline.reference import Target
@@ -230,7 +231,7 @@ def _shown(earlier: tuple | None) -> tuple[str | None, float | str | None]:
     if earlier is None:
         return None, None
     fid, value, _, _, _, hidden = earlier
-    return fid, hidden or value
+    return fid, shown_value(value, hidden)
 
 
 BREAKDOWN_TITLE_WIDTH = 60  # characters
