@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -842,10 +843,9 @@ def _cells(frame: F, sheet: str, code: str, letters: Letters) -> list[str]:
     rows = frame["src_row"].to_numpy()
     if sheet == INTAKE:
         return [f"версия {int(row)}" for row in rows]
-    letter = letters.of(sheet, code)
-    return [
-        f"{letter.get(sha, '?')}{int(row)}" for sha, row in zip(frame["sha256"].to_numpy(), rows, strict=True)
-    ]
+    column_of = letters.of(sheet, code)
+    columns = map(column_of.get, frame["sha256"].to_numpy(), repeat("?"))
+    return [f"{column}{row}" for column, row in zip(columns, rows.astype(np.int64).tolist(), strict=True)]
 
 
 Sources = dict[str, object]  # SOURCE_COLUMNS -> a column's values (or one value for every row); joined once

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from contracts.catalogue import load_catalogue
@@ -86,53 +87,102 @@ def _limited(text: str) -> str:
 _CELL = re.compile(r"([A-Z]+)(\d+)")
 
 
-def cell_ranges(cells: list[str], addresses: dict | None = None) -> str:
-    """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7".
-    `addresses` keeps each cell's (column, row) between calls, or None for a cell that is not an address."""
-    addresses = {} if addresses is None else addresses
-    runs: list[list | str] = []  # [column, first row, last row], or a cell that is not an address, as written
-    for cell in cells:
-        if cell not in addresses:
-            m = _CELL.fullmatch(cell)
-            addresses[cell] = (m[1], int(m[2])) if m else None
-        address = addresses[cell]
-        last = runs[-1] if runs else None
-        if address and isinstance(last, list) and last[0] == address[0] and address[1] == last[2] + 1:
-            last[2] += 1
-        else:
-            runs.append([address[0], address[1], address[1]] if address else cell)
-    return ", ".join(
-        run
-        if isinstance(run, str)
-        else f"{run[0]}{run[1]}" + (f":{run[0]}{run[2]}" if run[2] > run[1] else "")
-        for run in runs
+def _runs(cells: np.ndarray, segments: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Each segment's cells (consecutive rows sharing a segment number) as runs down a column, in their order:
+    (each run in words, "A3" or "A3:A9" or a cell that is not an address as written; each run's segment)."""
+    if not len(cells):
+        return [], segments[:0]
+    codes, distinct = pd.factorize(cells)  # a municipality's returns cite a few thousand distinct cells
+    addresses = [_CELL.fullmatch(cell) for cell in distinct]
+    written = np.array(
+        [f"{m[1]}{int(m[2])}" if m else cell for m, cell in zip(addresses, distinct, strict=True)],
+        dtype=object,
     )
+    column = pd.factorize(np.array([m[1] if m else None for m in addresses], dtype=object))[0]
+    row = np.array([int(m[2]) if m else -2 for m in addresses], dtype=np.int64)
+    column, row, is_address = column[codes], row[codes], column[codes] >= 0
+    starts = np.ones(len(cells), dtype=bool)
+    starts[1:] = (
+        (segments[1:] != segments[:-1])
+        | ~is_address[1:]
+        | ~is_address[:-1]
+        | (column[1:] != column[:-1])
+        | (row[1:] != row[:-1] + 1)
+    )
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], len(cells)) - 1
+    texts = written[codes]
+    return [
+        texts[a] if a == b else f"{texts[a]}:{texts[b]}"
+        for a, b in zip(first.tolist(), last.tolist(), strict=True)
+    ], segments[first]
+
+
+def _joined_by(texts: list[str], groups: np.ndarray, separator: str) -> list[str]:
+    """`texts` of consecutive equal `groups` joined, one per group, in order."""
+    bounds = np.flatnonzero(np.diff(groups)) + 1
+    edges = [0, *bounds.tolist(), len(texts)]
+    return [separator.join(texts[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def cell_ranges(cells: list[str]) -> str:
+    """A sheet's cells in words, each run down a column as a range: ["A3", "A4", "A5", "C7"] -> "A3:A5, C7"."""
+    return ", ".join(_runs(np.array(cells, dtype=object), np.zeros(len(cells), dtype=np.int64))[0])
 
 
 def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tuple[str, str], str]:
-    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3:A9, A12, Лист 2!B3; …», parts in a fixed
-    order, each sheet's cells in their order with runs down a column as ranges."""
-    cells: dict[tuple, dict[str, list[str]]] = {}
-    columns = [sources[c] for c in ("indicator", "sha256", "school_id", "part", "sheet", "cell")]
-    for indicator, sha, school, part, sheet, cell in zip(*columns, strict=True):
-        cells.setdefault((indicator, sha, school, part), {}).setdefault(sheet, []).append(cell)
-    texts: dict[tuple[str, str], list[str]] = {}
-    addresses: dict[str, tuple[str, int] | None] = {}
-    ranges: dict[tuple[str, ...], str] = {}  # several indicators of a return often cite the same cells
-    for (indicator, sha, school, part), sheets in sorted(cells.items()):
-        refs = []
-        for sheet, listed in sheets.items():
-            if listed == [""]:
-                refs.append(f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}")
-                continue
-            key = tuple(listed)
-            if key not in ranges:
-                ranges[key] = cell_ranges(listed, addresses)
-            refs.append(f"{SHEET_TITLES[sheet]}!{ranges[key]}")
-        texts.setdefault((indicator, sha), []).append(
-            f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {', '.join(refs)}"
+    """(indicator, sha256) -> «ОО (файл …, версия …) числитель: Лист!A3:A9, A12, Лист 2!B3; …»: parts in order
+    of (ОО, part), each part's sheets in the order they were cited, each sheet's cells in their order with runs
+    down a column as ranges. Worked out over columns: a municipality cites half a million cells."""
+    if not len(sources):
+        return {}
+    keys = ("indicator", "sha256", "school_id", "part", "sheet")
+    codes, names = zip(*(pd.factorize(sources[k].to_numpy(), sort=True) for k in keys), strict=True)
+    part_of = np.zeros(len(sources), dtype=np.int64)  # (indicator, sha256, ОО, part), numbered in sort order
+    for code, name in zip(codes[:4], names[:4], strict=True):
+        part_of = part_of * len(name) + code
+    cited = part_of * len(names[4]) + codes[4]  # … and sheet
+    position = np.arange(len(sources))
+    first_cited = pd.Series(position).groupby(cited).transform("min").to_numpy()
+    order = np.lexsort((position, first_cited, part_of))
+    cells, cited, part_of = sources["cell"].to_numpy()[order], cited[order], part_of[order]
+    value = {key: name[code[order]] for key, code, name in zip(keys, codes, names, strict=True)}
+
+    sheet_at = np.flatnonzero(np.diff(cited, prepend=-1))  # each cited sheet's first row
+    sheet_end = np.append(sheet_at[1:], len(cells))
+    runs, run_sheet = _runs(cells, cited)
+    sheets = [
+        f"{SHEET_TITLES[sheet]} {EMPTY_SHEET}"
+        if end - at == 1 and cells[at] == ""
+        else f"{SHEET_TITLES[sheet]}!{listed}"
+        for sheet, at, end, listed in zip(
+            value["sheet"][sheet_at],
+            sheet_at.tolist(),
+            sheet_end.tolist(),
+            _joined_by(runs, run_sheet, ", "),
+            strict=True,
         )
-    return {key: "; ".join(parts) for key, parts in texts.items()}
+    ]
+    part_at = sheet_at[np.flatnonzero(np.diff(part_of[sheet_at], prepend=-1))]  # each part's first row
+    parts = [
+        f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {listed}"
+        for school, sha, part, listed in zip(
+            value["school_id"][part_at],
+            value["sha256"][part_at],
+            value["part"][part_at],
+            _joined_by(sheets, part_of[sheet_at], ", "),
+            strict=True,
+        )
+    ]
+    returns = part_of[part_at] // (len(names[2]) * len(names[3]))  # (indicator, sha256): a return's ОО is one
+    return_at = part_at[np.flatnonzero(np.diff(returns, prepend=-1))]
+    return dict(
+        zip(
+            zip(value["indicator"][return_at], value["sha256"][return_at], strict=True),
+            _joined_by(parts, returns, "; "),
+            strict=True,
+        )
+    )
 
 
 PER_RETURN = [i for i in INDICATORS if not i.per_file]

@@ -9,7 +9,6 @@ import json
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from pipeline.store.warehouse import insert_frame, transaction
 
@@ -43,14 +42,16 @@ def replace_run(
                 json.dumps(run["submissions"]),
             ],
         )
-        fresh = list(new_figures["sha256"] + "|" + new_figures["indicator"])
+        con.register("fresh", new_figures[["sha256", "indicator"]].drop_duplicates())
         for table in ("return_figure", "return_source"):
             con.execute(
-                f"DELETE FROM {table} WHERE period = ? AND list_contains(?, sha256 || '|' || indicator)",
-                [period, fresh],
+                f"DELETE FROM {table} t USING fresh f "
+                "WHERE t.period = ? AND t.sha256 = f.sha256 AND t.indicator = f.indicator",
+                [period],
             )
+        con.unregister("fresh")
         insert_frame(con, "return_figure", new_figures)
-        insert_frame(con, "return_source", pa.Table.from_pandas(new_sources, preserve_index=False))
+        insert_frame(con, "return_source", new_sources)  # as a frame: Arrow would copy every string first
         insert_frame(con, "figure", figures)
         insert_frame(con, "figure_input", inputs)
 

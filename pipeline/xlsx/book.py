@@ -16,6 +16,7 @@ import re
 import zipfile
 from contextlib import ExitStack
 from datetime import datetime
+from itertools import zip_longest
 from pathlib import Path
 from typing import NamedTuple
 
@@ -262,44 +263,69 @@ class Book:
     def _bulk_xml(
         self, r0: int, rows: list[list], heights: dict[int, float], strings: dict[str, int]
     ) -> tuple[str, str]:
-        """(the rows' XML, their links' XML). Text goes to the shared strings (`strings`: text -> its index),
-        each distinct text escaped once: a lineage sheet repeats every indicator's title and formula for each
-        ОО, and shared, they are a third of its bytes."""
-        plain, whole = self.plain._get_xf_index(), self._figure[(Unit.COUNT, False)]._get_xf_index()
-        letters = [column_letter(c) for c in range(max(map(len, rows), default=0))]
-        links = []
-
-        def text(ref: str, value, style: int) -> str:
-            value = value if type(value) is str else str(value)
-            index = strings.get(value)
-            if index is None:
-                index = strings[value] = len(strings)
-            return f'<c r="{ref}" t="s" s="{style}"><v>{index}</v></c>'
-
+        """(the rows' XML, their links' XML), worked out a column at a time: a column of plain text and numbers
+        (most of a lineage sheet) is written in one pass without the checks a `Cell` needs. Text goes to the
+        shared strings (`strings`: text -> its index), each distinct text escaped once: a lineage sheet repeats
+        every indicator's title and formula for each ОО, and shared, they are a third of its bytes."""
+        numbers = range(r0 + 1, r0 + len(rows) + 1)  # Excel counts rows from 1
+        links: list[str] = []
+        columns = [
+            self._column_xml(column_letter(c), values, numbers, strings, links)
+            for c, values in enumerate(zip_longest(*rows))
+        ]
         out = []
-        for r, row in enumerate(rows, start=r0 + 1):  # Excel counts rows from 1
-            cells = []
-            for c, v in enumerate(row):
-                style = None
-                if type(v) is Cell:
-                    if v.link:
-                        location = html.escape(v.link.removeprefix("internal:"))
-                        links.append(f'<hyperlink ref="{letters[c]}{r}" location="{location}"/>')
-                    v, style = v.value, v.fmt._get_xf_index() if v.fmt is not None else None
-                kind = type(v)
-                if kind is str:  # the common cases first: this loop runs once per cell
-                    if v:
-                        cells.append(text(f"{letters[c]}{r}", v, plain if style is None else style))
-                elif kind is float or kind is int or _is_number(v):
-                    fmt = style if style is not None else whole if float(v).is_integer() else None
-                    if v == v:  # not NaN
-                        cells.append(number(f"{letters[c]}{r}", v, fmt))
-                elif v is not None and v == v:
-                    cells.append(text(f"{letters[c]}{r}", v, plain if style is None else style))
+        for r, cells in zip(
+            numbers, zip(*columns, strict=True) if columns else [()] * len(rows), strict=True
+        ):
             height = heights.get(r - 1)
             tall = f' ht="{height}" customHeight="1"' if height else ""
             out.append(f'<row r="{r}"{tall}>{"".join(cells)}</row>')
         return "".join(out), "".join(links)
+
+    def _column_xml(
+        self, letter: str, values: tuple, numbers: range, strings: dict[str, int], links: list[str]
+    ) -> list[str]:
+        """Each cell of one column in XML ("" where it is blank), its links added to `links`."""
+        plain, whole = self.plain._get_xf_index(), self._figure[(Unit.COUNT, False)]._get_xf_index()
+        if set(map(type, values)) <= {str, float, int, type(None)}:  # no cell of its own format or link
+            return [
+                (
+                    f'<c r="{letter}{r}" t="s" s="{plain}"><v>{strings.setdefault(v, len(strings))}</v></c>'
+                    if v
+                    else ""
+                )
+                if type(v) is str
+                else ""
+                if v is None or v != v
+                else number(f"{letter}{r}", v, whole if float(v).is_integer() else None)
+                for r, v in zip(numbers, values, strict=True)
+            ]
+
+        def cell(r: int, v) -> str:
+            ref, style = f"{letter}{r}", None
+            if type(v) is Cell:
+                if v.link:
+                    location = html.escape(v.link.removeprefix("internal:"))
+                    links.append(f'<hyperlink ref="{ref}" location="{location}"/>')
+                v, style = v.value, v.fmt._get_xf_index() if v.fmt is not None else None
+            kind = type(v)
+            if kind is str:
+                if not v:
+                    return ""
+            elif kind is float or kind is int or _is_number(v):
+                if v != v:  # NaN
+                    return ""
+                return number(
+                    ref, v, style if style is not None else whole if float(v).is_integer() else None
+                )
+            elif v is None or v != v:
+                return ""
+            else:
+                v = str(v)
+            index = strings.setdefault(v, len(strings))
+            return f'<c r="{ref}" t="s" s="{plain if style is None else style}"><v>{index}</v></c>'
+
+        return [cell(r, v) for r, v in zip(numbers, values, strict=True)]
 
     def _write_bulk_rows(self) -> None:
         """Splice the bulk rows (and their links) into the written sheets, with their shared strings, copying
