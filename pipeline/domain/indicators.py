@@ -12,6 +12,7 @@ examined, so «nothing» has lineage too.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -69,10 +70,10 @@ def _eq(column: str, *values) -> Filter:
 
 def _all(*filters: Filter) -> Filter:
     def combined(f: F, s: Scope) -> pd.Series:
-        mask = pd.Series(True, index=f.index)
+        mask = np.ones(len(f), dtype=bool)
         for flt in filters:
-            mask &= _mask(flt, f, s)
-        return mask
+            mask &= _mask(flt, f, s).to_numpy()
+        return pd.Series(mask, index=f.index)
 
     return combined
 
@@ -820,7 +821,10 @@ SOURCE_COLUMNS = ["indicator", "sha256", "school_id", "part", "sheet", "cell", "
 
 
 def _mask(flt: Filter, frame: F, s: Scope) -> pd.Series:
-    return pd.Series(flt(frame, s), index=frame.index).fillna(False).astype(bool)
+    mask = flt(frame, s)
+    if isinstance(mask, pd.Series) and mask.dtype == bool and mask.index is frame.index:
+        return mask  # most filters: nothing to align or fill
+    return pd.Series(mask, index=frame.index).fillna(False).astype(bool)
 
 
 class Letters:
@@ -862,7 +866,7 @@ def _sources(
         "part": part,
         "sheet": sheet,
         "cell": _cells(frame, sheet, code, letters),
-        "value": [str(v) for v in frame[code].astype(object).to_numpy()],
+        "value": [str(v) for v in frame[code].to_numpy(dtype=object)],
     }
 
 
@@ -889,20 +893,21 @@ def _joined(chunks: list[Sources]) -> F:
 
 def _count(
     rows: F, key: str, sums: tuple[str, ...] = (), counts_rows: bool = False, largest: str | None = None
-) -> tuple[pd.Series, F]:
-    """(per return: the count of distinct `key`s, the rows, the sum of the product of `sums`, or the most rows
-    sharing a `largest` value; the rows counted)."""
+) -> tuple[dict[str, float], F]:
+    """(sha256 -> the count of distinct `key`s, the rows, the sum of the product of `sums`, or the most rows
+    sharing a `largest` value; the rows counted). A return with no rows is absent. Counting is plain Python
+    where it can be: over a few returns' rows, a pandas group-by costs more than the count."""
     if sums:
         product = pd.Series(1.0, index=rows.index)
         for column in sums:
             product *= pd.to_numeric(rows[column], errors="coerce").fillna(0.0)
-        return product.groupby(rows["sha256"]).sum(), rows
+        return product.groupby(rows["sha256"]).sum().to_dict(), rows
     if largest:
-        return rows.groupby(["sha256", largest]).size().groupby(level=0).max(), rows
+        return rows.groupby(["sha256", largest]).size().groupby(level=0).max().to_dict(), rows
     if counts_rows:
-        return rows.groupby("sha256").size(), rows
+        return Counter(rows["sha256"].to_numpy()), rows
     keys = rows.drop_duplicates(["sha256", key])
-    return keys.groupby("sha256").size(), keys
+    return Counter(keys["sha256"].to_numpy()), keys
 
 
 def _counted_sources(
@@ -943,7 +948,10 @@ def return_figures(
     Returns (figures: indicator, sha256, school_id, numerator, denominator; sources: SOURCE_COLUMNS)."""
     sources, letters = [], Letters(letters)
     shas, schools = list(returns["sha256"]), list(returns["school_id"])
-    present = {sheet: set(frame["sha256"]) for sheet, frame in scope.frames.items()}
+    with_rows = {sheet: set(frame["sha256"]) for sheet, frame in scope.frames.items()}
+    empty = {  # sheet -> the positions in `returns` of those with no row on it
+        sheet: [i for i, sha in enumerate(shas) if sha not in has] for sheet, has in with_rows.items()
+    }
     figures: dict[str, list] = {
         c: [] for c in ("sha256", "school_id", "indicator", "numerator", "denominator")
     }
@@ -952,13 +960,12 @@ def return_figures(
         counts, counted = _count(
             frame[_mask(ind.where, frame, scope)], ind.key, ind.sums, ind.counts_rows, ind.largest
         )
-        counts = counts.to_dict()
         numerators = [float(counts.get(sha, 0.0)) for sha in shas]
         denominators: list = [None] * len(shas)
         sources += _counted_sources(counted, ind, "numerator", ind.key, ind.sums, letters, ind.sheet)
         none = frame[~frame["sha256"].isin(counted["sha256"])]
         sources.append(_sources(none, ind, "examined", ind.key, letters))
-        blank = [i for i, sha in enumerate(shas) if sha not in present[ind.sheet]]
+        blank = empty[ind.sheet]
         if blank:  # an empty sheet: the sheet itself was examined and had no rows
             sources.append(
                 {
@@ -990,7 +997,6 @@ def return_figures(
             sheet, key = d.sheet or ind.sheet, d.key or ind.key
             base_frame = scope.frames[sheet]
             totals, base = _count(base_frame[_mask(d.where, base_frame, scope)], key, d.sums)
-            totals = totals.to_dict()
             denominators = [float(totals.get(sha, 0.0)) for sha in shas]
             sources += _counted_sources(base, ind, "denominator", key, d.sums, letters, sheet)
         elif ind.per_school:
