@@ -136,8 +136,11 @@ def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -
     with zipfile.ZipFile(donor) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():
             data = src.read(info)
-            if info.filename.startswith("xl/worksheets/"):
-                for a, b in swaps:
+            if info.filename.startswith("xl/worksheets/") or info.filename == "xl/sharedStrings.xml":
+                for (
+                    a,
+                    b,
+                ) in swaps:  # the identity's text is in the cells, or shared (as the fake curator keeps it)
                     data = data.replace(a, b)
             out.writestr(info, data)
     stamp = donor.stat().st_mtime

@@ -52,7 +52,7 @@ def _hf(text: str) -> str:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and not pd.isna(v)
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v  # not NaN
 
 
 def wrapped_lines(texts: list[tuple[str, int]]) -> int:

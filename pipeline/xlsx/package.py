@@ -32,13 +32,17 @@ class Package:
     def names(self) -> set[str]:
         return {i.filename for i in self.infos} | set(self.changed)
 
-    def read(self, name: str) -> str:
+    def read(self, name: str, limit: int = 0) -> str:
+        """A part's text, or (`limit`) about its first `limit` bytes, inflating no more: enough to look at what
+        precedes a sheet's cells."""
         if name in self.changed:
             return self.changed[name].decode("utf-8")
         info = next((i for i in self.infos if i.filename == name), None)
         if info is None:
             raise CannotPatch(f"no part {name}")
-        return member(self.data, info, self.archive).decode("utf-8")
+        return member(self.data, info, self.archive, limit).decode(
+            "utf-8", errors="ignore" if limit else "strict"
+        )
 
     def write(self, name: str, text: str) -> None:
         self.changed[name] = text.encode("utf-8")

@@ -45,6 +45,7 @@ SHEET_TYPE = REL_NS + "/worksheet"
 CT_COMMENTS = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 CT_SHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CT_VML = "application/vnd.openxmlformats-officedocument.vmlDrawing"
+SHEET_HEAD_BYTES = 16384  # enough of a sheet's part to hold what precedes its cells (views, columns)
 # worksheet children that must follow <legacyDrawing> (ECMA-376 order): insert before the first present
 AFTER_LEGACY_DRAWING = (
     "legacyDrawingHF",
@@ -384,6 +385,9 @@ def _add_issues_sheet(pkg: Package, issues: list[Issue]) -> None:
 def _unselect(pkg: Package) -> None:
     """Clear the tab selection of the sheet that was active, so only «Ошибки» is selected when the file opens."""
     for _, part in list(sheet_parts(pkg).items())[1:]:  # the new sheet is first
+        head = pkg.read(part, SHEET_HEAD_BYTES)
+        if "<sheetData" in head.split('tabSelected="1"', 1)[0]:
+            continue  # a sheet's views come before its cells: this one is not selected, and is not inflated
         sheet = pkg.read(part)
         if 'tabSelected="1"' in sheet:
             pkg.write(part, sheet.replace(' tabSelected="1"', "", 1))
