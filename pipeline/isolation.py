@@ -8,10 +8,12 @@ not the run. The guards refuse to start when the XML stack lacks the protections
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import queue
 import resource
+import signal
 import threading
 import time
 import traceback
@@ -25,6 +27,15 @@ PARSE_MEMORY_MB = 1536  # how much a worker may grow beyond what it inherited
 WORKERS = min(2, os.cpu_count() or 1)
 PREFETCH = 2  # files sent ahead to each worker, so it never waits for the parent to hand it the next one
 MIN_EXPAT = (2, 4, 1)  # first Expat with protection against entity amplification
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def end_with_parent() -> None:
+    """In a helper process as it starts (a service of svod serve, a template writer): the kernel stops it when
+    the process that started it dies, so none is left orphaned."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class GuardError(RuntimeError):

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from pipeline.isolation import end_with_parent
 from pipeline.reference import Issuer
 from pipeline.store.queries import carried_forward
 from pipeline.xlsx.templates import write_template
@@ -64,5 +65,7 @@ def _writers(jobs: int) -> Iterator[Callable[[list[tuple]], Iterable[Path]]]:
     if WRITERS < 2 or jobs < PARALLEL_FROM:
         yield lambda todo: map(_write, todo)
         return
-    with ProcessPoolExecutor(WRITERS, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(
+        WRITERS, mp_context=multiprocessing.get_context("fork"), initializer=end_with_parent
+    ) as pool:
         yield lambda todo: pool.map(_write, todo, chunksize=8)

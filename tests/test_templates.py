@@ -49,3 +49,22 @@ def test_template_is_prefilled_and_signed(template):
     assert ident.verify(DEMO_SIGNING_KEY)
     assert not ident.verify("wrong key")
     assert meta.cell(3, 1).protection.locked
+
+
+def test_a_municipality_written_by_forked_writers_gets_the_same_templates(tmp_path, monkeypatch):
+    """Arkhangelsk's 56 templates from two forked writers: the registry's order, and the bytes one process writes."""
+    from datetime import date
+
+    from pipeline import schools
+    from pipeline.reference import Issuer
+
+    issuer, issued = Issuer(DEMO_SIGNING_KEY), date(2025, 10, 1)
+    assert len(load_reference().municipalities[MUNICIPALITY].schools) >= schools.PARALLEL_FROM
+    monkeypatch.setattr(schools, "WRITERS", 2)
+    forked, _ = schools.issue_templates(
+        None, issuer, tmp_path / "forked", MUNICIPALITY, PERIOD, issued=issued
+    )
+    monkeypatch.setattr(schools, "WRITERS", 1)
+    alone, _ = schools.issue_templates(None, issuer, tmp_path / "alone", MUNICIPALITY, PERIOD, issued=issued)
+    assert [p.name for p in forked] == [p.name for p in alone]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(forked, alone, strict=True))

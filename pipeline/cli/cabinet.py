@@ -5,7 +5,6 @@ copy a whole installation."""
 from __future__ import annotations
 
 import csv
-import ctypes
 import errno
 import os
 import signal
@@ -22,6 +21,7 @@ from pipeline import in_process
 from pipeline.cli import HOME, PERIOD, WrongInput, app, command, console, existing, reference_of, targets
 from pipeline.config import ENVIRONMENT, Workspace
 from pipeline.files import atomic_write
+from pipeline.isolation import end_with_parent
 
 users_app = typer.Typer(
     help="Учётные записи кабинета: школы, методисты, регионы, администраторы.", no_args_is_help=True
@@ -191,12 +191,6 @@ def start_service(name: str, argv: list[str], env: dict) -> subprocess.Popen:
 
 
 BACKGROUND_NICENESS = 10  # runs, worker and Dagster yield the CPU to the pages people wait for
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
-
-
-def end_with_parent() -> None:
-    """In a service before it starts: the kernel stops it when svod serve dies, so none is left orphaned."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def in_background() -> None:
