@@ -125,16 +125,23 @@ def _groups(indicators, levels, entities, numerators, denominators, kinds) -> li
     by_indicator: dict[str, list[int]] = {}
     for at, code in enumerate(indicators):
         by_indicator.setdefault(code, []).append(at)
+    rank = {level: _LEVELS.index(level) for level in set(levels)}
+    ranks = [rank[level] for level in levels]
     for group in by_indicator.values():
-        top = max(_LEVELS.index(levels[at]) for at in group)
-        wholes = [at for at in group if _LEVELS.index(levels[at]) == top]
-        parts = [at for at in group if _LEVELS.index(levels[at]) < top]
+        top = max(ranks[at] for at in group)
+        wholes = [at for at in group if ranks[at] == top]
+        parts = [at for at in group if ranks[at] < top]
         if len(wholes) == 1 and parts:
             groups.append((wholes[0], parts))
-    at_key = {(code, entity): at for at, (code, entity) in enumerate(zip(indicators, entities, strict=True))}
+    headlines = {kind.part_of for kind in kinds.values()} - {""}
+    at_key = {
+        (code, entity): at
+        for at, (code, entity) in enumerate(zip(indicators, entities, strict=True))
+        if code in headlines
+    }
     breakdowns: dict[int, list[int]] = {}
     for at, (code, entity) in enumerate(zip(indicators, entities, strict=True)):
-        whole = at_key.get((kinds[code].part_of, entity))
+        whole = at_key.get((kinds[code].part_of, entity)) if kinds[code].part_of else None
         if whole is not None:
             breakdowns.setdefault(whole, []).append(at)
     for whole, parts in breakdowns.items():
