@@ -118,6 +118,7 @@ def synthetic_country(folder: Path, municipalities: int, per: int) -> list[str]:
 
 def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -> None:
     """The donor's return re-addressed to another ОО: school ID, municipality and a freshly signed identity."""
+    from pipeline.xlsx.book import SHARED_STRINGS
     from pipeline.xlsx.reader import read_identity
     from pipeline.xlsx.school_layout import Identity
     from pipeline.xlsx.templates import submission_id
@@ -136,11 +137,9 @@ def clone_return(donor: Path, target: Path, school_id: str, municipality: str) -
     with zipfile.ZipFile(donor) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():
             data = src.read(info)
-            if info.filename.startswith("xl/worksheets/") or info.filename == "xl/sharedStrings.xml":
-                for (
-                    a,
-                    b,
-                ) in swaps:  # the identity's text is in the cells, or shared (as the fake curator keeps it)
+            # the identity's text is in the cells, or shared (as the fake curator keeps it)
+            if info.filename.startswith("xl/worksheets/") or info.filename == SHARED_STRINGS:
+                for a, b in swaps:
                     data = data.replace(a, b)
             out.writestr(info, data)
     stamp = donor.stat().st_mtime

@@ -41,9 +41,8 @@ def issue_templates(
     chosen = [s for s in m.schools if not schools or s.id in schools]
     carried: list[bool] = []
 
-    def jobs() -> Iterator[
-        tuple
-    ]:  # read as the writers take them: they start on the first while this reads on
+    def jobs() -> Iterator[tuple]:
+        """Read as the writers take them: they start on the first while this reads on."""
         for school in chosen:
             previous = carried_forward(con, school.id, period.start) if con is not None else {}
             carried.append(bool(previous))
@@ -60,7 +59,7 @@ def _write(job: tuple) -> Path:
 
 
 @contextmanager
-def _writers(jobs: int) -> Iterator[Callable[[list[tuple]], Iterable[Path]]]:
+def _writers(jobs: int) -> Iterator[Callable[[Iterable[tuple]], Iterable[Path]]]:
     """A map of `write_template` over jobs, in order: in forked processes for a municipality's worth, else here."""
     if WRITERS < 2 or jobs < PARALLEL_FROM:
         yield lambda todo: map(_write, todo)

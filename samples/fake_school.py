@@ -19,8 +19,9 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from contracts.catalogue import load_catalogue
+from pipeline.xlsx.book import SHARED_STRINGS
 from pipeline.xlsx.package import Package, attrs, check_well_formed, sheet_parts
-from pipeline.xlsx.plain_book import number, xml_text
+from pipeline.xlsx.plain_book import number, shared_item
 from pipeline.xlsx.school_layout import CODE_ROW, FIRST_DATA_ROW, IDENTITY_SHEET, column_index, column_letter
 from pipeline.xlsx.zipwrite import repack
 
@@ -478,7 +479,6 @@ _ROW = re.compile(r'<row\b[^>]*\sr="(\d+)"[^>]*?(?:/>|>.*?</row>)', re.S)
 _CELL = re.compile(r'<c\b[^>]*\sr="([A-Z]+)\d+"[^>]*?(?:/>|>.*?</c>)', re.S)
 _STYLE = re.compile(r'\ss="(\d+)"')
 EXCEL_EPOCH = date(1899, 12, 30)
-SHARED_STRINGS = "xl/sharedStrings.xml"
 
 
 def _date_formats(styles: str) -> list[int]:
@@ -509,7 +509,7 @@ class _SharedStrings:
         return self.added[text]
 
     def xml(self) -> str:
-        items = "".join(f'<si><t xml:space="preserve">{xml_text(t)}</t></si>' for t in self.added)
+        items = "".join(map(shared_item, self.added))
         counted = re.sub(
             r"<sst\b[^>]*>",
             lambda m: re.sub(

@@ -146,7 +146,11 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
     first_cited = pd.Series(position).groupby(cited).transform("min").to_numpy()
     order = np.lexsort((position, first_cited, part_of))
     cells, cited, part_of = sources["cell"].to_numpy()[order], cited[order], part_of[order]
-    value = {key: name[code[order]] for key, code, name in zip(keys, codes, names, strict=True)}
+
+    def value(key: str, rows: np.ndarray) -> np.ndarray:
+        """`key` at these rows of the sorted order (only where a sheet, part or return starts: not every row)."""
+        k = keys.index(key)
+        return names[k][codes[k][order[rows]]]
 
     sheet_at = np.flatnonzero(np.diff(cited, prepend=-1))  # each cited sheet's first row
     sheet_end = np.append(sheet_at[1:], len(cells))
@@ -156,7 +160,7 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
         if end - at == 1 and cells[at] == ""
         else f"{SHEET_TITLES[sheet]}!{listed}"
         for sheet, at, end, listed in zip(
-            value["sheet"][sheet_at],
+            value("sheet", sheet_at),
             sheet_at.tolist(),
             sheet_end.tolist(),
             _joined_by(runs, run_sheet, ", "),
@@ -167,9 +171,9 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
     parts = [
         f"{school} (файл {sha[:12]}, версия {versions.get(sha, '?')}) {PART_RU[part]}: {listed}"
         for school, sha, part, listed in zip(
-            value["school_id"][part_at],
-            value["sha256"][part_at],
-            value["part"][part_at],
+            value("school_id", part_at),
+            value("sha256", part_at),
+            value("part", part_at),
             _joined_by(sheets, part_of[sheet_at], ", "),
             strict=True,
         )
@@ -178,7 +182,7 @@ def _sources_texts(sources: pd.DataFrame, versions: dict[str, int]) -> dict[tupl
     return_at = part_at[np.flatnonzero(np.diff(returns, prepend=-1))]
     return dict(
         zip(
-            zip(value["indicator"][return_at], value["sha256"][return_at], strict=True),
+            zip(value("indicator", return_at), value("sha256", return_at), strict=True),
             _joined_by(parts, returns, "; "),
             strict=True,
         )

@@ -26,7 +26,7 @@ import xlsxwriter.exceptions
 
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
-from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number, xml_text
+from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number, shared_item
 from pipeline.xlsx.school_layout import column_letter
 from pipeline.xlsx.zipwrite import repack
 
@@ -285,47 +285,40 @@ class Book:
     def _column_xml(
         self, letter: str, values: tuple, numbers: range, strings: dict[str, int], links: list[str]
     ) -> list[str]:
-        """Each cell of one column in XML ("" where it is blank), its links added to `links`."""
+        """Each cell of one column in XML ("" where it is blank), its links added to `links`: text in its
+        format (plain by default), numbers in theirs (whole ones without decimals by default)."""
         plain, whole = self.plain._get_xf_index(), self._figure[(Unit.COUNT, False)]._get_xf_index()
-        if set(map(type, values)) <= {str, float, int, type(None)}:  # no cell of its own format or link
-            return [
-                (
-                    f'<c r="{letter}{r}" t="s" s="{plain}"><v>{strings.setdefault(v, len(strings))}</v></c>'
-                    if v
-                    else ""
-                )
-                if type(v) is str
-                else ""
-                if v is None or v != v
-                else number(f"{letter}{r}", v, whole if float(v).is_integer() else None)
-                for r, v in zip(numbers, values, strict=True)
-            ]
+        styles: list | tuple = (None,) * len(values)
+        if not set(map(type, values)) <= {str, float, int, type(None)}:  # cells of their own format or link
+            values, styles = self._unwrapped(letter, values, numbers, links)
 
-        def cell(r: int, v) -> str:
-            ref, style = f"{letter}{r}", None
+        def cell(r: int, v, style: int | None) -> str:
+            kind = type(v)
+            if kind is float or kind is int or (kind is not str and _is_number(v)):
+                if v != v:  # NaN
+                    return ""
+                return number(f"{letter}{r}", v, whole if style is None and float(v).is_integer() else style)
+            if v is None or v != v or v == "":
+                return ""
+            index = strings.setdefault(v if kind is str else str(v), len(strings))
+            return f'<c r="{letter}{r}" t="s" s="{plain if style is None else style}"><v>{index}</v></c>'
+
+        return [cell(r, v, style) for r, v, style in zip(numbers, values, styles, strict=True)]
+
+    @staticmethod
+    def _unwrapped(letter: str, values: tuple, numbers: range, links: list[str]) -> tuple[list, list]:
+        """(each cell's value, its format's index or None): a `Cell` gives its own, and its link to `links`."""
+        plain_values, styles = [], []
+        for r, v in zip(numbers, values, strict=True):
+            style = None
             if type(v) is Cell:
                 if v.link:
                     location = html.escape(v.link.removeprefix("internal:"))
-                    links.append(f'<hyperlink ref="{ref}" location="{location}"/>')
+                    links.append(f'<hyperlink ref="{letter}{r}" location="{location}"/>')
                 v, style = v.value, v.fmt._get_xf_index() if v.fmt is not None else None
-            kind = type(v)
-            if kind is str:
-                if not v:
-                    return ""
-            elif kind is float or kind is int or _is_number(v):
-                if v != v:  # NaN
-                    return ""
-                return number(
-                    ref, v, style if style is not None else whole if float(v).is_integer() else None
-                )
-            elif v is None or v != v:
-                return ""
-            else:
-                v = str(v)
-            index = strings.setdefault(v, len(strings))
-            return f'<c r="{ref}" t="s" s="{plain if style is None else style}"><v>{index}</v></c>'
-
-        return [cell(r, v) for r, v in zip(numbers, values, strict=True)]
+            plain_values.append(v)
+            styles.append(style)
+        return plain_values, styles
 
     def _write_bulk_rows(self) -> None:
         """Splice the bulk rows (and their links) into the written sheets, with their shared strings, copying
@@ -389,9 +382,7 @@ def _shared_strings(archive: zipfile.ZipFile, strings: dict[str, int]) -> dict[s
     written in xlsxwriter's constant-memory mode has none of its own)."""
     if SHARED_STRINGS in archive.namelist():
         raise OSError("the workbook already has shared strings")  # not in constant-memory mode: a bug here
-    items = "".join(
-        f'<si><t xml:space="preserve">{xml_text(text)}</t></si>' for text in strings
-    )  # in order of index: a dict keeps insertion order
+    items = "".join(map(shared_item, strings))  # in order of index: a dict keeps insertion order
     sst = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(strings)}" '

@@ -40,6 +40,11 @@ def xml_text(text) -> str:
     return html.escape(CONTROL_CHARACTERS.sub("", str(text)), quote=False)
 
 
+def shared_item(text: str) -> str:
+    """One text of a shared strings part (control characters dropped)."""
+    return f'<si><t xml:space="preserve">{xml_text(text)}</t></si>'
+
+
 def inline(ref: str, text: str, style: int | None = None) -> str:
     """One cell holding `text` as an inline string (control characters dropped)."""
     s = f' s="{style}"' if style is not None else ""
