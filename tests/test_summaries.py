@@ -236,6 +236,64 @@ def test_summaries_are_byte_identical_for_the_same_inputs(published, tmp_path):
     assert a.read_bytes() == municipal(published).read_bytes()
 
 
+def test_a_summary_worked_out_on_two_cores_is_the_one_of_one(published, tmp_path, monkeypatch):
+    """Half the indicators evaluated and the lineage sheet written by forked children (as for a municipality of
+    hundreds of ОО): the same figures, the same source cells and the same workbook bytes as one process gives."""
+    from pipeline.publish import compute as computing
+    from pipeline.publish.municipal import write_municipal
+    from pipeline.xlsx import book
+
+    database = tmp_path / "svod.duckdb"
+    shutil.copy(published.database, database)
+    runs = {}
+    with warehouse.connect(database) as con:
+        for cores, apart_from in ((2, 1), (1, 10**9)):
+            for table in ("return_figure", "return_source"):  # every return evaluated anew, not read back
+                con.execute(f"DELETE FROM {table}")
+            monkeypatch.setattr(computing, "CORES", cores)
+            monkeypatch.setattr(computing, "EVALUATED_APART_FROM", apart_from)
+            monkeypatch.setattr(book, "CORES", cores)
+            monkeypatch.setattr(book, "APART_FROM", apart_from)
+            run = computing.compute(con, published.reference, MUNI, PERIOD)
+            computing.store(con, published.reference, run)
+            summary = write_municipal(
+                con, published.reference, tmp_path / str(cores), run.run_id, published.key
+            )
+            runs[cores] = run, summary.read_bytes()
+    (two, two_bytes), (one, one_bytes) = runs[2], runs[1]
+    assert len(two.new_sources) and two.new_figures.equals(one.new_figures)
+    assert two.new_sources.equals(one.new_sources) and two.figures.equals(one.figures)
+    assert two_bytes == one_bytes == municipal(published).read_bytes()
+
+
+def test_the_roadmap_sheet_counts_each_items_statuses_as_the_schools_reported_them(published):
+    """Each roadmap item's row: the status every counted ОО reported (its column), and how many of them did it."""
+    from contracts.catalogue import load_catalogue
+    from pipeline.publish.compute import stored_run
+    from pipeline.store import queries
+
+    with warehouse.connect(published.database, read_only=True) as con:
+        run_id = con.execute(
+            "SELECT run_id FROM run WHERE municipality = ? AND period = ? ORDER BY stored DESC LIMIT 1",
+            [MUNI, PERIOD],
+        ).fetchone()[0]
+        subs = stored_run(con, run_id).subs
+        facts = queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"])["roadmap_status"]
+    reported = {(r.school_id, r.activity_code): r.status for r in facts.itertuples()}
+    finished = load_catalogue().group("roadmap_done")
+    sheet = openpyxl.load_workbook(municipal(published), read_only=True)["Дорожная карта"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    schools = rows[0][6:]
+    assert schools == list(subs["school_id"])
+    items = load_reference().municipalities[MUNI].roadmap
+    assert [r[0] for r in rows[1:]] == [item.code for item in items]
+    for row in rows[1:]:
+        statuses = [reported.get((school, row[0])) for school in schools]
+        assert [v or None for v in row[6:]] == statuses
+        assert row[2] == sum(status in finished for status in statuses)
+    assert any(row[2] for row in rows[1:]), "the sample must have done items"
+
+
 @pytest.mark.libreoffice
 def test_summaries_open_in_libreoffice_and_export_to_pdf(published, tmp_path):
     for path in (municipal(published), regional(published)):

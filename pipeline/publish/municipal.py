@@ -115,7 +115,8 @@ def write_municipal(con, ref: Reference, out_dir: Path, run_id: str, signing_key
         )
     ]
     book.table(lineage, 0, lineage_header, [])
-    book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:])  # the municipality's first
+    # the municipality's first; the largest sheet, worked out by a second process while this one writes the rest
+    book.bulk_rows(lineage, 1, rows[:totals] + earlier_rows + rows[totals:], apart=True)
     for i, w in enumerate([34, 36, 8, 12, 50, 10, 10, 10, 120]):
         lineage.set_column(i, i, w)
     # on paper: the municipality's figures, now and earlier, and their parts; the ids, the ОО's figures and the
@@ -248,30 +249,24 @@ class _Listed(NamedTuple):
 
 
 def _listed(figures: pd.DataFrame) -> _Listed:
-    def column(name: str) -> list:
-        return [None if v != v else v for v in figures[name].tolist()]  # blank, not NaN
+    school = figures["level"].ne(Level.MUNICIPALITY.value).rename("school")
+    ordered = figures.assign(school=school).sort_values(["school", "entity", "indicator"], kind="stable")
 
-    ids, codes, levels, entities = (
-        figures[c].tolist() for c in ("figure_id", "indicator", "level", "entity")
-    )
+    def column(name: str) -> list:
+        return [None if v != v else v for v in ordered[name].tolist()]  # blank, not NaN
+
     value, numerator, denominator, hidden = (
         column(c) for c in ("value", "numerator", "denominator", "hidden")
     )
-    order = sorted(
-        range(len(ids)), key=lambda n: (levels[n] != Level.MUNICIPALITY.value, entities[n], codes[n])
-    )
-    shown = [shown_value(value[n], hidden[n]) for n in order]
+    shown = [shown_value(v, h) for v, h in zip(value, hidden, strict=True)]
     return _Listed(
-        totals=sum(levels[n] == Level.MUNICIPALITY.value for n in order),
-        ids=[ids[n] for n in order],
-        codes=[codes[n] for n in order],
-        levels=[Level(levels[n]) for n in order],
-        entities=[entities[n] for n in order],
+        totals=int((~school).sum()),
+        ids=ordered["figure_id"].tolist(),
+        codes=ordered["indicator"].tolist(),
+        levels=[Level(v) for v in ordered["level"].tolist()],
+        entities=ordered["entity"].tolist(),
         shown=shown,
-        values=[
-            lineage_values(s, numerator[n], denominator[n], hidden[n])
-            for s, n in zip(shown, order, strict=True)
-        ],
+        values=[lineage_values(*row) for row in zip(shown, numerator, denominator, hidden, strict=True)],
     )
 
 

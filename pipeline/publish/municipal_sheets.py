@@ -275,34 +275,20 @@ def roadmap_sheet(book: Book, ws, m, facts: dict, subs: pd.DataFrame):
         rows.append(
             [
                 item.code,
-                item.text,
-                done,
-                overdue,
-                item.deadline_text,
-                item.level,
-                *[status or "" for status, _ in statuses],
+                Cell(item.text, book.wrap),
+                Cell(done, book.centre),
+                Cell(overdue, book.centre),
+                Cell(item.deadline_text, book.wrap),
+                Cell(item.level, book.wrap),
+                *[Cell(status or "", book.wrap) for status, _ in statuses],
             ]
         )
     for c, w in enumerate([8, 46, 10, 12, 16, 12]):
         ws.set_column(c, c, w)
     ws.set_column(6, 5 + max(len(schools), 1), 12)
-    wrapped = {c: book.wrap for c in (1, 4, 5, *range(6, 6 + len(schools)))}
-    book.table(
-        ws,
-        0,
-        [
-            "Пункт",
-            "Мероприятие",
-            "Выполнено ОО",
-            "Не выполнено при сроке в периоде",
-            "Срок",
-            "Уровень",
-            *schools,
-        ],
-        rows,
-        formats={**wrapped, 2: book.centre, 3: book.centre},
-        head_height=45,
-    )
+    header = ["Пункт", "Мероприятие", "Выполнено ОО", "Не выполнено при сроке в периоде", "Срок", "Уровень"]
+    book.table(ws, 0, [*header, *schools], [], head_height=45)
+    book.bulk_rows(ws, 1, rows)  # an item's status for each of up to a thousand ОО
     ws.set_v_pagebreaks(list(range(6, 6 + len(schools), INDICATOR_COLUMNS_PER_PAGE)))
     ws.freeze_panes(1, 2)
 

@@ -26,11 +26,13 @@ import xlsxwriter.exceptions
 
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
+from pipeline.forked import CORES, Forked
 from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number, shared_item
 from pipeline.xlsx.school_layout import column_letter
 from pipeline.xlsx.zipwrite import repack
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
+APART_FROM = 20_000  # rows of a sheet worked out by a forked child (a lineage sheet of about 200 ОО and more)
 COUNT_FORMAT = "0"
 SHARE_FORMAT = '0.0" %"'
 NUMBER_FORMATS = {Unit.COUNT: COUNT_FORMAT, Unit.PERCENT: SHARE_FORMAT, Unit.MEAN: "0.0"}
@@ -85,7 +87,8 @@ class Book:
             },
         )
         self.wb.set_properties({"created": FIXED_DOCUMENT_DATE, "author": "svod"})
-        self._bulk: dict[object, tuple[int, list[list]]] = {}  # sheet -> (first row, rows) written at close
+        self._bulk: dict[object, tuple[int, list[list], dict]] = {}  # sheet -> (first row, rows, heights)
+        self._apart: dict[object, Forked | None] = {}  # sheets whose rows a child works out (None: here)
 
         def add(props: dict):
             return self.wb.add_format({"quote_prefix": True, **props})  # text stays text even when re-edited
@@ -247,11 +250,17 @@ class Book:
                     )
         ws.freeze_panes(r0 + 1, 0)
 
-    def bulk_rows(self, ws, r0: int, rows: list[list], heights: dict[int, float] | None = None) -> None:
+    def bulk_rows(
+        self, ws, r0: int, rows: list[list], heights: dict[int, float] | None = None, apart: bool = False
+    ) -> None:
         """Rows from row `r0` to the sheet's end, written into the sheet's XML when the book closes: plain values
         formatted as `table` formats them, a `Cell` in its own format and link; `heights` in points by row.
         xlsxwriter spends about 8 µs a cell and more a link, which made the lineage sheet and the figure grids
-        most of publishing. Write nothing else below `r0`."""
+        most of publishing. Write nothing else below `r0`.
+
+        `apart` (one sheet a book, the largest): from `APART_FROM` rows, the sheet's XML is worked out now by a
+        forked child while the caller goes on with the other sheets. Its shared strings are numbered first,
+        forked or not, so the book's bytes are the same either way."""
         for fmt in (self.plain, self._figure[(Unit.COUNT, False)]):
             fmt._get_xf_index()  # registered now, so the styles written at close hold them
         for row in rows:
@@ -259,6 +268,17 @@ class Book:
                 if type(cell) is Cell and cell.fmt is not None:
                     cell.fmt._get_xf_index()
         self._bulk[ws] = (r0, rows, heights or {})
+        if apart:
+            if self._apart:
+                raise ValueError("only one sheet of a book is worked out apart")
+            forked = CORES > 1 and len(rows) >= APART_FROM
+            self._apart[ws] = Forked(self._part_xml, r0, rows, heights or {}) if forked else None
+
+    def _part_xml(self, r0: int, rows: list[list], heights: dict[int, float]) -> tuple[bytes, str, list[str]]:
+        """(the rows' XML as bytes, their links' XML, their shared strings in order of index), numbered from 0."""
+        strings: dict[str, int] = {}
+        body, links = self._bulk_xml(r0, rows, heights, strings)
+        return body.encode("utf-8"), links, list(strings)
 
     def _bulk_xml(
         self, r0: int, rows: list[list], heights: dict[int, float], strings: dict[str, int]
@@ -322,14 +342,16 @@ class Book:
 
     def _write_bulk_rows(self) -> None:
         """Splice the bulk rows (and their links) into the written sheets, with their shared strings, copying
-        every other part of the archive as it is."""
+        every other part of the archive as it is. The sheet worked out apart comes first: its strings are
+        numbered from 0."""
         data = self.tmp.read_bytes()
         strings: dict[str, int] = {}
         with zipfile.ZipFile(self.tmp) as archive:
             infos = archive.infolist()
             changed = {}
             worksheets = [w for w in self.wb.worksheets() if not w.is_chartsheet]
-            for ws, (r0, rows, heights) in self._bulk.items():
+            for ws in sorted(self._bulk, key=lambda ws: ws not in self._apart):
+                r0, rows, heights = self._bulk[ws]
                 part = f"xl/worksheets/sheet{worksheets.index(ws) + 1}.xml"
                 xml = archive.read(part).decode("utf-8")
                 width = max(map(len, rows), default=1)
@@ -339,7 +361,13 @@ class Book:
                     xml,
                     count=1,
                 )
-                body, links = self._bulk_xml(r0, rows, heights, strings)
+                forked = self._apart.get(ws)
+                if forked is not None:
+                    body, links, texts = forked.result()
+                    strings.update((text, n) for n, text in enumerate(texts))  # the first sheet: from 0
+                else:
+                    text, links = self._bulk_xml(r0, rows, heights, strings)
+                    body = text.encode("utf-8")
                 xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
                 head, tail = xml.split("</sheetData>", 1)
                 if links and "</hyperlinks>" in tail:
@@ -347,7 +375,7 @@ class Book:
                 elif links:  # before what follows hyperlinks in a worksheet (ECMA-376 order)
                     at = min(i for tag in ("<printOptions", "<pageMargins") if (i := tail.find(tag)) >= 0)
                     tail = f"{tail[:at]}<hyperlinks>{links}</hyperlinks>{tail[at:]}"
-                changed[part] = b"".join(x.encode("utf-8") for x in (head, body, "</sheetData>", tail))
+                changed[part] = b"".join([head.encode("utf-8"), body, f"</sheetData>{tail}".encode()])
             if strings:
                 changed |= _shared_strings(archive, strings)
         self.tmp.write_bytes(
@@ -365,7 +393,10 @@ class Book:
                 ) from exc
             if self._bulk:
                 self._write_bulk_rows()
-        except OSError as exc:
+        except BaseException as exc:
+            for forked in self._apart.values():
+                if forked is not None:
+                    forked.cancel()
             self._pending.__exit__(type(exc), exc, None)  # the temp file goes, the old file stays
             raise
         self._pending.close()
