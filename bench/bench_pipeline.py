@@ -211,6 +211,7 @@ def run_country(municipalities: int, per: int, answer: bool) -> None:
         **({"flagged_share": flagged} if answer else {}),
         accepted=accepted,
         peak_rss_mb=peak_rss_mb(),
+        children_peak_rss_mb=children_peak_rss_mb(),
     )
 
 
@@ -298,6 +299,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_peak_rss_mb() -> float:
+    """The largest peak of the processes this one started and waited for (intake workers, forked publishing
+    helpers); a forked helper's counts the pages it shares with this process."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def line(**fields) -> None:
     print(
         " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()),
@@ -375,6 +382,7 @@ def run_region(n: int, scenario: str, answer: bool) -> None:
         **({"flagged_share": flagged} if answer else {}),
         accepted=accepted,
         peak_rss_mb=peak_rss_mb(),
+        children_peak_rss_mb=children_peak_rss_mb(),
     )
     if scenario.startswith("region") and answer:
         resubmit(ws, generated / "gen", len(files))

@@ -208,19 +208,33 @@ def test_formula_looking_text_is_written_inert(tmp_path):
     assert cell.quotePrefix
 
 
-def test_bulk_rows_read_back_as_the_same_cells(tmp_path):
+@pytest.mark.parametrize("forked", [False, True])
+def test_bulk_rows_read_back_as_the_same_cells(tmp_path, monkeypatch, forked):
     """Rows spliced into the sheet XML at close read back as `table` writes them: text as quoted text (control
-    characters dropped, markup inert), whole numbers in the count format, blanks and NaN as empty cells."""
+    characters dropped, markup inert), whole numbers in the count format, blanks and NaN as empty cells; inline,
+    or in the shared strings for the sheet worked out apart (here, or deflated by a forked child)."""
+    from pipeline.xlsx import book as books
+
+    monkeypatch.setattr(books, "CORES", 2)
+    monkeypatch.setattr(books, "APART_FROM", 1 if forked else 10**9)
     book = Book(tmp_path / "x.xlsx")
-    headed, bare = book.sheet("С заголовком"), book.sheet("Без заголовка")
+    headed, bare, apart = book.sheet("С заголовком"), book.sheet("Без заголовка"), book.sheet("Отдельно")
     book.table(headed, 0, ["Текст", "Число", "Доля", "Пусто"], [])
     rows = [["<b>&amp;\x07", 12.0, 84.6, None], ["=1+1", 0, float("nan"), ""]]
+    book.bulk_rows(apart, 0, rows * 3, apart=True)
     book.bulk_rows(headed, 1, rows)
     book.bulk_rows(bare, 0, rows)
     book.close()
+    with zipfile.ZipFile(tmp_path / "x.xlsx") as archive:
+        assert archive.testzip() is None
+        assert archive.read("xl/sharedStrings.xml").count(b"<si>") == 2  # the apart sheet's two texts
     wb = openpyxl.load_workbook(tmp_path / "x.xlsx")
-    for ws, first in ((wb["С заголовком"], 2), (wb["Без заголовка"], 1)):
-        got = [[c.value for c in row] for row in ws.iter_rows(min_row=first, max_col=4)]
+    assert [[c.value for c in row] for row in wb["Отдельно"].iter_rows(max_col=4)] == 3 * [
+        ["<b>&amp;", 12, 84.6, None],
+        ["=1+1", 0, None, None],
+    ]
+    for ws, first in ((wb["С заголовком"], 2), (wb["Без заголовка"], 1), (wb["Отдельно"], 1)):
+        got = [[c.value for c in row] for row in ws.iter_rows(min_row=first, max_row=first + 1, max_col=4)]
         assert got == [["<b>&amp;", 12, 84.6, None], ["=1+1", 0, None, None]]
         assert ws.cell(first, 1).data_type == "s" and ws.cell(first, 1).quotePrefix
         assert ws.cell(first, 2).number_format == NUMBER_FORMATS[Unit.COUNT]

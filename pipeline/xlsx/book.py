@@ -27,9 +27,9 @@ import xlsxwriter.exceptions
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
 from pipeline.forked import CORES, Forked
-from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, number, shared_item
+from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, MAIN_NS, inline, number, shared_item
 from pipeline.xlsx.school_layout import column_letter
-from pipeline.xlsx.zipwrite import repack
+from pipeline.xlsx.zipwrite import Packed, joined, packed, repack
 
 FIXED_DOCUMENT_DATE = datetime(2025, 1, 1)
 APART_FROM = 20_000  # rows of a sheet worked out by a forked child (a lineage sheet of about 200 ОО and more)
@@ -60,6 +60,14 @@ def _is_number(v) -> bool:
 def wrapped_lines(texts: list[tuple[str, int]]) -> int:
     """How many lines the tallest of the texts wraps to, each given with its column's width in characters."""
     return max(-(-len(text) // width) for text, width in texts)
+
+
+class _SharedPart(NamedTuple):
+    """The sheet worked out apart: its rows deflated as a piece of its part, their links, its shared strings."""
+
+    body: Packed
+    links: str
+    strings: Packed | None
 
 
 class Cell(NamedTuple):
@@ -258,9 +266,10 @@ class Book:
         xlsxwriter spends about 8 µs a cell and more a link, which made the lineage sheet and the figure grids
         most of publishing. Write nothing else below `r0`.
 
-        `apart` (one sheet a book, the largest): from `APART_FROM` rows, the sheet's XML is worked out now by a
-        forked child while the caller goes on with the other sheets. Its shared strings are numbered first,
-        forked or not, so the book's bytes are the same either way."""
+        `apart`: the book's largest sheet (one at most), whose text goes to the book's shared strings: a lineage
+        sheet repeats every indicator's title and formula for each ОО, and shared, they are a third of its bytes.
+        From `APART_FROM` rows it is worked out, deflated and all, by a forked child while the caller goes on with
+        the other sheets; the bytes are the same either way. Other bulk rows write their text inline."""
         for fmt in (self.plain, self._figure[(Unit.COUNT, False)]):
             fmt._get_xf_index()  # registered now, so the styles written at close hold them
         for row in rows:
@@ -272,21 +281,28 @@ class Book:
             if self._apart:
                 raise ValueError("only one sheet of a book is worked out apart")
             forked = CORES > 1 and len(rows) >= APART_FROM
-            self._apart[ws] = Forked(self._part_xml, r0, rows, heights or {}) if forked else None
+            self._apart[ws] = Forked(self._shared_part, r0, rows, heights or {}) if forked else None
 
-    def _part_xml(self, r0: int, rows: list[list], heights: dict[int, float]) -> tuple[bytes, str, list[str]]:
-        """(the rows' XML as bytes, their links' XML, their shared strings in order of index), numbered from 0."""
+    def _shared_part(self, r0: int, rows: list[list], heights: dict[int, float]) -> _SharedPart:
+        """The apart sheet's rows with their text in the shared strings, both deflated."""
         strings: dict[str, int] = {}
         body, links = self._bulk_xml(r0, rows, heights, strings)
-        return body.encode("utf-8"), links, list(strings)
+        items = "".join(map(shared_item, strings))  # in order of index: a dict keeps insertion order
+        table = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<sst xmlns="{MAIN_NS}" count="{len(strings)}" uniqueCount="{len(strings)}">{items}</sst>'
+        )
+        return _SharedPart(
+            packed(body.encode("utf-8"), final=False),
+            links,
+            packed(table.encode("utf-8")) if strings else None,
+        )
 
     def _bulk_xml(
-        self, r0: int, rows: list[list], heights: dict[int, float], strings: dict[str, int]
+        self, r0: int, rows: list[list], heights: dict[int, float], strings: dict[str, int] | None
     ) -> tuple[str, str]:
-        """(the rows' XML, their links' XML), worked out a column at a time: a column of plain text and numbers
-        (most of a lineage sheet) is written in one pass without the checks a `Cell` needs. Text goes to the
-        shared strings (`strings`: text -> its index), each distinct text escaped once: a lineage sheet repeats
-        every indicator's title and formula for each ОО, and shared, they are a third of its bytes."""
+        """(the rows' XML, their links' XML), worked out a column at a time. Text goes to the shared strings
+        (`strings`: text -> its index, each distinct text escaped once), or inline where `strings` is None."""
         numbers = range(r0 + 1, r0 + len(rows) + 1)  # Excel counts rows from 1
         links: list[str] = []
         columns = [
@@ -303,7 +319,7 @@ class Book:
         return "".join(out), "".join(links)
 
     def _column_xml(
-        self, letter: str, values: tuple, numbers: range, strings: dict[str, int], links: list[str]
+        self, letter: str, values: tuple, numbers: range, strings: dict[str, int] | None, links: list[str]
     ) -> list[str]:
         """Each cell of one column in XML ("" where it is blank), its links added to `links`: text in its
         format (plain by default), numbers in theirs (whole ones without decimals by default)."""
@@ -320,8 +336,10 @@ class Book:
                 return number(f"{letter}{r}", v, whole if style is None and float(v).is_integer() else style)
             if v is None or v != v or v == "":
                 return ""
-            index = strings.setdefault(v if kind is str else str(v), len(strings))
-            return f'<c r="{letter}{r}" t="s" s="{plain if style is None else style}"><v>{index}</v></c>'
+            text, s = v if kind is str else str(v), plain if style is None else style
+            if strings is None:
+                return inline(f"{letter}{r}", text, s)
+            return f'<c r="{letter}{r}" t="s" s="{s}"><v>{strings.setdefault(text, len(strings))}</v></c>'
 
         return [cell(r, v, style) for r, v, style in zip(numbers, values, styles, strict=True)]
 
@@ -341,16 +359,14 @@ class Book:
         return plain_values, styles
 
     def _write_bulk_rows(self) -> None:
-        """Splice the bulk rows (and their links) into the written sheets, with their shared strings, copying
-        every other part of the archive as it is. The sheet worked out apart comes first: its strings are
-        numbered from 0."""
+        """Splice the bulk rows (and their links) into the written sheets, with the shared strings of the sheet
+        worked out apart, copying every other part of the archive as it is."""
         data = self.tmp.read_bytes()
-        strings: dict[str, int] = {}
         with zipfile.ZipFile(self.tmp) as archive:
             infos = archive.infolist()
-            changed = {}
+            changed: dict[str, bytes | Packed] = {}
             worksheets = [w for w in self.wb.worksheets() if not w.is_chartsheet]
-            for ws in sorted(self._bulk, key=lambda ws: ws not in self._apart):
+            for ws in sorted(self._bulk, key=lambda ws: ws in self._apart):  # the child's last: it works on
                 r0, rows, heights = self._bulk[ws]
                 part = f"xl/worksheets/sheet{worksheets.index(ws) + 1}.xml"
                 xml = archive.read(part).decode("utf-8")
@@ -361,12 +377,14 @@ class Book:
                     xml,
                     count=1,
                 )
-                forked = self._apart.get(ws)
-                if forked is not None:
-                    body, links, texts = forked.result()
-                    strings.update((text, n) for n, text in enumerate(texts))  # the first sheet: from 0
+                if ws in self._apart:
+                    forked = self._apart[ws]
+                    shared = forked.result() if forked is not None else self._shared_part(r0, rows, heights)
+                    body, links = shared.body, shared.links
+                    if shared.strings is not None:
+                        changed |= _shared_strings(archive, shared.strings)
                 else:
-                    text, links = self._bulk_xml(r0, rows, heights, strings)
+                    text, links = self._bulk_xml(r0, rows, heights, None)
                     body = text.encode("utf-8")
                 xml = xml.replace("<sheetData/>", "<sheetData></sheetData>", 1)  # a sheet with no other rows
                 head, tail = xml.split("</sheetData>", 1)
@@ -375,9 +393,8 @@ class Book:
                 elif links:  # before what follows hyperlinks in a worksheet (ECMA-376 order)
                     at = min(i for tag in ("<printOptions", "<pageMargins") if (i := tail.find(tag)) >= 0)
                     tail = f"{tail[:at]}<hyperlinks>{links}</hyperlinks>{tail[at:]}"
-                changed[part] = b"".join([head.encode("utf-8"), body, f"</sheetData>{tail}".encode()])
-            if strings:
-                changed |= _shared_strings(archive, strings)
+                pieces = [head.encode("utf-8"), body, f"</sheetData>{tail}".encode()]
+                changed[part] = joined(pieces) if isinstance(body, Packed) else b"".join(pieces)
         self.tmp.write_bytes(
             repack(data, infos, changed, dated_as_first=True)
         )  # the same inputs, the same bytes
@@ -408,17 +425,11 @@ SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheet
 SHARED_STRINGS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
 
 
-def _shared_strings(archive: zipfile.ZipFile, strings: dict[str, int]) -> dict[str, bytes]:
-    """The shared strings part of the bulk rows' text, with its content type and workbook relationship (a book
-    written in xlsxwriter's constant-memory mode has none of its own)."""
+def _shared_strings(archive: zipfile.ZipFile, strings: Packed) -> dict[str, bytes | Packed]:
+    """The shared strings part, with its content type and workbook relationship (a book written in xlsxwriter's
+    constant-memory mode has none of its own)."""
     if SHARED_STRINGS in archive.namelist():
         raise OSError("the workbook already has shared strings")  # not in constant-memory mode: a bug here
-    items = "".join(map(shared_item, strings))  # in order of index: a dict keeps insertion order
-    sst = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{len(strings)}" '
-        f'uniqueCount="{len(strings)}">{items}</sst>'
-    )
     types = archive.read("[Content_Types].xml").decode("utf-8")
     types = types.replace(
         "</Types>", f'<Override PartName="/{SHARED_STRINGS}" ContentType="{SHARED_STRINGS_TYPE}"/></Types>', 1
@@ -431,7 +442,7 @@ def _shared_strings(archive: zipfile.ZipFile, strings: dict[str, int]) -> dict[s
         1,
     )
     return {
-        SHARED_STRINGS: sst.encode("utf-8"),
+        SHARED_STRINGS: strings,
         "[Content_Types].xml": types.encode("utf-8"),
         "xl/_rels/workbook.xml.rels": rels.encode("utf-8"),
     }

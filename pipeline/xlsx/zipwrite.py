@@ -1,5 +1,6 @@
 """Writing zip archives: uncompressed ones for calamine to read checked parts from, new deflated ones (the
-receipt workbook), and re-packed ones whose unchanged entries are copied byte for byte (the annotated copy).
+receipt workbook), and re-packed ones whose unchanged entries are copied byte for byte (the annotated copy, a
+summary's bulk rows). A large part can be deflated in pieces, one of them by another process (`joined`).
 Reading and checking archives is `pipeline.xlsx.container`.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import struct
 import time
 import zipfile
+from typing import NamedTuple
 
 from zlib_ng import zlib_ng as fast_zlib
 
@@ -85,20 +87,44 @@ def _entry(
     return local, central
 
 
-def deflated_entry(name: str, payload: bytes, offset: int, clock: int, day: int) -> tuple[bytes, bytes]:
-    """(local entry, central directory record) of one deflated member written at `offset`."""
+class Packed(NamedTuple):
+    """Bytes deflated ahead: a whole part (`final`), or a piece of one that later pieces follow (`joined`)."""
+
+    data: bytes
+    size: int  # inflated
+    crc: int
+    final: bool
+
+
+def packed(payload: bytes, final: bool = True) -> Packed:
+    """`payload` deflated: a whole part, or (not `final`) a piece ending on a byte boundary for more to follow."""
     level = 3 if len(payload) > LARGE_PART_BYTES else 6
     packer = fast_zlib.compressobj(level, fast_zlib.DEFLATED, -fast_zlib.MAX_WBITS)
-    return _entry(
-        name,
-        packer.compress(payload) + packer.flush(),
-        len(payload),
-        fast_zlib.crc32(payload),
-        8,
-        offset,
-        clock,
-        day,
-    )
+    data = packer.compress(payload) + packer.flush(fast_zlib.Z_FINISH if final else fast_zlib.Z_SYNC_FLUSH)
+    return Packed(data, len(payload), fast_zlib.crc32(payload), final)
+
+
+def joined(pieces: list[bytes | Packed]) -> Packed:
+    """One part of pieces deflated apart, as pigz joins them: each a deflate stream flushed to a byte boundary,
+    the last one final. Raw pieces are deflated here; a piece deflated ahead (in another process) is kept."""
+    done = [
+        piece if isinstance(piece, Packed) else packed(piece, final=n == len(pieces) - 1)
+        for n, piece in enumerate(pieces)
+    ]
+    if not done[-1].final or any(piece.final for piece in done[:-1]):
+        raise ValueError("only the last piece of a part ends its stream")
+    crc = 0
+    for piece in done:
+        crc = fast_zlib.crc32_combine(crc, piece.crc, piece.size)
+    return Packed(b"".join(piece.data for piece in done), sum(piece.size for piece in done), crc, True)
+
+
+def deflated_entry(
+    name: str, payload: bytes | Packed, offset: int, clock: int, day: int
+) -> tuple[bytes, bytes]:
+    """(local entry, central directory record) of one deflated member written at `offset`."""
+    part = payload if isinstance(payload, Packed) else packed(payload)
+    return _entry(name, part.data, part.size, part.crc, 8, offset, clock, day)
 
 
 def zip_end(directory: list[bytes], offset: int) -> bytes:
@@ -127,7 +153,10 @@ def _dos_time(info: zipfile.ZipInfo) -> tuple[int, int]:
 
 
 def repack(
-    data: bytes, infos: list[zipfile.ZipInfo], changed: dict[str, bytes], dated_as_first: bool = False
+    data: bytes,
+    infos: list[zipfile.ZipInfo],
+    changed: dict[str, bytes | Packed],
+    dated_as_first: bool = False,
 ) -> bytes:
     """The archive with `changed` parts deflated anew (new ones appended) and every other entry's local header and
     data copied byte for byte. New parts are dated now, or (`dated_as_first`, for a book that must come out the
