@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -430,16 +431,26 @@ def _texts(
     municipality: str, subs: pd.DataFrame, files: pd.DataFrame, by_key: dict
 ) -> dict[tuple[str, str], str]:
     """(indicator, ОО or municipality) -> where its figure came from, in words."""
+    schools = list(zip(subs["school_id"], subs["sha256"], strict=True))
     texts = {}
     for ind in INDICATORS:
-        for school, sha in zip(subs["school_id"], subs["sha256"], strict=True):
-            if ind.school_level:
-                texts[(ind.code, school)] = _limited(by_key[(ind.code, sha)])
-        inputs = _summed(ind, subs, files)
-        texts[(ind.code, municipality)] = _limited(
-            "; ".join(by_key[(ind.code, sha)] for sha in inputs["sha256"])
-        )
+        if ind.school_level:
+            texts |= {(ind.code, school): _limited(by_key[(ind.code, sha)]) for school, sha in schools}
+        inputs = _summed(ind, subs, files)["sha256"]
+        texts[(ind.code, municipality)] = _limited_join(by_key[(ind.code, sha)] for sha in inputs)
     return texts
+
+
+def _limited_join(texts: Iterable[str], separator: str = "; ") -> str:
+    """`_limited(separator.join(texts))`, joining no more than the limit keeps: a municipality's figure cites
+    every return, some hundred kilobytes of words for a thousand ОО."""
+    taken, length = [], -len(separator)
+    for text in texts:
+        taken.append(text)
+        length += len(separator) + len(text)
+        if length > TEXT_LIMIT:
+            break
+    return _limited(separator.join(taken))
 
 
 def _source_texts(per_return: pd.DataFrame) -> dict[tuple[str, str], str]:
