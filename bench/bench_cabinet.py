@@ -178,9 +178,8 @@ def run(n: int) -> None:
     gen = home / "generated"
     (gen / "inbox").mkdir(parents=True)
     extra = [(s.id, s.size, 10_000 + k) for k, s in enumerate(schools[: 2 * CLIENTS + ALONE])]
-    with ProcessPoolExecutor(
-        2
-    ) as pool:  # the region's returns, then two rounds of cabinet uploads (not timed)
+    # the region's returns, then two rounds of cabinet uploads (not timed)
+    with ProcessPoolExecutor(2) as pool:
         list(
             pool.map(
                 generated._make_return,

@@ -28,9 +28,7 @@ class RefuseOversizedUploads:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if (
-            declared > settings.UPLOAD_LIMIT_BYTES + 64 * 1024
-        ):  # the limit plus room for the form's other fields
+        if declared > settings.UPLOAD_LIMIT_BYTES + 64 * 1024:  # the limit, and room for the form's fields
             return render(
                 request,
                 "cabinet/message.html",

@@ -275,9 +275,8 @@ def write_answer(
                 (home or Path()) / answer.source, answer.issues, place(ANSWER_FILES["annotated"])
             )
             paths.append(copy)
-        except (
-            Exception
-        ) as exc:  # openpyxl may refuse what calamine read; the receipt still carries every issue
+        except Exception as exc:
+            # openpyxl may refuse what calamine read; the receipt still carries every issue
             failure = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("annotated copy of %s failed: %s", answer.sha256, failure)
     info = {

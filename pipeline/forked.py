@@ -14,7 +14,11 @@ from collections.abc import Callable
 
 from pipeline.isolation import end_with_parent
 
-CORES = min(2, os.cpu_count() or 1)  # a second core to hand work to, or none
+
+def spare_core() -> bool:
+    """Whether there is a second core to hand work to, and this process may start one (a daemonic process, as
+    some executors run their steps in, may not)."""
+    return (os.cpu_count() or 1) > 1 and not multiprocessing.current_process().daemon
 
 
 class Forked:

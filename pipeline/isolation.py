@@ -180,10 +180,8 @@ class IsolatedPool:
             while todo and len(sent[w]) < PREFETCH:
                 try:
                     w.conn.send(todo[0][1])
-                except (
-                    BrokenPipeError,
-                    OSError,
-                ):  # died idle: replace it; died busy: its pipe reports EOF below
+                except OSError:  # BrokenPipeError among others
+                    # died idle: replace it; died busy: its pipe reports EOF below
                     if not sent[w]:
                         retire(w)
                     return

@@ -121,9 +121,8 @@ def pytest_collection_modifyitems(config, items):
         if not any(item.get_closest_marker(name) for name in HEAVY):
             item.add_marker(pytest.mark.fast)
         for marker, missing, what in MISSING:
-            if (
-                item.get_closest_marker(marker) and missing() and not os.environ.get("CI")
-            ):  # CI must have them all
+            # CI must have them all
+            if item.get_closest_marker(marker) and missing() and not os.environ.get("CI"):
                 item.add_marker(pytest.mark.skip(reason=f"{what} is not installed"))
 
     def rank(item) -> int:

@@ -3,12 +3,13 @@ where the value is asked for, never waited on forever."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 
 import pytest
 
-from pipeline.forked import Forked
+from pipeline.forked import Forked, spare_core
 
 
 def test_a_forked_child_sends_back_what_the_parent_held():
@@ -34,3 +35,13 @@ def test_a_cancelled_child_is_stopped():
     forked = Forked(signal.pause)
     forked.cancel()
     assert forked._child.exitcode == -signal.SIGKILL
+
+
+def test_a_daemonic_process_keeps_its_work_to_itself():
+    """Some executors run their steps in daemonic processes, which may not start children."""
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    step = context.Process(target=lambda: answers.put(spare_core()), daemon=True)
+    step.start()
+    assert answers.get(timeout=30) is False
+    step.join()

@@ -311,9 +311,8 @@ def test_a_backup_restores_the_whole_installation(two_regions: Workspace, tmp_pa
     shutil.copytree(two_regions.home, home)
     (home / ".cabinet-secret").write_text("секрет кабинета")
     (home / "cabinet").mkdir(exist_ok=True)
-    with sqlite3.connect(
-        home / "cabinet" / "cabinet.sqlite3"
-    ) as db:  # the cabinet's store, as the cabinet keeps it
+    # the cabinet's store, as the cabinet keeps it
+    with sqlite3.connect(home / "cabinet" / "cabinet.sqlite3") as db:
         db.execute("CREATE TABLE IF NOT EXISTS probe (n INTEGER)")
         db.execute("INSERT INTO probe VALUES (42)")
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE")}

@@ -102,9 +102,8 @@ def _listed_sources(text: str) -> set[tuple[str, str, str]]:
             if "!" in ref:
                 sheet, ref = ref.rsplit("!", 1)
             first, _, last = ref.partition(":")
-            if not (
-                cell := re.fullmatch(r"([A-Z]+)(\d+)", first)
-            ):  # not an address: the intake journal's version
+            if not (cell := re.fullmatch(r"([A-Z]+)(\d+)", first)):
+                # not an address: the intake journal's version
                 listed.add((part, sheet, ref))
                 continue
             column, start = cell.groups()
@@ -215,7 +214,7 @@ def test_bulk_rows_read_back_as_the_same_cells(tmp_path, monkeypatch, forked):
     or in the shared strings for the sheet worked out apart (here, or deflated by a forked child)."""
     from pipeline.xlsx import book as books
 
-    monkeypatch.setattr(books, "CORES", 2)
+    monkeypatch.setattr(books, "spare_core", lambda: True)
     monkeypatch.setattr(books, "APART_FROM", 1 if forked else 10**9)
     book = Book(tmp_path / "x.xlsx")
     headed, bare, apart = book.sheet("С заголовком"), book.sheet("Без заголовка"), book.sheet("Отдельно")
@@ -264,9 +263,9 @@ def test_a_summary_worked_out_on_two_cores_is_the_one_of_one(published, tmp_path
         for cores, apart_from in ((2, 1), (1, 10**9)):
             for table in ("return_figure", "return_source"):  # every return evaluated anew, not read back
                 con.execute(f"DELETE FROM {table}")
-            monkeypatch.setattr(computing, "CORES", cores)
+            monkeypatch.setattr(computing, "spare_core", lambda cores=cores: cores > 1)
             monkeypatch.setattr(computing, "EVALUATED_APART_FROM", apart_from)
-            monkeypatch.setattr(book, "CORES", cores)
+            monkeypatch.setattr(book, "spare_core", lambda cores=cores: cores > 1)
             monkeypatch.setattr(book, "APART_FROM", apart_from)
             run = computing.compute(con, published.reference, MUNI, PERIOD)
             computing.store(con, published.reference, run)

@@ -84,9 +84,8 @@ def serve(
         for child in running.values():
             try:
                 child.wait(timeout=STOP_SECONDS)
-            except (
-                subprocess.TimeoutExpired
-            ):  # a run that does not stop in time: killed runs are finished on restart
+            except subprocess.TimeoutExpired:
+                # a run that does not stop in time: killed runs are finished on restart
                 child.kill()
                 child.wait()
 

@@ -47,9 +47,8 @@ def examine(
     problem = None if prechecked else precheck(data, name)
     if problem:
         result.issues = [problem]
-        if (
-            problem.rule == OPENDOCUMENT
-        ):  # our template re-saved as .ods still says whose it is: answer that school
+        if problem.rule == OPENDOCUMENT:
+            # our template re-saved as .ods still says whose it is: answer that school
             claim_opendocument(result, data, issuer)
         return result
     try:
@@ -72,9 +71,8 @@ def claim_opendocument(result: CheckResult, data: bytes, issuer: Issuer) -> None
     the refusal reaches that school; the file stays refused."""
     try:
         identity = identity_of(CalamineWorkbook.from_filelike(io.BytesIO(data)))
-    except (
-        Exception
-    ) as exc:  # an .ods calamine cannot read names no school; the refusal goes to the unidentified
+    except Exception as exc:
+        # an .ods calamine cannot read names no school; the refusal goes to the unidentified
         log.info("%s: no identity in the OpenDocument file: %s", result.original_name, exc)
         return
     m, period, _ = identify(identity, issuer)

@@ -36,7 +36,7 @@ from pipeline.domain.indicators import (
 from pipeline.domain.suppression import hidden_marks
 from pipeline.domain.vocabulary import Level
 from pipeline.files import atomic_write
-from pipeline.forked import CORES, Forked
+from pipeline.forked import Forked, spare_core
 from pipeline.reference import Reference
 from pipeline.store import queries, runs
 
@@ -248,7 +248,7 @@ def _evaluated(
         figures, sources = return_figures(returns, scope, letters, chosen)
         return figures, sources, _sources_texts(sources, versions)
 
-    if CORES < 2 or len(returns) < EVALUATED_APART_FROM or len(indicators) < 2:
+    if len(returns) < EVALUATED_APART_FROM or len(indicators) < 2 or not spare_core():
         return evaluate(indicators)
 
     def evaluate_apart(chosen: list) -> Evaluated:

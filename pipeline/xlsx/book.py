@@ -26,7 +26,7 @@ import xlsxwriter.exceptions
 
 from pipeline.domain.figures import Unit
 from pipeline.files import atomic_path
-from pipeline.forked import CORES, Forked
+from pipeline.forked import Forked, spare_core
 from pipeline.xlsx.plain_book import CONTROL_CHARACTERS, MAIN_NS, inline, number, shared_item
 from pipeline.xlsx.school_layout import column_letter
 from pipeline.xlsx.zipwrite import Packed, joined, packed, repack
@@ -280,7 +280,7 @@ class Book:
         if apart:
             if self._apart:
                 raise ValueError("only one sheet of a book is worked out apart")
-            forked = CORES > 1 and len(rows) >= APART_FROM
+            forked = len(rows) >= APART_FROM and spare_core()
             self._apart[ws] = Forked(self._shared_part, r0, rows, heights or {}) if forked else None
 
     def _shared_part(self, r0: int, rows: list[list], heights: dict[int, float]) -> _SharedPart:
@@ -395,9 +395,8 @@ class Book:
                     tail = f"{tail[:at]}<hyperlinks>{links}</hyperlinks>{tail[at:]}"
                 pieces = [head.encode("utf-8"), body, f"</sheetData>{tail}".encode()]
                 changed[part] = joined(pieces) if isinstance(body, Packed) else b"".join(pieces)
-        self.tmp.write_bytes(
-            repack(data, infos, changed, dated_as_first=True)
-        )  # the same inputs, the same bytes
+        # dated as the book's first part: the same inputs, the same bytes
+        self.tmp.write_bytes(repack(data, infos, changed, dated_as_first=True))
 
     def close(self) -> Path:
         """Finish the temp file and rename it into place; on a write error the old file stays and the temp goes."""

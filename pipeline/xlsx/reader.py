@@ -158,9 +158,8 @@ def read_workbook(path: Path, data: bytes | None = None) -> ParsedBook:
     archive, xml_facts = value_parts(data, titles)
     book = CalamineWorkbook.from_filelike(io.BytesIO(archive))
     names = set(book.sheet_names)
-    if names & (
-        titles - xml_facts.keys()
-    ):  # a sheet's part named in a way not followed here: read the original
+    if names & (titles - xml_facts.keys()):
+        # a sheet's part named in a way not followed here: read the original
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     parsed = ParsedBook(identity=identity_of(book), sheets={}, issues=[])
     for sheet in catalogue.sheets:
