@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import traceback
 from collections.abc import Callable
 
@@ -26,6 +27,11 @@ class Forked:
 
     def __init__(self, fn: Callable, *args):
         context = multiprocessing.get_context("fork")
+        for stream in (
+            sys.stdout,
+            sys.stderr,
+        ):  # the child flushes them as it ends: not this process's text twice
+            stream.flush()
         self._receiver, sender = context.Pipe(duplex=False)
         self._child = context.Process(target=_send, args=(sender, fn, args))
         self._child.start()

@@ -79,9 +79,8 @@ class Computed:
         }
 
 
-EVALUATED_APART_FROM = (
-    200  # returns: fewer are evaluated in one process, where a fork would cost more than it saves
-)
+# new returns from which a forked child evaluates half the indicators (for fewer, forking costs more)
+EVALUATED_APART_FROM = 200
 TEXT_LIMIT = 30000  # characters of source list per workbook cell; the rest is in `svod explain`
 
 

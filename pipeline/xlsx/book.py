@@ -366,7 +366,8 @@ class Book:
             infos = archive.infolist()
             changed: dict[str, bytes | Packed] = {}
             worksheets = [w for w in self.wb.worksheets() if not w.is_chartsheet]
-            for ws in sorted(self._bulk, key=lambda ws: ws in self._apart):  # the child's last: it works on
+            # the sheet worked out apart last: its child works on while the others are written
+            for ws in sorted(self._bulk, key=lambda ws: ws in self._apart):
                 r0, rows, heights = self._bulk[ws]
                 part = f"xl/worksheets/sheet{worksheets.index(ws) + 1}.xml"
                 xml = archive.read(part).decode("utf-8")
