@@ -8,19 +8,19 @@ inherit the loaded reference data and layout code, while this process reads what
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from pipeline.forked import spare_core
 from pipeline.isolation import end_with_parent
 from pipeline.reference import Issuer
 from pipeline.store.queries import carried_forward
 from pipeline.xlsx.templates import write_template
 
-WRITERS = min(2, os.cpu_count() or 1)
+WRITERS = 2  # forked processes writing a municipality's templates
 PARALLEL_FROM = 20  # fewer templates are written here: starting the writers would cost more than it saves
 
 
@@ -61,7 +61,7 @@ def _write(job: tuple) -> Path:
 @contextmanager
 def _writers(jobs: int) -> Iterator[Callable[[Iterable[tuple]], Iterable[Path]]]:
     """A map of `write_template` over jobs, in order: in forked processes for a municipality's worth, else here."""
-    if WRITERS < 2 or jobs < PARALLEL_FROM:
+    if jobs < PARALLEL_FROM or not spare_core():
         yield lambda todo: map(_write, todo)
         return
     with ProcessPoolExecutor(

@@ -286,11 +286,7 @@ def test_the_roadmap_sheet_counts_each_items_statuses_as_the_schools_reported_th
     from pipeline.store import queries
 
     with warehouse.connect(published.database, read_only=True) as con:
-        run_id = con.execute(
-            "SELECT run_id FROM run WHERE municipality = ? AND period = ? ORDER BY stored DESC LIMIT 1",
-            [MUNI, PERIOD],
-        ).fetchone()[0]
-        subs = stored_run(con, run_id).subs
+        subs = stored_run(con, queries.published_run_of(con, MUNI, PERIOD).run_id).subs
         facts = queries.facts_of(con, list(subs["sha256"]), ["roadmap_status"])["roadmap_status"]
     reported = {(r.school_id, r.activity_code): r.status for r in facts.itertuples()}
     finished = load_catalogue().group("roadmap_done")

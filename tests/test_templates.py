@@ -60,11 +60,11 @@ def test_a_municipality_written_by_forked_writers_gets_the_same_templates(tmp_pa
 
     issuer, issued = Issuer(DEMO_SIGNING_KEY), date(2025, 10, 1)
     assert len(load_reference().municipalities[MUNICIPALITY].schools) >= schools.PARALLEL_FROM
-    monkeypatch.setattr(schools, "WRITERS", 2)
+    monkeypatch.setattr(schools, "spare_core", lambda: True)
     forked, _ = schools.issue_templates(
         None, issuer, tmp_path / "forked", MUNICIPALITY, PERIOD, issued=issued
     )
-    monkeypatch.setattr(schools, "WRITERS", 1)
+    monkeypatch.setattr(schools, "spare_core", lambda: False)
     alone, _ = schools.issue_templates(None, issuer, tmp_path / "alone", MUNICIPALITY, PERIOD, issued=issued)
     assert [p.name for p in forked] == [p.name for p in alone]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(forked, alone, strict=True))
