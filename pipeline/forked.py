@@ -33,7 +33,7 @@ class Forked:
         ):  # the child flushes them as it ends: not this process's text twice
             stream.flush()
         self._receiver, sender = context.Pipe(duplex=False)
-        self._child = context.Process(target=_send, args=(sender, fn, args))
+        self._child = context.Process(target=_send, args=(sender, os.getpid(), fn, args))
         self._child.start()
         sender.close()  # only the child writes: the parent sees the end of the pipe if it dies
 
@@ -57,8 +57,8 @@ class Forked:
         self._receiver.close()
 
 
-def _send(sender, fn: Callable, args: tuple) -> None:
-    end_with_parent()
+def _send(sender, parent: int, fn: Callable, args: tuple) -> None:
+    end_with_parent(parent)
     try:
         value = (True, fn(*args))
     except BaseException:  # the parent raises it; the child has no one else to tell

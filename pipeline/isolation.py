@@ -32,10 +32,14 @@ MIN_EXPAT = (2, 4, 1)  # first Expat with protection against entity amplificatio
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
-def end_with_parent() -> None:
-    """In a helper process as it starts (a service of svod serve, a template writer): the kernel stops it when
-    the process that started it dies, so none is left orphaned."""
+def end_with_parent(parent: int) -> None:
+    """In a helper process as it starts (a service of svod serve, a template writer, a forked helper): the kernel
+    stops it when `parent`, the process that started it, dies, so none is left orphaned, whatever handler of
+    the signal it inherited. A parent that died before the helper could ask is caught here: the helper stops."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class GuardError(RuntimeError):

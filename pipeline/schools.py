@@ -8,6 +8,7 @@ inherit the loaded reference data and layout code, while this process reads what
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -65,6 +66,9 @@ def _writers(jobs: int) -> Iterator[Callable[[Iterable[tuple]], Iterable[Path]]]
         yield lambda todo: map(_write, todo)
         return
     with ProcessPoolExecutor(
-        WRITERS, mp_context=multiprocessing.get_context("fork"), initializer=end_with_parent
+        WRITERS,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         yield lambda todo: pool.map(_write, todo, chunksize=8)

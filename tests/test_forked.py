@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from pipeline.forked import Forked, spare_core
+from pipeline.isolation import end_with_parent
 
 
 def test_a_forked_child_sends_back_what_the_parent_held():
@@ -45,3 +46,13 @@ def test_a_daemonic_process_keeps_its_work_to_itself():
     step.start()
     assert answers.get(timeout=30) is False
     step.join()
+
+
+def test_a_helper_whose_parent_died_before_it_could_ask_stops_at_once():
+    """The kernel's parent-death signal covers only a parent that dies after the helper asked for it."""
+    context = multiprocessing.get_context("fork")
+    gone = os.getpid() + 4_000_000  # not the helper's parent: as if its own had died and it was re-parented
+    helper = context.Process(target=end_with_parent, args=(gone,))
+    helper.start()
+    helper.join(30)
+    assert helper.exitcode == -signal.SIGTERM

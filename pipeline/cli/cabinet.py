@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -186,15 +187,16 @@ def supervise(
 def start_service(name: str, argv: list[str], env: dict) -> subprocess.Popen:
     """Every service ends with svod serve, even one killed; the web server answers at normal priority, the
     others yield the CPU to it."""
-    return subprocess.Popen(argv, env=env, preexec_fn=end_with_parent if name == "web" else in_background)
+    starter = partial(end_with_parent if name == "web" else in_background, os.getpid())
+    return subprocess.Popen(argv, env=env, preexec_fn=starter)
 
 
 BACKGROUND_NICENESS = 10  # runs, worker and Dagster yield the CPU to the pages people wait for
 
 
-def in_background() -> None:
+def in_background(parent: int) -> None:
     """In a background service before it starts: a lower CPU priority, inherited by the runs it launches."""
-    end_with_parent()
+    end_with_parent(parent)
     os.nice(BACKGROUND_NICENESS)
 
 
